@@ -1,0 +1,27 @@
+"""cffi build script for pycontain._native (see csrc/native.c)."""
+from pathlib import Path
+
+from cffi import FFI
+
+ffibuilder = FFI()
+ffibuilder.cdef(
+    """
+    int pyc_unshare(int flags);
+    int pyc_setns(int fd, int nstype);
+    int pyc_mount(const char *source, const char *target, const char *fstype,
+                  unsigned long flags, const char *data);
+    int pyc_umount2(const char *target, int flags);
+    int pyc_pivot_root(const char *new_root, const char *put_old);
+    int pyc_sethostname(const char *name, size_t len);
+    int pyc_prctl(int option, unsigned long a2, unsigned long a3,
+                  unsigned long a4, unsigned long a5);
+    """
+)
+ffibuilder.set_source(
+    "pycontain._native",
+    (Path(__file__).parent / "native.c").read_text(),
+    extra_compile_args=["-O2", "-Wall"],
+)
+
+if __name__ == "__main__":
+    ffibuilder.compile(verbose=True)

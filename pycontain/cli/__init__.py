@@ -1,0 +1,1 @@
+"""The pycontain command line: thin click commands over the library."""

@@ -1,0 +1,198 @@
+"""click commands: parse, call the library, format output. Nothing else."""
+import json
+import sys
+import time
+
+import click
+
+from pycontain.cli.entry import fail, run_and_exit
+from pycontain.cli.runopts import FLAG, MULTI, RUN_FLAGS
+from pycontain.errors import PycontainError
+
+
+class Group(click.Group):
+    """Turns PycontainError into one line + its exit code, usage errors into 125."""
+
+    def main(self, *args, **kwargs):
+        try:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        except PycontainError as exc:
+            fail(exc)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.ctx.get_help())
+            sys.exit(0)
+        except click.ClickException as exc:
+            print(f"pycontain: {exc.format_message()}", file=sys.stderr)
+            sys.exit(125)
+        except click.exceptions.Abort:
+            sys.exit(130)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["--help"]})
+@click.version_option(package_name="pycontain")
+def cli():
+    """pycontain: run containers from OCI images, and Python functions in jails."""
+
+
+def _run_flag_options(func):
+    for names, dest, kind, help_text in reversed(RUN_FLAGS):
+        if kind == FLAG:
+            func = click.option(*names, dest, is_flag=True, default=None, help=help_text)(func)
+        else:
+            func = click.option(*names, dest, multiple=kind == MULTI, help=help_text)(func)
+    return func
+
+
+@cli.command(context_settings={"ignore_unknown_options": False,
+                               "allow_interspersed_args": False})
+@_run_flag_options
+@click.argument("image")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+def run(image, command, **values):
+    """Run COMMAND in a new container from IMAGE."""
+    run_and_exit(values, image, command)
+
+
+def _lookup(ref):
+    from pycontain.runtime.state import lookup
+    return lookup(ref)
+
+
+def _ago(ts: float) -> str:
+    secs = max(0, int(time.time() - ts))
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if secs >= size:
+            return f"{secs // size} {unit} ago"
+    return f"{secs} seconds ago"
+
+
+def _status_text(row: dict) -> str:
+    if row["State"] == "running":
+        return f"Up since {_ago(row['StartedAt'])}"
+    if row["State"] == "exited":
+        code = "?" if row["ExitCode"] is None else row["ExitCode"]
+        return f"Exited ({code}) {_ago(row['FinishedAt'] or row['Created'])}"
+    return "Created"
+
+
+@cli.command()
+@click.option("-a", "--all", "show_all", is_flag=True, help="Show stopped containers too.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("-q", "--quiet", is_flag=True, help="Only print ids.")
+def ps(show_all, fmt, quiet):
+    """List containers."""
+    from pycontain.runtime.inspect import summaries
+    rows = [dict(r, Status=_status_text(r)) for r in summaries()
+            if show_all or r["State"] == "running"]
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=1))
+    elif quiet:
+        for r in rows:
+            click.echo(r["Id"][:12])
+    else:
+        line = "{:<14}{:<26}{:<22}{:<18}{:<28}{}"
+        click.echo(line.format("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"))
+        for r in rows:
+            cmd = " ".join(r["Command"])
+            cmd = f'"{cmd[:17]}…"' if len(cmd) > 18 else f'"{cmd}"'
+            click.echo(line.format(r["Id"][:12], r["Image"][:25], cmd, _ago(r["Created"]),
+                                   r["Status"], r["Name"]))
+
+
+@cli.command()
+@click.argument("container")
+def inspect(container):
+    """Show a container's configuration and state as JSON."""
+    from pycontain.runtime.inspect import inspect as describe
+    click.echo(json.dumps([describe(_lookup(container))], indent=2))
+
+
+@cli.command()
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new output until it exits.")
+@click.argument("container")
+def logs(follow, container):
+    """Print the output of a detached container."""
+    from pycontain.runtime.logs import copy_log
+    copy_log(_lookup(container), sys.stdout.buffer, follow)
+
+
+@cli.command()
+@click.option("-t", "--time", "timeout", type=float, default=10, show_default=True,
+              help="Seconds to wait after SIGTERM before SIGKILL.")
+@click.argument("containers", nargs=-1, required=True)
+def stop(timeout, containers):
+    """Stop containers: SIGTERM, then SIGKILL."""
+    from pycontain.runtime.container import stop as stop_container
+    for ref in containers:
+        stop_container(_lookup(ref), timeout)
+        click.echo(ref)
+
+
+@cli.command()
+@click.option("-s", "--signal", "sig", default="KILL", show_default=True,
+              help="Signal name or number.")
+@click.argument("containers", nargs=-1, required=True)
+def kill(sig, containers):
+    """Send a signal to containers' main processes."""
+    from pycontain.runtime.container import kill as kill_container
+    from pycontain.runtime.signals import parse_signal
+    signum = parse_signal(sig)
+    for ref in containers:
+        kill_container(_lookup(ref), signum)
+        click.echo(ref)
+
+
+@cli.command()
+@click.option("-f", "--force", is_flag=True, help="Kill a running container first.")
+@click.argument("containers", nargs=-1, required=True)
+def rm(force, containers):
+    """Remove containers."""
+    from pycontain.runtime.container import remove
+    for ref in containers:
+        remove(_lookup(ref), force)
+        click.echo(ref)
+
+
+@cli.command(name="exec", context_settings={"allow_interspersed_args": False})
+@click.option("-i", "--interactive", is_flag=True, help="Keep stdin open.")
+@click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-terminal.")
+@click.option("-e", "--env", multiple=True, help="Set an environment variable.")
+@click.option("-w", "--workdir", help="Working directory inside the container.")
+@click.option("-u", "--user", help="User: NAME|UID[:GROUP|GID].")
+@click.argument("container")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def exec_(interactive, tty, env, workdir, user, container, command):
+    """Run COMMAND inside a running container."""
+    from pycontain.runtime.execute import ExecOptions, execute
+    sys.exit(execute(_lookup(container), ExecOptions(
+        list(command), interactive, tty, list(env), workdir, user)))
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def images(fmt):
+    """List images in the local store."""
+    from pycontain.cli.image_output import print_images
+    print_images(fmt)
+
+
+@cli.command(name="import")
+@click.argument("source")
+@click.argument("name", required=False)
+def import_(source, name):
+    """Import an image: oci:DIR[:TAG] (an OCI image layout)."""
+    from pycontain.cli.image_output import import_image
+    import_image(source, name)
+
+
+@cli.group()
+def system():
+    """Engine-wide housekeeping."""
+
+
+@system.command()
+def gc():
+    """Remove what crashed or killed engines left behind."""
+    from pycontain.runtime.gc import collect
+    for line in collect():
+        click.echo(line)

@@ -1,0 +1,41 @@
+"""The `pycontain` console script.
+
+`pycontain run` with well-formed flags takes a lean path (no click import);
+everything else, including help and flag errors, goes through click.
+"""
+import sys
+
+from pycontain.errors import PycontainError
+
+
+def fail(exc: PycontainError):
+    print(f"pycontain: {exc}", file=sys.stderr)
+    sys.exit(exc.code)
+
+
+def run_and_exit(values: dict, image: str, command) -> None:
+    """Shared by both parsers: run a container and exit as docker would."""
+    from pycontain.cli.runopts import make_options
+    from pycontain.runtime.container import run
+
+    try:
+        result = run(make_options(values, image, command))
+    except PycontainError as exc:
+        fail(exc)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    if isinstance(result, str):
+        print(result)
+        sys.exit(0)
+    sys.exit(result)
+
+
+def main(argv=None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["run"]:
+        from pycontain.cli.runopts import fast_parse
+        parsed = fast_parse(argv[1:])
+        if parsed is not None:
+            run_and_exit(*parsed)
+    from pycontain.cli.commands import cli
+    cli.main(argv, prog_name="pycontain")

@@ -1,0 +1,77 @@
+"""Thin, checked wrappers over the C extension (csrc/native.c)."""
+import os
+
+from pycontain._native import ffi, lib
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_BIND = 4096
+MS_MOVE = 8192
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+MS_SLAVE = 1 << 19
+MS_STRICTATIME = 1 << 24
+MNT_DETACH = 2
+
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_SET_NO_NEW_PRIVS = 38
+PR_SET_CHILD_SUBREAPER = 36
+
+# OCI namespace type -> (clone flag, name under /proc/PID/ns)
+NAMESPACES = {
+    "user": (CLONE_NEWUSER, "user"), "mount": (CLONE_NEWNS, "mnt"),
+    "pid": (CLONE_NEWPID, "pid"), "uts": (CLONE_NEWUTS, "uts"),
+    "ipc": (CLONE_NEWIPC, "ipc"), "network": (CLONE_NEWNET, "net"),
+    "cgroup": (CLONE_NEWCGROUP, "cgroup"),
+}
+
+
+def _check(result: int, what: str, path=None) -> None:
+    if result < 0:
+        err = ffi.errno
+        raise OSError(err, f"{what}: {os.strerror(err)}", path)
+
+
+def unshare(flags: int) -> None:
+    _check(lib.pyc_unshare(flags), "unshare")
+
+
+def setns(fd: int, nstype: int = 0) -> None:
+    _check(lib.pyc_setns(fd, nstype), "setns")
+
+
+def mount(source, target, fstype=None, flags=0, data=None) -> None:
+    enc = lambda s: ffi.NULL if s is None else os.fsencode(s)  # noqa: E731
+    _check(lib.pyc_mount(enc(source), enc(target), enc(fstype), flags, enc(data)),
+           f"mount {fstype or 'bind'} on {target}", target)
+
+
+def umount2(target, flags: int = 0) -> None:
+    _check(lib.pyc_umount2(os.fsencode(target), flags), f"umount {target}", target)
+
+
+def pivot_root(new_root, put_old) -> None:
+    _check(lib.pyc_pivot_root(os.fsencode(new_root), os.fsencode(put_old)), "pivot_root")
+
+
+def sethostname(name: str) -> None:
+    raw = name.encode()
+    _check(lib.pyc_sethostname(raw, len(raw)), "sethostname")
+
+
+def prctl(option: int, a2: int = 0, a3: int = 0, a4: int = 0, a5: int = 0) -> int:
+    result = lib.pyc_prctl(option, a2, a3, a4, a5)
+    _check(result, "prctl")
+    return result

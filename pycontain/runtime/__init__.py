@@ -1,0 +1,1 @@
+"""The container runtime: consumes an OCI runtime spec and runs its process."""

@@ -1,0 +1,179 @@
+"""Container lifecycle: create, run (attached or detached), stop, kill, remove."""
+import os
+import signal
+import time
+
+from pycontain import paths
+from pycontain.errors import PycontainError
+from pycontain.fsutil import write_json
+from pycontain.runtime import names, state
+from pycontain.runtime.hostfiles import write_host_files
+from pycontain.runtime.process import spawn
+from pycontain.runtime.attach import run_foreground, start_process, stdio_for
+from pycontain.runtime.waiting import wait_child, wait_gone
+from pycontain.spec import RunOptions, build_spec
+
+INIT_BINARY = os.path.join(os.path.dirname(os.path.dirname(__file__)), "_bin", "pycontain-init")
+
+
+def create(opts: RunOptions):
+    """Resolve the image, lay out the container on disk, build its spec."""
+    from pycontain.image.store import ImageStore
+
+    store_root = paths.data_root()
+    image = ImageStore(store_root).resolve(opts.image)
+    cid = os.urandom(32).hex()
+    meta = {
+        "name": names.validate(opts.name) if opts.name else names.generate(cid),
+        "image": image.name, "image_id": image.id, "created": time.time(),
+        "rm": opts.rm, "network": opts.network, "tty": opts.tty,
+        "store": store_root,
+        "lower": [os.path.relpath(d, store_root) for d in image.layer_dirs],
+    }
+    ctr = state.create_record(cid, meta)
+    try:
+        hostname = os.uname().nodename if opts.network == "host" else (opts.hostname or cid[:12])
+        etc = write_host_files(ctr.dir, hostname, opts.network)
+        spec = build_spec(image.config.get("config") or {}, image.layer_dirs,
+                          RunOptions(**{**opts.__dict__, "hostname": hostname}),
+                          cid, etc, INIT_BINARY)
+        for sub in ("upper", "work", "rootfs"):
+            os.mkdir(ctr.path(sub), 0o755)
+        write_json(ctr.path("config.json"), spec)
+    except BaseException:
+        state.delete_record(ctr)
+        raise
+    return ctr, spec
+
+
+def _init_context(ctr: state.Container, spec: dict) -> dict:
+    meta = ctr.meta
+    return {
+        "rootfs": ctr.path("rootfs"),
+        "overlay": {"base": meta["store"], "lower": meta["lower"],
+                    "upper": ctr.path("upper"), "work": ctr.path("work")},
+        "hostname": spec["hostname"],
+        "loopback": meta["network"] != "host",
+    }
+
+
+def _spawner(ctr, spec, tty: bool):
+    return lambda stdio: spawn(spec, _init_context(ctr, spec), stdio, tty)
+
+
+def _started(ctr):
+    def record(pid):
+        ctr.state.monitor_pid = os.getpid()
+        ctr.set_running(pid)
+    return record
+
+
+def supervise(ctr, pid: int) -> int:
+    """Wait for the container's process, record its exit, tidy up if --rm."""
+    code = wait_child(pid)
+    ctr.set_exited(code)
+    if ctr.meta.get("rm"):
+        state.delete_record(ctr)
+    return code
+
+
+def run_attached(ctr, spec, opts: RunOptions) -> int:
+    """Run in the foreground: our terminal or stdio is the container's."""
+    try:
+        return run_foreground(_spawner(ctr, spec, opts.tty), opts.tty, opts.interactive,
+                              _started(ctr), lambda pid: supervise(ctr, pid))
+    except BaseException:
+        if ctr.state.status == state.CREATED:
+            state.delete_record(ctr)  # a container that never ran leaves nothing behind
+        raise
+
+
+def run_detached(ctr, spec, opts: RunOptions) -> None:
+    """Fork a monitor that starts the container, then waits for it and records
+    its exit; return once the container's command is running."""
+    ready_r, ready_w = os.pipe()
+    if os.fork() == 0:
+        os.setsid()
+        _monitor(ctr, spec, opts, ready_w)
+    os.close(ready_w)
+    with os.fdopen(ready_r, "rb") as pipe:
+        answer = pipe.read().decode()
+    if answer != "ok":
+        code, _, message = answer.partition(":")
+        raise PycontainError(message or "container monitor died", int(code or 125))
+
+
+def _monitor(ctr, spec, opts, ready_w: int) -> None:
+    """Body of a detached container's monitor process. Never returns."""
+    from pycontain.runtime import tty
+
+    devnull = os.open(os.devnull, os.O_RDWR)
+    log = os.open(ctr.path("ctr.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    for target, fd in ((0, devnull), (1, log), (2, log)):
+        os.dup2(fd, target)
+    os.closerange(3, ready_w)
+    os.closerange(ready_w + 1, 65536)
+    try:
+        pty = tty.open_pty() if opts.tty else None
+        pid = start_process(_spawner(ctr, spec, opts.tty), stdio_for(False, pty))
+        _started(ctr)(pid)
+        if pty:
+            os.close(pty[1])
+    except PycontainError as exc:
+        state.delete_record(ctr)
+        os.write(ready_w, f"{exc.code}:{exc}".encode())
+        os._exit(0)
+    except BaseException as exc:  # noqa: BLE001 - a forked monitor must not unwind
+        state.delete_record(ctr)
+        os.write(ready_w, f"125:container monitor failed: {exc!r}".encode())
+        os._exit(0)
+    os.write(ready_w, b"ok")
+    os.close(ready_w)
+    if pty:
+        tty.proxy(pty[0], 1, None)
+    supervise(ctr, pid)
+    os._exit(0)
+
+
+def run(opts: RunOptions) -> int | str:
+    """`pycontain run`: the exit code (attached) or the container id (detached)."""
+    ctr, spec = create(opts)
+    if opts.detach:
+        run_detached(ctr, spec, opts)
+        return ctr.id
+    return run_attached(ctr, spec, opts)
+
+
+def kill(ctr, sig: int = signal.SIGKILL) -> None:
+    if not ctr.alive():
+        raise PycontainError(f"container {ctr.name} is not running")
+    os.kill(ctr.state.pid, sig)
+
+
+def stop(ctr, timeout: float = 10) -> None:
+    """SIGTERM, then SIGKILL after timeout seconds; wait for the exit."""
+    if not ctr.alive():
+        return
+    os.kill(ctr.state.pid, signal.SIGTERM)
+    if not wait_gone(ctr.state.pid, timeout):
+        os.kill(ctr.state.pid, signal.SIGKILL)
+        wait_gone(ctr.state.pid, 10)
+    _await_monitor(ctr)
+
+
+def _await_monitor(ctr) -> None:
+    """Give the monitor a moment to record the exit before we go on."""
+    if ctr.state.monitor_pid and ctr.state.monitor_pid != os.getpid():
+        wait_gone(ctr.state.monitor_pid, 5)
+
+
+def remove(ctr, force: bool = False) -> None:
+    """`rm`: refuse a running container unless forced; erase it from disk."""
+    if ctr.alive():
+        if not force:
+            raise PycontainError(f"cannot remove running container {ctr.name}: stop it first "
+                                 "or use rm -f")
+        os.kill(ctr.state.pid, signal.SIGKILL)
+        wait_gone(ctr.state.pid, 10)
+    _await_monitor(ctr)
+    state.delete_record(ctr)

@@ -1,0 +1,52 @@
+"""`exec`: run another process inside a running container's namespaces."""
+import os
+from dataclasses import dataclass, field
+
+from pycontain.errors import PycontainError
+from pycontain.fsutil import read_json
+from pycontain.runtime.attach import run_foreground
+from pycontain.runtime.process import spawn
+from pycontain.userdb import resolve_user
+
+
+@dataclass
+class ExecOptions:
+    command: list
+    interactive: bool = False
+    tty: bool = False
+    env: list = field(default_factory=list)
+    workdir: str | None = None
+    user: str | None = None
+
+
+def exec_process(ctr, opts: ExecOptions) -> dict:
+    """The container's process spec with the exec's command, env, cwd and user."""
+    process = dict(read_json(ctr.path("config.json"))["process"])
+    env = dict(e.split("=", 1) for e in process.get("env", []) if "=" in e)
+    for item in opts.env:
+        key, eq, value = item.partition("=")
+        if eq:
+            env[key] = value
+        elif key in os.environ:
+            env[key] = os.environ[key]
+    process.update(args=opts.command, terminal=opts.tty,
+                   env=[f"{k}={v}" for k, v in env.items()])
+    if opts.workdir:
+        if not opts.workdir.startswith("/"):
+            raise PycontainError(f"the working directory {opts.workdir!r} must be absolute")
+        process["cwd"] = opts.workdir
+    if opts.user:
+        layers = [os.path.join(ctr.meta["store"], d) for d in ctr.meta["lower"]]
+        user = resolve_user(opts.user, layers)
+        user.pop("home")
+        process["user"] = user
+    return process
+
+
+def execute(ctr, opts: ExecOptions) -> int:
+    if not ctr.alive():
+        raise PycontainError(f"container {ctr.name} is not running")
+    spec = {"process": exec_process(ctr, opts)}
+    pid = ctr.state.pid
+    return run_foreground(lambda stdio: spawn(spec, {}, stdio, opts.tty, join_pid=pid),
+                          opts.tty, opts.interactive)

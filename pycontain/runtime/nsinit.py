@@ -1,0 +1,121 @@
+"""Code that runs inside the container, between fork and exec.
+
+`container_main` is the body of the container's first process (PID 1 of its
+new pid namespace). It waits for the engine's go-ahead, builds the root file
+system, drops to the spec's user and execs the command. Any failure is written
+to the error pipe as "CODE:message" and the process exits; on success exec
+closes the pipe (O_CLOEXEC), which tells the engine the command is running.
+"""
+import errno
+import os
+import resource
+import signal
+import socket
+import struct
+
+from pycontain import native as n
+from pycontain.errors import CANNOT_EXEC, ENGINE, NOT_FOUND, PycontainError
+from pycontain.runtime.rootfs import setup_rootfs
+
+SIOCGIFFLAGS = 0x8913
+SIOCSIFFLAGS = 0x8914
+IFF_UP = 0x1
+RLIMITS = {name: getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")}
+
+
+def loopback_up() -> None:
+    """Bring `lo` up in a fresh network namespace (no pyroute2 needed)."""
+    import fcntl
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        req = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(sock, SIOCGIFFLAGS, req))[1]
+        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
+
+
+def find_executable(name: str, env: list) -> str:
+    """Look name up on the container's PATH as execvp would; raise 126/127."""
+    if "/" in name:
+        candidates = [name]
+    else:
+        path = next((e[5:] for e in env if e.startswith("PATH=")), "/usr/bin:/bin")
+        candidates = [os.path.join(d or ".", name) for d in path.split(":")]
+    denied = None
+    for cand in candidates:
+        if os.path.isfile(cand):
+            if os.access(cand, os.X_OK):
+                return cand
+            denied = cand
+        elif os.path.isdir(cand) and "/" in name:
+            raise PycontainError(f'exec: "{name}": is a directory', CANNOT_EXEC)
+    if denied:
+        raise PycontainError(f'exec: "{denied}": permission denied', CANNOT_EXEC)
+    if "/" in name:
+        raise PycontainError(f'exec: "{name}": no such file or directory', NOT_FOUND)
+    raise PycontainError(f'exec: "{name}": executable file not found in $PATH', NOT_FOUND)
+
+
+def apply_process(process: dict) -> None:
+    """rlimits, working directory, user and groups from the spec's process."""
+    for rl in process.get("rlimits", ()):
+        resource.setrlimit(RLIMITS[rl["type"]], (rl["soft"], rl["hard"]))
+    cwd = process.get("cwd", "/")
+    try:
+        os.makedirs(cwd, mode=0o755, exist_ok=True)
+        os.chdir(cwd)
+        if not os.getcwd().startswith("/"):
+            raise OSError(errno.ENOENT, "outside the container")
+    except OSError as exc:
+        raise PycontainError(f"cannot use working directory {cwd}: {exc.strerror}") from None
+    user = process.get("user", {})
+    os.setgroups(user.get("additionalGids", []))
+    os.setresgid(user.get("gid", 0), user.get("gid", 0), user.get("gid", 0))
+    os.setresuid(user.get("uid", 0), user.get("uid", 0), user.get("uid", 0))
+
+
+def _report(err_fd: int, code: int, message: str) -> None:
+    os.write(err_fd, f"{code}:{message}".encode(errors="replace"))
+
+
+def container_main(spec: dict, ctx: dict, go_fd: int, err_fd: int) -> None:
+    """Body of a container process until exec. Never returns.
+
+    ctx: rootfs + overlay (build the root file system), hostname, loopback,
+    setup_stdio, before_exec (hooks such as capabilities and seccomp).
+    """
+    code = ENGINE
+    try:
+        n.prctl(n.PR_SET_DUMPABLE, 0)
+        if os.read(go_fd, 1) != b"1":
+            os._exit(ENGINE)
+        os.close(go_fd)
+        ctx.get("setup_stdio", lambda: None)()
+        if "rootfs" in ctx:
+            setup_rootfs(spec, ctx["rootfs"], ctx["overlay"])
+        if ctx.get("hostname"):
+            n.sethostname(ctx["hostname"])
+        if ctx.get("loopback"):
+            loopback_up()
+        process = spec["process"]
+        os.closerange(3, err_fd)
+        os.closerange(err_fd + 1, 65536)
+        apply_process(process)
+        for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores these; exec keeps that
+            signal.signal(sig, signal.SIG_DFL)
+        for hook in ctx.get("before_exec", ()):
+            hook()
+        args = process["args"]
+        path = find_executable(args[0], process.get("env", []))
+        env = dict(e.split("=", 1) for e in process.get("env", []) if "=" in e)
+        try:
+            os.execve(path, args, env)
+        except OSError as exc:
+            raise PycontainError(f'exec: "{args[0]}": {exc.strerror}',
+                                 NOT_FOUND if exc.errno == errno.ENOENT else CANNOT_EXEC) from None
+    except PycontainError as exc:
+        code, message = exc.code, str(exc)
+    except BaseException as exc:  # noqa: BLE001 - a forked child: report, never unwind
+        message = str(exc) if isinstance(exc, OSError) else f"container init failed: {exc!r}"
+    try:
+        _report(err_fd, code, message)
+    finally:
+        os._exit(code)

@@ -1,0 +1,167 @@
+"""Containers on disk: their directories, names and runtime state.
+
+data root  containers/<id>/   config.json (OCI spec), container.json (what the
+                              user asked for), upper/ work/ rootfs/ (overlay),
+                              hostname hosts resolv.conf, ctr.log
+           names/<name>       symlink to the id, created atomically
+run root   <id>/state.json    status, pid, times, exit code (rewritten atomically)
+"""
+import os
+import time
+from dataclasses import asdict, dataclass, field
+
+from pycontain import paths
+from pycontain.errors import PycontainError
+from pycontain.fsutil import read_json, remove_tree, write_json
+
+CREATED, RUNNING, EXITED = "created", "running", "exited"
+
+
+@dataclass
+class State:
+    status: str = CREATED
+    pid: int = 0
+    pid_start: str = ""      # /proc/PID/stat start time, guards against pid reuse
+    monitor_pid: int = 0
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    exit_code: int | None = None
+    oom_killed: bool = False
+    error: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def proc_start_time(pid: int) -> str:
+    """The start time of pid (field 22 of /proc/PID/stat), '' if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return ""
+
+
+class Container:
+    """One container's record; `meta` is what the user asked for."""
+
+    def __init__(self, cid: str, meta: dict, state: State):
+        self.id = cid
+        self.meta = meta
+        self.state = state
+
+    @property
+    def name(self) -> str:
+        return self.meta["name"]
+
+    @property
+    def dir(self) -> str:
+        return os.path.join(paths.data_root(), "containers", self.id)
+
+    @property
+    def run_dir(self) -> str:
+        return os.path.join(paths.run_root(), self.id)
+
+    def path(self, *parts: str) -> str:
+        return os.path.join(self.dir, *parts)
+
+    def alive(self) -> bool:
+        """True while the container's first process is the one we started."""
+        return bool(self.state.pid) and proc_start_time(self.state.pid) == self.state.pid_start
+
+    def monitor_alive(self) -> bool:
+        return bool(self.state.monitor_pid) and os.path.exists(f"/proc/{self.state.monitor_pid}")
+
+    @property
+    def status(self) -> str:
+        """The stored status, corrected when the process died unobserved."""
+        if self.state.status == RUNNING and not self.alive():
+            return EXITED
+        return self.state.status
+
+    def save_state(self) -> None:
+        if os.path.isdir(self.run_dir):
+            write_json(os.path.join(self.run_dir, "state.json"), asdict(self.state), sync=False)
+
+    def set_running(self, pid: int) -> None:
+        self.state.status = RUNNING
+        self.state.pid = pid
+        self.state.pid_start = proc_start_time(pid)
+        self.state.started_at = time.time()
+        self.save_state()
+
+    def set_exited(self, code: int) -> None:
+        self.state.status = EXITED
+        self.state.exit_code = code
+        self.state.finished_at = time.time()
+        self.save_state()
+
+
+def containers_dir() -> str:
+    return os.path.join(paths.data_root(), "containers")
+
+
+def names_dir() -> str:
+    return os.path.join(paths.data_root(), "names")
+
+
+def create_record(cid: str, meta: dict) -> Container:
+    """Claim the name and create the container's directories (0700)."""
+    paths.ensure_dir(containers_dir())
+    paths.ensure_dir(names_dir())
+    try:
+        os.symlink(cid, os.path.join(names_dir(), meta["name"]))
+    except FileExistsError:
+        raise PycontainError(
+            f'the container name "{meta["name"]}" is already in use; remove that container '
+            "or choose another --name") from None
+    ctr = Container(cid, meta, State(monitor_pid=os.getpid()))
+    try:
+        os.mkdir(ctr.dir, 0o700)
+        paths.ensure_dir(ctr.run_dir)
+        write_json(ctr.path("container.json"), meta, sync=False)
+        ctr.save_state()
+    except BaseException:
+        delete_record(ctr)
+        raise
+    return ctr
+
+
+def delete_record(ctr: Container) -> None:
+    """Remove every trace of the container from disk."""
+    link = os.path.join(names_dir(), ctr.meta["name"])
+    try:
+        if os.readlink(link) == ctr.id:
+            os.unlink(link)
+    except FileNotFoundError:
+        pass
+    remove_tree(ctr.run_dir)
+    remove_tree(ctr.dir)
+
+
+def load(cid: str) -> Container:
+    directory = os.path.join(containers_dir(), cid)
+    meta = read_json(os.path.join(directory, "container.json"))
+    try:
+        state = State(**read_json(os.path.join(paths.run_root(), cid, "state.json")))
+    except FileNotFoundError:
+        state = State(status=EXITED)
+    return Container(cid, meta, state)
+
+
+def all_ids() -> list:
+    try:
+        return sorted(os.listdir(containers_dir()))
+    except FileNotFoundError:
+        return []
+
+
+def lookup(ref: str) -> Container:
+    """Find a container by name, full id or unique id prefix."""
+    link = os.path.join(names_dir(), ref)
+    if os.path.islink(link):
+        return load(os.readlink(link))
+    matches = [cid for cid in all_ids() if cid.startswith(ref)] if ref else []
+    if len(matches) == 1:
+        return load(matches[0])
+    if len(matches) > 1:
+        raise PycontainError(f"container id prefix {ref} is ambiguous")
+    raise PycontainError(f"no such container: {ref}")

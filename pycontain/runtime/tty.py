@@ -1,0 +1,64 @@
+"""Pseudo-terminals for `-t`: allocate one, and proxy it to the user's terminal."""
+import errno
+import fcntl
+import os
+import select
+import signal
+import termios
+import tty as _tty
+
+
+def open_pty():
+    """A (master, slave) pair, with the slave sized like our own terminal."""
+    master, slave = os.openpty()
+    copy_window_size(master)
+    return master, slave
+
+
+def copy_window_size(master: int, source: int = 0) -> None:
+    try:
+        size = fcntl.ioctl(source, termios.TIOCGWINSZ, b"\0" * 8)
+        fcntl.ioctl(master, termios.TIOCSWINSZ, size)
+    except OSError:
+        pass
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    while data:
+        data = data[os.write(fd, data):]
+
+
+def proxy(master: int, out_fd: int, in_fd: int | None) -> None:
+    """Copy master -> out_fd (and in_fd -> master) until the container side closes.
+
+    When in_fd is a terminal it is put in raw mode for the session, so keys like
+    ctrl-C reach the container's line discipline, and SIGWINCH resizes the pty.
+    """
+    saved = None
+    if in_fd is not None and os.isatty(in_fd):
+        saved = termios.tcgetattr(in_fd)
+        _tty.setraw(in_fd)
+        signal.signal(signal.SIGWINCH, lambda *_: copy_window_size(master, in_fd))
+    readers = [master] + ([in_fd] if in_fd is not None else [])
+    try:
+        while True:
+            ready, _, _ = select.select(readers, [], [])
+            if master in ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError as exc:
+                    if exc.errno != errno.EIO:
+                        raise
+                    data = b""
+                if not data:
+                    return
+                _write_all(out_fd, data)
+            if in_fd is not None and in_fd in ready:
+                data = os.read(in_fd, 65536)
+                if data:
+                    _write_all(master, data)
+                else:
+                    readers.remove(in_fd)
+    finally:
+        if saved is not None:
+            termios.tcsetattr(in_fd, termios.TCSADRAIN, saved)

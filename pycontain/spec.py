@@ -1,0 +1,151 @@
+"""Build the OCI runtime spec (config.json) from an image config and run options."""
+import os
+from dataclasses import dataclass, field
+
+from pycontain.errors import PycontainError
+from pycontain.userdb import resolve_user
+
+DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+MASKED_PATHS = [
+    "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+    "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+]
+READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+DEVICES = [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),
+           ("urandom", 1, 9), ("tty", 5, 0)]
+BASE_MOUNTS = [
+    ("/proc", "proc", "proc", ["nosuid", "noexec", "nodev"]),
+    ("/dev", "tmpfs", "tmpfs", ["nosuid", "strictatime", "mode=755", "size=65536k"]),
+    ("/dev/pts", "devpts", "devpts",
+     ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
+    ("/dev/shm", "tmpfs", "shm", ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
+    ("/dev/mqueue", "mqueue", "mqueue", ["nosuid", "noexec", "nodev"]),
+    ("/sys", "sysfs", "sysfs", ["nosuid", "noexec", "nodev", "ro"]),
+]
+INIT_PATH = "/dev/init"
+
+
+@dataclass
+class RunOptions:
+    """What `pycontain run` was asked for, independent of the CLI."""
+    image: str
+    command: list = field(default_factory=list)
+    entrypoint: str | None = None
+    env: list = field(default_factory=list)
+    env_files: list = field(default_factory=list)
+    volumes: list = field(default_factory=list)
+    workdir: str | None = None
+    user: str | None = None
+    hostname: str | None = None
+    name: str | None = None
+    read_only: bool = False
+    network: str = "none"
+    init: bool = False
+    tty: bool = False
+    interactive: bool = False
+    detach: bool = False
+    rm: bool = False
+
+
+def parse_env_file(path: str) -> list:
+    """KEY=VALUE lines of a docker env file (comments and blanks skipped)."""
+    try:
+        with open(path) as f:
+            lines = [ln.strip() for ln in f]
+    except OSError as exc:
+        raise PycontainError(f"cannot read env file {path}: {exc.strerror}") from None
+    return [ln for ln in lines if ln and not ln.startswith("#")]
+
+
+def merge_env(image_env: list, opts: RunOptions) -> list:
+    """Image env, then env files, then -e; `-e NAME` copies the caller's value."""
+    merged = {}
+    for item in image_env + [e for f in opts.env_files for e in parse_env_file(f)] + opts.env:
+        key, eq, value = item.partition("=")
+        if not key:
+            raise PycontainError(f"invalid environment variable: {item!r}")
+        if eq:
+            merged[key] = value
+        elif key in os.environ:
+            merged[key] = os.environ[key]
+    merged.setdefault("PATH", DEFAULT_PATH[5:])
+    return [f"{k}={v}" for k, v in merged.items()]
+
+
+def command_args(image_cfg: dict, opts: RunOptions) -> list:
+    """Docker's precedence of --entrypoint, image Entrypoint, command and image Cmd."""
+    if opts.entrypoint is not None:
+        entry = [opts.entrypoint] if opts.entrypoint else []
+        cmd = opts.command
+    else:
+        entry = image_cfg.get("Entrypoint") or []
+        cmd = opts.command or image_cfg.get("Cmd") or []
+    args = list(entry) + list(cmd)
+    if not args:
+        raise PycontainError("no command specified: the image has no Cmd or Entrypoint")
+    return args
+
+
+def parse_volume(spec: str) -> dict:
+    """`SRC:DST[:ro|rw]` (SRC an existing host path) into an OCI bind mount."""
+    parts = spec.split(":")
+    if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
+        raise PycontainError(f"invalid volume specification: {spec!r} (want SRC:DST[:ro])")
+    src, dst = parts[0], parts[1]
+    mode = parts[2] if len(parts) == 3 else "rw"
+    if mode not in ("ro", "rw"):
+        raise PycontainError(f"invalid volume mode {mode!r} in {spec!r} (want ro or rw)")
+    if not os.path.isabs(src) or not os.path.isabs(dst):
+        raise PycontainError(f"invalid volume {spec!r}: both paths must be absolute")
+    if not os.path.exists(src):
+        raise PycontainError(f"volume source {src} does not exist on the host")
+    return {"destination": os.path.normpath(dst), "type": "bind",
+            "source": os.path.realpath(src), "options": ["rbind", mode]}
+
+
+def build_spec(image_cfg: dict, layer_dirs: list, opts: RunOptions, cid: str,
+               etc_files: dict, init_binary: str) -> dict:
+    """The OCI runtime spec for a container; etc_files maps /etc paths to host files."""
+    user = resolve_user(opts.user or image_cfg.get("User") or "", layer_dirs)
+    env = merge_env(image_cfg.get("Env") or [], opts)
+    hostname = opts.hostname or cid[:12]
+    defaults = {"HOSTNAME": hostname, "HOME": user.pop("home") or "/"}
+    if opts.tty:
+        defaults["TERM"] = "xterm"
+    env += [f"{k}={v}" for k, v in defaults.items() if not any(e.startswith(k + "=") for e in env)]
+    args = command_args(image_cfg, opts)
+    if opts.workdir is not None and not opts.workdir.startswith("/"):
+        raise PycontainError(f"the working directory {opts.workdir!r} is invalid: "
+                             "it must be an absolute path")
+    if opts.init:
+        args = [INIT_PATH] + args
+    mounts = [{"destination": d, "type": t, "source": s, "options": o} for d, t, s, o in BASE_MOUNTS]
+    mounts += [{"destination": dst, "type": "bind", "source": src, "options": ["rbind", "rw"]}
+               for dst, src in etc_files.items()]
+    if opts.init:
+        mounts.append({"destination": INIT_PATH, "type": "bind", "source": init_binary,
+                       "options": ["bind", "ro", "nosuid"]})
+    mounts += [parse_volume(v) for v in opts.volumes]
+    namespaces = ["pid", "ipc", "uts", "mount"] + ([] if opts.network == "host" else ["network"])
+    return {
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": opts.tty, "user": user, "args": args, "env": env,
+            "cwd": opts.workdir or image_cfg.get("WorkingDir") or "/",
+            "rlimits": [],
+            "noNewPrivileges": False,
+        },
+        "root": {"path": "rootfs", "readonly": opts.read_only},
+        "hostname": hostname,
+        "mounts": mounts,
+        "linux": {
+            "namespaces": [{"type": t} for t in namespaces],
+            "devices": [{"path": f"/dev/{nm}", "type": "c", "major": ma, "minor": mi,
+                         "fileMode": 0o666, "uid": 0, "gid": 0} for nm, ma, mi in DEVICES],
+            "maskedPaths": MASKED_PATHS,
+            "readonlyPaths": READONLY_PATHS,
+            "resources": {},
+        },
+        "annotations": {"org.opencontainers.image.ref.name": opts.image},
+    }
