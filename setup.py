@@ -25,4 +25,5 @@ class BuildWithInit(build_py):
 setup(
     cffi_modules=["csrc/build_native.py:ffibuilder"],
     cmdclass={"build_py": BuildWithInit},
+    scripts=["bin/pycontain"],
 )

@@ -13,6 +13,7 @@ ffibuilder.cdef(
     int pyc_umount2(const char *target, int flags);
     int pyc_pivot_root(const char *new_root, const char *put_old);
     int pyc_sethostname(const char *name, size_t len);
+    int pyc_loopback_up(void);
     int pyc_prctl(int option, unsigned long a2, unsigned long a3,
                   unsigned long a4, unsigned long a5);
     """

@@ -4,7 +4,12 @@
  * side (pycontain/native.py) turns that into OSError.
  */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <net/if.h>
 #include <sched.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -33,4 +38,27 @@ int pyc_prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4,
               unsigned long a5)
 {
     return prctl(option, a2, a3, a4, a5);
+}
+
+/* Bring the loopback interface of the current network namespace up. */
+int pyc_loopback_up(void)
+{
+    struct ifreq ifr;
+    int err, fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return -1;
+    memset(&ifr, 0, sizeof(ifr));
+    strcpy(ifr.ifr_name, "lo");
+    if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+        ifr.ifr_flags |= IFF_UP;
+        if (ioctl(fd, SIOCSIFFLAGS, &ifr) == 0) {
+            close(fd);
+            return 0;
+        }
+    }
+    err = errno;
+    close(fd);
+    errno = err;
+    return -1;
 }

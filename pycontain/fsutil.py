@@ -1,7 +1,7 @@
 """Small file-system helpers shared by the store and the runtime."""
-import json
 import os
-import shutil
+
+from pycontain import jsonio
 
 
 def write_atomic(path: str, data: bytes, mode: int = 0o600, sync: bool = True) -> None:
@@ -18,16 +18,42 @@ def write_atomic(path: str, data: bytes, mode: int = 0o600, sync: bool = True) -
 
 
 def write_json(path: str, obj, sync: bool = True) -> None:
-    write_atomic(path, json.dumps(obj, indent=1).encode(), sync=sync)
+    write_atomic(path, jsonio.dumps(obj).encode(), sync=sync)
 
 
 def read_json(path: str):
     with open(path, "rb") as f:
-        return json.loads(f.read())
+        return jsonio.loads(f.read())
+
+
+def _remove_contents(dir_fd: int) -> None:
+    for entry in os.scandir(dir_fd):
+        if entry.is_dir(follow_symlinks=False):
+            sub = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+            try:
+                _remove_contents(sub)
+            finally:
+                os.close(sub)
+            os.rmdir(entry.name, dir_fd=dir_fd)
+        else:
+            os.unlink(entry.name, dir_fd=dir_fd)
 
 
 def remove_tree(path: str) -> None:
-    """Remove a directory tree if it exists; missing parts are not an error."""
-    shutil.rmtree(path, ignore_errors=True)
-    if os.path.lexists(path):
-        shutil.rmtree(path)
+    """Remove a directory tree (never following symlinks); a missing one is fine.
+
+    Hand-rolled rather than shutil.rmtree, whose imports cost ~2 ms on the
+    path every `run --rm` takes.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return
+    try:
+        _remove_contents(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass

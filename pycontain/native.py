@@ -75,3 +75,7 @@ def prctl(option: int, a2: int = 0, a3: int = 0, a4: int = 0, a5: int = 0) -> in
     result = lib.pyc_prctl(option, a2, a3, a4, a5)
     _check(result, "prctl")
     return result
+
+
+def loopback_up() -> None:
+    _check(lib.pyc_loopback_up(), "bring up lo")

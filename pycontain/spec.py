@@ -1,8 +1,8 @@
 """Build the OCI runtime spec (config.json) from an image config and run options."""
 import os
-from dataclasses import dataclass, field
 
 from pycontain.errors import PycontainError
+from pycontain.record import Record
 from pycontain.userdb import resolve_user
 
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -26,26 +26,15 @@ BASE_MOUNTS = [
 INIT_PATH = "/dev/init"
 
 
-@dataclass
-class RunOptions:
+class RunOptions(Record):
     """What `pycontain run` was asked for, independent of the CLI."""
-    image: str
-    command: list = field(default_factory=list)
-    entrypoint: str | None = None
-    env: list = field(default_factory=list)
-    env_files: list = field(default_factory=list)
-    volumes: list = field(default_factory=list)
-    workdir: str | None = None
-    user: str | None = None
-    hostname: str | None = None
-    name: str | None = None
-    read_only: bool = False
-    network: str = "none"
-    init: bool = False
-    tty: bool = False
-    interactive: bool = False
-    detach: bool = False
-    rm: bool = False
+    FIELDS = {
+        "image": "", "command": [], "entrypoint": None, "env": [], "env_files": [],
+        "volumes": [], "workdir": None, "user": None, "hostname": None, "name": None,
+        "read_only": False, "network": "none", "init": False, "tty": False,
+        "interactive": False, "detach": False, "rm": False,
+    }
+    __slots__ = tuple(FIELDS)
 
 
 def parse_env_file(path: str) -> list:

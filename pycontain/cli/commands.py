@@ -165,7 +165,8 @@ def exec_(interactive, tty, env, workdir, user, container, command):
     """Run COMMAND inside a running container."""
     from pycontain.runtime.execute import ExecOptions, execute
     sys.exit(execute(_lookup(container), ExecOptions(
-        list(command), interactive, tty, list(env), workdir, user)))
+        command=list(command), interactive=interactive, tty=tty, env=list(env),
+        workdir=workdir, user=user)))
 
 
 @cli.command()

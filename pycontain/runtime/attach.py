@@ -30,8 +30,8 @@ def run_foreground(spawn_fn, tty: bool, interactive: bool, on_started=lambda pid
     Our SIGINT/SIGTERM/SIGHUP/... are relayed to it; with tty its pty is
     proxied to our terminal.
     """
-    from pycontain.runtime import tty as ttys
-
+    if tty:
+        from pycontain.runtime import tty as ttys
     pty = ttys.open_pty() if tty else None
     try:
         pid = start_process(spawn_fn, stdio_for(interactive, pty))

@@ -1,22 +1,18 @@
 """`exec`: run another process inside a running container's namespaces."""
 import os
-from dataclasses import dataclass, field
 
 from pycontain.errors import PycontainError
 from pycontain.fsutil import read_json
+from pycontain.record import Record
 from pycontain.runtime.attach import run_foreground
 from pycontain.runtime.process import spawn
 from pycontain.userdb import resolve_user
 
 
-@dataclass
-class ExecOptions:
-    command: list
-    interactive: bool = False
-    tty: bool = False
-    env: list = field(default_factory=list)
-    workdir: str | None = None
-    user: str | None = None
+class ExecOptions(Record):
+    FIELDS = {"command": [], "interactive": False, "tty": False, "env": [],
+              "workdir": None, "user": None}
+    __slots__ = tuple(FIELDS)
 
 
 def exec_process(ctr, opts: ExecOptions) -> dict:

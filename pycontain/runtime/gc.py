@@ -6,7 +6,7 @@ namespaces and vanish with them. What can remain is on disk (records of
 name links) and, for a container whose monitor was killed, its processes.
 """
 import os
-import signal
+import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
 
 from pycontain import paths
 from pycontain.fsutil import remove_tree

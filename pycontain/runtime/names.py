@@ -1,6 +1,4 @@
 """Docker-style generated container names (adjective_noun)."""
-import re
-
 from pycontain.errors import PycontainError
 
 ADJECTIVES = ("brave", "calm", "eager", "fond", "gentle", "happy", "jolly", "keen", "lucid",
@@ -9,7 +7,7 @@ ADJECTIVES = ("brave", "calm", "eager", "fond", "gentle", "happy", "jolly", "kee
 NOUNS = ("babbage", "curie", "darwin", "euler", "fermat", "gauss", "hopper", "kepler",
          "lamarr", "lovelace", "noether", "pascal", "ritchie", "shannon", "tesla", "thompson",
          "torvalds", "turing", "wozniak", "yonath")
-VALID_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*\Z")
+NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
 
 def generate(cid: str) -> str:
@@ -19,7 +17,7 @@ def generate(cid: str) -> str:
 
 
 def validate(name: str) -> str:
-    if not VALID_NAME.match(name) or len(name) > 128:
+    if not name or name[0] in "_.-" or not set(name) <= NAME_CHARS or len(name) > 128:
         raise PycontainError(f"invalid container name {name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] "
                              "are allowed")
     return name

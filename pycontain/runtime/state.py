@@ -8,27 +8,23 @@ run root   <id>/state.json    status, pid, times, exit code (rewritten atomicall
 """
 import os
 import time
-from dataclasses import asdict, dataclass, field
 
 from pycontain import paths
 from pycontain.errors import PycontainError
 from pycontain.fsutil import read_json, remove_tree, write_json
+from pycontain.record import Record
 
 CREATED, RUNNING, EXITED = "created", "running", "exited"
 
 
-@dataclass
-class State:
-    status: str = CREATED
-    pid: int = 0
-    pid_start: str = ""      # /proc/PID/stat start time, guards against pid reuse
-    monitor_pid: int = 0
-    started_at: float = 0.0
-    finished_at: float = 0.0
-    exit_code: int | None = None
-    oom_killed: bool = False
-    error: str = ""
-    extra: dict = field(default_factory=dict)
+class State(Record):
+    """Runtime state; pid_start (from /proc/PID/stat) guards against pid reuse."""
+    FIELDS = {
+        "status": CREATED, "pid": 0, "pid_start": "", "monitor_pid": 0,
+        "started_at": 0.0, "finished_at": 0.0, "exit_code": None, "oom_killed": False,
+        "error": "", "extra": {},
+    }
+    __slots__ = tuple(FIELDS)
 
 
 def proc_start_time(pid: int) -> str:
@@ -79,7 +75,7 @@ class Container:
 
     def save_state(self) -> None:
         if os.path.isdir(self.run_dir):
-            write_json(os.path.join(self.run_dir, "state.json"), asdict(self.state), sync=False)
+            write_json(os.path.join(self.run_dir, "state.json"), self.state.as_dict(), sync=False)
 
     def set_running(self, pid: int) -> None:
         self.state.status = RUNNING

@@ -1,7 +1,7 @@
 """Waiting for processes and relaying signals to them."""
 import os
 import select
-import signal
+import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
                      signal.SIGUSR1, signal.SIGUSR2)
