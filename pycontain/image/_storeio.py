@@ -1,0 +1,268 @@
+"""The writing side of the image store (imported only by writers).
+
+StoreLock: the exclusive flock writers hold, which also removes what a
+crashed writer left ('*.tmp-*' names). atomic_write_json: temp file in the
+same directory, fsync, rename, fsync of the directory. add_image: the import
+transaction: every blob is copied to a temporary file while hashed and is
+checked against its digest and size, every new layer is unpacked under a
+temporary name and checked against its diff_id; only when all of it
+verified is it synced and renamed into place, and then images.json names
+the image. A blob or layer already in the store is never written again.
+"""
+import fcntl
+import hashlib
+import os
+import secrets
+import time
+
+from pycontain import paths
+from pycontain.errors import PycontainError
+from pycontain.image import manifest as mf
+from pycontain.image.unpack import remove_tree
+
+_CHUNK = 1 << 20
+TMP_MARK = ".tmp-"
+
+
+def _tmp_name(path: str) -> str:
+    return f"{path}{TMP_MARK}{secrets.token_hex(6)}"
+
+
+def fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def syncfs(path: str) -> None:
+    """Flush the filesystem holding path (syncfs(2); sync(2) if unavailable)."""
+    import ctypes
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if getattr(libc, "syncfs", None) is None or libc.syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
+
+
+def atomic_write_json(path: str, obj) -> None:
+    import json
+    data = json.dumps(obj, indent=1, sort_keys=True).encode() + b"\n"
+    atomic_write_bytes(path, data)
+
+
+def atomic_write_bytes(path: str, data: bytes, mode: int = 0o600) -> None:
+    tmp = _tmp_name(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    fsync_dir(os.path.dirname(path))
+
+
+class StoreLock:
+    """Exclusive writer lock on root/store.lock (creates the store dirs)."""
+
+    def __init__(self, store):
+        self.store = store
+        self.fd = -1
+
+    def __enter__(self):
+        store = self.store
+        paths.ensure_dir(store.root)
+        os.makedirs(store.blobs_dir, mode=0o700, exist_ok=True)
+        os.makedirs(store.layers_dir, mode=0o700, exist_ok=True)
+        self.fd = os.open(store.lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+            remove_stale(store)
+        except BaseException:
+            os.close(self.fd)
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self.fd)  # closing the only fd releases the flock
+        self.fd = -1
+
+
+def remove_stale(store) -> None:
+    """Remove temporaries of an image-store writer that died; call with the
+    lock held. In the data root only images.json temporaries are ours (the
+    runtime keeps its own files there)."""
+    root_prefix = os.path.basename(store.images_file) + TMP_MARK
+    for name in os.listdir(store.root):
+        if name.startswith(root_prefix):
+            remove_tree(os.path.join(store.root, name))
+    for directory in (store.blobs_dir, store.layers_dir):
+        for name in os.listdir(directory):
+            if TMP_MARK in name:
+                remove_tree(os.path.join(directory, name))
+
+
+def _tree_size(path: str) -> int:
+    total = 0
+    for dirpath, dirnames, filenames in os.walk(path):
+        for name in filenames:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+class _Transaction:
+    def __init__(self, store):
+        self.store = store
+        self.pending = []   # (temporary path, final path)
+        self.blobs = {}     # digest -> path to read it from now
+        self.layers = {}    # diff_id -> uncompressed size
+
+    def blob_bytes(self, digest: str, data: bytes) -> None:
+        got = "sha256:" + hashlib.sha256(data).hexdigest()
+        if got != digest:
+            raise PycontainError(f"blob {digest}: content does not match its digest (got {got})")
+        final = self.store.blob_path(digest)
+        if digest in self.blobs or os.path.exists(final):
+            self.blobs.setdefault(digest, final)
+            return
+        tmp = _tmp_name(final)
+        self.pending.append((tmp, final))
+        with open(tmp, "xb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        self.blobs[digest] = tmp
+
+    def blob_stream(self, desc, open_blob) -> str:
+        """Copy the blob of desc into the store (verified); return its path."""
+        if desc.digest in self.blobs:
+            return self.blobs[desc.digest]
+        final = self.store.blob_path(desc.digest)
+        if os.path.exists(final):
+            self.blobs[desc.digest] = final
+            return final
+        tmp = _tmp_name(final)
+        self.pending.append((tmp, final))
+        hasher = hashlib.sha256()
+        size = 0
+        with open_blob(desc) as src, open(tmp, "xb") as dst:
+            while size <= desc.size:
+                try:
+                    chunk = src.read(min(_CHUNK, desc.size + 1 - size))
+                except OSError as e:
+                    raise PycontainError(f"blob {desc.digest}: read failed ({e})") from None
+                if not chunk:
+                    break
+                hasher.update(chunk)
+                dst.write(chunk)
+                size += len(chunk)
+            if size != desc.size:
+                raise PycontainError(
+                    f"blob {desc.digest}: size does not match its descriptor "
+                    f"({'more than ' if size > desc.size else ''}{size} bytes, "
+                    f"expected {desc.size})")
+            got = "sha256:" + hasher.hexdigest()
+            if got != desc.digest:
+                raise PycontainError(
+                    f"blob {desc.digest}: content does not match its digest (got {got})")
+            dst.flush()
+            os.fsync(dst.fileno())
+        self.blobs[desc.digest] = tmp
+        return tmp
+
+    def layer(self, diff_id: str, blob_path: str, known: dict) -> int:
+        """Unpack the layer once per diff_id; return its uncompressed size."""
+        from pycontain.image.compression import open_decompressed
+        from pycontain.image.unpack import unpack_layer
+
+        if diff_id in self.layers:
+            return self.layers[diff_id]
+        final = self.store.layer_dir(diff_id)
+        if os.path.isdir(final):
+            size = known.get(diff_id, {}).get("size")
+            self.layers[diff_id] = size if isinstance(size, int) else _tree_size(final)
+            return self.layers[diff_id]
+        label = mf.short_digest(diff_id)
+        dest = _tmp_name(final)
+        with open(blob_path, "rb") as raw:
+            stream = open_decompressed(raw, f"layer {label}")
+            try:
+                _, size = unpack_layer(stream, dest, label=label, diff_id=diff_id)
+            finally:
+                if stream is not raw:
+                    stream.close()
+        self.pending.append((dest, final))
+        self.layers[diff_id] = size
+        return size
+
+    def commit(self) -> None:
+        if not self.pending:
+            return
+        syncfs(self.store.root)
+        for tmp, final in self.pending:
+            os.rename(tmp, final)
+        fsync_dir(self.store.blobs_dir)
+        fsync_dir(self.store.layers_dir)
+        self.pending = []
+
+    def abort(self) -> None:
+        for tmp, _ in self.pending:
+            try:
+                remove_tree(tmp)
+            except OSError:
+                pass
+        self.pending = []
+
+
+def add_image(store, full_name, manifest_digest, manifest_bytes, manifest,
+              read_small_blob, open_blob):
+    config_bytes = read_small_blob(manifest.config, mf.MAX_CONFIG_SIZE)
+    config = mf.load_json(config_bytes, f"image config {manifest.config.digest}")
+    diff_ids = mf.diff_ids(config)
+    if len(diff_ids) != len(manifest.layers):
+        raise PycontainError(f"image {full_name}: the manifest has {len(manifest.layers)} "
+                             f"layers but the config lists {len(diff_ids)} diff_ids")
+    if config.get("os", "linux") != "linux":
+        raise PycontainError(f"image {full_name} is for {config.get('os')!r}, not linux")
+
+    with store._locked():
+        data = store._load()
+        txn = _Transaction(store)
+        try:
+            txn.blob_bytes(manifest_digest, manifest_bytes)
+            txn.blob_bytes(manifest.config.digest, config_bytes)
+            total = 0
+            for desc, diff_id in zip(manifest.layers, diff_ids):
+                blob = txn.blob_stream(desc, open_blob)
+                size = txn.layer(diff_id, blob, data["layers"])
+                data["layers"][diff_id] = {"size": size, "blob": desc.digest}
+                total += size
+            txn.commit()
+        except BaseException:
+            txn.abort()
+            raise
+        created = config.get("created")
+        if not isinstance(created, str) or not created:
+            created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        record = {"manifest_digest": manifest_digest,
+                  "config_digest": manifest.config.digest,
+                  "diff_ids": diff_ids, "created": created, "size": total}
+        data["images"][full_name] = record
+        store._save(data)
+    return store._image(full_name, record)
