@@ -12,10 +12,13 @@ def stdio_for(interactive: bool, pty=None, out_fd: int = 1, err_fd: int = 2):
     return (stdin, out_fd, err_fd)
 
 
-def start_process(spawn_fn, stdio):
-    """spawn_fn(stdio) -> Launch; start it, killing it if the start fails."""
+def start_process(spawn_fn, stdio, prepare=None):
+    """spawn_fn(stdio) -> Launch; prepare(pid) (attach host resources), then
+    start it; the process is killed if either step fails."""
     proc = spawn_fn(stdio)
     try:
+        if prepare:
+            prepare(proc.pid)
         proc.start()
     except BaseException:
         proc.abort()
@@ -24,7 +27,7 @@ def start_process(spawn_fn, stdio):
 
 
 def run_foreground(spawn_fn, tty: bool, interactive: bool, on_started=lambda pid: None,
-                   wait=wait_child) -> int:
+                   wait=wait_child, prepare=None) -> int:
     """Start a process in the foreground and return its shell-style exit code.
 
     Our SIGINT/SIGTERM/SIGHUP/... are relayed to it; with tty its pty is
@@ -34,7 +37,7 @@ def run_foreground(spawn_fn, tty: bool, interactive: bool, on_started=lambda pid
         from pycontain.runtime import tty as ttys
     pty = ttys.open_pty() if tty else None
     try:
-        pid = start_process(spawn_fn, stdio_for(interactive, pty))
+        pid = start_process(spawn_fn, stdio_for(interactive, pty), prepare)
     finally:
         if pty:
             os.close(pty[1])

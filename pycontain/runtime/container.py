@@ -6,7 +6,7 @@ import time
 from pycontain import paths
 from pycontain.errors import PycontainError
 from pycontain.fsutil import write_json
-from pycontain.runtime import names, state
+from pycontain.runtime import names, resources, state
 from pycontain.runtime.hostfiles import write_host_files
 from pycontain.runtime.process import spawn
 from pycontain.runtime.attach import run_foreground, start_process, stdio_for
@@ -68,9 +68,14 @@ def _started(ctr):
     return record
 
 
+def _prepare(ctr, spec):
+    return lambda pid: resources.attach(ctr, spec, pid)
+
+
 def supervise(ctr, pid: int) -> int:
     """Wait for the container's process, record its exit, tidy up if --rm."""
     code = wait_child(pid)
+    resources.release(ctr)
     ctr.set_exited(code)
     if ctr.meta.get("rm"):
         state.delete_record(ctr)
@@ -81,7 +86,8 @@ def run_attached(ctr, spec, opts: RunOptions) -> int:
     """Run in the foreground: our terminal or stdio is the container's."""
     try:
         return run_foreground(_spawner(ctr, spec, opts.tty), opts.tty, opts.interactive,
-                              _started(ctr), lambda pid: supervise(ctr, pid))
+                              _started(ctr), lambda pid: supervise(ctr, pid),
+                              _prepare(ctr, spec))
     except BaseException:
         if ctr.state.status == state.CREATED:
             state.delete_record(ctr)  # a container that never ran leaves nothing behind
@@ -115,7 +121,8 @@ def _monitor(ctr, spec, opts, ready_w: int) -> None:
     os.closerange(ready_w + 1, 65536)
     try:
         pty = tty.open_pty() if opts.tty else None
-        pid = start_process(_spawner(ctr, spec, opts.tty), stdio_for(False, pty))
+        pid = start_process(_spawner(ctr, spec, opts.tty), stdio_for(False, pty),
+                            _prepare(ctr, spec))
         _started(ctr)(pid)
         if pty:
             os.close(pty[1])
@@ -176,4 +183,5 @@ def remove(ctr, force: bool = False) -> None:
         os.kill(ctr.state.pid, signal.SIGKILL)
         wait_gone(ctr.state.pid, 10)
     _await_monitor(ctr)
+    resources.release(ctr)
     state.delete_record(ctr)

@@ -10,7 +10,7 @@ import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
 
 from pycontain import paths
 from pycontain.fsutil import remove_tree
-from pycontain.runtime import state
+from pycontain.runtime import resources, state
 from pycontain.runtime.waiting import wait_gone
 
 
@@ -34,6 +34,7 @@ def collect() -> list:
         if ctr.alive():
             os.kill(ctr.state.pid, signal.SIGKILL)
             wait_gone(ctr.state.pid, 10)
+        resources.release(ctr)
         state.delete_record(ctr)
         removed.append(f"removed container {ctr.name} ({cid[:12]})")
     known = set(state.all_ids())

@@ -1,0 +1,32 @@
+"""Host-side resources a container holds while it runs (cgroups, networks...).
+
+Each provider module named in PROVIDERS offers three functions:
+    attach(ctr, spec, pid)  between the process's creation and its start:
+                            e.g. move pid into a cgroup, plug a veth into its netns;
+    release(ctr)            once the container has exited (or failed to start),
+                            and from `system gc`: must be idempotent;
+Providers are imported only when used, so a container that needs none of them
+pays nothing on its start path. A failing attach aborts the start (and the
+resources already attached are released).
+"""
+import importlib
+
+PROVIDERS: tuple = ()
+
+
+def _modules():
+    return [importlib.import_module(name) for name in PROVIDERS]
+
+
+def attach(ctr, spec: dict, pid: int) -> None:
+    for module in _modules():
+        try:
+            module.attach(ctr, spec, pid)
+        except BaseException:
+            release(ctr)
+            raise
+
+
+def release(ctr) -> None:
+    for module in _modules():
+        module.release(ctr)
