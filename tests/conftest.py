@@ -23,17 +23,22 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.root)
 
 
-def _foreign_pid_namespace_pids() -> set:
-    """Processes (pid, start time) living in a pid namespace other than ours."""
+def _container_pids(store_root: str) -> set:
+    """Processes (pid, start time) in another pid namespace whose mounts come
+    from the given store: the containers of this test session, not of others."""
     ours = os.stat("/proc/self/ns/pid").st_ino
     found = set()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            if os.stat(f"/proc/{entry}/ns/pid").st_ino != ours:
-                with open(f"/proc/{entry}/stat", "rb") as f:
-                    found.add((int(entry), f.read().rsplit(b")", 1)[1].split()[19]))
+            if os.stat(f"/proc/{entry}/ns/pid").st_ino == ours:
+                continue
+            with open(f"/proc/{entry}/mountinfo") as f:
+                if store_root not in f.read():
+                    continue
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                found.add((int(entry), f.read().rsplit(b")", 1)[1].split()[19]))
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
     return found
@@ -91,7 +96,7 @@ def pc(engine_env):
     """The engine, plus a check that the test left nothing behind: no container
     directory, state directory, name, host mount or container process."""
     engine = Engine(engine_env)
-    pids_before = _foreign_pid_namespace_pids()
+    pids_before = _container_pids(str(engine.root))
     yield engine
     deadline = time.monotonic() + 5
     while True:
@@ -102,7 +107,7 @@ def pc(engine_env):
             if (engine.root / "names").exists() else [],
             "mounts": [ln for ln in Path("/proc/self/mountinfo").read_text().splitlines()
                        if str(engine.root) in ln],
-            "processes": sorted(_foreign_pid_namespace_pids() - pids_before),
+            "processes": sorted(_container_pids(str(engine.root)) - pids_before),
         }
         if not any(leftovers.values()) or time.monotonic() > deadline:
             break
