@@ -11,7 +11,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 PACKAGES=(python3 python3-venv python3-dev gcc libc6-dev busybox-static
-          libseccomp-dev libcap-dev iproute2 runc bubblewrap skopeo umoci docker-registry)
+          libseccomp-dev libcap-dev uidmap iproute2 nftables runc bubblewrap skopeo umoci docker-registry
+          apache2-utils)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -24,7 +25,12 @@ fi
 
 # Debian's interpreter, not a pyenv shim: it starts in a third of the time.
 [ -x .venv/bin/python ] || /usr/bin/python3 -m venv .venv
-.venv/bin/pip install -q --disable-pip-version-check '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
+# A developer's editable install (pip install -e .) stays editable.
+editable=()
+if compgen -G '.venv/lib/python3*/site-packages/__editable__*pycontain*' >/dev/null; then
+    editable=(-e)
+fi
+.venv/bin/pip install -q --disable-pip-version-check "${editable[@]}" '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
 rm -rf build
 .venv/bin/python -c 'import pycontain._native' || { echo "install.sh: C extension missing" >&2; exit 1; }
 

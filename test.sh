@@ -3,4 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 ./install.sh
-exec .venv/bin/python -m pytest -q -p no:cacheprovider tests "$@"
+.venv/bin/python -m pytest -q -p no:cacheprovider tests "$@"
+if [ $# -eq 0 ] && [ -z "${PYCONTAIN_SKIP_VM:-}" ]; then
+    tests/vm/run.sh                   # the cgroup tests again, in a pure cgroup v2 VM
+    tests/vm/validate_vagrantfile.sh
+fi

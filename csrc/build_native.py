@@ -16,6 +16,7 @@ ffibuilder.cdef(
     int pyc_loopback_up(void);
     int pyc_prctl(int option, unsigned long a2, unsigned long a3,
                   unsigned long a4, unsigned long a5);
+    int pyc_seccomp_load(const unsigned char *prog, size_t len);
     """
 )
 ffibuilder.set_source(

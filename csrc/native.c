@@ -5,6 +5,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <net/if.h>
 #include <sched.h>
 #include <string.h>
@@ -61,4 +63,20 @@ int pyc_loopback_up(void)
     close(fd);
     errno = err;
     return -1;
+}
+
+/* Install a seccomp filter given as a raw BPF program (struct sock_filter[]),
+ * as exported by libseccomp; the caller has set no_new_privs or holds
+ * CAP_SYS_ADMIN. */
+int pyc_seccomp_load(const unsigned char *prog, size_t len)
+{
+    struct sock_fprog fprog;
+
+    if (len == 0 || len % sizeof(struct sock_filter) != 0 || len / sizeof(struct sock_filter) > 0xffff) {
+        errno = EINVAL;
+        return -1;
+    }
+    fprog.len = (unsigned short)(len / sizeof(struct sock_filter));
+    fprog.filter = (struct sock_filter *)prog;
+    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog);
 }

@@ -51,6 +51,12 @@ def remove_tree(path: str) -> None:
         return
     try:
         _remove_contents(fd)
+    except PermissionError:
+        if os.geteuid() == 0:
+            raise
+        from pycontain.runtime.userns import remove_tree_mapped  # rootless: files of sub-ids
+        remove_tree_mapped(path)
+        return
     finally:
         os.close(fd)
     try:

@@ -28,6 +28,10 @@ PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_CHILD_SUBREAPER = 36
+PR_SET_KEEPCAPS = 8
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_RAISE = 2
+PR_CAP_AMBIENT_CLEAR_ALL = 4
 
 # OCI namespace type -> (clone flag, name under /proc/PID/ns)
 NAMESPACES = {
@@ -75,6 +79,11 @@ def prctl(option: int, a2: int = 0, a3: int = 0, a4: int = 0, a5: int = 0) -> in
     result = lib.pyc_prctl(option, a2, a3, a4, a5)
     _check(result, "prctl")
     return result
+
+
+def seccomp_load(program: bytes) -> None:
+    """Install a raw BPF seccomp filter (see pycontain/runtime/security/seccomp.py)."""
+    _check(lib.pyc_seccomp_load(program, len(program)), "seccomp")
 
 
 def loopback_up() -> None:

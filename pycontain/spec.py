@@ -3,6 +3,8 @@ import os
 
 from pycontain.errors import PycontainError
 from pycontain.record import Record
+from pycontain.runtime.cgroups import ocispec as cgroup_spec
+from pycontain.runtime.security.config import apply as apply_security
 from pycontain.userdb import resolve_user
 
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -16,7 +18,8 @@ DEVICES = [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),
            ("urandom", 1, 9), ("tty", 5, 0)]
 BASE_MOUNTS = [
     ("/proc", "proc", "proc", ["nosuid", "noexec", "nodev"]),
-    ("/dev", "tmpfs", "tmpfs", ["nosuid", "strictatime", "mode=755", "size=65536k"]),
+    # nodev: device nodes are bound in (rootfs.create_devices); one made with mknod is inert
+    ("/dev", "tmpfs", "tmpfs", ["nosuid", "nodev", "strictatime", "mode=755", "size=65536k"]),
     ("/dev/pts", "devpts", "devpts",
      ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
     ("/dev/shm", "tmpfs", "shm", ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
@@ -33,6 +36,10 @@ class RunOptions(Record):
         "volumes": [], "workdir": None, "user": None, "hostname": None, "name": None,
         "read_only": False, "network": "none", "init": False, "tty": False,
         "interactive": False, "detach": False, "rm": False,
+        "publish": [], "publish_all": False, "expose": [],
+        "memory": None, "memory_swap": None, "memory_reservation": None, "cpus": None,
+        "cpu_shares": None, "cpuset_cpus": None, "pids_limit": None, "ulimits": [],
+        "cap_add": [], "cap_drop": [], "privileged": False, "security_opt": [],
     }
     __slots__ = tuple(FIELDS)
 
@@ -87,10 +94,23 @@ def parse_volume(spec: str) -> dict:
         raise PycontainError(f"invalid volume mode {mode!r} in {spec!r} (want ro or rw)")
     if not os.path.isabs(src) or not os.path.isabs(dst):
         raise PycontainError(f"invalid volume {spec!r}: both paths must be absolute")
+    if os.path.normpath(dst) in ("/", "//"):
+        raise PycontainError(f"invalid volume {spec!r}: the destination cannot be '/'")
     if not os.path.exists(src):
         raise PycontainError(f"volume source {src} does not exist on the host")
     return {"destination": os.path.normpath(dst), "type": "bind",
             "source": os.path.realpath(src), "options": ["rbind", mode]}
+
+
+def default_mounts() -> list:
+    """The OCI mount entries every container (and function jail) starts with."""
+    return [{"destination": d, "type": t, "source": s, "options": o} for d, t, s, o in BASE_MOUNTS]
+
+
+def default_devices() -> list:
+    """The minimal /dev device nodes, as OCI linux.devices entries."""
+    return [{"path": f"/dev/{nm}", "type": "c", "major": ma, "minor": mi,
+             "fileMode": 0o666, "uid": 0, "gid": 0} for nm, ma, mi in DEVICES]
 
 
 def build_spec(image_cfg: dict, layer_dirs: list, opts: RunOptions, cid: str,
@@ -109,20 +129,22 @@ def build_spec(image_cfg: dict, layer_dirs: list, opts: RunOptions, cid: str,
                              "it must be an absolute path")
     if opts.init:
         args = [INIT_PATH] + args
-    mounts = [{"destination": d, "type": t, "source": s, "options": o} for d, t, s, o in BASE_MOUNTS]
+    mounts = default_mounts()
     mounts += [{"destination": dst, "type": "bind", "source": src, "options": ["rbind", "rw"]}
                for dst, src in etc_files.items()]
     if opts.init:
         mounts.append({"destination": INIT_PATH, "type": "bind", "source": init_binary,
                        "options": ["bind", "ro", "nosuid"]})
+    mounts += cgroup_spec.mounts()
     mounts += [parse_volume(v) for v in opts.volumes]
-    namespaces = ["pid", "ipc", "uts", "mount"] + ([] if opts.network == "host" else ["network"])
-    return {
+    namespaces = ["pid", "ipc", "uts", "mount", "cgroup"]
+    namespaces += [] if opts.network == "host" else ["network"]
+    spec = {
         "ociVersion": "1.0.2",
         "process": {
             "terminal": opts.tty, "user": user, "args": args, "env": env,
             "cwd": opts.workdir or image_cfg.get("WorkingDir") or "/",
-            "rlimits": [],
+            "rlimits": cgroup_spec.rlimits(opts.ulimits),
             "noNewPrivileges": False,
         },
         "root": {"path": "rootfs", "readonly": opts.read_only},
@@ -130,11 +152,11 @@ def build_spec(image_cfg: dict, layer_dirs: list, opts: RunOptions, cid: str,
         "mounts": mounts,
         "linux": {
             "namespaces": [{"type": t} for t in namespaces],
-            "devices": [{"path": f"/dev/{nm}", "type": "c", "major": ma, "minor": mi,
-                         "fileMode": 0o666, "uid": 0, "gid": 0} for nm, ma, mi in DEVICES],
+            "devices": default_devices(),
             "maskedPaths": MASKED_PATHS,
-            "readonlyPaths": READONLY_PATHS,
-            "resources": {},
+            "readonlyPaths": READONLY_PATHS + cgroup_spec.readonly_paths(),
+            "resources": cgroup_spec.resources(opts),
         },
         "annotations": {"org.opencontainers.image.ref.name": opts.image},
     }
+    return apply_security(spec, opts)

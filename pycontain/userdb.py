@@ -32,6 +32,17 @@ def _find(entries: list, key: str, width: int):
     return None
 
 
+MAX_ID = 2**31 - 1
+
+
+def _numeric_id(text: str, what: str) -> int:
+    value = int(text)
+    if value > MAX_ID:
+        raise PycontainError(f"{what} {text} is out of range: uids and gids must be in "
+                             f"0-{MAX_ID}")
+    return value
+
+
 def resolve_user(spec_user: str, layer_dirs: list) -> dict:
     """Turn `NAME|UID[:GROUP|GID]` into {uid, gid, additionalGids, home}."""
     user, _, group = (spec_user or "0").partition(":")
@@ -40,7 +51,7 @@ def resolve_user(spec_user: str, layer_dirs: list) -> dict:
     if entry:
         uid, gid, home, name = int(entry[2]), int(entry[3]), entry[5], entry[0]
     elif user.isdigit():
-        uid, gid, home, name = int(user), 0, "/", None
+        uid, gid, home, name = _numeric_id(user, "user"), 0, "/", None
     else:
         raise PycontainError(f"unable to find user {user}: no matching entries in passwd file")
     groups = _read_layer_file(layer_dirs, "etc/group")
@@ -49,7 +60,7 @@ def resolve_user(spec_user: str, layer_dirs: list) -> dict:
         if gentry:
             gid = int(gentry[2])
         elif group.isdigit():
-            gid = int(group)
+            gid = _numeric_id(group, "group")
         else:
             raise PycontainError(f"unable to find group {group}: no matching entries in group file")
     extra = sorted({int(g[2]) for g in groups

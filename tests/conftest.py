@@ -4,6 +4,7 @@ Integration tests run the installed `pycontain` command as root against the
 real kernel, with a store and state root of their own (PYCONTAIN_ROOT and
 PYCONTAIN_RUNROOT) holding the bundled images, built once per session.
 """
+import glob
 import os
 import shutil
 import subprocess
@@ -39,7 +40,7 @@ def _container_pids(store_root: str) -> set:
                     continue
             with open(f"/proc/{entry}/stat", "rb") as f:
                 found.add((int(entry), f.read().rsplit(b")", 1)[1].split()[19]))
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
+        except OSError:  # gone, or exiting (EINVAL from mountinfo): not ours to count
             continue
     return found
 
@@ -50,15 +51,31 @@ def engine_env(tmp_path_factory):
     if os.geteuid() != 0:
         pytest.fail("integration tests need root (they use real namespaces and mounts)")
     root = tmp_path_factory.mktemp("pycontain")
-    env = dict(os.environ, PYCONTAIN_ROOT=str(root / "data"), PYCONTAIN_RUNROOT=str(root / "run"))
+    env = dict(os.environ, PYCONTAIN_ROOT=str(root / "data"), PYCONTAIN_RUNROOT=str(root / "run"),
+               PYCONTAIN_CGROUP_PARENT=f"pycontain-test-{os.getpid()}")
     layouts = root / "layouts"
-    subprocess.run([sys.executable, str(REPO / "rootfs" / "build.py"), str(layouts)],
+    images = os.environ.get("PYCONTAIN_TEST_IMAGES", "busybox python").split()  # VM: busybox
+    subprocess.run([sys.executable, str(REPO / "rootfs" / "build.py"), str(layouts), *images],
                    check=True, stdout=subprocess.DEVNULL)
-    for name in ("busybox", "python"):
+    for name in images:
         subprocess.run([PYCONTAIN, "import", f"oci:{layouts / name}", f"localhost/{name}:latest"],
                        check=True, env=env, stdout=subprocess.DEVNULL)
     yield env
+    for parent in _cgroup_parents(env["PYCONTAIN_CGROUP_PARENT"]):
+        os.rmdir(parent)
     shutil.rmtree(root, ignore_errors=True)
+
+
+def _cgroup_parents(name: str) -> list:
+    """The session's cgroup parent directories, in every cgroup hierarchy."""
+    return [p for p in glob.glob(f"/sys/fs/cgroup/{name}") + glob.glob(f"/sys/fs/cgroup/*/{name}")
+            if os.path.isdir(p)]
+
+
+def cgroup_dirs(env: dict) -> list:
+    """The container cgroups under the session's cgroup parent."""
+    return sorted(entry.path for parent in _cgroup_parents(env["PYCONTAIN_CGROUP_PARENT"])
+                  for entry in os.scandir(parent) if entry.is_dir())
 
 
 class Engine:
@@ -68,10 +85,12 @@ class Engine:
         self.env = env
         self.root = Path(env["PYCONTAIN_ROOT"])
         self.runroot = Path(env["PYCONTAIN_RUNROOT"])
+        self.prefix = []  # e.g. nsenter into a test's own network namespace
 
     def __call__(self, *args, input=None, timeout=60, check=False) -> subprocess.CompletedProcess:
         """Run `pycontain ARGS` and capture its output as text."""
-        result = subprocess.run([PYCONTAIN, *map(str, args)], input=input, capture_output=True,
+        result = subprocess.run([*self.prefix, PYCONTAIN, *map(str, args)], input=input,
+                                capture_output=True,
                                 text=True, env=self.env, timeout=timeout)
         if check and result.returncode != 0:
             raise AssertionError(f"pycontain {args} failed ({result.returncode}): {result.stderr}")
@@ -80,7 +99,8 @@ class Engine:
     def popen(self, *args, **kwargs) -> subprocess.Popen:
         kwargs.setdefault("stdout", subprocess.PIPE)
         kwargs.setdefault("stderr", subprocess.PIPE)
-        return subprocess.Popen([PYCONTAIN, *map(str, args)], env=self.env, text=True, **kwargs)
+        return subprocess.Popen([*self.prefix, PYCONTAIN, *map(str, args)], env=self.env,
+                                text=True, **kwargs)
 
     def out(self, *args, **kwargs) -> str:
         """stdout of a command that must succeed."""
@@ -94,7 +114,7 @@ class Engine:
 @pytest.fixture
 def pc(engine_env):
     """The engine, plus a check that the test left nothing behind: no container
-    directory, state directory, name, host mount or container process."""
+    directory, state directory, name, host mount, container process or cgroup."""
     engine = Engine(engine_env)
     pids_before = _container_pids(str(engine.root))
     yield engine
@@ -108,6 +128,7 @@ def pc(engine_env):
             "mounts": [ln for ln in Path("/proc/self/mountinfo").read_text().splitlines()
                        if str(engine.root) in ln],
             "processes": sorted(_container_pids(str(engine.root)) - pids_before),
+            "cgroups": cgroup_dirs(engine.env),
         }
         if not any(leftovers.values()) or time.monotonic() > deadline:
             break
@@ -116,3 +137,47 @@ def pc(engine_env):
         for cid in engine.containers():  # clean up so later tests start clean
             engine("rm", "-f", cid)
         pytest.fail(f"the test left things behind: { {k: v for k, v in leftovers.items() if v} }")
+
+
+@pytest.fixture
+def netns():
+    """A network namespace of the test's own (lo up), deleted afterwards: tests
+    that create bridges, veths or firewall rules run the engine only in there."""
+    name = f"pyctest-{os.getpid()}-{os.urandom(3).hex()}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=True)
+
+
+@pytest.fixture
+def npc(pc, netns):
+    """`pc` running pycontain inside the test's network namespace (`npc.netns`),
+    plus a check that no bridge, veth, firewall table, lease or user network is left."""
+    pc.prefix = ["nsenter", f"--net=/run/netns/{netns}"]
+    pc.netns = netns
+    yield pc
+    networks = pc.root / "networks"
+    deadline = time.monotonic() + 5
+    while True:
+        left = {
+            "links": [ln.split(":")[1].strip() for ln in subprocess.run(
+                [*pc.prefix, "ip", "-o", "link"], capture_output=True, text=True).stdout.splitlines()
+                if ln.split(":")[1].strip() != "lo"],
+            "nft": subprocess.run([*pc.prefix, "nft", "list", "tables"], capture_output=True,
+                                  text=True).stdout.split(),
+            "leases": [str(p) for p in networks.glob("*/leases.json") if p.read_text() != "{}"],
+            "networks": sorted(p.name for p in networks.glob("*") if p.name != "bridge"),
+        }
+        if not any(left.values()) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    if any(left.values()):
+        for cid in pc.containers():
+            pc("rm", "-f", cid)
+    shutil.rmtree(networks, ignore_errors=True)  # the next test starts from scratch
+    pc.prefix = []
+    if any(left.values()):
+        pytest.fail(f"the test left network things behind: { {k: v for k, v in left.items() if v} }")

@@ -197,3 +197,8 @@ def gc():
     from pycontain.runtime.gc import collect
     for line in collect():
         click.echo(line)
+from pycontain.cli import resource_commands  # noqa: E402,F401  (registers update, stats)
+from pycontain.cli import network_commands  # noqa: E402,F401  (registers network, port)
+from pycontain.cli import image_commands  # noqa: E402,F401  (registers pull, load, save, rmi...)
+from pycontain.cli import fn_commands  # noqa: E402,F401  (registers fn)
+from pycontain.cli import info  # noqa: E402,F401  (registers info)

@@ -37,5 +37,10 @@ def main(argv=None) -> None:
         parsed = fast_parse(argv[1:])
         if parsed is not None:
             run_and_exit(*parsed)
+    elif argv[:2] == ["fn", "exec"]:  # the same lean path for one-shot functions
+        from pycontain.fn.options import exec_and_exit, fast_parse as fn_parse
+        parsed = fn_parse(argv[2:])
+        if parsed is not None:
+            exec_and_exit(*parsed)
     from pycontain.cli.commands import cli
     cli.main(argv, prog_name="pycontain")

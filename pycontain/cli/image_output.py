@@ -7,7 +7,7 @@ import click
 from pycontain.errors import PycontainError
 
 
-def _store():
+def store():
     from pycontain import paths
     from pycontain.image.store import ImageStore
     return ImageStore(paths.data_root())
@@ -25,7 +25,7 @@ def print_images(fmt: str) -> None:
     from pycontain.image import reference
 
     rows = []
-    for image in _store().list():
+    for image in store().list():
         for name in image.names:
             ref = reference.parse(name)
             rows.append({"Repository": ref.short, "Tag": ref.tag or "<none>", "Name": name,
@@ -42,13 +42,20 @@ def print_images(fmt: str) -> None:
 
 
 def import_image(source: str, name: str | None) -> None:
-    """`oci:DIR[:TAG]`: import an OCI image layout directory."""
+    """`oci:DIR[:TAG]`: import an OCI image layout directory; a tarball or
+    a directory holding a flat root filesystem: a one-layer image NAME."""
     if not source.startswith("oci:"):
-        raise PycontainError(f"unsupported import source {source!r}: use oci:DIR[:TAG]")
+        from pycontain.image.rootfs_import import import_rootfs
+        if not name:
+            raise PycontainError(f"importing {source} as a root filesystem needs a NAME[:TAG] "
+                                 "(for an OCI layout use oci:DIR[:TAG])")
+        image = import_rootfs(store(), source, name)
+        click.echo(f"{image.name} {image.id}")
+        return
     directory, tag = source[4:], None
     if ":" in directory and not os.path.isdir(directory):
         directory, _, tag = directory.rpartition(":")
     if not os.path.isdir(directory):
         raise PycontainError(f"no OCI layout directory at {directory}")
-    image = _store().import_oci_layout(directory, tag, name)
+    image = store().import_oci_layout(directory, tag, name)
     click.echo(f"{image.name} {image.id}")

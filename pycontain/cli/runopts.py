@@ -4,7 +4,6 @@ The table feeds both the click command (help, errors) and the lean parser
 that `pycontain run` uses on its hot path, where importing click alone would
 cost more than starting a container.
 """
-from pycontain.errors import PycontainError
 from pycontain.spec import RunOptions
 
 FLAG, VALUE, MULTI = "flag", "value", "multi"
@@ -23,10 +22,29 @@ RUN_FLAGS = (
     (("-h", "--hostname"), "hostname", VALUE, "Container host name."),
     (("--entrypoint",), "entrypoint", VALUE, "Override the image's entrypoint."),
     (("--read-only",), "read_only", FLAG, "Mount the container's root read-only."),
-    (("--network", "--net"), "network", VALUE, "Network: none (default) or host."),
+    (("--network", "--net"), "network", VALUE,
+     "Network: none (default), bridge, host or a user network's name."),
+    (("-p", "--publish"), "publish", MULTI,
+     "Publish a port: [IP:][HOSTPORT:]CONTAINERPORT[/tcp|/udp]."),
+    (("-P", "--publish-all"), "publish_all", FLAG, "Publish every exposed port on a free host port."),
+    (("--expose",), "expose", MULTI, "Expose a port (PORT[/PROTO]) for -P."),
     (("--init",), "init", FLAG, "Run a tiny init as PID 1 that reaps zombies and forwards signals."),
+    (("-m", "--memory"), "memory", VALUE, "Memory limit (e.g. 512m, 2g)."),
+    (("--memory-swap",), "memory_swap", VALUE, "Memory plus swap limit; -1: unlimited swap."),
+    (("--memory-reservation",), "memory_reservation", VALUE, "Memory soft limit."),
+    (("--cpus",), "cpus", VALUE, "Number of CPUs (e.g. 0.5)."),
+    (("--cpu-shares",), "cpu_shares", VALUE, "CPU shares (relative weight, default 1024)."),
+    (("--cpuset-cpus",), "cpuset_cpus", VALUE, "CPUs the container may use (e.g. 0-1,3)."),
+    (("--pids-limit",), "pids_limit", VALUE, "Maximum number of processes (-1: unlimited)."),
+    (("--ulimit",), "ulimits", MULTI, "Resource limit NAME=SOFT[:HARD] (e.g. nofile=1024:2048)."),
+    (("--cap-add",), "cap_add", MULTI, "Add a Linux capability (or ALL)."),
+    (("--cap-drop",), "cap_drop", MULTI, "Drop a Linux capability (or ALL)."),
+    (("--privileged",), "privileged", FLAG,
+     "Give every capability and the host's devices; no seccomp, masked or read-only paths."),
+    (("--security-opt",), "security_opt", MULTI,
+     "seccomp=unconfined|PROFILE.json, no-new-privileges[=true|false]."),
 )
-NETWORKS = ("none", "host")
+NETWORKS = ("none", "host", "bridge")  # and user networks (pycontain network create)
 _BY_NAME = {name: (dest, kind) for names, dest, kind, _ in RUN_FLAGS for name in names}
 
 
@@ -36,14 +54,15 @@ def make_options(values: dict, image: str, command) -> RunOptions:
                       **{k: (list(v) if isinstance(v, tuple) else v)
                          for k, v in values.items() if v is not None})
     if opts.network not in NETWORKS:
-        raise PycontainError(f"network {opts.network!r} is not available: use one of "
-                             + ", ".join(NETWORKS))
+        from pycontain.net.config import load
+        load(opts.network)  # a user network, or "network NAME not found"
     return opts
 
 
-def fast_parse(args: list):
+def fast_parse(args: list, by_name: dict = _BY_NAME):
     """Parse `run` arguments without click; None if click must handle them
-    (help, an unknown or malformed flag) so its errors and help are used."""
+    (help, an unknown or malformed flag) so its errors and help are used.
+    by_name: another command's flags ({name: (dest, kind)})."""
     values, i = {}, 0
     while i < len(args):
         arg = args[i]
@@ -55,13 +74,13 @@ def fast_parse(args: list):
         else:
             pairs = [("-" + c, None) for c in arg[1:]]
             for j, (name, _) in enumerate(pairs):
-                if _BY_NAME.get(name, (None, None))[1] not in (FLAG, None) and j + 1 < len(pairs):
+                if by_name.get(name, (None, None))[1] not in (FLAG, None) and j + 1 < len(pairs):
                     pairs = pairs[:j] + [(name, arg[j + 2:])]
                     break
         for name, inline in pairs:
-            if name not in _BY_NAME:
+            if name not in by_name:
                 return None
-            dest, kind = _BY_NAME[name]
+            dest, kind = by_name[name]
             if kind == FLAG:
                 if inline is not None:
                     return None

@@ -75,6 +75,41 @@ def atomic_write_bytes(path: str, data: bytes, mode: int = 0o600) -> None:
     fsync_dir(os.path.dirname(path))
 
 
+def copy_verified(desc, src, path: str, on_chunk=None) -> None:
+    """Copy the stream src to the new file path, checking that it is exactly
+    desc's size and sha256 digest; fsync it. on_chunk(n) follows progress
+    (and may raise to stop)."""
+    hasher = hashlib.sha256()
+    size = 0
+    with open(path, "xb") as dst:
+        while size <= desc.size:
+            try:
+                chunk = src.read(min(_CHUNK, desc.size + 1 - size))
+            except PycontainError:
+                raise
+            except Exception as e:  # OSError, http.client.IncompleteRead, timeouts
+                raise PycontainError(f"blob {desc.digest}: read failed "
+                                     f"({type(e).__name__}: {e})") from None
+            if not chunk:
+                break
+            hasher.update(chunk)
+            dst.write(chunk)
+            size += len(chunk)
+            if on_chunk is not None:
+                on_chunk(len(chunk))
+        if size != desc.size:
+            raise PycontainError(
+                f"blob {desc.digest}: size does not match its descriptor "
+                f"({'more than ' if size > desc.size else ''}{size} bytes, "
+                f"expected {desc.size})")
+        got = "sha256:" + hasher.hexdigest()
+        if got != desc.digest:
+            raise PycontainError(
+                f"blob {desc.digest}: content does not match its digest (got {got})")
+        dst.flush()
+        os.fsync(dst.fileno())
+
+
 class StoreLock:
     """Exclusive writer lock on root/store.lock (creates the store dirs)."""
 
@@ -159,35 +194,15 @@ class _Transaction:
             return final
         tmp = _tmp_name(final)
         self.pending.append((tmp, final))
-        hasher = hashlib.sha256()
-        size = 0
-        with open_blob(desc) as src, open(tmp, "xb") as dst:
-            while size <= desc.size:
-                try:
-                    chunk = src.read(min(_CHUNK, desc.size + 1 - size))
-                except OSError as e:
-                    raise PycontainError(f"blob {desc.digest}: read failed ({e})") from None
-                if not chunk:
-                    break
-                hasher.update(chunk)
-                dst.write(chunk)
-                size += len(chunk)
-            if size != desc.size:
-                raise PycontainError(
-                    f"blob {desc.digest}: size does not match its descriptor "
-                    f"({'more than ' if size > desc.size else ''}{size} bytes, "
-                    f"expected {desc.size})")
-            got = "sha256:" + hasher.hexdigest()
-            if got != desc.digest:
-                raise PycontainError(
-                    f"blob {desc.digest}: content does not match its digest (got {got})")
-            dst.flush()
-            os.fsync(dst.fileno())
+        with open_blob(desc) as src:
+            copy_verified(desc, src, tmp)
         self.blobs[desc.digest] = tmp
         return tmp
 
-    def layer(self, diff_id: str, blob_path: str, known: dict) -> int:
-        """Unpack the layer once per diff_id; return its uncompressed size."""
+    def layer(self, diff_id: str, blob_path: str, known: dict, prepared=None) -> int:
+        """Unpack the layer once per diff_id; return its uncompressed size.
+        prepared: (directory, size) of this layer already unpacked and
+        verified by the caller on the store's filesystem, to be renamed in."""
         from pycontain.image.compression import open_decompressed
         from pycontain.image.unpack import unpack_layer
 
@@ -198,6 +213,10 @@ class _Transaction:
             size = known.get(diff_id, {}).get("size")
             self.layers[diff_id] = size if isinstance(size, int) else _tree_size(final)
             return self.layers[diff_id]
+        if prepared is not None:
+            self.pending.append((prepared[0], final))
+            self.layers[diff_id] = prepared[1]
+            return prepared[1]
         label = mf.short_digest(diff_id)
         dest = _tmp_name(final)
         with open(blob_path, "rb") as raw:
@@ -231,7 +250,7 @@ class _Transaction:
 
 
 def add_image(store, full_name, manifest_digest, manifest_bytes, manifest,
-              read_small_blob, open_blob):
+              read_small_blob, open_blob, prepared=None):
     config_bytes = read_small_blob(manifest.config, mf.MAX_CONFIG_SIZE)
     config = mf.load_json(config_bytes, f"image config {manifest.config.digest}")
     diff_ids = mf.diff_ids(config)
@@ -250,7 +269,7 @@ def add_image(store, full_name, manifest_digest, manifest_bytes, manifest,
             total = 0
             for desc, diff_id in zip(manifest.layers, diff_ids):
                 blob = txn.blob_stream(desc, open_blob)
-                size = txn.layer(diff_id, blob, data["layers"])
+                size = txn.layer(diff_id, blob, data["layers"], (prepared or {}).get(diff_id))
                 data["layers"][diff_id] = {"size": size, "blob": desc.digest}
                 total += size
             txn.commit()

@@ -99,11 +99,13 @@ def index_entries(doc: dict) -> list:
     return [Descriptor(e, "index entry") for e in entries]
 
 
-def choose_platform(entries: list, os_name: str = "linux", arch: str = "amd64") -> Descriptor:
-    """The entry for os/arch (an entry without platform counts as a match
-    only when nothing else matches)."""
+def choose_platform(entries: list, os_name: str = "linux", arch: str = "amd64",
+                    variant: str | None = None) -> Descriptor:
+    """The entry for os/arch[/variant] (an entry without platform counts as
+    a match only when nothing else matches)."""
     exact = [d for d in entries
-             if d.platform.get("os") == os_name and d.platform.get("architecture") == arch]
+             if d.platform.get("os") == os_name and d.platform.get("architecture") == arch
+             and (variant is None or d.platform.get("variant") == variant)]
     if exact:
         return exact[0]
     bare = [d for d in entries if not d.platform]
@@ -111,7 +113,8 @@ def choose_platform(entries: list, os_name: str = "linux", arch: str = "amd64") 
         return bare[0]
     found = ", ".join(f"{d.platform.get('os')}/{d.platform.get('architecture')}"
                       for d in entries) or "none"
-    raise PycontainError(f"no image for {os_name}/{arch} in the image index (found: {found})")
+    wanted = f"{os_name}/{arch}" + (f"/{variant}" if variant else "")
+    raise PycontainError(f"no image for {wanted} in the image index (found: {found})")
 
 
 class Manifest:

@@ -39,10 +39,20 @@ def _tag_of(ref_name: str | None) -> str | None:
 
 
 class OCILayout:
+    """A layout directory; subclasses read the same files from elsewhere
+    (an archive) by overriding _open()."""
+
     def __init__(self, directory: str):
         self.directory = os.path.abspath(directory)
         if not os.path.isdir(self.directory):
             raise PycontainError(f"OCI layout {directory}: no such directory")
+        self._load_index(directory)
+
+    def _open(self, relpath: str):
+        """The layout file relpath, opened for binary reading."""
+        return open(os.path.join(self.directory, relpath), "rb")
+
+    def _load_index(self, directory: str) -> None:
         marker = self._read_json("oci-layout")
         if not isinstance(marker.get("imageLayoutVersion"), str):
             raise PycontainError(f"OCI layout {directory}: oci-layout has no imageLayoutVersion")
@@ -57,7 +67,7 @@ class OCILayout:
     def _read_json(self, name: str) -> dict:
         path = os.path.join(self.directory, name)
         try:
-            with open(path, "rb") as f:
+            with self._open(name) as f:
                 data = f.read(mf.MAX_MANIFEST_SIZE + 1)
         except FileNotFoundError:
             raise PycontainError(f"not an OCI layout: {path} is missing") from None
@@ -70,14 +80,18 @@ class OCILayout:
     def tags(self) -> list:
         return [t for t in (_tag_of(e.annotations.get(mf.REF_NAME)) for e in self.entries) if t]
 
-    def blob_path(self, digest: str) -> str:
+    @staticmethod
+    def blob_relpath(digest: str) -> str:
         algorithm, _, hexpart = mf.check_digest(digest).partition(":")
-        return os.path.join(self.directory, "blobs", algorithm, hexpart)
+        return f"blobs/{algorithm}/{hexpart}"
+
+    def blob_path(self, digest: str) -> str:
+        return os.path.join(self.directory, self.blob_relpath(digest))
 
     def open_blob(self, desc: "mf.Descriptor"):
         """The raw blob as a binary file (unverified: the caller verifies)."""
         try:
-            return open(self.blob_path(desc.digest), "rb")
+            return self._open(self.blob_relpath(desc.digest))
         except FileNotFoundError:
             raise PycontainError(f"OCI layout {self.directory}: blob {desc.digest} "
                                  "is missing") from None
@@ -113,8 +127,10 @@ class OCILayout:
                     f"OCI layout {self.directory} holds several images and none is tagged "
                     f"'latest': choose one (tags: {', '.join(self.tags()) or 'none'})")
         desc = chosen[0] if len(chosen) == 1 else mf.choose_platform(chosen)
-        found_tag = tag or _tag_of(desc.annotations.get(mf.REF_NAME))
+        return self.resolve(desc, tag or _tag_of(desc.annotations.get(mf.REF_NAME)))
 
+    def resolve(self, desc: "mf.Descriptor", found_tag: str | None = None) -> Selection:
+        """The image manifest desc names, following indexes to linux/amd64."""
         for _ in range(MAX_INDEX_DEPTH):
             data = self.read_blob(desc, mf.MAX_MANIFEST_SIZE)
             doc = mf.load_json(data, f"manifest {desc.digest}")

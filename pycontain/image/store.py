@@ -83,10 +83,12 @@ def _digest_matches(images: dict, ref) -> list:
     """Names in images of ref's repository (and tag, if any) whose manifest
     digest is ref.digest."""
     repo = ref.repository
+    by_digest = f"{repo}@{ref.digest}"  # the name of an image pulled by digest
     return sorted(key for key, record in images.items()
-                  if record["manifest_digest"] == ref.digest
-                  and key.rpartition(":")[0] == repo
-                  and (ref.tag is None or key == f"{repo}:{ref.tag}"))
+                  if (key == by_digest and ref.tag is None)
+                  or (record["manifest_digest"] == ref.digest
+                      and key.rpartition(":")[0] == repo
+                      and (ref.tag is None or key == f"{repo}:{ref.tag}")))
 
 
 class ImageStore:
@@ -264,8 +266,8 @@ class ImageStore:
                 removed = [name]
                 if "@" in ref:  # every tag of that repository with that digest
                     key = reference.parse(name)
-                    removed = _digest_matches(images, reference.Reference(
-                        key.domain, key.path, None, record["manifest_digest"]))
+                    removed = sorted(set(_digest_matches(images, reference.Reference(
+                        key.domain, key.path, None, record["manifest_digest"]))) | {name})
             else:
                 removed = sorted(k for k, r in images.items()
                                  if r["config_digest"] == record["config_digest"])
@@ -304,7 +306,7 @@ class ImageStore:
                               selection.manifest, layout.read_blob, layout.open_blob)
 
     def add_image(self, full_name: str, manifest_digest: str, manifest_bytes: bytes,
-                  manifest, read_small_blob, open_blob) -> Image:
+                  manifest, read_small_blob, open_blob, prepared=None) -> Image:
         """Store one image from any source and name it full_name.
 
         manifest: a verified manifest.Manifest parsed from manifest_bytes;
@@ -312,7 +314,9 @@ class ImageStore:
         open_blob(desc) -> raw binary stream of a layer blob, verified here
         while copied. Nothing becomes visible unless everything verified:
         blobs and layers are prepared under temporary names and renamed into
-        place, then images.json is updated, all under the store lock."""
+        place, then images.json is updated, all under the store lock.
+        prepared: {diff_id: (directory, size)} of layers the caller already
+        unpacked and verified (a pull does so while it downloads)."""
         from pycontain.image import _storeio
         return _storeio.add_image(self, full_name, manifest_digest, manifest_bytes,
-                                  manifest, read_small_blob, open_blob)
+                                  manifest, read_small_blob, open_blob, prepared)

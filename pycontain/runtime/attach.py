@@ -1,20 +1,18 @@
-"""Running a container process in the foreground, wired to our stdio or a pty."""
+"""Running a container process in the foreground, wired to our stdio or a terminal."""
 import os
 
 from pycontain.runtime.waiting import forward_signals, wait_child
 
 
-def stdio_for(interactive: bool, pty=None, out_fd: int = 1, err_fd: int = 2):
-    """The process's fds 0-2: ours, /dev/null for a closed stdin, or a pty slave."""
-    if pty:
-        return (pty[1], pty[1], pty[1])
+def stdio_for(interactive: bool, out_fd: int = 1, err_fd: int = 2):
+    """The process's fds 0-2 without a terminal: ours, with /dev/null for a closed stdin."""
     stdin = 0 if interactive else os.open(os.devnull, os.O_RDONLY)
     return (stdin, out_fd, err_fd)
 
 
 def start_process(spawn_fn, stdio, prepare=None):
     """spawn_fn(stdio) -> Launch; prepare(pid) (attach host resources), then
-    start it; the process is killed if either step fails."""
+    start it; the process is killed if either step fails. Returns the Launch."""
     proc = spawn_fn(stdio)
     try:
         if prepare:
@@ -23,27 +21,26 @@ def start_process(spawn_fn, stdio, prepare=None):
     except BaseException:
         proc.abort()
         raise
-    return proc.pid
+    return proc
 
 
 def run_foreground(spawn_fn, tty: bool, interactive: bool, on_started=lambda pid: None,
                    wait=wait_child, prepare=None) -> int:
     """Start a process in the foreground and return its shell-style exit code.
 
-    Our SIGINT/SIGTERM/SIGHUP/... are relayed to it; with tty its pty is
-    proxied to our terminal.
+    Our SIGINT/SIGTERM/SIGHUP/... are relayed to it from the moment it exists
+    (before its command starts); with tty its terminal is proxied to ours.
     """
+    def relay_then_prepare(pid):
+        forward_signals(pid)
+        if prepare:
+            prepare(pid)
+
+    proc = start_process(spawn_fn, (None, None, None) if tty else stdio_for(interactive),
+                         relay_then_prepare)
+    on_started(proc.pid)
     if tty:
         from pycontain.runtime import tty as ttys
-    pty = ttys.open_pty() if tty else None
-    try:
-        pid = start_process(spawn_fn, stdio_for(interactive, pty), prepare)
-    finally:
-        if pty:
-            os.close(pty[1])
-    on_started(pid)
-    forward_signals(pid)
-    if pty:
-        ttys.proxy(pty[0], 1, 0 if interactive else None)
-        os.close(pty[0])
-    return wait(pid)
+        ttys.proxy(proc.master, 1, 0 if interactive else None)
+        os.close(proc.master)
+    return wait(proc.pid)

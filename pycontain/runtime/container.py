@@ -30,6 +30,9 @@ def create(opts: RunOptions):
         "store": store_root,
         "lower": [os.path.relpath(d, store_root) for d in image.layer_dirs],
     }
+    if opts.network not in ("none", "host") or opts.publish or opts.publish_all:
+        from pycontain.net.request import network_request
+        meta["net"] = network_request(opts, image.config.get("config") or {})
     ctr = state.create_record(cid, meta)
     try:
         hostname = os.uname().nodename if opts.network == "host" else (opts.hostname or cid[:12])
@@ -63,13 +66,18 @@ def _spawner(ctr, spec, tty: bool):
 
 def _started(ctr):
     def record(pid):
-        ctr.state.monitor_pid = os.getpid()
+        ctr.set_monitor(os.getpid())
         ctr.set_running(pid)
     return record
 
 
 def _prepare(ctr, spec):
-    return lambda pid: resources.attach(ctr, spec, pid)
+    """Between creation and start: note the pid (so `rm -f` and `system gc` can
+    find a process whose engine died), then attach host resources."""
+    def prepare(pid):
+        ctr.record_pid(pid)
+        resources.attach(ctr, spec, pid)
+    return prepare
 
 
 def supervise(ctr, pid: int) -> int:
@@ -90,6 +98,7 @@ def run_attached(ctr, spec, opts: RunOptions) -> int:
                               _prepare(ctr, spec))
     except BaseException:
         if ctr.state.status == state.CREATED:
+            resources.release(ctr)  # attached, then failed to start
             state.delete_record(ctr)  # a container that never ran leaves nothing behind
         raise
 
@@ -111,8 +120,6 @@ def run_detached(ctr, spec, opts: RunOptions) -> None:
 
 def _monitor(ctr, spec, opts, ready_w: int) -> None:
     """Body of a detached container's monitor process. Never returns."""
-    from pycontain.runtime import tty
-
     devnull = os.open(os.devnull, os.O_RDWR)
     log = os.open(ctr.path("ctr.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     for target, fd in ((0, devnull), (1, log), (2, log)):
@@ -120,25 +127,26 @@ def _monitor(ctr, spec, opts, ready_w: int) -> None:
     os.closerange(3, ready_w)
     os.closerange(ready_w + 1, 65536)
     try:
-        pty = tty.open_pty() if opts.tty else None
-        pid = start_process(_spawner(ctr, spec, opts.tty), stdio_for(False, pty),
-                            _prepare(ctr, spec))
-        _started(ctr)(pid)
-        if pty:
-            os.close(pty[1])
+        proc = start_process(_spawner(ctr, spec, opts.tty),
+                             (None, None, None) if opts.tty else stdio_for(False),
+                             _prepare(ctr, spec))
+        _started(ctr)(proc.pid)
     except PycontainError as exc:
+        resources.release(ctr)
         state.delete_record(ctr)
         os.write(ready_w, f"{exc.code}:{exc}".encode())
         os._exit(0)
     except BaseException as exc:  # noqa: BLE001 - a forked monitor must not unwind
+        resources.release(ctr)
         state.delete_record(ctr)
         os.write(ready_w, f"125:container monitor failed: {exc!r}".encode())
         os._exit(0)
     os.write(ready_w, b"ok")
     os.close(ready_w)
-    if pty:
-        tty.proxy(pty[0], 1, None)
-    supervise(ctr, pid)
+    if proc.master is not None:
+        from pycontain.runtime import tty
+        tty.proxy(proc.master, 1, None)
+    supervise(ctr, proc.pid)
     os._exit(0)
 
 

@@ -4,8 +4,10 @@ import os
 from pycontain.errors import PycontainError
 from pycontain.fsutil import read_json
 from pycontain.record import Record
+from pycontain.runtime import resources
 from pycontain.runtime.attach import run_foreground
 from pycontain.runtime.process import spawn
+from pycontain.runtime.security.caps import for_user as caps_for_user
 from pycontain.userdb import resolve_user
 
 
@@ -15,9 +17,11 @@ class ExecOptions(Record):
     __slots__ = tuple(FIELDS)
 
 
-def exec_process(ctr, opts: ExecOptions) -> dict:
-    """The container's process spec with the exec's command, env, cwd and user."""
-    process = dict(read_json(ctr.path("config.json"))["process"])
+def exec_process(config: dict, ctr, opts: ExecOptions) -> dict:
+    """The container's process spec (from its config) with the exec's command,
+    env, cwd and user; its capabilities and no_new_privs are kept (for a
+    different user, the capabilities that user would get)."""
+    process = dict(config["process"])
     env = dict(e.split("=", 1) for e in process.get("env", []) if "=" in e)
     for item in opts.env:
         key, eq, value = item.partition("=")
@@ -36,13 +40,17 @@ def exec_process(ctr, opts: ExecOptions) -> dict:
         user = resolve_user(opts.user, layers)
         user.pop("home")
         process["user"] = user
+        process["capabilities"] = caps_for_user(process.get("capabilities"), user["uid"])
     return process
 
 
 def execute(ctr, opts: ExecOptions) -> int:
     if not ctr.alive():
         raise PycontainError(f"container {ctr.name} is not running")
-    spec = {"process": exec_process(ctr, opts)}
+    config = read_json(ctr.path("config.json"))
+    spec = {"process": exec_process(config, ctr, opts),  # same caps, seccomp and nnp
+            "linux": {"seccomp": config.get("linux", {}).get("seccomp")}}
     pid = ctr.state.pid
     return run_foreground(lambda stdio: spawn(spec, {}, stdio, opts.tty, join_pid=pid),
-                          opts.tty, opts.interactive)
+                          opts.tty, opts.interactive,
+                          prepare=lambda child: resources.join(ctr, child))

@@ -38,6 +38,7 @@ def collect() -> list:
         state.delete_record(ctr)
         removed.append(f"removed container {ctr.name} ({cid[:12]})")
     known = set(state.all_ids())
+    removed += resources.collect(known)
     for cid in _listdir(paths.run_root()):
         if cid not in known and len(cid) == 64:
             remove_tree(os.path.join(paths.run_root(), cid))

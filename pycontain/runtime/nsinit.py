@@ -13,7 +13,9 @@ import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
 
 from pycontain import native as n
 from pycontain.errors import CANNOT_EXEC, ENGINE, NOT_FOUND, PycontainError
+from pycontain.runtime.process import namespace_flags
 from pycontain.runtime.rootfs import setup_rootfs
+from pycontain.runtime.security.lockdown import drop_privileges
 
 RLIMITS = {name: getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")}
 
@@ -41,7 +43,8 @@ def find_executable(name: str, env: list) -> str:
 
 
 def apply_process(process: dict) -> None:
-    """rlimits, working directory, user and groups from the spec's process."""
+    """rlimits and working directory from the spec's process (the user, with
+    capabilities and seccomp, comes last: security.lockdown)."""
     for rl in process.get("rlimits", ()):
         resource.setrlimit(RLIMITS[rl["type"]], (rl["soft"], rl["hard"]))
     cwd = process.get("cwd", "/")
@@ -52,10 +55,6 @@ def apply_process(process: dict) -> None:
             raise OSError(errno.ENOENT, "outside the container")
     except OSError as exc:
         raise PycontainError(f"cannot use working directory {cwd}: {exc.strerror}") from None
-    user = process.get("user", {})
-    os.setgroups(user.get("additionalGids", []))
-    os.setresgid(user.get("gid", 0), user.get("gid", 0), user.get("gid", 0))
-    os.setresuid(user.get("uid", 0), user.get("uid", 0), user.get("uid", 0))
 
 
 def _report(err_fd: int, code: int, message: str) -> None:
@@ -66,7 +65,8 @@ def container_main(spec: dict, ctx: dict, go_fd: int, err_fd: int) -> None:
     """Body of a container process until exec. Never returns.
 
     ctx: rootfs + overlay (build the root file system), hostname, loopback,
-    setup_stdio, before_exec (hooks such as capabilities and seccomp).
+    setup_stdio, before_exec (hooks run as root before the privileges drop),
+    seccomp (the BPF program to install).
     """
     code = ENGINE
     try:
@@ -74,6 +74,8 @@ def container_main(spec: dict, ctx: dict, go_fd: int, err_fd: int) -> None:
         if os.read(go_fd, 1) != b"1":
             os._exit(ENGINE)
         os.close(go_fd)
+        if namespace_flags(spec, late=True):  # now that we are in our cgroup
+            n.unshare(n.CLONE_NEWCGROUP)
         ctx.get("setup_stdio", lambda: None)()
         if "rootfs" in ctx:
             setup_rootfs(spec, ctx["rootfs"], ctx["overlay"])
@@ -81,14 +83,18 @@ def container_main(spec: dict, ctx: dict, go_fd: int, err_fd: int) -> None:
             n.sethostname(ctx["hostname"])
         if ctx.get("loopback"):
             n.loopback_up()
+        if "console" in ctx:  # spawn imported the module before forking: no file access
+            from pycontain.runtime.console import become_console_owner
+            become_console_owner(*ctx["console"])
         process = spec["process"]
         os.closerange(3, err_fd)
-        os.closerange(err_fd + 1, 65536)
+        os.closerange(err_fd + 1, 0x7FFFFFFF)  # every leaked fd (CVE-2024-21626), before chdir
         apply_process(process)
         for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores these; exec keeps that
             signal.signal(sig, signal.SIG_DFL)
         for hook in ctx.get("before_exec", ()):
             hook()
+        drop_privileges(process, ctx.get("seccomp"))
         args = process["args"]
         path = find_executable(args[0], process.get("env", []))
         env = dict(e.split("=", 1) for e in process.get("env", []) if "=" in e)

@@ -11,28 +11,31 @@ import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
 
 from pycontain import native as n
 from pycontain.errors import ENGINE, PycontainError
+from pycontain.runtime.security.seccomp import program as seccomp_program
+from pycontain.runtime.userns import IdMapper
 
 
-def _stdio_setup(stdio, tty: bool):
+def _stdio_setup(stdio):
+    """Own session (no TIOCSTI into the caller's terminal), stdio from the engine.
+    With a terminal, console.become_console_owner does this instead."""
     def setup():
         os.setsid()
         for target, fd in enumerate(stdio):
             if fd is not None and fd != target:
                 os.dup2(fd, target)
-        if tty:
-            import fcntl
-            import termios
-            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
     return setup
 
 
-def namespace_flags(spec: dict) -> int:
-    """unshare(2) flags for the spec's namespaces that have no path to join."""
+def namespace_flags(spec: dict, late: bool = False) -> int:
+    """unshare(2) flags for the spec's namespaces that have no path to join:
+    those the helper unshares, or (late) the cgroup namespace, which the
+    container process unshares itself once the engine has put it in its
+    cgroup, so that this cgroup is the root it sees."""
     flags = 0
     for ns in spec.get("linux", {}).get("namespaces", ()):
         if not ns.get("path"):
             flags |= n.NAMESPACES[ns["type"]][0]
-    return flags
+    return flags & n.CLONE_NEWCGROUP if late else flags & ~n.CLONE_NEWCGROUP
 
 
 def join_namespaces(pid: int) -> None:
@@ -51,10 +54,12 @@ def join_namespaces(pid: int) -> None:
 class Launch:
     """A container process created but not yet running its command."""
 
-    def __init__(self, pid: int, go_fd: int, err_fd: int):
+    def __init__(self, pid: int, go_fd: int, err_fd: int, console=None):
         self.pid = pid
         self._go_fd = go_fd
         self._err_fd = err_fd
+        self._console = console
+        self.master = None  # with a terminal: the pty master, once started
 
     def start(self) -> None:
         """Let the process set itself up and exec; raise if that fails."""
@@ -69,6 +74,10 @@ class Launch:
             os.waitpid(self.pid, 0)
             code, _, message = report.decode(errors="replace").partition(":")
             raise PycontainError(message, int(code))
+        if self._console is not None:
+            from pycontain.runtime.console import receive_master
+            console, self._console = self._console, None
+            self.master = receive_master(console)
 
     def abort(self) -> None:
         """Kill the process before it ever ran its command."""
@@ -77,6 +86,8 @@ class Launch:
                 os.close(fd)
             except OSError:
                 pass
+        if self._console is not None:
+            self._console.close()
         try:
             os.kill(self.pid, signal.SIGKILL)
             os.waitpid(self.pid, 0)
@@ -94,7 +105,16 @@ def spawn(spec: dict, ctx: dict, stdio=(None, None, None), tty: bool = False,
     go_r, go_w = os.pipe()
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     pid_r, pid_w = os.pipe()
-    ctx = dict(ctx, setup_stdio=_stdio_setup(stdio, tty))
+    ctx = dict(ctx, seccomp=seccomp_program(spec.get("linux", {}).get("seccomp")))
+    console = None
+    if tty:
+        from pycontain.runtime import console as consoles
+        console, theirs = consoles.socketpair()
+        ctx["console"] = (theirs.detach(), consoles.caller_window_size())
+    else:
+        ctx["setup_stdio"] = _stdio_setup(stdio)
+    flags = 0 if join_pid else namespace_flags(spec)
+    mapper = IdMapper(spec) if flags & n.CLONE_NEWUSER else None
     helper = os.fork()
     if helper == 0:
         try:
@@ -104,7 +124,12 @@ def spawn(spec: dict, ctx: dict, stdio=(None, None, None), tty: bool = False,
             if join_pid:
                 join_namespaces(join_pid)
             else:
-                n.unshare(namespace_flags(spec))
+                if mapper:
+                    mapper.enter()
+                n.unshare(flags & ~n.CLONE_NEWUSER)
+            # never dumpable (and so neither the child): no container process may open
+            # our /proc/PID/exe, the host's interpreter (CVE-2019-5736)
+            n.prctl(n.PR_SET_DUMPABLE, 0)
             child = os.fork()
             if child == 0:
                 os.close(pid_w)
@@ -116,11 +141,18 @@ def spawn(spec: dict, ctx: dict, stdio=(None, None, None), tty: bool = False,
             os._exit(ENGINE)
     for fd in (go_r, err_w, pid_w):
         os.close(fd)
+    if console is not None:
+        os.close(ctx["console"][0])
+    if mapper:
+        mapper.map(helper)
     with os.fdopen(pid_r, "rb") as pipe:
         answer = pipe.read().decode()
     os.waitpid(helper, 0)
     if not answer.isdigit():
         os.close(go_w)
         os.close(err_r)
-        raise PycontainError(f"cannot create namespaces: {answer.partition(':')[2]}")
-    return Launch(int(answer), go_w, err_r)
+        if console is not None:
+            console.close()
+        raise PycontainError((mapper and mapper.error) or
+                             f"cannot create namespaces: {answer.partition(':')[2]}")
+    return Launch(int(answer), go_w, err_r, console)

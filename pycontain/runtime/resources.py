@@ -5,13 +5,17 @@ Each provider module named in PROVIDERS offers three functions:
                             e.g. move pid into a cgroup, plug a veth into its netns;
     release(ctr)            once the container has exited (or failed to start),
                             and from `system gc`: must be idempotent;
+and may offer:
+    join(ctr, pid)          an `exec`ed process joins the container's resources;
+    collect(known_ids)      from `system gc`: remove what no container owns,
+                            returning one line per thing removed.
 Providers are imported only when used, so a container that needs none of them
 pays nothing on its start path. A failing attach aborts the start (and the
 resources already attached are released).
 """
 import importlib
 
-PROVIDERS: tuple = ()
+PROVIDERS: tuple = ("pycontain.runtime.cgroups.provider", "pycontain.net.provider")
 
 
 def _modules():
@@ -30,3 +34,14 @@ def attach(ctr, spec: dict, pid: int) -> None:
 def release(ctr) -> None:
     for module in _modules():
         module.release(ctr)
+
+
+def join(ctr, pid: int) -> None:
+    for module in _modules():
+        if hasattr(module, "join"):
+            module.join(ctr, pid)
+
+
+def collect(known_ids) -> list:
+    return [line for module in _modules() if hasattr(module, "collect")
+            for line in module.collect(known_ids)]

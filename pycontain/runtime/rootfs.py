@@ -11,34 +11,57 @@ import stat
 from pycontain import native as n
 from pycontain.runtime.mounts import mount_entry
 from pycontain.runtime.securejoin import secure_join
+from pycontain.runtime.security.mountcheck import check_dev_null, check_target
 
 DEV_SYMLINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
                 "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2",
                 "ptmx": "pts/ptmx", "core": "/proc/kcore"}
 
 
-def mount_overlay(target: str, overlay: dict) -> None:
+def mount_overlay(target: str, overlay: dict, userns: bool = False, nodev: bool = False) -> None:
     """Mount the image layers (bottom first) plus a private upper dir on target.
 
     The option string is built from paths relative to the layer store so that
-    images with many layers stay under the kernel's one-page limit.
+    images with many layers stay under the kernel's one-page limit. In a user
+    namespace overlay keeps its metadata in user.overlay.* xattrs (userxattr),
+    as the store writes them when it unpacks layers as a normal user.
     """
     base = overlay["base"]
     lowers = ":".join(reversed(overlay["lower"]))
     data = f"lowerdir={lowers},upperdir={overlay['upper']},workdir={overlay['work']}"
+    if userns:
+        data += ",userxattr"
     cwd = os.open(".", os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.chdir(base)
-        n.mount("overlay", target, "overlay", 0, data)
+        n.mount("overlay", target, "overlay", n.MS_NODEV if nodev else 0, data)
     finally:
         os.fchdir(cwd)
         os.close(cwd)
 
 
-def create_devices(root: str, devices: list) -> None:
-    """mknod the spec's devices in the container's /dev (a fresh tmpfs)."""
+def volatile_upper(target: str, overlay: dict):
+    """For throwaway roots (function jails): a tmpfs on target holds the
+    overlay's upper and work dirs, so nothing is written to disk and nothing
+    needs removing. Returns (root path to mount on, overlay with those dirs)."""
+    n.mount("tmpfs", target, "tmpfs", n.MS_NOSUID | n.MS_NODEV,
+            f"size={overlay['volatile']},mode=0755")
+    for sub in ("upper", "work", "root"):
+        os.mkdir(os.path.join(target, sub), 0o755)
+    return (os.path.join(target, "root"), dict(overlay, upper=os.path.join(target, "upper"),
+                                               work=os.path.join(target, "work")))
+
+
+def create_devices(root: str, devices: list, bind: bool = False) -> None:
+    """mknod the spec's devices in the container's /dev (a fresh tmpfs); in a
+    user namespace, where mknod is not allowed, bind the host's nodes instead."""
     for dev in devices:
         path = secure_join(root, dev["path"])
+        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+        if bind:
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW, 0o600))
+            n.mount(dev["path"], path, None, n.MS_BIND)
+            continue
         kind = stat.S_IFCHR if dev.get("type", "c") == "c" else stat.S_IFBLK
         os.mknod(path, kind | dev.get("fileMode", 0o666),
                  os.makedev(dev["major"], dev["minor"]))
@@ -54,6 +77,8 @@ def create_devices(root: str, devices: list) -> None:
 def mask_paths(masked: list, readonly: list) -> None:
     """Hide maskedPaths (bind /dev/null, or an empty read-only tmpfs for
     directories) and bind-remount readonlyPaths read-only. Runs after pivot."""
+    if masked:
+        check_dev_null()
     for path in masked:
         try:
             is_dir = stat.S_ISDIR(os.lstat(path).st_mode)
@@ -82,13 +107,21 @@ def pivot_into(root: str) -> None:
 def setup_rootfs(spec: dict, rootfs: str, overlay: dict) -> None:
     """Everything between unshare and exec that concerns files and mounts."""
     n.mount(None, "/", None, n.MS_REC | n.MS_PRIVATE)
-    mount_overlay(rootfs, overlay)
+    if overlay.get("volatile"):
+        rootfs, overlay = volatile_upper(rootfs, overlay)
+    linux = spec.get("linux", {})
+    userns = any(ns.get("type") == "user" for ns in linux.get("namespaces", ()))
+    # a nodev /dev (all but --privileged) means: devices only where we bind them,
+    # so a node made with mknod (CAP_MKNOD) opens nothing, in /dev or on the root
+    nodev = any(m["destination"] == "/dev" and "nodev" in m.get("options", ())
+                for m in spec.get("mounts", ()))
+    mount_overlay(rootfs, overlay, userns, nodev)
     # bind the merged root onto itself so it is a mount point pivot_root accepts
     n.mount(rootfs, rootfs, None, n.MS_BIND | n.MS_REC)
     for entry in spec.get("mounts", ()):
+        check_target(rootfs, entry)
         mount_entry(rootfs, entry)
-    linux = spec.get("linux", {})
-    create_devices(rootfs, linux.get("devices", ()))
+    create_devices(rootfs, linux.get("devices", ()), bind=userns or nodev)
     pivot_into(rootfs)
     mask_paths(linux.get("maskedPaths", ()), linux.get("readonlyPaths", ()))
     if spec.get("root", {}).get("readonly"):

@@ -20,7 +20,7 @@ CREATED, RUNNING, EXITED = "created", "running", "exited"
 class State(Record):
     """Runtime state; pid_start (from /proc/PID/stat) guards against pid reuse."""
     FIELDS = {
-        "status": CREATED, "pid": 0, "pid_start": "", "monitor_pid": 0,
+        "status": CREATED, "pid": 0, "pid_start": "", "monitor_pid": 0, "monitor_start": "",
         "started_at": 0.0, "finished_at": 0.0, "exit_code": None, "oom_killed": False,
         "error": "", "extra": {},
     }
@@ -28,12 +28,14 @@ class State(Record):
 
 
 def proc_start_time(pid: int) -> str:
-    """The start time of pid (field 22 of /proc/PID/stat), '' if it is gone."""
+    """The start time of a live pid (field 22 of /proc/PID/stat); '' if it is
+    gone or a zombie, so a dead-but-unreaped process never counts as alive."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[19].decode()
-    except (FileNotFoundError, ProcessLookupError, IndexError):
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
         return ""
+    return "" if fields[0] in (b"Z", b"X") else fields[19].decode()
 
 
 class Container:
@@ -64,7 +66,13 @@ class Container:
         return bool(self.state.pid) and proc_start_time(self.state.pid) == self.state.pid_start
 
     def monitor_alive(self) -> bool:
-        return bool(self.state.monitor_pid) and os.path.exists(f"/proc/{self.state.monitor_pid}")
+        return bool(self.state.monitor_pid) and \
+            proc_start_time(self.state.monitor_pid) == self.state.monitor_start
+
+    def set_monitor(self, pid: int) -> None:
+        """pid (the engine or a detached monitor) now watches this container."""
+        self.state.monitor_pid = pid
+        self.state.monitor_start = proc_start_time(pid)
 
     @property
     def status(self) -> str:
@@ -77,10 +85,16 @@ class Container:
         if os.path.isdir(self.run_dir):
             write_json(os.path.join(self.run_dir, "state.json"), self.state.as_dict(), sync=False)
 
+    def record_pid(self, pid: int) -> None:
+        """The container's first process exists (its command has not started)."""
+        self.state.pid = pid
+        self.state.pid_start = proc_start_time(pid)
+        self.save_state()
+
     def set_running(self, pid: int) -> None:
         self.state.status = RUNNING
         self.state.pid = pid
-        self.state.pid_start = proc_start_time(pid)
+        self.state.pid_start = self.state.pid_start or proc_start_time(pid)
         self.state.started_at = time.time()
         self.save_state()
 
@@ -109,7 +123,8 @@ def create_record(cid: str, meta: dict) -> Container:
         raise PycontainError(
             f'the container name "{meta["name"]}" is already in use; remove that container '
             "or choose another --name") from None
-    ctr = Container(cid, meta, State(monitor_pid=os.getpid()))
+    ctr = Container(cid, meta, State())
+    ctr.set_monitor(os.getpid())
     try:
         os.mkdir(ctr.dir, 0o700)
         paths.ensure_dir(ctr.run_dir)

@@ -1,4 +1,4 @@
-"""Pseudo-terminals for `-t`: allocate one, and proxy it to the user's terminal."""
+"""Proxying a container's terminal (see console.py) to the user's."""
 import errno
 import fcntl
 import os
@@ -6,13 +6,6 @@ import select
 import signal
 import termios
 import tty as _tty
-
-
-def open_pty():
-    """A (master, slave) pair, with the slave sized like our own terminal."""
-    master, slave = os.openpty()
-    copy_window_size(master)
-    return master, slave
 
 
 def copy_window_size(master: int, source: int = 0) -> None:

@@ -434,3 +434,24 @@ def test_zstd_without_module_is_a_clear_error():
         pass
     with pytest.raises(PycontainError, match="zstandard"):
         open_decompressed(io.BytesIO(b"\x28\xb5\x2f\xfd" + b"\0" * 20), "layer x")
+
+
+def test_zstd_stream(tmp_path):
+    zstandard = pytest.importorskip("zstandard")
+    data = make_tar(entry("a", data=b"Z" * 100000), entry("s", kind="sym", link="a"))
+    blob = zstandard.ZstdCompressor().compress(data)
+    dest = tmp_path / "l"
+    unpack_layer(open_decompressed(io.BytesIO(blob)), str(dest),
+                 diff_id="sha256:" + hashlib.sha256(data).hexdigest())
+    assert (dest / "a").read_bytes() == b"Z" * 100000 and os.readlink(dest / "s") == "a"
+
+
+def test_truncated_zstd(arena):
+    zstandard = pytest.importorskip("zstandard")
+    blob = zstandard.ZstdCompressor().compress(
+        make_tar(GOOD_FIRST, entry("big", data=os.urandom(20000))))
+    before = snapshot(arena)
+    with pytest.raises(PycontainError, match="corrupt or truncated|invalid tar"):
+        unpack_layer(open_decompressed(io.BytesIO(blob[:len(blob) // 2])),
+                     str(arena / "layers" / "l1"), label="test")
+    assert snapshot(arena) == before and os.listdir(arena / "layers") == []

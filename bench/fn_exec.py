@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""One-shot function latency: `pycontain fn exec handler.py` (cold: a fresh
+jail and interpreter per call) vs `bwrap --unshare-all` running the same
+handler, through the same runner (and its bytecode), with the host's
+/usr/bin/python3; plus that runner without any jail, the floor.
+Run as root: bench/fn_exec.py [ROUNDS]."""
+import os
+import shutil
+import sys
+import tempfile
+
+from common import PYCONTAIN, REPO, measure, print_table, time_once
+
+HANDLER = "def handler(event, context):\n    return {'greeting': 'Hello, ' + event['name']}\n"
+EVENT = b'{"name": "John Doe"}'
+sys.path.insert(0, str(REPO))
+from pycontain.fn.jail import BOOT, PYC_NAME, RUNNER, RUNNER_IN_JAIL, RUNTIME_DIR, runner_bytecode  # noqa: E402
+
+
+def bwrap_command(handler: str) -> list:
+    binds = ["--ro-bind", "/usr", "/usr"] + [
+        arg for link in ("bin", "lib", "lib64", "sbin") if os.path.islink(f"/{link}")
+        for arg in ("--symlink", os.readlink(f"/{link}"), f"/{link}")]
+    return ["bwrap", "--unshare-all", "--die-with-parent", "--clearenv", *binds,
+            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+            "--ro-bind", handler, "/var/task/handler.py",
+            "--ro-bind", RUNNER, RUNNER_IN_JAIL,
+            "--ro-bind", runner_bytecode(), f"{RUNTIME_DIR}/__pycache__/{PYC_NAME}",
+            "--chdir", "/var/task", "--setenv", "_HANDLER", "handler.handler",
+            "/usr/bin/python3", "-I", "-S", "-B", "-c", BOOT]
+
+
+def main() -> None:
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+    work = tempfile.mkdtemp(prefix="pycontain-bench-fn-")
+    try:
+        os.chmod(work, 0o755)
+        handler = os.path.join(work, "handler.py")
+        with open(handler, "w") as f:
+            f.write(HANDLER)
+        runtime = os.path.join(work, "runtime")
+        os.makedirs(os.path.join(runtime, "__pycache__"))
+        shutil.copy2(RUNNER, os.path.join(runtime, os.path.basename(RUNNER_IN_JAIL)))
+        shutil.copy2(runner_bytecode(), os.path.join(runtime, "__pycache__", PYC_NAME))
+        event = os.path.join(work, "event.json")
+        with open(event, "wb") as f:
+            f.write(EVENT)
+
+        def timed(cmd):
+            def once():
+                with open(event, "rb") as stdin:
+                    return time_once(cmd, stdin=stdin, stderr=-3)  # -3: DEVNULL
+            return once
+        cases = {
+            "pycontain fn exec handler.py": timed(
+                [PYCONTAIN, "fn", "exec", handler, "--event", "-"]),
+            "bwrap --unshare-all + /usr/bin/python3": timed(bwrap_command(handler)),
+            "/usr/bin/python3 runner, no jail (floor)": timed(
+                ["env", "-i", "_HANDLER=handler.handler", f"LAMBDA_TASK_ROOT={work}",
+                 "/usr/bin/python3", "-I", "-S", "-B", "-c",
+                 BOOT.replace(repr(RUNTIME_DIR), repr(runtime))]),
+        }
+        samples = measure(cases, rounds)
+        print_table(samples, "bwrap --unshare-all + /usr/bin/python3",
+                    f"One-shot handler call, {rounds} interleaved rounds, event {EVENT.decode()}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

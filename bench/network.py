@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Networking costs, measured inside a private network namespace (the host's
+network is never touched): run as root, bench/network.py [ROUNDS].
+
+1. Start latency: `run --rm --network bridge busybox true` (the bridge created
+   and removed every time, and with the bridge kept up by another container)
+   vs `--network none`.
+2. First byte of an HTTP answer from busybox httpd: through the published port
+   127.0.0.1:HOSTPORT (nftables DNAT), directly to the container's address, and
+   through a minimal userspace proxy (a thread per connection, what docker-proxy
+   does) for comparison.
+"""
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+from common import PYCONTAIN, measure, print_table, time_once
+
+INNER = "PYCONTAIN_BENCH_NETNS"
+HTTPD = "mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 80 -h /www"
+PROXY_PORT = 8081
+
+
+def reexec_in_private_netns() -> None:
+    """Run this script again under `unshare --net`, with lo up."""
+    script = 'ip link set lo up && exec "$0" "$@"'
+    os.execvpe("unshare", ["unshare", "--net", "sh", "-c", script, sys.executable,
+                           *sys.argv], dict(os.environ, **{INNER: "1"}))
+
+
+def pycontain(*args) -> str:
+    return subprocess.run([PYCONTAIN, *args], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def first_byte(address: tuple) -> float:
+    """ms from connect() to the first byte of the answer to a GET."""
+    start = time.perf_counter()
+    with socket.create_connection(address, timeout=5) as sock:
+        sock.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
+        if not sock.recv(1):
+            raise RuntimeError(f"no answer from {address}")
+    return (time.perf_counter() - start) * 1000
+
+
+def _pump(src, dst) -> None:
+    try:
+        while data := src.recv(65536):
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        dst.close()
+
+
+def start_proxy(target: tuple) -> socket.socket:
+    """A userspace TCP proxy 127.0.0.1:PROXY_PORT -> target, two threads per connection."""
+    listener = socket.create_server(("127.0.0.1", PROXY_PORT))
+
+    def serve():
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(target)
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pump, args=(a, b), daemon=True).start()
+    threading.Thread(target=serve, daemon=True).start()
+    return listener
+
+
+def wait_for(address: tuple) -> None:
+    for _ in range(100):
+        try:
+            first_byte(address)
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{address} never answered")
+
+
+def main() -> None:
+    if os.environ.get(INNER) != "1":
+        reexec_in_private_netns()
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+    run = [PYCONTAIN, "run", "--rm"]
+    start_cases = {
+        "run --rm --network none busybox true": lambda: time_once(
+            run + ["--network", "none", "busybox", "true"]),
+        "run --rm --network bridge busybox true": lambda: time_once(
+            run + ["--network", "bridge", "busybox", "true"]),
+    }
+    samples = measure(start_cases, rounds)
+    web = pycontain("run", "-d", "--network", "bridge", "-p", "8080:80", "busybox", "sh", "-c",
+                    HTTPD)
+    try:
+        samples["... bridge, with the bridge already up"] = measure(
+            {"": start_cases["run --rm --network bridge busybox true"]}, rounds)[""]
+        print_table(samples, "run --rm --network none busybox true",
+                    f"Start latency, {rounds} interleaved rounds")
+        address = pycontain("network", "inspect", "bridge").split('"IPv4Address": "')[1]
+        direct = (address.split('"')[0], 80)
+        wait_for(("127.0.0.1", 8080))
+        proxy = start_proxy(direct)
+        wait_for(("127.0.0.1", PROXY_PORT))
+        samples = measure({
+            "direct to the container's address": lambda: first_byte(direct),
+            "published port 127.0.0.1:8080 (nftables DNAT)": lambda: first_byte(
+                ("127.0.0.1", 8080)),
+            "userspace proxy (for comparison)": lambda: first_byte(("127.0.0.1", PROXY_PORT)),
+        }, rounds * 10)
+        proxy.close()
+        print_table(samples, "direct to the container's address",
+                    f"First byte of an HTTP answer, {rounds * 10} interleaved rounds")
+    finally:
+        pycontain("rm", "-f", web)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""`pycontain fn ...`: Python functions with the AWS Lambda contract, in jails."""
+import base64
+import json
+import sys
+
+import click
+
+from pycontain.cli.commands import cli
+from pycontain.errors import PycontainError
+from pycontain.fn.options import EXEC_FLAGS, FLAG, MULTI, exec_and_exit, parse_memory, \
+    parse_timeout
+
+EXIT_BAD_REQUEST = 2  # `fn invoke`: a request Lambda refuses (the call did not run)
+
+
+@cli.group()
+def fn():
+    """Run Python handlers (the AWS Lambda contract) in fresh jails."""
+
+
+def _exec_options(func):
+    for name, dest, kind, help_text in reversed(EXEC_FLAGS):
+        if kind == FLAG:
+            func = click.option(name, dest, is_flag=True, default=None, help=help_text)(func)
+        else:
+            func = click.option(name, dest, multiple=kind == MULTI, help=help_text)(func)
+    return func
+
+
+@fn.command(name="exec")
+@_exec_options
+@click.argument("target", metavar="HANDLER.py|DIR")
+def exec_(target, **values):
+    """Run a handler once in a fresh jail and print its result JSON.
+
+    Exit codes: 0 result, 1 function error (error JSON on stdout), 2 request
+    refused (event not JSON or over 6 MB), 124 timed out, 125 pycontain failed.
+    """
+    exec_and_exit(values, target)
+
+
+def _settings_options(func):
+    func = click.option("--image", help="Image whose python runs the handler.")(func)
+    func = click.option("--env", multiple=True, help="KEY=VALUE for the handler.")(func)
+    func = click.option("--memory", help="Memory size, e.g. 128m (128m to 10240m).")(func)
+    func = click.option("--timeout", help="Seconds per call (at most 900).")(func)
+    return func
+
+
+def _print(obj) -> None:
+    click.echo(json.dumps(obj, indent=4))
+
+
+@fn.command()
+@click.argument("name")
+@click.option("--zip-file", "zip_file", required=True, help="The function's code (a zip).")
+@click.option("--handler", required=True, help="MODULE.FUNCTION, e.g. main.handler.")
+@_settings_options
+def create(name, zip_file, handler, timeout, memory, env, image):
+    """Create function NAME from a zip file."""
+    from pycontain.fn import functions
+    _print(functions.create(name, zip_file.removeprefix("fileb://"), handler,
+                            parse_timeout(timeout or 3), parse_memory(memory or 128), env,
+                            image or "python"))
+
+
+@fn.command()
+@click.argument("name")
+@click.option("--zip-file", "zip_file", help="New code (a zip).")
+@click.option("--handler", help="MODULE.FUNCTION.")
+@_settings_options
+def update(name, zip_file, handler, timeout, memory, env, image):
+    """Change function NAME's code or settings (--env replaces all variables)."""
+    from pycontain.fn import functions
+    _print(functions.update(
+        name, zip_file.removeprefix("fileb://") if zip_file else None, handler=handler,
+        timeout=parse_timeout(timeout) if timeout else None,
+        memory=parse_memory(memory) if memory else None, env=list(env) if env else None,
+        image=image))
+
+
+@fn.command(name="list")
+def list_():
+    """List functions as JSON."""
+    from pycontain.fn import functions
+    _print({"Functions": functions.list_all()})
+
+
+@fn.command()
+@click.argument("name")
+def get(name):
+    """Show function NAME's configuration."""
+    from pycontain.fn import functions
+    _print({"Configuration": functions.get(name)})
+
+
+@fn.command()
+@click.argument("name")
+def delete(name):
+    """Delete function NAME."""
+    from pycontain.fn import functions
+    functions.delete(name)
+
+
+def _payload(text) -> bytes:
+    if text is None:
+        return b"{}"
+    data = text.encode()
+    try:
+        json.loads(data)
+    except ValueError as exc:
+        raise PycontainError("InvalidRequestContentException: Could not parse request body "
+                             f"into json: {exc}", EXIT_BAD_REQUEST) from None
+    return data
+
+
+@fn.command()
+@click.argument("name")
+@click.argument("outfile", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--payload", help="The event, as JSON (default: {}).")
+@click.option("--log-type", "log_type", type=click.Choice(["None", "Tail"]), default="None",
+              help="Tail: return the last 4 KB of the log, base64, as LogResult.")
+def invoke(name, outfile, payload, log_type):
+    """Call function NAME; write its result to OUTFILE, print the status as
+    the AWS CLI does (exit 0 even if the function failed: see FunctionError)."""
+    from pycontain.fn import functions
+    from pycontain.fn.invoke import EXIT_BAD_REQUEST as REFUSED, run_call
+
+    outcome = run_call(functions.jail_config(name), _payload(payload))
+    if outcome.exit_code == REFUSED and outcome.function_error and b"RequestTooLarge" in \
+            outcome.payload:
+        raise PycontainError(f"RequestTooLargeException: {json.loads(outcome.payload)['errorMessage']}",
+                             EXIT_BAD_REQUEST)
+    with click.open_file(outfile, "wb") as f:
+        f.write(outcome.payload)
+    status = {"StatusCode": 200, "ExecutedVersion": "$LATEST"}
+    if outcome.function_error:
+        status["FunctionError"] = outcome.function_error
+    if log_type == "Tail":
+        status["LogResult"] = base64.b64encode(outcome.log).decode()
+    _print(status)
+    sys.stdout.flush()

@@ -1,0 +1,124 @@
+"""Image commands: pull, load, save, tag, rmi, image prune, login, logout.
+
+Thin: parse, call pycontain.image, print. Progress goes to stderr, results
+to stdout."""
+import sys
+
+import click
+
+from pycontain.cli.commands import cli
+from pycontain.cli.image_output import store as _store
+from pycontain.errors import PycontainError
+
+_TLS_HELP = "Require HTTPS with a trusted certificate (false: allow plain HTTP)."
+
+
+def _tls_option(func):
+    return click.option("--tls-verify", type=click.BOOL, default=True, show_default=True,
+                        help=_TLS_HELP)(func)
+
+
+@cli.command()
+@click.option("--platform", help="OS/ARCH[/VARIANT] to pick from a multi-platform image.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@_tls_option
+@click.argument("reference")
+def pull(platform, quiet, tls_verify, reference):
+    """Pull an image from a registry."""
+    from pycontain.image import progress
+    from pycontain.image.pull import pull as pull_image
+    try:
+        image = pull_image(_store(), reference, platform=platform, tls_verify=tls_verify,
+                           progress=progress.for_stream(sys.stderr, quiet))
+    except KeyboardInterrupt:
+        raise PycontainError("pull interrupted; nothing was recorded", 130) from None
+    click.echo(f"{image.name} {image.id}")
+
+
+@cli.command()
+@click.option("-i", "--input", "path", required=True, type=click.Path(dir_okay=False),
+              help="A docker-archive or oci-archive file (gzip or not).")
+@click.argument("name", required=False)
+def load(path, name):
+    """Load images from a docker save / OCI archive."""
+    from pycontain.image.archive_load import load_archive
+    for image in load_archive(_store(), path, name):
+        click.echo(f"Loaded image: {image.name} {image.id}")
+
+
+@cli.command()
+@click.option("-o", "--output", "path", required=True, type=click.Path(dir_okay=False),
+              help="The archive file to write.")
+@click.option("--format", "fmt", type=click.Choice(["docker-archive", "oci-archive"]),
+              default="docker-archive", show_default=True)
+@click.argument("image")
+def save(path, fmt, image):
+    """Write IMAGE to an archive file."""
+    from pycontain.image.archive_save import save_archive
+    save_archive(_store(), image, path, fmt)
+
+
+@cli.command()
+@click.argument("image")
+@click.argument("names", nargs=-1, required=True)
+def tag(image, names):
+    """Give IMAGE more names."""
+    store = _store()
+    for name in names:
+        store.tag(image, name)
+
+
+@cli.command()
+@click.option("-f", "--force", is_flag=True, help="Remove even if containers use it.")
+@click.argument("images", nargs=-1, required=True)
+def rmi(force, images):
+    """Remove images (untag; content no image uses any more is deleted)."""
+    from pycontain.image.gc import remove_images
+    for line in remove_images(_store(), images, force):
+        click.echo(line)
+
+
+@cli.group(name="image")
+def image_group():
+    """Manage images."""
+
+
+@image_group.command()
+def prune():
+    """Delete blobs and unpacked layers that no image or container uses."""
+    from pycontain.image.gc import prune as prune_store
+    report = prune_store(_store())
+    click.echo(f"Deleted {report.blobs} blobs and {report.layers} layers, "
+               f"reclaimed {report.bytes} bytes")
+
+
+@cli.command()
+@click.option("-u", "--username", help="User name.")
+@click.option("-p", "--password", help="Password (prefer --password-stdin).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@_tls_option
+@click.argument("registry")
+def login(username, password, password_stdin, tls_verify, registry):
+    """Log in to a registry; credentials are stored mode 0600."""
+    from pycontain.image.login import login as do_login
+    if password_stdin:
+        if password:
+            raise PycontainError("--password and --password-stdin are mutually exclusive")
+        password = sys.stdin.readline().rstrip("\n")
+    if not username:
+        username = click.prompt("Username")
+    if password is None:
+        password = click.prompt("Password", hide_input=True)
+    path = do_login(registry, username, password, tls_verify=tls_verify)
+    click.echo(f"Login Succeeded (credentials in {path})")
+
+
+@cli.command()
+@click.option("-a", "--all", "everything", is_flag=True, help="Forget every registry.")
+@click.argument("registry", required=False)
+def logout(everything, registry):
+    """Forget a registry's credentials."""
+    from pycontain.image.login import logout as do_logout
+    if not everything and not registry:
+        raise PycontainError("logout needs a REGISTRY or --all")
+    click.echo(do_logout(None if everything else registry))

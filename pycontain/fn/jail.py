@@ -1,0 +1,145 @@
+"""The function jail: an OCI spec and runtime context for one handler call.
+
+Fresh pid, mount, uts, ipc and (unless network is asked for) net namespaces;
+the image's layers as a read-only root (overlay with a tmpfs upper, so nothing
+touches the disk); the code read-only at /var/task; the runner read-only at
+/var/runtime; a fresh size-capped tmpfs /tmp. The handler runs as an
+unprivileged uid (Lambda's sandbox user, 993:990): no capabilities,
+no_new_privs so nothing it execs can gain any, docker's default seccomp
+profile (all applied by pycontain.runtime.security.lockdown). Limits are rlimits (see
+`limits`); the caller's environment, files and descriptors never enter.
+"""
+import os
+import sys
+
+from pycontain.fn.environment import lambda_env
+from pycontain.record import Record
+from pycontain.runtime.security import seccomp
+from pycontain.spec import MASKED_PATHS, READONLY_PATHS, default_devices, default_mounts
+
+RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runner.py")
+RUNTIME_DIR = "/var/runtime"
+RUNNER_IN_JAIL = f"{RUNTIME_DIR}/runner.py"
+PYC_NAME = f"runner.{sys.implementation.cache_tag}.pyc"
+# imported, not run as a script, so that its bytecode is not compiled on every call;
+# then forgotten by name, so the handler may have a module called `runner` too
+BOOT = (f"import sys; sys.path.insert(0, {RUNTIME_DIR!r}); import runner as r; "
+        "del sys.path[0], sys.modules['runner']; sys.exit(r.main())")
+TASK_ROOT = "/var/task"
+SANDBOX_UID, SANDBOX_GID = 993, 990  # Lambda's sbx_user1051
+TMP_SIZE = "512m"                     # Lambda's default ephemeral storage
+MAX_PROCESSES = 1024                  # Lambda's limit on processes and threads
+MAX_OPEN_FILES = 1024
+UNUSED_MOUNTS = ("/dev/pts", "/dev/mqueue")  # no terminal, no POSIX queues (as in Lambda)
+LIMITS_APPLIED = "rlimit"             # what enforces memory/pids/CPU: rlimits, not cgroups
+
+
+class JailConfig(Record):
+    """What one call needs: the code, the handler and the function's settings."""
+    FIELDS = {"code": "", "handler": "", "function_name": "", "memory_mb": 128,
+              "timeout": 3.0, "env": [], "network": False, "image": "python"}
+    __slots__ = tuple(FIELDS)
+
+
+def _ro_bind(source: str, destination: str) -> dict:
+    return {"destination": destination, "type": "bind", "source": source,
+            "options": ["bind", "ro", "nosuid", "nodev"]}
+
+
+def runner_bytecode():
+    """The runner's bytecode (the file an import or pip writes), rewritten when
+    missing or stale if we may; None if there is none (the jail's python then
+    compiles the runner in memory: slower, same result)."""
+    import _frozen_importlib_external as bootstrap
+
+    pyc = os.path.join(os.path.dirname(RUNNER), "__pycache__", PYC_NAME)
+    st = os.stat(RUNNER)
+    try:
+        with open(pyc, "rb") as f:
+            header = f.read(16)
+    except OSError:
+        header = b""
+    stamp = bootstrap._pack_uint32(int(st.st_mtime)) + bootstrap._pack_uint32(st.st_size)
+    if header[:4] == bootstrap.MAGIC_NUMBER and (header[4:8] != bytes(4) or header[8:] == stamp):
+        return pyc  # hash-based bytecode is checked by the jail's python itself
+    try:
+        import py_compile
+        py_compile.compile(RUNNER, cfile=pyc, doraise=True)
+        return pyc
+    except (OSError, py_compile.PyCompileError):
+        return None
+
+
+def code_mount(code: str) -> dict:
+    """A directory becomes /var/task; a single file appears alone inside it."""
+    real = os.path.realpath(code)
+    dest = TASK_ROOT if os.path.isdir(real) else f"{TASK_ROOT}/{os.path.basename(real)}"
+    return _ro_bind(real, dest)
+
+
+def limits(cfg: JailConfig) -> list:
+    """rlimits: address space = the function's memory size, processes/threads,
+    CPU seconds (a backstop to the wall-clock timeout), open files, no core."""
+    cpu = int(cfg.timeout) + 1
+    memory = cfg.memory_mb * 1024 * 1024
+    return [{"type": t, "soft": s, "hard": h} for t, s, h in (
+        ("RLIMIT_AS", memory, memory), ("RLIMIT_NPROC", MAX_PROCESSES, MAX_PROCESSES),
+        ("RLIMIT_CPU", cpu, cpu + 1), ("RLIMIT_NOFILE", MAX_OPEN_FILES, MAX_OPEN_FILES),
+        ("RLIMIT_CORE", 0, 0))]
+
+
+def jail_spec(cfg: JailConfig, request_id: str, deadline_ms: int) -> dict:
+    """The OCI runtime spec of one jailed call."""
+    pyc = runner_bytecode()
+    mounts = [m for m in default_mounts() if m["destination"] not in UNUSED_MOUNTS] + [
+        code_mount(cfg.code), _ro_bind(RUNNER, RUNNER_IN_JAIL),
+        *([_ro_bind(pyc, f"{RUNTIME_DIR}/__pycache__/{PYC_NAME}")] if pyc else []),
+        {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
+         "options": ["nosuid", "nodev", "mode=1777", f"size={TMP_SIZE}"]},
+    ]
+    namespaces = ["pid", "ipc", "uts", "mount"] + ([] if cfg.network else ["network"])
+    spec = {
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": False,
+            "user": {"uid": SANDBOX_UID, "gid": SANDBOX_GID, "additionalGids": []},
+            "args": ["python3", "-I", "-S", "-B", "-c", BOOT],
+            "env": lambda_env(cfg, request_id, deadline_ms),
+            "cwd": TASK_ROOT,
+            "rlimits": limits(cfg),
+            "noNewPrivileges": True,
+            "capabilities": {k: [] for k in ("bounding", "effective", "inheritable",
+                                             "permitted", "ambient")},
+        },
+        "root": {"path": "rootfs", "readonly": True},
+        "hostname": "localhost",
+        "mounts": mounts,
+        "linux": {"namespaces": [{"type": t} for t in namespaces],
+                  "devices": default_devices(), "maskedPaths": MASKED_PATHS,
+                  "readonlyPaths": READONLY_PATHS, "resources": {},
+                  "seccomp": seccomp.resolve("default", ())},
+    }
+    return spec if os.geteuid() == 0 else _rootless(spec)
+
+
+def _rootless(spec: dict) -> dict:
+    """A user namespace too; the handler runs as its root, which is the
+    caller's own uid outside (with no capabilities left inside), because
+    Lambda's sandbox uid is mapped only when /etc/subuid grants a range."""
+    from pycontain.runtime.userns import make_rootless
+    spec["process"]["user"] = {"uid": 0, "gid": 0, "additionalGids": []}
+    return make_rootless(spec)
+
+
+def jail_context(spec: dict, store_root: str, layer_dirs: list, mount_point: str) -> dict:
+    """The runtime context (see nsinit.container_main) of a jail built on
+    mount_point, an empty host directory every jail may share: each mounts its
+    own tmpfs there, in its own mount namespace."""
+    return {
+        "rootfs": mount_point,
+        "overlay": {"base": store_root, "volatile": "1m",
+                    "lower": [os.path.relpath(d, store_root) for d in layer_dirs]},
+        "hostname": "localhost",
+        "loopback": "network" in [ns["type"] for ns in spec["linux"]["namespaces"]],
+        "seccomp": seccomp.program(spec["linux"]["seccomp"]),
+    }

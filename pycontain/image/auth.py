@@ -1,0 +1,115 @@
+"""Registry credentials and authentication challenges.
+
+Credentials live in docker's format ({"auths": {"host": {"auth":
+base64("user:password")}}}) in pycontain's own file, mode 0600:
+$PYCONTAIN_AUTH_FILE, else <data root>/auth.json. Lookups fall back to
+docker's $DOCKER_CONFIG/config.json (default ~/.docker/config.json), read
+only; credential helpers (credsStore/credHelpers) are not supported.
+"""
+import base64
+import json
+import os
+import re
+
+from pycontain.errors import PycontainError
+
+_DOCKER_HUB_KEYS = ("docker.io", "index.docker.io", "registry-1.docker.io",
+                    "https://index.docker.io/v1/")
+_PARAM = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,"]*))\s*,?')
+
+
+def auth_file() -> str:
+    if os.environ.get("PYCONTAIN_AUTH_FILE"):
+        return os.environ["PYCONTAIN_AUTH_FILE"]
+    from pycontain import paths
+    return os.path.join(paths.data_root(), "auth.json")
+
+
+def docker_config_file() -> str:
+    base = os.environ.get("DOCKER_CONFIG") or os.path.expanduser("~/.docker")
+    return os.path.join(base, "config.json")
+
+
+def _keys_for(domain: str) -> tuple:
+    return _DOCKER_HUB_KEYS if domain in _DOCKER_HUB_KEYS else (
+        domain, f"https://{domain}", f"http://{domain}", f"https://{domain}/v1/")
+
+
+def _read(path: str) -> dict:
+    try:
+        with open(path, "rb") as f:
+            doc = json.loads(f.read())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as e:
+        raise PycontainError(f"credentials file {path} is unreadable ({e})") from None
+    return doc if isinstance(doc, dict) else {}
+
+
+def _decode(entry) -> tuple | None:
+    if not isinstance(entry, dict):
+        return None
+    if entry.get("auth"):
+        try:
+            user, sep, password = base64.b64decode(entry["auth"]).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return (user, password) if sep else None
+    if entry.get("username") and "password" in entry:
+        return entry["username"], entry["password"]
+    return None
+
+
+def lookup(domain: str) -> tuple | None:
+    """(user, password) for the registry domain, or None."""
+    for path in (auth_file(), docker_config_file()):
+        auths = _read(path).get("auths") or {}
+        for key in _keys_for(domain):
+            found = _decode(auths.get(key))
+            if found:
+                return found
+    return None
+
+
+def store(domain: str, user: str, password: str) -> str:
+    """Remember credentials for domain in pycontain's file; return its path."""
+    from pycontain.image._storeio import atomic_write_json
+    path = auth_file()
+    doc = _read(path)
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    doc.setdefault("auths", {})[_keys_for(domain)[0]] = {"auth": token}
+    os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+    atomic_write_json(path, doc)  # mode 0600
+    return path
+
+
+def forget(domain: str | None) -> list:
+    """Remove the credentials for domain (all of them when None); returns
+    the keys removed from pycontain's file."""
+    from pycontain.image._storeio import atomic_write_json
+    path = auth_file()
+    doc = _read(path)
+    auths = doc.get("auths") or {}
+    keys = list(auths) if domain is None else [k for k in _keys_for(domain) if k in auths]
+    for key in keys:
+        del auths[key]
+    if keys:
+        doc["auths"] = auths
+        atomic_write_json(path, doc)
+    return keys
+
+
+def parse_challenge(header: str) -> tuple[str, dict]:
+    """('bearer'|'basic'|..., params) from a WWW-Authenticate header value,
+    e.g. 'Bearer realm="https://auth/token",service="reg",scope="repository:x:pull"'."""
+    scheme, _, rest = header.strip().partition(" ")
+    params = {}
+    pos = 0
+    while pos < len(rest):
+        m = _PARAM.match(rest, pos)
+        if not m or m.end() == pos:
+            break
+        value = m.group(2) if m.group(2) is not None else m.group(3)
+        params[m.group(1).lower()] = re.sub(r"\\(.)", r"\1", value)
+        pos = m.end()
+    return scheme.lower(), params

@@ -1,0 +1,53 @@
+"""/etc/hosts of containers on bridge networks, kept in sync from the leases.
+
+A container's hosts file lists localhost, its own address(es) with its host
+name and name, and, for each network with name resolution (user networks),
+every other container on it by name and host name. The file is bind-mounted
+into the container, so it is rewritten in place (same inode), never replaced.
+"""
+import os
+
+from pycontain.net import config, ipam
+from pycontain.runtime import state
+from pycontain.runtime.hostfiles import HOSTS
+
+
+def _line(address: str, *names: str) -> str:
+    return address + "\t" + " ".join(dict.fromkeys(n for n in names if n)) + "\n"
+
+
+def render(cid: str, memberships: dict) -> str:
+    """memberships: network definition name -> (definition, leases)."""
+    own, peers = [], []
+    for definition, table in memberships.values():
+        for address, lease in table.items():
+            if lease["cid"] == cid:
+                own.append(_line(address, lease["hostname"], lease["name"]))
+            elif definition.get("dns"):
+                peers.append(_line(address, lease["name"], lease["hostname"]))
+    return HOSTS + "".join(own) + "".join(dict.fromkeys(peers))
+
+
+def rewrite(cid: str) -> None:
+    """Regenerate one container's hosts file from every network it is on."""
+    memberships = {}
+    for name in config.names():
+        table = ipam.leases(name)
+        if any(v["cid"] == cid for v in table.values()):
+            memberships[name] = (config.load(name), table)
+    path = os.path.join(state.containers_dir(), cid, "hosts")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return
+    try:
+        os.write(fd, render(cid, memberships).encode())
+    finally:
+        os.close(fd)
+
+
+def sync(definition: dict, also: str = "") -> None:
+    """Rewrite the hosts files of every container on the network (and of `also`)."""
+    cids = {v["cid"] for v in ipam.leases(definition["name"]).values()} if definition.get("dns") else set()
+    for cid in sorted(cids | ({also} if also else set())):
+        rewrite(cid)

@@ -1,0 +1,9 @@
+"""cgroups: every container in a cgroup of its own, under a parent of pycontain's.
+
+hierarchy  where the host's cgroup file systems are (v2, or v1 on hybrid hosts)
+limits     OCI linux.resources -> the files to write, for v2 and for v1
+ocispec    run flags -> OCI resources, rlimits, and the in-container cgroup mounts
+group      one container's cgroup: create, add, apply, kill, remove, oom, sample
+provider   the runtime hooks (attach, join, release, update, collect)
+stats      usage samples -> what `pycontain stats` prints
+"""

@@ -1,0 +1,77 @@
+"""Where the host's cgroup hierarchies are and which controllers they offer.
+
+v2 ("unified"): one file system at /sys/fs/cgroup; the usable controllers are
+those the root hands down to its children (its cgroup.subtree_control).
+v1 (hybrid hosts such as the test machine): one directory per hierarchy under
+/sys/fs/cgroup, named after its controllers ("memory", "cpu,cpuacct").
+Only cgroups under pycontain's own parent (PYCONTAIN_CGROUP_PARENT, default
+"pycontain") are ever written or removed.
+"""
+import os
+
+from pycontain.errors import PycontainError
+
+ROOT = "/sys/fs/cgroup"
+V1_CONTROLLERS = ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "net_cls",
+                  "blkio", "perf_event", "net_prio", "hugetlb", "pids", "rdma", "misc")
+# v1 hierarchies every container joins (when mounted): stats, limits, freeze+kill
+V1_JOINED = ("memory", "cpu", "cpuacct", "cpuset", "pids", "freezer", "blkio")
+
+
+class Host:
+    """version 2: mounts == {"": root}; version 1: {hierarchy dir name: path}."""
+
+    def __init__(self, version: int, root: str, mounts: dict, controllers: set):
+        self.version = version
+        self.root = root
+        self.mounts = mounts
+        self.controllers = controllers
+
+    def mount_for(self, controller: str):
+        """v1: the hierarchy directory holding controller (None if not mounted)."""
+        for name, path in self.mounts.items():
+            if controller in name.split(","):
+                return path
+        return None
+
+
+def parent_name() -> str:
+    name = os.environ.get("PYCONTAIN_CGROUP_PARENT", "pycontain").strip("/")
+    if not name or any(part in ("", ".", "..") for part in name.split("/")):
+        raise PycontainError(f"invalid PYCONTAIN_CGROUP_PARENT {name!r}")
+    return name
+
+
+def _v1_mounts(root: str) -> dict:
+    mounts = {}
+    for name in sorted(os.listdir(root)):
+        path = os.path.join(root, name)
+        if os.path.islink(path) or not os.path.exists(os.path.join(path, "cgroup.procs")):
+            continue
+        if any(c in V1_JOINED for c in name.split(",")):
+            mounts[name] = path
+    return mounts
+
+
+def detect(root: str = ROOT):
+    """The host's cgroup layout, or None when no cgroup file system is mounted."""
+    try:
+        if os.path.exists(os.path.join(root, "cgroup.controllers")):
+            with open(os.path.join(root, "cgroup.subtree_control")) as f:
+                return Host(2, root, {"": root}, set(f.read().split()))
+        mounts = _v1_mounts(root)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if not mounts:
+        return None
+    return Host(1, root, mounts, {c for name in mounts for c in name.split(",")})
+
+
+_HOST = []
+
+
+def host():
+    """detect(), once per process."""
+    if not _HOST:
+        _HOST.append(detect())
+    return _HOST[0]

@@ -1,0 +1,93 @@
+"""The runtime's cgroup hooks (see pycontain.runtime.resources).
+
+attach   the container's first process, before it starts: a cgroup of its own
+         under pycontain's parent, the spec's limits applied (failing clearly if
+         one cannot be enforced). The process unshares its cgroup namespace
+         only after this, so it sees its own cgroup as the root.
+join     an `exec`ed process joins the container's cgroup.
+release  after the exit (and from rm / system gc): note an OOM kill in the
+         container's state, kill whatever is left in the cgroup, remove it.
+"""
+import os
+
+from pycontain.errors import PycontainError
+from pycontain.runtime.cgroups import hierarchy
+from pycontain.runtime.cgroups.group import group_for
+from pycontain.runtime.userns import cgroup_delegated
+
+
+def _group(ctr):
+    host = hierarchy.host()
+    return group_for(host, ctr.id) if host is not None else None
+
+
+def attach(ctr, spec: dict, pid: int) -> None:
+    res = spec.get("linux", {}).get("resources") or {}
+    if os.geteuid() != 0 and not cgroup_delegated():
+        return  # rootless without a cgroup of its own: limits were refused in make_rootless
+    group = _group(ctr)
+    if group is None:
+        if res:
+            raise PycontainError("cannot enforce resource limits: no cgroup file system is "
+                                 "mounted at /sys/fs/cgroup")
+        return
+    group.check(res)
+    group.create()
+    group.apply(res)
+    group.add(pid)
+
+
+def join(ctr, pid: int) -> None:
+    group = _group(ctr)
+    if group is not None and group.exists():
+        group.add(pid)
+
+
+def release(ctr) -> None:
+    group = _group(ctr)
+    if group is None or not group.exists():
+        return
+    if group.oom_killed():
+        ctr.state.oom_killed = True
+    group.kill()
+    group.remove()
+
+
+def update(ctr, res: dict) -> None:
+    """Change a running container's limits."""
+    group = _group(ctr)
+    if group is None or not group.exists():
+        raise PycontainError(f"container {ctr.name} has no cgroup to update")
+    group.check(res)
+    group.apply(res)
+
+
+def sample(ctr):
+    """A usage reading of the container's cgroup, or None if it has none."""
+    group = _group(ctr)
+    return group.sample() if group is not None and group.exists() else None
+
+
+def collect(known_ids) -> list:
+    """Remove the empty cgroups under our parent that no container owns
+    (left by an engine killed between its cgroup's creation and its record's)."""
+    host = hierarchy.host()
+    if host is None:
+        return []
+    removed = []
+    for mount in host.mounts.values():
+        parent = os.path.join(mount, hierarchy.parent_name())
+        for cid in _listdir(parent):
+            if len(cid) == 64 and cid not in known_ids and cid not in removed:
+                group = group_for(host, cid)
+                if not group.pids():
+                    group.remove()
+                    removed.append(cid)
+    return [f"removed cgroup {cid[:12]}" for cid in removed]
+
+
+def _listdir(path: str) -> list:
+    try:
+        return [e.name for e in os.scandir(path) if e.is_dir()]
+    except FileNotFoundError:
+        return []

@@ -1,0 +1,158 @@
+"""Bridge networking: addresses, user networks and names, cleanup.
+
+Every test runs the engine inside a network namespace of its own (the `npc`
+fixture) and sends traffic only inside it: the machine's network is untouched.
+"""
+import concurrent.futures
+import json
+import os
+import subprocess
+import time
+
+HTTPD = "mkdir -p /www && echo hello-from-{0} > /www/index.html && exec httpd -f -p 80 -h /www"
+
+
+def in_ns(npc, *cmd, timeout=20) -> subprocess.CompletedProcess:
+    """Run a host command inside the test's network namespace."""
+    return subprocess.run([*npc.prefix, *cmd], capture_output=True, text=True, timeout=timeout)
+
+
+def links(npc) -> list:
+    out = in_ns(npc, "ip", "-o", "link").stdout
+    return [ln.split(":")[1].strip().split("@")[0] for ln in out.splitlines()]
+
+
+def test_none_has_only_loopback(npc):
+    out = npc.out("run", "--rm", "--network", "none", "busybox", "cat", "/proc/net/dev")
+    assert [ln.split(":")[0].strip() for ln in out.splitlines()[2:]] == ["lo"]
+    assert links(npc) == ["lo"]  # and nothing was created on the host side
+
+
+def test_bridge_gives_address_route_and_hosts(npc):
+    out = npc.out("run", "--rm", "--network", "bridge", "--hostname", "box", "busybox", "sh", "-c",
+                  "ip -o -4 addr show eth0; ip route; cat /etc/hosts")
+    assert "inet 10.88.0.2/16" in out
+    assert "default via 10.88.0.1 dev eth0" in out
+    assert "10.88.0.2\tbox " in out
+    assert links(npc) == ["lo"]  # veth and the unused bridge are gone
+
+
+def test_container_reaches_gateway(npc):
+    npc.out("run", "--rm", "--network", "bridge", "busybox", "ping", "-c", "1", "-W", "2",
+            "10.88.0.1")
+
+
+def test_user_network_resolves_names(npc):
+    """The seed's shape: an order service calls a user service by name."""
+    npc.out("network", "create", "shop")
+    try:
+        npc.out("run", "-d", "--name", "user-service", "--network", "shop", "busybox",
+                "sh", "-c", HTTPD.format("users"))
+        out = npc.out("run", "--rm", "--name", "order-service", "--network", "shop", "busybox",
+                      "sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do "
+                      "timeout 5 wget -qO- http://user-service/index.html && break; sleep 0.1; done")
+        assert out == "hello-from-users\n"
+        # and the other way round, with nc: the user service sees order-service's name
+        npc.out("run", "-d", "--name", "order-service", "--network", "shop", "busybox",
+                "sh", "-c", "while true; do echo order-42 | nc -l -p 7000; done")
+        out = npc.out("exec", "user-service", "sh", "-c",
+                      "for i in 1 2 3 4 5 6 7 8 9 10; do timeout 5 nc order-service 7000 && break; "
+                      "sleep 0.1; done")
+        assert out == "order-42\n"
+        hosts = npc.out("exec", "user-service", "cat", "/etc/hosts")
+        assert "\torder-service " in hosts
+        npc.out("rm", "-f", "order-service")
+        assert "order-service" not in npc.out("exec", "user-service", "cat", "/etc/hosts")
+        assert "order-service" not in npc.out("network", "inspect", "shop")
+    finally:
+        npc("rm", "-f", "user-service", "order-service")
+        npc("network", "rm", "shop")
+
+
+def test_default_bridge_has_no_name_resolution(npc):
+    npc.out("run", "-d", "--name", "quiet", "--network", "bridge", "busybox", "sleep", "60")
+    try:
+        hosts = npc.out("run", "--rm", "--network", "bridge", "busybox", "cat", "/etc/hosts")
+        assert "quiet" not in hosts
+    finally:
+        npc.out("rm", "-f", "quiet")
+
+
+def test_concurrent_starts_get_distinct_addresses(npc):
+    def start(i):
+        return npc("run", "-d", "--name", f"c{i}", "--network", "bridge", "busybox",
+                   "sleep", "60", timeout=120)
+    with concurrent.futures.ThreadPoolExecutor(30) as pool:
+        results = list(pool.map(start, range(30)))
+    try:
+        assert [r.returncode for r in results] == [0] * 30, [r.stderr for r in results]
+        containers = json.loads(npc.out("network", "inspect", "bridge"))[0]["Containers"]
+        addresses = [c["IPv4Address"] for c in containers.values()]
+        assert len(addresses) == 30 and len(set(addresses)) == 30
+        inside = {npc.out("exec", f"c{i}", "ip", "-o", "-4", "addr", "show", "eth0").split()[3]
+                  for i in (0, 14, 29)}
+        assert len(inside) == 3 and inside <= {a + "/16" for a in addresses}
+    finally:
+        npc("rm", "-f", *[f"c{i}" for i, r in enumerate(results) if r.returncode == 0],
+            timeout=120)
+    assert links(npc) == ["lo"]
+    assert json.loads(npc.out("network", "inspect", "bridge"))[0]["Containers"] == {}
+
+
+def test_connect_and_disconnect(npc):
+    npc.out("network", "create", "--subnet", "10.77.0.0/24", "extra")
+    try:
+        npc.out("run", "-d", "--name", "multi", "--network", "bridge", "busybox", "sleep", "60")
+        npc.out("network", "connect", "extra", "multi")
+        out = npc.out("exec", "multi", "ip", "-o", "-4", "addr")
+        assert "eth1    inet 10.77.0.2/24" in out and "eth0    inet 10.88.0.2/16" in out
+        again = npc("network", "connect", "extra", "multi")
+        assert again.returncode == 125 and "already connected" in again.stderr
+        npc.out("network", "disconnect", "extra", "multi")
+        assert "eth1" not in npc.out("exec", "multi", "ip", "-o", "link")
+        busy = npc("network", "connect", "extra", "multi")
+        assert busy.returncode == 0
+        refused = npc("network", "rm", "extra")
+        assert refused.returncode == 125 and "in use by container(s) multi" in refused.stderr
+    finally:
+        npc("rm", "-f", "multi")
+        npc("network", "rm", "extra")
+
+
+def test_network_commands_and_errors(npc):
+    npc.out("network", "create", "--subnet", "10.66.0.0/24", "--no-masquerade", "alpha")
+    try:
+        names = npc.out("network", "ls", "-q").split()
+        assert {"alpha", "bridge", "host", "none"} <= set(names)
+        info = json.loads(npc.out("network", "inspect", "alpha"))[0]
+        assert info["Subnet"] == "10.66.0.0/24" and info["Gateway"] == "10.66.0.1"
+        assert info["Masquerade"] is False and info["NameResolution"] is True
+        for args, message in [
+            (("network", "create", "alpha"), "already exists"),
+            (("network", "create", "--subnet", "10.66.0.128/25", "beta"), "overlaps"),
+            (("network", "create", "--subnet", "bogus", "beta"), "invalid subnet"),
+            (("network", "create", "host"), "pre-defined"),
+            (("network", "rm", "none"), "pre-defined"),
+            (("network", "inspect", "nosuch"), "network nosuch not found"),
+            (("run", "--rm", "--network", "nosuch", "busybox", "true"), "network nosuch not found"),
+        ]:
+            result = npc(*args)
+            assert result.returncode == 125 and message in result.stderr, (args, result.stderr)
+            assert result.stderr.startswith("pycontain: ") and result.stderr.count("\n") == 1
+    finally:
+        npc.out("network", "rm", "alpha")
+
+
+def test_gc_releases_what_a_killed_monitor_left(npc):
+    cid = npc.out("run", "-d", "--rm", "--network", "bridge", "-p", "8089:80", "busybox",
+                  "sleep", "60").strip()
+    state = json.loads((npc.runroot / cid / "state.json").read_text())
+    subprocess.run(["kill", "-9", str(state["monitor_pid"]), str(state["pid"])], check=True)
+    for _ in range(100):  # until the killed monitor is reaped (a zombie counts as alive)
+        if not os.path.exists(f"/proc/{state['monitor_pid']}"):
+            break
+        time.sleep(0.05)
+    npc.out("system", "gc")
+    assert links(npc) == ["lo"]
+    assert json.loads(npc.out("network", "inspect", "bridge"))[0]["Containers"] == {}
+    assert in_ns(npc, "nft", "list", "tables").stdout == ""

@@ -1,0 +1,156 @@
+"""Rootless mode: a normal user (created here, removed after) runs containers
+and function jails without sudo, in a user namespace where it is root, and
+gets nothing on the host it did not have before."""
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PYCONTAIN = os.environ.get("PYCONTAIN_BIN") or str(Path(sys.executable).parent / "pycontain")
+USER = "pyctest-rootless"
+
+
+class UserEngine:
+    """Runs pycontain as the test user, with its own XDG directories."""
+
+    def __init__(self, home: Path):
+        self.home = home
+        self.data = home / "data"
+        self.env = {"HOME": str(home), "PATH": "/usr/bin:/bin", "XDG_DATA_HOME": str(self.data),
+                    "XDG_RUNTIME_DIR": str(home / "run")}
+
+    def __call__(self, *args, timeout=120, cwd=None):
+        argv = ["runuser", "-u", USER, "--", "env", "-i",
+                *[f"{k}={v}" for k, v in self.env.items()], *map(str, args)]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                              cwd=cwd or self.home)
+
+    def pc(self, *args, **kwargs):
+        return self(PYCONTAIN, *args, **kwargs)
+
+    def containers(self) -> list:
+        directory = self.data / "pycontain" / "containers"
+        return sorted(os.listdir(directory)) if directory.exists() else []
+
+
+@pytest.fixture(scope="module")
+def user(tmp_path_factory):
+    if not shutil.which("runuser") or not shutil.which("useradd"):
+        pytest.skip("needs runuser and useradd")
+    subprocess.run(["userdel", "-r", USER], capture_output=True)
+    home = Path(f"/home/{USER}")
+    subprocess.run(["useradd", "-m", "-d", str(home), "-s", "/bin/sh", USER], check=True)
+    try:
+        engine = UserEngine(home)
+        engine("mkdir", "-m", "700", str(home / "run"))
+        layouts = home / "layouts"
+        done = engine(sys.executable, str(REPO / "rootfs" / "build.py"), str(layouts))
+        assert done.returncode == 0, done.stderr
+        for name in ("busybox", "python"):
+            result = engine.pc("import", f"oci:{layouts / name}", f"localhost/{name}:latest")
+            assert result.returncode == 0, result.stderr
+        yield engine
+    finally:
+        subprocess.run(["pkill", "-KILL", "-u", USER], capture_output=True)
+        subprocess.run(["userdel", "-r", "-f", USER], capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def rootless(user):
+    yield user
+    assert user.containers() == [], "a rootless run left its container directory behind"
+    assert not os.listdir(user.home / "run" / "pycontain") if (
+        user.home / "run" / "pycontain").exists() else True
+
+
+def test_store_and_state_are_private(rootless):
+    assert (rootless.data / "pycontain").stat().st_mode & 0o777 == 0o700
+    result = rootless.pc("run", "--rm", "busybox", "true")
+    assert result.returncode == 0, result.stderr
+    assert (rootless.home / "run" / "pycontain").stat().st_mode & 0o077 == 0
+
+
+def test_run_as_root_in_a_user_namespace(rootless):
+    uid = pwd.getpwnam(USER).pw_uid
+    result = rootless.pc("run", "--rm", "busybox", "sh", "-c",
+                         "id -u; cat /proc/self/uid_map; grep -E '^(CapEff|Seccomp):' "
+                         "/proc/self/status; echo hi > /tmp/x && cat /tmp/x")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "0"
+    assert lines[1].split() == ["0", str(uid), "1"]
+    assert "CapEff:\t00000000a80425fb" in lines and "Seccomp:\t2" in lines
+    assert lines[-1] == "hi"
+
+
+def test_subordinate_ids_map_image_users(rootless):
+    result = rootless.pc("run", "--rm", "-u", "app", "busybox", "sh", "-c",
+                         "id -u; touch /tmp/f; ls -ln /tmp/f")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "1000"
+
+
+def test_root_only_host_file_stays_unreadable(rootless, tmp_path):
+    secret = Path("/var/tmp") / f"pycontain-secret-{os.getpid()}"
+    secret.write_text("top secret\n")
+    os.chmod(secret, 0o600)
+    try:
+        result = rootless.pc("run", "--rm", "-v", f"{secret}:/secret:ro", "busybox",
+                             "cat", "/secret")
+        assert result.returncode != 0 and "top secret" not in result.stdout
+        assert "Permission denied" in result.stderr or "permission denied" in result.stderr
+    finally:
+        secret.unlink()
+
+
+def test_escape_attempts_fail_rootless(rootless):
+    result = rootless.pc("run", "--rm", "busybox", "sh", "-c",
+                         "(mount -t tmpfs x /tmp; unshare -U true; "
+                         "echo x > /proc/sysrq-trigger; cat /proc/kcore | wc -c) 2>&1")
+    assert result.returncode == 0
+    mount, unshare, sysrq, *_, kcore = result.stdout.lower().splitlines()
+    assert "permission denied" in mount and "not permitted" in unshare
+    assert "can't create /proc/sysrq-trigger" in sysrq and kcore == "0"
+
+
+def test_limits_without_delegation_fail_clearly(rootless):
+    from pycontain.runtime.userns import cgroup_delegated
+    if cgroup_delegated():
+        pytest.skip("this host delegates a cgroup")
+    result = rootless.pc("run", "--rm", "--memory", "64m", "busybox", "true")
+    assert result.returncode == 125 and "delegated cgroup" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_exec_into_a_rootless_container(rootless):
+    started = rootless.pc("run", "-d", "busybox", "sleep", "30")
+    assert started.returncode == 0, started.stderr
+    cid = started.stdout.strip()
+    try:
+        result = rootless.pc("exec", cid, "sh", "-c", "id -u; grep Seccomp: /proc/self/status")
+        assert result.stdout.split() == ["0", "Seccomp:", "2"], result.stderr
+    finally:
+        rootless.pc("rm", "-f", cid)
+
+
+def test_fn_exec_without_sudo(rootless):
+    if not (REPO / "pycontain" / "fn").exists():
+        pytest.skip("pycontain fn is not there yet")
+    handler = rootless.home / "handler.py"
+    rootless("sh", "-c", f"printf 'def handler(event, context):\\n    return event\\n' > {handler}")
+    result = rootless.pc("fn", "exec", "--handler", "handler", "--event", '{"a": 1}', handler)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"a": 1}
+
+
+def test_info_reports_rootless(rootless):
+    data = json.loads(rootless.pc("info", "--format", "json").stdout)
+    assert data["rootless"] is True and data["user_namespaces"] is True
+    assert data["data_root"] == str(rootless.data / "pycontain")
