@@ -4,7 +4,6 @@ Integration tests run the installed `pycontain` command as root against the
 real kernel, with a store and state root of their own (PYCONTAIN_ROOT and
 PYCONTAIN_RUNROOT) holding the bundled images, built once per session.
 """
-import glob
 import os
 import shutil
 import subprocess
@@ -67,9 +66,15 @@ def engine_env(tmp_path_factory):
 
 
 def _cgroup_parents(name: str) -> list:
-    """The session's cgroup parent directories, in every cgroup hierarchy."""
-    return [p for p in glob.glob(f"/sys/fs/cgroup/{name}") + glob.glob(f"/sys/fs/cgroup/*/{name}")
-            if os.path.isdir(p)]
+    """The session's cgroup parent directories, in every cgroup hierarchy (on v1
+    nested under this process's own cgroup there, as the engine nests them)."""
+    own = {}
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, names, path = line.split(":", 2)
+        own[names] = path.strip("/")
+    candidates = [f"/sys/fs/cgroup/{name}"] + [
+        os.path.join("/sys/fs/cgroup", h, own.get(h, ""), name) for h in os.listdir("/sys/fs/cgroup")]
+    return [p for p in candidates if os.path.isdir(p)]
 
 
 def cgroup_dirs(env: dict) -> list:
@@ -164,8 +169,8 @@ def npc(pc, netns):
     while True:
         left = {
             "links": [ln.split(":")[1].strip() for ln in subprocess.run(
-                [*pc.prefix, "ip", "-o", "link"], capture_output=True, text=True).stdout.splitlines()
-                if ln.split(":")[1].strip() != "lo"],
+                [*pc.prefix, "ip", "-o", "link"], capture_output=True,
+                text=True).stdout.splitlines() if ln.split(":")[1].strip() != "lo"],
             "nft": subprocess.run([*pc.prefix, "nft", "list", "tables"], capture_output=True,
                                   text=True).stdout.split(),
             "leases": [str(p) for p in networks.glob("*/leases.json") if p.read_text() != "{}"],
@@ -180,4 +185,5 @@ def npc(pc, netns):
     shutil.rmtree(networks, ignore_errors=True)  # the next test starts from scratch
     pc.prefix = []
     if any(left.values()):
-        pytest.fail(f"the test left network things behind: { {k: v for k, v in left.items() if v} }")
+        pytest.fail(f"the test left network things behind: "
+                    f"{ {k: v for k, v in left.items() if v} }")

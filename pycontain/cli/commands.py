@@ -181,7 +181,8 @@ def images(fmt):
 @click.argument("source")
 @click.argument("name", required=False)
 def import_(source, name):
-    """Import an image: oci:DIR[:TAG] (an OCI image layout)."""
+    """Import an image: oci:DIR[:TAG] (an OCI image layout), or a rootfs
+    TARBALL or DIR as a one-layer image NAME[:TAG]."""
     from pycontain.cli.image_output import import_image
     import_image(source, name)
 

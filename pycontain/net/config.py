@@ -89,7 +89,8 @@ def names() -> list:
         entries = os.listdir(networks_dir())
     except FileNotFoundError:
         return []
-    return sorted(e for e in entries if not e.startswith(".") and os.path.exists(_definition_path(e)))
+    return sorted(e for e in entries
+                  if not e.startswith(".") and os.path.exists(_definition_path(e)))
 
 
 def all_definitions() -> list:

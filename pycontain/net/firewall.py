@@ -52,15 +52,15 @@ def set_network_rules(definition: dict) -> None:
     """Outbound NAT for the network, if it is enabled."""
     if not definition.get("masquerade"):
         return
+    rule = f'ip saddr {definition["subnet"]} oifname != "{definition["bridge"]}" masquerade'
     _replace_table(network_table(definition["bridge"]),
-                   "  chain post {\n    type nat hook postrouting priority srcnat; policy accept;\n"
-                   f"    ip saddr {definition['subnet']} oifname != \"{definition['bridge']}\" "
-                   "masquerade\n  }\n")
+                   _chain("post", "postrouting", "srcnat", [rule]))
 
 
 def _chain(name: str, hook: str, priority: str, rules: list) -> str:
     lines = "".join(f"    {r}\n" for r in rules)
-    return f"  chain {name} {{\n    type nat hook {hook} priority {priority}; policy accept;\n{lines}  }}\n"
+    return (f"  chain {name} {{\n    type nat hook {hook} priority {priority}; policy accept;\n"
+            f"{lines}  }}\n")
 
 
 def set_port_rules(cid: str, ports: list, address: str, subnet: str) -> None:

@@ -48,6 +48,7 @@ def rewrite(cid: str) -> None:
 
 def sync(definition: dict, also: str = "") -> None:
     """Rewrite the hosts files of every container on the network (and of `also`)."""
-    cids = {v["cid"] for v in ipam.leases(definition["name"]).values()} if definition.get("dns") else set()
+    table = ipam.leases(definition["name"]) if definition.get("dns") else {}
+    cids = {v["cid"] for v in table.values()}
     for cid in sorted(cids | ({also} if also else set())):
         rewrite(cid)

@@ -9,6 +9,8 @@ import time
 
 import pytest
 
+from pycontain.runtime.cgroups.hierarchy import own_v1_cgroups
+
 V2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
 # v2 file, or (v1 hierarchy, v1 file), for what the tests read from the host
 FILES = {"cpu": ("cpu.stat", ("cpuacct", "cpuacct.usage")),
@@ -22,7 +24,8 @@ def cgroup_file(pc, cid: str, what: str) -> str:
     parent = pc.env["PYCONTAIN_CGROUP_PARENT"]
     if V2:
         return f"/sys/fs/cgroup/{parent}/{cid}/{v2_name}"
-    return f"/sys/fs/cgroup/{hierarchy}/{parent}/{cid}/{v1_name}"
+    own = own_v1_cgroups().get(hierarchy, "")  # v1 cgroups nest under the engine's own
+    return os.path.join("/sys/fs/cgroup", hierarchy, own, parent, cid, v1_name)
 
 
 def cpu_seconds(pc, cid: str) -> float:

@@ -1,24 +1,12 @@
 """`exec` into running containers, and `logs` of detached ones."""
 import json
 import os
-import select
 import signal
-import time
 
-IDLE = "while :; do sleep 1000 & wait $!; done"
+from helpers import IDLE, Reader, wait_for
+
 # main process that stops cleanly on `stop` (PID 1 ignores an untrapped TERM)
 SERVE = f'trap "exit 0" TERM; echo main-ready; {IDLE}'
-
-
-def wait_for(predicate, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
 
 
 def one_error_line(result, code=125):
@@ -30,39 +18,6 @@ def one_error_line(result, code=125):
 
 def state(pc, ref):
     return json.loads(pc.out("inspect", ref))[0]["State"]
-
-
-class Reader:
-    """Reads a pipe with deadlines, without blocking the test forever."""
-
-    def __init__(self, stream):
-        self.fd = stream.fileno()
-        self.data = b""
-        self.eof = False
-
-    def _read(self, timeout):
-        ready, _, _ = select.select([self.fd], [], [], timeout)
-        if ready:
-            chunk = os.read(self.fd, 65536)
-            self.data += chunk
-            self.eof = not chunk
-
-    def expect(self, text: str, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        while text.encode() not in self.data:
-            left = deadline - time.monotonic()
-            if self.eof or left <= 0:
-                raise AssertionError(f"{text!r} not seen; got {self.data!r}")
-            self._read(left)
-
-    def drain(self, timeout=10.0) -> str:
-        deadline = time.monotonic() + timeout
-        while not self.eof:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"no end of output; got {self.data!r}")
-            self._read(left)
-        return self.data.decode()
 
 
 def start(pc, *args, serve=SERVE):
@@ -214,7 +169,7 @@ def test_logs_follow_streams_and_ends_when_the_container_exits(pc):
         out.expect("second\n")
         assert proc.poll() is None
         pc.out("exec", cid, "touch", "/tmp/end")
-        assert out.drain() == "first\nsecond\nthird\n"
+        assert out.drain() == b"first\nsecond\nthird\n"
         assert proc.wait(timeout=10) == 0
     finally:
         if proc.poll() is None:

@@ -3,29 +3,13 @@ import json
 import os
 import shutil
 import signal
-import time
 
-IDLE = "while :; do sleep 1000 & wait $!; done"
+from helpers import IDLE, running, wait_for
 
-
-def wait_for(predicate, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
 
 
 def rows(pc):
     return {r["Name"]: r for r in json.loads(pc.out("ps", "-a", "--format", "json"))}
-
-
-def running(pc, name):
-    row = rows(pc).get(name)
-    return bool(row) and row["State"] == "running"
 
 
 def alive(pid: int) -> bool:

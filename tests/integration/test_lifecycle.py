@@ -5,26 +5,11 @@ import os
 import re
 import time
 
+from helpers import IDLE, ps_rows, wait_for
+
 # A main process that says it is ready once its traps are set, then idles.
 # (PID 1 of a pid namespace ignores signals it has no handler for, so tests
 # must not signal it before the trap exists.)
-IDLE = "while :; do sleep 1000 & wait $!; done"
-
-
-def wait_for(predicate, timeout=10.0, what="condition"):
-    """Poll predicate until it returns something truthy; fail after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
-
-
-def ps_rows(pc, *flags):
-    return json.loads(pc.out("ps", *flags, "--format", "json"))
 
 
 def row_for(pc, ref):

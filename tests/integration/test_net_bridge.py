@@ -7,6 +7,7 @@ import concurrent.futures
 import json
 import os
 import subprocess
+import sys
 import time
 
 HTTPD = "mkdir -p /www && echo hello-from-{0} > /www/index.html && exec httpd -f -p 80 -h /www"
@@ -50,7 +51,8 @@ def test_user_network_resolves_names(npc):
                 "sh", "-c", HTTPD.format("users"))
         out = npc.out("run", "--rm", "--name", "order-service", "--network", "shop", "busybox",
                       "sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do "
-                      "timeout 5 wget -qO- http://user-service/index.html && break; sleep 0.1; done")
+                      "timeout 5 wget -qO- http://user-service/index.html && break; "
+                      "sleep 0.1; done")
         assert out == "hello-from-users\n"
         # and the other way round, with nc: the user service sees order-service's name
         npc.out("run", "-d", "--name", "order-service", "--network", "shop", "busybox",
@@ -156,3 +158,42 @@ def test_gc_releases_what_a_killed_monitor_left(npc):
     assert links(npc) == ["lo"]
     assert json.loads(npc.out("network", "inspect", "bridge"))[0]["Containers"] == {}
     assert in_ns(npc, "nft", "list", "tables").stdout == ""
+
+
+PEER_PRINTER = ("import socket\ns = socket.create_server(('0.0.0.0', 9999))\nwhile True:\n"
+                "    c, peer = s.accept()\n    c.sendall(peer[0].encode())\n    c.close()\n")
+
+
+def test_outbound_nat_is_configurable(npc):
+    """A fake "outside" (a second namespace behind a veth, 192.168.77.2) sees a
+    masqueraded container as the host's address, and an unmasqueraded one not at all."""
+    outside = npc.netns + "-out"
+    subprocess.run(["ip", "netns", "add", outside], check=True)
+    try:
+        for cmd in (["ip", "link", "add", "out0", "type", "veth", "peer", "name", "out1",
+                     "netns", outside],
+                    ["ip", "addr", "add", "192.168.77.1/24", "dev", "out0"],
+                    ["ip", "link", "set", "out0", "up"]):
+            in_ns(npc, *cmd).check_returncode()
+        for cmd in (["addr", "add", "192.168.77.2/24", "dev", "out1"],
+                    ["link", "set", "out1", "up"], ["link", "set", "lo", "up"]):
+            subprocess.run(["ip", "-n", outside, *cmd], check=True)
+        npc.out("network", "create", "--no-masquerade", "plain")
+        server = subprocess.Popen(["ip", "netns", "exec", outside, sys.executable, "-c",
+                                   PEER_PRINTER])
+        try:
+            out = npc.out("run", "--rm", "--network", "bridge", "busybox", "sh", "-c",
+                          "for i in $(seq 50); do timeout 2 nc 192.168.77.2 9999 && exit; "
+                          "sleep 0.1; done; exit 1")  # retried until the server listens
+            assert out == "192.168.77.1"
+            # no NAT: the outside has no route back to 10.89.0.0/24, so nothing answers
+            result = npc("run", "--rm", "--network", "plain", "busybox", "sh", "-c",
+                         "timeout 2 nc 192.168.77.2 9999; exit $?")  # sh: timeout is not PID 1
+            assert result.returncode != 0 and result.stdout == ""
+        finally:
+            server.kill()
+            server.wait()
+    finally:
+        npc("network", "rm", "plain")
+        in_ns(npc, "ip", "link", "del", "out0")
+        subprocess.run(["ip", "netns", "del", outside], check=True)

@@ -21,8 +21,8 @@ def test_published_port_answers_on_localhost_and_to_containers(npc):
         assert npc.out("port", "web") == "80/tcp -> 0.0.0.0:8080\n"
         assert wget(npc, "http://127.0.0.1:8080/index.html") == "hello-from-web\n"
         # another container reaches it through the host's (gateway's) published port
-        out = npc.out("run", "--rm", "--network", "bridge", "busybox", "timeout", "5", "wget",
-                      "-qO-", "http://10.88.0.1:8080/index.html")
+        out = npc.out("run", "--rm", "--network", "bridge", "busybox", "sh", "-c",
+                      "timeout 5 wget -qO- http://10.88.0.1:8080/index.html; exit $?")
         assert out == "hello-from-web\n"
         # and the container itself, hairpin
         assert npc.out("exec", "web", "timeout", "5", "wget", "-qO-",

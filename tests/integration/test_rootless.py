@@ -141,8 +141,6 @@ def test_exec_into_a_rootless_container(rootless):
 
 
 def test_fn_exec_without_sudo(rootless):
-    if not (REPO / "pycontain" / "fn").exists():
-        pytest.skip("pycontain fn is not there yet")
     handler = rootless.home / "handler.py"
     rootless("sh", "-c", f"printf 'def handler(event, context):\\n    return event\\n' > {handler}")
     result = rootless.pc("fn", "exec", "--handler", "handler", "--event", '{"a": 1}', handler)

@@ -3,7 +3,6 @@ import fcntl
 import json
 import os
 import re
-import select
 import signal
 import struct
 import subprocess
@@ -12,62 +11,7 @@ import time
 
 import pytest
 
-
-def wait_for(predicate, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
-
-
-def running(pc, name):
-    return any(r["Name"] == name and r["State"] == "running"
-               for r in json.loads(pc.out("ps", "--format", "json")))
-
-
-class Reader:
-    """Reads an fd (pipe or pty master) with deadlines."""
-
-    def __init__(self, fd):
-        self.fd = fd
-        self.data = b""
-        self.eof = False
-
-    def _read(self, timeout):
-        ready, _, _ = select.select([self.fd], [], [], timeout)
-        if ready:
-            try:
-                chunk = os.read(self.fd, 65536)
-            except OSError:  # EIO: the pty's other side is closed
-                chunk = b""
-            self.data += chunk
-            self.eof = not chunk
-
-    def expect(self, pattern: str, timeout=10.0, start=0):
-        """Wait for regex pattern in the output after offset start; the match."""
-        deadline = time.monotonic() + timeout
-        regex = re.compile(pattern.encode())
-        while True:
-            match = regex.search(self.data, start)
-            if match:
-                return match
-            left = deadline - time.monotonic()
-            if self.eof or left <= 0:
-                raise AssertionError(f"{pattern!r} not seen; got {self.data[start:]!r}")
-            self._read(left)
-
-    def drain(self, timeout=10.0) -> bytes:
-        deadline = time.monotonic() + timeout
-        while not self.eof:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"output did not end; got {self.data!r}")
-            self._read(left)
-        return self.data
+from helpers import Reader, running, wait_for
 
 
 def _make_controlling_tty():

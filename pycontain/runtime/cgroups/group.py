@@ -9,6 +9,7 @@ import time
 
 from pycontain.errors import PycontainError
 from pycontain.runtime.cgroups import files, limits
+from pycontain.runtime.cgroups import hierarchy
 from pycontain.runtime.cgroups.hierarchy import V1_JOINED, parent_name
 
 SIGKILL = 9
@@ -136,10 +137,12 @@ def _kill_all(pids: list) -> None:
 class V1Group:
     """The container's directory in each joined v1 hierarchy."""
 
-    def __init__(self, host, cid: str):
+    def __init__(self, host, cid: str, nest: dict):
+        """nest: hierarchy name -> the engine's own cgroup there (own_v1_cgroups)."""
         self.host = host
         parent = parent_name()
-        self.parents = {name: os.path.join(mount, parent) for name, mount in host.mounts.items()}
+        self.parents = {name: os.path.join(mount, nest.get(name, ""), parent)
+                        for name, mount in host.mounts.items()}
         self.paths = {name: os.path.join(p, cid) for name, p in self.parents.items()}
 
     def _dir(self, controller: str):
@@ -240,5 +243,8 @@ class V1Group:
                      write_bytes=sum(int(f[2]) for f in blkio if len(f) == 3 and f[1] == "Write"))
 
 
-def group_for(host, cid: str):
-    return (V2Group if host.version == 2 else V1Group)(host, cid)
+def group_for(host, cid: str, nest: dict | None = None):
+    """The cgroup of container cid; v1 groups nest under `nest` (see V1Group)."""
+    if host.version == 2:
+        return V2Group(host, cid)
+    return V1Group(host, cid, hierarchy.own_v1_cgroups() if nest is None else nest)

@@ -67,6 +67,22 @@ def detect(root: str = ROOT):
     return Host(1, root, mounts, {c for name in mounts for c in name.split(",")})
 
 
+def own_v1_cgroups() -> dict:
+    """hierarchy name -> our own cgroup in it, relative ('' at the root).
+
+    On v1, container cgroups nest under the engine's own cgroup: a process we
+    start never leaves the cgroup a supervisor put us in (this host keeps us
+    in memory:/process_api/<session>, which we must not escape or write to).
+    """
+    own = {}
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, names, path = line.rstrip("\n").split(":", 2)
+            if names:
+                own[names] = path.strip("/")
+    return own
+
+
 _HOST = []
 
 

@@ -17,8 +17,14 @@ from pycontain.runtime.userns import cgroup_delegated
 
 
 def _group(ctr):
+    """The container's cgroup. Where it nests on v1 is recorded in its state
+    when it is created, so a later engine in another cgroup finds it too."""
     host = hierarchy.host()
-    return group_for(host, ctr.id) if host is not None else None
+    if host is None:
+        return None
+    if host.version == 1 and "cgroup_nest" not in ctr.state.extra:
+        ctr.state.extra["cgroup_nest"] = hierarchy.own_v1_cgroups()
+    return group_for(host, ctr.id, ctr.state.extra.get("cgroup_nest"))
 
 
 def attach(ctr, spec: dict, pid: int) -> None:
@@ -35,6 +41,7 @@ def attach(ctr, spec: dict, pid: int) -> None:
     group.create()
     group.apply(res)
     group.add(pid)
+    ctr.save_state()  # records where the cgroup nests (see _group)
 
 
 def join(ctr, pid: int) -> None:
@@ -75,11 +82,12 @@ def collect(known_ids) -> list:
     if host is None:
         return []
     removed = []
-    for mount in host.mounts.values():
-        parent = os.path.join(mount, hierarchy.parent_name())
+    nest = hierarchy.own_v1_cgroups() if host.version == 1 else {}
+    for name, mount in host.mounts.items():
+        parent = os.path.join(mount, nest.get(name, ""), hierarchy.parent_name())
         for cid in _listdir(parent):
             if len(cid) == 64 and cid not in known_ids and cid not in removed:
-                group = group_for(host, cid)
+                group = group_for(host, cid, nest)
                 if not group.pids():
                     group.remove()
                     removed.append(cid)

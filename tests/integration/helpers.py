@@ -1,0 +1,72 @@
+"""Helpers shared by the integration tests: polling, `ps` rows, and reading
+pipes or terminals with deadlines."""
+import json
+import os
+import re
+import select
+import time
+
+# An idle main process that does not keep forking (a polling `sleep` loop would).
+IDLE = "while :; do sleep 1000 & wait $!; done"
+
+
+def wait_for(predicate, timeout=10.0, what="condition"):
+    """Poll predicate until it returns something truthy; fail after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def ps_rows(pc, *flags):
+    return json.loads(pc.out("ps", *flags, "--format", "json"))
+
+
+def running(pc, name):
+    return any(r["Name"] == name and r["State"] == "running" for r in ps_rows(pc))
+
+
+class Reader:
+    """Reads an fd or stream (a pipe, or a pty master) with deadlines."""
+
+    def __init__(self, source):
+        self.fd = source if isinstance(source, int) else source.fileno()
+        self.data = b""
+        self.eof = False
+
+    def _read(self, timeout):
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        if ready:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except OSError:  # EIO: the pty's other side is closed
+                chunk = b""
+            self.data += chunk
+            self.eof = not chunk
+
+    def expect(self, pattern: str, timeout=10.0, start=0):
+        """Wait for regex pattern in the output after offset start; the match."""
+        deadline = time.monotonic() + timeout
+        regex = re.compile(pattern.encode())
+        while True:
+            match = regex.search(self.data, start)
+            if match:
+                return match
+            left = deadline - time.monotonic()
+            if self.eof or left <= 0:
+                raise AssertionError(f"{pattern!r} not seen; got {self.data[start:]!r}")
+            self._read(left)
+
+    def drain(self, timeout=10.0) -> bytes:
+        """Everything until the other side closes."""
+        deadline = time.monotonic() + timeout
+        while not self.eof:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"output did not end; got {self.data!r}")
+            self._read(left)
+        return self.data
