@@ -15,6 +15,7 @@ def start_process(spawn_fn, stdio, prepare=None):
     start it; the process is killed if either step fails. Returns the Launch."""
     proc = spawn_fn(stdio)
     try:
+        proc.begin()
         if prepare:
             prepare(proc.pid)
         proc.start()

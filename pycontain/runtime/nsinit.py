@@ -14,7 +14,7 @@ import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
 from pycontain import native as n
 from pycontain.errors import CANNOT_EXEC, ENGINE, NOT_FOUND, PycontainError
 from pycontain.runtime.process import namespace_flags
-from pycontain.runtime.rootfs import setup_rootfs
+from pycontain.runtime.rootfs import mount_cgroup_fs, setup_rootfs
 from pycontain.runtime.security.lockdown import drop_privileges
 
 RLIMITS = {name: getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")}
@@ -71,11 +71,8 @@ def container_main(spec: dict, ctx: dict, go_fd: int, err_fd: int) -> None:
     code = ENGINE
     try:
         n.prctl(n.PR_SET_DUMPABLE, 0)
-        if os.read(go_fd, 1) != b"1":
+        if os.read(go_fd, 1) != b"1":  # go 1: the engine has our pid (and id maps)
             os._exit(ENGINE)
-        os.close(go_fd)
-        if namespace_flags(spec, late=True):  # now that we are in our cgroup
-            n.unshare(n.CLONE_NEWCGROUP)
         ctx.get("setup_stdio", lambda: None)()
         if "rootfs" in ctx:
             setup_rootfs(spec, ctx["rootfs"], ctx["overlay"])
@@ -86,6 +83,14 @@ def container_main(spec: dict, ctx: dict, go_fd: int, err_fd: int) -> None:
         if "console" in ctx:  # spawn imported the module before forking: no file access
             from pycontain.runtime.console import become_console_owner
             become_console_owner(*ctx["console"])
+        # go 2: the engine has attached our cgroup, network... (meanwhile we built the rootfs)
+        if os.read(go_fd, 1) != b"2":
+            os._exit(ENGINE)
+        os.close(go_fd)
+        if namespace_flags(spec, late=True):  # now that we are in our cgroup
+            n.unshare(n.CLONE_NEWCGROUP)
+        if "rootfs" in ctx:
+            mount_cgroup_fs(spec)
         process = spec["process"]
         os.closerange(3, err_fd)
         os.closerange(err_fd + 1, 0x7FFFFFFF)  # every leaked fd (CVE-2024-21626), before chdir

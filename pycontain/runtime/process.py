@@ -59,14 +59,25 @@ class Launch:
         self._go_fd = go_fd
         self._err_fd = err_fd
         self._console = console
+        self._begun = False
         self.master = None  # with a terminal: the pty master, once started
 
-    def start(self) -> None:
-        """Let the process set itself up and exec; raise if that fails."""
+    def _go(self, step: bytes) -> None:
         try:
-            os.write(self._go_fd, b"1")
+            os.write(self._go_fd, step)
         except BrokenPipeError:
-            pass
+            pass  # it failed already: start() reads why
+
+    def begin(self) -> None:
+        """Let the process build its root file system while we attach it."""
+        if not self._begun:
+            self._begun = True
+            self._go(b"1")
+
+    def start(self) -> None:
+        """Let the process finish its set-up and exec; raise if that fails."""
+        self.begin()
+        self._go(b"2")
         os.close(self._go_fd)
         with os.fdopen(self._err_fd, "rb") as err:
             report = err.read()

@@ -104,8 +104,16 @@ def pivot_into(root: str) -> None:
     os.chdir("/")
 
 
+CGROUP_DIR = "/sys/fs/cgroup"
+
+
+def _in_cgroup_dir(path: str) -> bool:
+    return path == CGROUP_DIR or path.startswith(CGROUP_DIR + "/")
+
+
 def setup_rootfs(spec: dict, rootfs: str, overlay: dict) -> None:
-    """Everything between unshare and exec that concerns files and mounts."""
+    """Everything between unshare and exec that concerns files and mounts,
+    but /sys/fs/cgroup: see mount_cgroup_fs."""
     n.mount(None, "/", None, n.MS_REC | n.MS_PRIVATE)
     if overlay.get("volatile"):
         rootfs, overlay = volatile_upper(rootfs, overlay)
@@ -119,10 +127,28 @@ def setup_rootfs(spec: dict, rootfs: str, overlay: dict) -> None:
     # bind the merged root onto itself so it is a mount point pivot_root accepts
     n.mount(rootfs, rootfs, None, n.MS_BIND | n.MS_REC)
     for entry in spec.get("mounts", ()):
-        check_target(rootfs, entry)
-        mount_entry(rootfs, entry)
+        if not _in_cgroup_dir(entry["destination"]):
+            check_target(rootfs, entry)
+            mount_entry(rootfs, entry)
     create_devices(rootfs, linux.get("devices", ()), bind=userns or nodev)
     pivot_into(rootfs)
-    mask_paths(linux.get("maskedPaths", ()), linux.get("readonlyPaths", ()))
+    mask_paths(linux.get("maskedPaths", ()),
+               [p for p in linux.get("readonlyPaths", ()) if not _in_cgroup_dir(p)])
     if spec.get("root", {}).get("readonly"):
         n.mount(None, "/", None, n.MS_BIND | n.MS_REMOUNT | n.MS_RDONLY)
+
+
+def mount_cgroup_fs(spec: dict) -> None:
+    """Mount the container's /sys/fs/cgroup (after pivot_root).
+
+    Deferred until the engine has moved the process into its cgroup and the
+    process has unshared its cgroup namespace, so the mounts show that cgroup
+    as the root; the rest of the root file system is built meanwhile, while
+    the engine pays the kernel's slow first cgroup move.
+    """
+    for entry in spec.get("mounts", ()):
+        if _in_cgroup_dir(entry["destination"]):
+            check_target("/", entry)
+            mount_entry("/", entry)
+    mask_paths((), [p for p in spec.get("linux", {}).get("readonlyPaths", ())
+                    if _in_cgroup_dir(p)])

@@ -1,0 +1,236 @@
+"""The engine's side of a zygote (see zygote_main, which runs in the jail).
+
+A Zygote is the function's base jail (jail.jail_spec, with the zygote as its
+first process) plus a SOCK_SEQPACKET control socket. `call` sends the event
+and two pipes; the call's child writes the result and the log to the pipes,
+the zygote reports its wait status. Calls run concurrently; one reader
+thread routes the zygote's reports. If the zygote dies, its calls fail with
+Runtime.ExitError and `alive` turns False (the pool starts a new one).
+"""
+import os
+import select
+import socket
+import threading
+import time
+
+from pycontain import jsonio, paths
+from pycontain.errors import PycontainError
+from pycontain.fn.invoke import LOG_TAIL, MAX_EVENT, Outcome, _classify, _Collector, \
+    _event_fd, _report_lines, error_payload
+from pycontain.fn.jail import RUNTIME_DIR, JailConfig, _ro_bind, jail_context, jail_spec, limits
+from pycontain.runtime.process import spawn
+from pycontain.runtime.security import seccomp
+
+ZYGOTE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "zygote_main.py")
+BOOT = (f"import sys; sys.path.insert(0, {RUNTIME_DIR!r}); import zygote_main as z; "
+        "del sys.path[0], sys.modules['zygote_main'], sys.modules['runner']; sys.exit(z.main())")
+INIT_TIMEOUT = 10.0   # Lambda's limit on a function's init phase
+GRACE = 2.0           # after a call's timeout, before the engine gives up on the zygote
+# what the zygote may do that the handler may not: create namespaces and mount in them
+ZYGOTE_CAPS_PROFILE = ("CAP_SYS_ADMIN",)
+
+
+def zygote_spec(cfg: JailConfig) -> tuple:
+    """The base jail's spec, and the init message that tells the zygote what
+    each call's child sets up: /proc masks (a fresh /proc per call can only be
+    mounted where the jail's own /proc is fully visible), rlimits, seccomp."""
+    spec = jail_spec(cfg, "", 0)
+    process, linux = spec["process"], spec["linux"]
+    process["args"] = ["python3", "-I", "-S", "-B", "-c", BOOT]
+    process["rlimits"] = [r for r in process["rlimits"] if r["type"] != "RLIMIT_CPU"]
+    spec["mounts"].append(_ro_bind(ZYGOTE, f"{RUNTIME_DIR}/zygote_main.py"))
+    masked = [p for p in linux["maskedPaths"] if p.startswith("/proc/")]
+    readonly = [p for p in linux["readonlyPaths"] if p.startswith("/proc/")]
+    linux["maskedPaths"] = [p for p in linux["maskedPaths"] if p not in masked]
+    linux["readonlyPaths"] = [p for p in linux["readonlyPaths"] if p not in readonly]
+    call_filter = seccomp.program(linux["seccomp"])
+    linux["seccomp"] = seccomp.resolve("default", ZYGOTE_CAPS_PROFILE)
+    init = {"handler": cfg.handler, "bpf": call_filter.hex(), "masked": masked,
+            "readonly": readonly, "tmp_size": "512m",
+            "rlimits": [[r["type"], r["soft"], r["hard"]] for r in limits(cfg)
+                        if r["type"] == "RLIMIT_CPU"]}
+    return spec, init
+
+
+class _Pending:
+    __slots__ = ("done_fd", "report")
+
+    def __init__(self):
+        self.done_fd = os.eventfd(0, os.EFD_CLOEXEC)
+        self.report = None
+
+
+def _outcome(collector: _Collector, pending: _Pending, deadline: float) -> tuple:
+    """(report, result): from the child's own "STATUS RSS" line once its pipes
+    closed, else from the zygote's report (None if neither came in time)."""
+    while collector.open:
+        ready, _, _ = select.select(collector.open, [], [], max(0, deadline - time.monotonic()))
+        if not ready:
+            return None, b""
+        for fd in ready:
+            collector._read(fd)
+    head, newline, result = bytes(collector.result).partition(b"\n")
+    status, _, rss = head.partition(b" ")
+    if newline and status in (b"0", b"1", b"2") and rss.isdigit():
+        return {"status": int(status) << 8, "rss": int(rss), "timed_out": False}, result
+    select.select([pending.done_fd], [], [], max(0, deadline - time.monotonic()))
+    return pending.report, b""
+
+
+class Zygote:
+    """A warm, pre-imported handler in the function's base jail."""
+
+    def __init__(self, cfg: JailConfig, log_fd: int = 2):
+        from pycontain.image.store import ImageStore
+        self.cfg = cfg
+        self.alive = False
+        self.init_error = None  # error JSON (bytes) when the handler failed to load
+        self.init_ms = 0.0
+        self.users = 0  # calls holding this zygote (kept by the pool)
+        self._pending, self._lock, self._next = {}, threading.Lock(), 0
+        self._first = threading.Lock()
+        store_root = paths.data_root()
+        image = ImageStore(store_root).resolve(cfg.image)
+        spec, init = zygote_spec(cfg)
+        ctx = jail_context(spec, store_root, image.layer_dirs,
+                           paths.ensure_dir(os.path.join(store_root, "fn", "jail")))
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.sock = ours
+        try:
+            launch = spawn(spec, ctx, (theirs.fileno(), log_fd, log_fd))
+        finally:
+            theirs.close()
+        self.pid = launch.pid
+        try:
+            launch.start()
+            ours.sendall(jsonio.dumps(init, indent=None).encode())
+            self._handshake()
+        except BaseException:
+            self.kill()
+            raise
+        self._reader = threading.Thread(target=self._read, name=f"zygote-{cfg.function_name}",
+                                        daemon=True)
+        self._reader.start()
+
+    def _handshake(self) -> None:
+        self.sock.settimeout(INIT_TIMEOUT)
+        try:
+            data = self.sock.recv(1 << 20)
+        except socket.timeout:
+            data = jsonio.dumps({"ready": False, "error": error_payload(
+                "Sandbox.Timedout", f"Init phase took longer than {INIT_TIMEOUT:.0f} seconds",
+                "").decode()}).encode()
+        finally:
+            self.sock.settimeout(None)
+        if not data:
+            raise PycontainError(f"the zygote of {self.cfg.function_name} exited during init "
+                                 "(see the log above)")
+        answer = jsonio.loads(data)
+        if not answer["ready"]:
+            self.init_error = answer["error"].encode()
+            self.kill()
+            return
+        self.init_ms, self.alive = answer["init_ms"], True
+
+    def _read(self) -> None:
+        """Route the zygote's reports; when it is gone, fail what is pending."""
+        while True:
+            try:
+                data = self.sock.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                break
+            report = jsonio.loads(data)
+            with self._lock:
+                pending = self._pending.pop(report["id"], None)
+            if pending is not None:
+                pending.report = report
+                os.eventfd_write(pending.done_fd, 1)
+        self.alive = False
+        self._reap()
+        with self._lock:
+            orphans, self._pending = list(self._pending.values()), {}
+        for pending in orphans:
+            os.eventfd_write(pending.done_fd, 1)
+
+    def _reap(self) -> None:
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+
+    def _send(self, call: dict, fds: list) -> _Pending:
+        pending = _Pending()
+        with self._lock:
+            self._next += 1
+            call["id"] = self._next
+            self._pending[call["id"]] = pending
+        try:
+            socket.send_fds(self.sock, [jsonio.dumps(call, indent=None).encode()], fds)
+        except OSError:
+            with self._lock:
+                self._pending.pop(call["id"], None)
+            os.close(pending.done_fd)
+            raise PycontainError(f"the zygote of {self.cfg.function_name} is gone") from None
+        return pending
+
+    def call(self, event: bytes, request_id: str) -> Outcome:
+        """One call in a fresh jail forked from the zygote (see module doc)."""
+        cfg, out = self.cfg, Outcome(request_id=request_id)
+        start = time.monotonic()
+        result_r, result_w = os.pipe2(os.O_CLOEXEC)
+        log_r, log_w = os.pipe2(os.O_CLOEXEC)
+        collector = _Collector(result_r, log_r, None)
+        event_fd = _event_fd(event)
+        call = {"rid": request_id, "timeout": cfg.timeout,
+                "deadline_ms": int(time.time() * 1000 + cfg.timeout * 1000)}
+        try:
+            pending = self._send(call, [event_fd, result_w, log_w])
+        except BaseException:
+            collector.close()
+            raise
+        finally:
+            for fd in (event_fd, result_w, log_w):
+                os.close(fd)
+        try:
+            report, result = _outcome(collector, pending, start + cfg.timeout + GRACE)
+        finally:
+            collector.close()
+            with self._lock:
+                self._pending.pop(call["id"], None)
+            os.close(pending.done_fd)
+        out.duration_ms = (time.monotonic() - start) * 1000
+        if report is None:  # the zygote died (or hangs: it is killed, the pool starts anew)
+            self.kill()
+            report = {"status": 9, "rss": 0, "timed_out": False}
+        out.max_memory_mb = (report["rss"] + 1023) // 1024
+        _classify(out, report["status"], result, report["timed_out"], cfg.timeout)
+        header = f"START RequestId: {request_id} Version: $LATEST\n".encode()
+        lines = _report_lines(out, cfg.memory_mb)
+        if self._first.acquire(blocking=False):  # Lambda reports the init on the first call
+            lines = lines.replace(b"\tLimits:", f"\tInit Duration: {self.init_ms:.2f} ms"
+                                  "\tLimits:".encode())
+        out.log = bytes(header + collector.log + lines)[-LOG_TAIL:]
+        return out
+
+    def kill(self) -> None:
+        """Kill the zygote: PID 1 of the jail, so every call it forked dies too."""
+        self.alive = False
+        try:
+            os.kill(self.pid, 9)
+        except ProcessLookupError:
+            pass
+        if not getattr(self, "_reader", None):
+            self._reap()
+            self.sock.close()
+
+    def close(self) -> None:
+        """Kill the zygote and wait until it and its reader are gone."""
+        self.kill()
+        if getattr(self, "_reader", None):
+            self._reader.join()
+            self.sock.close()
+
+
+__all__ = ["Zygote", "zygote_spec", "MAX_EVENT"]

@@ -1,0 +1,162 @@
+"""The zygotes of every served function: started on first call, replaced
+when the function changes (`fn update`) or its zygote died, reaped when idle.
+
+Concurrency: at most `max_concurrency` calls run at once across functions; a
+call beyond that waits up to `queue_timeout` seconds for a slot (back-pressure)
+and then fails with TooManyRequestsException. A function has one zygote that
+forks every call, so calls of one function run in parallel as well.
+"""
+import os
+import threading
+import time
+
+from pycontain.errors import PycontainError
+from pycontain.fn import functions
+from pycontain.fn.invoke import EXIT_FUNCTION_ERROR, Outcome, new_request_id
+from pycontain.fn.zygote import Zygote
+
+
+class _Entry:
+    """One function's zygote and its bookkeeping."""
+    __slots__ = ("lock", "zygote", "version", "in_flight", "calls", "last_used")
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.zygote, self.version = None, None
+        self.in_flight = self.calls = 0
+        self.last_used = time.monotonic()
+
+
+class ZygotePool:
+    def __init__(self, max_concurrency: int = 64, queue_timeout: float = 10.0,
+                 idle_ttl: float = 600.0, log_fd: int = 2):
+        self.max_concurrency, self.queue_timeout, self.idle_ttl = (
+            max_concurrency, queue_timeout, idle_ttl)
+        self.log_fd = log_fd
+        self._slots = threading.BoundedSemaphore(max_concurrency)
+        self._entries, self._lock = {}, threading.Lock()
+        self._retired = []  # replaced zygotes, killed once their calls are done
+        self.closing = False
+
+    def _entry(self, name: str) -> _Entry:
+        with self._lock:
+            return self._entries.setdefault(name, _Entry())
+
+    def lookup(self, name: str) -> None:
+        """Raise ResourceNotFoundException unless function name exists."""
+        functions.get(name)
+
+    def _version(self, name: str) -> int:
+        try:
+            return os.stat(os.path.join(functions.functions_dir(), functions.validate_name(name),
+                                        "config.json")).st_mtime_ns
+        except FileNotFoundError:
+            raise PycontainError(f"ResourceNotFoundException: Function not found: {name}") \
+                from None
+
+    def _acquire(self, name: str, entry: _Entry) -> Zygote:
+        """The function's current, live zygote (started or replaced if need be),
+        counted as in use by one more call."""
+        version = self._version(name)
+        with entry.lock:
+            old = entry.zygote
+            if old is None or not old.alive or entry.version != version:
+                if old is not None:
+                    self._retire(old)
+                entry.zygote, entry.version = None, version
+                entry.zygote = Zygote(functions.jail_config(name), self.log_fd)
+            entry.in_flight += 1
+            entry.calls += 1
+            entry.zygote.users += 1
+            return entry.zygote
+
+    def _release(self, entry: _Entry, zygote: Zygote) -> None:
+        with entry.lock:
+            entry.in_flight -= 1
+            zygote.users -= 1
+            entry.last_used = time.monotonic()
+        if zygote is not entry.zygote:
+            self._close_retired()
+
+    def _retire(self, zygote: Zygote) -> None:
+        """Kill a replaced zygote now, or once its last call is done."""
+        if zygote.users == 0 or not zygote.alive:
+            zygote.close()
+        else:
+            with self._lock:
+                self._retired.append(zygote)
+
+    def invoke(self, name: str, event: bytes, request_id: str = "") -> Outcome:
+        """Run one call of function name in a fresh jail forked from its zygote."""
+        request_id = request_id or new_request_id()
+        if self.closing:
+            raise PycontainError("ServiceException: the server is shutting down")
+        entry = self._entry(name)
+        self._version(name)
+        if not self._slots.acquire(timeout=self.queue_timeout):
+            raise PycontainError("TooManyRequestsException: Rate Exceeded. (all "
+                                 f"{self.max_concurrency} concurrency slots busy)")
+        try:
+            zygote = self._acquire(name, entry)
+            try:
+                if zygote.init_error is not None:
+                    return Outcome(request_id=request_id, payload=zygote.init_error,
+                                   function_error="Unhandled", exit_code=EXIT_FUNCTION_ERROR)
+                return zygote.call(event, request_id)
+            finally:
+                self._release(entry, zygote)
+        finally:
+            self._slots.release()
+
+    def _close_retired(self) -> None:
+        with self._lock:
+            done = [z for z in self._retired if z.users == 0]
+            self._retired = [z for z in self._retired if z.users]
+        for zygote in done:
+            zygote.close()
+
+    def reap_idle(self) -> None:
+        """Kill zygotes unused for idle_ttl seconds (and dead ones' leftovers)."""
+        now = time.monotonic()
+        with self._lock:
+            entries = list(self._entries.values())
+        for entry in entries:
+            with entry.lock:
+                zygote = entry.zygote
+                if zygote is not None and entry.in_flight == 0 and (
+                        now - entry.last_used > self.idle_ttl or not zygote.alive):
+                    entry.zygote = None
+                    zygote.close()
+        self._close_retired()
+
+    def status(self) -> dict:
+        with self._lock:
+            entries = dict(self._entries)
+        funcs = {}
+        for name, entry in sorted(entries.items()):
+            zygote = entry.zygote
+            funcs[name] = {"warm": bool(zygote and zygote.alive),
+                           "zygote_pid": zygote.pid if zygote and zygote.alive else None,
+                           "init_ms": round(zygote.init_ms, 2) if zygote else None,
+                           "in_flight": entry.in_flight, "calls": entry.calls,
+                           "idle_s": round(time.monotonic() - entry.last_used, 1)}
+        return {"functions": funcs,
+                "warm_zygotes": sum(f["warm"] for f in funcs.values()),
+                "in_flight": sum(f["in_flight"] for f in funcs.values()),
+                "max_concurrency": self.max_concurrency, "limits": "rlimit"}
+
+    def in_flight(self) -> int:
+        with self._lock:
+            return sum(e.in_flight for e in self._entries.values())
+
+    def close(self, grace: float = 5.0) -> None:
+        """Refuse new calls, let in-flight ones finish for up to grace seconds,
+        then kill every zygote (and with it every call still running)."""
+        self.closing = True
+        deadline = time.monotonic() + grace
+        while self.in_flight() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with self._lock:
+            entries, retired, self._retired = list(self._entries.values()), self._retired, []
+        for zygote in retired + [e.zygote for e in entries if e.zygote is not None]:
+            zygote.close()
