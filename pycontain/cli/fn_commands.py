@@ -140,3 +140,20 @@ def invoke(name, outfile, payload, log_type):
         status["LogResult"] = base64.b64encode(outcome.log).decode()
     _print(status)
     sys.stdout.flush()
+
+
+@fn.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Loopback address to listen on (no other: signatures are not checked).")
+@click.option("--port", default=9000, show_default=True, type=int, help="0: any free port.")
+@click.option("--max-concurrency", "max_concurrency", default=64, show_default=True,
+              type=click.IntRange(1, 4096), help="Calls running at once, all functions.")
+@click.option("--queue-timeout", "queue_timeout", default=10.0, show_default=True,
+              type=click.FloatRange(0), help="Seconds a call waits for a slot before 429.")
+@click.option("--idle-ttl", "idle_ttl", default=600.0, show_default=True,
+              type=click.FloatRange(0), help="Seconds before an unused zygote is killed.")
+def serve(host, port, max_concurrency, queue_timeout, idle_ttl):
+    """Serve every function through the Lambda Invoke API (boto3, AWS CLI),
+    each call in a fresh jail forked from the function's warm zygote."""
+    from pycontain.fn.serve import serve as run
+    run(host, port, max_concurrency, queue_timeout, idle_ttl)

@@ -4,6 +4,8 @@ The table feeds both the click command (help, errors) and the lean parser
 that `pycontain run` uses on its hot path, where importing click alone would
 cost more than starting a container.
 """
+import os
+
 from pycontain.spec import RunOptions
 
 FLAG, VALUE, MULTI = "flag", "value", "multi"
@@ -23,7 +25,8 @@ RUN_FLAGS = (
     (("--entrypoint",), "entrypoint", VALUE, "Override the image's entrypoint."),
     (("--read-only",), "read_only", FLAG, "Mount the container's root read-only."),
     (("--network", "--net"), "network", VALUE,
-     "Network: none (default), bridge, host or a user network's name."),
+     "Network: none (default; $PYCONTAIN_NETWORK changes it), bridge, host or a user "
+     "network's name."),
     (("-p", "--publish"), "publish", MULTI,
      "Publish a port: [IP:][HOSTPORT:]CONTAINERPORT[/tcp|/udp]."),
     (("-P", "--publish-all"), "publish_all", FLAG, "Publish every exposed port on a free host port."),
@@ -50,9 +53,10 @@ _BY_NAME = {name: (dest, kind) for names, dest, kind, _ in RUN_FLAGS for name in
 
 def make_options(values: dict, image: str, command) -> RunOptions:
     """RunOptions from parsed flag values; validates what the table cannot."""
-    opts = RunOptions(image=image, command=list(command),
-                      **{k: (list(v) if isinstance(v, tuple) else v)
-                         for k, v in values.items() if v is not None})
+    values = {k: (list(v) if isinstance(v, tuple) else v)
+              for k, v in values.items() if v is not None}
+    values.setdefault("network", os.environ.get("PYCONTAIN_NETWORK") or "none")
+    opts = RunOptions(image=image, command=list(command), **values)
     if opts.network not in NETWORKS:
         from pycontain.net.config import load
         load(opts.network)  # a user network, or "network NAME not found"

@@ -70,3 +70,13 @@ class Reader:
                 raise AssertionError(f"output did not end; got {self.data!r}")
             self._read(left)
         return self.data
+
+
+def reap(proc) -> None:
+    """Kill a Popen still running (a test that failed midway) and close its pipes."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()

@@ -3,7 +3,7 @@ import json
 import os
 import signal
 
-from helpers import IDLE, Reader, wait_for
+from helpers import IDLE, Reader, reap, wait_for
 
 # main process that stops cleanly on `stop` (PID 1 ignores an untrapped TERM)
 SERVE = f'trap "exit 0" TERM; echo main-ready; {IDLE}'
@@ -133,11 +133,7 @@ def test_exec_processes_die_with_the_container(pc):
         code = proc.wait(timeout=10)
         assert code == 128 + signal.SIGKILL, code
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
+        reap(proc)
         pc("rm", "-f", cid)
 
 
@@ -172,11 +168,7 @@ def test_logs_follow_streams_and_ends_when_the_container_exits(pc):
         assert out.drain() == b"first\nsecond\nthird\n"
         assert proc.wait(timeout=10) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
+        reap(proc)
         pc("rm", "-f", cid)
 
 

@@ -4,7 +4,7 @@ import os
 import shutil
 import signal
 
-from helpers import IDLE, running, wait_for
+from helpers import IDLE, reap, running, wait_for
 
 
 
@@ -59,11 +59,7 @@ def test_gc_removes_an_rm_container_whose_foreground_engine_was_killed(pc):
         # the name can be used again
         assert pc("run", "--rm", "--name", "x", "busybox", "true").returncode == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
+        reap(proc)
 
 
 def test_gc_removes_a_detached_rm_container_whose_monitor_was_killed(pc):

@@ -11,6 +11,7 @@ import uuid
 import pytest
 
 from conftest import PYCONTAIN, REPO
+from helpers import reap
 
 ENTRY_IMAGE = "localhost/entry:latest"
 
@@ -445,8 +446,4 @@ def test_without_interactive_an_open_stdin_is_not_read(pc):
         assert proc.stdout.read() == ""
     finally:
         proc.stdin.close()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
+        reap(proc)

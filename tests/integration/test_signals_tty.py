@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from helpers import Reader, running, wait_for
+from helpers import Reader, reap, running, wait_for
 
 
 def _make_controlling_tty():
@@ -142,11 +142,7 @@ def test_signals_to_a_foreground_run_reach_the_container_later(pc):
         assert out.drain() == b"ready\ngot\n"
         assert not os.path.exists(f"/proc/{pid}/ns")
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
+        reap(proc)
 
 
 def test_init_forwards_sigterm_to_a_command_without_handlers(pc):
@@ -158,11 +154,7 @@ def test_init_forwards_sigterm_to_a_command_without_handlers(pc):
         assert proc.wait(timeout=10) == 128 + signal.SIGTERM
         assert time.monotonic() - started < 5
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
+        reap(proc)
 
 
 def test_interactive_tty_session(pc):

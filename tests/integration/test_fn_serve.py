@@ -1,0 +1,265 @@
+"""`pycontain fn serve`: boto3 against the Lambda Invoke API, real jails."""
+import base64
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+boto3 = pytest.importorskip("boto3")
+from botocore.config import Config  # noqa: E402
+
+CODE = '''
+import os, sys, time
+COUNT = 0
+def echo(event, context):
+    global COUNT
+    COUNT += 1
+    print("log line from", context.function_name)
+    before = sorted(os.listdir("/tmp"))
+    open("/tmp/mine", "w").write("x")
+    leaked = os.environ.get("LEAK")
+    os.environ["LEAK"] = "1"
+    return {"event": event, "count": COUNT, "tmp_before": before, "leak": leaked,
+            "pid": os.getpid(), "procs": [p for p in os.listdir("/proc") if p.isdigit()],
+            "rid": context.aws_request_id}
+def fail(event, context):
+    raise ValueError("boom")
+def slow(event, context):
+    time.sleep(event.get("sleep", 2))
+    return "slow"
+def exit_(event, context):
+    os._exit(3)
+def segv(event, context):
+    import ctypes
+    ctypes.string_at(0)
+'''
+FUNCTIONS = {"echo": "app.echo", "fail": "app.fail", "slow": "app.slow",
+             "crash-exit": "app.exit_", "crash-segv": "app.segv", "broken": "nope.handler"}
+
+
+@pytest.fixture(scope="module")
+def functions(engine_env, tmp_path_factory):
+    from tests.conftest import Engine
+    engine = Engine(engine_env)
+    zip_path = tmp_path_factory.mktemp("fnserve") / "app.zip"
+    with zipfile.ZipFile(zip_path, "w") as z:
+        z.writestr("app.py", CODE)
+    for name, handler in FUNCTIONS.items():
+        engine("fn", "delete", name)
+        engine.out("fn", "create", name, "--zip-file", zip_path, "--handler", handler,
+                   "--timeout", "10")
+    yield engine
+    for name in FUNCTIONS:
+        engine("fn", "delete", name)
+
+
+class Server:
+    """A running `pycontain fn serve` on a free loopback port."""
+
+    def __init__(self, pc, *args):
+        self.proc = pc.popen("fn", "serve", "--port", "0", *args)
+        self.lines = []
+        line = self.proc.stderr.readline()
+        match = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
+        assert match, line + self.proc.stderr.read()
+        self.port = int(match.group(1))
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self._drain, daemon=True).start()
+        self.client = boto3.client(
+            "lambda", endpoint_url=self.url, region_name="us-east-1",
+            aws_access_key_id="test", aws_secret_access_key="test",
+            config=Config(retries={"total_max_attempts": 1}, read_timeout=60,
+                          max_pool_connections=64))
+
+    def _drain(self):
+        for line in self.proc.stderr:
+            self.lines.append(line)
+
+    def invoke(self, name, event=None, **kwargs):
+        response = self.client.invoke(FunctionName=name, Payload=json.dumps(event or {}),
+                                      **kwargs)
+        response["Body"] = response["Payload"].read()
+        return response
+
+    def result(self, name, event=None):
+        response = self.invoke(name, event)
+        assert "FunctionError" not in response, response["Body"]
+        return json.loads(response["Body"])
+
+    def status(self) -> dict:
+        import urllib.request
+        with urllib.request.urlopen(f"{self.url}/status") as r:
+            return json.load(r)
+
+    def stop(self, timeout=20) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+
+def zygote_processes() -> list:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if b"zygote_main" in f.read():
+                    found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.fixture
+def server(pc, functions):
+    srv = Server(pc)
+    yield srv
+    assert srv.stop() == 0
+    assert not zygote_processes()
+
+
+def test_results_errors_and_log_tail(server):
+    response = server.invoke("echo", {"name": "John"}, LogType="Tail")
+    assert response["StatusCode"] == 200 and "FunctionError" not in response
+    body = json.loads(response["Body"])
+    assert body["event"] == {"name": "John"}
+    assert body["rid"] == response["ResponseMetadata"]["RequestId"]
+    log = base64.b64decode(response["LogResult"]).decode()
+    assert "log line from echo" in log
+    assert re.search(r"REPORT RequestId: \S+\tDuration: [\d.]+ ms\tBilled Duration: \d+ ms\t"
+                     r"Memory Size: 128 MB\tMax Memory Used: \d+ MB\tInit Duration: [\d.]+ ms",
+                     log), log
+    failed = server.invoke("fail")
+    assert failed["FunctionError"] == "Unhandled"
+    error = json.loads(failed["Body"])
+    assert error["errorType"] == "ValueError" and error["errorMessage"] == "boom"
+    broken = server.invoke("broken")
+    assert json.loads(broken["Body"])["errorType"] == "Runtime.ImportModuleError"
+    assert any(" REPORT " in f" {ln}" for ln in server.lines)
+    assert any('"POST /2015-03-31/functions/echo/invocations HTTP/1.1" 200' in ln
+               for ln in server.lines)
+
+
+def test_event_dryrun_unknown_and_too_large(server):
+    assert server.invoke("echo", InvocationType="DryRun")["StatusCode"] == 204
+    calls = server.status()["functions"].get("echo", {}).get("calls", 0)
+    assert server.invoke("echo", InvocationType="Event")["StatusCode"] == 202
+    deadline = time.monotonic() + 10
+    while server.status()["functions"].get("echo", {}).get("calls", 0) == calls:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    with pytest.raises(server.client.exceptions.ResourceNotFoundException):
+        server.invoke("no-such-function")
+    with pytest.raises(server.client.exceptions.RequestTooLargeException):
+        server.client.invoke(FunctionName="echo", Payload=b'"' + b"x" * (6 << 20) + b'"')
+
+
+def test_no_state_shared_between_calls(server):
+    for _ in range(3):
+        body = server.result("echo")
+        assert body["count"] == 1 and body["tmp_before"] == [] and body["leak"] is None
+        assert body["pid"] == 1 and body["procs"] == ["1"]
+
+
+def test_fifty_concurrent_calls(server):
+    names = ["echo", "echo", "fail"]
+    with ThreadPoolExecutor(50) as pool:
+        responses = list(pool.map(lambda i: (i, server.invoke(names[i % 3], {"i": i})),
+                                  range(50)))
+    for i, response in responses:
+        if names[i % 3] == "echo":
+            body = json.loads(response["Body"])
+            assert body["event"] == {"i": i} and body["count"] == 1
+        else:
+            assert response["FunctionError"] == "Unhandled"
+
+
+def test_slow_call_does_not_block_fast_ones(server):
+    server.result("echo")  # warm
+    slow = ThreadPoolExecutor(1).submit(server.invoke, "slow", {"sleep": 3})
+    time.sleep(0.3)
+    assert server.status()["in_flight"] == 1
+    start = time.monotonic()
+    for _ in range(5):
+        server.result("echo")
+    assert time.monotonic() - start < 2
+    assert json.loads(slow.result()["Body"]) == "slow"
+
+
+def test_crashing_handler_fails_that_call_only(server):
+    server.result("echo")
+    pid = server.status()["functions"]["echo"]["zygote_pid"]
+    for name, reason in (("crash-exit", "exit status 3"), ("crash-segv", "signal: 11")):
+        response = server.invoke(name)
+        error = json.loads(response["Body"])
+        assert response["FunctionError"] == "Unhandled"
+        assert error["errorType"] == "Runtime.ExitError" and reason in error["errorMessage"]
+    assert server.result("echo")["count"] == 1
+    assert server.status()["functions"]["echo"]["zygote_pid"] == pid
+
+
+def test_dead_zygote_is_respawned_and_update_replaces_it(server, functions, tmp_path):
+    server.result("echo")
+    pid = server.status()["functions"]["echo"]["zygote_pid"]
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(0.2)
+    assert server.result("echo")["count"] == 1
+    new_pid = server.status()["functions"]["echo"]["zygote_pid"]
+    assert new_pid != pid
+    zip_path = tmp_path / "v2.zip"
+    with zipfile.ZipFile(zip_path, "w") as z:
+        z.writestr("app.py", CODE + "\ndef echo(event, context):\n    return 'v2'\n")
+    functions.out("fn", "update", "echo", "--zip-file", zip_path)
+    try:
+        assert server.result("echo") == "v2"
+        assert server.status()["functions"]["echo"]["zygote_pid"] != new_pid
+    finally:
+        with zipfile.ZipFile(zip_path, "w") as z:
+            z.writestr("app.py", CODE)
+        functions.out("fn", "update", "echo", "--zip-file", zip_path)
+
+
+def test_over_concurrency_is_429_or_queued(pc, functions):
+    srv = Server(pc, "--max-concurrency", "1", "--queue-timeout", "0")
+    try:
+        slow = ThreadPoolExecutor(1).submit(srv.invoke, "slow", {"sleep": 2})
+        time.sleep(0.5)
+        with pytest.raises(srv.client.exceptions.TooManyRequestsException):
+            srv.invoke("echo")
+        assert json.loads(slow.result()["Body"]) == "slow"
+    finally:
+        assert srv.stop() == 0
+    srv = Server(pc, "--max-concurrency", "1", "--queue-timeout", "10")
+    try:
+        slow = ThreadPoolExecutor(1).submit(srv.invoke, "slow", {"sleep": 1})
+        time.sleep(0.3)
+        assert srv.result("echo")["count"] == 1  # waited for the slot
+        slow.result()
+    finally:
+        assert srv.stop() == 0
+
+
+def test_shutdown_during_calls_leaves_nothing(pc, functions):
+    srv = Server(pc)
+    srv.result("echo")
+    calls = ThreadPoolExecutor(3).map(lambda _: srv.invoke("slow", {"sleep": 30}), range(3))
+    time.sleep(1)
+    assert srv.status()["in_flight"] == 3
+    assert zygote_processes()
+    start = time.monotonic()
+    assert srv.stop() == 0
+    assert time.monotonic() - start < 15
+    for response in calls:  # cancelled: the zygote (and so every jail) was killed
+        assert response["FunctionError"] == "Unhandled"
+    assert not zygote_processes()
+
+
+def test_refuses_to_bind_other_than_loopback(pc):
+    result = pc("fn", "serve", "--host", "0.0.0.0", "--port", "0")
+    assert result.returncode == 125 and "loopback" in result.stderr
