@@ -10,7 +10,6 @@ Errors are Lambda's: an x-amzn-ErrorType header and {"Type", "message"}.
 Request signatures are not checked: the server binds loopback only.
 """
 import base64
-import ipaddress
 import socket
 import sys
 import threading
@@ -21,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 from pycontain import jsonio
 from pycontain.errors import PycontainError
 from pycontain.fn.invoke import EXIT_BAD_REQUEST, MAX_EVENT, new_request_id
+from pycontain.image import transport
 
 PREFIX, SUFFIX = "/2015-03-31/functions/", "/invocations"
 DISCARD_LIMIT = 64 * 1024 * 1024  # an oversized body is read and dropped up to this size
@@ -49,17 +49,13 @@ def function_name(path: str) -> str:
 
 
 def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return transport.is_loopback(f"[{host}]" if ":" in host else host)
 
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "pycontain"
+    disable_nagle_algorithm = True  # headers and body go out in two writes
 
     def _reply(self, code: int, body: bytes = b"", headers=()) -> None:
         self.send_response(code)

@@ -130,14 +130,15 @@ def _classify(out: Outcome, status: int, payload: bytes, timed_out: bool, timeou
     out.function_error, out.exit_code = "Unhandled", EXIT_FUNCTION_ERROR
 
 
-def _launch(spec: dict, ctx: dict, event: bytes, log_sink):
-    """Create the jail with its three descriptors: (Launch, its _Collector)."""
+def with_call_fds(start, event: bytes, log_sink=None) -> tuple:
+    """start((event fd, result pipe, log pipe)) -> handle, then close our copies
+    of those descriptors: (handle, the _Collector reading the two pipes)."""
     result_r, result_w = os.pipe2(os.O_CLOEXEC)
     log_r, log_w = os.pipe2(os.O_CLOEXEC)
     collector = _Collector(result_r, log_r, log_sink)
     event_fd = _event_fd(event)
     try:
-        return spawn(spec, ctx, (event_fd, result_w, log_w)), collector
+        return start((event_fd, result_w, log_w)), collector
     except BaseException:
         collector.close()
         raise
@@ -187,8 +188,8 @@ def run_call(cfg: JailConfig, event: bytes, log_sink=None) -> Outcome:
     mount_point = paths.ensure_dir(os.path.join(store_root, "fn", "jail"))
     start = time.monotonic()
     spec = jail_spec(cfg, out.request_id, int(time.time() * 1000 + cfg.timeout * 1000))
-    launch, collector = _launch(spec, jail_context(spec, store_root, image.layer_dirs, mount_point),
-                                event, log_sink)
+    ctx = jail_context(spec, store_root, image.layer_dirs, mount_point)
+    launch, collector = with_call_fds(lambda fds: spawn(spec, ctx, fds), event, log_sink)
     header = f"START RequestId: {out.request_id} Version: $LATEST\n".encode()
     try:
         status, usage, timed_out = _supervise(launch, collector, start + cfg.timeout, header)

@@ -15,8 +15,8 @@ import time
 
 from pycontain import jsonio, paths
 from pycontain.errors import PycontainError
-from pycontain.fn.invoke import LOG_TAIL, MAX_EVENT, Outcome, _classify, _Collector, \
-    _event_fd, _report_lines, error_payload
+from pycontain.fn.invoke import LOG_TAIL, Outcome, _classify, _Collector, _report_lines, \
+    error_payload, with_call_fds
 from pycontain.fn.jail import RUNTIME_DIR, JailConfig, _ro_bind, jail_context, jail_spec, limits
 from pycontain.runtime.process import spawn
 from pycontain.runtime.security import seccomp
@@ -181,20 +181,9 @@ class Zygote:
         """One call in a fresh jail forked from the zygote (see module doc)."""
         cfg, out = self.cfg, Outcome(request_id=request_id)
         start = time.monotonic()
-        result_r, result_w = os.pipe2(os.O_CLOEXEC)
-        log_r, log_w = os.pipe2(os.O_CLOEXEC)
-        collector = _Collector(result_r, log_r, None)
-        event_fd = _event_fd(event)
         call = {"rid": request_id, "timeout": cfg.timeout,
                 "deadline_ms": int(time.time() * 1000 + cfg.timeout * 1000)}
-        try:
-            pending = self._send(call, [event_fd, result_w, log_w])
-        except BaseException:
-            collector.close()
-            raise
-        finally:
-            for fd in (event_fd, result_w, log_w):
-                os.close(fd)
+        pending, collector = with_call_fds(lambda fds: self._send(call, list(fds)), event)
         try:
             report, result = _outcome(collector, pending, start + cfg.timeout + GRACE)
         finally:
@@ -234,5 +223,3 @@ class Zygote:
             self._reader.join()
             self.sock.close()
 
-
-__all__ = ["Zygote", "zygote_spec", "MAX_EVENT"]

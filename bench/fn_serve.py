@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Warm calls through `fn serve`'s zygotes, a fresh jail per call: direct
+(ZygotePool.invoke in this process) and through HTTP (`pycontain fn serve`,
+a keep-alive connection per client thread), against `bwrap --unshare-all
+/usr/bin/python3` running the same handler per call. Latency = sequential
+calls; calls/s = THREADS clients at once. Run as root:
+bench/fn_serve.py [CALLS] [THREADS]. Builds a private store with the python image."""
+import http.client
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+
+from common import PYCONTAIN, REPO
+from fn_exec import EVENT, HANDLER, bwrap_command
+
+sys.path.insert(0, str(REPO))
+
+
+def percentile(values: list, q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * q))]
+
+
+def latency(call, n: int) -> list:
+    for _ in range(20):
+        call()
+    samples = []
+    for _ in range(n):
+        start = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def throughput(make_call, threads: int, seconds: float = 3.0) -> float:
+    count, stop = [0] * threads, time.monotonic() + seconds
+
+    def worker(i):
+        call = make_call()
+        while time.monotonic() < stop:
+            call()
+            count[i] += 1
+    workers = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    start = time.monotonic()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return sum(count) / (time.monotonic() - start)
+
+
+def http_call(port: int):
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+
+    def call():
+        conn.request("POST", "/2015-03-31/functions/bench/invocations", EVENT)
+        response = conn.getresponse()
+        assert response.status == 200 and b"Hello" in response.read()
+    return call
+
+
+def main() -> None:
+    calls = int(sys.argv[1]) if len(sys.argv) > 1 else 500
+    threads = int(sys.argv[2]) if len(sys.argv) > 2 else 4
+    work = tempfile.mkdtemp(prefix="pycontain-bench-serve-")
+    os.chmod(work, 0o755)
+    os.environ.update(PYCONTAIN_ROOT=f"{work}/data", PYCONTAIN_RUNROOT=f"{work}/run")
+    server = None
+    try:
+        subprocess.run([sys.executable, str(REPO / "rootfs" / "build.py"), f"{work}/layouts",
+                        "python"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([PYCONTAIN, "import", f"oci:{work}/layouts/python",
+                        "localhost/python:latest"], check=True, stdout=subprocess.DEVNULL)
+        handler = os.path.join(work, "handler.py")
+        with open(handler, "w") as f:
+            f.write(HANDLER)
+        with zipfile.ZipFile(f"{work}/fn.zip", "w") as z:
+            z.write(handler, "handler.py")
+        from pycontain.fn import functions
+        from pycontain.fn.zygote_pool import ZygotePool
+        functions.create("bench", f"{work}/fn.zip", "handler.handler")
+        rows = []
+
+        pool = ZygotePool(max_concurrency=64)
+
+        def direct():
+            out = pool.invoke("bench", EVENT)
+            assert out.function_error is None and b"Hello" in out.payload, out.payload
+        rows.append(("zygote, direct (ZygotePool.invoke)", latency(direct, calls),
+                     throughput(lambda: direct, threads)))
+        pool.close()
+
+        server = subprocess.Popen([PYCONTAIN, "fn", "serve", "--port", "0"],
+                                  stderr=subprocess.PIPE, text=True)
+        port = int(re.search(r":(\d+) ", server.stderr.readline()).group(1))
+        threading.Thread(target=server.stderr.read, daemon=True).start()
+        rows.append(("zygote, HTTP Invoke API (http.client)", latency(http_call(port), calls),
+                     throughput(lambda: http_call(port), threads)))
+
+        cmd = bwrap_command(handler)
+
+        def bwrap():
+            subprocess.run(cmd, input=EVENT, check=True, stdout=subprocess.DEVNULL)
+        rows.append(("bwrap --unshare-all python3 per call", latency(bwrap, max(calls // 5, 50)),
+                     throughput(lambda: bwrap, threads)))
+
+        print(f"\nfn serve: warm calls, a fresh jail per call ({calls} sequential calls for "
+              f"latency, {threads} concurrent clients for calls/s, {os.cpu_count()} CPUs)")
+        print(f"| {'path':<40} | {'p50 ms':>7} | {'p99 ms':>7} | {'calls/s':>8} |")
+        print(f"|{'-' * 42}|{'-' * 9}|{'-' * 9}|{'-' * 10}|")
+        for label, samples, rate in rows:
+            print(f"| {label:<40} | {percentile(samples, 0.5):7.2f} | "
+                  f"{percentile(samples, 0.99):7.2f} | {rate:8.0f} |")
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
