@@ -32,7 +32,7 @@ if compgen -G '.venv/lib/python3*/site-packages/__editable__*pycontain*' >/dev/n
 fi
 .venv/bin/pip install -q --disable-pip-version-check "${editable[@]}" '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
 rm -rf build
-.venv/bin/python -c 'import pycontain._native' || { echo "install.sh: C extension missing" >&2; exit 1; }
+.venv/bin/python -I -c 'import pycontain._native' || { echo "install.sh: C extension missing" >&2; exit 1; }
 
 for image in busybox python; do
     if ! .venv/bin/pycontain images --format json | grep -q "\"localhost/$image:latest\""; then

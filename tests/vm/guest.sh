@@ -21,7 +21,7 @@ export PYTHONDONTWRITEBYTECODE=1 PYCONTAIN_TEST_IMAGES=busybox  # the cgroup tes
 echo "guest: $(uname -r), cgroup controllers: $(cat /sys/fs/cgroup/cgroup.subtree_control)" \
     > "$results/log"
 # shellcheck disable=SC2086
-.venv/bin/python -m pytest -q -p no:cacheprovider $TESTS >> "$results/log" 2>&1
+.venv/bin/python -I -B -m pytest -q -p no:cacheprovider $TESTS >> "$results/log" 2>&1
 echo $? > "$results/rc"
 sync
 echo o > /proc/sysrq-trigger
