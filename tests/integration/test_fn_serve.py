@@ -46,7 +46,7 @@ FUNCTIONS = {"echo": "app.echo", "fail": "app.fail", "slow": "app.slow",
 
 @pytest.fixture(scope="module")
 def functions(engine_env, tmp_path_factory):
-    from tests.conftest import Engine
+    from conftest import Engine
     engine = Engine(engine_env)
     zip_path = tmp_path_factory.mktemp("fnserve") / "app.zip"
     with zipfile.ZipFile(zip_path, "w") as z:
