@@ -11,17 +11,20 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup
 mkdir -p /dev/pts /dev/shm
 mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
-mount -t tmpfs -o size=1g tmpfs /tmp
+# scratch on tmpfs (overlay upper dirs cannot live on the overlay root), not over
+# /tmp: the repository itself may be there (a CI clone)
+mkdir -p /scratch
+mount -t tmpfs -o size=1g tmpfs /scratch
 mount -t tmpfs tmpfs /run
 echo "+cpu +cpuset +io +memory +pids" > /sys/fs/cgroup/cgroup.subtree_control
 hostname pycontain-vm
 cd "$REPO"
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
-export PYTHONDONTWRITEBYTECODE=1 PYCONTAIN_TEST_IMAGES=busybox  # the cgroup tests need no other
+export TMPDIR=/scratch PYCONTAIN_TEST_IMAGES=busybox  # the cgroup tests need no other
 echo "guest: $(uname -r), cgroup controllers: $(cat /sys/fs/cgroup/cgroup.subtree_control)" \
     > "$results/log"
 # shellcheck disable=SC2086
-.venv/bin/python -I -B -m pytest -q -p no:cacheprovider $TESTS >> "$results/log" 2>&1
+.venv/bin/python -I -B -m pytest -q -p no:cacheprovider --basetemp=/scratch/pytest $TESTS >> "$results/log" 2>&1
 echo $? > "$results/rc"
 sync
 echo o > /proc/sysrq-trigger
