@@ -57,6 +57,7 @@ def _init_context(ctr: state.Container, spec: dict) -> dict:
                     "upper": ctr.path("upper"), "work": ctr.path("work")},
         "hostname": spec["hostname"],
         "loopback": meta["network"] != "host",
+        **resources.prepare(ctr, spec),
     }
 
 

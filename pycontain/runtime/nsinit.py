@@ -73,6 +73,12 @@ def container_main(spec: dict, ctx: dict, go_fd: int, err_fd: int) -> None:
         n.prctl(n.PR_SET_DUMPABLE, 0)
         if os.read(go_fd, 1) != b"1":  # go 1: the engine has our pid (and id maps)
             os._exit(ENGINE)
+        for path in ctx.get("cgroup_join", ()):  # see V1Group.self_join_files
+            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, b"0")
+            finally:
+                os.close(fd)
         ctx.get("setup_stdio", lambda: None)()
         if "rootfs" in ctx:
             setup_rootfs(spec, ctx["rootfs"], ctx["overlay"])

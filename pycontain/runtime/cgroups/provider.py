@@ -1,9 +1,11 @@
 """The runtime's cgroup hooks (see pycontain.runtime.resources).
 
-attach   the container's first process, before it starts: a cgroup of its own
+prepare  before the container's first process exists: a cgroup of its own
          under pycontain's parent, the spec's limits applied (failing clearly if
-         one cannot be enforced). The process unshares its cgroup namespace
-         only after this, so it sees its own cgroup as the root.
+         one cannot be enforced); on v1 the process joins it by itself.
+attach   on v2, the engine moves the process in. Either way the process
+         unshares its cgroup namespace only after joining, so it sees its own
+         cgroup as the root.
 join     an `exec`ed process joins the container's cgroup.
 release  after the exit (and from rm / system gc): note an OOM kill in the
          container's state, kill whatever is left in the cgroup, remove it.
@@ -27,21 +29,30 @@ def _group(ctr):
     return group_for(host, ctr.id, ctr.state.extra.get("cgroup_nest"))
 
 
-def attach(ctr, spec: dict, pid: int) -> None:
+def prepare(ctr, spec: dict) -> dict:
+    """Before the container's process exists: create its cgroup with the
+    spec's limits; on v1 the process then joins it by itself (see self_join)."""
     res = spec.get("linux", {}).get("resources") or {}
     if os.geteuid() != 0 and not cgroup_delegated():
-        return  # rootless without a cgroup of its own: limits were refused in make_rootless
+        return {}  # rootless without a cgroup of its own: limits were refused in make_rootless
     group = _group(ctr)
     if group is None:
         if res:
             raise PycontainError("cannot enforce resource limits: no cgroup file system is "
                                  "mounted at /sys/fs/cgroup")
-        return
+        return {}
     group.check(res)
     group.create()
     group.apply(res)
-    group.add(pid)
     ctr.save_state()  # records where the cgroup nests (see _group)
+    return {"cgroup_join": group.self_join_files()}
+
+
+def attach(ctr, spec: dict, pid: int) -> None:
+    """Move the process in from outside where it cannot join by itself (v2)."""
+    group = _group(ctr)
+    if group is not None and group.exists() and not group.self_join_files():
+        group.add(pid)
 
 
 def join(ctr, pid: int) -> None:
