@@ -5,16 +5,26 @@ from pycontain import jsonio
 
 
 def write_atomic(path: str, data: bytes, mode: int = 0o600, sync: bool = True) -> None:
-    """Write data to path so a crash leaves either the old or the new content."""
-    tmp = f"{path}.tmp-{os.getpid()}"
+    """Write data to path so a crash leaves either the old or the new content,
+    and a failure leaves no temporary file."""
+    tmp = f"{path}.tmp-{os.getpid()}-{os.urandom(4).hex()}"  # unique across threads too
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
     try:
-        os.write(fd, data)
-        if sync:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.rename(tmp, path)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            if sync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
 
 
 def write_json(path: str, obj, sync: bool = True) -> None:

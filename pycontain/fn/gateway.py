@@ -109,6 +109,8 @@ class Handler(BaseHTTPRequestHandler):
             kind, sep, message = str(exc).partition(": ")
             self._error(kind, message) if sep and kind in STATUS else \
                 self._error("ServiceException", str(exc))
+        except OSError as exc:  # the engine failed, not the caller: Lambda's 500
+            self._error("ServiceException", f"pycontain could not run the function: {exc}")
 
     def _invoke(self) -> None:
         path = urlsplit(self.path).path
@@ -173,6 +175,7 @@ class _Counter:
 class Gateway(ThreadingHTTPServer):
     """The HTTP server; pool runs the calls."""
     daemon_threads = True
+    request_queue_size = 1024  # socketserver's 5 resets a burst of concurrent callers
 
     def __init__(self, address: tuple, pool, log=sys.stderr):
         if not is_loopback(address[0]):

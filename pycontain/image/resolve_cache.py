@@ -9,6 +9,8 @@ The file is replaced atomically, so concurrent writers only lose a cache entry.
 import marshal
 import os
 
+from pycontain.fsutil import write_atomic
+
 CACHE_NAME = "resolve.cache"
 _VERSION = 1
 
@@ -45,13 +47,7 @@ def put(root: str, images_file: str, ref: str, entry: tuple) -> None:
     if data.get("stamp") != stamp:
         data = {"version": _VERSION, "stamp": stamp, "entries": {}}
     data["entries"][ref] = entry
-    tmp = os.path.join(root, f"{CACHE_NAME}.tmp-{os.getpid()}")
     try:
-        with open(tmp, "wb") as f:
-            marshal.dump(data, f)
-        os.rename(tmp, os.path.join(root, CACHE_NAME))
+        write_atomic(os.path.join(root, CACHE_NAME), marshal.dumps(data), mode=0o644, sync=False)
     except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        pass
