@@ -42,7 +42,9 @@ def create(opts: RunOptions):
                           cid, etc, INIT_BINARY)
         for sub in ("upper", "work", "rootfs"):
             os.mkdir(ctr.path(sub), 0o755)
-        write_json(ctr.path("config.json"), spec)
+        # atomic but not fsynced: a container does not outlive a crash of the
+        # machine, and `system gc` removes what such a crash leaves
+        write_json(ctr.path("config.json"), spec, sync=False)
     except BaseException:
         state.delete_record(ctr)
         raise
