@@ -75,7 +75,8 @@ def test_fork_bomb_is_contained_and_cleaned_up(pc):
         assert time.monotonic() - start < 2, "the host is not responsive"
         with open(cgroup_file(pc, cid, "pids.events")) as f:
             refused = int(f.read().split()[1])
-        assert 2 <= peak <= 20 and refused > 0, (peak, refused)
+        # refused forks prove the limit bit; the bomb may be over before sampling starts
+        assert peak <= 20 and refused > 0, (peak, refused)
     finally:
         pc.out("rm", "-f", cid)
 

@@ -102,7 +102,18 @@ def collect(known_ids) -> list:
                 if not group.pids():
                     group.remove()
                     removed.append(cid)
-    return [f"removed cgroup {cid[:12]}" for cid in removed]
+    lines = [f"removed cgroup {cid[:12]}" for cid in removed]
+    parents = [os.path.join(m, nest.get(n, ""), hierarchy.parent_name())
+               for n, m in host.mounts.items()]
+    if any(os.path.isdir(p) for p in parents) and not any(_listdir(p) for p in parents):
+        for parent in parents:  # no container cgroup left: our parent goes too
+            try:
+                os.rmdir(parent)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                break  # an engine is creating a container right now: keep it
+    return lines
 
 
 def _listdir(path: str) -> list:
