@@ -44,6 +44,8 @@ def _settings_options(func):
     func = click.option("--env", multiple=True, help="KEY=VALUE for the handler.")(func)
     func = click.option("--memory", help="Memory size, e.g. 128m (128m to 10240m).")(func)
     func = click.option("--timeout", help="Seconds per call (at most 900).")(func)
+    func = click.option("--concurrency", type=int,
+                        help="Reserved concurrency: at most N calls at once (fn serve).")(func)
     return func
 
 
@@ -56,12 +58,12 @@ def _print(obj) -> None:
 @click.option("--zip-file", "zip_file", required=True, help="The function's code (a zip).")
 @click.option("--handler", required=True, help="MODULE.FUNCTION, e.g. main.handler.")
 @_settings_options
-def create(name, zip_file, handler, timeout, memory, env, image):
+def create(name, zip_file, handler, concurrency, timeout, memory, env, image):
     """Create function NAME from a zip file."""
     from pycontain.fn import functions
     _print(functions.create(name, zip_file.removeprefix("fileb://"), handler,
                             parse_timeout(timeout or 3), parse_memory(memory or 128), env,
-                            image or "python"))
+                            image or "python", concurrency))
 
 
 @fn.command()
@@ -69,14 +71,14 @@ def create(name, zip_file, handler, timeout, memory, env, image):
 @click.option("--zip-file", "zip_file", help="New code (a zip).")
 @click.option("--handler", help="MODULE.FUNCTION.")
 @_settings_options
-def update(name, zip_file, handler, timeout, memory, env, image):
+def update(name, zip_file, handler, concurrency, timeout, memory, env, image):
     """Change function NAME's code or settings (--env replaces all variables)."""
     from pycontain.fn import functions
     _print(functions.update(
         name, zip_file.removeprefix("fileb://") if zip_file else None, handler=handler,
         timeout=parse_timeout(timeout) if timeout else None,
         memory=parse_memory(memory) if memory else None, env=list(env) if env else None,
-        image=image))
+        image=image, concurrency=concurrency))
 
 
 @fn.command(name="list")

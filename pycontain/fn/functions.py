@@ -67,8 +67,10 @@ def _code_info(zip_path: str) -> dict:
             "CodeSha256": base64.b64encode(hashlib.sha256(data).digest()).decode()}
 
 
-def _settings(config: dict, handler=None, timeout=None, memory=None, env=None, image=None):
-    """Apply and validate changed settings on config (in place)."""
+def _settings(config: dict, handler=None, timeout=None, memory=None, env=None, image=None,
+              concurrency=None):
+    """Apply and validate changed settings on config (in place). concurrency:
+    Lambda's reserved concurrency, the most calls of this function at once."""
     if handler is not None:
         config["Handler"] = handler
     if timeout is not None:
@@ -79,6 +81,11 @@ def _settings(config: dict, handler=None, timeout=None, memory=None, env=None, i
         config["Environment"] = {"Variables": parse_env(env)}
     if image is not None:
         config["Image"] = image
+    if concurrency is not None:
+        if concurrency < 0:
+            raise PycontainError("InvalidParameterValueException: the reserved concurrency "
+                                 "must be 0 or more")
+        config["ReservedConcurrentExecutions"] = concurrency
     if "." not in config["Handler"]:
         raise PycontainError(f"InvalidParameterValueException: handler {config['Handler']!r} "
                              "must be MODULE.FUNCTION")
@@ -87,7 +94,7 @@ def _settings(config: dict, handler=None, timeout=None, memory=None, env=None, i
 
 
 def create(name: str, zip_path: str, handler: str, timeout: float = 3, memory: int = 128,
-           env=(), image: str = "python") -> dict:
+           env=(), image: str = "python", concurrency: int | None = None) -> dict:
     directory = _dir(name)
     if os.path.exists(directory):
         raise PycontainError(f"ResourceConflictException: Function already exist: {name}")
@@ -95,7 +102,7 @@ def create(name: str, zip_path: str, handler: str, timeout: float = 3, memory: i
                         "FunctionArn": f"arn:aws:lambda:us-east-1:000000000000:function:{name}",
                         "Handler": handler, "Timeout": timeout, "MemorySize": memory,
                         "Environment": {"Variables": {}}, "Image": image},
-                       env=list(env))
+                       env=list(env), concurrency=concurrency)
     config.update(_code_info(zip_path))
     tmp = f"{directory}.tmp-{secrets.token_hex(6)}"
     os.mkdir(tmp, 0o755)
@@ -113,7 +120,8 @@ def create(name: str, zip_path: str, handler: str, timeout: float = 3, memory: i
 
 
 def update(name: str, zip_path=None, **settings) -> dict:
-    """New code (zip_path) and/or settings (handler, timeout, memory, env, image)."""
+    """New code (zip_path) and/or settings (handler, timeout, memory, env, image,
+    concurrency)."""
     directory = _dir(name)
     config = _settings(get(name), **settings)
     if zip_path:

@@ -18,13 +18,17 @@ from pycontain.fn.zygote import Zygote
 
 class _Entry:
     """One function's zygote and its bookkeeping."""
-    __slots__ = ("lock", "zygote", "version", "in_flight", "calls", "last_used")
+    __slots__ = ("lock", "zygote", "version", "in_flight", "calls", "last_used",
+                 "reserved", "in_flight_reserved", "limit", "limit_version")
 
     def __init__(self):
         self.lock = threading.Lock()
         self.zygote, self.version = None, None
         self.in_flight = self.calls = 0
         self.last_used = time.monotonic()
+        self.reserved = threading.Condition()  # guards in_flight_reserved against limit
+        self.in_flight_reserved = 0
+        self.limit, self.limit_version = None, None
 
 
 class ZygotePool:
@@ -92,8 +96,9 @@ class ZygotePool:
         if self.closing:
             raise PycontainError("ServiceException: the server is shutting down")
         entry = self._entry(name)
-        self._version(name)
+        self._reserve(name, entry, self._version(name))
         if not self._slots.acquire(timeout=self.queue_timeout):
+            self._unreserve(entry)
             raise PycontainError("TooManyRequestsException: Rate Exceeded. (all "
                                  f"{self.max_concurrency} concurrency slots busy)")
         try:
@@ -107,6 +112,28 @@ class ZygotePool:
                 self._release(entry, zygote)
         finally:
             self._slots.release()
+            self._unreserve(entry)
+
+    def _reserve(self, name: str, entry: _Entry, version) -> None:
+        """Wait up to queue_timeout for one of the function's reserved slots
+        (its ReservedConcurrentExecutions; unlimited when it has none)."""
+        with entry.reserved:
+            if entry.limit_version != version:
+                entry.limit = functions.get(name).get("ReservedConcurrentExecutions")
+                entry.limit_version = version
+            if not entry.reserved.wait_for(
+                    lambda: entry.limit is None or entry.in_flight_reserved < entry.limit,
+                    timeout=self.queue_timeout):
+                raise PycontainError(
+                    "TooManyRequestsException: Rate Exceeded. (function "
+                    f"{name}'s reserved concurrency of {entry.limit} is in use)")
+            entry.in_flight_reserved += 1
+
+    @staticmethod
+    def _unreserve(entry: _Entry) -> None:
+        with entry.reserved:
+            entry.in_flight_reserved -= 1
+            entry.reserved.notify()
 
     def _close_retired(self) -> None:
         with self._lock:

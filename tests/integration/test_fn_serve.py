@@ -245,6 +245,22 @@ def test_over_concurrency_is_429_or_queued(pc, functions):
         assert srv.stop() == 0
 
 
+def test_reserved_concurrency_limits_one_function_only(pc, functions):
+    functions.out("fn", "update", "slow", "--concurrency", "1")
+    srv = Server(pc, "--queue-timeout", "0")
+    try:
+        slow = ThreadPoolExecutor(1).submit(srv.invoke, "slow", {"sleep": 2})
+        time.sleep(0.5)
+        with pytest.raises(srv.client.exceptions.TooManyRequestsException):
+            srv.invoke("slow", {"sleep": 0})
+        assert srv.result("echo")["count"] == 1  # other functions are not held back
+        assert json.loads(slow.result()["Body"]) == "slow"
+        assert json.loads(srv.invoke("slow", {"sleep": 0})["Body"]) == "slow"  # slot freed
+    finally:
+        assert srv.stop() == 0
+        functions.out("fn", "update", "slow", "--concurrency", "1000")
+
+
 def test_shutdown_during_calls_leaves_nothing(pc, functions):
     srv = Server(pc)
     srv.result("echo")
