@@ -73,13 +73,9 @@ def container_main(spec: dict, ctx: dict, go_fd: int, err_fd: int) -> None:
         n.prctl(n.PR_SET_DUMPABLE, 0)
         if os.read(go_fd, 1) != b"1":  # go 1: the engine has our pid (and id maps)
             os._exit(ENGINE)
-        for path in ctx.get("cgroup_join", ()):  # see V1Group.self_join_files
-            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-            try:
-                os.write(fd, b"0")
-            finally:
-                os.close(fd)
         ctx.get("setup_stdio", lambda: None)()
+        cgroup_roots = [(os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC), tasks)
+                        for root, tasks in ctx.get("cgroup_join", ())]  # before pivot_root
         if "rootfs" in ctx:
             setup_rootfs(spec, ctx["rootfs"], ctx["overlay"])
         if ctx.get("hostname"):
@@ -93,6 +89,13 @@ def container_main(spec: dict, ctx: dict, go_fd: int, err_fd: int) -> None:
         if os.read(go_fd, 1) != b"2":
             os._exit(ENGINE)
         os.close(go_fd)
+        for root_fd, tasks in cgroup_roots:  # see V1Group.self_join_files
+            fd = os.open(tasks, os.O_WRONLY | os.O_CLOEXEC, dir_fd=root_fd)
+            try:
+                os.write(fd, b"0")
+            finally:
+                os.close(fd)
+                os.close(root_fd)
         if namespace_flags(spec, late=True):  # now that we are in our cgroup
             n.unshare(n.CLONE_NEWCGROUP)
         if "rootfs" in ctx:

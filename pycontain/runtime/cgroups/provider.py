@@ -29,29 +29,39 @@ def _group(ctr):
     return group_for(host, ctr.id, ctr.state.extra.get("cgroup_nest"))
 
 
-def prepare(ctr, spec: dict) -> dict:
-    """Before the container's process exists: create its cgroup with the
-    spec's limits; on v1 the process then joins it by itself (see self_join)."""
+def _wanted(ctr, spec: dict):
+    """The container's cgroup if it gets one, after checking its limits can be
+    enforced here; None without cgroups (rootless without delegation)."""
     res = spec.get("linux", {}).get("resources") or {}
     if os.geteuid() != 0 and not cgroup_delegated():
-        return {}  # rootless without a cgroup of its own: limits were refused in make_rootless
+        return None  # rootless without a cgroup of its own: limits were refused in make_rootless
     group = _group(ctr)
     if group is None:
         if res:
             raise PycontainError("cannot enforce resource limits: no cgroup file system is "
                                  "mounted at /sys/fs/cgroup")
-        return {}
+        return None
     group.check(res)
-    group.create()
-    group.apply(res)
-    ctr.save_state()  # records where the cgroup nests (see _group)
-    return {"cgroup_join": group.self_join_files()}
+    return group
+
+
+def prepare(ctr, spec: dict) -> dict:
+    """Before the container's process exists: check the limits; on v1 tell the
+    process which cgroup files to join itself (see V1Group.self_join_files)."""
+    group = _wanted(ctr, spec)
+    return {"cgroup_join": group.self_join_files()} if group is not None else {}
 
 
 def attach(ctr, spec: dict, pid: int) -> None:
-    """Move the process in from outside where it cannot join by itself (v2)."""
-    group = _group(ctr)
-    if group is not None and group.exists() and not group.self_join_files():
+    """While the process builds its root file system: create its cgroup with
+    the spec's limits (it joins once told to start); on v2 move it in."""
+    group = _wanted(ctr, spec)
+    if group is None:
+        return
+    group.create()
+    group.apply(spec.get("linux", {}).get("resources") or {})
+    ctr.save_state()  # records where the cgroup nests (see _group)
+    if not group.self_join_files():
         group.add(pid)
 
 
