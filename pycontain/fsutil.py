@@ -8,7 +8,7 @@ def write_atomic(path: str, data: bytes, mode: int = 0o600, sync: bool = True) -
     """Write data to path so a crash leaves either the old or the new content,
     and a failure leaves no temporary file."""
     tmp = f"{path}.tmp-{os.getpid()}-{os.urandom(4).hex()}"  # unique across threads too
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
     try:
         try:
             view = memoryview(data)

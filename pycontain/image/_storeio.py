@@ -17,6 +17,7 @@ import time
 
 from pycontain import paths
 from pycontain.errors import PycontainError
+from pycontain.fsutil import write_atomic
 from pycontain.image import manifest as mf
 from pycontain.image.unpack import remove_tree
 
@@ -55,23 +56,8 @@ def atomic_write_json(path: str, obj) -> None:
 
 
 def atomic_write_bytes(path: str, data: bytes, mode: int = 0o600) -> None:
-    tmp = _tmp_name(path)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.rename(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    """write_atomic (fsynced), then the directory too: the rename is durable."""
+    write_atomic(path, data, mode)
     fsync_dir(os.path.dirname(path))
 
 
