@@ -40,6 +40,7 @@ class RunOptions(Record):
         "memory": None, "memory_swap": None, "memory_reservation": None, "cpus": None,
         "cpu_shares": None, "cpuset_cpus": None, "pids_limit": None, "ulimits": [],
         "cap_add": [], "cap_drop": [], "privileged": False, "security_opt": [],
+        "pull": "missing",
     }
     __slots__ = tuple(FIELDS)
 

@@ -6,9 +6,11 @@ cost more than starting a container.
 """
 import os
 
+from pycontain.errors import PycontainError
 from pycontain.spec import RunOptions
 
 FLAG, VALUE, MULTI = "flag", "value", "multi"
+PULL_POLICIES = ("missing", "always", "never")
 # (option names, RunOptions field, kind, help)
 RUN_FLAGS = (
     (("--rm",), "rm", FLAG, "Remove the container when it exits."),
@@ -31,6 +33,8 @@ RUN_FLAGS = (
      "Publish a port: [IP:][HOSTPORT:]CONTAINERPORT[/tcp|/udp]."),
     (("-P", "--publish-all"), "publish_all", FLAG, "Publish every exposed port on a free host port."),
     (("--expose",), "expose", MULTI, "Expose a port (PORT[/PROTO]) for -P."),
+    (("--pull",), "pull", VALUE,
+     "Pull the image: missing (default; only names with a registry host), always, never."),
     (("--init",), "init", FLAG, "Run a tiny init as PID 1 that reaps zombies and forwards signals."),
     (("-m", "--memory"), "memory", VALUE, "Memory limit (e.g. 512m, 2g)."),
     (("--memory-swap",), "memory_swap", VALUE, "Memory plus swap limit; -1: unlimited swap."),
@@ -57,6 +61,8 @@ def make_options(values: dict, image: str, command) -> RunOptions:
               for k, v in values.items() if v is not None}
     values.setdefault("network", os.environ.get("PYCONTAIN_NETWORK") or "none")
     opts = RunOptions(image=image, command=list(command), **values)
+    if opts.pull not in PULL_POLICIES:
+        raise PycontainError(f"invalid --pull {opts.pull!r}: use " + ", ".join(PULL_POLICIES))
     if opts.network not in NETWORKS:
         from pycontain.net.config import load
         load(opts.network)  # a user network, or "network NAME not found"

@@ -16,12 +16,38 @@ from pycontain.spec import RunOptions, build_spec
 INIT_BINARY = os.path.join(os.path.dirname(os.path.dirname(__file__)), "_bin", "pycontain-init")
 
 
+def _pull(store, ref: str) -> None:
+    import sys
+
+    from pycontain.image import progress
+    from pycontain.image.pull import pull
+    pull(store, ref, progress=progress.for_stream(sys.stderr, False))
+
+
+def _resolve_image(store, opts: RunOptions):
+    """docker's --pull: `missing` pulls an image not in the store, but only for a
+    reference naming its registry (a bare name never reaches out to Docker Hub
+    unasked); `always` pulls first; `never` uses the store only."""
+    if opts.pull == "always":
+        _pull(store, opts.image)
+    try:
+        return store.resolve(opts.image)
+    except PycontainError as exc:
+        if opts.pull != "missing" or not str(exc).startswith("image not known"):
+            raise
+        from pycontain.image import reference
+        if not reference.parse(opts.image).qualified:
+            raise
+    _pull(store, opts.image)
+    return store.resolve(opts.image)
+
+
 def create(opts: RunOptions):
     """Resolve the image, lay out the container on disk, build its spec."""
     from pycontain.image.store import ImageStore
 
     store_root = paths.data_root()
-    image = ImageStore(store_root).resolve(opts.image)
+    image = _resolve_image(ImageStore(store_root), opts)
     cid = os.urandom(32).hex()
     meta = {
         "name": names.validate(opts.name) if opts.name else names.generate(cid),

@@ -26,6 +26,18 @@ def test_pull_and_run_multi_layer(pc, images, kind):
     assert verified_blobs(pc) and no_temporaries(pc)
 
 
+def test_run_pulls_a_missing_image_named_with_its_registry(pc, images):
+    ref = images.oci
+    pc("rmi", "-f", ref)  # other tests of this session may have pulled it
+    assert pc("run", "--rm", "--pull", "never", ref, "true").returncode == 125
+    result = pc("run", "--rm", ref, "cat", "/etc/hostname")
+    assert result.returncode == 0, result.stderr
+    assert "Blob " in result.stderr  # it was pulled on the way
+    assert ref in pc.out("images", "--format", "json")
+    assert "Blob " not in pc("run", "--rm", ref, "true").stderr  # present now: no pull
+    assert pc("run", "--rm", "nosuchimage", "true").returncode == 125  # bare name: no pull
+
+
 def test_pull_index_picks_platform(pc, images):
     pc.out("pull", "--tls-verify=false", images.index)
     assert pc.out("run", "--rm", images.index, "cat", "/arch") == "amd64\n"
