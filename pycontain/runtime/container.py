@@ -160,15 +160,12 @@ def _monitor(ctr, spec, opts, ready_w: int) -> None:
                              (None, None, None) if opts.tty else stdio_for(False),
                              _prepare(ctr, spec))
         _started(ctr)(proc.pid)
-    except PycontainError as exc:
-        resources.release(ctr)
-        state.delete_record(ctr)
-        os.write(ready_w, f"{exc.code}:{exc}".encode())
-        os._exit(0)
     except BaseException as exc:  # noqa: BLE001 - a forked monitor must not unwind
         resources.release(ctr)
         state.delete_record(ctr)
-        os.write(ready_w, f"125:container monitor failed: {exc!r}".encode())
+        code, message = ((exc.code, str(exc)) if isinstance(exc, PycontainError)
+                         else (125, f"container monitor failed: {exc!r}"))
+        os.write(ready_w, f"{code}:{message}".encode())
         os._exit(0)
     os.write(ready_w, b"ok")
     os.close(ready_w)

@@ -4,7 +4,8 @@ The engine (which becomes a child subreaper) forks a short-lived helper; the
 helper unshares the namespaces and forks the container's first process, whose
 pid it reports before exiting, so that process (PID 1 of the new pid
 namespace) is re-parented to the engine. The new process then waits on a pipe
-until the engine has attached it to cgroups, networks and so on (`start`).
+in two steps: `begin` lets it build its root file system, while the engine
+attaches cgroups, networks and so on; `start` lets it join them and exec.
 """
 import os
 import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
