@@ -96,12 +96,12 @@ class _Collector:
         self.open = []
 
 
-def _report_lines(out: Outcome, memory_mb: int) -> bytes:
+def _report_lines(out: Outcome, memory_mb: int, limits: str = LIMITS_APPLIED) -> bytes:
     rid = out.request_id
     billed = int(out.duration_ms) + (out.duration_ms % 1 > 0)
     return (f"END RequestId: {rid}\nREPORT RequestId: {rid}\tDuration: {out.duration_ms:.2f} ms"
             f"\tBilled Duration: {billed} ms\tMemory Size: {memory_mb} MB"
-            f"\tMax Memory Used: {out.max_memory_mb} MB\tLimits: {LIMITS_APPLIED}\t\n").encode()
+            f"\tMax Memory Used: {out.max_memory_mb} MB\tLimits: {limits}\t\n").encode()
 
 
 def _classify(out: Outcome, status: int, payload: bytes, timed_out: bool, timeout: float):

@@ -5,6 +5,7 @@ import signal
 import sys
 import threading
 
+from pycontain.fn.call_cgroups import limits_applied
 from pycontain.fn.gateway import Gateway
 from pycontain.fn.zygote_pool import ZygotePool
 
@@ -22,7 +23,7 @@ def serve(host: str = "127.0.0.1", port: int = 9000, max_concurrency: int = 64,
     thread.start()
     bound = server.server_address
     server.log(f"pycontain fn serve: listening on http://{host}:{bound[1]} "
-               f"(max concurrency {max_concurrency}, limits: rlimit)\n")
+               f"(max concurrency {max_concurrency}, limits: {limits_applied()})\n")
     try:
         while not stop.wait(REAP_EVERY):
             pool.reap_idle()

@@ -15,6 +15,7 @@ import time
 
 from pycontain import jsonio, paths
 from pycontain.errors import PycontainError
+from pycontain.fn import call_cgroups
 from pycontain.fn.invoke import LOG_TAIL, Outcome, _classify, _Collector, _report_lines, \
     error_payload, with_call_fds
 from pycontain.fn.jail import RUNTIME_DIR, JailConfig, _ro_bind, jail_context, jail_spec, limits
@@ -90,6 +91,8 @@ class Zygote:
         self.users = 0  # calls holding this zygote (kept by the pool)
         self._pending, self._lock, self._next = {}, threading.Lock(), 0
         self._first = threading.Lock()
+        self.cgroups = call_cgroups.CallCgroups(cfg.memory_mb) if call_cgroups.available() \
+            else None
         store_root = paths.data_root()
         image = ImageStore(store_root).resolve(cfg.image)
         spec, init = zygote_spec(cfg)
@@ -183,7 +186,13 @@ class Zygote:
         start = time.monotonic()
         call = {"rid": request_id, "timeout": cfg.timeout,
                 "deadline_ms": int(time.time() * 1000 + cfg.timeout * 1000)}
-        pending, collector = with_call_fds(lambda fds: self._send(call, list(fds)), event)
+        group, join_fds = self.cgroups.take() if self.cgroups else (None, [])
+        try:
+            pending, collector = with_call_fds(
+                lambda fds: self._send(call, list(fds) + join_fds), event)
+        finally:
+            for fd in join_fds:
+                os.close(fd)
         try:
             report, result = _outcome(collector, pending, start + cfg.timeout + GRACE)
         finally:
@@ -191,14 +200,15 @@ class Zygote:
             with self._lock:
                 self._pending.pop(call["id"], None)
             os.close(pending.done_fd)
+            peak = self.cgroups.give_back(group) if group is not None else 0
         out.duration_ms = (time.monotonic() - start) * 1000
         if report is None:  # the zygote died (or hangs: it is killed, the pool starts anew)
             self.kill()
             report = {"status": 9, "rss": 0, "timed_out": False}
-        out.max_memory_mb = (report["rss"] + 1023) // 1024
+        out.max_memory_mb = max((report["rss"] + 1023) // 1024, (peak + (1 << 20) - 1) >> 20)
         _classify(out, report["status"], result, report["timed_out"], cfg.timeout)
         header = f"START RequestId: {request_id} Version: $LATEST\n".encode()
-        lines = _report_lines(out, cfg.memory_mb)
+        lines = _report_lines(out, cfg.memory_mb, call_cgroups.limits_applied())
         if self._first.acquire(blocking=False):  # Lambda reports the init on the first call
             lines = lines.replace(b"\tLimits:", f"\tInit Duration: {self.init_ms:.2f} ms"
                                   "\tLimits:".encode())
@@ -222,4 +232,6 @@ class Zygote:
         if getattr(self, "_reader", None):
             self._reader.join()
             self.sock.close()
+        if self.cgroups:
+            self.cgroups.close()
 

@@ -137,7 +137,10 @@ def _child(setup: Setup, handler, call: dict, fds: list) -> None:
     """The call's first process: never returns."""
     status = 125
     try:
-        event_fd, result_fd, log_fd = fds
+        event_fd, result_fd, log_fd, *cgroup_tasks = fds
+        for fd in cgroup_tasks:  # join the call's cgroup (see pycontain.fn.call_cgroups)
+            os.write(fd, b"0")
+            os.close(fd)
         os.dup2(event_fd, 0)  # in place of the zygote's socket: no call may reach it
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
@@ -225,7 +228,7 @@ class Zygote:
                         break
                 self._reap()
             if self.sock in ready:
-                data, fds, _, _ = socket.recv_fds(self.sock, 65536, 3)
+                data, fds, _, _ = socket.recv_fds(self.sock, 65536, 3 + 16)
                 if not data:
                     return  # the engine went away: PID 1 exits, the kernel kills every call
                 self._start(runner.loads(data), fds)

@@ -12,6 +12,7 @@ import time
 
 from pycontain.errors import PycontainError
 from pycontain.fn import functions
+from pycontain.fn.call_cgroups import limits_applied
 from pycontain.fn.invoke import EXIT_FUNCTION_ERROR, Outcome, new_request_id
 from pycontain.fn.zygote import Zygote
 
@@ -170,7 +171,7 @@ class ZygotePool:
         return {"functions": funcs,
                 "warm_zygotes": sum(f["warm"] for f in funcs.values()),
                 "in_flight": sum(f["in_flight"] for f in funcs.values()),
-                "max_concurrency": self.max_concurrency, "limits": "rlimit"}
+                "max_concurrency": self.max_concurrency, "limits": limits_applied()}
 
     def in_flight(self) -> int:
         with self._lock:

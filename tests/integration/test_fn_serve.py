@@ -39,9 +39,13 @@ def exit_(event, context):
 def segv(event, context):
     import ctypes
     ctypes.string_at(0)
+def cgroups(event, context):
+    bytearray(event.get("mb", 0) << 20)  # touched: counts in the cgroup's peak
+    return open("/proc/self/cgroup").read().splitlines()
 '''
 FUNCTIONS = {"echo": "app.echo", "fail": "app.fail", "slow": "app.slow",
-             "crash-exit": "app.exit_", "crash-segv": "app.segv", "broken": "nope.handler"}
+             "crash-exit": "app.exit_", "crash-segv": "app.segv", "broken": "nope.handler",
+             "cgroups": "app.cgroups"}
 
 
 @pytest.fixture(scope="module")
@@ -259,6 +263,21 @@ def test_reserved_concurrency_limits_one_function_only(pc, functions):
     finally:
         assert srv.stop() == 0
         functions.out("fn", "update", "slow", "--concurrency", "1000")
+
+
+def test_each_call_runs_in_a_pooled_cgroup_with_the_memory_limit(server, pc):
+    """v1 hosts (this one): a call joins a pre-created cgroup of its function's pool."""
+    first = server.result("cgroups")
+    memory = next(line for line in first if ":memory:" in line)
+    assert f"/{pc.env['PYCONTAIN_CGROUP_PARENT']}/fn" in memory, first
+    assert server.result("cgroups") == first  # the cgroup went back to the pool: reused
+    limit = os.path.join("/sys/fs/cgroup/memory", memory.split(":", 2)[2].lstrip("/"),
+                         "memory.limit_in_bytes")
+    assert int(open(limit).read()) == 128 << 20  # the function's Memory Size
+    response = server.invoke("cgroups", {"mb": 40}, LogType="Tail")
+    log = base64.b64decode(response["LogResult"]).decode()
+    used = int(re.search(r"Max Memory Used: (\d+) MB", log).group(1))
+    assert 40 <= used <= 128 and "Limits: cgroup+rlimit" in log, log
 
 
 def test_shutdown_during_calls_leaves_nothing(pc, functions):

@@ -240,6 +240,13 @@ class V1Group:
         return bool(memory) and files.keyed(
             os.path.join(memory, "memory.oom_control")).get("oom_kill", 0) > 0
 
+    def peak_memory(self) -> int:
+        return self._read("memory", "memory.max_usage_in_bytes")
+
+    def reset_peak_memory(self) -> None:
+        if self._dir("memory"):
+            files.write(self._file("memory", "memory.max_usage_in_bytes"), 0)
+
     def _read(self, controller: str, name: str, default: int = 0) -> int:
         directory = self._dir(controller)
         return files.read_int(os.path.join(directory, name), default) if directory else default

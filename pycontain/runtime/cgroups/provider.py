@@ -107,7 +107,8 @@ def collect(known_ids) -> list:
     for name, mount in host.mounts.items():
         parent = os.path.join(mount, nest.get(name, ""), hierarchy.parent_name())
         for cid in _listdir(parent):
-            if len(cid) == 64 and cid not in known_ids and cid not in removed:
+            if (_orphan_call_cgroup(cid) or len(cid) == 64 and cid not in known_ids) \
+                    and cid not in removed:
                 group = group_for(host, cid, nest)
                 if not group.pids():
                     group.remove()
@@ -124,6 +125,12 @@ def collect(known_ids) -> list:
             except OSError:
                 break  # an engine is creating a container right now: keep it
     return lines
+
+
+def _orphan_call_cgroup(name: str) -> bool:
+    """A pooled call cgroup of an `fn serve` (fn<pid>x<tag>x<n>) whose server is gone."""
+    pid = name[2:].partition("x")[0]
+    return name.startswith("fn") and pid.isdigit() and not os.path.exists(f"/proc/{pid}")
 
 
 def _listdir(path: str) -> list:

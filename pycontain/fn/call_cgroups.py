@@ -1,0 +1,85 @@
+"""Pre-created cgroups for fn serve's calls.
+
+Creating a cgroup per call is slow, and so is moving a process into one from
+outside (the kernel's first taking of its threadgroup lock waits for an RCU
+grace period). So each zygote keeps a pool: a call takes a free cgroup, its
+child joins it by itself, writing "0" to the `tasks` files through
+descriptors the engine opened (the kernel checks the opener's credentials),
+and the cgroup goes back to the pool once the call is over, its peak memory
+read as Lambda's Max Memory Used. cgroup v1 as root only (this host); on
+other hosts calls keep the rlimits alone.
+"""
+import itertools
+import os
+import threading
+
+from pycontain.errors import PycontainError
+from pycontain.runtime.cgroups import hierarchy
+from pycontain.runtime.cgroups.group import group_for
+
+PIDS_PER_CALL = 1024
+
+
+def available() -> bool:
+    host = hierarchy.host()
+    return host is not None and host.version == 1 and os.geteuid() == 0
+
+
+def limits_applied() -> str:
+    """What enforces a call's limits, for REPORT lines and the status."""
+    return "cgroup+rlimit" if available() else "rlimit"
+
+
+class CallCgroups:
+    """One zygote's pool of call cgroups with its function's memory limit."""
+
+    def __init__(self, memory_mb: int):
+        self._limits = {"memory": {"limit": memory_mb << 20}, "pids": {"limit": PIDS_PER_CALL}}
+        self._prefix = f"fn{os.getpid()}x{os.urandom(3).hex()}x"
+        self._numbers = itertools.count()
+        self._free, self._all, self._lock = [], [], threading.Lock()
+
+    def take(self) -> tuple:
+        """(cgroup, descriptors of its `tasks` files) for one call."""
+        with self._lock:
+            group = self._free.pop() if self._free else None
+        if group is None:
+            group = group_for(hierarchy.host(), f"{self._prefix}{next(self._numbers)}")
+            with self._lock:
+                self._all.append(group)
+            group.create()
+            group.apply(self._limits)
+        fds = []
+        try:
+            for root, tasks in group.self_join_files():
+                fds.append(os.open(os.path.join(root, tasks), os.O_WRONLY | os.O_CLOEXEC))
+        except BaseException:
+            for fd in fds:
+                os.close(fd)
+            raise
+        return group, fds
+
+    def give_back(self, group) -> int:
+        """Empty the call's cgroup and return it to the pool; its peak memory
+        (bytes), 0 when the pool was closed meanwhile (the zygote is gone)."""
+        with self._lock:
+            if group not in self._all:
+                return 0
+        try:
+            peak = group.peak_memory()
+            group.kill()  # what the call left behind (its pid namespace is gone already)
+            group.reset_peak_memory()
+        except (OSError, PycontainError):  # removed under us by close()
+            return 0
+        with self._lock:
+            if group in self._all:
+                self._free.append(group)
+        return peak
+
+    def close(self) -> None:
+        """Remove every cgroup of the pool."""
+        with self._lock:
+            groups, self._all, self._free = self._all, [], []
+        for group in groups:
+            group.kill()
+            group.remove()
