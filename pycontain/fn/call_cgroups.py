@@ -65,9 +65,9 @@ class CallCgroups:
         with self._lock:
             if group not in self._all:
                 return 0
-        try:
+        try:  # no kill: the call's child is PID 1 of its own pid namespace, so
+            # whatever it started dies with it; at most its last exit is still under way
             peak = group.peak_memory()
-            group.kill()  # what the call left behind (its pid namespace is gone already)
             group.reset_peak_memory()
         except (OSError, PycontainError):  # removed under us by close()
             return 0
