@@ -3,17 +3,10 @@ import json
 import os
 import signal
 
-from helpers import IDLE, Reader, reap, wait_for
+from helpers import IDLE, Reader, one_error_line, reap, wait_for
 
 # main process that stops cleanly on `stop` (PID 1 ignores an untrapped TERM)
 SERVE = f'trap "exit 0" TERM; echo main-ready; {IDLE}'
-
-
-def one_error_line(result, code=125):
-    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 def state(pc, ref):

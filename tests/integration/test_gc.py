@@ -4,21 +4,12 @@ import os
 import shutil
 import signal
 
-from helpers import IDLE, reap, running, wait_for
+from helpers import IDLE, alive, reap, running, wait_for
 
 
 
 def rows(pc):
     return {r["Name"]: r for r in json.loads(pc.out("ps", "-a", "--format", "json"))}
-
-
-def alive(pid: int) -> bool:
-    """The process exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def wait_reaped(pid: int):

@@ -5,7 +5,7 @@ import os
 import re
 import time
 
-from helpers import IDLE, ps_rows, wait_for
+from helpers import IDLE, alive, one_error_line, ps_rows, wait_for
 
 # A main process that says it is ready once its traps are set, then idles.
 # (PID 1 of a pid namespace ignores signals it has no handler for, so tests
@@ -29,21 +29,6 @@ def wait_log(pc, ref, text, timeout=10.0):
 def wait_exited(pc, ref, timeout=10.0):
     return wait_for(lambda: (r := row_for(pc, ref)) and r["State"] == "exited" and r,
                     timeout, f"{ref} to exit")
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def one_error_line(result, code=125):
-    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 def parse_time(text: str) -> datetime.datetime:
