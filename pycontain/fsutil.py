@@ -4,12 +4,39 @@ import os
 from pycontain import jsonio
 
 
+class replacing:  # noqa: N801 - used like a function: `with replacing(path) as tmp:`
+    """Give a temporary name beside path; on success it is renamed over path
+    (so a crash leaves the old or the new content), on failure it is removed.
+    A class, not contextlib: that import costs ~3 ms on the start path."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.tmp = f"{path}.tmp-{os.getpid()}-{os.urandom(4).hex()}"  # unique across threads
+
+    def __enter__(self) -> str:
+        return self.tmp
+
+    def __exit__(self, kind, _value, _tb) -> None:
+        try:
+            if kind is None:
+                os.rename(self.tmp, self.path)
+                return
+        except BaseException:
+            self._discard()
+            raise
+        self._discard()
+
+    def _discard(self) -> None:
+        try:
+            os.unlink(self.tmp)
+        except FileNotFoundError:
+            pass
+
+
 def write_atomic(path: str, data: bytes, mode: int = 0o600, sync: bool = True) -> None:
-    """Write data to path so a crash leaves either the old or the new content,
-    and a failure leaves no temporary file."""
-    tmp = f"{path}.tmp-{os.getpid()}-{os.urandom(4).hex()}"  # unique across threads too
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
-    try:
+    """Write data to path atomically (see replacing), fsynced unless sync is False."""
+    with replacing(path) as tmp:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
         try:
             view = memoryview(data)
             while view:
@@ -18,13 +45,6 @@ def write_atomic(path: str, data: bytes, mode: int = 0o600, sync: bool = True) -
                 os.fsync(fd)
         finally:
             os.close(fd)
-        os.rename(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def write_json(path: str, obj, sync: bool = True) -> None:

@@ -15,10 +15,10 @@ import hashlib
 import io
 import json
 import os
-import secrets
 import tarfile
 
 from pycontain.errors import PycontainError
+from pycontain.fsutil import replacing
 from pycontain.image import manifest as mf, reference
 from pycontain.image.archive_load import CONTAINERD_NAME
 
@@ -36,8 +36,7 @@ def save_archive(store, ref: str, path: str, fmt: str = "docker-archive") -> Non
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise PycontainError(f"cannot write {path}: no directory {directory}")
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp-{secrets.token_hex(6)}")
-    try:
+    with replacing(path) as tmp:
         with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
             writer = _Writer(store, tar)
             if fmt == "docker-archive":
@@ -46,13 +45,6 @@ def save_archive(store, ref: str, path: str, fmt: str = "docker-archive") -> Non
                 writer.oci(record, names)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
-        os.rename(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 class _Writer:
