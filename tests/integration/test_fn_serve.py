@@ -179,6 +179,7 @@ def test_fifty_concurrent_calls(server):
     for i, response in responses:
         if names[i % 3] == "echo":
             body = json.loads(response["Body"])
+            assert "event" in body, body
             assert body["event"] == {"i": i} and body["count"] == 1
         else:
             assert response["FunctionError"] == "Unhandled"

@@ -166,20 +166,24 @@ class V1Group:
             if controller not in V1_JOINED or self._dir(controller) is None:
                 raise _unenforceable(flag, controller, self.host)
 
-    def _make_parent(self, name: str, path: str) -> None:
-        _mkdir(path)
-        if "cpuset" in name.split(","):  # new cpusets start empty: inherit the host's
-            for knob in ("cpuset.cpus", "cpuset.mems"):
-                if not files.read(os.path.join(path, knob)):
-                    files.write(os.path.join(path, knob),
-                                files.read(os.path.join(os.path.dirname(path), knob)))
-            files.write(os.path.join(path, "cgroup.clone_children"), 1)
+    @staticmethod
+    def _inherit_cpuset(path: str) -> None:
+        """A new cpuset starts empty: give it its parent's CPUs and memory nodes."""
+        for knob in ("cpuset.cpus", "cpuset.mems"):
+            if not files.read(os.path.join(path, knob)):
+                files.write(os.path.join(path, knob),
+                            files.read(os.path.join(os.path.dirname(path), knob)))
 
     def create(self) -> None:
+        """Our parent (if need be) and the cgroup, in every joined hierarchy.
+        Cpusets are filled in for each directory, not left to clone_children:
+        a concurrent create may make its cgroup before our parent is filled."""
         for name, path in self.paths.items():
-            if not os.path.isdir(self.parents[name]):
-                self._make_parent(name, self.parents[name])
-            _mkdir(path)
+            cpuset = "cpuset" in name.split(",")
+            for directory in (self.parents[name], path):
+                _mkdir(directory)
+                if cpuset:
+                    self._inherit_cpuset(directory)
 
     def add(self, pid: int) -> None:
         for path in self.paths.values():
