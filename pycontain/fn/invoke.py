@@ -12,6 +12,7 @@ import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
 
 from pycontain import jsonio, paths
 from pycontain.errors import NOT_FOUND, PycontainError
+from pycontain.fn.inprocess import runner_hook, usable
 from pycontain.fn.jail import LIMITS_APPLIED, JailConfig, jail_context, jail_spec
 from pycontain.record import Record
 from pycontain.runtime.process import spawn
@@ -186,9 +187,13 @@ def run_call(cfg: JailConfig, event: bytes, log_sink=None) -> Outcome:
     store_root = paths.data_root()
     image = ImageStore(store_root).resolve(cfg.image)
     mount_point = paths.ensure_dir(os.path.join(store_root, "fn", "jail"))
+    in_process = usable(image.layer_dirs)
     start = time.monotonic()
-    spec = jail_spec(cfg, out.request_id, int(time.time() * 1000 + cfg.timeout * 1000))
+    spec = jail_spec(cfg, out.request_id, int(time.time() * 1000 + cfg.timeout * 1000),
+                     runner=not in_process)
     ctx = jail_context(spec, store_root, image.layer_dirs, mount_point)
+    if in_process:
+        ctx["in_process"] = runner_hook(spec["process"]["env"])
     launch, collector = with_call_fds(lambda fds: spawn(spec, ctx, fds), event, log_sink)
     header = f"START RequestId: {out.request_id} Version: $LATEST\n".encode()
     try:

@@ -88,12 +88,17 @@ def limits(cfg: JailConfig) -> list:
         ("RLIMIT_CORE", 0, 0))]
 
 
-def jail_spec(cfg: JailConfig, request_id: str, deadline_ms: int) -> dict:
-    """The OCI runtime spec of one jailed call."""
+def _runner_mounts() -> list:
     pyc = runner_bytecode()
+    return [_ro_bind(RUNNER, RUNNER_IN_JAIL),
+            *([_ro_bind(pyc, f"{RUNTIME_DIR}/__pycache__/{PYC_NAME}")] if pyc else [])]
+
+
+def jail_spec(cfg: JailConfig, request_id: str, deadline_ms: int, runner: bool = True) -> dict:
+    """The OCI runtime spec of one jailed call (runner: whether the jail's
+    python needs the runner's files; not when pycontain.fn.inprocess runs it)."""
     mounts = [m for m in default_mounts() if m["destination"] not in UNUSED_MOUNTS] + [
-        code_mount(cfg.code), _ro_bind(RUNNER, RUNNER_IN_JAIL),
-        *([_ro_bind(pyc, f"{RUNTIME_DIR}/__pycache__/{PYC_NAME}")] if pyc else []),
+        code_mount(cfg.code), *(_runner_mounts() if runner else []),
         {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
          "options": ["nosuid", "nodev", "mode=1777", f"size={TMP_SIZE}"]},
     ]

@@ -1,9 +1,11 @@
 """Create a process in new namespaces and hand it over to the engine.
 
-The engine (which becomes a child subreaper) forks a short-lived helper; the
-helper unshares the namespaces and forks the container's first process, whose
-pid it reports before exiting, so that process (PID 1 of the new pid
-namespace) is re-parented to the engine. The new process then waits on a pipe
+Without a user namespace the engine forks the container's first process (PID 1
+of a new pid namespace) directly. With one, or to join a container's
+namespaces, the engine (which becomes a child subreaper) forks a short-lived
+helper; the helper enters the namespaces and forks the container's first
+process, whose pid it reports before exiting, so that process is re-parented
+to the engine. The new process then waits on a pipe
 in two steps: `begin` lets it build its root file system, while the engine
 attaches cgroups, networks and so on; `start` lets it join them and exec.
 """
@@ -107,6 +109,45 @@ class Launch:
             pass
 
 
+def _fork_in_namespaces(spec: dict, ctx: dict, flags: int, go: tuple, err: tuple,
+                        console) -> Launch:
+    """Without a user namespace, no helper: this thread's next child starts a new
+    pid namespace (reset right after the fork), and that child, PID 1 there,
+    unshares the other namespaces itself. One fork instead of two."""
+    from pycontain.runtime.nsinit import container_main
+
+    ours = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    child = -1
+    try:
+        if flags & n.CLONE_NEWPID:
+            n.unshare(n.CLONE_NEWPID)
+        child = os.fork()
+    except OSError as exc:
+        for fd in (*go, *err):
+            os.close(fd)
+        if console is not None:
+            console.close()
+        raise PycontainError(f"cannot create namespaces: {exc}") from None
+    finally:
+        if child != 0:
+            n.setns(ours, n.CLONE_NEWPID)  # this thread's later children: our namespace
+            os.close(ours)
+    if child == 0:
+        os.close(ours)
+        os.close(go[1])
+        os.close(err[0])
+        try:
+            n.prctl(n.PR_SET_DUMPABLE, 0)  # see spawn
+            n.unshare(flags & ~n.CLONE_NEWPID)
+        except OSError as exc:
+            os.write(err[1], f"{ENGINE}:cannot create namespaces: {exc}".encode())
+            os._exit(ENGINE)
+        container_main(spec, ctx, go[0], err[1])
+    os.close(go[0])
+    os.close(err[1])
+    return Launch(child, go[1], err[0], console)
+
+
 def spawn(spec: dict, ctx: dict, stdio=(None, None, None), tty: bool = False,
           join_pid: int = 0) -> Launch:
     """Fork the container's first process in new namespaces (or, with join_pid,
@@ -116,8 +157,9 @@ def spawn(spec: dict, ctx: dict, stdio=(None, None, None), tty: bool = False,
     n.prctl(n.PR_SET_CHILD_SUBREAPER, 1)
     go_r, go_w = os.pipe()
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
-    pid_r, pid_w = os.pipe()
-    ctx = dict(ctx, seccomp=seccomp_program(spec.get("linux", {}).get("seccomp")))
+    ctx = dict(ctx)
+    if "seccomp" not in ctx:
+        ctx["seccomp"] = seccomp_program(spec.get("linux", {}).get("seccomp"))
     console = None
     if tty:
         from pycontain.runtime import console as consoles
@@ -126,6 +168,13 @@ def spawn(spec: dict, ctx: dict, stdio=(None, None, None), tty: bool = False,
     else:
         ctx["setup_stdio"] = _stdio_setup(stdio)
     flags = 0 if join_pid else namespace_flags(spec)
+    if flags and not flags & n.CLONE_NEWUSER:
+        try:
+            return _fork_in_namespaces(spec, ctx, flags, (go_r, go_w), (err_r, err_w), console)
+        finally:
+            if console is not None:
+                os.close(ctx["console"][0])
+    pid_r, pid_w = os.pipe()
     mapper = IdMapper(spec) if flags & n.CLONE_NEWUSER else None
     helper = os.fork()
     if helper == 0:

@@ -17,7 +17,7 @@ from pycontain import paths
 from pycontain.errors import PycontainError
 
 DEFAULT = os.path.join(os.path.dirname(__file__), "profiles", "default.json")
-FORMAT = b"pycontain-seccomp-1\0"
+FORMAT = b"pycontain-seccomp-2\0"
 # uname machine -> (libseccomp native arch, docker's arch name for includes)
 MACHINES = {"x86_64": ("SCMP_ARCH_X86_64", "amd64"), "aarch64": ("SCMP_ARCH_AARCH64", "arm64"),
             "riscv64": ("SCMP_ARCH_RISCV64", "riscv64"), "s390x": ("SCMP_ARCH_S390X", "s390x"),

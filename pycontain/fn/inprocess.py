@@ -1,0 +1,141 @@
+"""A jail's handler run by the engine's own interpreter: no second python start.
+
+Starting the jail's python is most of a cold `fn exec`. When the image's
+python is the very interpreter running pycontain (the bundled `python` image
+is built from it), the jail's first process, a fork of the engine, instead
+becomes what `python3 -I -S -B -c BOOT` would be inside the jail (after the
+same namespaces, root, user, capabilities and seccomp program), and runs the
+runner. Nothing of the caller may reach the handler through it:
+
+- bin/pycontain starts `fn exec` with an emptied environment (only the
+  variables pycontain reads itself, such as HOME or PYCONTAIN_ROOT, pass);
+- the process's original argument and environment blocks (what
+  /proc/self/cmdline and /proc/self/environ show) are overwritten;
+- os.environ becomes the jail's, sys.path the jail's python's, and every
+  module that is not the standard library (pycontain's own) is forgotten;
+- every descriptor but the call's three was closed by nsinit already.
+What stays in memory is what the engine itself used: the handler's host path
+and the store's, never the caller's variables or files.
+"""
+import os
+import stat
+import sys
+
+from pycontain import native as n
+from pycontain.fn import runner
+from pycontain.fn.jail import BOOT
+
+
+# the variables bin/pycontain lets through to `fn exec` and `fn invoke`
+KEPT_VARIABLES = ("HOME", "PATH", "XDG_RUNTIME_DIR", "XDG_DATA_HOME", "PYCONTAIN_ROOT",
+                  "PYCONTAIN_RUNROOT", "PYCONTAIN_CGROUP_PARENT", "PYCONTAIN_FN_FORK")
+
+
+def usable(layer_dirs: list) -> bool:
+    """Whether a call may run in this process: not turned off (PYCONTAIN_FN_FORK=0),
+    the caller's environment emptied (bin/pycontain does it) and the image's
+    python is this interpreter."""
+    return (os.environ.get("PYCONTAIN_FN_FORK") != "0"
+            and set(os.environ) <= {*KEPT_VARIABLES, "LC_CTYPE"}  # python's locale coercion
+            and serves(layer_dirs))
+
+
+def serves(layer_dirs: list) -> bool:
+    """Whether the image's python is this interpreter: the same file (size and
+    mtime, which image layers keep) at the same path in its topmost layer."""
+    exe = os.path.realpath(sys.executable)
+    ours = os.stat(exe)
+    for layer in reversed(layer_dirs):
+        try:
+            theirs = os.lstat(os.path.join(layer, exe.lstrip("/")))
+        except OSError:
+            continue
+        return (stat.S_ISREG(theirs.st_mode) and theirs.st_size == ours.st_size
+                and int(theirs.st_mtime) == int(ours.st_mtime))
+    return False
+
+
+def _memory_blocks() -> list:
+    """(address, length) of the argument and environment blocks (proc(5) stat
+    fields 48 to 51), read while our own /proc is still mounted."""
+    with open("/proc/self/stat", "rb") as f:
+        fields = f.read().rpartition(b")")[2].split()
+    arg_start, arg_end, env_start, env_end = (int(v) for v in fields[45:49])
+    return [(arg_start, arg_end - arg_start), (env_start, env_end - env_start)]
+
+
+def _overwrite(blocks: list) -> None:
+    for address, length in blocks:
+        n.ffi.memmove(n.ffi.cast("char *", address), bytes(length), length)
+    command = b"python3"  # what /proc/self/cmdline shows
+    if blocks[0][1] > len(command):
+        n.ffi.memmove(n.ffi.cast("char *", blocks[0][0]), command, len(command))
+
+
+def _as_jail_python(env: list) -> None:
+    """The interpreter state of `python3 -I -S -B -c BOOT` in the jail."""
+    stdlib = tuple(p for p in sys.path if p.startswith(f"{sys.base_prefix}/lib/"))
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if path and not path.startswith(stdlib):
+            del sys.modules[name]
+    sys.modules["__main__"] = type(sys)("__main__")
+    sys.path[:] = stdlib
+    sys.argv[:] = ["-c"]
+    sys.orig_argv[:] = ["python3", "-I", "-S", "-B", "-c", BOOT]
+    sys.executable = sys._base_executable = f"{sys.base_prefix}/bin/python3"
+    sys.prefix, sys.exec_prefix = sys.base_prefix, sys.base_exec_prefix
+    sys.dont_write_bytecode = True
+    os.environ.clear()
+    os.environ.update(e.split("=", 1) for e in env if "=" in e)
+
+
+def _exit_code(exc: BaseException) -> int:
+    """The status python gives an exception that ends the program."""
+    if isinstance(exc, SystemExit):
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        print(exc.code, file=sys.stderr)
+        return 1
+    import traceback
+    traceback.print_exception(exc)
+    return 1
+
+
+def _exit(status: int):
+    """End as the interpreter does: its threads joined, atexit run, streams flushed."""
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        threading._shutdown()
+    import atexit
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(status & 0xFF)
+
+
+def become_runner(env: list, blocks: list):
+    """The jail's first process, after lockdown: run the call. Never returns."""
+    import _signal as signal
+
+    _overwrite(blocks)
+    _as_jail_python(env)
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # as python's start leaves them
+        signal.signal(sig, signal.SIG_IGN)
+    n.prctl(n.PR_SET_DUMPABLE, 1)  # as after exec: /proc/self is the handler's own
+    try:
+        status = runner.main()
+    except BaseException as exc:  # noqa: BLE001 - what python would do at the top level
+        status = _exit_code(exc)
+    _exit(status)
+
+
+def runner_hook(env: list):
+    """The ctx["in_process"] callable of a jail that nsinit runs instead of exec."""
+    blocks = _memory_blocks()
+    import gc
+    gc.freeze()  # the call's collector must not write to (and so copy) every page we share
+    return lambda: become_runner(env, blocks)

@@ -1,0 +1,122 @@
+"""`fn exec` runs the handler in a fork of pycontain's own interpreter when the
+image's python is that interpreter (pycontain.fn.inprocess). These tests pin
+down that the handler cannot tell the difference from a jail that starts the
+image's python (PYCONTAIN_FN_FORK=0), and that nothing of the caller or of
+pycontain itself reaches it, not even in the process's memory."""
+import json
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pycontain.fn.inprocess import KEPT_VARIABLES
+
+REPO = Path(__file__).resolve().parents[2]
+MODES = {"in-process": {}, "exec": {"PYCONTAIN_FN_FORK": "0"}}
+
+
+def run(pc, tmp_path, code: str, mode: str = "in-process", *args, extra_env=None):
+    path = tmp_path / "handler.py"
+    path.write_text(code)
+    path.chmod(0o644)
+    pc.env = {k: v for k, v in pc.env.items() if k != "PYCONTAIN_FN_FORK"}
+    pc.env.update(MODES[mode], **(extra_env or {}))
+    result = pc("fn", "exec", str(path), *args)
+    return result.returncode, json.loads(result.stdout)
+
+
+INTERPRETER = """import os, sys
+def handler(event, context):
+    try:
+        import pycontain  # noqa: F401
+        engine = True
+    except ImportError:
+        engine = False
+    return {"environ": sorted(os.environ), "path": sys.path, "argv": sys.argv,
+            "executable": sys.executable, "prefix": sys.prefix, "engine": engine,
+            "flags": [sys.flags.isolated, sys.flags.no_site, sys.dont_write_bytecode],
+            "outside": sorted(m for m, mod in sys.modules.items()
+                              if not getattr(mod, "__file__", "/usr/lib/").startswith("/usr/lib/")
+                              and m != "handler"),
+            "cwd": os.getcwd(), "uid": os.getuid(), "fds": sorted(os.listdir("/proc/self/fd"))}
+"""
+
+
+def test_the_handler_sees_the_same_interpreter_either_way(pc, tmp_path):
+    results = {mode: run(pc, tmp_path, INTERPRETER, mode) for mode in MODES}
+    assert results["in-process"] == results["exec"]
+    code, seen = results["in-process"]
+    assert code == 0 and seen["engine"] is False and seen["outside"] == []
+    assert seen["executable"] == "/usr/bin/python3" and seen["argv"] == ["-c"]
+    assert "PYCONTAIN_ROOT" not in seen["environ"] and "_HANDLER" in seen["environ"]
+
+
+@pytest.mark.parametrize("body, error_type, status", [
+    ("    raise ValueError('bad')\n", "ValueError", 1),
+    ("    import sys; sys.exit(3)\n", "Runtime.ExitError", 1),
+    ("    import os; os._exit(0)\n", "Runtime.ExitError", 1),
+    ("    import ctypes; ctypes.string_at(0)\n", "Runtime.ExitError", 1),
+    ("    return object()\n", "Runtime.MarshalError", 1),
+    ("    while True: pass\n", "Sandbox.Timedout", 124),
+])
+def test_failures_end_the_same_way_either_way(pc, tmp_path, body, error_type, status):
+    outcomes = {}
+    for mode in MODES:
+        code, error = run(pc, tmp_path, "def handler(event, context):\n" + body, mode,
+                          "--timeout", "1")
+        outcomes[mode] = (code, error["errorType"],
+                          re.sub(r"RequestId: \S+ ", "", error["errorMessage"]))
+    assert outcomes["in-process"] == outcomes["exec"]
+    assert outcomes["exec"][:2] == (status, error_type)
+
+
+MEMORY_SCAN = r"""import ctypes, re
+def handler(event, context):
+    pattern = re.compile(rb"pc-secret-[0-9a-f]{32}")
+    found = set()
+    for line in open("/proc/self/maps"):
+        fields = line.split()
+        if "r" not in fields[1] or (len(fields) > 5 and fields[5] not in ("[heap]", "[stack]")):
+            continue  # only memory the process wrote: files mapped past their end raise SIGBUS
+        start, end = (int(x, 16) for x in fields[0].split("-"))
+        for chunk in range(start, end, 1 << 20):
+            data = ctypes.string_at(chunk, min((1 << 20) + 64, end - chunk))  # overlapping
+            found.update(m.decode() for m in pattern.findall(data))
+    return {"found": sorted(found), "cmdline": open("/proc/self/cmdline", "rb").read().strip(b"\0").decode(),
+            "environ": open("/proc/self/environ", "rb").read().decode().split("\0")}
+"""
+
+
+def test_nothing_of_the_caller_is_in_the_handlers_memory(pc, tmp_path):
+    token, control = (f"pc-secret-{secrets.token_hex(16)}" for _ in range(2))
+    code, out = run(pc, tmp_path, MEMORY_SCAN, "in-process", "--event",
+                    json.dumps({"control": control}), extra_env={"CALLER_TOKEN": token})
+    assert code == 0, out
+    assert control in out["found"]  # the scan does find what is in memory: the event
+    assert token not in out["found"]
+    assert out["cmdline"] == "python3"
+    assert not any(token in item or item.startswith("HOME=") for item in out["environ"])
+
+
+def test_a_caller_environment_that_was_not_emptied_falls_back_to_exec(pc, tmp_path):
+    """Started without bin/pycontain's emptying (as `python -m` would be), the
+    engine holds the caller's variables: the jail then starts its own python."""
+    path = tmp_path / "handler.py"
+    path.write_text("def handler(e, c):\n    return open('/proc/self/cmdline').read()\n")
+    path.chmod(0o644)
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", "import sys; from pycontain.cli.entry import main; "
+         "sys.exit(main())", "fn", "exec", str(path)],
+        env=dict(pc.env, CALLER_TOKEN="x"), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout).startswith("python3\0-I\0-S\0-B\0-c\0")
+    assert run(pc, tmp_path, path.read_text())[1].strip("\0") == "python3"
+
+
+def test_bin_pycontain_keeps_exactly_the_variables_the_engine_expects():
+    script = (REPO / "bin" / "pycontain").read_text()
+    names = re.search(r"for name in (.*?); do", script, re.S).group(1).replace("\\\n", " ")
+    assert tuple(names.split()) == KEPT_VARIABLES
