@@ -3,29 +3,12 @@ import os
 
 from pycontain.errors import PycontainError
 from pycontain.record import Record
+from pycontain.runtime.defaults import (DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS,
+                                        default_devices, default_mounts)
 from pycontain.runtime.cgroups import ocispec as cgroup_spec
 from pycontain.runtime.security.config import apply as apply_security
 from pycontain.userdb import resolve_user
 
-DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-MASKED_PATHS = [
-    "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
-    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-    "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
-]
-READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
-DEVICES = [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),
-           ("urandom", 1, 9), ("tty", 5, 0)]
-BASE_MOUNTS = [
-    ("/proc", "proc", "proc", ["nosuid", "noexec", "nodev"]),
-    # nodev: device nodes are bound in (rootfs.create_devices); one made with mknod is inert
-    ("/dev", "tmpfs", "tmpfs", ["nosuid", "nodev", "strictatime", "mode=755", "size=65536k"]),
-    ("/dev/pts", "devpts", "devpts",
-     ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
-    ("/dev/shm", "tmpfs", "shm", ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
-    ("/dev/mqueue", "mqueue", "mqueue", ["nosuid", "noexec", "nodev"]),
-    ("/sys", "sysfs", "sysfs", ["nosuid", "noexec", "nodev", "ro"]),
-]
 INIT_PATH = "/dev/init"
 
 
@@ -101,17 +84,6 @@ def parse_volume(spec: str) -> dict:
         raise PycontainError(f"volume source {src} does not exist on the host")
     return {"destination": os.path.normpath(dst), "type": "bind",
             "source": os.path.realpath(src), "options": ["rbind", mode]}
-
-
-def default_mounts() -> list:
-    """The OCI mount entries every container (and function jail) starts with."""
-    return [{"destination": d, "type": t, "source": s, "options": o} for d, t, s, o in BASE_MOUNTS]
-
-
-def default_devices() -> list:
-    """The minimal /dev device nodes, as OCI linux.devices entries."""
-    return [{"path": f"/dev/{nm}", "type": "c", "major": ma, "minor": mi,
-             "fileMode": 0o666, "uid": 0, "gid": 0} for nm, ma, mi in DEVICES]
 
 
 def build_spec(image_cfg: dict, layer_dirs: list, opts: RunOptions, cid: str,

@@ -6,10 +6,10 @@ cost more than starting a container.
 """
 import os
 
+from pycontain.cli.flags import FLAG, MULTI, VALUE, parse
 from pycontain.errors import PycontainError
 from pycontain.spec import RunOptions
 
-FLAG, VALUE, MULTI = "flag", "value", "multi"
 PULL_POLICIES = ("missing", "always", "never")
 # (option names, RunOptions field, kind, help)
 RUN_FLAGS = (
@@ -69,45 +69,6 @@ def make_options(values: dict, image: str, command) -> RunOptions:
     return opts
 
 
-def fast_parse(args: list, by_name: dict = _BY_NAME):
-    """Parse `run` arguments without click; None if click must handle them
-    (help, an unknown or malformed flag) so its errors and help are used.
-    by_name: another command's flags ({name: (dest, kind)})."""
-    values, i = {}, 0
-    while i < len(args):
-        arg = args[i]
-        if arg == "--" or not arg.startswith("-") or arg == "-":
-            break
-        if arg.startswith("--"):
-            name, eq, inline = arg.partition("=")
-            pairs = [(name, inline if eq else None)]
-        else:
-            pairs = [("-" + c, None) for c in arg[1:]]
-            for j, (name, _) in enumerate(pairs):
-                if by_name.get(name, (None, None))[1] not in (FLAG, None) and j + 1 < len(pairs):
-                    pairs = pairs[:j] + [(name, arg[j + 2:])]
-                    break
-        for name, inline in pairs:
-            if name not in by_name:
-                return None
-            dest, kind = by_name[name]
-            if kind == FLAG:
-                if inline is not None:
-                    return None
-                values[dest] = True
-                continue
-            if inline is None:
-                i += 1
-                if i >= len(args):
-                    return None
-                inline = args[i]
-            if kind == MULTI:
-                values.setdefault(dest, []).append(inline)
-            else:
-                values[dest] = inline
-        i += 1
-    if i < len(args) and args[i] == "--":
-        i += 1
-    if i >= len(args):
-        return None
-    return values, args[i], args[i + 1:]
+def fast_parse(args: list):
+    """`run`'s arguments parsed without click (see flags.parse)."""
+    return parse(args, _BY_NAME)

@@ -15,7 +15,8 @@ import sys
 from pycontain.fn.environment import lambda_env
 from pycontain.record import Record
 from pycontain.runtime.security import seccomp
-from pycontain.spec import MASKED_PATHS, READONLY_PATHS, default_devices, default_mounts
+from pycontain.runtime.defaults import (MASKED_PATHS, READONLY_PATHS, default_devices,
+                                        default_mounts)
 
 RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runner.py")
 RUNTIME_DIR = "/var/runtime"

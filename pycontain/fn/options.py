@@ -12,7 +12,7 @@ itself failed (bad flag, missing handler file, unknown image), one line on stder
 import os
 import sys
 
-from pycontain.cli.runopts import FLAG, MULTI, VALUE, fast_parse as parse_flags
+from pycontain.cli.flags import FLAG, MULTI, VALUE, parse as parse_flags
 from pycontain.errors import PycontainError
 
 EXEC_FLAGS = (
@@ -133,4 +133,5 @@ def exec_and_exit(values: dict, target: str) -> None:
         sys.exit(130)
     sys.stdout.buffer.write(outcome.payload + b"\n")
     sys.stdout.flush()
-    sys.exit(outcome.exit_code)
+    sys.stderr.flush()
+    os._exit(outcome.exit_code)  # nothing left to clean up: skip the interpreter's ~2 ms

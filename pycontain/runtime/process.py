@@ -14,8 +14,8 @@ import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
 
 from pycontain import native as n
 from pycontain.errors import ENGINE, PycontainError
+from pycontain.runtime.security import caps
 from pycontain.runtime.security.seccomp import program as seccomp_program
-from pycontain.runtime.userns import IdMapper
 
 
 def _stdio_setup(stdio):
@@ -155,6 +155,7 @@ def spawn(spec: dict, ctx: dict, stdio=(None, None, None), tty: bool = False,
     from pycontain.runtime.nsinit import container_main
 
     n.prctl(n.PR_SET_CHILD_SUBREAPER, 1)
+    caps.last_cap()  # read here, where /proc is the host's, once
     go_r, go_w = os.pipe()
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     ctx = dict(ctx)
@@ -175,7 +176,10 @@ def spawn(spec: dict, ctx: dict, stdio=(None, None, None), tty: bool = False,
             if console is not None:
                 os.close(ctx["console"][0])
     pid_r, pid_w = os.pipe()
-    mapper = IdMapper(spec) if flags & n.CLONE_NEWUSER else None
+    mapper = None
+    if flags & n.CLONE_NEWUSER:
+        from pycontain.runtime.userns import IdMapper
+        mapper = IdMapper(spec)
     helper = os.fork()
     if helper == 0:
         try:

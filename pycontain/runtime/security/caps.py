@@ -25,13 +25,19 @@ DEFAULT = ("CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKN
 SETS = ("bounding", "effective", "permitted", "inheritable", "ambient")
 
 
+_last_cap = []
+
+
 def last_cap() -> int:
-    """The highest capability number this kernel knows."""
-    try:
-        with open("/proc/sys/kernel/cap_last_cap") as f:
-            return min(int(f.read()), len(NAMES) - 1)
-    except OSError:
-        return len(NAMES) - 1
+    """The highest capability number this kernel knows (read once: the engine
+    reads it before a container process needs it inside the container)."""
+    if not _last_cap:
+        try:
+            with open("/proc/sys/kernel/cap_last_cap") as f:
+                _last_cap.append(min(int(f.read()), len(NAMES) - 1))
+        except OSError:
+            _last_cap.append(len(NAMES) - 1)
+    return _last_cap[0]
 
 
 def all_caps() -> list:
@@ -82,8 +88,12 @@ def drop_bounding(bounding: list) -> None:
     """Drop every capability not in bounding from the bounding set."""
     keep = _numbers(bounding)
     for cap in range(last_cap() + 1):
-        if cap not in keep and _prctl.prctl(_prctl.PR_CAPBSET_READ, cap):
-            _prctl.prctl(_prctl.PR_CAPBSET_DROP, cap)
+        if cap not in keep:
+            try:  # one call, not a read first: these run on every container start
+                _prctl.prctl(_prctl.PR_CAPBSET_DROP, cap)
+            except OSError:  # without CAP_SETPCAP: fine if it is gone already
+                if _prctl.prctl(_prctl.PR_CAPBSET_READ, cap):
+                    raise
 
 
 def set_sets(sets: dict) -> None:
