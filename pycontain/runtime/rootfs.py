@@ -123,9 +123,7 @@ def setup_rootfs(spec: dict, rootfs: str, overlay: dict) -> None:
     # so a node made with mknod (CAP_MKNOD) opens nothing, in /dev or on the root
     nodev = any(m["destination"] == "/dev" and "nodev" in m.get("options", ())
                 for m in spec.get("mounts", ()))
-    mount_overlay(rootfs, overlay, userns, nodev)
-    # bind the merged root onto itself so it is a mount point pivot_root accepts
-    n.mount(rootfs, rootfs, None, n.MS_BIND | n.MS_REC)
+    mount_overlay(rootfs, overlay, userns, nodev)  # a mount point, as pivot_root wants
     for entry in spec.get("mounts", ()):
         if not _in_cgroup_dir(entry["destination"]):
             check_target(rootfs, entry)
