@@ -29,12 +29,14 @@ INIT_TIMEOUT = 10.0   # Lambda's limit on a function's init phase
 GRACE = 2.0           # after a call's timeout, before the engine gives up on the zygote
 # what the zygote may do that the handler may not: create namespaces and mount in them
 ZYGOTE_CAPS_PROFILE = ("CAP_SYS_ADMIN",)
+SPARES = 2            # calls' jails each zygote keeps set up ahead (see zygote_main)
 
 
 def zygote_spec(cfg: JailConfig) -> tuple:
     """The base jail's spec, and the init message that tells the zygote what
     each call's child sets up: /proc masks (a fresh /proc per call can only be
-    mounted where the jail's own /proc is fully visible), rlimits, seccomp."""
+    mounted where the jail's own /proc is fully visible, so the jail's has none),
+    rlimits, seccomp."""
     spec = jail_spec(cfg, "", 0)
     process, linux = spec["process"], spec["linux"]
     process["args"] = ["python3", "-I", "-S", "-B", "-c", BOOT]
@@ -47,7 +49,7 @@ def zygote_spec(cfg: JailConfig) -> tuple:
     call_filter = seccomp.program(linux["seccomp"])
     linux["seccomp"] = seccomp.resolve("default", ZYGOTE_CAPS_PROFILE)
     init = {"handler": cfg.handler, "bpf": call_filter.hex(), "masked": masked,
-            "readonly": readonly, "tmp_size": "512m",
+            "tmp_size": "512m", "spares": SPARES,
             "rlimits": [[r["type"], r["soft"], r["hard"]] for r in limits(cfg)
                         if r["type"] == "RLIMIT_CPU"]}
     return spec, init

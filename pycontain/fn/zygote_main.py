@@ -2,22 +2,29 @@
 
 Runs as the jail's first process with the image's `python3 -I -S`, as the
 jail's unprivileged user (no capabilities, no_new_privs, a seccomp profile
-that lets it create namespaces). It imports the handler once, then per call
-clones a child into fresh user, pid, net, ipc, uts and mount namespaces; the
-child (PID 1 there) mounts its own /proc, /tmp and /dev/shm, brings up lo,
-sets the call's rlimits, drops every capability, installs the strict seccomp
-program, runs the handler once and exits. Nothing the handler does survives
-the call: the zygote's memory is never written by a call.
+that lets it create namespaces). It imports the handler once and keeps a few
+*spare* children ready: each is cloned into fresh user and pid namespaces,
+unshares fresh net, ipc, uts and mount namespaces, mounts its own /proc, /tmp
+and /dev/shm, brings up lo, sets the call's rlimits, drops every capability,
+installs the strict seccomp program, and then blocks on a socket of its own
+until the zygote hands it one call. It runs the handler once and exits; the
+zygote clones a new spare in its place when no call is waiting. So set-up is
+off a call's path, and nothing a call does survives it: a spare holds no
+descriptor but its own socket, and the zygote's memory is never written by a
+call (nor does it ever read an event: events come in a memfd it only passes on).
 
 Protocol on fd 0 (a SOCK_SEQPACKET socket; one JSON message each):
-  engine -> init  {handler, bpf (hex), masked, readonly, tmp_size, rlimits}
+  engine -> init  {handler, bpf (hex), masked, tmp_size, rlimits, spares}
   zygote -> {"ready": true, "init_ms"} | {"ready": false, "error": error JSON}
-  engine -> call  {id, rid, deadline_ms, timeout} + fds (event, result, log)
+  engine -> call  {id, rid, deadline_ms, timeout} + fds (event, result, log, cgroup tasks...)
   zygote -> done  {id, status (wait status), rss (KiB), timed_out}
-The child writes "STATUS RSS\n" + result to its result pipe and closes its
+The zygote passes the call message and its fds on to a spare unchanged. The
+child writes "STATUS RSS\n" + result to its result pipe and closes its
 pipes before exiting, so the engine answers without waiting for the exit;
 a call that ends otherwise (crash, timeout) is judged by the zygote's report.
 """
+import _signal
+import collections
 import ctypes
 import gc
 import fcntl
@@ -34,31 +41,31 @@ import runner
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x20000, 0x4000000, 0x8000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
-CALL_FLAGS = (CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
-              | CLONE_NEWNS | signal.SIGCHLD)
+# the parent creates only the cheap ones; the child unshares the rest itself, in parallel
+CLONE_FLAGS = CLONE_NEWUSER | CLONE_NEWPID | signal.SIGCHLD
+UNSHARE_FLAGS = CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS
 SYS_CLONE = {"x86_64": 56, "aarch64": 220}[os.uname().machine]
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC = (
-    1, 2, 4, 8, 32, 4096, 16384)
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND = 1, 2, 4, 8, 4096
 PR_SET_DUMPABLE, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 4, 22, 2
 CAP_VERSION_3 = 0x20080522
+MAX_FDS = 3 + 16  # event, result, log + a cgroup `tasks` file per hierarchy
 
-_api = ctypes.PyDLL(None, use_errno=True)  # keeps the GIL held across clone
-_libc = ctypes.CDLL(None, use_errno=True)
+# No use_errno: it makes every call swap errno through the thread state's dict,
+# whose pages a fresh child would copy; errno is read only after a failure.
+_api = ctypes.PyDLL(None)  # keeps the GIL held across clone
+_libc = ctypes.CDLL(None)
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
                         ctypes.c_char_p]
+_libc.unshare.argtypes = [ctypes.c_int]
 _api.syscall.restype = ctypes.c_long
+_libc.__errno_location.restype = ctypes.c_void_p
+_errno = ctypes.c_int.from_address(_libc.__errno_location())  # one thread: one errno
 
 
 def _check(rc: int, what: str) -> None:
     if rc != 0:
-        err = ctypes.get_errno()
+        err = _errno.value
         raise OSError(err, f"{what}: {os.strerror(err)}")
-
-
-def _mount(source, target, fstype, flags, data=None) -> None:
-    enc = lambda s: s.encode() if s else None  # noqa: E731
-    _check(_libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)),
-           f"mount {target}")
 
 
 class _Fprog(ctypes.Structure):
@@ -66,64 +73,69 @@ class _Fprog(ctypes.Structure):
 
 
 class Setup:
-    """What every call's child does before the handler runs (prepared once)."""
+    """What every spare does before it may take a call, prepared once in the
+    zygote: a spare runs as little Python as it can (each page it touches is
+    a copy-on-write fault)."""
 
     def __init__(self, init: dict):
-        self.init = init
         self.bpf = ctypes.create_string_buffer(bytes.fromhex(init["bpf"]))
         self.fprog = _Fprog(len(self.bpf.raw) // 8, ctypes.addressof(self.bpf))
-        self.ids = (os.geteuid(), os.getegid())
+        uid, gid = os.geteuid(), os.getegid()
+        self.id_maps = ((b"/proc/self/setgroups", b"deny"),
+                        (b"/proc/self/uid_map", f"{uid} {uid} 1".encode()),
+                        (b"/proc/self/gid_map", f"{gid} {gid} 1".encode()))
+        self.mounts = _call_mounts(init["masked"], init["tmp_size"])
+        self.rlimits = [(getattr(resource, name), (soft, hard))
+                        for name, soft, hard in init["rlimits"]]
         self.no_caps = (ctypes.c_uint32 * 6)()
         self.cap_header = (ctypes.c_uint32 * 2)(CAP_VERSION_3, 0)
-
-    def _write(self, name: str, text: str) -> None:
-        with open(f"/proc/self/{name}", "w") as f:
-            f.write(text)
+        self.lo_up = struct.pack("16sH14x", b"lo", 0x1 | 0x8 | 0x40)  # UP|LOOPBACK|RUNNING
 
     def namespaces(self) -> None:
-        """Map our own ids in the new user namespace; fresh /proc, /tmp, /dev/shm."""
+        """Map our own ids in the new user namespace, unshare the other
+        namespaces, mount a fresh /proc (masked), /tmp and /dev/shm, lo up."""
         _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # to write our own id maps
-        uid, gid = self.ids
-        self._write("setgroups", "deny")
-        self._write("uid_map", f"{uid} {uid} 1")
-        self._write("gid_map", f"{gid} {gid} 1")
-        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-        for path in self.init["masked"]:
-            if os.path.isdir(path):
-                _mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0,mode=0755")
-            elif os.path.exists(path):
-                _mount("/dev/null", path, None, MS_BIND)
-        for path in self.init["readonly"]:
-            if os.path.exists(path):
-                _mount(path, path, None, MS_BIND | MS_REC)
-                _mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID
-                       | MS_NODEV | MS_NOEXEC)
-        _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
-               f"mode=1777,size={self.init['tmp_size']}")
-        _mount("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-               "mode=1777,size=65536k")
-        _loopback_up()
+        for path, text in self.id_maps:
+            fd = os.open(path, os.O_WRONLY)
+            os.write(fd, text)
+            os.close(fd)
+        _check(_libc.unshare(UNSHARE_FLAGS), "unshare")
+        for args in self.mounts:
+            _check(_libc.mount(*args), f"mount {args[1]}")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            fcntl.ioctl(s, 0x8914, self.lo_up)  # SIOCSIFFLAGS
 
     def lock_down(self) -> None:
         """rlimits, no capabilities (none gained by exec: no_new_privs), seccomp."""
-        for name, soft, hard in self.init["rlimits"]:
-            resource.setrlimit(getattr(resource, name), (soft, hard))
+        for which, limits in self.rlimits:
+            resource.setrlimit(which, limits)
         _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
         _check(_libc.capset(self.cap_header, self.no_caps), "capset")
         _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(self.fprog), 0, 0),
                "seccomp")
 
 
-def _loopback_up() -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        fcntl.ioctl(s, 0x8914, struct.pack("16sH14x", b"lo", 0x1 | 0x8 | 0x40))  # UP|LOOPBACK|RUNNING
+def _call_mounts(masked: list, tmp_size: str) -> list:
+    """mount(2) arguments for a call's jail: a fresh /proc with those of
+    docker's masked paths this kernel has (looked up once: the jail's /proc is
+    the same kernel's), /tmp and /dev/shm. Not docker's read-only re-binds of
+    /proc/sys, /proc/bus ...: they stop writes that take capabilities or the
+    host's root, and a call has neither (rootless, it is root of its own
+    namespaces only, which die with it)."""
+    plain = MS_NOSUID | MS_NODEV | MS_NOEXEC
+    masks = [(b"tmpfs", p.encode(), b"tmpfs", MS_RDONLY, b"size=0,mode=0755") if os.path.isdir(p)
+             else (b"/dev/null", p.encode(), None, MS_BIND, None)
+             for p in masked if os.path.exists(p)]
+    return [(b"proc", b"/proc", b"proc", plain, None), *masks,
+            (b"tmpfs", b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={tmp_size}".encode()),
+            (b"shm", b"/dev/shm", b"tmpfs", plain, b"mode=1777,size=65536k")]
 
 
 def _clone() -> int:
     """fork(2) into new namespaces, with Python's own before/after-fork steps."""
     _api.PyOS_BeforeFork()
-    pid = _api.syscall(SYS_CLONE, CALL_FLAGS, 0, 0, 0, 0)
-    err = ctypes.get_errno()
+    pid = _api.syscall(SYS_CLONE, CLONE_FLAGS, 0, 0, 0, 0)
+    err = _errno.value
     if pid == 0:
         _api.PyOS_AfterFork_Child()
         return 0
@@ -133,63 +145,121 @@ def _clone() -> int:
     return pid
 
 
-def _child(setup: Setup, handler, call: dict, fds: list) -> None:
-    """The call's first process: never returns."""
+def _forget_zygote(keep: int) -> None:
+    """Drop all the zygote held: every descriptor but our socket and the log
+    (1, 2), its SIGCHLD handler and wakeup fd."""
+    _signal.set_wakeup_fd(-1)
+    _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
+    os.close(0)
+    os.closerange(3, keep)
+    os.closerange(keep + 1, 1 << 16)
+
+
+def _run_call(handler, call: dict, fds: list) -> int:
+    """Join the call's cgroup, take its descriptors, run the handler: exit status."""
+    event_fd, result_fd, log_fd, *cgroup_tasks = fds
+    for fd in cgroup_tasks:  # join the call's cgroup (see pycontain.fn.call_cgroups)
+        os.write(fd, b"0")
+    os.dup2(event_fd, 0)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.dup2(result_fd, 3)
+    os.closerange(4, 1 << 16)  # our socket too
+    event = runner._read_all(0)
+    context = runner.LambdaContext(call["rid"], call["deadline_ms"])
+    status, text = runner.invoke(handler, event, context)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    runner._write_all(3, f"{status} {rss}\n{text}".encode())
+    os.closerange(1, 4)  # the engine has the outcome now, before this process is torn down
+    return status
+
+
+def _spare(setup: Setup, handler, sock: socket.socket) -> None:
+    """A spare's life: set up a fresh jail, wait for one call, run it. Never returns."""
     status = 125
     try:
-        event_fd, result_fd, log_fd, *cgroup_tasks = fds
-        for fd in cgroup_tasks:  # join the call's cgroup (see pycontain.fn.call_cgroups)
-            os.write(fd, b"0")
-            os.close(fd)
-        os.dup2(event_fd, 0)  # in place of the zygote's socket: no call may reach it
-        os.dup2(log_fd, 1)
-        os.dup2(log_fd, 2)
-        os.dup2(result_fd, 3)
-        os.closerange(4, 1 << 16)
+        _forget_zygote(sock.fileno())
         setup.namespaces()
-        event = runner._read_all(0)
         setup.lock_down()
-        context = runner.LambdaContext(call["rid"], call["deadline_ms"])
-        status, text = runner.invoke(handler, event, context)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        runner._write_all(3, f"{status} {rss}\n{text}".encode())
-        os.closerange(1, 4)  # the engine has the outcome now, before this process is torn down
+        data, fds, _, _ = socket.recv_fds(sock, 65536, MAX_FDS)
+        if data:  # else: the zygote retired us before any call
+            status = _run_call(handler, runner.loads(data), fds)
+        else:
+            status = 0
     except BaseException as exc:  # noqa: BLE001 - report in the log, exit without a result
         os.write(2, f"pycontain zygote: call setup failed: {exc!r}\n".encode())
     os._exit(status)
 
 
 class Zygote:
-    """The zygote's loop: clone a child per call, report how each ended."""
+    """The zygote's loop: hand each call to a spare, refill spares when idle,
+    report how each call ended."""
 
-    def __init__(self, sock: socket.socket, setup: Setup, handler):
+    def __init__(self, sock: socket.socket, setup: Setup, handler, spares: int):
         self.sock, self.setup, self.handler = sock, setup, handler
+        self.target = spares
+        self.spares = collections.deque()  # (pid, our end of its socket)
         self.calls = {}  # pid -> [id, deadline, timed_out]
+        self.refill = True  # cleared when a spare could not be made, until the next call
 
-    def _start(self, call: dict, fds: list) -> None:
+    def _spawn(self) -> tuple:
+        """A new spare: (pid, our socket to it). OSError if clone failed."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         sys.stdout.flush()
         sys.stderr.flush()
         try:
             pid = _clone()
+        except OSError:
+            ours.close()
+            theirs.close()
+            raise
+        if pid == 0:
+            _spare(self.setup, self.handler, theirs)
+        theirs.close()
+        return pid, ours
+
+    def _hand(self, data: bytes, fds: list) -> int:
+        """Pass a call to a spare (a new one if none is left): its pid."""
+        while True:
+            fresh = not self.spares
+            pid, sock = self._spawn() if fresh else self.spares.popleft()
+            try:
+                socket.send_fds(sock, [data], fds)
+                return pid
+            except OSError:  # it died before the call: it is reaped as a spare
+                if fresh:
+                    raise
+            finally:
+                sock.close()  # what was sent stays readable: the child's only call
+
+    def _start(self, data: bytes, fds: list) -> None:
+        call = runner.loads(data)
+        self.refill = True
+        try:
+            pid = self._hand(data, fds)
         except OSError as exc:
-            for fd in fds:
-                os.close(fd)
             os.write(2, f"pycontain zygote: {exc}\n".encode())
             self._send({"id": call["id"], "status": 125 << 8, "rss": 0, "timed_out": False})
             return
-        if pid == 0:
-            _child(self.setup, self.handler, call, fds)
-        for fd in fds:
-            os.close(fd)
+        finally:
+            for fd in fds:
+                os.close(fd)
         self.calls[pid] = [call["id"], time.monotonic() + call["timeout"], False]
+
+    def _top_up(self) -> None:
+        try:
+            self.spares.append(self._spawn())
+        except OSError as exc:
+            os.write(2, f"pycontain zygote: no spare: {exc}\n".encode())
+            self.refill = False
 
     def _send(self, msg: dict) -> None:
         self.sock.send(runner.dumps(msg).encode())
 
     def _reap(self) -> None:
-        while self.calls:
+        while True:
             try:
                 pid, status, usage = os.wait4(-1, os.WNOHANG)
             except ChildProcessError:
@@ -200,6 +270,16 @@ class Zygote:
             if call is not None:
                 self._send({"id": call[0], "status": status, "rss": usage.ru_maxrss,
                             "timed_out": call[2]})
+            else:  # a spare died before its call: do not make more until a call comes
+                self._drop_spare(pid)
+
+    def _drop_spare(self, pid: int) -> None:
+        for spare in self.spares:
+            if spare[0] == pid:
+                self.spares.remove(spare)
+                spare[1].close()
+                self.refill = False
+                return
 
     def _expire(self) -> float | None:
         """Kill calls past their deadline; seconds until the next deadline."""
@@ -219,7 +299,9 @@ class Zygote:
         signal.set_wakeup_fd(wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         while True:
-            ready, _, _ = select.select([self.sock, wake_r], [], [], self._expire())
+            timeout = self._expire()
+            short = self.refill and len(self.spares) < self.target
+            ready, _, _ = select.select([self.sock, wake_r], [], [], 0 if short else timeout)
             if wake_r in ready:
                 while True:
                     try:
@@ -228,10 +310,12 @@ class Zygote:
                         break
                 self._reap()
             if self.sock in ready:
-                data, fds, _, _ = socket.recv_fds(self.sock, 65536, 3 + 16)
+                data, fds, _, _ = socket.recv_fds(self.sock, 65536, MAX_FDS)
                 if not data:
                     return  # the engine went away: PID 1 exits, the kernel kills every call
-                self._start(runner.loads(data), fds)
+                self._start(data, fds)
+            elif not ready and short:  # nothing waiting: make a spare now
+                self._top_up()
 
 
 def main() -> int:
@@ -254,5 +338,5 @@ def main() -> int:
     gc.freeze()  # the collector of a call's process must not write to every page it shares
     sock.send(runner.dumps({"ready": True,
                             "init_ms": (time.monotonic() - start) * 1000}).encode())
-    Zygote(sock, Setup(init), handler).run()
+    Zygote(sock, Setup(init), handler, init.get("spares", 1)).run()
     return 0

@@ -24,11 +24,37 @@ def echo(event, context):
     print("log line from", context.function_name)
     before = sorted(os.listdir("/tmp"))
     open("/tmp/mine", "w").write("x")
+    shm_before = sorted(os.listdir("/dev/shm"))
+    open("/dev/shm/mine", "w").write("x")
     leaked = os.environ.get("LEAK")
     os.environ["LEAK"] = "1"
     return {"event": event, "count": COUNT, "tmp_before": before, "leak": leaked,
+            "shm_before": shm_before, "fds": fds(),
             "pid": os.getpid(), "procs": [p for p in os.listdir("/proc") if p.isdigit()],
             "rid": context.aws_request_id}
+def namespaces():
+    return {n: os.readlink(f"/proc/self/ns/{n}") for n in ("user", "pid", "net", "ipc", "uts", "mnt")}
+def fds():
+    found = {}
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            found[fd] = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # the listing's own
+            pass
+    return found
+def listen(event, context):
+    import socket
+    server = socket.create_server(("127.0.0.1", 5555))
+    socket.create_connection(("127.0.0.1", 5555), timeout=1).close()  # its own lo works
+    time.sleep(event["sleep"])
+    return namespaces()
+def connect(event, context):
+    import socket
+    try:
+        socket.create_connection(("127.0.0.1", 5555), timeout=1)
+        return "connected", namespaces()
+    except OSError as exc:
+        return type(exc).__name__, namespaces()
 def fail(event, context):
     raise ValueError("boom")
 def slow(event, context):
@@ -45,7 +71,7 @@ def cgroups(event, context):
 '''
 FUNCTIONS = {"echo": "app.echo", "fail": "app.fail", "slow": "app.slow",
              "crash-exit": "app.exit_", "crash-segv": "app.segv", "broken": "nope.handler",
-             "cgroups": "app.cgroups"}
+             "cgroups": "app.cgroups", "listen": "app.listen", "connect": "app.connect"}
 
 
 @pytest.fixture(scope="module")
@@ -108,12 +134,17 @@ class Server:
         return self.proc.wait(timeout)
 
 
-def zygote_processes() -> list:
+def zygote_processes(root: str) -> list:
+    """Zygotes (and the jails they keep ready) whose image layers are under the
+    store root: this test's only, on a machine where other tests may run too."""
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if b"zygote_main" in f.read():
+                if b"zygote_main" not in f.read():
+                    continue
+            with open(f"/proc/{pid}/mountinfo") as f:
+                if root in f.read():
                     found.append(int(pid))
         except OSError:
             continue
@@ -125,7 +156,7 @@ def server(pc, functions):
     srv = Server(pc)
     yield srv
     assert srv.stop() == 0
-    assert not zygote_processes()
+    assert not zygote_processes(pc.env["PYCONTAIN_ROOT"])
 
 
 def test_results_errors_and_log_tail(server):
@@ -165,10 +196,25 @@ def test_event_dryrun_unknown_and_too_large(server):
 
 
 def test_no_state_shared_between_calls(server):
-    for _ in range(3):
+    """Calls go to jails set up ahead of them: each still sees only its own."""
+    for _ in range(5):
         body = server.result("echo")
         assert body["count"] == 1 and body["tmp_before"] == [] and body["leak"] is None
+        assert body["shm_before"] == []
         assert body["pid"] == 1 and body["procs"] == ["1"]
+        assert sorted(body["fds"]) == ["0", "1", "2", "3"], body["fds"]  # no zygote socket
+        assert not any(t.startswith("socket:") for t in body["fds"].values()), body["fds"]
+
+
+def test_concurrent_calls_cannot_reach_each_other(server):
+    listening = ThreadPoolExecutor(1).submit(server.result, "listen", {"sleep": 2})
+    time.sleep(1)
+    assert server.status()["in_flight"] == 1
+    outcome, theirs = server.result("connect")
+    assert outcome == "ConnectionRefusedError"  # its own loopback, where nothing listens
+    ours = listening.result()
+    for name in ours:  # two calls alive at once: no namespace in common
+        assert ours[name] != theirs[name], name
 
 
 def test_fifty_concurrent_calls(server):
@@ -287,13 +333,13 @@ def test_shutdown_during_calls_leaves_nothing(pc, functions):
     calls = ThreadPoolExecutor(3).map(lambda _: srv.invoke("slow", {"sleep": 30}), range(3))
     time.sleep(1)
     assert srv.status()["in_flight"] == 3
-    assert zygote_processes()
+    assert zygote_processes(pc.env["PYCONTAIN_ROOT"])
     start = time.monotonic()
     assert srv.stop() == 0
     assert time.monotonic() - start < 15
     for response in calls:  # cancelled: the zygote (and so every jail) was killed
         assert response["FunctionError"] == "Unhandled"
-    assert not zygote_processes()
+    assert not zygote_processes(pc.env["PYCONTAIN_ROOT"])
 
 
 def test_refuses_to_bind_other_than_loopback(pc):
