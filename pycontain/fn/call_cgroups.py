@@ -4,10 +4,12 @@ Creating a cgroup per call is slow, and so is moving a process into one from
 outside (the kernel's first taking of its threadgroup lock waits for an RCU
 grace period). So each zygote keeps a pool: a call takes a free cgroup, its
 child joins it by itself, writing "0" to the `tasks` files through
-descriptors the engine opened (the kernel checks the opener's credentials),
-and the cgroup goes back to the pool once the call is over, its peak memory
-read as Lambda's Max Memory Used. cgroup v1 as root only (this host); on
-other hosts calls keep the rlimits alone.
+descriptors the engine opened once per cgroup (the kernel checks the
+opener's credentials), and the cgroup goes back to the pool once the call is
+over, its peak memory read as Lambda's Max Memory Used. A call joins only the
+hierarchies of its limits (memory, pids): each join is a migration of its
+own, and in the others it stays in its zygote's. cgroup v1 as root only (this
+host); on other hosts calls keep the rlimits alone.
 """
 import itertools
 import os
@@ -18,6 +20,7 @@ from pycontain.runtime.cgroups import hierarchy
 from pycontain.runtime.cgroups.group import group_for
 
 PIDS_PER_CALL = 1024
+JOINED = {"memory", "pids"}  # the hierarchies a call joins
 
 
 def available() -> bool:
@@ -38,9 +41,11 @@ class CallCgroups:
         self._prefix = f"fn{os.getpid()}x{os.urandom(3).hex()}x"
         self._numbers = itertools.count()
         self._free, self._all, self._lock = [], [], threading.Lock()
+        self._join_fds = {}  # cgroup -> descriptors of its `tasks` files (kept open)
 
     def take(self) -> tuple:
-        """(cgroup, descriptors of its `tasks` files) for one call."""
+        """(cgroup, descriptors of its `tasks` files: the pool's, not to be closed)
+        for one call."""
         with self._lock:
             group = self._free.pop() if self._free else None
         if group is None:
@@ -49,37 +54,49 @@ class CallCgroups:
                 self._all.append(group)
             group.create()
             group.apply(self._limits)
-        fds = []
-        try:
-            for root, tasks in group.self_join_files():
-                fds.append(os.open(os.path.join(root, tasks), os.O_WRONLY | os.O_CLOEXEC))
-        except BaseException:
-            for fd in fds:
-                os.close(fd)
-            raise
-        return group, fds
+            self._join_fds[group] = _open_tasks(group)
+        return group, self._join_fds[group]
 
     def give_back(self, group) -> int:
         """Empty the call's cgroup and return it to the pool; its peak memory
         (bytes), 0 when the pool was closed meanwhile (the zygote is gone)."""
-        with self._lock:
-            if group not in self._all:
-                return 0
         try:  # no kill: the call's child is PID 1 of its own pid namespace, so
             # whatever it started dies with it; at most its last exit is still under way
             peak = group.peak_memory()
             group.reset_peak_memory()
         except (OSError, PycontainError):  # removed under us by close()
-            return 0
+            peak = 0
         with self._lock:
             if group in self._all:
                 self._free.append(group)
-        return peak
+                return peak
+            self._close_fds(group)  # left open by close() for the call that had it
+        return 0
 
     def close(self) -> None:
-        """Remove every cgroup of the pool."""
+        """Remove every cgroup of the pool (the descriptors of those a call
+        still has are closed when it gives them back)."""
         with self._lock:
-            groups, self._all, self._free = self._all, [], []
+            groups, free, self._all, self._free = self._all, self._free, [], []
+            for group in free:
+                self._close_fds(group)
         for group in groups:
             group.kill()
             group.remove()
+
+    def _close_fds(self, group) -> None:
+        for fd in self._join_fds.pop(group, ()):
+            os.close(fd)
+
+
+def _open_tasks(group) -> list:
+    fds = []
+    try:
+        for name, path in group.paths.items():
+            if JOINED & set(name.split(",")):
+                fds.append(os.open(os.path.join(path, "tasks"), os.O_WRONLY | os.O_CLOEXEC))
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+    return fds

@@ -189,12 +189,8 @@ class Zygote:
         call = {"rid": request_id, "timeout": cfg.timeout,
                 "deadline_ms": int(time.time() * 1000 + cfg.timeout * 1000)}
         group, join_fds = self.cgroups.take() if self.cgroups else (None, [])
-        try:
-            pending, collector = with_call_fds(
-                lambda fds: self._send(call, list(fds) + join_fds), event)
-        finally:
-            for fd in join_fds:
-                os.close(fd)
+        pending, collector = with_call_fds(lambda fds: self._send(call, list(fds) + join_fds),
+                                           event)
         try:
             report, result = _outcome(collector, pending, start + cfg.timeout + GRACE)
         finally:
