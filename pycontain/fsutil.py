@@ -1,5 +1,6 @@
 """Small file-system helpers shared by the store and the runtime."""
 import os
+import stat
 
 from pycontain import jsonio
 
@@ -56,29 +57,52 @@ def read_json(path: str):
         return jsonio.loads(f.read())
 
 
+def _writable(retry):
+    """Call retry(); if the directory it works in denies us, give it (a dir fd
+    or a name under one) owner permissions and call once more."""
+    def attempt(dir_fd: int, name=None):
+        try:
+            return retry()
+        except PermissionError:
+            if name is None:
+                os.chmod(dir_fd, 0o700)
+            else:
+                os.chmod(name, 0o700, dir_fd=dir_fd, follow_symlinks=False)
+            return retry()
+    return attempt
+
+
 def _remove_contents(dir_fd: int) -> None:
     for entry in os.scandir(dir_fd):
+        name = entry.name
         if entry.is_dir(follow_symlinks=False):
-            sub = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+            flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+            sub = _writable(lambda: os.open(name, flags, dir_fd=dir_fd))(dir_fd, name)
             try:
                 _remove_contents(sub)
             finally:
                 os.close(sub)
-            os.rmdir(entry.name, dir_fd=dir_fd)
+            _writable(lambda: os.rmdir(name, dir_fd=dir_fd))(dir_fd)
         else:
-            os.unlink(entry.name, dir_fd=dir_fd)
+            _writable(lambda: os.unlink(name, dir_fd=dir_fd))(dir_fd)
 
 
 def remove_tree(path: str) -> None:
-    """Remove a directory tree (never following symlinks); a missing one is fine.
+    """Remove a directory tree (or a file), never following symlinks; a missing
+    one is fine. Directories that deny us (an unpacked layer may hold some) get
+    owner permissions first; a rootless container's files of subordinate ids
+    are removed from a user namespace with our mapping.
 
     Hand-rolled rather than shutil.rmtree, whose imports cost ~2 ms on the
     path every `run --rm` takes.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        if not stat.S_ISDIR(os.lstat(path).st_mode):
+            os.unlink(path)
+            return
     except FileNotFoundError:
         return
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
         _remove_contents(fd)
     except PermissionError:

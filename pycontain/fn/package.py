@@ -17,7 +17,8 @@ import time
 import zipfile
 
 from pycontain.errors import PycontainError
-from pycontain.image.unpack import _Unpacker, remove_tree
+from pycontain.fsutil import remove_tree
+from pycontain.image.unpack import _Unpacker
 
 MAX_UNZIPPED = 250 * 1024 * 1024
 MAX_ENTRIES = 100_000

@@ -17,9 +17,8 @@ import time
 
 from pycontain import paths
 from pycontain.errors import PycontainError
-from pycontain.fsutil import write_atomic
+from pycontain.fsutil import remove_tree, write_atomic
 from pycontain.image import manifest as mf
-from pycontain.image.unpack import remove_tree
 
 _CHUNK = 1 << 20
 TMP_MARK = ".tmp-"

@@ -12,9 +12,9 @@ import json
 import os
 
 from pycontain.errors import PycontainError
+from pycontain.fsutil import remove_tree
 from pycontain.image import manifest as mf
 from pycontain.image.staging import Exclusive
-from pycontain.image.unpack import remove_tree
 
 
 class Report:

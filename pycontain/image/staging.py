@@ -21,8 +21,8 @@ import secrets
 
 from pycontain import paths
 from pycontain.errors import PycontainError
+from pycontain.fsutil import remove_tree
 from pycontain.image import manifest as mf
-from pycontain.image.unpack import remove_tree
 
 
 

@@ -45,6 +45,7 @@ import stat
 import tarfile
 
 from pycontain.errors import PycontainError
+from pycontain.fsutil import remove_tree
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -98,27 +99,6 @@ def unpack_layer(fileobj, dest: str, *, label: str | None = None,
         remove_tree(tmp)
         raise
     return computed, reader.size
-
-
-def remove_tree(path: str) -> None:
-    """Remove a directory tree without following symlinks, even if it holds
-    directories without write permission; a missing path is fine."""
-    def retry_writable(func, failed, _exc):
-        parent = os.path.dirname(failed)
-        try:
-            os.chmod(parent, 0o700)
-            os.chmod(failed, 0o700, follow_symlinks=False)
-        except OSError:
-            pass
-        try:
-            func(failed)
-        except FileNotFoundError:
-            pass
-    if os.path.lexists(path):
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path, onerror=retry_writable)
-        else:
-            os.unlink(path)
 
 
 class _HashingReader:
