@@ -14,7 +14,7 @@ descriptor but its own socket, and the zygote's memory is never written by a
 call (nor does it ever read an event: events come in a memfd it only passes on).
 
 Protocol on fd 0 (a SOCK_SEQPACKET socket; one JSON message each):
-  engine -> init  {handler, bpf (hex), masked, tmp_size, rlimits, spares}
+  engine -> init  {handler, bpf (hex), masked, tmp_size, rlimits, spares (how many to keep)}
   zygote -> {"ready": true, "init_ms"} | {"ready": false, "error": error JSON}
   engine -> call  {id, rid, deadline_ms, timeout} + fds (event, result, log, cgroup tasks...)
   zygote -> done  {id, status (wait status), rss (KiB), timed_out}
@@ -249,11 +249,15 @@ class Zygote:
         self.calls[pid] = [call["id"], time.monotonic() + call["timeout"], False]
 
     def _top_up(self) -> None:
-        try:
-            self.spares.append(self._spawn())
-        except OSError as exc:
-            os.write(2, f"pycontain zygote: no spare: {exc}\n".encode())
-            self.refill = False
+        """Clone spares back to back up to the target: pages this process
+        writes next are then copied once for the batch, not once per spare."""
+        while len(self.spares) < self.target:
+            try:
+                self.spares.append(self._spawn())
+            except OSError as exc:
+                os.write(2, f"pycontain zygote: no spare: {exc}\n".encode())
+                self.refill = False
+                return
 
     def _send(self, msg: dict) -> None:
         self.sock.send(runner.dumps(msg).encode())
@@ -300,7 +304,7 @@ class Zygote:
         signal.signal(signal.SIGCHLD, lambda *_: None)
         while True:
             timeout = self._expire()
-            short = self.refill and len(self.spares) < self.target
+            short = self.refill and len(self.spares) <= max(self.target - 2, 1)
             ready, _, _ = select.select([self.sock, wake_r], [], [], 0 if short else timeout)
             if wake_r in ready:
                 while True:
