@@ -14,6 +14,7 @@ import socket
 import sys
 import threading
 import time
+import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
@@ -111,6 +112,10 @@ class Handler(BaseHTTPRequestHandler):
                 self._error("ServiceException", str(exc))
         except OSError as exc:  # the engine failed, not the caller: Lambda's 500
             self._error("ServiceException", f"pycontain could not run the function: {exc}")
+        except Exception as exc:  # noqa: BLE001 - a bug: answer 500, never drop the connection
+            self.server.log(f"pycontain fn serve: request {self.request_id} failed:\n"
+                            f"{traceback.format_exc()}")
+            self._error("ServiceException", f"pycontain failed to run the function: {exc!r}")
 
     def _invoke(self) -> None:
         path = urlsplit(self.path).path
@@ -206,6 +211,8 @@ class Gateway(ThreadingHTTPServer):
                 self.report(self.pool.invoke(name, event or b"{}", request_id))
             except PycontainError as exc:
                 self.log(f"Event {request_id} for {name} failed: {exc}\n")
+            except Exception:  # noqa: BLE001 - a bug: say so in the log
+                self.log(f"Event {request_id} for {name} failed:\n{traceback.format_exc()}")
             finally:
                 self.tasks.discard(thread)
         thread = threading.Thread(target=run, name=f"event-{request_id}", daemon=True)
