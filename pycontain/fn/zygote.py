@@ -1,12 +1,15 @@
 """The engine's side of a zygote (see zygote_main, which runs in the jail).
 
 A Zygote is the function's base jail (jail.jail_spec, with the zygote as its
-first process) plus a SOCK_SEQPACKET control socket. `call` sends the event
-and two pipes; the call's child writes the result and the log to the pipes,
-the zygote reports its wait status. Calls run concurrently; one reader
-thread routes the zygote's reports. If the zygote dies, its calls fail with
-Runtime.ExitError and `alive` turns False (the pool starts a new one).
+first process) plus a SOCK_SEQPACKET control socket. The zygote keeps us
+supplied with spares (children set up ahead, each waiting on a socket for
+one call); `call` sends the event and two pipes straight to a spare, the
+child writes the result and the log to the pipes, the zygote reports its
+wait status. Calls run concurrently; one reader thread takes the spares and
+routes the reports. If the zygote dies, its calls fail with Runtime.ExitError
+and `alive` turns False (the pool starts a new one).
 """
+import collections
 import os
 import select
 import socket
@@ -93,6 +96,7 @@ class Zygote:
         self.init_ms = 0.0
         self.users = 0  # calls holding this zygote (kept by the pool)
         self._pending, self._lock, self._next = {}, threading.Lock(), 0
+        self._spares = collections.deque()  # (pid, socket) of children waiting for a call
         self._first = threading.Lock()
         self.cgroups = call_cgroups.CallCgroups(cfg.memory_mb) if call_cgroups.available() \
             else None
@@ -141,15 +145,18 @@ class Zygote:
         self.init_ms, self.alive = (time.monotonic() - started) * 1000, True
 
     def _read(self) -> None:
-        """Route the zygote's reports; when it is gone, fail what is pending."""
+        """Take spares, route reports; when the zygote is gone, fail what is pending."""
         while True:
             try:
-                data = self.sock.recv(65536)
+                data, fds, _, _ = socket.recv_fds(self.sock, 65536, 1)
             except OSError:
-                data = b""
+                data, fds = b"", []
             if not data:
                 break
             report = jsonio.loads(data)
+            if "spare" in report:
+                self._spares.append((report["spare"], socket.socket(fileno=fds[0])))
+                continue
             with self._lock:
                 pending = self._pending.pop(report["id"], None)
             if pending is not None:
@@ -157,6 +164,7 @@ class Zygote:
                 os.eventfd_write(pending.done_fd, 1)
         self.alive = False
         self._reap()
+        self._drop_spares()
         with self._lock:
             orphans, self._pending = list(self._pending.values()), {}
         for pending in orphans:
@@ -168,6 +176,29 @@ class Zygote:
         except ChildProcessError:
             pass
 
+    def _drop_spares(self) -> None:
+        while self._spares:
+            self._spares.popleft()[1].close()
+
+    def _dispatch(self, call: dict, fds: list) -> None:
+        """Send the call to a spare and tell the zygote which; through the
+        zygote (which clones a spare for it) when we have none."""
+        data = jsonio.dumps(call, indent=None).encode()
+        while True:
+            try:
+                pid, spare = self._spares.popleft()
+            except IndexError:
+                socket.send_fds(self.sock, [data], fds)
+                return
+            try:
+                with spare:  # what was sent stays readable: the child's only call
+                    socket.send_fds(spare, [data], fds)
+            except OSError:  # it died before its call (the zygote reaps it)
+                continue
+            self.sock.send(b'{"id": %d, "timeout": %r, "pid": %d}' % (call["id"], call["timeout"],
+                                                                       pid))
+            return
+
     def _send(self, call: dict, fds: list) -> _Pending:
         pending = _Pending()
         with self._lock:
@@ -175,7 +206,7 @@ class Zygote:
             call["id"] = self._next
             self._pending[call["id"]] = pending
         try:
-            socket.send_fds(self.sock, [jsonio.dumps(call, indent=None).encode()], fds)
+            self._dispatch(call, fds)
         except OSError:
             with self._lock:
                 self._pending.pop(call["id"], None)
@@ -224,6 +255,7 @@ class Zygote:
         if not getattr(self, "_reader", None):
             self._reap()
             self.sock.close()
+            self._drop_spares()
 
     def close(self) -> None:
         """Kill the zygote and wait until it and its reader are gone."""

@@ -7,24 +7,27 @@ that lets it create namespaces). It imports the handler once and keeps a few
 unshares fresh net, ipc, uts and mount namespaces, mounts its own /proc, /tmp
 and /dev/shm, brings up lo, sets the call's rlimits, drops every capability,
 installs the strict seccomp program, and then blocks on a socket of its own
-until the zygote hands it one call. It runs the handler once and exits; the
-zygote clones a new spare in its place when no call is waiting. So set-up is
-off a call's path, and nothing a call does survives it: a spare holds no
-descriptor but its own socket, and the zygote's memory is never written by a
-call (nor does it ever read an event: events come in a memfd it only passes on).
+until the engine sends it one call. It runs the handler once and exits; the
+zygote clones new spares when few are left and no message waits. So set-up
+is off a call's path, and nothing a call does survives it: a spare holds no
+descriptor but its own socket (closed before the handler runs), and the
+zygote never sees a call's event or result, nor is its memory written by one.
 
 Protocol on fd 0 (a SOCK_SEQPACKET socket; one JSON message each):
   engine -> init  {handler, bpf (hex), masked, tmp_size, rlimits, spares (how many to keep)}
   zygote -> {"ready": true, "init_ms"} | {"ready": false, "error": error JSON}
-  engine -> call  {id, rid, deadline_ms, timeout} + fds (event, result, log, cgroup tasks...)
+  zygote -> spare {spare: pid} + fd (the engine's end of the spare's socket)
+  engine -> spare call  {id, rid, deadline_ms, timeout} + fds (event, result, log,
+            cgroup tasks...), on the spare's socket; then to the zygote
+            {id, timeout, pid}: the call's clock starts
+  engine -> call  {id, rid, deadline_ms, timeout} + fds, when it has no spare:
+            the zygote clones one for it
   zygote -> done  {id, status (wait status), rss (KiB), timed_out}
-The zygote passes the call message and its fds on to a spare unchanged. The
-child writes "STATUS RSS\n" + result to its result pipe and closes its
+The child writes "STATUS RSS\n" + result to its result pipe and closes its
 pipes before exiting, so the engine answers without waiting for the exit;
 a call that ends otherwise (crash, timeout) is judged by the zygote's report.
 """
 import _signal
-import collections
 import ctypes
 import gc
 import fcntl
@@ -194,15 +197,16 @@ def _spare(setup: Setup, handler, sock: socket.socket) -> None:
 
 
 class Zygote:
-    """The zygote's loop: hand each call to a spare, refill spares when idle,
-    report how each call ended."""
+    """The zygote's loop: keep the engine supplied with spares, start the
+    clock of each call the engine hands one, report how each call ended."""
 
     def __init__(self, sock: socket.socket, setup: Setup, handler, spares: int):
         self.sock, self.setup, self.handler = sock, setup, handler
         self.target = spares
-        self.spares = collections.deque()  # (pid, our end of its socket)
+        self.spares = set()  # pids of spares the engine has and has not used yet
         self.calls = {}  # pid -> [id, deadline, timed_out]
-        self.refill = True  # cleared when a spare could not be made, until the next call
+        self.early = {}  # pid -> report, of spares that ended before we heard of their call
+        self.refill = True  # cleared when a spare could not be made, until the engine's next word
 
     def _spawn(self) -> tuple:
         """A new spare: (pid, our socket to it). OSError if clone failed."""
@@ -220,44 +224,55 @@ class Zygote:
         theirs.close()
         return pid, ours
 
-    def _hand(self, data: bytes, fds: list) -> int:
-        """Pass a call to a spare (a new one if none is left): its pid."""
-        while True:
-            fresh = not self.spares
-            pid, sock = self._spawn() if fresh else self.spares.popleft()
-            try:
-                socket.send_fds(sock, [data], fds)
-                return pid
-            except OSError:  # it died before the call: it is reaped as a spare
-                if fresh:
-                    raise
-            finally:
-                sock.close()  # what was sent stays readable: the child's only call
-
-    def _start(self, data: bytes, fds: list) -> None:
-        call = runner.loads(data)
-        self.refill = True
-        try:
-            pid = self._hand(data, fds)
-        except OSError as exc:
-            os.write(2, f"pycontain zygote: {exc}\n".encode())
-            self._send({"id": call["id"], "status": 125 << 8, "rss": 0, "timed_out": False})
-            return
-        finally:
-            for fd in fds:
-                os.close(fd)
-        self.calls[pid] = [call["id"], time.monotonic() + call["timeout"], False]
-
     def _top_up(self) -> None:
-        """Clone spares back to back up to the target: pages this process
-        writes next are then copied once for the batch, not once per spare."""
+        """Clone spares back to back up to the target (pages this process writes
+        next are then copied once for the batch, not once per spare) and pass
+        each one's socket to the engine, which sends it a call directly."""
         while len(self.spares) < self.target:
             try:
-                self.spares.append(self._spawn())
+                pid, ours = self._spawn()
             except OSError as exc:
                 os.write(2, f"pycontain zygote: no spare: {exc}\n".encode())
                 self.refill = False
                 return
+            with ours:
+                try:
+                    socket.send_fds(self.sock, [b'{"spare": %d}' % pid], [ours.fileno()])
+                except OSError:  # the engine is gone: so is the spare, its socket closed
+                    return
+            self.spares.add(pid)
+
+    def _handle(self, data: bytes, fds: list) -> None:
+        """An engine message: a call it gave to spare `pid`, or (when it had
+        none) a call with its descriptors for a new spare."""
+        msg = runner.loads(data)
+        self.refill = True
+        pid = msg.get("pid")
+        if pid is None:
+            pid = self._start(msg, data, fds)
+            if pid is None:
+                return
+        self.spares.discard(pid)
+        report = self.early.pop(pid, None)
+        if report is not None:
+            self._send(dict(report, id=msg["id"]))
+        else:
+            self.calls[pid] = [msg["id"], time.monotonic() + msg["timeout"], False]
+
+    def _start(self, call: dict, data: bytes, fds: list):
+        """Pass a call to a new spare: its pid (None, reported, if none could be made)."""
+        try:
+            pid, ours = self._spawn()
+            with ours:  # what was sent stays readable after we close: the child's only call
+                socket.send_fds(ours, [data], fds)
+            return pid
+        except OSError as exc:
+            os.write(2, f"pycontain zygote: {exc}\n".encode())
+            self._send({"id": call["id"], "status": 125 << 8, "rss": 0, "timed_out": False})
+            return None
+        finally:
+            for fd in fds:
+                os.close(fd)
 
     def _send(self, msg: dict) -> None:
         self.sock.send(runner.dumps(msg).encode())
@@ -271,19 +286,16 @@ class Zygote:
             if pid == 0:
                 return
             call = self.calls.pop(pid, None)
+            report = {"status": status, "rss": usage.ru_maxrss, "timed_out": False}
             if call is not None:
-                self._send({"id": call[0], "status": status, "rss": usage.ru_maxrss,
-                            "timed_out": call[2]})
-            else:  # a spare died before its call: do not make more until a call comes
-                self._drop_spare(pid)
-
-    def _drop_spare(self, pid: int) -> None:
-        for spare in self.spares:
-            if spare[0] == pid:
-                self.spares.remove(spare)
-                spare[1].close()
+                report.update(id=call[0], timed_out=call[2])
+                self._send(report)
+            elif pid in self.spares:  # ended before we heard of its call, or failed to set up:
+                self.spares.discard(pid)  # make no more until the engine's next word
                 self.refill = False
-                return
+                if len(self.early) > 64:
+                    self.early.clear()
+                self.early[pid] = report
 
     def _expire(self) -> float | None:
         """Kill calls past their deadline; seconds until the next deadline."""
@@ -317,7 +329,7 @@ class Zygote:
                 data, fds, _, _ = socket.recv_fds(self.sock, 65536, MAX_FDS)
                 if not data:
                     return  # the engine went away: PID 1 exits, the kernel kills every call
-                self._start(data, fds)
+                self._handle(data, fds)
             elif not ready and short:  # nothing waiting: make a spare now
                 self._top_up()
 
