@@ -81,19 +81,21 @@ def cli(request, pc, functions, tmp_path):
     """A `pycontain fn serve` on a free loopback port, and the CLI pointed at it;
     stopped with SIGTERM afterwards, which must leave no zygote behind."""
     proc = pc.popen("fn", "serve", "--port", "0")
+    lines = [proc.stderr.readline()]
     try:
-        line = proc.stderr.readline()
-        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
-        assert match, line
-        lines = []
+        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", lines[0])
+        assert match, lines[0]
         threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True).start()
-        client = Cli(request.param, match.group(1), tmp_path)
-        client.lines = lines
-        yield client
+        yield Cli(request.param, match.group(1), tmp_path)
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
-        assert proc.wait(20) == 0
+        try:
+            code = proc.wait(20)
+        except subprocess.TimeoutExpired:  # its log has every thread's stack by now
+            proc.kill()
+            code = proc.wait()
+        assert code == 0, "".join(lines)
 
 
 def calls(url: str, name: str) -> int:
