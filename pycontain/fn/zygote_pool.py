@@ -41,6 +41,7 @@ class ZygotePool:
         self._slots = threading.BoundedSemaphore(max_concurrency)
         self._entries, self._lock = {}, threading.Lock()
         self._retired = []  # replaced zygotes, killed once their calls are done
+        self._functions_dir = functions.functions_dir()
         self.closing = False
 
     def _entry(self, name: str) -> _Entry:
@@ -53,16 +54,15 @@ class ZygotePool:
 
     def _version(self, name: str) -> int:
         try:
-            return os.stat(os.path.join(functions.functions_dir(), functions.validate_name(name),
+            return os.stat(os.path.join(self._functions_dir, functions.validate_name(name),
                                         "config.json")).st_mtime_ns
         except FileNotFoundError:
             raise PycontainError(f"ResourceNotFoundException: Function not found: {name}") \
                 from None
 
-    def _acquire(self, name: str, entry: _Entry) -> Zygote:
-        """The function's current, live zygote (started or replaced if need be),
-        counted as in use by one more call."""
-        version = self._version(name)
+    def _acquire(self, name: str, entry: _Entry, version: int) -> Zygote:
+        """The function's current, live zygote (started or replaced if need be,
+        version being its config's), counted as in use by one more call."""
         with entry.lock:
             old = entry.zygote
             if old is None or not old.alive or entry.version != version:
@@ -97,13 +97,14 @@ class ZygotePool:
         if self.closing:
             raise PycontainError("ServiceException: the server is shutting down")
         entry = self._entry(name)
-        self._reserve(name, entry, self._version(name))
+        version = self._version(name)
+        self._reserve(name, entry, version)
         if not self._slots.acquire(timeout=self.queue_timeout):
             self._unreserve(entry)
             raise PycontainError("TooManyRequestsException: Rate Exceeded. (all "
                                  f"{self.max_concurrency} concurrency slots busy)")
         try:
-            zygote = self._acquire(name, entry)
+            zygote = self._acquire(name, entry, version)
             try:
                 if zygote.init_error is not None:
                     return Outcome(request_id=request_id, payload=zygote.init_error,
