@@ -32,8 +32,8 @@ INIT_TIMEOUT = 10.0   # Lambda's limit on a function's init phase
 GRACE = 2.0           # after a call's timeout, before the engine gives up on the zygote
 # what the zygote may do that the handler may not: create namespaces and mount in them
 ZYGOTE_CAPS_PROFILE = ("CAP_SYS_ADMIN",)
-SPARES = 3            # calls' jails each zygote keeps set up ahead, made two at a time
-                      # when only one is left (see zygote_main)
+SPARES = 4            # calls' jails each zygote keeps set up ahead, made two at a time
+                      # when only two are left (see zygote_main)
 
 
 def zygote_spec(cfg: JailConfig) -> tuple:

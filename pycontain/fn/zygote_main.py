@@ -286,16 +286,15 @@ class Zygote:
             if pid == 0:
                 return
             call = self.calls.pop(pid, None)
-            report = {"status": status, "rss": usage.ru_maxrss, "timed_out": False}
             if call is not None:
-                report.update(id=call[0], timed_out=call[2])
-                self._send(report)
+                self.sock.send(b'{"id": %d, "status": %d, "rss": %d, "timed_out": %s}' % (
+                    call[0], status, usage.ru_maxrss, b"true" if call[2] else b"false"))
             elif pid in self.spares:  # ended before we heard of its call, or failed to set up:
                 self.spares.discard(pid)  # make no more until the engine's next word
                 self.refill = False
                 if len(self.early) > 64:
                     self.early.clear()
-                self.early[pid] = report
+                self.early[pid] = {"status": status, "rss": usage.ru_maxrss, "timed_out": False}
 
     def _expire(self) -> float | None:
         """Kill calls past their deadline; seconds until the next deadline."""
@@ -319,11 +318,7 @@ class Zygote:
             short = self.refill and len(self.spares) <= max(self.target - 2, 1)
             ready, _, _ = select.select([self.sock, wake_r], [], [], 0 if short else timeout)
             if wake_r in ready:
-                while True:
-                    try:
-                        os.read(wake_r, 512)
-                    except BlockingIOError:
-                        break
+                os.read(wake_r, 4096)  # a byte per signal; more would wake us again
                 self._reap()
             if self.sock in ready:
                 data, fds, _, _ = socket.recv_fds(self.sock, 65536, MAX_FDS)

@@ -71,7 +71,8 @@ def cgroups(event, context):
 '''
 FUNCTIONS = {"echo": "app.echo", "fail": "app.fail", "slow": "app.slow",
              "crash-exit": "app.exit_", "crash-segv": "app.segv", "broken": "nope.handler",
-             "cgroups": "app.cgroups", "listen": "app.listen", "connect": "app.connect"}
+             "cgroups": "app.cgroups", "listen": "app.listen", "connect": "app.connect",
+             "slow-1s": "app.slow"}
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +85,7 @@ def functions(engine_env, tmp_path_factory):
     for name, handler in FUNCTIONS.items():
         engine("fn", "delete", name)
         engine.out("fn", "create", name, "--zip-file", zip_path, "--handler", handler,
-                   "--timeout", "10")
+                   "--timeout", "1" if name == "slow-1s" else "10")
     yield engine
     for name in FUNCTIONS:
         engine("fn", "delete", name)
@@ -241,6 +242,16 @@ def test_slow_call_does_not_block_fast_ones(server):
         server.result("echo")
     assert time.monotonic() - start < 2
     assert json.loads(slow.result()["Body"]) == "slow"
+
+
+def test_call_past_its_timeout_is_killed(server):
+    """The clock of a call handed to a ready jail runs from its start."""
+    start = time.monotonic()
+    response = server.invoke("slow-1s", {"sleep": 30})
+    assert time.monotonic() - start < 10
+    error = json.loads(response["Body"])
+    assert error["errorType"] == "Sandbox.Timedout", error
+    assert server.result("echo")["count"] == 1
 
 
 def test_crashing_handler_fails_that_call_only(server):
