@@ -50,13 +50,69 @@ def zygote_spec(cfg: JailConfig) -> tuple:
     readonly = [p for p in linux["readonlyPaths"] if p.startswith("/proc/")]
     linux["maskedPaths"] = [p for p in linux["maskedPaths"] if p not in masked]
     linux["readonlyPaths"] = [p for p in linux["readonlyPaths"] if p not in readonly]
-    call_filter = seccomp.program(linux["seccomp"])
-    linux["seccomp"] = seccomp.resolve("default", ZYGOTE_CAPS_PROFILE)
+    zygote_section = seccomp.resolve("default", ZYGOTE_CAPS_PROFILE)
+    call_filter = seccomp.program(added_filter(linux["seccomp"], zygote_section)
+                                  or linux["seccomp"])
+    linux["seccomp"] = zygote_section
     init = {"handler": cfg.handler, "bpf": call_filter.hex(), "masked": masked,
             "tmp_size": "512m", "spares": SPARES,
             "rlimits": [[r["type"], r["soft"], r["hard"]] for r in limits(cfg)
                         if r["type"] == "RLIMIT_CPU"]}
     return spec, init
+
+
+def _rules_by_name(section: dict) -> dict:
+    rules = {}
+    for rule in section["syscalls"]:
+        for name in rule["names"]:
+            rules.setdefault(name, []).append((rule["action"], rule.get("errnoRet"),
+                                               rule.get("args") or []))
+    return rules
+
+
+def _unless_bits(rules: list):
+    """For rules that allow a syscall only when no bit of one argument's mask is
+    set (docker's clone): the argument index and mask, else None."""
+    if len(rules) != 1 or rules[0][0] != "SCMP_ACT_ALLOW" or len(rules[0][2]) != 1:
+        return None
+    arg = rules[0][2][0]
+    if arg["op"] != "SCMP_CMP_MASKED_EQ" or arg.get("valueTwo", 0) != 0:
+        return None
+    return arg["index"], arg["value"]
+
+
+def added_filter(call: dict, zygote: dict):
+    """The seccomp section a call's child installs on top of the zygote's
+    (inherited) filter to be held to `call`: stacked filters all run and the
+    strictest answer wins (the newest filter's errno among equals), so it
+    needs rules only for the syscalls whose rules differ (what CAP_SYS_ADMIN
+    adds: mount, unshare, setns, clone with namespace flags ...) and allows the
+    rest: a program of ~100 instructions, not ~1200, for the kernel to check
+    and compile per call. None when a difference cannot be put so (then `call`
+    is installed whole)."""
+    default = (call["defaultAction"], call.get("defaultErrnoRet"), [])
+    if (call.get("architectures") != zygote.get("architectures")
+            or default != (zygote["defaultAction"], zygote.get("defaultErrnoRet"), [])):
+        return None
+    ours, theirs = _rules_by_name(call), _rules_by_name(zygote)
+    syscalls = []
+    for name in sorted(set(ours) | set(theirs)):
+        mine, base = ours.get(name, [default]), theirs.get(name, [default])
+        if mine == base:
+            continue
+        if len(mine) == 1 and not mine[0][2] and mine[0][0] != "SCMP_ACT_ALLOW":
+            syscalls.append({"names": [name], "action": mine[0][0], "errnoRet": mine[0][1]})
+            continue
+        bits = _unless_bits(mine)
+        if base != [("SCMP_ACT_ALLOW", None, [])] or bits is None:
+            return None
+        index, mask = bits
+        syscalls += [{"names": [name], "action": default[0], "errnoRet": default[1],
+                      "args": [{"index": index, "value": 1 << b, "valueTwo": 1 << b,
+                                "op": "SCMP_CMP_MASKED_EQ"}]}
+                     for b in range(64) if mask >> b & 1]
+    return {"defaultAction": "SCMP_ACT_ALLOW", "architectures": call["architectures"],
+            "syscalls": syscalls}
 
 
 class _Pending:
