@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """One-shot function latency: `pycontain fn exec handler.py` (cold: a fresh
-jail and interpreter per call) vs `bwrap --unshare-all` running the same
-handler, through the same runner (and its bytecode), with the host's
-/usr/bin/python3; plus that runner without any jail, the floor.
+jail per call, the handler in a fork of pycontain's interpreter; and with
+PYCONTAIN_FN_FORK=0, the image's python3 started in the jail) vs `bwrap
+--unshare-all` running the same handler, through the same runner (and its
+bytecode), with the host's /usr/bin/python3; plus that runner without any
+jail, the floor.
 Run as root: bench/fn_exec.py [ROUNDS]."""
 import os
 import shutil
@@ -46,14 +48,16 @@ def main() -> None:
         with open(event, "wb") as f:
             f.write(EVENT)
 
-        def timed(cmd):
+        def timed(cmd, env=None):
             def once():
                 with open(event, "rb") as stdin:
-                    return time_once(cmd, stdin=stdin, stderr=-3)  # -3: DEVNULL
+                    return time_once(cmd, stdin=stdin, stderr=-3, env=env)  # -3: DEVNULL
             return once
+        fn_exec = [PYCONTAIN, "fn", "exec", handler, "--event", "-"]
         cases = {
-            "pycontain fn exec handler.py": timed(
-                [PYCONTAIN, "fn", "exec", handler, "--event", "-"]),
+            "pycontain fn exec handler.py": timed(fn_exec),
+            "  same, the image's own python3 (FN_FORK=0)": timed(
+                fn_exec, dict(os.environ, PYCONTAIN_FN_FORK="0")),
             "bwrap --unshare-all + /usr/bin/python3": timed(bwrap_command(handler)),
             "/usr/bin/python3 runner, no jail (floor)": timed(
                 ["env", "-i", "_HANDLER=handler.handler", f"LAMBDA_TASK_ROOT={work}",
