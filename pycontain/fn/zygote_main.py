@@ -7,16 +7,17 @@ that lets it create namespaces). It imports the handler once and keeps a few
 unshares fresh net, ipc, uts and mount namespaces, mounts its own /proc, /tmp
 and /dev/shm, brings up lo, sets the call's rlimits, drops every capability,
 installs the strict seccomp program, and then blocks on a socket of its own
-until the engine sends it one call. It runs the handler once and exits; the
-zygote clones new spares when few are left and no message waits. So set-up
-is off a call's path, and nothing a call does survives it: a spare holds no
+until the engine sends it one call. It runs the handler once and exits. A
+*forker*, the zygote's one other child, clones spares (two at a time, when
+two are left) as children of the zygote, which reaps them. So set-up is off
+a call's path, and nothing a call does survives it: a spare holds no
 descriptor but its own socket (closed before the handler runs), and the
 zygote never sees a call's event or result, nor is its memory written by one.
 
 Protocol on fd 0 (a SOCK_SEQPACKET socket; one JSON message each):
   engine -> init  {handler, bpf (hex), masked, tmp_size, rlimits, spares (how many to keep)}
   zygote -> {"ready": true, "init_ms"} | {"ready": false, "error": error JSON}
-  zygote -> spare {spare: pid} + fd (the engine's end of the spare's socket)
+  zygote -> spare {spare: pid} + fd (the engine's end of the spare's socket; from the forker)
   engine -> spare call  {id, rid, deadline_ms, timeout} + fds (event, result, log,
             cgroup tasks...), on the spare's socket; then to the zygote
             {id, timeout, pid}: the call's clock starts
@@ -28,6 +29,7 @@ pipes before exiting, so the engine answers without waiting for the exit;
 a call that ends otherwise (crash, timeout) is judged by the zygote's report.
 """
 import _signal
+import _socket
 import ctypes
 import gc
 import fcntl
@@ -44,6 +46,7 @@ import runner
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x20000, 0x4000000, 0x8000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
+CLONE_PARENT = 0x8000
 # the parent creates only the cheap ones; the child unshares the rest itself, in parallel
 CLONE_FLAGS = CLONE_NEWUSER | CLONE_NEWPID | signal.SIGCHLD
 UNSHARE_FLAGS = CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS
@@ -134,10 +137,11 @@ def _call_mounts(masked: list, tmp_size: str) -> list:
             (b"shm", b"/dev/shm", b"tmpfs", plain, b"mode=1777,size=65536k")]
 
 
-def _clone() -> int:
-    """fork(2) into new namespaces, with Python's own before/after-fork steps."""
+def _clone(flags: int) -> int:
+    """clone(2) as fork(2) (into new namespaces as flags say), with Python's own
+    before/after-fork steps."""
     _api.PyOS_BeforeFork()
-    pid = _api.syscall(SYS_CLONE, CLONE_FLAGS, 0, 0, 0, 0)
+    pid = _api.syscall(SYS_CLONE, flags, 0, 0, 0, 0)
     err = _errno.value
     if pid == 0:
         _api.PyOS_AfterFork_Child()
@@ -196,51 +200,78 @@ def _spare(setup: Setup, handler, sock: socket.socket) -> None:
     os._exit(status)
 
 
+def _spawn(setup: Setup, handler, flags: int) -> tuple:
+    """A new spare: (pid, our socket to it: a bare _socket.socket, lighter to
+    make). OSError if clone failed. (Nothing to flush: after init the zygote
+    writes only with os.write.)"""
+    ours, theirs = _socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        pid = _clone(flags)
+    except OSError:
+        ours.close()
+        theirs.close()
+        raise
+    if pid == 0:
+        _spare(setup, handler, theirs)
+    theirs.close()
+    return pid, ours
+
+
+def _forker(setup: Setup, handler, engine: socket.socket, orders: socket.socket) -> None:
+    """The forker's life: for each order of n spares, clone them back to back
+    as the zygote's children (CLONE_PARENT) and pass each one's socket to the
+    engine; report how many could not be made. Never returns. It does little
+    else, so it writes (and so copies) few pages between forks, and the zygote,
+    which forks no more, none."""
+    left = 0
+    try:
+        _signal.set_wakeup_fd(-1)
+        _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
+        while order := orders.recv(16):
+            left = int(order)
+            while left:
+                pid, ours = _spawn(setup, handler, CLONE_FLAGS | CLONE_PARENT)
+                try:
+                    socket.send_fds(engine, [b'{"spare": %d}' % pid], [ours.fileno()])
+                finally:
+                    ours.close()
+                left -= 1
+    except OSError as exc:  # clone failed, or the engine is gone
+        os.write(2, f"pycontain zygote: no spare: {exc}\n".encode())
+        orders.send(b"%d" % left)
+    finally:
+        os._exit(0)
+
+
 class Zygote:
-    """The zygote's loop: keep the engine supplied with spares, start the
-    clock of each call the engine hands one, report how each call ended."""
+    """The zygote's loop: keep the engine supplied with spares (made by the
+    forker), start the clock of each call the engine hands one, report how
+    each call ended."""
 
     def __init__(self, sock: socket.socket, setup: Setup, handler, spares: int):
         self.sock, self.setup, self.handler = sock, setup, handler
         self.target = spares
-        self.spares = set()  # pids of spares the engine has and has not used yet
+        self.outstanding = 0  # spares ordered that no call has taken and are not dead
         self.calls = {}  # pid -> [id, deadline, timed_out]
         self.early = {}  # pid -> report, of spares that ended before we heard of their call
         self.refill = True  # cleared when a spare could not be made, until the engine's next word
+        self.forker, self.orders = self._start_forker()
 
-    def _spawn(self) -> tuple:
-        """A new spare: (pid, our socket to it). OSError if clone failed."""
+    def _start_forker(self) -> tuple:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        try:
-            pid = _clone()
-        except OSError:
-            ours.close()
-            theirs.close()
-            raise
+        pid = _clone(signal.SIGCHLD)
         if pid == 0:
-            _spare(self.setup, self.handler, theirs)
+            ours.close()
+            _forker(self.setup, self.handler, self.sock, theirs)
         theirs.close()
         return pid, ours
 
     def _top_up(self) -> None:
-        """Clone spares back to back up to the target (pages this process writes
-        next are then copied once for the batch, not once per spare) and pass
-        each one's socket to the engine, which sends it a call directly."""
-        while len(self.spares) < self.target:
-            try:
-                pid, ours = self._spawn()
-            except OSError as exc:
-                os.write(2, f"pycontain zygote: no spare: {exc}\n".encode())
-                self.refill = False
-                return
-            with ours:
-                try:
-                    socket.send_fds(self.sock, [b'{"spare": %d}' % pid], [ours.fileno()])
-                except OSError:  # the engine is gone: so is the spare, its socket closed
-                    return
-            self.spares.add(pid)
+        """Order spares up to the target (two at least: the forker's pages
+        written between forks are then copied once for the batch)."""
+        count = self.target - self.outstanding
+        self.orders.send(b"%d" % count)
+        self.outstanding += count
 
     def _handle(self, data: bytes, fds: list) -> None:
         """An engine message: a call it gave to spare `pid`, or (when it had
@@ -252,19 +283,22 @@ class Zygote:
             pid = self._start(msg, data, fds)
             if pid is None:
                 return
-        self.spares.discard(pid)
         report = self.early.pop(pid, None)
-        if report is not None:
+        if report is not None:  # counted out when it ended
             self._send(dict(report, id=msg["id"]))
-        else:
-            self.calls[pid] = [msg["id"], time.monotonic() + msg["timeout"], False]
+            return
+        if "pid" in msg:
+            self.outstanding -= 1
+        self.calls[pid] = [msg["id"], time.monotonic() + msg["timeout"], False]
 
     def _start(self, call: dict, data: bytes, fds: list):
         """Pass a call to a new spare: its pid (None, reported, if none could be made)."""
         try:
-            pid, ours = self._spawn()
-            with ours:  # what was sent stays readable after we close: the child's only call
+            pid, ours = _spawn(self.setup, self.handler, CLONE_FLAGS)
+            try:
                 socket.send_fds(ours, [data], fds)
+            finally:  # what was sent stays readable after we close: the child's only call
+                ours.close()
             return pid
         except OSError as exc:
             os.write(2, f"pycontain zygote: {exc}\n".encode())
@@ -289,8 +323,8 @@ class Zygote:
             if call is not None:
                 self.sock.send(b'{"id": %d, "status": %d, "rss": %d, "timed_out": %s}' % (
                     call[0], status, usage.ru_maxrss, b"true" if call[2] else b"false"))
-            elif pid in self.spares:  # ended before we heard of its call, or failed to set up:
-                self.spares.discard(pid)  # make no more until the engine's next word
+            elif pid != self.forker:  # a spare that ended before we heard of its call, or
+                self.outstanding -= 1  # failed to set up: order no more until the engine's next word
                 self.refill = False
                 if len(self.early) > 64:
                     self.early.clear()
@@ -315,8 +349,15 @@ class Zygote:
         signal.signal(signal.SIGCHLD, lambda *_: None)
         while True:
             timeout = self._expire()
-            short = self.refill and len(self.spares) <= max(self.target - 2, 1)
-            ready, _, _ = select.select([self.sock, wake_r], [], [], 0 if short else timeout)
+            if self.refill and self.outstanding <= max(self.target - 2, 1):
+                self._top_up()
+            ready, _, _ = select.select([self.sock, wake_r, self.orders], [], [], timeout)
+            if self.orders in ready:
+                unmade = self.orders.recv(16)
+                if not unmade:
+                    return  # the forker died: so do we (and every jail), the engine starts anew
+                self.outstanding -= int(unmade)
+                self.refill = False
             if wake_r in ready:
                 os.read(wake_r, 4096)  # a byte per signal; more would wake us again
                 self._reap()
@@ -325,8 +366,6 @@ class Zygote:
                 if not data:
                     return  # the engine went away: PID 1 exits, the kernel kills every call
                 self._handle(data, fds)
-            elif not ready and short:  # nothing waiting: make a spare now
-                self._top_up()
 
 
 def main() -> int:
