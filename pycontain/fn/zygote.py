@@ -32,6 +32,7 @@ INIT_TIMEOUT = 10.0   # Lambda's limit on a function's init phase
 GRACE = 2.0           # after a call's timeout, before the engine gives up on the zygote
 # what the zygote may do that the handler may not: create namespaces and mount in them
 ZYGOTE_CAPS_PROFILE = ("CAP_SYS_ADMIN",)
+SPARE_WAIT = 0.05     # for a spare on its way, before a call goes through the zygote
 SPARES = 4            # calls' jails each zygote keeps set up ahead, made two at a time
                       # when only two are left (see zygote_main)
 
@@ -153,6 +154,7 @@ class Zygote:
         self.users = 0  # calls holding this zygote (kept by the pool)
         self._pending, self._lock, self._next = {}, threading.Lock(), 0
         self._spares = collections.deque()  # (pid, socket) of children waiting for a call
+        self._spare_came = threading.Condition(threading.Lock())
         self._first = threading.Lock()
         self.cgroups = call_cgroups.CallCgroups(cfg.memory_mb) if call_cgroups.available() \
             else None
@@ -211,7 +213,9 @@ class Zygote:
                 break
             report = jsonio.loads(data)
             if "spare" in report:
-                self._spares.append((report["spare"], socket.socket(fileno=fds[0])))
+                with self._spare_came:
+                    self._spares.append((report["spare"], socket.socket(fileno=fds[0])))
+                    self._spare_came.notify()
                 continue
             with self._lock:
                 pending = self._pending.pop(report["id"], None)
@@ -233,19 +237,29 @@ class Zygote:
             pass
 
     def _drop_spares(self) -> None:
-        while self._spares:
-            self._spares.popleft()[1].close()
+        with self._spare_came:
+            while self._spares:
+                self._spares.popleft()[1].close()
+            self._spare_came.notify_all()
+
+    def _take_spare(self):
+        """(pid, socket) of a spare, waiting SPARE_WAIT for one if need be
+        (the zygote orders more when few are left); None if none came."""
+        with self._spare_came:
+            if not self._spares:
+                self._spare_came.wait_for(lambda: self._spares or not self.alive, SPARE_WAIT)
+            return self._spares.popleft() if self._spares else None
 
     def _dispatch(self, call: dict, fds: list) -> None:
         """Send the call to a spare and tell the zygote which; through the
         zygote (which clones a spare for it) when we have none."""
         data = jsonio.dumps(call, indent=None).encode()
         while True:
-            try:
-                pid, spare = self._spares.popleft()
-            except IndexError:
+            taken = self._take_spare()
+            if taken is None:
                 socket.send_fds(self.sock, [data], fds)
                 return
+            pid, spare = taken
             try:
                 with spare:  # what was sent stays readable: the child's only call
                     socket.send_fds(spare, [data], fds)
