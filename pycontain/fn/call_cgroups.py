@@ -15,7 +15,6 @@ import itertools
 import os
 import threading
 
-from pycontain.errors import PycontainError
 from pycontain.runtime.cgroups import hierarchy
 from pycontain.runtime.cgroups.group import group_for
 
@@ -41,7 +40,7 @@ class CallCgroups:
         self._prefix = f"fn{os.getpid()}x{os.urandom(3).hex()}x"
         self._numbers = itertools.count()
         self._free, self._all, self._lock = [], [], threading.Lock()
-        self._join_fds = {}  # cgroup -> descriptors of its `tasks` files (kept open)
+        self._fds = {}  # cgroup -> ([tasks descriptors], memory.max_usage_in_bytes one)
 
     def take(self) -> tuple:
         """(cgroup, descriptors of its `tasks` files: the pool's, not to be closed)
@@ -54,17 +53,18 @@ class CallCgroups:
                 self._all.append(group)
             group.create()
             group.apply(self._limits)
-            self._join_fds[group] = _open_tasks(group)
-        return group, self._join_fds[group]
+            self._fds[group] = _open_files(group)
+        return group, self._fds[group][0]
 
     def give_back(self, group) -> int:
         """Empty the call's cgroup and return it to the pool; its peak memory
         (bytes), 0 when the pool was closed meanwhile (the zygote is gone)."""
         try:  # no kill: the call's child is PID 1 of its own pid namespace, so
             # whatever it started dies with it; at most its last exit is still under way
-            peak = group.peak_memory()
-            group.reset_peak_memory()
-        except (OSError, PycontainError):  # removed under us by close()
+            fd = self._fds[group][1]
+            peak = int(os.pread(fd, 32, 0))
+            os.pwrite(fd, b"0", 0)
+        except (OSError, KeyError, ValueError):  # closed or removed under us by close()
             peak = 0
         with self._lock:
             if group in self._all:
@@ -85,18 +85,28 @@ class CallCgroups:
             group.remove()
 
     def _close_fds(self, group) -> None:
-        for fd in self._join_fds.pop(group, ()):
+        tasks, peak = self._fds.pop(group, ([], None))
+        for fd in tasks:
             os.close(fd)
+        if peak is not None:
+            os.close(peak)
 
 
-def _open_tasks(group) -> list:
+def _file(group, controller: str, name: str) -> str:
+    return next(os.path.join(path, name) for mounted, path in group.paths.items()
+                if controller in mounted.split(","))
+
+
+def _open_files(group) -> tuple:
+    """Descriptors of what each call of group uses, opened once: the `tasks`
+    files its child joins through, its peak memory (read, then reset)."""
     fds = []
     try:
-        for name, path in group.paths.items():
-            if JOINED & set(name.split(",")):
-                fds.append(os.open(os.path.join(path, "tasks"), os.O_WRONLY | os.O_CLOEXEC))
+        for controller in JOINED:
+            fds.append(os.open(_file(group, controller, "tasks"), os.O_WRONLY | os.O_CLOEXEC))
+        return fds, os.open(_file(group, "memory", "memory.max_usage_in_bytes"),
+                            os.O_RDWR | os.O_CLOEXEC)
     except BaseException:
         for fd in fds:
             os.close(fd)
         raise
-    return fds

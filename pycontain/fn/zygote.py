@@ -214,7 +214,8 @@ class Zygote:
             report = jsonio.loads(data)
             if "spare" in report:
                 with self._spare_came:
-                    self._spares.append((report["spare"], socket.socket(fileno=fds[0])))
+                    self._spares.append((report["spare"], socket.socket(
+                        socket.AF_UNIX, socket.SOCK_SEQPACKET, 0, fds[0])))
                     self._spare_came.notify()
                 continue
             with self._lock:
