@@ -30,14 +30,13 @@ a call that ends otherwise (crash, timeout) is judged by the zygote's report.
 """
 import _signal
 import _socket
+import array
 import ctypes
 import gc
 import fcntl
 import os
 import resource
 import select
-import signal
-import socket
 import struct
 import sys
 import time
@@ -48,13 +47,14 @@ CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x20000, 0x4000000, 0x8000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 CLONE_PARENT = 0x8000
 # the parent creates only the cheap ones; the child unshares the rest itself, in parallel
-CLONE_FLAGS = CLONE_NEWUSER | CLONE_NEWPID | signal.SIGCHLD
+CLONE_FLAGS = CLONE_NEWUSER | CLONE_NEWPID | _signal.SIGCHLD
 UNSHARE_FLAGS = CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS
 SYS_CLONE = {"x86_64": 56, "aarch64": 220}[os.uname().machine]
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND = 1, 2, 4, 8, 4096
 PR_SET_DUMPABLE, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 4, 22, 2
 CAP_VERSION_3 = 0x20080522
 MAX_FDS = 3 + 16  # event, result, log + a cgroup `tasks` file per hierarchy
+_FDS_SPACE = _socket.CMSG_SPACE(MAX_FDS * 4)
 
 # No use_errno: it makes every call swap errno through the thread state's dict,
 # whose pages a fresh child would copy; errno is read only after a failure.
@@ -108,8 +108,9 @@ class Setup:
         _check(_libc.unshare(UNSHARE_FLAGS), "unshare")
         for args in self.mounts:
             _check(_libc.mount(*args), f"mount {args[1]}")
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            fcntl.ioctl(s, 0x8914, self.lo_up)  # SIOCSIFFLAGS
+        s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+        fcntl.ioctl(s.fileno(), 0x8914, self.lo_up)  # SIOCSIFFLAGS
+        s.close()
 
     def lock_down(self) -> None:
         """rlimits, no capabilities (none gained by exec: no_new_privs), seccomp."""
@@ -152,6 +153,20 @@ def _clone(flags: int) -> int:
     return pid
 
 
+def _send_fds(sock: _socket.socket, data: bytes, fds: list) -> None:
+    sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", fds))])
+
+
+def _recv_fds(sock: _socket.socket) -> tuple:
+    """(message, descriptors) of one message (b"" when the peer is gone)."""
+    data, ancillary, _, _ = sock.recvmsg(65536, _FDS_SPACE)
+    fds = array.array("i")
+    for level, kind, payload in ancillary:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
+    return data, list(fds)
+
+
 def _forget_zygote(keep: int) -> None:
     """Drop all the zygote held: every descriptor but our socket and the log
     (1, 2), its SIGCHLD handler and wakeup fd."""
@@ -183,14 +198,14 @@ def _run_call(handler, call: dict, fds: list) -> int:
     return status
 
 
-def _spare(setup: Setup, handler, sock: socket.socket) -> None:
+def _spare(setup: Setup, handler, sock: _socket.socket) -> None:
     """A spare's life: set up a fresh jail, wait for one call, run it. Never returns."""
     status = 125
     try:
         _forget_zygote(sock.fileno())
         setup.namespaces()
         setup.lock_down()
-        data, fds, _, _ = socket.recv_fds(sock, 65536, MAX_FDS)
+        data, fds = _recv_fds(sock)
         if data:  # else: the zygote retired us before any call
             status = _run_call(handler, runner.loads(data), fds)
         else:
@@ -204,7 +219,7 @@ def _spawn(setup: Setup, handler, flags: int) -> tuple:
     """A new spare: (pid, our socket to it: a bare _socket.socket, lighter to
     make). OSError if clone failed. (Nothing to flush: after init the zygote
     writes only with os.write.)"""
-    ours, theirs = _socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
     try:
         pid = _clone(flags)
     except OSError:
@@ -217,7 +232,7 @@ def _spawn(setup: Setup, handler, flags: int) -> tuple:
     return pid, ours
 
 
-def _forker(setup: Setup, handler, engine: socket.socket, orders: socket.socket) -> None:
+def _forker(setup: Setup, handler, engine: _socket.socket, orders: _socket.socket) -> None:
     """The forker's life: for each order of n spares, clone them back to back
     as the zygote's children (CLONE_PARENT) and pass each one's socket to the
     engine; report how many could not be made. Never returns. It does little
@@ -232,7 +247,7 @@ def _forker(setup: Setup, handler, engine: socket.socket, orders: socket.socket)
             while left:
                 pid, ours = _spawn(setup, handler, CLONE_FLAGS | CLONE_PARENT)
                 try:
-                    socket.send_fds(engine, [b'{"spare": %d}' % pid], [ours.fileno()])
+                    _send_fds(engine, b'{"spare": %d}' % pid, [ours.fileno()])
                 finally:
                     ours.close()
                 left -= 1
@@ -248,7 +263,7 @@ class Zygote:
     forker), start the clock of each call the engine hands one, report how
     each call ended."""
 
-    def __init__(self, sock: socket.socket, setup: Setup, handler, spares: int):
+    def __init__(self, sock: _socket.socket, setup: Setup, handler, spares: int):
         self.sock, self.setup, self.handler = sock, setup, handler
         self.target = spares
         self.outstanding = 0  # spares ordered that no call has taken and are not dead
@@ -258,8 +273,8 @@ class Zygote:
         self.forker, self.orders = self._start_forker()
 
     def _start_forker(self) -> tuple:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        pid = _clone(signal.SIGCHLD)
+        ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+        pid = _clone(_signal.SIGCHLD)
         if pid == 0:
             ours.close()
             _forker(self.setup, self.handler, self.sock, theirs)
@@ -296,7 +311,7 @@ class Zygote:
         try:
             pid, ours = _spawn(self.setup, self.handler, CLONE_FLAGS)
             try:
-                socket.send_fds(ours, [data], fds)
+                _send_fds(ours, data, fds)
             finally:  # what was sent stays readable after we close: the child's only call
                 ours.close()
             return pid
@@ -337,7 +352,7 @@ class Zygote:
             if call[2]:
                 continue
             if call[1] <= now:
-                os.kill(pid, signal.SIGKILL)
+                os.kill(pid, _signal.SIGKILL)
                 call[2] = True
             else:
                 nearest = min(nearest or call[1] - now, call[1] - now)
@@ -345,8 +360,8 @@ class Zygote:
 
     def run(self) -> None:
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        signal.set_wakeup_fd(wake_w)
-        signal.signal(signal.SIGCHLD, lambda *_: None)
+        _signal.set_wakeup_fd(wake_w)
+        _signal.signal(_signal.SIGCHLD, lambda *_: None)
         while True:
             timeout = self._expire()
             if self.refill and self.outstanding <= max(self.target - 2, 1):
@@ -362,14 +377,14 @@ class Zygote:
                 os.read(wake_r, 4096)  # a byte per signal; more would wake us again
                 self._reap()
             if self.sock in ready:
-                data, fds, _, _ = socket.recv_fds(self.sock, 65536, MAX_FDS)
+                data, fds = _recv_fds(self.sock)
                 if not data:
                     return  # the engine went away: PID 1 exits, the kernel kills every call
                 self._handle(data, fds)
 
 
 def main() -> int:
-    sock = socket.socket(fileno=0)
+    sock = _socket.socket(fileno=0)
     sys.stdout.reconfigure(line_buffering=True)
     init = runner.loads(sock.recv(1 << 20))
     start = time.monotonic()
