@@ -3,7 +3,9 @@
 (ZygotePool.invoke in this process) and through HTTP (`pycontain fn serve`,
 a keep-alive connection per client thread), against `bwrap --unshare-all
 /usr/bin/python3` running the same handler per call. Latency = sequential
-calls; calls/s = THREADS clients at once. Run as root:
+calls; calls/s = THREADS clients at once, and the CPU time each direct call costs
+the engine and the zygote's side (zygote, forker, the call's jail; not the
+kernel's workqueues, which free its network namespace). Run as root:
 bench/fn_serve.py [CALLS] [THREADS]. Builds a private store with the python image."""
 import http.client
 import os
@@ -55,6 +57,21 @@ def throughput(make_call, threads: int, seconds: float = 3.0) -> float:
     return sum(count) / (time.monotonic() - start)
 
 
+def _cpu_seconds(pid: int, children: bool) -> float:
+    """utime + stime of pid (and of its reaped children) in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15 if children else 13]) / os.sysconf("SC_CLK_TCK")
+
+
+def jail_side_cpu(zygote_pid: int) -> float:
+    """CPU seconds of a zygote, the calls it reaped and its forker (its oldest child)."""
+    with open(f"/proc/{zygote_pid}/task/{zygote_pid}/children") as f:
+        kids = [int(p) for p in f.read().split()]
+    forker = min(kids, key=lambda p: open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[19])
+    return _cpu_seconds(zygote_pid, True) + _cpu_seconds(forker, False)
+
+
 def http_call(port: int):
     conn = http.client.HTTPConnection("127.0.0.1", port)
 
@@ -88,12 +105,19 @@ def main() -> None:
         rows = []
 
         pool = ZygotePool(max_concurrency=64)
+        done = [0]
 
         def direct():
             out = pool.invoke("bench", EVENT)
             assert out.function_error is None and b"Hello" in out.payload, out.payload
-        rows.append(("zygote, direct (ZygotePool.invoke)", latency(direct, calls),
+            done[0] += 1
+        samples = latency(direct, calls)
+        zygote_pid = pool.status()["functions"]["bench"]["zygote_pid"]
+        before, done[0] = (sum(os.times()[:2]), jail_side_cpu(zygote_pid)), 0
+        rows.append(("zygote, direct (ZygotePool.invoke)", samples,
                      throughput(lambda: direct, threads)))
+        cpu = [(after - start) * 1000 / done[0]
+               for start, after in zip(before, (sum(os.times()[:2]), jail_side_cpu(zygote_pid)))]
         pool.close()
 
         server = subprocess.Popen([PYCONTAIN, "fn", "serve", "--port", "0"],
@@ -117,6 +141,8 @@ def main() -> None:
         for label, samples, rate in rows:
             print(f"| {label:<40} | {percentile(samples, 0.5):7.2f} | "
                   f"{percentile(samples, 0.99):7.2f} | {rate:8.0f} |")
+        print(f"\nCPU per direct call ({threads} clients): engine {cpu[0]:.2f} ms, "
+              f"zygote + forker + the call's jail {cpu[1]:.2f} ms")
     finally:
         if server is not None:
             server.terminate()
