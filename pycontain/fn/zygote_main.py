@@ -238,22 +238,22 @@ def _forker(setup: Setup, handler, engine: _socket.socket, orders: _socket.socke
     engine; report how many could not be made. Never returns. It does little
     else, so it writes (and so copies) few pages between forks, and the zygote,
     which forks no more, none."""
-    left = 0
     try:
         _signal.set_wakeup_fd(-1)
         _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
         while order := orders.recv(16):
             left = int(order)
-            while left:
-                pid, ours = _spawn(setup, handler, CLONE_FLAGS | CLONE_PARENT)
-                try:
-                    _send_fds(engine, b'{"spare": %d}' % pid, [ours.fileno()])
-                finally:
-                    ours.close()
-                left -= 1
-    except OSError as exc:  # clone failed, or the engine is gone
-        os.write(2, f"pycontain zygote: no spare: {exc}\n".encode())
-        orders.send(b"%d" % left)
+            try:
+                while left:
+                    pid, ours = _spawn(setup, handler, CLONE_FLAGS | CLONE_PARENT)
+                    left -= 1  # made: if the engine does not get it, it ends, counted then
+                    try:
+                        _send_fds(engine, b'{"spare": %d}' % pid, [ours.fileno()])
+                    finally:
+                        ours.close()
+            except OSError as exc:  # clone failed (or the engine is gone: so are we soon)
+                os.write(2, f"pycontain zygote: no spare: {exc}\n".encode())
+                orders.send(b"%d" % left)
     finally:
         os._exit(0)
 
