@@ -133,8 +133,9 @@ def _call_mounts(masked: list, tmp_size: str) -> list:
     masks = [(b"tmpfs", p.encode(), b"tmpfs", MS_RDONLY, b"size=0,mode=0755") if os.path.isdir(p)
              else (b"/dev/null", p.encode(), None, MS_BIND, None)
              for p in masked if os.path.exists(p)]
+    tmp = f"mode=1777,size={tmp_size}".encode()
     return [(b"proc", b"/proc", b"proc", plain, None), *masks,
-            (b"tmpfs", b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={tmp_size}".encode()),
+            (b"tmpfs", b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV, tmp),
             (b"shm", b"/dev/shm", b"tmpfs", plain, b"mode=1777,size=65536k")]
 
 
@@ -338,8 +339,8 @@ class Zygote:
             if call is not None:
                 self.sock.send(b'{"id": %d, "status": %d, "rss": %d, "timed_out": %s}' % (
                     call[0], status, usage.ru_maxrss, b"true" if call[2] else b"false"))
-            elif pid != self.forker:  # a spare that ended before we heard of its call, or
-                self.outstanding -= 1  # failed to set up: order no more until the engine's next word
+            elif pid != self.forker:  # a spare that ended before we heard of its call, or that
+                self.outstanding -= 1  # failed to set up: order none until the engine's next word
                 self.refill = False
                 if len(self.early) > 64:
                     self.early.clear()
