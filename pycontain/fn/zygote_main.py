@@ -53,6 +53,7 @@ SYS_CLONE = {"x86_64": 56, "aarch64": 220}[os.uname().machine]
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND = 1, 2, 4, 8, 4096
 PR_SET_DUMPABLE, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 4, 22, 2
 CAP_VERSION_3 = 0x20080522
+SETUP_FAILED = 125  # a spare's exit status when its jail or call could not be set up
 MAX_FDS = 3 + 16  # event, result, log + a cgroup `tasks` file per hierarchy
 _FDS_SPACE = _socket.CMSG_SPACE(MAX_FDS * 4)
 
@@ -201,7 +202,7 @@ def _run_call(handler, call: dict, fds: list) -> int:
 
 def _spare(setup: Setup, handler, sock: _socket.socket) -> None:
     """A spare's life: set up a fresh jail, wait for one call, run it. Never returns."""
-    status = 125
+    status = SETUP_FAILED
     try:
         _forget_zygote(sock.fileno())
         setup.namespaces()
@@ -318,7 +319,8 @@ class Zygote:
             return pid
         except OSError as exc:
             os.write(2, f"pycontain zygote: {exc}\n".encode())
-            self._send({"id": call["id"], "status": 125 << 8, "rss": 0, "timed_out": False})
+            self._send({"id": call["id"], "status": SETUP_FAILED << 8, "rss": 0,
+                        "timed_out": False})
             return None
         finally:
             for fd in fds:
@@ -339,11 +341,12 @@ class Zygote:
             if call is not None:
                 self.sock.send(b'{"id": %d, "status": %d, "rss": %d, "timed_out": %s}' % (
                     call[0], status, usage.ru_maxrss, b"true" if call[2] else b"false"))
-            elif pid != self.forker:  # a spare that ended before we heard of its call, or that
-                self.outstanding -= 1  # failed to set up: order none until the engine's next word
-                self.refill = False
-                if len(self.early) > 64:
-                    self.early.clear()
+            elif pid != self.forker:  # a spare that ended before we heard of its call
+                self.outstanding -= 1
+                if status == SETUP_FAILED << 8:  # order none until the engine's next word
+                    self.refill = False
+                if len(self.early) > 64:  # the oldest: most likely one no call will claim
+                    del self.early[next(iter(self.early))]
                 self.early[pid] = {"status": status, "rss": usage.ru_maxrss, "timed_out": False}
 
     def _expire(self) -> float | None:
@@ -353,7 +356,10 @@ class Zygote:
             if call[2]:
                 continue
             if call[1] <= now:
-                os.kill(pid, _signal.SIGKILL)
+                try:
+                    os.kill(pid, _signal.SIGKILL)
+                except ProcessLookupError:  # long gone (its early report was dropped)
+                    pass
                 call[2] = True
             else:
                 nearest = min(nearest or call[1] - now, call[1] - now)
