@@ -67,12 +67,13 @@ _libc.unshare.argtypes = [ctypes.c_int]
 _api.syscall.restype = ctypes.c_long
 _libc.__errno_location.restype = ctypes.c_void_p
 _errno = ctypes.c_int.from_address(_libc.__errno_location())  # one thread: one errno
+# looked up here, not first in each spare (a lookup makes and caches an object)
+_prctl, _capset, _unshare, _mount = _libc.prctl, _libc.capset, _libc.unshare, _libc.mount
 
 
-def _check(rc: int, what: str) -> None:
-    if rc != 0:
-        err = _errno.value
-        raise OSError(err, f"{what}: {os.strerror(err)}")
+def _fail(what: str):
+    err = _errno.value
+    raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
 class _Fprog(ctypes.Structure):
@@ -87,6 +88,7 @@ class Setup:
     def __init__(self, init: dict):
         self.bpf = ctypes.create_string_buffer(bytes.fromhex(init["bpf"]))
         self.fprog = _Fprog(len(self.bpf.raw) // 8, ctypes.addressof(self.bpf))
+        self.fprog_ref = ctypes.byref(self.fprog)
         uid, gid = os.geteuid(), os.getegid()
         self.id_maps = ((b"/proc/self/setgroups", b"deny"),
                         (b"/proc/self/uid_map", f"{uid} {uid} 1".encode()),
@@ -101,14 +103,16 @@ class Setup:
     def namespaces(self) -> None:
         """Map our own ids in the new user namespace, unshare the other
         namespaces, mount a fresh /proc (masked), /tmp and /dev/shm, lo up."""
-        _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # to write our own id maps
+        _prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # to write our own id maps
         for path, text in self.id_maps:
             fd = os.open(path, os.O_WRONLY)
             os.write(fd, text)
             os.close(fd)
-        _check(_libc.unshare(UNSHARE_FLAGS), "unshare")
+        if _unshare(UNSHARE_FLAGS):
+            _fail("unshare")
         for args in self.mounts:
-            _check(_libc.mount(*args), f"mount {args[1]}")
+            if _mount(*args):
+                _fail(f"mount {args[1]}")
         s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
         fcntl.ioctl(s.fileno(), 0x8914, self.lo_up)  # SIOCSIFFLAGS
         s.close()
@@ -117,10 +121,11 @@ class Setup:
         """rlimits, no capabilities (none gained by exec: no_new_privs), seccomp."""
         for which, limits in self.rlimits:
             resource.setrlimit(which, limits)
-        _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-        _check(_libc.capset(self.cap_header, self.no_caps), "capset")
-        _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(self.fprog), 0, 0),
-               "seccomp")
+        _prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        if _capset(self.cap_header, self.no_caps):
+            _fail("capset")
+        if _prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, self.fprog_ref, 0, 0):
+            _fail("seccomp")
 
 
 def _call_mounts(masked: list, tmp_size: str) -> list:
