@@ -218,18 +218,18 @@ class Zygote:
                         socket.AF_UNIX, socket.SOCK_SEQPACKET, 0, fds[0])))
                     self._spare_came.notify()
                 continue
-            with self._lock:
+            with self._lock:  # the caller closes done_fd once it popped it, under this lock
                 pending = self._pending.pop(report["id"], None)
-            if pending is not None:
-                pending.report = report
-                os.eventfd_write(pending.done_fd, 1)
+                if pending is not None:
+                    pending.report = report
+                    os.eventfd_write(pending.done_fd, 1)
         self.alive = False
         self._reap()
         self._drop_spares()
         with self._lock:
-            orphans, self._pending = list(self._pending.values()), {}
-        for pending in orphans:
-            os.eventfd_write(pending.done_fd, 1)
+            for pending in self._pending.values():
+                os.eventfd_write(pending.done_fd, 1)
+            self._pending = {}
 
     def _reap(self) -> None:
         try:
