@@ -2,12 +2,12 @@
 
 Without a user namespace the engine forks the container's first process (PID 1
 of a new pid namespace) directly. With one, or to join a container's
-namespaces, the engine (which becomes a child subreaper) forks a short-lived
-helper; the helper enters the namespaces and forks the container's first
-process, whose pid it reports before exiting, so that process is re-parented
-to the engine. The new process then waits on a pipe
-in two steps: `begin` lets it build its root file system, while the engine
-attaches cgroups, networks and so on; `start` lets it join them and exec.
+namespaces, the engine (a child subreaper) forks a short-lived helper; the
+helper enters the namespaces and forks the container's first process, whose
+pid it reports before exiting, so that process is re-parented to the engine.
+The new process then waits on a pipe in two steps: `begin` lets it build its
+root file system, while the engine attaches cgroups, networks and so on;
+`start` lets it join them and exec.
 """
 import os
 import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
