@@ -101,8 +101,8 @@ def _started(ctr):
 
 
 def _prepare(ctr, spec):
-    """Between creation and start: note the pid (so `rm -f` and `system gc` can
-    find a process whose engine died), then attach host resources."""
+    """Between creation and start: note the pid (saved with the cgroup's record,
+    so `rm -f` and `system gc` find the process), then attach host resources."""
     def prepare(pid):
         ctr.record_pid(pid)
         resources.attach(ctr, spec, pid)
@@ -113,7 +113,7 @@ def supervise(ctr, pid: int) -> int:
     """Wait for the container's process, record its exit, tidy up if --rm."""
     code = wait_child(pid)
     resources.release(ctr)
-    ctr.set_exited(code)
+    ctr.set_exited(code, save=not ctr.meta.get("rm"))  # --rm: the record goes right away
     if ctr.meta.get("rm"):
         state.delete_record(ctr)
     return code

@@ -14,7 +14,26 @@ def exit_code(status: int) -> int:
 
 
 def wait_child(pid: int) -> int:
-    """Reap our child pid and return its shell-style exit code."""
+    """Reap our child pid and return its shell-style exit code.
+
+    Signals we relay (forward_signals) must run while we wait: a signal that
+    lands just before a blocking waitpid would only trip python's flag, and
+    its handler would wait for the child, which waits for the signal. So we
+    sleep in select on the child's pidfd and python's signal wakeup pipe."""
+    try:
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        previous = signal.set_wakeup_fd(wake_w)
+    except ValueError:  # not the main thread: no handlers of ours run here anyway
+        _, status = os.waitpid(pid, 0)
+        return exit_code(status)
+    pidfd = os.pidfd_open(pid)
+    try:
+        while pidfd not in select.select([pidfd, wake_r], [], [])[0]:
+            os.read(wake_r, 512)  # the handlers run as select returns
+    finally:
+        signal.set_wakeup_fd(previous)
+        for fd in (pidfd, wake_r, wake_w):
+            os.close(fd)
     _, status = os.waitpid(pid, 0)
     return exit_code(status)
 
