@@ -14,8 +14,11 @@ runner. Nothing of the caller may reach the handler through it:
 - os.environ becomes the jail's, sys.path the jail's python's, and every
   module that is not the standard library (pycontain's own) is forgotten;
 - every descriptor but the call's three was closed by nsinit already.
-What stays in memory is what the engine itself used: the handler's host path
-and the store's, never the caller's variables or files.
+What stays in memory is what the engine itself used (the handler's host path,
+the store's, the jail's spec; reachable too through the frames below the
+runner's), never the caller's variables or files. Two visible differences
+from the image's own python: /proc/self/cmdline says just `python3`, and
+sys.flags.dont_write_bytecode is 0 (sys.dont_write_bytecode is set).
 """
 import os
 import stat
@@ -31,28 +34,61 @@ KEPT_VARIABLES = ("HOME", "PATH", "XDG_RUNTIME_DIR", "XDG_DATA_HOME", "PYCONTAIN
                   "PYCONTAIN_RUNROOT", "PYCONTAIN_CGROUP_PARENT", "PYCONTAIN_FN_FORK")
 
 
-def usable(layer_dirs: list) -> bool:
+def usable(layer_dirs: list, path: str) -> bool:
     """Whether a call may run in this process: not turned off (PYCONTAIN_FN_FORK=0),
     the caller's environment emptied (bin/pycontain does it) and the image's
-    python is this interpreter."""
+    python3 (on the jail's PATH) is this interpreter."""
     return (os.environ.get("PYCONTAIN_FN_FORK") != "0"
             and set(os.environ) <= {*KEPT_VARIABLES, "LC_CTYPE"}  # python's locale coercion
-            and serves(layer_dirs))
+            and serves(layer_dirs, path))
 
 
-def serves(layer_dirs: list) -> bool:
-    """Whether the image's python is this interpreter: the same file (size and
-    mtime, which image layers keep) at the same path in its topmost layer."""
+def serves(layer_dirs: list, path: str) -> bool:
+    """Whether `python3` on PATH in the image is this interpreter: a one-layer
+    image (so no other layer can shadow or hide a file) whose python3 is the
+    same file (size and mtime, which layers keep) at the same path. And the
+    interpreter must be root's and writable by no one else: the handler may
+    open it through /proc/self/exe, and must not be able to chmod it."""
     exe = os.path.realpath(sys.executable)
     ours = os.stat(exe)
-    for layer in reversed(layer_dirs):
-        try:
-            theirs = os.lstat(os.path.join(layer, exe.lstrip("/")))
-        except OSError:
-            continue
-        return (stat.S_ISREG(theirs.st_mode) and theirs.st_size == ours.st_size
-                and int(theirs.st_mtime) == int(ours.st_mtime))
+    if len(layer_dirs) != 1 or ours.st_uid != 0 or ours.st_mode & 0o022:
+        return False
+    layer = layer_dirs[0]
+    for directory in path.split(":"):
+        if not directory.startswith("/"):
+            return False  # the working directory, /var/task, is not the image's
+        found = _resolve_in(layer, f"{directory}/python3")
+        if found is not None:
+            theirs = os.stat(found)
+            return (found == os.path.join(layer, exe.lstrip("/"))
+                    and theirs.st_size == ours.st_size
+                    and int(theirs.st_mtime) == int(ours.st_mtime))
     return False
+
+
+def _resolve_in(root: str, path: str, links: int = 0):
+    """The regular file path names with root as /, symlinks followed inside
+    root; None if there is none."""
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    current = root
+    for i, part in enumerate(parts):
+        if part == "..":
+            current = current if current == root else os.path.dirname(current)
+            continue
+        candidate = os.path.join(current, part)
+        try:
+            st = os.lstat(candidate)
+        except OSError:
+            return None
+        if stat.S_ISLNK(st.st_mode):
+            if links >= 40:
+                return None
+            target = os.readlink(candidate)
+            base = "" if target.startswith("/") else current[len(root):]
+            rest = "/".join([target, *parts[i + 1:]])
+            return _resolve_in(root, f"{base}/{rest}", links + 1)
+        current = candidate
+    return current if stat.S_ISREG(os.stat(current).st_mode) else None
 
 
 _FORGOTTEN = []

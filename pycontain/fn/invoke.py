@@ -13,7 +13,7 @@ import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
 from pycontain import jsonio, paths
 from pycontain.errors import NOT_FOUND, PycontainError
 from pycontain.fn.inprocess import runner_hook, usable
-from pycontain.fn.jail import LIMITS_APPLIED, JailConfig, jail_context, jail_spec
+from pycontain.fn.jail import LIMITS_APPLIED, JailConfig, jail_context, jail_path, jail_spec
 from pycontain.record import Record
 from pycontain.runtime.process import spawn
 
@@ -187,7 +187,7 @@ def run_call(cfg: JailConfig, event: bytes, log_sink=None) -> Outcome:
     store_root = paths.data_root()
     image = ImageStore(store_root).resolve(cfg.image)
     mount_point = paths.ensure_dir(os.path.join(store_root, "fn", "jail"))
-    in_process = usable(image.layer_dirs)
+    in_process = usable(image.layer_dirs, jail_path(cfg))
     start = time.monotonic()
     spec = jail_spec(cfg, out.request_id, int(time.time() * 1000 + cfg.timeout * 1000),
                      runner=not in_process)

@@ -89,6 +89,11 @@ def limits(cfg: JailConfig) -> list:
         ("RLIMIT_CORE", 0, 0))]
 
 
+def jail_path(cfg: JailConfig) -> str:
+    """The PATH the handler's process has (Lambda's, or the function's own)."""
+    return next(e[5:] for e in lambda_env(cfg, "", 0) if e.startswith("PATH="))
+
+
 def _runner_mounts() -> list:
     pyc = runner_bytecode()
     return [_ro_bind(RUNNER, RUNNER_IN_JAIL),

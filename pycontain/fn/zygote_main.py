@@ -54,6 +54,7 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND = 1, 2, 4, 8, 4096
 PR_SET_DUMPABLE, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 4, 22, 2
 CAP_VERSION_3 = 0x20080522
 SETUP_FAILED = 125  # a spare's exit status when its jail or call could not be set up
+EARLY_TTL = 5.0  # seconds an early report waits for its call (see Zygote.early)
 MAX_FDS = 3 + 16  # event, result, log + a cgroup `tasks` file per hierarchy
 _FDS_SPACE = _socket.CMSG_SPACE(MAX_FDS * 4)
 
@@ -275,7 +276,9 @@ class Zygote:
         self.target = spares
         self.outstanding = 0  # spares ordered that no call has taken and are not dead
         self.calls = {}  # pid -> [id, deadline, timed_out]
-        self.early = {}  # pid -> report, of spares that ended before we heard of their call
+        self.early = {}  # pid -> (report, when), of spares that ended before we heard of
+        # their call; one no call claims (the engine found it dead) is dropped after
+        # EARLY_TTL seconds, long before its pid could be reused
         self.refill = True  # cleared when a spare could not be made, until the engine's next word
         self.forker, self.orders = self._start_forker()
 
@@ -305,9 +308,9 @@ class Zygote:
             pid = self._start(msg, data, fds)
             if pid is None:
                 return
-        report = self.early.pop(pid, None)
-        if report is not None:  # counted out when it ended
-            self._send(dict(report, id=msg["id"]))
+        early = self.early.pop(pid, None)
+        if early is not None:  # counted out when it ended
+            self._send(dict(early[0], id=msg["id"]))
             return
         if "pid" in msg:
             self.outstanding -= 1
@@ -350,9 +353,11 @@ class Zygote:
                 self.outstanding -= 1
                 if status == SETUP_FAILED << 8:  # order none until the engine's next word
                     self.refill = False
-                if len(self.early) > 64:  # the oldest: most likely one no call will claim
-                    del self.early[next(iter(self.early))]
-                self.early[pid] = {"status": status, "rss": usage.ru_maxrss, "timed_out": False}
+                now = time.monotonic()
+                while self.early and next(iter(self.early.values()))[1] < now - EARLY_TTL:
+                    del self.early[next(iter(self.early))]  # the oldest first
+                self.early[pid] = ({"status": status, "rss": usage.ru_maxrss,
+                                    "timed_out": False}, now)
 
     def _expire(self) -> float | None:
         """Kill calls past their deadline; seconds until the next deadline."""

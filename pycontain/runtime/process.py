@@ -102,6 +102,8 @@ class Launch:
                 pass
         if self._console is not None:
             self._console.close()
+        if self.pid <= 0:
+            return  # never forked
         try:
             os.kill(self.pid, signal.SIGKILL)
             os.waitpid(self.pid, 0)
@@ -117,35 +119,36 @@ def _fork_in_namespaces(spec: dict, ctx: dict, flags: int, go: tuple, err: tuple
     from pycontain.runtime.nsinit import container_main
 
     ours = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-    child = -1
+    child, failure = -1, None
     try:
         if flags & n.CLONE_NEWPID:
             n.unshare(n.CLONE_NEWPID)
         child = os.fork()
     except OSError as exc:
-        for fd in (*go, *err):
-            os.close(fd)
-        if console is not None:
-            console.close()
-        raise PycontainError(f"cannot create namespaces: {exc}") from None
-    finally:
-        if child != 0:
-            n.setns(ours, n.CLONE_NEWPID)  # this thread's later children: our namespace
-            os.close(ours)
+        failure = exc
     if child == 0:
-        os.close(ours)
-        os.close(go[1])
-        os.close(err[0])
         try:
+            for fd in (ours, go[1], err[0]):
+                os.close(fd)
             n.prctl(n.PR_SET_DUMPABLE, 0)  # see spawn
             n.unshare(flags & ~n.CLONE_NEWPID)
-        except OSError as exc:
+        except BaseException as exc:  # noqa: BLE001 - a forked child: report, never unwind
             os.write(err[1], f"{ENGINE}:cannot create namespaces: {exc}".encode())
             os._exit(ENGINE)
         container_main(spec, ctx, go[0], err[1])
+    try:
+        n.setns(ours, n.CLONE_NEWPID)  # this thread's later children: our namespace again
+    except OSError as exc:
+        failure = failure or exc
+    finally:
+        os.close(ours)
     os.close(go[0])
     os.close(err[1])
-    return Launch(child, go[1], err[0], console)
+    launch = Launch(child, go[1], err[0], console)
+    if failure is not None:
+        launch.abort()
+        raise PycontainError(f"cannot create namespaces: {failure}")
+    return launch
 
 
 def spawn(spec: dict, ctx: dict, stdio=(None, None, None), tty: bool = False,
