@@ -73,18 +73,22 @@ def _writable(retry):
 
 
 def _remove_contents(dir_fd: int) -> None:
+    """Empty a directory; what another remover takes first is fine."""
     for entry in os.scandir(dir_fd):
         name = entry.name
-        if entry.is_dir(follow_symlinks=False):
-            flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
-            sub = _writable(lambda: os.open(name, flags, dir_fd=dir_fd))(dir_fd, name)
-            try:
-                _remove_contents(sub)
-            finally:
-                os.close(sub)
-            _writable(lambda: os.rmdir(name, dir_fd=dir_fd))(dir_fd)
-        else:
-            _writable(lambda: os.unlink(name, dir_fd=dir_fd))(dir_fd)
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+                sub = _writable(lambda: os.open(name, flags, dir_fd=dir_fd))(dir_fd, name)
+                try:
+                    _remove_contents(sub)
+                finally:
+                    os.close(sub)
+                _writable(lambda: os.rmdir(name, dir_fd=dir_fd))(dir_fd)
+            else:
+                _writable(lambda: os.unlink(name, dir_fd=dir_fd))(dir_fd)
+        except FileNotFoundError:
+            pass
 
 
 def remove_tree(path: str) -> None:

@@ -68,10 +68,10 @@ def compile_bpf(oci: dict) -> bytes:
         raise PycontainError("seccomp: cannot create a filter (bad default action?)")
     try:
         _check(lib.seccomp_attr_set(ctx, lib.SCMP_FLTATR_CTL_NNP, 0), "attribute")
-        # a binary tree of syscall numbers, not a list: the kernel checks the program
-        # once per syscall number when it is loaded (its allow cache), so a list made
-        # every start pay ~1 ms; libseccomp before 2.5 has only the list
-        lib.seccomp_attr_set(ctx, lib.SCMP_FLTATR_CTL_OPTIMIZE, 2)
+        # a binary tree of syscall numbers, not a list (libseccomp 2.5+): the kernel
+        # checks the program once per syscall number when it loads it (its allow
+        # cache), so a list made every start pay ~1 ms
+        _check(lib.seccomp_attr_set(ctx, lib.SCMP_FLTATR_CTL_OPTIMIZE, 2), "attribute")
         for arch in oci.get("architectures") or ():
             token = lib.seccomp_arch_resolve_name(arch.lower().replace("scmp_arch_", "").encode())
             if token == 0:
