@@ -5,6 +5,7 @@ import os
 import re
 import select
 import time
+import zipfile
 
 # An idle main process that does not keep forking (a polling `sleep` loop would).
 IDLE = "while :; do sleep 1000 & wait $!; done"
@@ -97,3 +98,20 @@ def one_error_line(result, code=125):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     return lines[0]
+
+
+def created_functions(engine_env, zip_dir, code: str, functions: dict, options=lambda name: ()):
+    """For a module fixture: create each {name: handler} of functions from one
+    app.py holding code; yield the Engine; delete them again afterwards."""
+    from conftest import Engine
+    engine = Engine(engine_env)
+    zip_path = zip_dir / "app.zip"
+    with zipfile.ZipFile(zip_path, "w") as z:
+        z.writestr("app.py", code)
+    for name, handler in functions.items():
+        engine("fn", "delete", name)
+        engine.out("fn", "create", name, "--zip-file", zip_path, "--handler", handler,
+                   *options(name))
+    yield engine
+    for name in functions:
+        engine("fn", "delete", name)

@@ -10,10 +10,10 @@ import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
+import boto3
 import pytest
-
-boto3 = pytest.importorskip("boto3")
-from botocore.config import Config  # noqa: E402
+from botocore.config import Config
+from helpers import created_functions
 
 CODE = '''
 import os, sys, time
@@ -98,18 +98,8 @@ FUNCTIONS = {"echo": "app.echo", "fail": "app.fail", "slow": "app.slow",
 
 @pytest.fixture(scope="module")
 def functions(engine_env, tmp_path_factory):
-    from conftest import Engine
-    engine = Engine(engine_env)
-    zip_path = tmp_path_factory.mktemp("fnserve") / "app.zip"
-    with zipfile.ZipFile(zip_path, "w") as z:
-        z.writestr("app.py", CODE)
-    for name, handler in FUNCTIONS.items():
-        engine("fn", "delete", name)
-        engine.out("fn", "create", name, "--zip-file", zip_path, "--handler", handler,
-                   "--timeout", "1" if name == "slow-1s" else "10")
-    yield engine
-    for name in FUNCTIONS:
-        engine("fn", "delete", name)
+    yield from created_functions(engine_env, tmp_path_factory.mktemp("fnserve"), CODE, FUNCTIONS,
+                                 lambda name: ("--timeout", "1" if name == "slow-1s" else "10"))
 
 
 class Server:

@@ -16,10 +16,10 @@ import sys
 import threading
 import time
 import urllib.request
-import zipfile
 from pathlib import Path
 
 import pytest
+from helpers import created_functions
 
 CLIS = {"v2": (Path("/usr/bin/aws"), ["--cli-binary-format", "raw-in-base64-out"]),
         "v1": (Path(sys.executable).parent / "aws", [])}
@@ -36,17 +36,8 @@ FUNCTIONS = {"cli-echo": "app.echo", "cli-fail": "app.fail"}
 
 @pytest.fixture(scope="module")
 def functions(engine_env, tmp_path_factory):
-    from conftest import Engine
-    engine = Engine(engine_env)
-    zip_path = tmp_path_factory.mktemp("fnserve-awscli") / "app.zip"
-    with zipfile.ZipFile(zip_path, "w") as z:
-        z.writestr("app.py", CODE)
-    for name, handler in FUNCTIONS.items():
-        engine("fn", "delete", name)
-        engine.out("fn", "create", name, "--zip-file", zip_path, "--handler", handler)
-    yield engine
-    for name in FUNCTIONS:
-        engine("fn", "delete", name)
+    yield from created_functions(engine_env, tmp_path_factory.mktemp("fnserve-awscli"), CODE,
+                                 FUNCTIONS)
 
 
 class Cli:
