@@ -6,7 +6,9 @@ grace period). So each zygote keeps a pool: a call takes a free cgroup, its
 child joins it by itself, writing "0" to the `tasks` files through
 descriptors the engine opened once per cgroup (the kernel checks the
 opener's credentials), and the cgroup goes back to the pool once the call is
-over, its peak memory read as Lambda's Max Memory Used. A call joins only the
+over, its peak memory read as Lambda's Max Memory Used; one whose processes
+are not all gone yet (still exiting, or a handler that faked its end and runs
+on until its deadline) waits aside until it is empty. A call joins only the
 hierarchies of its limits (memory, pids): each join is a migration of its
 own, and in the others it stays in its zygote's. cgroup v1 as root only (this
 host); on other hosts calls keep the rlimits alone.
@@ -39,14 +41,16 @@ class CallCgroups:
         self._limits = {"memory": {"limit": memory_mb << 20}, "pids": {"limit": PIDS_PER_CALL}}
         self._prefix = f"fn{os.getpid()}x{os.urandom(3).hex()}x"
         self._numbers = itertools.count()
-        self._free, self._all, self._lock = [], [], threading.Lock()
-        self._fds = {}  # cgroup -> ([tasks descriptors], memory.max_usage_in_bytes one)
+        self._free, self._draining, self._all = [], [], []
+        self._lock = threading.Lock()
+        # cgroup -> ([tasks descriptors], memory.max_usage_in_bytes one, pids.current one)
+        self._fds = {}
 
     def take(self) -> tuple:
         """(cgroup, descriptors of its `tasks` files: the pool's, not to be closed)
         for one call."""
         with self._lock:
-            group = self._free.pop() if self._free else None
+            group = self._free.pop() if self._free else self._drained()
         if group is None:
             group = group_for(hierarchy.host(), f"{self._prefix}{next(self._numbers)}")
             with self._lock:
@@ -57,39 +61,55 @@ class CallCgroups:
         return group, self._fds[group][0]
 
     def give_back(self, group) -> int:
-        """Empty the call's cgroup and return it to the pool; its peak memory
-        (bytes), 0 when the pool was closed meanwhile (the zygote is gone)."""
-        try:  # no kill: the call's child is PID 1 of its own pid namespace, so
-            # whatever it started dies with it; at most its last exit is still under way
-            fd = self._fds[group][1]
-            peak = int(os.pread(fd, 32, 0))
-            os.pwrite(fd, b"0", 0)
+        """Return the call's cgroup to the pool, to the free ones once no process
+        of the call is left in it (no kill: the call's child is PID 1 of its own
+        pid namespace, so whatever it started dies with it, at its deadline at
+        the latest); its peak memory (bytes), 0 when the pool was closed
+        meanwhile (the zygote is gone)."""
+        try:
+            peak = int(os.pread(self._fds[group][1], 32, 0))
         except (OSError, KeyError, ValueError):  # closed or removed under us by close()
             peak = 0
         with self._lock:
-            if group in self._all:
-                self._free.append(group)
-                return peak
-            self._close_fds(group)  # left open by close() for the call that had it
-        return 0
+            if group not in self._all:
+                self._close_fds(group)  # left open by close() for the call that had it
+                return 0
+            self._draining.append(group)
+            drained = self._drained()
+            if drained is not None:
+                self._free.append(drained)
+        return peak
+
+    def _drained(self):
+        """A cgroup put aside that is empty now, its peak reset; None if none is
+        (under the lock)."""
+        for group in self._draining:
+            _, peak, pids = self._fds[group]
+            try:
+                if int(os.pread(pids, 32, 0)) == 0:
+                    os.pwrite(peak, b"0", 0)
+                    self._draining.remove(group)
+                    return group
+            except (OSError, ValueError):
+                continue
+        return None
 
     def close(self) -> None:
         """Remove every cgroup of the pool (the descriptors of those a call
         still has are closed when it gives them back)."""
         with self._lock:
-            groups, free, self._all, self._free = self._all, self._free, [], []
-            for group in free:
+            groups, idle = self._all, self._free + self._draining
+            self._all, self._free, self._draining = [], [], []
+            for group in idle:
                 self._close_fds(group)
         for group in groups:
             group.kill()
             group.remove()
 
     def _close_fds(self, group) -> None:
-        tasks, peak = self._fds.pop(group, ([], None))
-        for fd in tasks:
+        tasks, *counters = self._fds.pop(group, ([],))
+        for fd in tasks + counters:
             os.close(fd)
-        if peak is not None:
-            os.close(peak)
 
 
 def _file(group, controller: str, name: str) -> str:
@@ -99,14 +119,17 @@ def _file(group, controller: str, name: str) -> str:
 
 def _open_files(group) -> tuple:
     """Descriptors of what each call of group uses, opened once: the `tasks`
-    files its child joins through, its peak memory (read, then reset)."""
-    fds = []
+    files its child joins through, its peak memory (read, then reset), its
+    process count."""
+    fds, counters = [], []
     try:
         for controller in JOINED:
             fds.append(os.open(_file(group, controller, "tasks"), os.O_WRONLY | os.O_CLOEXEC))
-        return fds, os.open(_file(group, "memory", "memory.max_usage_in_bytes"),
-                            os.O_RDWR | os.O_CLOEXEC)
+        for controller, name, mode in (("memory", "memory.max_usage_in_bytes", os.O_RDWR),
+                                       ("pids", "pids.current", os.O_RDONLY)):
+            counters.append(os.open(_file(group, controller, name), mode | os.O_CLOEXEC))
+        return (fds, *counters)
     except BaseException:
-        for fd in fds:
+        for fd in fds + counters:
             os.close(fd)
         raise

@@ -1,0 +1,46 @@
+"""fn serve's pool of call cgroups (cgroup v1 as root, as on this host): a
+cgroup goes back to a call only once no process of the previous call is left
+in it. Real cgroups under this test's own, a real process in one."""
+import os
+import signal
+import time
+
+import pytest
+
+from helpers import wait_for
+from pycontain.fn import call_cgroups
+
+pytestmark = pytest.mark.skipif(not call_cgroups.available(),
+                                reason="pooled call cgroups exist on cgroup v1 as root only")
+
+
+def _count(group) -> int:
+    return len(group.pids())
+
+
+def test_a_cgroup_with_a_process_of_its_call_left_is_not_handed_out_again():
+    pool = call_cgroups.CallCgroups(128)
+    straggler = None
+    try:
+        first, tasks = pool.take()
+        straggler = os.fork()
+        if straggler == 0:  # a call that answered but runs on: joins as a call's child does
+            for fd in tasks:
+                os.write(fd, b"0")
+            time.sleep(60)
+            os._exit(0)
+        wait_for(lambda: _count(first) == 1, what="the process to join its cgroup")
+        pool.give_back(first)
+        second, _ = pool.take()
+        assert second is not first  # still busy: a new cgroup instead
+        os.kill(straggler, signal.SIGKILL)
+        os.waitpid(straggler, 0)
+        straggler = None
+        wait_for(lambda: _count(first) == 0, what="the cgroup to empty")
+        pool.give_back(second)
+        assert {pool.take()[0], pool.take()[0]} == {first, second}  # both reusable now
+    finally:
+        if straggler:
+            os.kill(straggler, signal.SIGKILL)
+            os.waitpid(straggler, 0)
+        pool.close()
