@@ -98,12 +98,16 @@ class ZygotePool:
             raise PycontainError("ServiceException: the server is shutting down")
         entry = self._entry(name)
         version = self._version(name)
-        self._reserve(name, entry, version)
-        if not self._slots.acquire(timeout=self.queue_timeout):
-            self._unreserve(entry)
-            raise PycontainError("TooManyRequestsException: Rate Exceeded. (all "
-                                 f"{self.max_concurrency} concurrency slots busy)")
+        waited = self._reserve(name, entry, version)
+        if not self._slots.acquire(blocking=False):
+            waited = True
+            if not self._slots.acquire(timeout=self.queue_timeout):
+                self._unreserve(entry)
+                raise PycontainError("TooManyRequestsException: Rate Exceeded. (all "
+                                     f"{self.max_concurrency} concurrency slots busy)")
         try:
+            if waited:  # an update meanwhile must not be undone by this older view
+                version = self._version(name)
             zygote = self._acquire(name, entry, version)
             try:
                 if zygote.init_error is not None:
@@ -116,20 +120,23 @@ class ZygotePool:
             self._slots.release()
             self._unreserve(entry)
 
-    def _reserve(self, name: str, entry: _Entry, version) -> None:
+    def _reserve(self, name: str, entry: _Entry, version) -> bool:
         """Wait up to queue_timeout for one of the function's reserved slots
-        (its ReservedConcurrentExecutions; unlimited when it has none)."""
+        (its ReservedConcurrentExecutions; unlimited when it has none).
+        Whether the call had to wait."""
         with entry.reserved:
             if entry.limit_version != version:
                 entry.limit = functions.get(name).get("ReservedConcurrentExecutions")
                 entry.limit_version = version
-            if not entry.reserved.wait_for(
-                    lambda: entry.limit is None or entry.in_flight_reserved < entry.limit,
-                    timeout=self.queue_timeout):
+            def free():
+                return entry.limit is None or entry.in_flight_reserved < entry.limit
+            waited = not free()
+            if waited and not entry.reserved.wait_for(free, timeout=self.queue_timeout):
                 raise PycontainError(
                     "TooManyRequestsException: Rate Exceeded. (function "
                     f"{name}'s reserved concurrency of {entry.limit} is in use)")
             entry.in_flight_reserved += 1
+            return waited
 
     @staticmethod
     def _unreserve(entry: _Entry) -> None:
