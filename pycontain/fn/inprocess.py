@@ -32,6 +32,7 @@ from pycontain.fn.jail import BOOT
 # the variables bin/pycontain lets through to `fn exec` and `fn invoke`
 KEPT_VARIABLES = ("HOME", "PATH", "XDG_RUNTIME_DIR", "XDG_DATA_HOME", "PYCONTAIN_ROOT",
                   "PYCONTAIN_RUNROOT", "PYCONTAIN_CGROUP_PARENT", "PYCONTAIN_FN_FORK")
+_FORGOTTEN = []  # the engine's modules, out of sys.modules in the jail (see _as_jail_python)
 
 
 def usable(layer_dirs: list, path: str) -> bool:
@@ -89,9 +90,6 @@ def _resolve_in(root: str, path: str, links: int = 0):
             return _resolve_in(root, f"{base}/{rest}", links + 1)
         current = candidate
     return current if stat.S_ISREG(os.stat(current).st_mode) else None
-
-
-_FORGOTTEN = []
 
 
 def _memory_blocks() -> list:
