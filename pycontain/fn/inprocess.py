@@ -26,7 +26,7 @@ import sys
 
 from pycontain import native as n
 from pycontain.fn import runner
-from pycontain.fn.jail import BOOT
+from pycontain.fn.jail import BOOT, mount_points
 
 
 # the variables bin/pycontain lets through to `fn exec` and `fn invoke`
@@ -58,7 +58,10 @@ def serves(layer_dirs: list, path: str) -> bool:
     for directory in path.split(":"):
         if not directory.startswith("/"):
             return False  # the working directory, /var/task, is not the image's
-        found = _resolve_in(layer, f"{directory}/python3")
+        try:
+            found = _resolve_in(layer, f"{directory}/python3", mount_points())
+        except _Mounted:
+            return False  # what the jail mounts there (the code, /tmp...) decides
         if found is not None:
             theirs = os.stat(found)
             return (found == os.path.join(layer, exe.lstrip("/"))
@@ -67,9 +70,13 @@ def serves(layer_dirs: list, path: str) -> bool:
     return False
 
 
-def _resolve_in(root: str, path: str, links: int = 0):
+class _Mounted(Exception):
+    """A path leads into something the jail mounts over the image."""
+
+
+def _resolve_in(root: str, path: str, mounts: tuple, links: int = 0):
     """The regular file path names with root as /, symlinks followed inside
-    root; None if there is none."""
+    root; None if there is none; _Mounted if a step is at or under a mount."""
     parts = [p for p in path.split("/") if p not in ("", ".")]
     current = root
     for i, part in enumerate(parts):
@@ -77,9 +84,15 @@ def _resolve_in(root: str, path: str, links: int = 0):
             current = current if current == root else os.path.dirname(current)
             continue
         candidate = os.path.join(current, part)
+        inside = candidate[len(root):]
+        if any(inside == m or inside.startswith(m + "/") for m in mounts):
+            raise _Mounted(inside)
         try:
             st = os.lstat(candidate)
-        except OSError:
+        except OSError:  # not in the image: but the jail may make it a mount point
+            whole = "/".join([inside, *parts[i + 1:]])
+            if any(whole == m or whole.startswith(m + "/") for m in mounts):
+                raise _Mounted(whole) from None
             return None
         if stat.S_ISLNK(st.st_mode):
             if links >= 40:
@@ -87,7 +100,7 @@ def _resolve_in(root: str, path: str, links: int = 0):
             target = os.readlink(candidate)
             base = "" if target.startswith("/") else current[len(root):]
             rest = "/".join([target, *parts[i + 1:]])
-            return _resolve_in(root, f"{base}/{rest}", links + 1)
+            return _resolve_in(root, f"{base}/{rest}", mounts, links + 1)
         current = candidate
     return current if stat.S_ISREG(os.stat(current).st_mode) else None
 

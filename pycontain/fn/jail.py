@@ -89,6 +89,12 @@ def limits(cfg: JailConfig) -> list:
         ("RLIMIT_CORE", 0, 0))]
 
 
+def mount_points() -> tuple:
+    """Where a jail mounts something over the image (see jail_spec)."""
+    return (*(m["destination"] for m in default_mounts() if m["destination"] not in UNUSED_MOUNTS),
+            TASK_ROOT, RUNTIME_DIR, "/tmp")
+
+
 def jail_path(cfg: JailConfig) -> str:
     """The PATH the handler's process has (Lambda's, or the function's own)."""
     return next(e[5:] for e in lambda_env(cfg, "", 0) if e.startswith("PATH="))

@@ -213,8 +213,8 @@ class Zygote:
                 break
             report = jsonio.loads(data)
             if "spare" in report:
-                if not fds:  # its descriptor was dropped (we are out of them): the spare
-                    continue  # waits for a call that never comes and dies with the zygote
+                if not fds:  # its descriptor was dropped (we are out of them): the
+                    continue  # spare reads EOF and ends, reported as an early end
                 with self._spare_came:
                     self._spares.append((report["spare"], socket.socket(
                         socket.AF_UNIX, socket.SOCK_SEQPACKET, 0, fds[0])))

@@ -309,7 +309,7 @@ class Zygote:
             if pid is None:
                 return
         early = self.early.pop(pid, None)
-        if early is not None:  # counted out when it ended
+        if early is not None and early[1] >= time.monotonic() - EARLY_TTL:  # counted out
             self._send(dict(early[0], id=msg["id"]))
             return
         if "pid" in msg:

@@ -101,11 +101,13 @@ def _started(ctr):
 
 
 def _prepare(ctr, spec):
-    """Between creation and start: note the pid (saved with the cgroup's record,
-    so `rm -f` and `system gc` find the process), then attach host resources."""
+    """Between creation and start: attach host resources and note the pid on
+    disk (with the cgroup's record if there is one), so that `rm -f` and
+    `system gc` find the process if its engine dies."""
     def prepare(pid):
         ctr.record_pid(pid)
         resources.attach(ctr, spec, pid)
+        ctr.save_unsaved()
     return prepare
 
 

@@ -45,6 +45,7 @@ class Container:
         self.id = cid
         self.meta = meta
         self.state = state
+        self.unsaved = False  # a change not on disk yet (see record_pid)
 
     @property
     def name(self) -> str:
@@ -84,14 +85,20 @@ class Container:
     def save_state(self) -> None:
         if os.path.isdir(self.run_dir):
             write_json(os.path.join(self.run_dir, "state.json"), self.state.as_dict(), sync=False)
+        self.unsaved = False
 
     def record_pid(self, pid: int) -> None:
         """The container's first process exists (its command has not started).
-        Saved with the next state write (its cgroup's, or set_running): each
-        write replaces state.json, which ext4 makes cost ~0.4 ms; a process
-        whose engine dies before then exits by itself (its go pipe closes)."""
+        Saved with the next state write (its cgroup's, or save_unsaved before
+        it may start): each write replaces state.json, which ext4 makes cost
+        ~0.4 ms."""
         self.state.pid = pid
         self.state.pid_start = proc_start_time(pid)
+        self.unsaved = True
+
+    def save_unsaved(self) -> None:
+        if self.unsaved:
+            self.save_state()
 
     def set_running(self, pid: int) -> None:
         self.state.status = RUNNING

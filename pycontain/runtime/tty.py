@@ -7,6 +7,8 @@ import signal
 import termios
 import tty as _tty
 
+from pycontain.runtime.waiting import SignalWakeup
+
 
 def copy_window_size(master: int, source: int = 0) -> None:
     try:
@@ -34,24 +36,32 @@ def proxy(master: int, out_fd: int, in_fd: int | None) -> None:
         signal.signal(signal.SIGWINCH, lambda *_: copy_window_size(master, in_fd))
     readers = [master] + ([in_fd] if in_fd is not None else [])
     try:
-        while True:
-            ready, _, _ = select.select(readers, [], [])
-            if master in ready:
-                try:
-                    data = os.read(master, 65536)
-                except OSError as exc:
-                    if exc.errno != errno.EIO:
-                        raise
-                    data = b""
-                if not data:
-                    return
-                _write_all(out_fd, data)
-            if in_fd is not None and in_fd in ready:
-                data = os.read(in_fd, 65536)
-                if data:
-                    _write_all(master, data)
-                else:
-                    readers.remove(in_fd)
+        with SignalWakeup() as wake:
+            _copy(master, out_fd, in_fd, readers, wake)
     finally:
         if saved is not None:
             termios.tcsetattr(in_fd, termios.TCSADRAIN, saved)
+
+
+def _copy(master: int, out_fd: int, in_fd, readers: list, wake: SignalWakeup) -> None:
+    """proxy's loop."""
+    while True:
+        ready, _, _ = select.select(wake.readers(readers), [], [])
+        if wake.fd in ready:
+            wake.drain()  # a relayed signal's handler has run
+        if master in ready:
+            try:
+                data = os.read(master, 65536)
+            except OSError as exc:
+                if exc.errno != errno.EIO:
+                    raise
+                data = b""
+            if not data:
+                return
+            _write_all(out_fd, data)
+        if in_fd is not None and in_fd in ready:
+            data = os.read(in_fd, 65536)
+            if data:
+                _write_all(master, data)
+            else:
+                readers.remove(in_fd)

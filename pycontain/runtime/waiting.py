@@ -13,27 +13,53 @@ def exit_code(status: int) -> int:
     return 128 - code if code < 0 else code
 
 
-def wait_child(pid: int) -> int:
-    """Reap our child pid and return its shell-style exit code.
+class SignalWakeup:
+    """Python's signal wakeup pipe, for a loop that sleeps in select while
+    relayed signals must run: one that lands just before the select wakes it
+    (and its handler runs) instead of waiting in python's flag until the next
+    event. `fd` is None off the main thread, where no handler of ours runs.
+    A class, not contextlib: that import costs ~3 ms on the start path."""
 
-    Signals we relay (forward_signals) must run while we wait: a signal that
-    lands just before a blocking waitpid would only trip python's flag, and
-    its handler would wait for the child, which waits for the signal. So we
-    sleep in select on the child's pidfd and python's signal wakeup pipe."""
-    try:
-        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        previous = signal.set_wakeup_fd(wake_w)
-    except ValueError:  # not the main thread: no handlers of ours run here anyway
-        _, status = os.waitpid(pid, 0)
-        return exit_code(status)
+    def __enter__(self):
+        self.fd = None
+        read_end, write_end = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            self._previous = signal.set_wakeup_fd(write_end)
+        except ValueError:  # not the main thread
+            os.close(read_end)
+            os.close(write_end)
+            return self
+        self.fd, self._write_end = read_end, write_end
+        return self
+
+    def readers(self, fds: list) -> list:
+        return fds + ([self.fd] if self.fd is not None else [])
+
+    def drain(self) -> None:
+        try:
+            os.read(self.fd, 512)
+        except BlockingIOError:
+            pass
+
+    def __exit__(self, *_exc) -> None:
+        if self.fd is not None:
+            signal.set_wakeup_fd(self._previous)
+            os.close(self.fd)
+            os.close(self._write_end)
+
+
+def wait_child(pid: int) -> int:
+    """Reap our child pid and return its shell-style exit code, the signals we
+    relay (forward_signals) running meanwhile: a blocking waitpid would leave
+    one that lands just before it in python's flag, while the child waits for
+    that very signal."""
     pidfd = os.pidfd_open(pid)
     try:
-        while pidfd not in select.select([pidfd, wake_r], [], [])[0]:
-            os.read(wake_r, 512)  # the handlers run as select returns
+        with SignalWakeup() as wake:
+            while pidfd not in select.select(wake.readers([pidfd]), [], [])[0]:
+                wake.drain()  # the handlers run as select returns
     finally:
-        signal.set_wakeup_fd(previous)
-        for fd in (pidfd, wake_r, wake_w):
-            os.close(fd)
+        os.close(pidfd)
     _, status = os.waitpid(pid, 0)
     return exit_code(status)
 

@@ -54,3 +54,14 @@ def test_symlinks_are_followed_inside_the_layer_only(tmp_path):
     os.remove(os.path.join(bin_dir, "python3"))
     os.symlink("/nonexistent/python3", os.path.join(bin_dir, "python3"))   # not the host's /
     assert not serves([layer], PATH)
+
+
+def test_a_path_into_what_the_jail_mounts_is_not_judged_from_the_image(tmp_path):
+    """/var/task is the function's code, /tmp a fresh tmpfs: a python3 there (or a
+    link into there) is not the image's, whatever the layer holds."""
+    layer = layer_with_python(tmp_path)
+    assert not serves([layer], "/var/task:" + PATH)
+    bin_dir = os.path.join(layer, os.path.dirname(EXE).lstrip("/"))
+    os.remove(os.path.join(bin_dir, "python3"))
+    os.symlink("/tmp/python3", os.path.join(bin_dir, "python3"))
+    assert not serves([layer], PATH)
