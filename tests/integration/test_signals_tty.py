@@ -51,6 +51,17 @@ class Terminal:
         self.type(line + "\r")
         return self.expect(pattern, timeout)
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc):
+        self.close()
+
+    def shell_exit(self, command: str = "exit 3") -> int:
+        """Leave the shell with command; its exit code, the session over."""
+        self.type(command + "\r")
+        return self.finish()
+
     def finish(self, timeout=10.0) -> int:
         try:
             self.out.drain(timeout)
@@ -158,35 +169,26 @@ def test_init_forwards_sigterm_to_a_command_without_handlers(pc):
 
 
 def test_interactive_tty_session(pc):
-    term = Terminal(pc, "run", "--rm", "-it", "busybox", "sh")
-    try:
+    with Terminal(pc, "run", "--rm", "-it", "busybox", "sh") as term:
         term.prompt()
         term.run("[ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo TT$((1+1))", r"\r\nTT2\r\n")
         term.run("stty size", r"\r\n33 101\r\n")
         echoed = term.run("echo $((6*7))", r"\r\n42\r\n")
         assert b"echo $((6*7))" in term.out.data[term.mark:echoed.start()]  # typing is echoed
         term.run("echo $TERM", r"\r\nxterm\r\n")
-        term.type("exit 3\r")
-        assert term.finish() == 3
-    finally:
-        term.close()
+        assert term.shell_exit() == 3
 
 
 def test_tty_is_the_containers_own_pts_device(pc):
-    term = Terminal(pc, "run", "--rm", "-it", "busybox", "sh")
-    try:
+    with Terminal(pc, "run", "--rm", "-it", "busybox", "sh") as term:
         term.prompt()
         term.run("tty", r"\r\n(/dev/pts/\d+|not a tty)\r\n")
         assert re.search(rb"\r\n/dev/pts/0\r\n", term.out.data[term.mark:]), term.out.data
-        term.type("exit 3\r")
-        assert term.finish() == 3
-    finally:
-        term.close()
+        assert term.shell_exit() == 3
 
 
 def test_ctrl_c_interrupts_the_foreground_command_not_the_shell(pc):
-    term = Terminal(pc, "run", "--rm", "-it", "--name", "ctrlc", "busybox", "sh")
-    try:
+    with Terminal(pc, "run", "--rm", "-it", "--name", "ctrlc", "busybox", "sh") as term:
         term.prompt()
         term.type("sleep 30\r")
         wait_for(lambda: pc("exec", "ctrlc", "pidof", "sleep").returncode == 0,
@@ -198,15 +200,11 @@ def test_ctrl_c_interrupts_the_foreground_command_not_the_shell(pc):
         term.run("echo rc=$?", r"rc=130\r\n")
         term.run("echo $((6*7))", r"\r\n42\r\n")  # the shell survived
         assert pc("exec", "ctrlc", "pidof", "sleep").returncode != 0
-        term.type("exit 3\r")
-        assert term.finish() == 3
-    finally:
-        term.close()
+        assert term.shell_exit() == 3
 
 
 def test_terminal_resize_reaches_the_container(pc):
-    term = Terminal(pc, "run", "--rm", "-it", "busybox", "sh")
-    try:
+    with Terminal(pc, "run", "--rm", "-it", "busybox", "sh") as term:
         term.prompt()
         term.run("stty size", r"\r\n33 101\r\n")
         term.resize(40, 120)  # the kernel sends SIGWINCH to pycontain, our tty's foreground
@@ -214,31 +212,24 @@ def test_terminal_resize_reaches_the_container(pc):
         while not re.search(rb"\r\n40 120\r\n", term.out.data[term.mark:]):
             assert time.monotonic() < deadline, term.out.data[term.mark:]
             term.run("stty size", r"\r\n\d+ \d+\r\n")
-        term.type("exit\r")
-        assert term.finish() == 0
-    finally:
-        term.close()
+        assert term.shell_exit("exit") == 0
 
 
 def test_exec_it_into_a_detached_container(pc):
     cid = pc.out("run", "-d", "busybox", "sh", "-c",
                  'trap "exit 0" TERM; while :; do sleep 1000 & wait $!; done').strip()
-    term = None
     try:
-        term = Terminal(pc, "exec", "-it", cid, "sh", rows=25, cols=77)
-        term.prompt()
-        term.run("[ -t 0 ] && [ -t 1 ] && echo TT$((1+1))", r"\r\nTT2\r\n")
-        term.run("stty size", r"\r\n25 77\r\n")
-        term.run("echo $((6*7))", r"\r\n42\r\n")
-        term.run("tty", r"\r\n(/dev/pts/\d+|not a tty)\r\n")
-        tty_name = term.out.data[term.mark:]
-        term.type("exit 3\r")
-        assert term.finish() == 3
+        with Terminal(pc, "exec", "-it", cid, "sh", rows=25, cols=77) as term:
+            term.prompt()
+            term.run("[ -t 0 ] && [ -t 1 ] && echo TT$((1+1))", r"\r\nTT2\r\n")
+            term.run("stty size", r"\r\n25 77\r\n")
+            term.run("echo $((6*7))", r"\r\n42\r\n")
+            term.run("tty", r"\r\n(/dev/pts/\d+|not a tty)\r\n")
+            tty_name = term.out.data[term.mark:]
+            assert term.shell_exit() == 3
         assert json.loads(pc.out("inspect", cid))[0]["State"]["Running"] is True
         assert re.search(rb"\r\n/dev/pts/\d+\r\n", tty_name), tty_name
     finally:
-        if term:
-            term.close()
         pc("rm", "-f", cid)
 
 
