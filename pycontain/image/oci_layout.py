@@ -12,20 +12,16 @@ import os
 
 from pycontain.errors import PycontainError
 from pycontain.image import manifest as mf
+from pycontain.record import Record
 
 MAX_INDEX_DEPTH = 4
 
 
-class Selection:
+class Selection(Record):
     """The image chosen in a layout: its tag and verified manifest."""
 
-    __slots__ = ("tag", "manifest_digest", "manifest_bytes", "manifest")
-
-    def __init__(self, tag, manifest_digest, manifest_bytes, manifest):
-        self.tag = tag
-        self.manifest_digest = manifest_digest
-        self.manifest_bytes = manifest_bytes
-        self.manifest = manifest
+    FIELDS = {"tag": None, "manifest_digest": "", "manifest_bytes": b"", "manifest": None}
+    __slots__ = tuple(FIELDS)
 
 
 def _tag_of(ref_name: str | None) -> str | None:
@@ -137,5 +133,6 @@ class OCILayout:
             if mf.kind_of(doc, desc.media_type) == "index":
                 desc = mf.choose_platform(mf.index_entries(doc))
                 continue
-            return Selection(found_tag, desc.digest, data, mf.Manifest(doc, desc.media_type))
+            return Selection(tag=found_tag, manifest_digest=desc.digest, manifest_bytes=data,
+                             manifest=mf.Manifest(doc, desc.media_type))
         raise PycontainError(f"OCI layout {self.directory}: image indexes nested too deeply")

@@ -10,22 +10,18 @@ import hashlib
 from pycontain.errors import PycontainError
 from pycontain.image import manifest as mf
 from pycontain.image.transport import Session
+from pycontain.record import Record
 
 ACCEPT = ", ".join((mf.OCI_INDEX, mf.OCI_MANIFEST, mf.DOCKER_LIST, mf.DOCKER_MANIFEST))
 SCHEMA1 = ("application/vnd.docker.distribution.manifest.v1+json",
            "application/vnd.docker.distribution.manifest.v1+prettyjws")
 
 
-class Fetched:
+class Fetched(Record):
     """A verified manifest or index as the registry sent it."""
 
-    __slots__ = ("digest", "data", "doc", "media_type")
-
-    def __init__(self, digest, data, doc, media_type):
-        self.digest = digest
-        self.data = data
-        self.doc = doc
-        self.media_type = media_type
+    FIELDS = {"digest": "", "data": b"", "doc": None, "media_type": ""}
+    __slots__ = tuple(FIELDS)
 
     @property
     def kind(self) -> str:
@@ -72,7 +68,8 @@ class Repository:
         doc = mf.load_json(data, what)
         if media_type in SCHEMA1 or doc.get("schemaVersion") == 1:
             raise PycontainError(f"{what}: Docker schema 1 manifests are not supported")
-        return Fetched(digest, data, doc, doc.get("mediaType") or media_type)
+        return Fetched(digest=digest, data=data, doc=doc,
+                       media_type=doc.get("mediaType") or media_type)
 
     def open_blob(self, desc):
         """The raw blob body as a closeable stream (unverified: the reader verifies)."""
