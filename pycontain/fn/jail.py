@@ -12,7 +12,7 @@ profile (all applied by pycontain.runtime.security.lockdown). Limits are rlimits
 import os
 import sys
 
-from pycontain.fn.environment import lambda_env
+from pycontain.fn.environment import BASE, lambda_env, parse_env
 from pycontain.record import Record
 from pycontain.runtime.security import seccomp
 from pycontain.runtime.defaults import (MASKED_PATHS, READONLY_PATHS, default_devices,
@@ -97,7 +97,7 @@ def mount_points() -> tuple:
 
 def jail_path(cfg: JailConfig) -> str:
     """The PATH the handler's process has (Lambda's, or the function's own)."""
-    return next(e[5:] for e in lambda_env(cfg, "", 0) if e.startswith("PATH="))
+    return parse_env(cfg.env).get("PATH", BASE["PATH"])
 
 
 def _runner_mounts() -> list:
