@@ -54,12 +54,12 @@ def serves(layer_dirs: list, path: str) -> bool:
     ours = os.stat(exe)
     if len(layer_dirs) != 1 or ours.st_uid != 0 or ours.st_mode & 0o022:
         return False
-    layer = layer_dirs[0]
+    layer, mounts = layer_dirs[0], mount_points()
     for directory in path.split(":"):
         if not directory.startswith("/"):
             return False  # the working directory, /var/task, is not the image's
         try:
-            found = _resolve_in(layer, f"{directory}/python3", mount_points())
+            found = _resolve_in(layer, f"{directory}/python3", mounts)
         except _Mounted:
             return False  # what the jail mounts there (the code, /tmp...) decides
         if found is not None:
