@@ -346,7 +346,10 @@ def test_each_call_runs_in_a_pooled_cgroup_with_the_memory_limit(server, pc):
     first = server.result("cgroups")
     memory = next(line for line in first if ":memory:" in line)
     assert f"/{pc.env['PYCONTAIN_CGROUP_PARENT']}/fn" in memory, first
-    assert server.result("cgroups") == first  # the cgroup went back to the pool: reused
+    # pooled, not made per call: a cgroup goes back once its call's processes are
+    # gone (that may be after the answer, so the next call can take another one)
+    seen = {tuple(server.result("cgroups")) for _ in range(20)}
+    assert len(seen) <= 8, seen
     limit = os.path.join("/sys/fs/cgroup/memory", memory.split(":", 2)[2].lstrip("/"),
                          "memory.limit_in_bytes")
     assert int(open(limit).read()) == 128 << 20  # the function's Memory Size
