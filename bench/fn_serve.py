@@ -8,6 +8,7 @@ the engine and the zygote's side (zygote, forker, the call's jail; not the
 kernel's workqueues, which free its network namespace). Run as root:
 bench/fn_serve.py [CALLS] [THREADS]. Builds a private store with the python image."""
 import http.client
+import json
 import os
 import re
 import shutil
@@ -126,6 +127,11 @@ def main() -> None:
         threading.Thread(target=server.stderr.read, daemon=True).start()
         rows.append(("zygote, HTTP Invoke API (http.client)", latency(http_call(port), calls),
                      throughput(lambda: http_call(port), threads)))
+
+        floor = json.loads(subprocess.run(
+            [sys.executable, "-I", str(REPO / "bench" / "fork_floor.py"), HANDLER,
+             EVENT.decode(), str(calls), str(threads)], check=True, capture_output=True).stdout)
+        rows.append(("floor: fork + fresh namespaces, no jail", floor["samples"], floor["rate"]))
 
         cmd = bwrap_command(handler)
 
