@@ -65,10 +65,14 @@ def wait_child(pid: int) -> int:
 
 
 def forward_signals(pid: int) -> None:
-    """Relay the usual terminating signals we receive to pid."""
+    """Relay the usual terminating signals we receive to pid, through a pidfd:
+    one that comes after pid was reaped (while we clean up) reaches no process
+    that reused its number."""
+    pidfd = os.pidfd_open(pid)  # kept open for as long as the relay is installed
+
     def relay(sig, _frame):
         try:
-            os.kill(pid, sig)
+            signal.pidfd_send_signal(pidfd, sig)
         except ProcessLookupError:
             pass
     for sig in FORWARDED_SIGNALS:

@@ -245,3 +245,47 @@ def test_run_t_without_i_gets_a_tty_for_output(pc):
 def test_without_t_there_is_no_tty(pc):
     result = pc("run", "--rm", "busybox", "sh", "-c", "tty; [ -t 0 ] || echo no-tty")
     assert "not a tty" in result.stdout and "no-tty" in result.stdout
+
+
+def test_a_signal_relayed_after_the_reap_spares_a_process_that_reused_the_pid():
+    """The engine's relay is still installed while it cleans up after its
+    container is reaped. In a pid namespace of our own (where the kernel hands
+    a freed number out again on request: ns_last_pid), a SIGTERM then must not
+    reach the next process given the container's pid."""
+    from pycontain import native
+    from pycontain.runtime.waiting import forward_signals
+
+    ours = os.open("/proc/self/ns/pid", os.O_RDONLY)
+    try:
+        native.unshare(native.CLONE_NEWPID)  # for our next child only
+        probe = os.fork()
+        if probe == 0:  # PID 1 there; its verdict is its exit status
+            code = 4
+            try:
+                container = os.fork()
+                if container == 0:
+                    os._exit(0)
+                forward_signals(container)
+                os.waitpid(container, 0)
+                with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+                    f.write(str(container - 1))
+                execed, child_end = os.pipe2(os.O_CLOEXEC)
+                reuser = os.fork()
+                if reuser == 0:  # exec: our relay handler is not inherited
+                    os.execv("/bin/sleep", ["sleep", "5"])
+                os.close(child_end)
+                os.read(execed, 1)  # EOF once it has exec'd
+                os.kill(os.getpid(), signal.SIGTERM)  # runs the relay
+                deadline = time.monotonic() + 1
+                while os.waitpid(reuser, os.WNOHANG)[0] == 0 and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                alive = time.monotonic() >= deadline
+                code = 2 if reuser != container else 0 if alive else 3
+                os.kill(reuser, signal.SIGKILL)
+            finally:
+                os._exit(code)
+    finally:
+        native.setns(ours, native.CLONE_NEWPID)  # our later children: our namespace again
+        os.close(ours)
+    _, status = os.waitpid(probe, 0)
+    assert os.waitstatus_to_exitcode(status) == 0  # 3: the reused pid got our SIGTERM
