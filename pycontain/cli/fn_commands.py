@@ -154,8 +154,10 @@ def invoke(name, outfile, payload, log_type):
               type=click.FloatRange(0), help="Seconds a call waits for a slot before 429.")
 @click.option("--idle-ttl", "idle_ttl", default=600.0, show_default=True,
               type=click.FloatRange(0), help="Seconds before an unused zygote is killed.")
-def serve(host, port, max_concurrency, queue_timeout, idle_ttl):
+@click.option("--spares", default=4, show_default=True, type=click.IntRange(0, 64),
+              help="Call jails each zygote keeps set up ahead (0: each made on demand).")
+def serve(host, port, max_concurrency, queue_timeout, idle_ttl, spares):
     """Serve every function through the Lambda Invoke API (boto3, AWS CLI),
     each call in a fresh jail forked from the function's warm zygote."""
     from pycontain.fn.serve import serve as run
-    run(host, port, max_concurrency, queue_timeout, idle_ttl)
+    run(host, port, max_concurrency, queue_timeout, idle_ttl, spares=spares)

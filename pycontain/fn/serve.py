@@ -13,6 +13,7 @@ import threading
 
 from pycontain.fn.call_cgroups import limits_applied
 from pycontain.fn.gateway import Gateway
+from pycontain.fn.zygote import SPARES
 from pycontain.fn.zygote_pool import ZygotePool
 
 REAP_EVERY = 5.0  # seconds between idle-zygote sweeps
@@ -37,8 +38,9 @@ def _stop_signals():
 
 
 def serve(host: str = "127.0.0.1", port: int = 9000, max_concurrency: int = 64,
-          queue_timeout: float = 10.0, idle_ttl: float = 600.0, grace: float = 5.0) -> None:
-    pool = ZygotePool(max_concurrency, queue_timeout, idle_ttl)
+          queue_timeout: float = 10.0, idle_ttl: float = 600.0, grace: float = 5.0,
+          spares: int = SPARES) -> None:
+    pool = ZygotePool(max_concurrency, queue_timeout, idle_ttl, spares=spares)
     server = Gateway((host, port), pool)
     stop = _stop_signals()
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # kill -USR1: where is it stuck?

@@ -33,11 +33,11 @@ GRACE = 2.0           # after a call's timeout, before the engine gives up on th
 # what the zygote may do that the handler may not: create namespaces and mount in them
 ZYGOTE_CAPS_PROFILE = ("CAP_SYS_ADMIN",)
 SPARE_WAIT = 0.05     # for a spare on its way, before a call goes through the zygote
-SPARES = 4            # calls' jails each zygote keeps set up ahead, made two at a time
-                      # when only two are left (see zygote_main)
+SPARES = 4            # calls' jails each zygote keeps set up ahead by default, made two
+                      # at a time when only two are left (see zygote_main)
 
 
-def zygote_spec(cfg: JailConfig) -> tuple:
+def zygote_spec(cfg: JailConfig, spares: int = SPARES) -> tuple:
     """The base jail's spec, and the init message that tells the zygote what
     each call's child sets up: /proc masks (a fresh /proc per call can only be
     mounted where the jail's own /proc is fully visible, so the jail's has none),
@@ -56,7 +56,7 @@ def zygote_spec(cfg: JailConfig) -> tuple:
                                   or linux["seccomp"])
     linux["seccomp"] = zygote_section
     init = {"handler": cfg.handler, "bpf": call_filter.hex(), "masked": masked,
-            "tmp_size": "512m", "spares": SPARES,
+            "tmp_size": "512m", "spares": spares,
             "rlimits": [[r["type"], r["soft"], r["hard"]] for r in limits(cfg)
                         if r["type"] == "RLIMIT_CPU"]}
     return spec, init
@@ -144,7 +144,7 @@ def _outcome(collector: _Collector, pending: _Pending, deadline: float) -> tuple
 class Zygote:
     """A warm, pre-imported handler in the function's base jail."""
 
-    def __init__(self, cfg: JailConfig, log_fd: int = 2):
+    def __init__(self, cfg: JailConfig, log_fd: int = 2, spares: int = SPARES):
         from pycontain.image.store import ImageStore
         started = time.monotonic()
         self.cfg = cfg
@@ -160,7 +160,7 @@ class Zygote:
             else None
         store_root = paths.data_root()
         image = ImageStore(store_root).resolve(cfg.image)
-        spec, init = zygote_spec(cfg)
+        spec, init = zygote_spec(cfg, spares)
         ctx = jail_context(spec, store_root, image.layer_dirs,
                            paths.ensure_dir(os.path.join(store_root, "fn", "jail")))
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)

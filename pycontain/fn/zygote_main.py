@@ -148,7 +148,10 @@ def _call_mounts(masked: list, tmp_size: str) -> list:
 
 def _clone(flags: int) -> int:
     """clone(2) as fork(2) (into new namespaces as flags say), with Python's own
-    before/after-fork steps."""
+    before/after-fork steps. glibc's cached thread id is not updated by a raw
+    clone: it stays the zygote's, 1, which is right in a spare (PID 1 of its own
+    pid namespace, where raise() and abort() signal it); the forker, the one
+    child for which it is wrong, never signals itself."""
     _api.PyOS_BeforeFork()
     pid = _api.syscall(SYS_CLONE, flags, 0, 0, 0, 0)
     err = _errno.value
@@ -206,11 +209,12 @@ def _run_call(handler, call: dict, fds: list) -> int:
     return status
 
 
-def _spare(setup: Setup, handler, sock: _socket.socket) -> None:
+def _spare(setup: Setup, handler, sock: _socket.socket, forget) -> None:
     """A spare's life: set up a fresh jail, wait for one call, run it. Never returns."""
     status = SETUP_FAILED
     try:
         _forget_zygote(sock.fileno())
+        forget()
         setup.namespaces()
         setup.lock_down()
         data, fds = _recv_fds(sock)
@@ -223,9 +227,10 @@ def _spare(setup: Setup, handler, sock: _socket.socket) -> None:
     os._exit(status)
 
 
-def _spawn(setup: Setup, handler, flags: int) -> tuple:
+def _spawn(setup: Setup, handler, flags: int, forget=lambda: None) -> tuple:
     """A new spare: (pid, our socket to it: a bare _socket.socket, lighter to
-    make). OSError if clone failed. (Nothing to flush: after init the zygote
+    make); forget() runs first in it, to drop what its parent knows of other
+    calls. OSError if clone failed. (Nothing to flush: after init the zygote
     writes only with os.write.)"""
     ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
     try:
@@ -235,7 +240,7 @@ def _spawn(setup: Setup, handler, flags: int) -> tuple:
         theirs.close()
         raise
     if pid == 0:
-        _spare(setup, handler, theirs)
+        _spare(setup, handler, theirs, forget)
     theirs.close()
     return pid, ours
 
@@ -295,6 +300,8 @@ class Zygote:
         """Order spares up to the target (two at least: the forker's pages
         written between forks are then copied once for the batch)."""
         count = self.target - self.outstanding
+        if count <= 0:  # none kept (--spares 0): every call's jail is cloned on demand
+            return
         self.orders.send(b"%d" % count)
         self.outstanding += count
 
@@ -319,7 +326,7 @@ class Zygote:
     def _start(self, call: dict, data: bytes, fds: list):
         """Pass a call to a new spare: its pid (None, reported, if none could be made)."""
         try:
-            pid, ours = _spawn(self.setup, self.handler, CLONE_FLAGS)
+            pid, ours = _spawn(self.setup, self.handler, CLONE_FLAGS, self._forget_calls)
             try:
                 _send_fds(ours, data, fds)
             finally:  # what was sent stays readable after we close: the child's only call
@@ -333,6 +340,12 @@ class Zygote:
         finally:
             for fd in fds:
                 os.close(fd)
+
+    def _forget_calls(self) -> None:
+        """In a spare cloned by the zygote itself: drop the other calls' ids,
+        pids and outcomes its copy of our memory holds (reachable from its stack)."""
+        self.calls.clear()
+        self.early.clear()
 
     def _send(self, msg: dict) -> None:
         self.sock.send(runner.dumps(msg).encode())

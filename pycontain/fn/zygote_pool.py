@@ -14,7 +14,7 @@ from pycontain.errors import PycontainError
 from pycontain.fn import functions
 from pycontain.fn.call_cgroups import limits_applied
 from pycontain.fn.invoke import EXIT_FUNCTION_ERROR, Outcome, new_request_id
-from pycontain.fn.zygote import Zygote
+from pycontain.fn.zygote import SPARES, Zygote
 
 
 class _Entry:
@@ -34,9 +34,10 @@ class _Entry:
 
 class ZygotePool:
     def __init__(self, max_concurrency: int = 64, queue_timeout: float = 10.0,
-                 idle_ttl: float = 600.0, log_fd: int = 2):
+                 idle_ttl: float = 600.0, log_fd: int = 2, spares: int = SPARES):
         self.max_concurrency, self.queue_timeout, self.idle_ttl = (
             max_concurrency, queue_timeout, idle_ttl)
+        self.spares = spares  # call jails each zygote keeps set up ahead
         self.log_fd = log_fd
         self._slots = threading.BoundedSemaphore(max_concurrency)
         self._entries, self._lock = {}, threading.Lock()
@@ -69,7 +70,7 @@ class ZygotePool:
                 if old is not None:
                     self._retire(old)
                 entry.zygote, entry.version = None, version
-                entry.zygote = Zygote(functions.jail_config(name), self.log_fd)
+                entry.zygote = Zygote(functions.jail_config(name), self.log_fd, self.spares)
             entry.in_flight += 1
             entry.calls += 1
             entry.zygote.users += 1

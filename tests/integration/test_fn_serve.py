@@ -86,6 +86,17 @@ def exit_(event, context):
 def segv(event, context):
     import ctypes
     ctypes.string_at(0)
+def zygote_memory(event, context):
+    time.sleep(0.5)  # the others start meanwhile
+    frame, seen = sys._getframe(), {}
+    names = []
+    while frame:  # what our copy of the zygote's memory holds, reachable from our stack
+        names.append(frame.f_code.co_name)
+        zygote = frame.f_locals.get("self")
+        if hasattr(zygote, "calls") and hasattr(zygote, "early"):
+            seen = {"calls": len(zygote.calls), "early": len(zygote.early)}
+        frame = frame.f_back
+    return dict(seen, on_demand="_start" in names)
 def cgroups(event, context):
     bytearray(event.get("mb", 0) << 20)  # touched: counts in the cgroup's peak
     return open("/proc/self/cgroup").read().splitlines()
@@ -93,7 +104,8 @@ def cgroups(event, context):
 FUNCTIONS = {"echo": "app.echo", "fail": "app.fail", "slow": "app.slow",
              "crash-exit": "app.exit_", "crash-segv": "app.segv", "broken": "nope.handler",
              "cgroups": "app.cgroups", "listen": "app.listen", "connect": "app.connect",
-             "slow-1s": "app.slow", "seccomp": "app.seccomp"}
+             "slow-1s": "app.slow", "seccomp": "app.seccomp",
+             "zygote-memory": "app.zygote_memory"}
 
 
 @pytest.fixture(scope="module")
@@ -357,6 +369,19 @@ def test_each_call_runs_in_a_pooled_cgroup_with_the_memory_limit(server, pc):
     log = base64.b64decode(response["LogResult"]).decode()
     used = int(re.search(r"Max Memory Used: (\d+) MB", log).group(1))
     assert 40 <= used <= 128 and "Limits: cgroup+rlimit" in log, log
+
+
+def test_a_jail_cloned_on_demand_holds_nothing_of_the_other_calls(pc, functions):
+    """With no spares, the zygote clones each call's jail itself, from its own
+    memory: the ids, pids and outcomes it keeps of the calls in flight are
+    dropped in the copy before the handler runs."""
+    srv = Server(pc, "--spares", "0")
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            seen = list(pool.map(lambda _: srv.result("zygote-memory"), range(4)))
+        assert seen == [{"calls": 0, "early": 0, "on_demand": True}] * 4, seen
+    finally:
+        assert srv.stop() == 0
 
 
 def test_shutdown_during_calls_leaves_nothing(pc, functions):
