@@ -7,7 +7,7 @@ becomes what `python3 -I -S -B -c BOOT` would be inside the jail (after the
 same namespaces, root, user, capabilities and seccomp program), and runs the
 runner. Nothing of the caller may reach the handler through it:
 
-- bin/pycontain starts `fn exec` with an emptied environment (only the
+- the pycontain command starts `fn exec` with an emptied environment (only the
   variables pycontain reads itself, such as HOME or PYCONTAIN_ROOT, pass);
 - the process's original argument and environment blocks (what
   /proc/self/cmdline and /proc/self/environ show) are overwritten;
@@ -29,7 +29,8 @@ from pycontain.fn import runner
 from pycontain.fn.jail import BOOT, mount_points
 
 
-# the variables bin/pycontain lets through to `fn exec` and `fn invoke`
+# the variables the pycontain command (csrc/launcher.c, bin/pycontain) lets
+# through to `fn exec` and `fn invoke`
 KEPT_VARIABLES = ("HOME", "PATH", "XDG_RUNTIME_DIR", "XDG_DATA_HOME", "PYCONTAIN_ROOT",
                   "PYCONTAIN_RUNROOT", "PYCONTAIN_CGROUP_PARENT", "PYCONTAIN_FN_FORK")
 _FORGOTTEN = []  # the engine's modules, out of sys.modules in the jail (see _as_jail_python)
@@ -37,7 +38,7 @@ _FORGOTTEN = []  # the engine's modules, out of sys.modules in the jail (see _as
 
 def usable(layer_dirs: list, path: str) -> bool:
     """Whether a call may run in this process: not turned off (PYCONTAIN_FN_FORK=0),
-    the caller's environment emptied (bin/pycontain does it) and the image's
+    the caller's environment emptied (the pycontain command does it) and the image's
     python3 (on the jail's PATH) is this interpreter."""
     return (os.environ.get("PYCONTAIN_FN_FORK") != "0"
             and set(os.environ) <= {*KEPT_VARIABLES, "LC_CTYPE"}  # python's locale coercion

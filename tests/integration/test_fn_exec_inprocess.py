@@ -116,7 +116,11 @@ def test_a_caller_environment_that_was_not_emptied_falls_back_to_exec(pc, tmp_pa
     assert run(pc, tmp_path, path.read_text())[1].strip("\0") == "python3"
 
 
-def test_bin_pycontain_keeps_exactly_the_variables_the_engine_expects():
+def test_the_command_keeps_exactly_the_variables_the_engine_expects():
+    """Both ways to start pycontain: install.sh's launcher and the script pip installs."""
     script = (REPO / "bin" / "pycontain").read_text()
     names = re.search(r"for name in (.*?); do", script, re.S).group(1).replace("\\\n", " ")
     assert tuple(names.split()) == KEPT_VARIABLES
+    launcher = (REPO / "csrc" / "launcher.c").read_text()
+    names = re.search(r"KEPT\[\] = \{(.*?), NULL\}", launcher, re.S).group(1)
+    assert tuple(re.findall(r'"(\w+)"', names)) == KEPT_VARIABLES
