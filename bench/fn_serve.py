@@ -21,6 +21,7 @@ import zipfile
 
 from common import PYCONTAIN, REPO
 from fn_exec import EVENT, HANDLER, bwrap_command
+from fork_floor import SETTLE
 
 sys.path.insert(0, str(REPO))
 
@@ -42,6 +43,7 @@ def latency(call, n: int) -> list:
 
 
 def throughput(make_call, threads: int, seconds: float = 3.0) -> float:
+    time.sleep(SETTLE)
     count, stop = [0] * threads, time.monotonic() + seconds
 
     def worker(i):

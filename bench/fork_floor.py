@@ -16,6 +16,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pycontain import native  # noqa: E402
 
+# seconds before a throughput run: the kernel frees the network namespaces of the
+# run before in the background, on the same cores
+SETTLE = 2.0
 FRESH = native.CLONE_NEWNET | native.CLONE_NEWNS | native.CLONE_NEWIPC | native.CLONE_NEWUTS
 
 
@@ -48,6 +51,7 @@ def sequential(call, n: int) -> list:
 
 def concurrent(call, workers: int, seconds: float = 3.0) -> float:
     """Calls/s of worker processes calling in a loop."""
+    time.sleep(SETTLE)
     read_end, write_end = os.pipe()
     stop, pids = time.monotonic() + seconds, []
     for _ in range(workers):
