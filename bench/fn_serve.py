@@ -21,7 +21,7 @@ import zipfile
 
 from common import PYCONTAIN, REPO
 from fn_exec import EVENT, HANDLER, bwrap_command
-from fork_floor import SETTLE
+from fork_floor import SETTLE, latency
 
 sys.path.insert(0, str(REPO))
 
@@ -29,17 +29,6 @@ sys.path.insert(0, str(REPO))
 def percentile(values: list, q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(len(values) * q))]
-
-
-def latency(call, n: int) -> list:
-    for _ in range(20):
-        call()
-    samples = []
-    for _ in range(n):
-        start = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - start) * 1000)
-    return samples
 
 
 def throughput(make_call, threads: int, seconds: float = 3.0) -> float:

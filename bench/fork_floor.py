@@ -40,7 +40,10 @@ def make_call(source: str, event: bytes):
     return call
 
 
-def sequential(call, n: int) -> list:
+def latency(call, n: int) -> list:
+    """Milliseconds of n sequential calls, after 20 to warm up."""
+    for _ in range(20):
+        call()
     samples = []
     for _ in range(n):
         start = time.perf_counter()
@@ -74,8 +77,7 @@ def concurrent(call, workers: int, seconds: float = 3.0) -> float:
 def main() -> None:
     source, event, calls, workers = sys.argv[1], sys.argv[2].encode(), *map(int, sys.argv[3:5])
     call = make_call(source, event)
-    sequential(call, 20)
-    print(json.dumps({"samples": sequential(call, calls), "rate": concurrent(call, workers)}))
+    print(json.dumps({"samples": latency(call, calls), "rate": concurrent(call, workers)}))
 
 
 if __name__ == "__main__":
