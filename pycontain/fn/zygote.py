@@ -154,6 +154,7 @@ class Zygote:
         self.users = 0  # calls holding this zygote (kept by the pool)
         self._pending, self._lock, self._next = {}, threading.Lock(), 0
         self._spares = collections.deque()  # (pid, socket) of children waiting for a call
+        self._spare_wait = SPARE_WAIT if spares else 0  # none come with --spares 0
         self._spare_came = threading.Condition(threading.Lock())
         self._first = threading.Lock()
         self.cgroups = call_cgroups.CallCgroups(cfg.memory_mb) if call_cgroups.available() \
@@ -249,8 +250,9 @@ class Zygote:
         """(pid, socket) of a spare, waiting SPARE_WAIT for one if need be
         (the zygote orders more when few are left); None if none came."""
         with self._spare_came:
-            if not self._spares:
-                self._spare_came.wait_for(lambda: self._spares or not self.alive, SPARE_WAIT)
+            if not self._spares and self._spare_wait:
+                self._spare_came.wait_for(lambda: self._spares or not self.alive,
+                                          self._spare_wait)
             return self._spares.popleft() if self._spares else None
 
     def _dispatch(self, call: dict, fds: list) -> None:
@@ -291,11 +293,14 @@ class Zygote:
         """One call in a fresh jail forked from the zygote (see module doc)."""
         cfg, out = self.cfg, Outcome(request_id=request_id)
         start = time.monotonic()
-        call = {"rid": request_id, "timeout": cfg.timeout,
-                "deadline_ms": int(time.time() * 1000 + cfg.timeout * 1000)}
+        call = {"timeout": cfg.timeout}
+        # the call's own line, ahead of its event: not through the zygote, which
+        # never sees a request id (nor keeps one in the memory its jails copy)
+        head = jsonio.dumps({"rid": request_id, "deadline_ms": int(
+            time.time() * 1000 + cfg.timeout * 1000)}, indent=None).encode() + b"\n"
         group, join_fds = self.cgroups.take() if self.cgroups else (None, [])
         pending, collector = with_call_fds(lambda fds: self._send(call, list(fds) + join_fds),
-                                           event)
+                                           head + event)
         try:
             report, result = _outcome(collector, pending, start + cfg.timeout + GRACE)
         finally:

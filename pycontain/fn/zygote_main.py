@@ -12,17 +12,19 @@ until the engine sends it one call. It runs the handler once and exits. A
 two are left) as children of the zygote, which reaps them. So set-up is off
 a call's path, and nothing a call does survives it: a spare holds no
 descriptor but its own socket (closed before the handler runs), and the
-zygote never sees a call's event or result, nor is its memory written by one.
+zygote never sees a call's request id, event or result, nor is its memory
+written by one.
 
 Protocol on fd 0 (a SOCK_SEQPACKET socket; one JSON message each):
   engine -> init  {handler, bpf (hex), masked, tmp_size, rlimits, spares (how many to keep)}
   zygote -> {"ready": true, "init_ms"} | {"ready": false, "error": error JSON}
   zygote -> spare {spare: pid} + fd (the engine's end of the spare's socket; from the forker)
-  engine -> spare call  {id, rid, deadline_ms, timeout} + fds (event, result, log,
-            cgroup tasks...), on the spare's socket; then to the zygote
-            {id, timeout, pid}: the call's clock starts
-  engine -> call  {id, rid, deadline_ms, timeout} + fds, when it has no spare:
-            the zygote clones one for it
+  engine -> spare call  {id, timeout} + fds (event, result, log, cgroup tasks...),
+            on the spare's socket; then to the zygote {id, timeout, pid}: the
+            call's clock starts
+  engine -> call  {id, timeout} + fds, when it has no spare: the zygote clones
+            one for it
+The event descriptor holds the line {rid, deadline_ms} and then the event.
   zygote -> done  {id, status (wait status), rss (KiB), timed_out}
 The child writes "STATUS RSS\n" + result to its result pipe and closes its
 pipes before exiting, so the engine answers without waiting for the exit;
@@ -188,7 +190,7 @@ def _forget_zygote(keep: int) -> None:
     os.closerange(keep + 1, 1 << 16)
 
 
-def _run_call(handler, call: dict, fds: list) -> int:
+def _run_call(handler, fds: list) -> int:
     """Join the call's cgroup, take its descriptors, run the handler: exit status."""
     event_fd, result_fd, log_fd, *cgroup_tasks = fds
     for fd in cgroup_tasks:  # join the call's cgroup (see pycontain.fn.call_cgroups)
@@ -198,7 +200,8 @@ def _run_call(handler, call: dict, fds: list) -> int:
     os.dup2(log_fd, 2)
     os.dup2(result_fd, 3)
     os.closerange(4, 1 << 16)  # our socket too
-    event = runner._read_all(0)
+    head, _, event = runner._read_all(0).partition(b"\n")
+    call = runner.loads(head)
     context = runner.LambdaContext(call["rid"], call["deadline_ms"])
     status, text = runner.invoke(handler, event, context)
     sys.stdout.flush()
@@ -219,7 +222,7 @@ def _spare(setup: Setup, handler, sock: _socket.socket, forget) -> None:
         setup.lock_down()
         data, fds = _recv_fds(sock)
         if data:  # else: the zygote retired us before any call
-            status = _run_call(handler, runner.loads(data), fds)
+            status = _run_call(handler, fds)
         else:
             status = 0
     except BaseException as exc:  # noqa: BLE001 - report in the log, exit without a result
@@ -315,11 +318,11 @@ class Zygote:
             pid = self._start(msg, data, fds)
             if pid is None:
                 return
-        early = self.early.pop(pid, None)
-        if early is not None and early[1] >= time.monotonic() - EARLY_TTL:  # counted out
-            self._send(dict(early[0], id=msg["id"]))
-            return
-        if "pid" in msg:
+        else:  # a spare: it may have ended before this word came
+            early = self.early.pop(pid, None)
+            if early is not None and early[1] >= time.monotonic() - EARLY_TTL:  # counted out
+                self._send(dict(early[0], id=msg["id"]))
+                return
             self.outstanding -= 1
         self.calls[pid] = [msg["id"], time.monotonic() + msg["timeout"], False]
 

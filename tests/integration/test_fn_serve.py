@@ -87,7 +87,8 @@ def segv(event, context):
     import ctypes
     ctypes.string_at(0)
 def zygote_memory(event, context):
-    time.sleep(0.5)  # the others start meanwhile
+    import ctypes, re
+    time.sleep(event.get("sleep", 0))  # the others start meanwhile
     frame, seen = sys._getframe(), {}
     names = []
     while frame:  # what our copy of the zygote's memory holds, reachable from our stack
@@ -96,7 +97,15 @@ def zygote_memory(event, context):
         if hasattr(zygote, "calls") and hasattr(zygote, "early"):
             seen = {"calls": len(zygote.calls), "early": len(zygote.early)}
         frame = frame.f_back
-    return dict(seen, on_demand="_start" in names)
+    uuid = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+    ids = set()
+    for line in open("/proc/self/maps"):  # and what is anywhere in the memory we wrote
+        fields = line.split()
+        if "r" not in fields[1] or (len(fields) > 5 and fields[5] not in ("[heap]", "[stack]")):
+            continue
+        start, end = (int(x, 16) for x in fields[0].split("-"))
+        ids.update(m.decode() for m in uuid.findall(ctypes.string_at(start, end - start)))
+    return dict(seen, on_demand="_start" in names, request_ids=sorted(ids))
 def cgroups(event, context):
     bytearray(event.get("mb", 0) << 20)  # touched: counts in the cgroup's peak
     return open("/proc/self/cgroup").read().splitlines()
@@ -378,10 +387,18 @@ def test_a_jail_cloned_on_demand_holds_nothing_of_the_other_calls(pc, functions)
     srv = Server(pc, "--spares", "0")
     try:
         with ThreadPoolExecutor(4) as pool:
-            seen = list(pool.map(lambda _: srv.result("zygote-memory"), range(4)))
-        assert seen == [{"calls": 0, "early": 0, "on_demand": True}] * 4, seen
+            earlier = list(pool.map(lambda _: srv.invoke("zygote-memory", {"sleep": 0.5}),
+                                    range(4)))
+        last = srv.invoke("zygote-memory")
+        seen = [json.loads(r["Body"]) for r in earlier + [last]]
+        assert [(s["calls"], s["early"], s["on_demand"]) for s in seen] == [(0, 0, True)] * 5
+        ours = last["ResponseMetadata"]["RequestId"]
+        assert ours in seen[-1]["request_ids"]  # the scan finds what is in memory
+        others = {r["ResponseMetadata"]["RequestId"] for r in earlier}
+        assert not others & set(seen[-1]["request_ids"]), seen[-1]
     finally:
         assert srv.stop() == 0
+    assert not zygote_processes(pc.env["PYCONTAIN_ROOT"])
 
 
 def test_shutdown_during_calls_leaves_nothing(pc, functions):
