@@ -15,7 +15,7 @@ from common import PYCONTAIN, REPO, measure, print_table, time_once
 
 HANDLER = "def handler(event, context):\n    return {'greeting': 'Hello, ' + event['name']}\n"
 EVENT = b'{"name": "John Doe"}'
-sys.path.insert(0, str(REPO))
+sys.path.append(str(REPO))  # after the installed pycontain, which has its C extension built
 from pycontain.fn.jail import BOOT, PYC_NAME, RUNNER, RUNNER_IN_JAIL, RUNTIME_DIR, runner_bytecode  # noqa: E402
 
 

@@ -23,7 +23,7 @@ from common import PYCONTAIN, REPO
 from fn_exec import EVENT, HANDLER, bwrap_command
 from fork_floor import SETTLE, latency
 
-sys.path.insert(0, str(REPO))
+sys.path.append(str(REPO))  # after the installed pycontain, which has its C extension built
 
 
 def percentile(values: list, q: float) -> float:

@@ -13,35 +13,59 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.append(str(Path(__file__).resolve().parent.parent))  # the installed pycontain first
 from pycontain import native  # noqa: E402
 
-# seconds before a throughput run: the kernel frees the network namespaces of the
-# run before in the background, on the same cores
+# seconds before a measurement: the kernel frees the network namespaces of the
+# one before in the background, on the same cores
 SETTLE = 2.0
 FRESH = native.CLONE_NEWNET | native.CLONE_NEWNS | native.CLONE_NEWIPC | native.CLONE_NEWUTS
 
 
+def reap(block: bool = False) -> None:
+    """Reap our ended children (all of them, waiting, with block); raise if one failed."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        if status:
+            raise RuntimeError(f"a floor call failed: wait status {status}")
+
+
 def make_call(source: str, event: bytes):
+    """A call: fork, the child's answer through a pipe (closed before it exits,
+    as a call's is), its exit reaped later, as a zygote does."""
     namespace = {}
     exec(source, namespace)
     handler = namespace["handler"]
 
     def call():
-        pid = os.fork()
-        if pid == 0:
+        reap()
+        read_end, write_end = os.pipe()
+        if os.fork() == 0:
+            status = 1
             try:
+                os.close(read_end)
                 native.unshare(FRESH)
                 native.loopback_up()
-                json.dumps(handler(json.loads(event), None))
+                os.write(write_end, json.dumps(handler(json.loads(event), None)).encode())
+                os.close(write_end)
+                status = 0
             finally:
-                os._exit(0)
-        os.waitpid(pid, 0)
+                os._exit(status)
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as answer:
+            if not answer.read():
+                raise RuntimeError("a floor call gave no answer")
     return call
 
 
 def latency(call, n: int) -> list:
     """Milliseconds of n sequential calls, after 20 to warm up."""
+    time.sleep(SETTLE)
     for _ in range(20):
         call()
     samples = []
@@ -54,24 +78,32 @@ def latency(call, n: int) -> list:
 
 def concurrent(call, workers: int, seconds: float = 3.0) -> float:
     """Calls/s of worker processes calling in a loop."""
+    reap(block=True)
     time.sleep(SETTLE)
     read_end, write_end = os.pipe()
-    stop, pids = time.monotonic() + seconds, []
+    start = time.monotonic()
+    stop, pids = start + seconds, []
     for _ in range(workers):
         pid = os.fork()
         if pid == 0:
-            count = 0
-            while time.monotonic() < stop:
-                call()
-                count += 1
-            os.write(write_end, b"%d\n" % count)
-            os._exit(0)
+            count, status = 0, 1
+            try:
+                while time.monotonic() < stop:
+                    call()
+                    count += 1
+                reap(block=True)
+                os.write(write_end, b"%d\n" % count)
+                status = 0
+            finally:
+                os._exit(status)
         pids.append(pid)
     for pid in pids:
-        os.waitpid(pid, 0)
+        if os.waitpid(pid, 0)[1]:
+            raise RuntimeError("a floor worker failed")
+    elapsed = time.monotonic() - start
     os.close(write_end)
     with os.fdopen(read_end, "rb") as counts:
-        return sum(int(n) for n in counts.read().split()) / seconds
+        return sum(int(n) for n in counts.read().split()) / elapsed
 
 
 def main() -> None:
