@@ -6,6 +6,7 @@
  * reads (pycontain.fn.inprocess.KEPT_VARIABLES): the handler may run in that
  * very interpreter. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,23 +34,39 @@ static int runs_a_function(int argc, char **argv)
            && (strcmp(argv[2], "exec") == 0 || strcmp(argv[2], "invoke") == 0);
 }
 
+/* The directory of this program: where /proc/self/exe points (through any
+ * symlink to it), else (no /proc) the one argv[0] names. */
+static int own_directory(char *dir, size_t size, const char *argv0)
+{
+    ssize_t len = readlink("/proc/self/exe", dir, size - 1);
+    if (len > 0 && (size_t)len < size - 1)
+        dir[len] = 0;
+    else if (argv0 && strchr(argv0, '/') && strlen(argv0) < size)
+        strcpy(dir, argv0);
+    else
+        return -1;
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        return -1;
+    *slash = 0;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     char dir[PATH_MAX], python[PATH_MAX + 16], script[PATH_MAX + 16];
-    ssize_t len = readlink("/proc/self/exe", dir, sizeof dir - 1);
-    char *slash;
-    if (len <= 0 || !(dir[len] = 0, slash = strrchr(dir, '/'))) {
-        perror("pycontain: cannot find its own directory");
+    if (own_directory(dir, sizeof dir, argc > 0 ? argv[0] : NULL)) {
+        fprintf(stderr, "pycontain: cannot find the directory it is installed in\n");
         return 125;
     }
-    *slash = 0;
     snprintf(python, sizeof python, "%s/python3", dir);
     snprintf(script, sizeof script, "%s/pycontain-main", dir);
     char **args = calloc(argc + 4, sizeof *args);
     if (!args)
         return 125;
     args[0] = python, args[1] = "-I", args[2] = "-S", args[3] = script;
-    memcpy(args + 4, argv + 1, (argc - 1) * sizeof *args);
+    if (argc > 1)
+        memcpy(args + 4, argv + 1, (argc - 1) * sizeof *args);
     char **env = environ;
     if (runs_a_function(argc, argv)) {
         size_t count = 0, n = 0;
@@ -63,6 +80,7 @@ int main(int argc, char **argv)
                 env[n++] = environ[i];
     }
     execve(python, args, env);
+    int cannot_find = errno == ENOENT;
     fprintf(stderr, "pycontain: cannot run %s: %m\n", python);
-    return 127;
+    return cannot_find ? 127 : 126;
 }

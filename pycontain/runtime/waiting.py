@@ -64,11 +64,14 @@ def wait_child(pid: int) -> int:
     return exit_code(status)
 
 
+_relayed_to = []  # the pidfd the installed relay sends to (open while it is installed)
+
+
 def forward_signals(pid: int) -> None:
     """Relay the usual terminating signals we receive to pid, through a pidfd:
     one that comes after pid was reaped (while we clean up) reaches no process
     that reused its number."""
-    pidfd = os.pidfd_open(pid)  # kept open for as long as the relay is installed
+    pidfd = os.pidfd_open(pid)
 
     def relay(sig, _frame):
         try:
@@ -77,6 +80,9 @@ def forward_signals(pid: int) -> None:
             pass
     for sig in FORWARDED_SIGNALS:
         signal.signal(sig, relay)
+    while _relayed_to:  # the relay it replaces is no longer installed
+        os.close(_relayed_to.pop())
+    _relayed_to.append(pidfd)
 
 
 def wait_gone(pid: int, timeout: float) -> bool:
