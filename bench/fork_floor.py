@@ -18,7 +18,7 @@ from pycontain import native  # noqa: E402
 
 # seconds before a measurement: the kernel frees the network namespaces of the
 # one before in the background, on the same cores
-SETTLE = 2.0
+SETTLE = 5.0
 FRESH = native.CLONE_NEWNET | native.CLONE_NEWNS | native.CLONE_NEWIPC | native.CLONE_NEWUTS
 
 
