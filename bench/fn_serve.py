@@ -56,12 +56,20 @@ def _cpu_seconds(pid: int, children: bool) -> float:
     return sum(int(x) for x in fields[11:15 if children else 13]) / os.sysconf("SC_CLK_TCK")
 
 
+def _started(pid: int) -> float:
+    """When pid started (clock ticks since boot); infinity if it is gone meanwhile."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except FileNotFoundError:  # a spare that just ended
+        return float("inf")
+
+
 def jail_side_cpu(zygote_pid: int) -> float:
     """CPU seconds of a zygote, the calls it reaped and its forker (its oldest child)."""
     with open(f"/proc/{zygote_pid}/task/{zygote_pid}/children") as f:
         kids = [int(p) for p in f.read().split()]
-    forker = min(kids, key=lambda p: open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[19])
-    return _cpu_seconds(zygote_pid, True) + _cpu_seconds(forker, False)
+    return _cpu_seconds(zygote_pid, True) + _cpu_seconds(min(kids, key=_started), False)
 
 
 def http_call(port: int):
