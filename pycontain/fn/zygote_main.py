@@ -24,8 +24,8 @@ Protocol on fd 0 (a SOCK_SEQPACKET socket; one JSON message each):
             call's clock starts
   engine -> call  {id, timeout} + fds, when it has no spare: the zygote clones
             one for it
-The event descriptor holds the line {rid, deadline_ms} and then the event.
   zygote -> done  {id, status (wait status), rss (KiB), timed_out}
+The event descriptor holds the line {rid, deadline_ms}, then the event.
 The child writes "STATUS RSS\n" + result to its result pipe and closes its
 pipes before exiting, so the engine answers without waiting for the exit;
 a call that ends otherwise (crash, timeout) is judged by the zygote's report.
