@@ -111,14 +111,16 @@ def main() -> None:
             out = pool.invoke("bench", EVENT)
             assert out.function_error is None and b"Hello" in out.payload, out.payload
             done[0] += 1
-        samples = latency(direct, calls)
-        zygote_pid = pool.status()["functions"]["bench"]["zygote_pid"]
-        before, done[0] = (sum(os.times()[:2]), jail_side_cpu(zygote_pid)), 0
-        rows.append(("zygote, direct (ZygotePool.invoke)", samples,
-                     throughput(lambda: direct, threads)))
-        cpu = [(after - start) * 1000 / done[0]
-               for start, after in zip(before, (sum(os.times()[:2]), jail_side_cpu(zygote_pid)))]
-        pool.close()
+        try:  # closed whatever happens: its call cgroups go with it
+            samples = latency(direct, calls)
+            zygote_pid = pool.status()["functions"]["bench"]["zygote_pid"]
+            before, done[0] = (sum(os.times()[:2]), jail_side_cpu(zygote_pid)), 0
+            rows.append(("zygote, direct (ZygotePool.invoke)", samples,
+                         throughput(lambda: direct, threads)))
+            cpu = [(after - start) * 1000 / done[0] for start, after in
+                   zip(before, (sum(os.times()[:2]), jail_side_cpu(zygote_pid)))]
+        finally:
+            pool.close()
 
         server = subprocess.Popen([PYCONTAIN, "fn", "serve", "--port", "0"],
                                   stderr=subprocess.PIPE, text=True)
