@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import pytest
 from botocore.config import Config
-from helpers import created_functions
+from helpers import created_functions, wait_for
 
 CODE = '''
 import os, sys, time
@@ -247,9 +247,8 @@ def test_calls_get_the_default_seccomp_profile(server):
 
 
 def test_concurrent_calls_cannot_reach_each_other(server):
-    listening = ThreadPoolExecutor(1).submit(server.result, "listen", {"sleep": 2})
-    time.sleep(1)
-    assert server.status()["in_flight"] == 1
+    listening = ThreadPoolExecutor(1).submit(server.result, "listen", {"sleep": 5})
+    wait_for(lambda: server.status()["in_flight"] == 1, 20, "the listening call")
     outcome, theirs = server.result("connect")
     assert outcome == "ConnectionRefusedError"  # its own loopback, where nothing listens
     ours = listening.result()
@@ -273,9 +272,9 @@ def test_fifty_concurrent_calls(server):
 
 def test_slow_call_does_not_block_fast_ones(server):
     server.result("echo")  # warm
+    server.result("slow", {"sleep": 0})
     slow = ThreadPoolExecutor(1).submit(server.invoke, "slow", {"sleep": 3})
-    time.sleep(0.3)
-    assert server.status()["in_flight"] == 1
+    wait_for(lambda: server.status()["in_flight"] == 1, 10, "the slow call")
     start = time.monotonic()
     for _ in range(5):
         server.result("echo")
@@ -309,7 +308,8 @@ def test_dead_zygote_is_respawned_and_update_replaces_it(server, functions, tmp_
     server.result("echo")
     pid = server.status()["functions"]["echo"]["zygote_pid"]
     os.kill(pid, signal.SIGKILL)
-    time.sleep(0.2)
+    wait_for(lambda: server.status()["functions"]["echo"]["zygote_pid"] != pid, 10,
+             "the server to see its zygote die")
     assert server.result("echo")["count"] == 1
     new_pid = server.status()["functions"]["echo"]["zygote_pid"]
     assert new_pid != pid
@@ -330,7 +330,7 @@ def test_over_concurrency_is_429_or_queued(pc, functions):
     srv = Server(pc, "--max-concurrency", "1", "--queue-timeout", "0")
     try:
         slow = ThreadPoolExecutor(1).submit(srv.invoke, "slow", {"sleep": 2})
-        time.sleep(0.5)
+        wait_for(lambda: srv.status()["in_flight"] == 1, 20, "the slow call")
         with pytest.raises(srv.client.exceptions.TooManyRequestsException):
             srv.invoke("echo")
         assert json.loads(slow.result()["Body"]) == "slow"
@@ -339,7 +339,7 @@ def test_over_concurrency_is_429_or_queued(pc, functions):
     srv = Server(pc, "--max-concurrency", "1", "--queue-timeout", "10")
     try:
         slow = ThreadPoolExecutor(1).submit(srv.invoke, "slow", {"sleep": 1})
-        time.sleep(0.3)
+        wait_for(lambda: srv.status()["in_flight"] == 1, 20, "the slow call")
         assert srv.result("echo")["count"] == 1  # waited for the slot
         slow.result()
     finally:
@@ -351,7 +351,7 @@ def test_reserved_concurrency_limits_one_function_only(pc, functions):
     srv = Server(pc, "--queue-timeout", "0")
     try:
         slow = ThreadPoolExecutor(1).submit(srv.invoke, "slow", {"sleep": 2})
-        time.sleep(0.5)
+        wait_for(lambda: srv.status()["in_flight"] == 1, 20, "the slow call")
         with pytest.raises(srv.client.exceptions.TooManyRequestsException):
             srv.invoke("slow", {"sleep": 0})
         assert srv.result("echo")["count"] == 1  # other functions are not held back
@@ -405,8 +405,7 @@ def test_shutdown_during_calls_leaves_nothing(pc, functions):
     srv = Server(pc)
     srv.result("echo")
     calls = ThreadPoolExecutor(3).map(lambda _: srv.invoke("slow", {"sleep": 30}), range(3))
-    time.sleep(1)
-    assert srv.status()["in_flight"] == 3
+    wait_for(lambda: srv.status()["in_flight"] == 3, 20, "three calls in flight")
     assert zygote_processes(pc.env["PYCONTAIN_ROOT"])
     start = time.monotonic()
     assert srv.stop() == 0

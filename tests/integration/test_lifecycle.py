@@ -27,8 +27,10 @@ def wait_log(pc, ref, text, timeout=10.0):
 
 
 def wait_exited(pc, ref, timeout=10.0):
-    return wait_for(lambda: (r := row_for(pc, ref)) and r["State"] == "exited" and r,
-                    timeout, f"{ref} to exit")
+    """Its row once exited with the exit code recorded (its monitor writes the code
+    just after the process is gone, and `ps` shows it exited from then on)."""
+    return wait_for(lambda: (r := row_for(pc, ref)) and r["State"] == "exited"
+                    and r["ExitCode"] is not None and r, timeout, f"{ref} to exit")
 
 
 def parse_time(text: str) -> datetime.datetime:

@@ -50,7 +50,7 @@ def test_user_network_resolves_names(npc):
         npc.out("run", "-d", "--name", "user-service", "--network", "shop", "busybox",
                 "sh", "-c", HTTPD.format("users"))
         out = npc.out("run", "--rm", "--name", "order-service", "--network", "shop", "busybox",
-                      "sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do "
+                      "sh", "-c", "for i in $(seq 50); do "  # httpd may still be starting
                       "timeout 5 wget -qO- http://user-service/index.html && break; "
                       "sleep 0.1; done")
         assert out == "hello-from-users\n"
@@ -58,7 +58,7 @@ def test_user_network_resolves_names(npc):
         npc.out("run", "-d", "--name", "order-service", "--network", "shop", "busybox",
                 "sh", "-c", "while true; do echo order-42 | nc -l -p 7000; done")
         out = npc.out("exec", "user-service", "sh", "-c",
-                      "for i in 1 2 3 4 5 6 7 8 9 10; do timeout 5 nc order-service 7000 && break; "
+                      "for i in $(seq 50); do timeout 5 nc order-service 7000 && break; "
                       "sleep 0.1; done")
         assert out == "order-42\n"
         hosts = npc.out("exec", "user-service", "cat", "/etc/hosts")
