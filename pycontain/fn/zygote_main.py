@@ -284,7 +284,7 @@ class Zygote:
         self.target = spares
         self.outstanding = 0  # spares ordered that no call has taken and are not dead
         self.calls = {}  # pid -> [id, deadline, timed_out]
-        self.early = {}  # pid -> (report, when), of spares that ended before we heard of
+        self.early = {}  # pid -> (status, rss, when), of spares that ended before we heard of
         # their call; one no call claims (the engine found it dead) is dropped after
         # EARLY_TTL seconds, long before its pid could be reused
         self.refill = True  # cleared when a spare could not be made, until the engine's next word
@@ -320,8 +320,8 @@ class Zygote:
                 return
         else:  # a spare: it may have ended before this word came
             early = self.early.pop(pid, None)
-            if early is not None and early[1] >= time.monotonic() - EARLY_TTL:  # counted out
-                self._send(dict(early[0], id=msg["id"]))
+            if early is not None and early[2] >= time.monotonic() - EARLY_TTL:  # counted out
+                self._done(msg["id"], *early[:2], False)
                 return
             self.outstanding -= 1
         self.calls[pid] = [msg["id"], time.monotonic() + msg["timeout"], False]
@@ -337,8 +337,7 @@ class Zygote:
             return pid
         except OSError as exc:
             os.write(2, f"pycontain zygote: {exc}\n".encode())
-            self._send({"id": call["id"], "status": SETUP_FAILED << 8, "rss": 0,
-                        "timed_out": False})
+            self._done(call["id"], SETUP_FAILED << 8, 0, False)
             return None
         finally:
             for fd in fds:
@@ -350,8 +349,10 @@ class Zygote:
         self.calls.clear()
         self.early.clear()
 
-    def _send(self, msg: dict) -> None:
-        self.sock.send(runner.dumps(msg).encode())
+    def _done(self, call_id: int, status: int, rss: int, timed_out: bool) -> None:
+        """Report how a call ended."""
+        self.sock.send(b'{"id": %d, "status": %d, "rss": %d, "timed_out": %s}' % (
+            call_id, status, rss, b"true" if timed_out else b"false"))
 
     def _reap(self) -> None:
         while True:
@@ -363,17 +364,15 @@ class Zygote:
                 return
             call = self.calls.pop(pid, None)
             if call is not None:
-                self.sock.send(b'{"id": %d, "status": %d, "rss": %d, "timed_out": %s}' % (
-                    call[0], status, usage.ru_maxrss, b"true" if call[2] else b"false"))
+                self._done(call[0], status, usage.ru_maxrss, call[2])
             elif pid != self.forker:  # a spare that ended before we heard of its call
                 self.outstanding -= 1
                 if status == SETUP_FAILED << 8:  # order none until the engine's next word
                     self.refill = False
                 now = time.monotonic()
-                while self.early and next(iter(self.early.values()))[1] < now - EARLY_TTL:
+                while self.early and next(iter(self.early.values()))[2] < now - EARLY_TTL:
                     del self.early[next(iter(self.early))]  # the oldest first
-                self.early[pid] = ({"status": status, "rss": usage.ru_maxrss,
-                                    "timed_out": False}, now)
+                self.early[pid] = (status, usage.ru_maxrss, now)
 
     def _expire(self) -> float | None:
         """Kill calls past their deadline; seconds until the next deadline."""
@@ -436,5 +435,5 @@ def main() -> int:
     gc.freeze()  # the collector of a call's process must not write to every page it shares
     sock.send(runner.dumps({"ready": True,
                             "init_ms": (time.monotonic() - start) * 1000}).encode())
-    Zygote(sock, Setup(init), handler, init.get("spares", 1)).run()
+    Zygote(sock, Setup(init), handler, init["spares"]).run()
     return 0
