@@ -112,11 +112,6 @@ class CallCgroups:
             os.close(fd)
 
 
-def _file(group, controller: str, name: str) -> str:
-    return next(os.path.join(path, name) for mounted, path in group.paths.items()
-                if controller in mounted.split(","))
-
-
 def _open_files(group) -> tuple:
     """Descriptors of what each call of group uses, opened once: the `tasks`
     files its child joins through, its peak memory (read, then reset), its
@@ -124,10 +119,10 @@ def _open_files(group) -> tuple:
     fds, counters = [], []
     try:
         for controller in JOINED:
-            fds.append(os.open(_file(group, controller, "tasks"), os.O_WRONLY | os.O_CLOEXEC))
+            fds.append(os.open(group.control_file(controller, "tasks"), os.O_WRONLY | os.O_CLOEXEC))
         for controller, name, mode in (("memory", "memory.max_usage_in_bytes", os.O_RDWR),
                                        ("pids", "pids.current", os.O_RDONLY)):
-            counters.append(os.open(_file(group, controller, name), mode | os.O_CLOEXEC))
+            counters.append(os.open(group.control_file(controller, name), mode | os.O_CLOEXEC))
         return (fds, *counters)
     except BaseException:
         for fd in fds + counters:

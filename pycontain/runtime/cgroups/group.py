@@ -155,7 +155,8 @@ class V1Group:
                 return path
         return None
 
-    def _file(self, controller: str, name: str) -> str:
+    def control_file(self, controller: str, name: str) -> str:
+        """The path of one of the cgroup's files in controller's hierarchy."""
         return os.path.join(self._dir(controller), name)
 
     def exists(self) -> bool:
@@ -206,10 +207,10 @@ class V1Group:
     def apply(self, res: dict) -> None:
         if res.get("memory", {}).get("swap") is not None and not self.swap_supported():
             raise _unenforceable("--memory-swap", "memory (memsw accounting)", self.host)
-        current = (files.read_int(self._file("memory", "memory.memsw.limit_in_bytes"), -1)
+        current = (files.read_int(self.control_file("memory", "memory.memsw.limit_in_bytes"), -1)
                    if self.swap_supported() else -1)
         for controller, name, value in limits.v1_files(res, self.swap_supported(), current):
-            files.write(self._file(controller, name), value)
+            files.write(self.control_file(controller, name), value)
 
     def pids(self) -> list:
         found = set()
@@ -244,21 +245,14 @@ class V1Group:
         return bool(memory) and files.keyed(
             os.path.join(memory, "memory.oom_control")).get("oom_kill", 0) > 0
 
-    def peak_memory(self) -> int:
-        return self._read("memory", "memory.max_usage_in_bytes")
-
-    def reset_peak_memory(self) -> None:
-        if self._dir("memory"):
-            files.write(self._file("memory", "memory.max_usage_in_bytes"), 0)
-
     def _read(self, controller: str, name: str, default: int = 0) -> int:
         directory = self._dir(controller)
         return files.read_int(os.path.join(directory, name), default) if directory else default
 
     def sample(self) -> Usage:
         limit = self._read("memory", "memory.limit_in_bytes", -1)
-        blkio = [line.split() for line in files.lines(self._file("blkio", "blkio.throttle."
-                                                                 "io_service_bytes"))
+        blkio = [line.split() for line in files.lines(
+            self.control_file("blkio", "blkio.throttle.io_service_bytes"))
                  ] if self._dir("blkio") else []
         return Usage(cpu_usec=self._read("cpuacct", "cpuacct.usage") // 1000,
                      memory=self._read("memory", "memory.usage_in_bytes"),
