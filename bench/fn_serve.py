@@ -49,18 +49,22 @@ def throughput(make_call, threads: int, seconds: float = 3.0) -> float:
     return sum(count) / (time.monotonic() - start)
 
 
+def _stat(pid: int) -> list:
+    """The fields of /proc/PID/stat after the command name (proc(5) field 3 on)."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
 def _cpu_seconds(pid: int, children: bool) -> float:
     """utime + stime of pid (and of its reaped children) in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
+    fields = _stat(pid)
     return sum(int(x) for x in fields[11:15 if children else 13]) / os.sysconf("SC_CLK_TCK")
 
 
 def _started(pid: int) -> float:
     """When pid started (clock ticks since boot); infinity if it is gone meanwhile."""
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[19])
+        return int(_stat(pid)[19])
     except FileNotFoundError:  # a spare that just ended
         return float("inf")
 

@@ -75,6 +75,10 @@ class _Mounted(Exception):
     """A path leads into something the jail mounts over the image."""
 
 
+def _under(path: str, mounts: tuple) -> bool:
+    return any(path == m or path.startswith(m + "/") for m in mounts)
+
+
 def _resolve_in(root: str, path: str, mounts: tuple, links: int = 0):
     """The regular file path names with root as /, symlinks followed inside
     root; None if there is none; _Mounted if a step is at or under a mount."""
@@ -86,13 +90,13 @@ def _resolve_in(root: str, path: str, mounts: tuple, links: int = 0):
             continue
         candidate = os.path.join(current, part)
         inside = candidate[len(root):]
-        if any(inside == m or inside.startswith(m + "/") for m in mounts):
+        if _under(inside, mounts):
             raise _Mounted(inside)
         try:
             st = os.lstat(candidate)
         except OSError:  # not in the image: but the jail may make it a mount point
             whole = "/".join([inside, *parts[i + 1:]])
-            if any(whole == m or whole.startswith(m + "/") for m in mounts):
+            if _under(whole, mounts):
                 raise _Mounted(whole) from None
             return None
         if stat.S_ISLNK(st.st_mode):

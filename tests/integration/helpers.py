@@ -115,3 +115,22 @@ def created_functions(engine_env, zip_dir, code: str, functions: dict, options=l
     yield engine
     for name in functions:
         engine("fn", "delete", name)
+
+
+# Handler source (for the tests' function code): what of pattern is in the memory
+# the handler's process wrote (heap, stack, anonymous mappings); files mapped past
+# their end would raise SIGBUS. Overlapping 1 MB chunks, so no match is cut.
+FIND_IN_MEMORY = r"""
+def find_in_memory(pattern):
+    import ctypes
+    found = set()
+    for line in open("/proc/self/maps"):
+        fields = line.split()
+        if "r" not in fields[1] or (len(fields) > 5 and fields[5] not in ("[heap]", "[stack]")):
+            continue
+        start, end = (int(x, 16) for x in fields[0].split("-"))
+        for chunk in range(start, end, 1 << 20):
+            data = ctypes.string_at(chunk, min((1 << 20) + 64, end - chunk))
+            found.update(m.decode() for m in pattern.findall(data))
+    return found
+"""

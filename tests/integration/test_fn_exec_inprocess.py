@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import FIND_IN_MEMORY
 
 from pycontain.fn.inprocess import KEPT_VARIABLES
 
@@ -73,18 +74,9 @@ def test_failures_end_the_same_way_either_way(pc, tmp_path, body, error_type, st
     assert outcomes["exec"][:2] == (status, error_type)
 
 
-MEMORY_SCAN = r"""import ctypes, re
+MEMORY_SCAN = FIND_IN_MEMORY + r"""import re
 def handler(event, context):
-    pattern = re.compile(rb"pc-secret-[0-9a-f]{32}")
-    found = set()
-    for line in open("/proc/self/maps"):
-        fields = line.split()
-        if "r" not in fields[1] or (len(fields) > 5 and fields[5] not in ("[heap]", "[stack]")):
-            continue  # only memory the process wrote: files mapped past their end raise SIGBUS
-        start, end = (int(x, 16) for x in fields[0].split("-"))
-        for chunk in range(start, end, 1 << 20):
-            data = ctypes.string_at(chunk, min((1 << 20) + 64, end - chunk))  # overlapping
-            found.update(m.decode() for m in pattern.findall(data))
+    found = find_in_memory(re.compile(rb"pc-secret-[0-9a-f]{32}"))
     return {"found": sorted(found), "cmdline": open("/proc/self/cmdline", "rb").read().strip(b"\0").decode(),
             "environ": open("/proc/self/environ", "rb").read().decode().split("\0")}
 """

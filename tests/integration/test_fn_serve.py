@@ -4,7 +4,6 @@ import json
 import os
 import re
 import signal
-import subprocess
 import threading
 import time
 import zipfile
@@ -13,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import pytest
 from botocore.config import Config
-from helpers import created_functions, wait_for
+from helpers import FIND_IN_MEMORY, created_functions, wait_for
 
 CODE = '''
 import os, sys, time
@@ -87,7 +86,7 @@ def segv(event, context):
     import ctypes
     ctypes.string_at(0)
 def zygote_memory(event, context):
-    import ctypes, re
+    import re
     time.sleep(event.get("sleep", 0))  # the others start meanwhile
     frame, seen = sys._getframe(), {}
     names = []
@@ -97,19 +96,13 @@ def zygote_memory(event, context):
         if hasattr(zygote, "calls") and hasattr(zygote, "early"):
             seen = {"calls": len(zygote.calls), "early": len(zygote.early)}
         frame = frame.f_back
-    uuid = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
-    ids = set()
-    for line in open("/proc/self/maps"):  # and what is anywhere in the memory we wrote
-        fields = line.split()
-        if "r" not in fields[1] or (len(fields) > 5 and fields[5] not in ("[heap]", "[stack]")):
-            continue
-        start, end = (int(x, 16) for x in fields[0].split("-"))
-        ids.update(m.decode() for m in uuid.findall(ctypes.string_at(start, end - start)))
+    ids = find_in_memory(re.compile(  # and what is anywhere in the memory we wrote
+        rb"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"))
     return dict(seen, on_demand="_start" in names, request_ids=sorted(ids))
 def cgroups(event, context):
     bytearray(event.get("mb", 0) << 20)  # touched: counts in the cgroup's peak
     return open("/proc/self/cgroup").read().splitlines()
-'''
+''' + FIND_IN_MEMORY
 FUNCTIONS = {"echo": "app.echo", "fail": "app.fail", "slow": "app.slow",
              "crash-exit": "app.exit_", "crash-segv": "app.segv", "broken": "nope.handler",
              "cgroups": "app.cgroups", "listen": "app.listen", "connect": "app.connect",
