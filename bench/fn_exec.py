@@ -3,8 +3,9 @@
 jail per call, the handler in a fork of pycontain's interpreter; and with
 PYCONTAIN_FN_FORK=0, the image's python3 started in the jail) vs `bwrap
 --unshare-all` running the same handler, through the same runner (and its
-bytecode), with the host's /usr/bin/python3; plus that runner without any
-jail, the floor.
+bytecode), with the host's /usr/bin/python3 (and, as a second row, with the handler's
+bytecode bound in too, as pycontain binds it: bwrap's python otherwise compiles
+the handler on every call); plus that runner without any jail, the floor.
 Run as root: bench/fn_exec.py [ROUNDS]."""
 import os
 import shutil
@@ -16,16 +17,21 @@ from common import PYCONTAIN, REPO, measure, print_table, time_once
 HANDLER = "def handler(event, context):\n    return {'greeting': 'Hello, ' + event['name']}\n"
 EVENT = b'{"name": "John Doe"}'
 sys.path.append(str(REPO))  # after the installed pycontain, which has its C extension built
-from pycontain.fn.jail import BOOT, PYC_NAME, RUNNER, RUNNER_IN_JAIL, RUNTIME_DIR, runner_bytecode  # noqa: E402
+from pycontain.fn.jail import (BOOT, PYC_NAME, RUNNER, RUNNER_IN_JAIL, RUNTIME_DIR,  # noqa: E402
+                               bytecode, runner_bytecode)
 
 
-def bwrap_command(handler: str) -> list:
+def bwrap_command(handler: str, handler_pyc: str = "") -> list:
+    """bwrap running the handler with the host's python3; with handler_pyc, the
+    handler's bytecode too (as pycontain binds it), else python compiles it."""
+    pyc_bind = ["--ro-bind", handler_pyc,
+                f"/var/task/__pycache__/handler.{sys.implementation.cache_tag}.pyc"]
     binds = ["--ro-bind", "/usr", "/usr"] + [
         arg for link in ("bin", "lib", "lib64", "sbin") if os.path.islink(f"/{link}")
         for arg in ("--symlink", os.readlink(f"/{link}"), f"/{link}")]
     return ["bwrap", "--unshare-all", "--die-with-parent", "--clearenv", *binds,
             "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-            "--ro-bind", handler, "/var/task/handler.py",
+            "--ro-bind", handler, "/var/task/handler.py", *(pyc_bind if handler_pyc else []),
             "--ro-bind", RUNNER, RUNNER_IN_JAIL,
             "--ro-bind", runner_bytecode(), f"{RUNTIME_DIR}/__pycache__/{PYC_NAME}",
             "--chdir", "/var/task", "--setenv", "_HANDLER", "handler.handler",
@@ -59,6 +65,8 @@ def main() -> None:
             "  same, the image's own python3 (FN_FORK=0)": timed(
                 fn_exec, dict(os.environ, PYCONTAIN_FN_FORK="0")),
             "bwrap --unshare-all + /usr/bin/python3": timed(bwrap_command(handler)),
+            "  same, with the handler's bytecode bound in": timed(bwrap_command(
+                handler, bytecode(handler, os.path.join(work, "handler.pyc"), by_hash=True))),
             "/usr/bin/python3 runner, no jail (floor)": timed(
                 ["env", "-i", "_HANDLER=handler.handler", f"LAMBDA_TASK_ROOT={work}",
                  "/usr/bin/python3", "-I", "-S", "-B", "-c",

@@ -47,35 +47,74 @@ def _ro_bind(source: str, destination: str) -> dict:
             "options": ["bind", "ro", "nosuid", "nodev"]}
 
 
-def runner_bytecode():
-    """The runner's bytecode (the file an import or pip writes), rewritten when
-    missing or stale if we may; None if there is none (the jail's python then
-    compiles the runner in memory: slower, same result)."""
+def bytecode(source: str, pyc: str, by_hash: bool = False):
+    """pyc, the bytecode of source as python's import writes it, after
+    rewriting it if missing or stale; None if it cannot be written or the
+    source does not compile (the jail's python then compiles the source in
+    memory: slower, same result). Compiling never runs the code. The header
+    holds the source's mtime and size, or (by_hash) a hash of its content
+    (python's checked hash-based bytecode); the jail's python checks either."""
     import _frozen_importlib_external as bootstrap
+    import _imp
 
-    pyc = os.path.join(os.path.dirname(RUNNER), "__pycache__", PYC_NAME)
-    st = os.stat(RUNNER)
     try:
         with open(pyc, "rb") as f:
             header = f.read(16)
     except OSError:
         header = b""
-    stamp = bootstrap._pack_uint32(int(st.st_mtime)) + bootstrap._pack_uint32(st.st_size)
-    if header[:4] == bootstrap.MAGIC_NUMBER and (header[4:8] != bytes(4) or header[8:] == stamp):
-        return pyc  # hash-based bytecode is checked by the jail's python itself
+    if by_hash:
+        with open(source, "rb") as f:
+            stamp = _imp.source_hash(bootstrap._RAW_MAGIC_NUMBER, f.read())
+        fresh = header[4:8] == (3).to_bytes(4, "little") and header[8:] == stamp
+    else:
+        st = os.stat(source)
+        stamp = bootstrap._pack_uint32(int(st.st_mtime)) + bootstrap._pack_uint32(st.st_size)
+        fresh = header[4:8] != bytes(4) or header[8:] == stamp  # hash-based: python checks
+    if header[:4] == bootstrap.MAGIC_NUMBER and fresh:
+        return pyc
     try:
         import py_compile
-        py_compile.compile(RUNNER, cfile=pyc, doraise=True)
+        mode = py_compile.PycInvalidationMode
+        py_compile.compile(source, cfile=pyc, doraise=True,
+                           invalidation_mode=mode.CHECKED_HASH if by_hash else mode.TIMESTAMP)
         return pyc
-    except (OSError, py_compile.PyCompileError):
+    except (OSError, py_compile.PyCompileError, ValueError, RecursionError, MemoryError):
         return None
 
 
-def code_mount(code: str) -> dict:
-    """A directory becomes /var/task; a single file appears alone inside it."""
+def runner_bytecode():
+    """The runner's bytecode (the file an import or pip writes), see bytecode()."""
+    return bytecode(RUNNER, os.path.join(os.path.dirname(RUNNER), "__pycache__", PYC_NAME))
+
+
+def _handler_bytecode_mounts(code: str) -> list:
+    """A single-file handler's bytecode, compiled once into the store's cache and
+    bound where the jail's python looks for it (/var/task/__pycache__), as an
+    import would have written it if /var/task were writable: no compile per call.
+    Checked against a hash of the source, not its mtime, so an edit within the
+    same second is never missed. Used only by a python with our cache tag (the
+    bundled image's); any other ignores it."""
+    if os.path.isdir(code) or not code.endswith(".py"):
+        return []
+    from _sha256 import sha256  # hashlib would load OpenSSL
+
+    from pycontain import paths
+    cache = paths.ensure_dir(os.path.join(paths.data_root(), "cache", "bytecode"))
+    tag = sys.implementation.cache_tag
+    name = f"{sha256(os.fsencode(code)).hexdigest()}.{tag}.pyc"
+    pyc = bytecode(code, os.path.join(cache, name), by_hash=True)
+    module = os.path.basename(code)[:-3]
+    return [_ro_bind(pyc, f"{TASK_ROOT}/__pycache__/{module}.{tag}.pyc")] if pyc else []
+
+
+def code_mounts(code: str) -> list:
+    """A directory becomes /var/task; a single file appears alone inside it,
+    with its bytecode."""
     real = os.path.realpath(code)
-    dest = TASK_ROOT if os.path.isdir(real) else f"{TASK_ROOT}/{os.path.basename(real)}"
-    return _ro_bind(real, dest)
+    if os.path.isdir(real):
+        return [_ro_bind(real, TASK_ROOT)]
+    return [_ro_bind(real, f"{TASK_ROOT}/{os.path.basename(real)}"),
+            *_handler_bytecode_mounts(real)]
 
 
 def limits(cfg: JailConfig) -> list:
@@ -110,7 +149,7 @@ def jail_spec(cfg: JailConfig, request_id: str, deadline_ms: int, runner: bool =
     """The OCI runtime spec of one jailed call (runner: whether the jail's
     python needs the runner's files; not when pycontain.fn.inprocess runs it)."""
     mounts = [m for m in default_mounts() if m["destination"] not in UNUSED_MOUNTS] + [
-        code_mount(cfg.code), *(_runner_mounts() if runner else []),
+        *code_mounts(cfg.code), *(_runner_mounts() if runner else []),
         {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
          "options": ["nosuid", "nodev", "mode=1777", f"size={TMP_SIZE}"]},
     ]

@@ -3,6 +3,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
@@ -232,7 +233,7 @@ def test_caller_files_env_and_fds_stay_out(pc, handler, tmp_path):
         stdout, stderr = proc.communicate(timeout=60)
     out = ok(subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr))
     assert out["secret"] is False and out["env"] is False
-    assert out["task"] == ["handler.py"]
+    assert sorted(out["task"]) == ["__pycache__", "handler.py"]  # the handler's bytecode
     assert not any("secret" in target for target in out["fds"].values())
     assert len(out["fds"]) <= 4  # 0-2 and the result pipe
     status = dict(line.split(":", 1) for line in out["status"])
@@ -257,3 +258,32 @@ def test_interrupt_kills_the_jail(pc, handler):
 def test_handler_module_may_be_called_runner(pc, handler):
     assert ok(fn_exec(pc, handler("def handler(e, c):\n    return __file__\n", name="runner"))) \
         == "/var/task/runner.py"
+
+
+def test_single_file_handler_comes_with_bytecode_python_accepts(pc, handler):
+    """The handler's bytecode, bound read-only where python's import looks for it,
+    checked against a hash of the source (so the jail's python uses it instead of
+    compiling the handler on every call)."""
+    path = handler("import _imp, os, sys\n"
+                   "import _frozen_importlib_external as b\n"
+                   "def handler(e, c):\n"
+                   "    pyc = sys.modules[__name__].__spec__.cached\n"
+                   "    with open(pyc, 'rb') as f:\n"
+                   "        header = f.read(16)\n"
+                   "    with open(__file__, 'rb') as f:\n"
+                   "        digest = _imp.source_hash(b._RAW_MAGIC_NUMBER, f.read())\n"
+                   "    return [pyc, header[:4] == b.MAGIC_NUMBER, header[4], header[8:] == digest,\n"
+                   "            os.access(pyc, os.W_OK)]\n")
+    tag = sys.implementation.cache_tag
+    assert ok(fn_exec(pc, path)) == [f"/var/task/__pycache__/handler.{tag}.pyc", True, 3, True,
+                                     False]
+
+
+def test_an_edited_handler_runs_its_new_code(pc, handler):
+    """Even an edit that keeps the file's size and modification time."""
+    path = handler("def handler(e, c):\n    return 'A'\n")
+    assert ok(fn_exec(pc, path)) == "A"
+    st = os.stat(path)
+    handler("def handler(e, c):\n    return 'B'\n")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert ok(fn_exec(pc, path)) == "B"
