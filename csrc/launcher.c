@@ -4,13 +4,20 @@
  * does, ~1 ms sooner (one static exec instead of sh, then env). `fn exec` and
  * `fn invoke` get an emptied environment but for the variables pycontain
  * reads (pycontain.fn.inprocess.KEPT_VARIABLES): the handler may run in that
- * very interpreter. */
+ * very interpreter. As root, `fn exec` also starts the jail's own interpreter
+ * at once, beside the engine's, as PID 1 of a new pid namespace
+ * (pycontain/fn/prejail.py): the two start in parallel. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static const char *const KEPT[] = {"HOME", "PATH", "XDG_RUNTIME_DIR", "XDG_DATA_HOME",
@@ -32,6 +39,80 @@ static int runs_a_function(int argc, char **argv)
 {
     return argc > 2 && strcmp(argv[1], "fn") == 0
            && (strcmp(argv[2], "exec") == 0 || strcmp(argv[2], "invoke") == 0);
+}
+
+static int is_exec(int argc, char **argv)
+{
+    return argc > 2 && strcmp(argv[1], "fn") == 0 && strcmp(argv[2], "exec") == 0;
+}
+
+static int asks_for(int argc, char **argv, const char *flag)
+{
+    for (int i = 3; i < argc; i++)
+        if (strcmp(argv[i], flag) == 0)
+            return 1;
+    return 0;
+}
+
+/* env plus one NAME=a,b,c,d,e entry (in a static buffer per call site). */
+static char **with_entry(char **env, char *entry)
+{
+    size_t count = 0;
+    while (env[count])
+        count++;
+    char **out = calloc(count + 2, sizeof *out);
+    if (out) {
+        memcpy(out, env, count * sizeof *out);
+        out[count] = entry;
+    }
+    return out;
+}
+
+static void keep_open(int fd) { fcntl(fd, F_SETFD, 0); }
+
+/* Start the jail's interpreter (`python3 -I -S SCRIPT fn _jail`) as PID 1 of a
+ * new pid namespace, killed if we die; hand the engine (this process, once it
+ * has exec'd) the fds and pid that pycontain.fn.prejail expects. Any failure
+ * just leaves `fn exec` to fork its jail itself. Returns the engine's env. */
+static char **start_jail_side(int argc, char **argv, char *python, char *script, char **env)
+{
+    static char engine_entry[96], jail_entry[96];
+    int ctl[2], err[2], result[2], log[2];
+    if (geteuid() != 0 || pipe2(ctl, O_CLOEXEC) || pipe2(err, O_CLOEXEC))
+        return env;
+    for (char **e = env; *e; e++)
+        if (strcmp(*e, "PYCONTAIN_FN_FORK=0") == 0)
+            return env;
+    if (pipe2(result, O_CLOEXEC) || pipe2(log, O_CLOEXEC))
+        return env;
+    pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null >= 0)
+            dup2(null, 0);  /* the event is the engine's to read */
+        int keep[] = {ctl[0], err[1], result[1], log[1]};
+        for (int i = 0; i < 4; i++)
+            keep_open(keep[i]);
+        snprintf(jail_entry, sizeof jail_entry, "PYCONTAIN_JAIL_SIDE=%d,%d,%d,%d,%d", ctl[0],
+                 err[1], result[1], log[1], !asks_for(argc, argv, "--network"));
+        char *args[] = {python, "-I", "-S", script, "fn", "_jail", NULL};
+        char **jail_env = with_entry(env, jail_entry);
+        if (jail_env)
+            execve(python, args, jail_env);
+        _exit(127);
+    }
+    if (pid < 0)
+        return env;
+    int mine[] = {ctl[1], err[0], result[0], log[0]}, theirs[] = {ctl[0], err[1], result[1], log[1]};
+    for (int i = 0; i < 4; i++) {
+        keep_open(mine[i]);
+        close(theirs[i]);
+    }
+    snprintf(engine_entry, sizeof engine_entry, "PYCONTAIN_PREJAIL=%d,%d,%d,%d,%d", (int)pid,
+             ctl[1], err[0], result[0], log[0]);
+    char **engine_env = with_entry(env, engine_entry);
+    return engine_env ? engine_env : env;
 }
 
 /* The directory of this program: where /proc/self/exe points (through any
@@ -79,6 +160,8 @@ int main(int argc, char **argv)
             if (kept(environ[i]))
                 env[n++] = environ[i];
     }
+    if (is_exec(argc, argv))
+        env = start_jail_side(argc, argv, python, script, env);
     execve(python, args, env);
     int cannot_find = errno == ENOENT;
     fprintf(stderr, "pycontain: cannot run %s: %m\n", python);

@@ -24,8 +24,6 @@ import os
 import stat
 import sys
 
-from pycontain import native as n
-from pycontain.fn import runner
 from pycontain.fn.jail import BOOT, mount_points
 
 
@@ -120,6 +118,8 @@ def _memory_blocks() -> list:
 
 
 def _overwrite(blocks: list) -> None:
+    from pycontain import native as n  # imported already (runner_hook)
+
     for address, length in blocks:
         n.ffi.memmove(n.ffi.cast("char *", address), bytes(length), length)
     command = b"python3"  # what /proc/self/cmdline shows
@@ -172,9 +172,11 @@ def _exit(status: int):
     os._exit(status & 0xFF)
 
 
-def become_runner(env: list, blocks: list):
+def become_runner(env: list, blocks: list, runner):
     """The jail's first process, after lockdown: run the call. Never returns."""
     import _signal as signal
+
+    from pycontain import native as n  # imported already (runner_hook)
 
     _overwrite(blocks)
     _as_jail_python(env)
@@ -189,8 +191,12 @@ def become_runner(env: list, blocks: list):
 
 
 def runner_hook(env: list):
-    """The ctx["in_process"] callable of a jail that nsinit runs instead of exec."""
+    """The ctx["in_process"] callable of a jail that nsinit runs instead of exec
+    (called before the jail's root exists: what it imports is the engine's)."""
+    from pycontain import native  # noqa: F401 - for _overwrite and become_runner
+    from pycontain.fn import runner
+
     blocks = _memory_blocks()
     import gc
     gc.freeze()  # the call's collector must not write to (and so copy) every page we share
-    return lambda: become_runner(env, blocks)
+    return lambda: become_runner(env, blocks, runner)

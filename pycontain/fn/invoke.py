@@ -12,10 +12,9 @@ import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
 
 from pycontain import jsonio, paths
 from pycontain.errors import NOT_FOUND, PycontainError
-from pycontain.fn.inprocess import runner_hook, usable
+from pycontain.fn.inprocess import usable
 from pycontain.fn.jail import LIMITS_APPLIED, JailConfig, jail_context, jail_path, jail_spec
 from pycontain.record import Record
-from pycontain.runtime.process import spawn
 
 MAX_EVENT = 6 * 1024 * 1024        # Lambda's synchronous payload limit
 MAX_RESULT = MAX_EVENT + 1024      # the runner enforces the limit; this bounds a liar
@@ -172,10 +171,25 @@ def _supervise(launch, collector: _Collector, deadline: float, header: bytes) ->
     return status, usage, not finished
 
 
-def run_call(cfg: JailConfig, event: bytes, log_sink=None) -> Outcome:
+def _launch(spec: dict, ctx: dict, in_process: bool, event: bytes, log_sink, prejail):
+    """Start the call's jail: the jail side the launcher started (fn.prejail),
+    if the handler runs in-process, else a fork of ours. (launch, collector)"""
+    if in_process and prejail is not None:
+        return prejail.start(spec, ctx, event), _Collector(prejail.result, prejail.log, log_sink)
+    if prejail is not None:
+        prejail.dispose()
+    from pycontain.runtime.process import spawn
+    if in_process:
+        from pycontain.fn.inprocess import runner_hook
+        ctx["in_process"] = runner_hook(spec["process"]["env"])
+    return with_call_fds(lambda fds: spawn(spec, ctx, fds), event, log_sink)
+
+
+def run_call(cfg: JailConfig, event: bytes, log_sink=None, prejail=None) -> Outcome:
     """Run one call of cfg's handler with event (JSON bytes). log_sink: an fd
     the log stream is copied to as it arrives (its last 4 KiB are kept in
-    Outcome.log either way)."""
+    Outcome.log either way). prejail: a fn.prejail.PreJail to use if it can
+    (else it is disposed of)."""
     out = Outcome(request_id=new_request_id())
     if len(event) > MAX_EVENT:
         out.payload = error_payload("RequestTooLargeException", "Request must be smaller than "
@@ -192,9 +206,7 @@ def run_call(cfg: JailConfig, event: bytes, log_sink=None) -> Outcome:
     spec = jail_spec(cfg, out.request_id, int(time.time() * 1000 + cfg.timeout * 1000),
                      runner=not in_process)
     ctx = jail_context(spec, store_root, image.layer_dirs, mount_point)
-    if in_process:
-        ctx["in_process"] = runner_hook(spec["process"]["env"])
-    launch, collector = with_call_fds(lambda fds: spawn(spec, ctx, fds), event, log_sink)
+    launch, collector = _launch(spec, ctx, in_process, event, log_sink, prejail)
     header = f"START RequestId: {out.request_id} Version: $LATEST\n".encode()
     try:
         status, usage, timed_out = _supervise(launch, collector, start + cfg.timeout, header)

@@ -113,7 +113,9 @@ def exec_and_exit(values: dict, target: str) -> None:
     """Run the call, print the result (or error) JSON, exit with its code."""
     from pycontain.fn.invoke import run_call
     from pycontain.fn.jail import JailConfig
+    from pycontain.fn.prejail import PreJail
 
+    prejail = PreJail.claim()
     try:
         code, handler = handler_target(target, values.get("handler"))
         _readability_hint(code)
@@ -125,12 +127,15 @@ def exec_and_exit(values: dict, target: str) -> None:
                          timeout=parse_timeout(values.get("timeout") or 3),
                          env=list(values.get("env") or ()), network=bool(values.get("network")),
                          image=values.get("image") or "python")
-        outcome = run_call(cfg, read_event(values.get("event")), log_sink=2)
+        outcome = run_call(cfg, read_event(values.get("event")), log_sink=2, prejail=prejail)
     except PycontainError as exc:
         print(f"pycontain: {exc}", file=sys.stderr)
         sys.exit(exc.code)
     except KeyboardInterrupt:
         sys.exit(130)
+    finally:
+        if prejail is not None:
+            prejail.dispose()
     sys.stdout.buffer.write(outcome.payload + b"\n")
     sys.stdout.flush()
     sys.stderr.flush()

@@ -64,6 +64,7 @@ def _report(err_fd: int, code: int, message: str) -> None:
 def container_main(spec: dict, ctx: dict, go_fd: int, err_fd: int) -> None:
     """Body of a container process until exec. Never returns.
 
+    go_fd: the engine's go-ahead pipe (None: go at once, see fn.prejail).
     ctx: rootfs + overlay (build the root file system), hostname, loopback,
     setup_stdio, before_exec (hooks run as root before the privileges drop),
     seccomp (the BPF program to install), in_process (called instead of exec).
@@ -71,7 +72,7 @@ def container_main(spec: dict, ctx: dict, go_fd: int, err_fd: int) -> None:
     code = ENGINE
     try:
         n.prctl(n.PR_SET_DUMPABLE, 0)
-        if os.read(go_fd, 1) != b"1":  # go 1: the engine has our pid (and id maps)
+        if go_fd is not None and os.read(go_fd, 1) != b"1":  # go 1: the engine has our pid
             os._exit(ENGINE)
         ctx.get("setup_stdio", lambda: None)()
         cgroup_roots = [(os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC), tasks)
@@ -86,9 +87,10 @@ def container_main(spec: dict, ctx: dict, go_fd: int, err_fd: int) -> None:
             from pycontain.runtime.console import become_console_owner
             become_console_owner(*ctx["console"])
         # go 2: the engine has attached our cgroup, network... (meanwhile we built the rootfs)
-        if os.read(go_fd, 1) != b"2":
-            os._exit(ENGINE)
-        os.close(go_fd)
+        if go_fd is not None:
+            if os.read(go_fd, 1) != b"2":
+                os._exit(ENGINE)
+            os.close(go_fd)
         for root_fd, tasks in cgroup_roots:  # see V1Group.self_join_files
             fd = os.open(tasks, os.O_WRONLY | os.O_CLOEXEC, dir_fd=root_fd)
             try:

@@ -18,7 +18,7 @@ from pycontain.runtime.security import caps
 from pycontain.runtime.security.seccomp import program as seccomp_program
 
 
-def _stdio_setup(stdio):
+def stdio_setup(stdio):
     """Own session (no TIOCSTI into the caller's terminal), stdio from the engine.
     With a terminal, console.become_console_owner does this instead."""
     def setup():
@@ -66,6 +66,8 @@ class Launch:
         self.master = None  # with a terminal: the pty master, once started
 
     def _go(self, step: bytes) -> None:
+        if self._go_fd is None:
+            return  # a process that needs no go-ahead (fn.prejail)
         try:
             os.write(self._go_fd, step)
         except BrokenPipeError:
@@ -81,7 +83,8 @@ class Launch:
         """Let the process finish its set-up and exec; raise if that fails."""
         self.begin()
         self._go(b"2")
-        os.close(self._go_fd)
+        if self._go_fd is not None:
+            os.close(self._go_fd)
         with os.fdopen(self._err_fd, "rb") as err:
             report = err.read()
         if report:
@@ -98,7 +101,7 @@ class Launch:
         for fd in (self._go_fd, self._err_fd):
             try:
                 os.close(fd)
-            except OSError:
+            except (OSError, TypeError):  # closed already, or no go-ahead pipe
                 pass
         if self._console is not None:
             self._console.close()
@@ -111,13 +114,25 @@ class Launch:
             pass
 
 
+def become_container(spec: dict, ctx: dict, flags: int, go_fd, err_fd: int):
+    """In the container's first process (PID 1 of its pid namespace): unshare
+    the other namespaces (flags), then run nsinit.container_main. Never returns."""
+    from pycontain.runtime.nsinit import container_main
+
+    try:
+        n.prctl(n.PR_SET_DUMPABLE, 0)  # see spawn
+        n.unshare(flags)
+    except BaseException as exc:  # noqa: BLE001 - a forked child: report, never unwind
+        os.write(err_fd, f"{ENGINE}:cannot create namespaces: {exc}".encode())
+        os._exit(ENGINE)
+    container_main(spec, ctx, go_fd, err_fd)
+
+
 def _fork_in_namespaces(spec: dict, ctx: dict, flags: int, go: tuple, err: tuple,
                         console) -> Launch:
     """Without a user namespace, no helper: this thread's next child starts a new
     pid namespace (reset right after the fork), and that child, PID 1 there,
     unshares the other namespaces itself. One fork instead of two."""
-    from pycontain.runtime.nsinit import container_main
-
     ours = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
     child, failure = -1, None
     try:
@@ -127,15 +142,9 @@ def _fork_in_namespaces(spec: dict, ctx: dict, flags: int, go: tuple, err: tuple
     except OSError as exc:
         failure = exc
     if child == 0:
-        try:
-            for fd in (ours, go[1], err[0]):
-                os.close(fd)
-            n.prctl(n.PR_SET_DUMPABLE, 0)  # see spawn
-            n.unshare(flags & ~n.CLONE_NEWPID)
-        except BaseException as exc:  # noqa: BLE001 - a forked child: report, never unwind
-            os.write(err[1], f"{ENGINE}:cannot create namespaces: {exc}".encode())
-            os._exit(ENGINE)
-        container_main(spec, ctx, go[0], err[1])
+        for fd in (ours, go[1], err[0]):
+            os.close(fd)
+        become_container(spec, ctx, flags & ~n.CLONE_NEWPID, go[0], err[1])
     try:
         n.setns(ours, n.CLONE_NEWPID)  # this thread's later children: our namespace again
     except OSError as exc:
@@ -170,7 +179,7 @@ def spawn(spec: dict, ctx: dict, stdio=(None, None, None), tty: bool = False,
         console, theirs = consoles.socketpair()
         ctx["console"] = (theirs.detach(), consoles.caller_window_size())
     else:
-        ctx["setup_stdio"] = _stdio_setup(stdio)
+        ctx["setup_stdio"] = stdio_setup(stdio)
     flags = 0 if join_pid else namespace_flags(spec)
     if flags and not flags & n.CLONE_NEWUSER:
         try:

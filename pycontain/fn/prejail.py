@@ -1,0 +1,128 @@
+"""A one-shot jail whose interpreter starts beside the engine's.
+
+Starting python is most of a cold `fn exec`, and the handler needs a python in
+the jail. As root, the pycontain command (csrc/launcher.c) therefore starts a
+second interpreter at once, in parallel with the engine's, as PID 1 of a new
+pid namespace (killed if the engine dies): the jail side. While the engine
+parses its flags, resolves the image and builds the jail's spec, the jail side
+unshares its namespaces and imports what it will need; then it receives the
+spec, the runtime context and the event through a pipe, and goes on exactly as
+a jail the engine forks itself (process.become_container, with the handler
+run in-process: fn.inprocess). The result and log pipes were made by the
+launcher, one end each.
+
+The jail side never sees the caller's arguments or environment: the launcher
+starts it as `pycontain fn _jail` with `fn exec`'s emptied environment. When
+the engine does not use it (another image, PYCONTAIN_FN_FORK=0, an error), it
+is killed and reaped.
+
+    PYCONTAIN_PREJAIL=pid,ctl,err,result,log     what the engine gets
+    PYCONTAIN_JAIL_SIDE=ctl,err,result,log,net   what the jail side gets
+                                                 (net: 0 if --network was given)
+"""
+import marshal
+import os
+import sys
+
+ENGINE_VARIABLE = "PYCONTAIN_PREJAIL"
+JAIL_VARIABLE = "PYCONTAIN_JAIL_SIDE"
+_SIGKILL = 9
+
+
+class PreJail:
+    """The engine's handle on a jail side the launcher started."""
+
+    def __init__(self, pid: int, ctl: int, err: int, result: int, log: int):
+        self.pid, self._ctl, self._err, self.result, self.log = pid, ctl, err, result, log
+        self.started = False
+
+    @classmethod
+    def claim(cls):
+        """The jail side started for this process, if any (the variable is
+        removed, so it reaches nothing else)."""
+        value = os.environ.pop(ENGINE_VARIABLE, None)
+        try:
+            return cls(*(int(v) for v in value.split(","))) if value else None
+        except (TypeError, ValueError):
+            return None
+
+    def start(self, spec: dict, ctx: dict, event: bytes):
+        """Hand the jail side its call: a runtime.process.Launch for it (whose
+        start() reports the jail's failure, as for a forked jail)."""
+        from pycontain.runtime.process import Launch
+
+        self.started = True
+        data = marshal.dumps((spec, ctx, event))
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._ctl, view):]
+        except BrokenPipeError:
+            pass  # it died: start() reads why, or the exit status tells
+        finally:
+            os.close(self._ctl)
+        return Launch(self.pid, None, self._err)
+
+    def dispose(self) -> None:
+        """Kill and reap the jail side unless it was started (then the call's
+        supervisor reaps it); close our ends of its pipes."""
+        if self.started:
+            return
+        try:
+            os.kill(self.pid, _SIGKILL)
+            os.waitpid(self.pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        for fd in (self._ctl, self._err, self.result, self.log):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks)
+
+
+def jail_side_main() -> None:
+    """`pycontain fn _jail`: the jail side. Never returns."""
+    from pycontain.errors import ENGINE
+
+    try:
+        ctl, err, result, log, net = (int(v) for v in os.environ.pop(JAIL_VARIABLE).split(","))
+    except (KeyError, ValueError):
+        print("pycontain: fn _jail is started by `pycontain fn exec` only", file=sys.stderr)
+        os._exit(ENGINE)
+    from pycontain import native as n
+    from pycontain.runtime import process
+    from pycontain.runtime.security import caps
+
+    # what every fn exec jail has, made while the engine is still starting
+    early = n.CLONE_NEWNS | n.CLONE_NEWIPC | n.CLONE_NEWUTS | (n.CLONE_NEWNET if net else 0)
+    try:
+        n.prctl(n.PR_SET_DUMPABLE, 0)
+        n.unshare(early)
+    except OSError:
+        early = 0  # become_container reports it, once there is someone to tell
+    from pycontain.fn.inprocess import runner_hook
+    from pycontain.runtime import nsinit  # noqa: F401 - imported before the root changes
+
+    caps.last_cap()  # while /proc is the host's
+    data = _read_all(ctl)
+    if not data:
+        os._exit(0)  # the engine went another way
+    spec, ctx, event = marshal.loads(data)
+    event_fd = os.memfd_create("event", os.MFD_CLOEXEC)
+    os.write(event_fd, event)
+    os.lseek(event_fd, 0, os.SEEK_SET)
+    ctx["setup_stdio"] = process.stdio_setup((event_fd, result, log))
+    ctx["in_process"] = runner_hook(spec["process"]["env"])
+    flags = process.namespace_flags(spec) & ~n.CLONE_NEWPID
+    if early & ~flags:
+        os.write(err, f"{ENGINE}:the jail was started with namespaces it must not have".encode())
+        os._exit(ENGINE)
+    process.become_container(spec, ctx, flags & ~early, None, err)
