@@ -47,9 +47,9 @@ class PreJail:
             return None
 
     def start(self, spec: dict, ctx: dict, event: bytes):
-        """Hand the jail side its call: a runtime.process.Launch for it (whose
+        """Hand the jail side its call: a runtime.launch.Launch for it (whose
         start() reports the jail's failure, as for a forked jail)."""
-        from pycontain.runtime.process import Launch
+        from pycontain.runtime.launch import Launch
 
         self.started = True
         data = marshal.dumps((spec, ctx, event))
