@@ -3,7 +3,7 @@
  * as `python3 -I -S SCRIPT ARGS...`, which is what that script's own sh part
  * does, ~1 ms sooner (one static exec instead of sh, then env). `fn exec` and
  * `fn invoke` get an emptied environment but for the variables pycontain
- * reads (pycontain.fn.inprocess.KEPT_VARIABLES): the handler may run in that
+ * reads (pycontain.fn.inprocess_choice.KEPT_VARIABLES): the handler may run in that
  * very interpreter. As root, `fn exec` also starts the jail's own interpreter
  * at once, beside the engine's, as PID 1 of a new pid namespace
  * (pycontain/fn/prejail.py): the two start in parallel. */

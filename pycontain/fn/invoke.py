@@ -12,7 +12,7 @@ import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
 
 from pycontain import jsonio, paths
 from pycontain.errors import NOT_FOUND, PycontainError
-from pycontain.fn.inprocess import usable
+from pycontain.fn.inprocess_choice import usable
 from pycontain.fn.jail import LIMITS_APPLIED, JailConfig, jail_context, jail_path, jail_spec
 from pycontain.record import Record
 
@@ -181,7 +181,7 @@ def _launch(spec: dict, ctx: dict, in_process: bool, event: bytes, log_sink, pre
     from pycontain.runtime.process import spawn
     if in_process:
         from pycontain.fn.inprocess import runner_hook
-        ctx["in_process"] = runner_hook(spec["process"]["env"])
+        ctx["in_process"] = runner_hook(spec["process"])
     return with_call_fds(lambda fds: spawn(spec, ctx, fds), event, log_sink)
 
 

@@ -98,8 +98,6 @@ def jail_side_main() -> None:
         print("pycontain: fn _jail is started by `pycontain fn exec` only", file=sys.stderr)
         os._exit(ENGINE)
     from pycontain import native as n
-    from pycontain.runtime import process
-    from pycontain.runtime.security import caps
 
     # what every fn exec jail has, made while the engine is still starting
     early = n.CLONE_NEWNS | n.CLONE_NEWIPC | n.CLONE_NEWUTS | (n.CLONE_NEWNET if net else 0)
@@ -109,7 +107,8 @@ def jail_side_main() -> None:
     except OSError:
         early = 0  # become_container reports it, once there is someone to tell
     from pycontain.fn.inprocess import runner_hook
-    from pycontain.runtime import nsinit  # noqa: F401 - imported before the root changes
+    from pycontain.runtime import nsinit, process  # noqa: F401 - before the root changes
+    from pycontain.runtime.security import caps
 
     caps.last_cap()  # while /proc is the host's
     data = _read_all(ctl)
@@ -120,7 +119,7 @@ def jail_side_main() -> None:
     os.write(event_fd, event)
     os.lseek(event_fd, 0, os.SEEK_SET)
     ctx["setup_stdio"] = process.stdio_setup((event_fd, result, log))
-    ctx["in_process"] = runner_hook(spec["process"]["env"])
+    ctx["in_process"] = runner_hook(spec["process"], shared=False)
     flags = process.namespace_flags(spec) & ~n.CLONE_NEWPID
     if early & ~flags:
         os.write(err, f"{ENGINE}:the jail was started with namespaces it must not have".encode())

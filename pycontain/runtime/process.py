@@ -15,7 +15,6 @@ from pycontain import native as n
 from pycontain.errors import ENGINE, PycontainError
 from pycontain.runtime.launch import Launch
 from pycontain.runtime.security import caps
-from pycontain.runtime.security.seccomp import program as seccomp_program
 
 
 def stdio_setup(stdio):
@@ -112,6 +111,7 @@ def spawn(spec: dict, ctx: dict, stdio=(None, None, None), tty: bool = False,
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     ctx = dict(ctx)
     if "seccomp" not in ctx:
+        from pycontain.runtime.security.seccomp import program as seccomp_program
         ctx["seccomp"] = seccomp_program(spec.get("linux", {}).get("seccomp"))
     console = None
     if tty:

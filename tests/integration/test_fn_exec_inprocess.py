@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from helpers import FIND_IN_MEMORY
 
-from pycontain.fn.inprocess import KEPT_VARIABLES
+from pycontain.fn.inprocess_choice import KEPT_VARIABLES
 
 REPO = Path(__file__).resolve().parents[2]
 MODES = {"in-process": {}, "exec": {"PYCONTAIN_FN_FORK": "0"}}

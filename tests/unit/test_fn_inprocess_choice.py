@@ -1,11 +1,11 @@
 """When `fn exec` may run the handler in pycontain's own interpreter
-(inprocess.serves): only when `python3` on the jail's PATH, in a one-layer
+(inprocess_choice.serves): only when `python3` on the jail's PATH, in a one-layer
 image, is that very interpreter file. Layers here are real directories."""
 import os
 import shutil
 import sys
 
-from pycontain.fn.inprocess import serves
+from pycontain.fn.inprocess_choice import serves
 
 PATH = "/usr/local/bin:/usr/bin/:/bin:/opt/bin"
 EXE = os.path.realpath(sys.executable)
