@@ -88,6 +88,7 @@ static char **start_jail_side(int argc, char **argv, char *python, char *script,
     pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0);
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
+        signal(SIGINT, SIG_IGN);  /* a Ctrl-C is the engine's to handle (fn.inprocess restores it) */
         int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (null >= 0)
             dup2(null, 0);  /* the event is the engine's to read */

@@ -25,7 +25,9 @@ def pytest_collection_modifyitems(config, items):
 
 def _container_pids(store_root: str) -> set:
     """Processes (pid, start time) in another pid namespace whose mounts come
-    from the given store: the containers of this test session, not of others."""
+    from the given store, or (a function jail's interpreter before it has its
+    root: fn.prejail) whose environment names it: the containers of this test
+    session, not of others."""
     ours = os.stat("/proc/self/ns/pid").st_ino
     found = set()
     for entry in os.listdir("/proc"):
@@ -35,8 +37,11 @@ def _container_pids(store_root: str) -> set:
             if os.stat(f"/proc/{entry}/ns/pid").st_ino == ours:
                 continue
             with open(f"/proc/{entry}/mountinfo") as f:
-                if store_root not in f.read():
-                    continue
+                mounts = f.read()
+            if store_root not in mounts:
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    if f"PYCONTAIN_ROOT={store_root}".encode() not in f.read().split(b"\0"):
+                        continue
             with open(f"/proc/{entry}/stat", "rb") as f:
                 found.add((int(entry), f.read().rsplit(b")", 1)[1].split()[19]))
         except OSError:  # gone, or exiting (EINVAL from mountinfo): not ours to count

@@ -102,6 +102,7 @@ def become_runner(env: list, args: list, blocks: list, runner):
     _as_jail_python(env, args)
     for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # as python's start leaves them
         signal.signal(sig, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # fn.prejail's ignored it
     n.prctl(n.PR_SET_DUMPABLE, 1)  # as after exec: /proc/self is the handler's own
     try:
         status = runner.main()

@@ -1,9 +1,13 @@
-"""`fn exec` runs the handler in a fork of pycontain's own interpreter when the
-image's python is that interpreter (pycontain.fn.inprocess). These tests pin
-down that the handler cannot tell the difference from a jail that starts the
-image's python (PYCONTAIN_FN_FORK=0), and that nothing of the caller or of
-pycontain itself reaches it, not even in the process's memory."""
+"""`fn exec` runs the handler in pycontain's own interpreter when the image's
+python is that interpreter (pycontain.fn.inprocess): as root through the
+installed command, in the interpreter started beside the engine's
+(fn.prejail); through the script pip installs, in a fork of the engine. These
+tests pin down that the handler cannot tell either from a jail that starts the
+image's python (PYCONTAIN_FN_FORK=0), that nothing of the caller or of
+pycontain itself reaches it, not even in the process's memory, and that an
+unused jail interpreter never outlives the command."""
 import json
+import os
 import re
 import secrets
 import subprocess
@@ -13,23 +17,29 @@ from pathlib import Path
 import pytest
 from helpers import FIND_IN_MEMORY
 
+from conftest import PYCONTAIN
 from pycontain.fn.inprocess_choice import KEPT_VARIABLES
 
 REPO = Path(__file__).resolve().parents[2]
-MODES = {"in-process": {}, "exec": {"PYCONTAIN_FN_FORK": "0"}}
+MODES = {"beside": {}, "forked": {}, "exec": {"PYCONTAIN_FN_FORK": "0"}}
+SCRIPT = Path(PYCONTAIN).with_name("pycontain-main")  # install.sh's name for bin/pycontain
 
 
-def run(pc, tmp_path, code: str, mode: str = "in-process", *args, extra_env=None):
+def run(pc, tmp_path, code: str, mode: str = "beside", *args, extra_env=None):
     path = tmp_path / "handler.py"
     path.write_text(code)
     path.chmod(0o644)
     pc.env = {k: v for k, v in pc.env.items() if k != "PYCONTAIN_FN_FORK"}
     pc.env.update(MODES[mode], **(extra_env or {}))
-    result = pc("fn", "exec", str(path), *args)
+    if mode == "forked":  # the script, without the launcher: the engine forks the jail
+        result = subprocess.run([str(SCRIPT), "fn", "exec", str(path), *args], env=pc.env,
+                                capture_output=True, text=True, timeout=60)
+    else:
+        result = pc("fn", "exec", str(path), *args)
     return result.returncode, json.loads(result.stdout)
 
 
-INTERPRETER = """import os, sys
+INTERPRETER = """import os, signal, sys
 def handler(event, context):
     try:
         import pycontain  # noqa: F401
@@ -42,14 +52,15 @@ def handler(event, context):
             "outside": sorted(m for m, mod in sys.modules.items()
                               if not getattr(mod, "__file__", "/usr/lib/").startswith("/usr/lib/")
                               and m != "handler"),
-            "cwd": os.getcwd(), "uid": os.getuid(), "fds": sorted(os.listdir("/proc/self/fd"))}
+            "cwd": os.getcwd(), "uid": os.getuid(), "fds": sorted(os.listdir("/proc/self/fd")),
+            "signals": [str(signal.getsignal(s)) for s in signal.valid_signals()]}
 """
 
 
 def test_the_handler_sees_the_same_interpreter_either_way(pc, tmp_path):
     results = {mode: run(pc, tmp_path, INTERPRETER, mode) for mode in MODES}
-    assert results["in-process"] == results["exec"]
-    code, seen = results["in-process"]
+    assert results["beside"] == results["forked"] == results["exec"]
+    code, seen = results["beside"]
     assert code == 0 and seen["engine"] is False and seen["outside"] == []
     assert seen["executable"] == "/usr/bin/python3" and seen["argv"] == ["-c"]
     assert "PYCONTAIN_ROOT" not in seen["environ"] and "_HANDLER" in seen["environ"]
@@ -70,7 +81,7 @@ def test_failures_end_the_same_way_either_way(pc, tmp_path, body, error_type, st
                           "--timeout", "1" if status == 124 else "30")  # load: no stray 124
         outcomes[mode] = (code, error["errorType"],
                           re.sub(r"RequestId: \S+ ", "", error["errorMessage"]))
-    assert outcomes["in-process"] == outcomes["exec"]
+    assert outcomes["beside"] == outcomes["forked"] == outcomes["exec"]
     assert outcomes["exec"][:2] == (status, error_type)
 
 
@@ -82,9 +93,10 @@ def handler(event, context):
 """
 
 
-def test_nothing_of_the_caller_is_in_the_handlers_memory(pc, tmp_path):
+@pytest.mark.parametrize("mode", ["beside", "forked"])
+def test_nothing_of_the_caller_is_in_the_handlers_memory(pc, tmp_path, mode):
     token, control = (f"pc-secret-{secrets.token_hex(16)}" for _ in range(2))
-    code, out = run(pc, tmp_path, MEMORY_SCAN, "in-process", "--event",
+    code, out = run(pc, tmp_path, MEMORY_SCAN, mode, "--event",
                     json.dumps({"control": control}), extra_env={"CALLER_TOKEN": token})
     assert code == 0, out
     assert control in out["found"]  # the scan does find what is in memory: the event
@@ -116,3 +128,43 @@ def test_the_command_keeps_exactly_the_variables_the_engine_expects():
     launcher = (REPO / "csrc" / "launcher.c").read_text()
     names = re.search(r"KEPT\[\] = \{(.*?), NULL\}", launcher, re.S).group(1)
     assert tuple(re.findall(r'"(\w+)"', names)) == KEPT_VARIABLES
+
+
+def jail_interpreters(store_root) -> list:
+    """Pids of processes started as `pycontain fn _jail` for this test store."""
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                if b"\0fn\0_jail\0" not in f.read():
+                    continue
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                if f"PYCONTAIN_ROOT={store_root}".encode() in f.read().split(b"\0"):
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.parametrize("args, code", [
+    (["{handler}"], 0),
+    (["{handler}", "--env", "PYCONTAIN_FN_FORK=0"], 0),   # still in-process: not the engine's
+    (["{handler}", "--image", "busybox"], 127),            # no python3 there: not in-process
+    (["/nonexistent/handler.py"], 125),
+    (["{handler}", "--timeout", "nope"], 125),
+    (["{handler}", "--no-such-flag"], 125),               # click reports it: the lean parser gave up
+    (["--help"], 0),
+])
+def test_the_jail_interpreter_never_outlives_the_command(pc, tmp_path, args, code):
+    handler = tmp_path / "handler.py"
+    handler.write_text("def handler(e, c):\n    return 1\n")
+    handler.chmod(0o644)
+    result = pc("fn", "exec", *(a.format(handler=handler) for a in args))
+    assert result.returncode == code, result.stderr
+    assert jail_interpreters(pc.root) == []  # reaped before the command returned
+
+
+def test_fn_jail_is_not_for_people(pc):
+    result = pc("fn", "_jail")
+    assert result.returncode == 125
+    assert result.stderr.splitlines() == ["pycontain: fn _jail is started by `pycontain fn exec` only"]
