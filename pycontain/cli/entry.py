@@ -46,8 +46,5 @@ def main(argv=None) -> None:
         prejail = PreJail.claim()  # click parses what the lean parser did not: no jail side
         if prejail is not None:
             prejail.dispose()
-    elif argv[:2] == ["fn", "_jail"]:  # the jail side of `fn exec` (fn.prejail)
-        from pycontain.fn.prejail import jail_side_main
-        jail_side_main()
     from pycontain.cli.commands import cli
     cli.main(argv, prog_name="pycontain")

@@ -88,8 +88,8 @@ def _read_all(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def jail_side_main() -> None:
-    """`pycontain fn _jail`: the jail side. Never returns."""
+def main() -> None:
+    """`pycontain fn _jail` (routed here by bin/pycontain): the jail side. Never returns."""
     from pycontain.errors import ENGINE
 
     try:

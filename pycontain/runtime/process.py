@@ -13,7 +13,6 @@ import os
 
 from pycontain import native as n
 from pycontain.errors import ENGINE, PycontainError
-from pycontain.runtime.launch import Launch
 from pycontain.runtime.security import caps
 
 
@@ -68,7 +67,7 @@ def become_container(spec: dict, ctx: dict, flags: int, go_fd, err_fd: int):
 
 
 def _fork_in_namespaces(spec: dict, ctx: dict, flags: int, go: tuple, err: tuple,
-                        console) -> Launch:
+                        console) -> "Launch":
     """Without a user namespace, no helper: this thread's next child starts a new
     pid namespace (reset right after the fork), and that child, PID 1 there,
     unshares the other namespaces itself. One fork instead of two."""
@@ -92,6 +91,7 @@ def _fork_in_namespaces(spec: dict, ctx: dict, flags: int, go: tuple, err: tuple
         os.close(ours)
     os.close(go[0])
     os.close(err[1])
+    from pycontain.runtime.launch import Launch
     launch = Launch(child, go[1], err[0], console)
     if failure is not None:
         launch.abort()
@@ -100,7 +100,7 @@ def _fork_in_namespaces(spec: dict, ctx: dict, flags: int, go: tuple, err: tuple
 
 
 def spawn(spec: dict, ctx: dict, stdio=(None, None, None), tty: bool = False,
-          join_pid: int = 0) -> Launch:
+          join_pid: int = 0) -> "Launch":
     """Fork the container's first process in new namespaces (or, with join_pid,
     a process inside that container's namespaces); see the module doc."""
     from pycontain.runtime.nsinit import container_main
@@ -172,4 +172,5 @@ def spawn(spec: dict, ctx: dict, stdio=(None, None, None), tty: bool = False,
             console.close()
         raise PycontainError((mapper and mapper.error) or
                              f"cannot create namespaces: {answer.partition(':')[2]}")
+    from pycontain.runtime.launch import Launch
     return Launch(int(answer), go_w, err_r, console)
