@@ -23,10 +23,10 @@ is killed and reaped.
 import marshal
 import os
 import sys
+import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
 
 ENGINE_VARIABLE = "PYCONTAIN_PREJAIL"
 JAIL_VARIABLE = "PYCONTAIN_JAIL_SIDE"
-_SIGKILL = 9
 
 
 class PreJail:
@@ -34,7 +34,7 @@ class PreJail:
 
     def __init__(self, pid: int, ctl: int, err: int, result: int, log: int):
         self.pid, self._ctl, self._err, self.result, self.log = pid, ctl, err, result, log
-        self.started = False
+        self._ours = True  # until handed a call (the supervisor reaps it) or disposed of
 
     @classmethod
     def claim(cls):
@@ -51,7 +51,7 @@ class PreJail:
         start() reports the jail's failure, as for a forked jail)."""
         from pycontain.runtime.launch import Launch
 
-        self.started = True
+        self._ours = False
         data = marshal.dumps((spec, ctx, event))
         try:
             view = memoryview(data)
@@ -64,12 +64,13 @@ class PreJail:
         return Launch(self.pid, None, self._err)
 
     def dispose(self) -> None:
-        """Kill and reap the jail side unless it was started (then the call's
-        supervisor reaps it); close our ends of its pipes."""
-        if self.started:
+        """Kill and reap the jail side, once, unless it was handed a call (the
+        call's supervisor reaps it then); close our ends of its pipes."""
+        if not self._ours:
             return
+        self._ours = False  # reaped: its pid may be another process's soon
         try:
-            os.kill(self.pid, _SIGKILL)
+            os.kill(self.pid, signal.SIGKILL)
             os.waitpid(self.pid, 0)
         except (ProcessLookupError, ChildProcessError):
             pass

@@ -72,7 +72,8 @@ def container_main(spec: dict, ctx: dict, go_fd: int, err_fd: int) -> None:
     code = ENGINE
     try:
         n.prctl(n.PR_SET_DUMPABLE, 0)
-        if go_fd is not None and os.read(go_fd, 1) != b"1":  # go 1: the engine has our pid
+        # go 1: the engine has our pid (and id maps)
+        if go_fd is not None and os.read(go_fd, 1) != b"1":
             os._exit(ENGINE)
         ctx.get("setup_stdio", lambda: None)()
         cgroup_roots = [(os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC), tasks)
