@@ -17,8 +17,8 @@ runner. Nothing of the caller may reach the handler through it:
 - every descriptor but the call's three was closed by nsinit already.
 What stays in memory is what the engine itself used (the handler's host path,
 the store's, the jail's spec; reachable too through the frames below the
-runner's), never the caller's variables or files (the jail side never even
-had the caller's arguments). Two visible differences
+runner's), never the caller's variables or files (an interpreter started
+beside the engine's never even had the caller's arguments). Two visible differences
 from the image's own python: /proc/self/cmdline says just `python3`, and
 sys.flags.dont_write_bytecode is 0 (sys.dont_write_bytecode is set).
 """

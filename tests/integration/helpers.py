@@ -83,6 +83,23 @@ def reap(proc) -> None:
             stream.close()
 
 
+def processes(command_part: bytes, proc_file: str, matches) -> list:
+    """Pids of the processes whose command line contains command_part and
+    whose /proc/PID/<proc_file> content (bytes) matches (a predicate)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if command_part not in f.read():
+                    continue
+            with open(f"/proc/{pid}/{proc_file}", "rb") as f:
+                if matches(f.read()):
+                    found.append(int(pid))
+        except OSError:  # gone meanwhile
+            continue
+    return found
+
+
 def alive(pid: int) -> bool:
     """The process exists and is not a zombie."""
     try:

@@ -7,7 +7,6 @@ image's python (PYCONTAIN_FN_FORK=0), that nothing of the caller or of
 pycontain itself reaches it, not even in the process's memory, and that an
 unused jail interpreter never outlives the command."""
 import json
-import os
 import re
 import secrets
 import subprocess
@@ -15,9 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import FIND_IN_MEMORY
-
 from conftest import PYCONTAIN
+from helpers import FIND_IN_MEMORY, processes
+
 from pycontain.fn.inprocess_choice import KEPT_VARIABLES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -132,18 +131,8 @@ def test_the_command_keeps_exactly_the_variables_the_engine_expects():
 
 def jail_interpreters(store_root) -> list:
     """Pids of processes started as `pycontain fn _jail` for this test store."""
-    found = []
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                if b"\0fn\0_jail\0" not in f.read():
-                    continue
-            with open(f"/proc/{entry}/environ", "rb") as f:
-                if f"PYCONTAIN_ROOT={store_root}".encode() in f.read().split(b"\0"):
-                    found.append(int(entry))
-        except OSError:
-            continue
-    return found
+    variable = f"PYCONTAIN_ROOT={store_root}".encode()
+    return processes(b"\0fn\0_jail\0", "environ", lambda env: variable in env.split(b"\0"))
 
 
 @pytest.mark.parametrize("args, code", [

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import pytest
 from botocore.config import Config
-from helpers import FIND_IN_MEMORY, created_functions, wait_for
+from helpers import FIND_IN_MEMORY, created_functions, processes, wait_for
 
 CODE = '''
 import os, sys, time
@@ -163,18 +163,7 @@ class Server:
 def zygote_processes(root: str) -> list:
     """Zygotes (and the jails they keep ready) whose image layers are under the
     store root: this test's only, on a machine where other tests may run too."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if b"zygote_main" not in f.read():
-                    continue
-            with open(f"/proc/{pid}/mountinfo") as f:
-                if root in f.read():
-                    found.append(int(pid))
-        except OSError:
-            continue
-    return found
+    return processes(b"zygote_main", "mountinfo", lambda mounts: root.encode() in mounts)
 
 
 @pytest.fixture
