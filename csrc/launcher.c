@@ -70,15 +70,23 @@ static char **with_entry(char **env, char *entry)
 
 static void keep_open(int fd) { fcntl(fd, F_SETFD, 0); }
 
+/* Two interpreters starting at once only pay off on two CPUs or more. */
+static int has_two_cpus(void)
+{
+    cpu_set_t allowed;
+    return sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) >= 2;
+}
+
 /* Start the jail's interpreter (`python3 -I -S SCRIPT fn _jail`) as PID 1 of a
  * new pid namespace, killed if we die; hand the engine (this process, once it
- * has exec'd) the fds and pid that pycontain.fn.prejail expects. Any failure
- * just leaves `fn exec` to fork its jail itself. Returns the engine's env. */
+ * has exec'd) the fds and pid that pycontain.fn.prejail expects. Any failure,
+ * or a single CPU, just leaves `fn exec` to fork its jail itself. Returns the
+ * engine's env. */
 static char **start_jail_side(int argc, char **argv, char *python, char *script, char **env)
 {
     static char engine_entry[96], jail_entry[96];
     int ctl[2], err[2], result[2], log[2];
-    if (geteuid() != 0 || pipe2(ctl, O_CLOEXEC) || pipe2(err, O_CLOEXEC))
+    if (geteuid() != 0 || !has_two_cpus() || pipe2(ctl, O_CLOEXEC) || pipe2(err, O_CLOEXEC))
         return env;
     for (char **e = env; *e; e++)
         if (strcmp(*e, "PYCONTAIN_FN_FORK=0") == 0)

@@ -7,6 +7,7 @@ image's python (PYCONTAIN_FN_FORK=0), that nothing of the caller or of
 pycontain itself reaches it, not even in the process's memory, and that an
 unused jail interpreter never outlives the command."""
 import json
+import os
 import re
 import secrets
 import subprocess
@@ -157,3 +158,17 @@ def test_fn_jail_is_not_for_people(pc):
     result = pc("fn", "_jail")
     assert result.returncode == 125
     assert result.stderr.splitlines() == ["pycontain: fn _jail is started by `pycontain fn exec` only"]
+
+
+def test_on_a_single_cpu_the_engine_forks_the_jail_itself(pc, tmp_path):
+    """On one CPU the launcher starts no jail interpreter (two interpreters
+    starting at once pay off only on two CPUs or more): the call works the same."""
+    path = tmp_path / "handler.py"
+    path.write_text("def handler(e, c):\n    return e['name']\n")
+    path.chmod(0o644)
+    one_cpu = min(os.sched_getaffinity(0))
+    result = subprocess.run([PYCONTAIN, "fn", "exec", str(path), "--event", '{"name": "one"}'],
+                            env=pc.env, capture_output=True, text=True, timeout=60,
+                            preexec_fn=lambda: os.sched_setaffinity(0, {one_cpu}))
+    assert (result.returncode, result.stdout) == (0, '"one"\n'), result.stderr
+    assert jail_interpreters(pc.root) == []
