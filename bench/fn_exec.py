@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """One-shot function latency: `pycontain fn exec handler.py` (cold: a fresh
-jail per call, the handler in a fork of pycontain's interpreter; and with
-PYCONTAIN_FN_FORK=0, the image's python3 started in the jail) vs `bwrap
+jail per call, the handler run by pycontain's own interpreter, as root the one
+the launcher starts beside the engine's; and with PYCONTAIN_FN_FORK=0, the
+image's python3 started in the jail) vs `bwrap
 --unshare-all` running the same handler, through the same runner (and its
 bytecode), with the host's /usr/bin/python3 (and, as a second row, with the handler's
 bytecode bound in too, as pycontain binds it: bwrap's python otherwise compiles
