@@ -38,13 +38,17 @@ class PreJail:
 
     @classmethod
     def claim(cls):
-        """The jail side started for this process, if any (the variable is
-        removed, so it reaches nothing else)."""
+        """The jail side started for this process, if any: the variable is
+        removed, so it reaches nothing else, and believed only if it names a
+        running child of ours (not a process someone's variable points at)."""
         value = os.environ.pop(ENGINE_VARIABLE, None)
         try:
-            return cls(*(int(v) for v in value.split(","))) if value else None
-        except (TypeError, ValueError):
-            return None
+            prejail = cls(*(int(v) for v in value.split(",")))
+            if os.waitpid(prejail.pid, os.WNOHANG) == (0, 0):
+                return prejail
+        except (AttributeError, TypeError, ValueError, ChildProcessError):
+            pass
+        return None
 
     def start(self, spec: dict, ctx: dict, event: bytes):
         """Hand the jail side its call: a runtime.launch.Launch for it (whose

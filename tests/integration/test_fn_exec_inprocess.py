@@ -172,3 +172,24 @@ def test_on_a_single_cpu_the_engine_forks_the_jail_itself(pc, tmp_path):
                             preexec_fn=lambda: os.sched_setaffinity(0, {one_cpu}))
     assert (result.returncode, result.stdout) == (0, '"one"\n'), result.stderr
     assert jail_interpreters(pc.root) == []
+
+
+def test_a_jail_interpreter_variable_from_elsewhere_is_ignored(pc, tmp_path):
+    """PYCONTAIN_PREJAIL is believed only when it names a child of the engine:
+    one naming another process (set by a caller, not by the launcher) never
+    gets that process killed."""
+    path = tmp_path / "handler.py"
+    path.write_text("def handler(e, c):\n    return 1\n")
+    path.chmod(0o644)
+    bystander = subprocess.Popen(["sleep", "60"])
+    try:
+        result = subprocess.run(
+            [sys.executable, "-I", "-c", "import sys; from pycontain.cli.entry import main; "
+             "sys.exit(main())", "fn", "exec", str(path)],
+            env=dict(pc.env, PYCONTAIN_PREJAIL=f"{bystander.pid},0,1,2,2"),
+            capture_output=True, text=True, timeout=60)
+        assert (result.returncode, result.stdout) == (0, "1\n"), result.stderr
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
