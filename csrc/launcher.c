@@ -78,7 +78,8 @@ static int has_two_cpus(void)
 }
 
 /* Start the jail's interpreter (`python3 -I -S SCRIPT fn _jail`) as PID 1 of a
- * new pid namespace, killed if we die; hand the engine (this process, once it
+ * new pid namespace, killed if we die (until it drops to the handler's user,
+ * which disarms that: nsinit arms it again); hand the engine (this process, once it
  * has exec'd) the fds and pid that pycontain.fn.prejail expects. Any failure,
  * or a single CPU, just leaves `fn exec` to fork its jail itself. Returns the
  * engine's env. */
@@ -86,25 +87,27 @@ static char **start_jail_side(int argc, char **argv, char *python, char *script,
 {
     static char engine_entry[96], jail_entry[96];
     int ctl[2], err[2], result[2], log[2];
-    if (geteuid() != 0 || !has_two_cpus() || pipe2(ctl, O_CLOEXEC) || pipe2(err, O_CLOEXEC))
+    if (geteuid() != 0 || !has_two_cpus())
         return env;
     for (char **e = env; *e; e++)
         if (strcmp(*e, "PYCONTAIN_FN_FORK=0") == 0)
             return env;
-    if (pipe2(result, O_CLOEXEC) || pipe2(log, O_CLOEXEC))
-        return env;
+    if (pipe2(ctl, O_CLOEXEC) || pipe2(err, O_CLOEXEC) || pipe2(result, O_CLOEXEC)
+        || pipe2(log, O_CLOEXEC))
+        return env;  /* those made are closed by exec */
     pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0);
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        signal(SIGINT, SIG_IGN);  /* a Ctrl-C is the engine's to handle (fn.inprocess restores it) */
+        /* a Ctrl-C is the engine's to handle; the handler gets the caller's disposition back */
+        int sigint_ignored = signal(SIGINT, SIG_IGN) == SIG_IGN;
         int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (null >= 0)
             dup2(null, 0);  /* the event is the engine's to read */
         int keep[] = {ctl[0], err[1], result[1], log[1]};
         for (int i = 0; i < 4; i++)
             keep_open(keep[i]);
-        snprintf(jail_entry, sizeof jail_entry, "PYCONTAIN_JAIL_SIDE=%d,%d,%d,%d,%d", ctl[0],
-                 err[1], result[1], log[1], !asks_for(argc, argv, "--network"));
+        snprintf(jail_entry, sizeof jail_entry, "PYCONTAIN_JAIL_SIDE=%d,%d,%d,%d,%d,%d", ctl[0],
+                 err[1], result[1], log[1], !asks_for(argc, argv, "--network"), sigint_ignored);
         char *args[] = {python, "-I", "-S", script, "fn", "_jail", NULL};
         char **jail_env = with_entry(env, jail_entry);
         if (jail_env)
@@ -142,9 +145,20 @@ static int own_directory(char *dir, size_t size, const char *argv0)
     return 0;
 }
 
+/* Whether standard input, output and error are open (on /dev/null if the
+ * caller closed them), so that no pipe of ours can be taken for one. */
+static int standard_fds_open(void)
+{
+    for (int fd = 0; fd < 3; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", fd ? O_WRONLY : O_RDONLY) != fd)
+            return 0;
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     char dir[PATH_MAX], python[PATH_MAX + 16], script[PATH_MAX + 16];
+    int stdio_ok = standard_fds_open();
     if (own_directory(dir, sizeof dir, argc > 0 ? argv[0] : NULL)) {
         fprintf(stderr, "pycontain: cannot find the directory it is installed in\n");
         return 125;
@@ -169,7 +183,7 @@ int main(int argc, char **argv)
             if (kept(environ[i]))
                 env[n++] = environ[i];
     }
-    if (is_exec(argc, argv))
+    if (is_exec(argc, argv) && stdio_ok)
         env = start_jail_side(argc, argv, python, script, env);
     execve(python, args, env);
     int cannot_find = errno == ENOENT;

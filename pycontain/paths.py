@@ -47,6 +47,12 @@ def run_root() -> str:
     return "/run/pycontain" if os.geteuid() == 0 else _rootless_run_root()
 
 
+def cache_path(kind: str) -> str:
+    """Where the store keeps a cache of one kind (seccomp, bytecode): files it
+    can rebuild at any time."""
+    return os.path.join(data_root(), "cache", kind)
+
+
 def ensure_dir(path: str) -> str:
     """Create path (and parents) mode 0700 if missing; return it."""
     os.makedirs(path, mode=0o700, exist_ok=True)

@@ -92,7 +92,7 @@ def _exit(status: int):
     os._exit(status & 0xFF)
 
 
-def become_runner(env: list, args: list, blocks: list, runner):
+def become_runner(env: list, args: list, blocks: list, runner, sigint):
     """The jail's first process, after lockdown: run the call. Never returns."""
     import _signal as signal
 
@@ -102,7 +102,8 @@ def become_runner(env: list, args: list, blocks: list, runner):
     _as_jail_python(env, args)
     for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # as python's start leaves them
         signal.signal(sig, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # fn.prejail's ignored it
+    if sigint is not None:
+        signal.signal(signal.SIGINT, sigint)
     n.prctl(n.PR_SET_DUMPABLE, 1)  # as after exec: /proc/self is the handler's own
     try:
         status = runner.main()
@@ -111,11 +112,12 @@ def become_runner(env: list, args: list, blocks: list, runner):
     _exit(status)
 
 
-def runner_hook(process: dict, shared: bool = True):
+def runner_hook(process: dict, shared: bool = True, sigint=None):
     """The ctx["in_process"] callable of a jail that nsinit runs instead of
     exec'ing the spec's process (its env and args: jail.BOOT); called before
     the jail's root exists: what it imports is the engine's. shared: the
-    process is a fork of a longer-lived one, whose memory pages it shares."""
+    process is a fork of a longer-lived one, whose memory pages it shares.
+    sigint: the SIGINT disposition python would start with, if not ours."""
     from pycontain import native  # noqa: F401 - for _overwrite and become_runner
     from pycontain.fn import runner
 
@@ -124,4 +126,4 @@ def runner_hook(process: dict, shared: bool = True):
         import gc
         gc.freeze()  # the call's collector must not write to (and so copy) every shared page
     env, args = process["env"], process["args"]
-    return lambda: become_runner(env, args, blocks, runner)
+    return lambda: become_runner(env, args, blocks, runner, sigint)

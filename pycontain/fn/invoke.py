@@ -206,6 +206,7 @@ def run_call(cfg: JailConfig, event: bytes, log_sink=None, prejail=None) -> Outc
     spec = jail_spec(cfg, out.request_id, int(time.time() * 1000 + cfg.timeout * 1000),
                      runner=not in_process)
     ctx = jail_context(spec, store_root, image.layer_dirs, mount_point)
+    ctx["die_with_parent"] = True  # a one-shot call never outlives this process
     launch, collector = _launch(spec, ctx, in_process, event, log_sink, prejail)
     header = f"START RequestId: {out.request_id} Version: $LATEST\n".encode()
     try:

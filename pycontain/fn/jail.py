@@ -10,6 +10,7 @@ profile (all applied by pycontain.runtime.security.lockdown). Limits are rlimits
 `limits`); the caller's environment, files and descriptors never enter.
 """
 import os
+import stat
 import sys
 
 from pycontain.fn.environment import BASE, lambda_env, parse_env
@@ -31,6 +32,8 @@ SANDBOX_UID, SANDBOX_GID = 993, 990  # Lambda's sbx_user1051
 TMP_SIZE = "512m"                     # Lambda's default ephemeral storage
 MAX_PROCESSES = 1024                  # Lambda's limit on processes and threads
 MAX_OPEN_FILES = 1024
+MAX_COMPILED = 4 * 1024 * 1024      # a larger single-file handler is compiled by the jail's python
+BYTECODE_FORMAT = 2                  # in the cache's file names: 1 held the handler's host path
 UNUSED_MOUNTS = ("/dev/pts", "/dev/mqueue")  # no terminal, no POSIX queues (as in Lambda)
 LIMITS_APPLIED = "rlimit"             # what enforces memory/pids/CPU: rlimits, not cgroups
 
@@ -47,13 +50,14 @@ def _ro_bind(source: str, destination: str) -> dict:
             "options": ["bind", "ro", "nosuid", "nodev"]}
 
 
-def bytecode(source: str, pyc: str, by_hash: bool = False):
+def bytecode(source: str, pyc: str, by_hash: bool = False, shown_as: str = None):
     """pyc, the bytecode of source as python's import writes it, after
     rewriting it if missing or stale; None if it cannot be written or the
     source does not compile (the jail's python then compiles the source in
     memory: slower, same result). Compiling never runs the code. The header
     holds the source's mtime and size, or (by_hash) a hash of its content
-    (python's checked hash-based bytecode); the jail's python checks either."""
+    (python's checked hash-based bytecode); the jail's python checks either.
+    shown_as: the source's path in the code objects (default: source's own)."""
     import _frozen_importlib_external as bootstrap
     import _imp
 
@@ -63,8 +67,7 @@ def bytecode(source: str, pyc: str, by_hash: bool = False):
     except OSError:
         header = b""
     if by_hash:
-        with open(source, "rb") as f:
-            stamp = _imp.source_hash(bootstrap._RAW_MAGIC_NUMBER, f.read())
+        stamp = _imp.source_hash(bootstrap._RAW_MAGIC_NUMBER, _read_regular(source))
         fresh = header[4:8] == (3).to_bytes(4, "little") and header[8:] == stamp
     else:
         st = os.stat(source)
@@ -75,11 +78,25 @@ def bytecode(source: str, pyc: str, by_hash: bool = False):
     try:
         import py_compile
         mode = py_compile.PycInvalidationMode
-        py_compile.compile(source, cfile=pyc, doraise=True,
+        py_compile.compile(source, cfile=pyc, dfile=shown_as, doraise=True,
                            invalidation_mode=mode.CHECKED_HASH if by_hash else mode.TIMESTAMP)
         return pyc
     except (OSError, py_compile.PyCompileError, ValueError, RecursionError, MemoryError):
         return None
+
+
+def _read_regular(path: str) -> bytes:
+    """A regular file's content, at most MAX_COMPILED bytes (OSError otherwise:
+    a FIFO or device must not block the engine, nor a huge file fill it)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_COMPILED:
+            raise OSError(f"{path}: not a regular file of at most {MAX_COMPILED} bytes")
+        with open(fd, "rb", closefd=False) as f:
+            return f.read(MAX_COMPILED + 1)
+    finally:
+        os.close(fd)
 
 
 def runner_bytecode():
@@ -99,10 +116,14 @@ def _handler_bytecode_mounts(code: str) -> list:
     from _sha256 import sha256  # hashlib would load OpenSSL
 
     from pycontain import paths
-    cache = paths.ensure_dir(os.path.join(paths.data_root(), "cache", "bytecode"))
+    cache = paths.ensure_dir(paths.cache_path("bytecode"))
     tag = sys.implementation.cache_tag
-    name = f"{sha256(os.fsencode(code)).hexdigest()}.{tag}.pyc"
-    pyc = bytecode(code, os.path.join(cache, name), by_hash=True)
+    name = f"{sha256(os.fsencode(code)).hexdigest()}.{tag}.{BYTECODE_FORMAT}.pyc"
+    shown_as = f"{TASK_ROOT}/{os.path.basename(code)}"  # never the host path (the pyc is readable)
+    try:
+        pyc = bytecode(code, os.path.join(cache, name), by_hash=True, shown_as=shown_as)
+    except OSError:
+        return []  # not a regular file, or too big: the jail's python compiles it (or fails)
     module = os.path.basename(code)[:-3]
     return [_ro_bind(pyc, f"{TASK_ROOT}/__pycache__/{module}.{tag}.pyc")] if pyc else []
 

@@ -13,12 +13,13 @@ launcher, one end each.
 
 The jail side never sees the caller's arguments or environment: the launcher
 starts it as `pycontain fn _jail` with `fn exec`'s emptied environment. When
-the engine does not use it (another image, PYCONTAIN_FN_FORK=0, an error), it
-is killed and reaped.
+the engine does not use it (another image, bad flags, an error), it is killed
+and reaped; if the engine dies, the kernel kills it (and, once it runs the
+handler as another user, it has armed that again: nsinit, die_with_parent).
 
-    PYCONTAIN_PREJAIL=pid,ctl,err,result,log     what the engine gets
-    PYCONTAIN_JAIL_SIDE=ctl,err,result,log,net   what the jail side gets
-                                                 (net: 0 if --network was given)
+    PYCONTAIN_PREJAIL=pid,ctl,err,result,log              what the engine gets
+    PYCONTAIN_JAIL_SIDE=ctl,err,result,log,net,sigint     what the jail side gets
+        net: 0 if --network was given; sigint: 1 if the caller ignored SIGINT
 """
 import marshal
 import os
@@ -40,13 +41,18 @@ class PreJail:
     def claim(cls):
         """The jail side started for this process, if any: the variable is
         removed, so it reaches nothing else, and believed only if it names a
-        running child of ours (not a process someone's variable points at)."""
+        running child of ours in a pid namespace of its own (not a process
+        someone's variable points at). Its pipes are not inherited further."""
         value = os.environ.pop(ENGINE_VARIABLE, None)
         try:
             prejail = cls(*(int(v) for v in value.split(",")))
-            if os.waitpid(prejail.pid, os.WNOHANG) == (0, 0):
+            if (prejail.pid > 1 and os.waitpid(prejail.pid, os.WNOHANG) == (0, 0)
+                    and os.stat(f"/proc/{prejail.pid}/ns/pid").st_ino
+                    != os.stat("/proc/self/ns/pid").st_ino):
+                for fd in (prejail._ctl, prejail._err, prejail.result, prejail.log):
+                    os.set_inheritable(fd, False)
                 return prejail
-        except (AttributeError, TypeError, ValueError, ChildProcessError):
+        except (AttributeError, TypeError, ValueError, OSError):
             pass
         return None
 
@@ -55,7 +61,6 @@ class PreJail:
         start() reports the jail's failure, as for a forked jail)."""
         from pycontain.runtime.launch import Launch
 
-        self._ours = False
         data = marshal.dumps((spec, ctx, event))
         try:
             view = memoryview(data)
@@ -63,8 +68,8 @@ class PreJail:
                 view = view[os.write(self._ctl, view):]
         except BrokenPipeError:
             pass  # it died: start() reads why, or the exit status tells
-        finally:
-            os.close(self._ctl)
+        os.close(self._ctl)
+        self._ours = False  # the call's supervisor kills and reaps it from now on
         return Launch(self.pid, None, self._err)
 
     def dispose(self) -> None:
@@ -98,11 +103,21 @@ def main() -> None:
     from pycontain.errors import ENGINE
 
     try:
-        ctl, err, result, log, net = (int(v) for v in os.environ.pop(JAIL_VARIABLE).split(","))
+        fields = os.environ.pop(JAIL_VARIABLE).split(",")
+        ctl, err, result, log, net, sigint_ignored = (int(v) for v in fields)
     except (KeyError, ValueError):
         print("pycontain: fn _jail is started by `pycontain fn exec` only", file=sys.stderr)
         os._exit(ENGINE)
+    try:
+        _become_jail(ctl, err, result, log, net, sigint_ignored)
+    except BaseException as exc:  # noqa: BLE001 - tell the engine (125), never unwind
+        os.write(err, f"{ENGINE}:the jail's interpreter failed: {exc!r}".encode(errors="replace"))
+    os._exit(ENGINE)
+
+
+def _become_jail(ctl: int, err: int, result: int, log: int, net: int, sigint_ignored: int):
     from pycontain import native as n
+    from pycontain.errors import ENGINE
 
     # what every fn exec jail has, made while the engine is still starting
     early = n.CLONE_NEWNS | n.CLONE_NEWIPC | n.CLONE_NEWUTS | (n.CLONE_NEWNET if net else 0)
@@ -110,7 +125,7 @@ def main() -> None:
         n.prctl(n.PR_SET_DUMPABLE, 0)
         n.unshare(early)
     except OSError:
-        early = 0  # become_container reports it, once there is someone to tell
+        early = 0  # become_container reports it
     from pycontain.fn.inprocess import runner_hook
     from pycontain.runtime import nsinit, process  # noqa: F401 - before the root changes
     from pycontain.runtime.security import caps
@@ -124,7 +139,8 @@ def main() -> None:
     os.write(event_fd, event)
     os.lseek(event_fd, 0, os.SEEK_SET)
     ctx["setup_stdio"] = process.stdio_setup((event_fd, result, log))
-    ctx["in_process"] = runner_hook(spec["process"], shared=False)
+    sigint = signal.SIG_IGN if sigint_ignored else signal.default_int_handler
+    ctx["in_process"] = runner_hook(spec["process"], shared=False, sigint=sigint)
     flags = process.namespace_flags(spec) & ~n.CLONE_NEWPID
     if early & ~flags:
         os.write(err, f"{ENGINE}:the jail was started with namespaces it must not have".encode())

@@ -4,6 +4,8 @@ Mounts need no collecting: they only ever exist in containers' own mount
 namespaces and vanish with them. What can remain is on disk (records of
 --rm containers whose monitor died, half-created containers, stale state and
 name links) and, for a container whose monitor was killed, its processes.
+It also empties, silently, the cache of function handlers' bytecode (one file
+per handler path ever run; nothing left behind, it is rebuilt on the next call).
 """
 import os
 import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
@@ -48,6 +50,9 @@ def collect() -> list:
         if os.readlink(link) not in known:
             os.unlink(link)
             removed.append(f"removed stale name {name}")
+    cache = paths.cache_path("bytecode")
+    for name in _listdir(cache):
+        os.unlink(os.path.join(cache, name))
     return removed
 
 

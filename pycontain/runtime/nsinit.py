@@ -67,7 +67,9 @@ def container_main(spec: dict, ctx: dict, go_fd: int, err_fd: int) -> None:
     go_fd: the engine's go-ahead pipe (None: go at once, see fn.prejail).
     ctx: rootfs + overlay (build the root file system), hostname, loopback,
     setup_stdio, before_exec (hooks run as root before the privileges drop),
-    seccomp (the BPF program to install), in_process (called instead of exec).
+    seccomp (the BPF program to install), in_process (called instead of exec),
+    die_with_parent (killed when the engine's thread that made it dies; armed
+    after the user switch, which disarms it).
     """
     code = ENGINE
     try:
@@ -112,6 +114,8 @@ def container_main(spec: dict, ctx: dict, go_fd: int, err_fd: int) -> None:
         for hook in ctx.get("before_exec", ()):
             hook()
         drop_privileges(process, ctx.get("seccomp"))
+        if ctx.get("die_with_parent"):
+            n.prctl(n.PR_SET_PDEATHSIG, signal.SIGKILL)
         if "in_process" in ctx:  # the command is this interpreter itself (fn exec)
             os.close(err_fd)  # what exec would do: the engine learns that we run
             ctx["in_process"]()  # never returns

@@ -7,6 +7,8 @@ import sys
 import time
 
 import pytest
+from conftest import PYCONTAIN
+from helpers import processes, wait_for
 
 SEED = '{"name": "John Doe"}'
 
@@ -287,3 +289,44 @@ def test_an_edited_handler_runs_its_new_code(pc, handler):
     handler("def handler(e, c):\n    return 'B'\n")
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert ok(fn_exec(pc, path)) == "B"
+
+
+def test_a_killed_engine_takes_the_jail_with_it(pc, handler):
+    """SIGKILL leaves the engine no say: the jail, whose handler runs as another
+    user (which disarms a parent-death signal), armed it again itself."""
+    path = handler("import time\ndef handler(e, c):\n    print('started', flush=True)\n"
+                   "    time.sleep(60)\n")
+    proc = pc.popen("fn", "exec", path, "--timeout", "60")
+    for line in proc.stderr:
+        if "started" in line:
+            break
+    proc.kill()
+    proc.wait(timeout=10)
+    proc.stdout.close()
+    proc.stderr.close()
+    jails = lambda: processes(b"python3", "mountinfo", lambda m: str(pc.root).encode() in m)  # noqa: E731
+    wait_for(lambda: not jails(), 5, "the jail to die with its engine")
+
+
+def test_a_fifo_for_a_handler_does_not_hang_the_engine(pc, tmp_path):
+    """The engine reads a single-file handler to cache its bytecode, but only a
+    regular file: a FIFO is left to the jail's python, which imports none."""
+    fifo = tmp_path / "handler.py"
+    os.mkfifo(fifo, 0o644)
+    assert failed(fn_exec(pc, str(fifo), timeout=30))["errorType"] == "Runtime.ImportModuleError"
+
+
+def test_the_cached_bytecode_does_not_show_the_host_path(pc, handler, tmp_path):
+    path = handler("import sys\ndef handler(e, c):\n"
+                   "    with open(sys.modules[__name__].__spec__.cached, 'rb') as f:\n"
+                   "        return f.read().decode('latin-1')\n")
+    pyc = ok(fn_exec(pc, path))
+    assert "/var/task/handler.py" in pyc and str(tmp_path) not in pyc
+
+
+def test_closed_standard_input_is_fine(pc, handler):
+    path = handler("def handler(e, c):\n    return 'ok'\n")
+    result = subprocess.run([PYCONTAIN, "fn", "exec", path], env=pc.env, stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True, timeout=60,
+                            preexec_fn=lambda: os.close(0))
+    assert (result.returncode, result.stdout) == (0, '"ok"\n'), result.stderr

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import secrets
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -25,17 +26,15 @@ MODES = {"beside": {}, "forked": {}, "exec": {"PYCONTAIN_FN_FORK": "0"}}
 SCRIPT = Path(PYCONTAIN).with_name("pycontain-main")  # install.sh's name for bin/pycontain
 
 
-def run(pc, tmp_path, code: str, mode: str = "beside", *args, extra_env=None):
+def run(pc, tmp_path, code: str, mode: str = "beside", *args, extra_env=None, preexec=None):
     path = tmp_path / "handler.py"
     path.write_text(code)
     path.chmod(0o644)
     pc.env = {k: v for k, v in pc.env.items() if k != "PYCONTAIN_FN_FORK"}
     pc.env.update(MODES[mode], **(extra_env or {}))
-    if mode == "forked":  # the script, without the launcher: the engine forks the jail
-        result = subprocess.run([str(SCRIPT), "fn", "exec", str(path), *args], env=pc.env,
-                                capture_output=True, text=True, timeout=60)
-    else:
-        result = pc("fn", "exec", str(path), *args)
+    command = SCRIPT if mode == "forked" else PYCONTAIN  # the script: the engine forks the jail
+    result = subprocess.run([str(command), "fn", "exec", str(path), *args], env=pc.env,
+                            capture_output=True, text=True, timeout=60, preexec_fn=preexec)
     return result.returncode, json.loads(result.stdout)
 
 
@@ -64,6 +63,15 @@ def test_the_handler_sees_the_same_interpreter_either_way(pc, tmp_path):
     assert code == 0 and seen["engine"] is False and seen["outside"] == []
     assert seen["executable"] == "/usr/bin/python3" and seen["argv"] == ["-c"]
     assert "PYCONTAIN_ROOT" not in seen["environ"] and "_HANDLER" in seen["environ"]
+
+
+def test_a_caller_that_ignores_sigint_passes_that_on_either_way(pc, tmp_path):
+    """As python would when started by a shell for a background job."""
+    ignore = lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)  # noqa: E731
+    results = {mode: run(pc, tmp_path, INTERPRETER, mode, preexec=ignore) for mode in MODES}
+    assert results["beside"] == results["forked"] == results["exec"]
+    signals = dict(zip(signal.valid_signals(), results["exec"][1]["signals"]))
+    assert signals[signal.SIGINT] == str(signal.SIG_IGN)
 
 
 @pytest.mark.parametrize("body, error_type, status", [

@@ -25,7 +25,7 @@ MACHINES = {"x86_64": ("SCMP_ARCH_X86_64", "amd64"), "aarch64": ("SCMP_ARCH_AARC
 
 
 def cache_dir() -> str:
-    return paths.ensure_dir(os.path.join(paths.data_root(), "cache", "seccomp"))
+    return paths.ensure_dir(paths.cache_path("seccomp"))
 
 
 def _cached(key: str, suffix: str, make):
