@@ -41,7 +41,9 @@ class Launch:
         self._go(b"2")
         if self._go_fd is not None:
             os.close(self._go_fd)
+            self._go_fd = None  # closed: its number may be another file's soon
         with os.fdopen(self._err_fd, "rb") as err:
+            self._err_fd = None
             report = err.read()
         if report:
             os.waitpid(self.pid, 0)
@@ -55,10 +57,12 @@ class Launch:
     def abort(self) -> None:
         """Kill the process before it ever ran its command."""
         for fd in (self._go_fd, self._err_fd):
-            try:
-                os.close(fd)
-            except (OSError, TypeError):  # closed already, or no go-ahead pipe
-                pass
+            if fd is not None:  # None: closed by start(), or no go-ahead pipe
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self._go_fd = self._err_fd = None
         if self._console is not None:
             self._console.close()
         if self.pid <= 0:
