@@ -1,7 +1,7 @@
 """A one-shot jail whose interpreter starts beside the engine's.
 
 Starting python is most of a cold `fn exec`, and the handler needs a python in
-the jail. As root, the pycontain command (csrc/launcher.c) therefore starts a
+the jail. As root on two CPUs or more, the pycontain command (csrc/launcher.c) starts a
 second interpreter at once, in parallel with the engine's, as PID 1 of a new
 pid namespace (killed if the engine dies): the jail side. While the engine
 parses its flags, resolves the image and builds the jail's spec, the jail side
