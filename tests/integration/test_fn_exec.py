@@ -244,13 +244,19 @@ def test_caller_files_env_and_fds_stay_out(pc, handler, tmp_path):
     assert status["NoNewPrivs"].strip() == "1"
 
 
-def test_interrupt_kills_the_jail(pc, handler):
-    path = handler("def handler(e, c):\n    print('started', flush=True)\n"
-                   "    while True:\n        pass\n")
+def running_call(pc, path):
+    """`fn exec PATH` (60 s timeout), once its handler has printed 'started'."""
     proc = pc.popen("fn", "exec", path, "--timeout", "60")
     for line in proc.stderr:
         if "started" in line:
             break
+    return proc
+
+
+def test_interrupt_kills_the_jail(pc, handler):
+    path = handler("def handler(e, c):\n    print('started', flush=True)\n"
+                   "    while True:\n        pass\n")
+    proc = running_call(pc, path)
     proc.send_signal(2)  # SIGINT, as Ctrl-C; the fixture checks no jail process is left
     assert proc.wait(timeout=10) == 130
     proc.stdout.close()
@@ -296,10 +302,7 @@ def test_a_killed_engine_takes_the_jail_with_it(pc, handler):
     user (which disarms a parent-death signal), armed it again itself."""
     path = handler("import time\ndef handler(e, c):\n    print('started', flush=True)\n"
                    "    time.sleep(60)\n")
-    proc = pc.popen("fn", "exec", path, "--timeout", "60")
-    for line in proc.stderr:
-        if "started" in line:
-            break
+    proc = running_call(pc, path)
     proc.kill()
     proc.wait(timeout=10)
     proc.stdout.close()
