@@ -89,9 +89,6 @@ static char **start_jail_side(int argc, char **argv, char *python, char *script,
     int ctl[2], err[2], result[2], log[2];
     if (geteuid() != 0 || !has_two_cpus())
         return env;
-    for (char **e = env; *e; e++)
-        if (strcmp(*e, "PYCONTAIN_FN_FORK=0") == 0)
-            return env;
     if (pipe2(ctl, O_CLOEXEC) || pipe2(err, O_CLOEXEC) || pipe2(result, O_CLOEXEC)
         || pipe2(log, O_CLOEXEC))
         return env;  /* those made are closed by exec */

@@ -172,12 +172,11 @@ def _supervise(launch, collector: _Collector, deadline: float, header: bytes) ->
 
 
 def _launch(spec: dict, ctx: dict, in_process: bool, event: bytes, log_sink, prejail):
-    """Start the call's jail: the jail side the launcher started (fn.prejail),
-    if the handler runs in-process, else a fork of ours. (launch, collector)"""
-    if in_process and prejail is not None:
-        return prejail.start(spec, ctx, event), _Collector(prejail.result, prejail.log, log_sink)
+    """Start the call's jail: the jail side the launcher started (fn.prejail)
+    if there is one, else a fork of ours. (launch, collector)"""
     if prejail is not None:
-        prejail.dispose()
+        launch = prejail.start(spec, dict(ctx, in_process=in_process), event)
+        return launch, _Collector(prejail.result, prejail.log, log_sink)
     from pycontain.runtime.process import spawn
     if in_process:
         from pycontain.fn.inprocess import runner_hook
@@ -188,8 +187,7 @@ def _launch(spec: dict, ctx: dict, in_process: bool, event: bytes, log_sink, pre
 def run_call(cfg: JailConfig, event: bytes, log_sink=None, prejail=None) -> Outcome:
     """Run one call of cfg's handler with event (JSON bytes). log_sink: an fd
     the log stream is copied to as it arrives (its last 4 KiB are kept in
-    Outcome.log either way). prejail: a fn.prejail.PreJail to use if it can
-    (else it is disposed of)."""
+    Outcome.log either way). prejail: the fn.prejail.PreJail to run the call in."""
     out = Outcome(request_id=new_request_id())
     if len(event) > MAX_EVENT:
         out.payload = error_payload("RequestTooLargeException", "Request must be smaller than "

@@ -7,14 +7,14 @@ pid namespace (killed if the engine dies): the jail side. While the engine
 parses its flags, resolves the image and builds the jail's spec, the jail side
 unshares its namespaces and imports what it will need; then it receives the
 spec, the runtime context and the event through a pipe, and goes on exactly as
-a jail the engine forks itself (process.become_container, with the handler
-run in-process: fn.inprocess). The result and log pipes were made by the
-launcher, one end each.
+a jail the engine forks itself (process.become_container): it runs the handler
+in-process (fn.inprocess) if the engine says so, else it execs the image's
+python3 with the runner. The result and log pipes were made by the launcher,
+one end each.
 
 The jail side never sees the caller's arguments or environment: the launcher
 starts it as `pycontain fn _jail` with `fn exec`'s emptied environment. When
-the engine does not use it (another image, bad flags, an error), it is killed
-and reaped; if the engine dies, the kernel kills it (and, once it runs the
+the engine does not use it (bad flags, an error), it is killed and reaped; if the engine dies, the kernel kills it (and, once it runs the
 handler as another user, it has armed that again: nsinit, die_with_parent).
 
     PYCONTAIN_PREJAIL=pid,ctl,err,result,log              what the engine gets
@@ -119,6 +119,9 @@ def _become_jail(ctl: int, err: int, result: int, log: int, net: int, sigint_ign
     from pycontain import native as n
     from pycontain.errors import ENGINE
 
+    for fd in (ctl, err, result, log):  # an exec closes the error pipe: the engine's cue
+        os.set_inheritable(fd, False)
+
     # what every fn exec jail has, made while the engine is still starting
     early = n.CLONE_NEWNS | n.CLONE_NEWIPC | n.CLONE_NEWUTS | (n.CLONE_NEWNET if net else 0)
     try:
@@ -139,8 +142,11 @@ def _become_jail(ctl: int, err: int, result: int, log: int, net: int, sigint_ign
     os.write(event_fd, event)
     os.lseek(event_fd, 0, os.SEEK_SET)
     ctx["setup_stdio"] = process.stdio_setup((event_fd, result, log))
-    sigint = signal.SIG_IGN if sigint_ignored else signal.default_int_handler
-    ctx["in_process"] = runner_hook(spec["process"], shared=False, sigint=sigint)
+    if ctx.pop("in_process"):
+        sigint = signal.SIG_IGN if sigint_ignored else signal.default_int_handler
+        ctx["in_process"] = runner_hook(spec["process"], shared=False, sigint=sigint)
+    elif not sigint_ignored:  # the image's python then starts as from the caller
+        ctx["before_exec"] = [lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)]
     flags = process.namespace_flags(spec) & ~n.CLONE_NEWPID
     if early & ~flags:
         os.write(err, f"{ENGINE}:the jail was started with namespaces it must not have".encode())
