@@ -113,7 +113,8 @@ static char **start_jail_side(int argc, char **argv, char *python, char *script,
     }
     if (pid < 0)
         return env;
-    int mine[] = {ctl[1], err[0], result[0], log[0]}, theirs[] = {ctl[0], err[1], result[1], log[1]};
+    int mine[] = {ctl[1], err[0], result[0], log[0]};
+    int theirs[] = {ctl[0], err[1], result[1], log[1]};
     for (int i = 0; i < 4; i++) {
         keep_open(mine[i]);
         close(theirs[i]);

@@ -1,21 +1,22 @@
 """A one-shot jail whose interpreter starts beside the engine's.
 
 Starting python is most of a cold `fn exec`, and the handler needs a python in
-the jail. As root on two CPUs or more, the pycontain command (csrc/launcher.c) starts a
-second interpreter at once, in parallel with the engine's, as PID 1 of a new
-pid namespace (killed if the engine dies): the jail side. While the engine
-parses its flags, resolves the image and builds the jail's spec, the jail side
-unshares its namespaces and imports what it will need; then it receives the
-spec, the runtime context and the event through a pipe, and goes on exactly as
-a jail the engine forks itself (process.become_container): it runs the handler
-in-process (fn.inprocess) if the engine says so, else it execs the image's
-python3 with the runner. The result and log pipes were made by the launcher,
-one end each.
+the jail. As root on two CPUs or more, the pycontain command (csrc/launcher.c)
+starts a second interpreter at once, in parallel with the engine's, as PID 1 of
+a new pid namespace (killed if the engine dies): the jail side. While the
+engine parses its flags, resolves the image and builds the jail's spec, the
+jail side unshares its namespaces and imports what it will need; then it
+receives the spec, the runtime context and the event through a pipe, and goes
+on exactly as a jail the engine forks itself (process.become_container): it
+runs the handler in-process (fn.inprocess) if the engine says so, else it execs
+the image's python3 with the runner. The result and log pipes were made by the
+launcher, one end each.
 
 The jail side never sees the caller's arguments or environment: the launcher
 starts it as `pycontain fn _jail` with `fn exec`'s emptied environment. When
-the engine does not use it (bad flags, an error), it is killed and reaped; if the engine dies, the kernel kills it (and, once it runs the
-handler as another user, it has armed that again: nsinit, die_with_parent).
+the engine does not use it (bad flags, an error), it is killed and reaped; if
+the engine dies, the kernel kills it (and, once it runs the handler as another
+user, it has armed that again: nsinit, die_with_parent).
 
     PYCONTAIN_PREJAIL=pid,ctl,err,result,log              what the engine gets
     PYCONTAIN_JAIL_SIDE=ctl,err,result,log,net,sigint     what the jail side gets

@@ -280,7 +280,8 @@ def test_single_file_handler_comes_with_bytecode_python_accepts(pc, handler):
                    "        header = f.read(16)\n"
                    "    with open(__file__, 'rb') as f:\n"
                    "        digest = _imp.source_hash(b._RAW_MAGIC_NUMBER, f.read())\n"
-                   "    return [pyc, header[:4] == b.MAGIC_NUMBER, header[4], header[8:] == digest,\n"
+                   "    return [pyc, header[:4] == b.MAGIC_NUMBER, header[4],\n"
+                   "            header[8:] == digest,\n"
                    "            os.access(pyc, os.W_OK)]\n")
     tag = sys.implementation.cache_tag
     assert ok(fn_exec(pc, path)) == [f"/var/task/__pycache__/handler.{tag}.pyc", True, 3, True,
@@ -307,8 +308,9 @@ def test_a_killed_engine_takes_the_jail_with_it(pc, handler):
     proc.wait(timeout=10)
     proc.stdout.close()
     proc.stderr.close()
-    jails = lambda: processes(b"python3", "mountinfo", lambda m: str(pc.root).encode() in m)  # noqa: E731
-    wait_for(lambda: not jails(), 5, "the jail to die with its engine")
+    store = str(pc.root).encode()
+    wait_for(lambda: not processes(b"python3", "mountinfo", lambda mounts: store in mounts), 5,
+             "the jail to die with its engine")
 
 
 def test_a_fifo_for_a_handler_does_not_hang_the_engine(pc, tmp_path):
@@ -329,7 +331,7 @@ def test_the_cached_bytecode_does_not_show_the_host_path(pc, handler, tmp_path):
 
 def test_closed_standard_input_is_fine(pc, handler):
     path = handler("def handler(e, c):\n    return 'ok'\n")
-    result = subprocess.run([PYCONTAIN, "fn", "exec", path], env=pc.env, stdin=subprocess.DEVNULL,
-                            capture_output=True, text=True, timeout=60,
-                            preexec_fn=lambda: os.close(0))
+    result = subprocess.run([PYCONTAIN, "fn", "exec", path], env=pc.env,
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                            timeout=60, preexec_fn=lambda: os.close(0))
     assert (result.returncode, result.stdout) == (0, '"ok"\n'), result.stderr

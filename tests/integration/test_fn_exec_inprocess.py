@@ -153,7 +153,7 @@ def jail_interpreters(store_root) -> list:
     (["{handler}", "--image", "busybox"], 127),            # no python3 there: not in-process
     (["/nonexistent/handler.py"], 125),
     (["{handler}", "--timeout", "nope"], 125),
-    (["{handler}", "--no-such-flag"], 125),               # click reports it: the lean parser gave up
+    (["{handler}", "--no-such-flag"], 125),               # click's: the lean parser gave up
     (["--help"], 0),
 ])
 def test_the_jail_interpreter_never_outlives_the_command(pc, tmp_path, args, code):
@@ -168,7 +168,8 @@ def test_the_jail_interpreter_never_outlives_the_command(pc, tmp_path, args, cod
 def test_fn_jail_is_not_for_people(pc):
     result = pc("fn", "_jail")
     assert result.returncode == 125
-    assert result.stderr.splitlines() == ["pycontain: fn _jail is started by `pycontain fn exec` only"]
+    assert result.stderr.splitlines() == [
+        "pycontain: fn _jail is started by `pycontain fn exec` only"]
 
 
 def test_on_a_single_cpu_the_engine_forks_the_jail_itself(pc, tmp_path):
