@@ -6,8 +6,10 @@ import os
 import resource
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from conftest import _cgroup_parents
 
 from pycontain.runtime.cgroups.hierarchy import own_v1_cgroups
 
@@ -189,3 +191,13 @@ def test_gc_removes_cgroup_of_killed_monitor(pc):
     out = pc.out("system", "gc")
     assert cid[:12] in out
     assert not os.path.exists(cgroup_file(pc, cid, "memory.limit"))
+
+
+def test_the_last_container_takes_pycontains_cgroup_parent_with_it(pc):
+    """Containers starting and ending at once, each removing the parent when it
+    is the last in it, while others make it again: all run, none is left."""
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda _: pc("run", "--rm", "busybox", "true").returncode,
+                              range(16)))
+    assert codes == [0] * 16
+    assert _cgroup_parents(pc.env["PYCONTAIN_CGROUP_PARENT"]) == []

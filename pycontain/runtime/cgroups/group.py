@@ -2,7 +2,9 @@
 
 V2Group and V1Group offer the same operations: create, add(pid), apply(res),
 pids, kill, remove, oom_killed, sample. They only ever create, write and
-remove directories under pycontain's parent.
+remove directories under pycontain's parent, and the parent itself: made by
+the first cgroup's create, removed by the last one's remove (so nothing of
+pycontain's stays in the host's hierarchies once its last container is gone).
 """
 import os
 import time
@@ -35,6 +37,27 @@ def _rmdir(path: str, deadline: float) -> None:
             if time.monotonic() > deadline:
                 raise PycontainError(f"cannot remove cgroup {path}: {exc.strerror}") from None
             time.sleep(0.01)
+
+
+def remove_if_unused(parent: str) -> None:
+    """rmdir our parent if no cgroup is left in it (the kernel refuses otherwise)."""
+    try:
+        os.rmdir(parent)
+    except OSError:
+        pass  # another container's cgroup is in it, or it is gone already
+
+
+def _make_in_parent(make_parent, make_child, attempts: int = 10) -> None:
+    """make_parent() then make_child(); again if another engine removed the
+    parent, empty, in between (see remove_if_unused)."""
+    for attempt in range(attempts):
+        try:
+            make_parent()
+            make_child()
+            return
+        except FileNotFoundError:
+            if attempt == attempts - 1:
+                raise
 
 
 def _wait_empty(directory: str, deadline: float) -> None:
@@ -75,12 +98,15 @@ class V2Group:
                 raise _unenforceable(flag, controller, self.host)
 
     def create(self) -> None:
-        if not os.path.isdir(self.parent):
-            _mkdir(self.parent)
-            wanted = " ".join(f"+{c}" for c in sorted(self.host.controllers))
-            if wanted:
-                files.write(os.path.join(self.parent, "cgroup.subtree_control"), wanted)
-        os.mkdir(self.path, 0o755)
+        _make_in_parent(self._make_parent, lambda: os.mkdir(self.path, 0o755))
+
+    def _make_parent(self) -> None:
+        """The parent, its controllers enabled for its children: every time, as
+        another engine may have made the directory and not enabled them yet."""
+        _mkdir(self.parent)
+        wanted = " ".join(f"+{c}" for c in sorted(self.host.controllers))
+        if wanted:
+            files.write(os.path.join(self.parent, "cgroup.subtree_control"), wanted)
 
     def add(self, pid: int) -> None:
         files.write(self._file("cgroup.procs"), pid)
@@ -116,6 +142,7 @@ class V2Group:
 
     def remove(self) -> None:
         _rmdir(self.path, time.monotonic() + GONE_TIMEOUT)
+        remove_if_unused(self.parent)
 
     def oom_killed(self) -> bool:
         return files.keyed(self._file("memory.events")).get("oom_kill", 0) > 0
@@ -181,10 +208,12 @@ class V1Group:
         a concurrent create may make its cgroup before our parent is filled."""
         for name, path in self.paths.items():
             cpuset = "cpuset" in name.split(",")
-            for directory in (self.parents[name], path):
+
+            def make(directory: str) -> None:
                 _mkdir(directory)
                 if cpuset:
                     self._inherit_cpuset(directory)
+            _make_in_parent(lambda: make(self.parents[name]), lambda: make(path))
 
     def add(self, pid: int) -> None:
         for path in self.paths.values():
@@ -237,8 +266,9 @@ class V1Group:
 
     def remove(self) -> None:
         deadline = time.monotonic() + GONE_TIMEOUT
-        for path in self.paths.values():
+        for name, path in self.paths.items():
             _rmdir(path, deadline)
+            remove_if_unused(self.parents[name])
 
     def oom_killed(self) -> bool:
         memory = self._dir("memory")

@@ -14,7 +14,7 @@ import os
 
 from pycontain.errors import PycontainError
 from pycontain.runtime.cgroups import hierarchy
-from pycontain.runtime.cgroups.group import group_for
+from pycontain.runtime.cgroups.group import group_for, remove_if_unused
 from pycontain.runtime.userns import cgroup_delegated
 
 
@@ -113,18 +113,21 @@ def collect(known_ids) -> list:
                 if not group.pids():
                     group.remove()
                     removed.append(cid)
-    lines = [f"removed cgroup {cid[:12]}" for cid in removed]
-    parents = [os.path.join(m, nest.get(n, ""), hierarchy.parent_name())
-               for n, m in host.mounts.items()]
-    if any(os.path.isdir(p) for p in parents) and not any(_listdir(p) for p in parents):
-        for parent in parents:  # no container cgroup left: our parent goes too
-            try:
-                os.rmdir(parent)
-            except FileNotFoundError:
-                pass
-            except OSError:
-                break  # an engine is creating a container right now: keep it
-    return lines
+    for parent in _parents_anywhere(host):
+        remove_if_unused(parent)  # an unused parent, ours or one an engine elsewhere left
+    return [f"removed cgroup {cid[:12]}" for cid in removed]
+
+
+def _parents_anywhere(host) -> list:
+    """Our parent directories: at the root of each hierarchy and (v1) nested up
+    to two levels down, where engines in other cgroups put theirs (see
+    hierarchy.own_v1_cgroups)."""
+    import glob
+
+    name = hierarchy.parent_name()
+    depths = ("", "*", "*/*") if host.version == 1 else ("",)
+    return [path for mount in host.mounts.values() for depth in depths
+            for path in glob.glob(os.path.join(glob.escape(mount), depth, glob.escape(name)))]
 
 
 def _orphan_call_cgroup(name: str) -> bool:
