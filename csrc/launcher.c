@@ -54,7 +54,7 @@ static int asks_for(int argc, char **argv, const char *flag)
     return 0;
 }
 
-/* env plus one NAME=a,b,c,d,e entry (in a static buffer per call site). */
+/* A copy of env with entry added (entry must outlive the exec: a static buffer). */
 static char **with_entry(char **env, char *entry)
 {
     size_t count = 0;

@@ -37,9 +37,9 @@ def _memory_blocks() -> list:
     return [(arg_start, arg_end - arg_start), (env_start, env_end - env_start)]
 
 
-def _overwrite(blocks: list) -> None:
-    from pycontain import native as n  # imported already (runner_hook)
-
+def _overwrite(n, blocks: list) -> None:
+    """Zero the argument and environment blocks, the command then reading
+    `python3` (n: pycontain.native)."""
     for address, length in blocks:
         n.ffi.memmove(n.ffi.cast("char *", address), bytes(length), length)
     command = b"python3"  # what /proc/self/cmdline shows
@@ -98,7 +98,7 @@ def become_runner(env: list, args: list, blocks: list, runner, sigint):
 
     from pycontain import native as n  # imported already (runner_hook)
 
-    _overwrite(blocks)
+    _overwrite(n, blocks)
     _as_jail_python(env, args)
     for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # as python's start leaves them
         signal.signal(sig, signal.SIG_IGN)
@@ -118,7 +118,7 @@ def runner_hook(process: dict, shared: bool = True, sigint=None):
     the jail's root exists: what it imports is the engine's. shared: the
     process is a fork of a longer-lived one, whose memory pages it shares.
     sigint: the SIGINT disposition python would start with, if not ours."""
-    from pycontain import native  # noqa: F401 - for _overwrite and become_runner
+    from pycontain import native  # noqa: F401 - for become_runner, after the root changes
     from pycontain.fn import runner
 
     blocks = _memory_blocks()

@@ -110,8 +110,8 @@ def _handler_bytecode_mounts(code: str) -> list:
     import would have written it if /var/task were writable: no compile per call.
     Checked against a hash of the source, not its mtime, so an edit within the
     same second is never missed. Used only by a python with our cache tag (the
-    bundled image's); any other ignores it."""
-    if os.path.isdir(code) or not code.endswith(".py"):
+    bundled image's); any other ignores it. code: a file's real path."""
+    if not code.endswith(".py"):
         return []
     from _sha256 import sha256  # hashlib would load OpenSSL
 
