@@ -35,15 +35,10 @@ static int kept(const char *entry)
     return 0;
 }
 
-static int runs_a_function(int argc, char **argv)
+/* Whether the command is `pycontain fn COMMAND ...`. */
+static int is_fn(int argc, char **argv, const char *command)
 {
-    return argc > 2 && strcmp(argv[1], "fn") == 0
-           && (strcmp(argv[2], "exec") == 0 || strcmp(argv[2], "invoke") == 0);
-}
-
-static int is_exec(int argc, char **argv)
-{
-    return argc > 2 && strcmp(argv[1], "fn") == 0 && strcmp(argv[2], "exec") == 0;
+    return argc > 2 && strcmp(argv[1], "fn") == 0 && strcmp(argv[2], command) == 0;
 }
 
 static int asks_for(int argc, char **argv, const char *flag)
@@ -170,7 +165,7 @@ int main(int argc, char **argv)
     if (argc > 1)
         memcpy(args + 4, argv + 1, (argc - 1) * sizeof *args);
     char **env = environ;
-    if (runs_a_function(argc, argv)) {
+    if (is_fn(argc, argv, "exec") || is_fn(argc, argv, "invoke")) {
         size_t count = 0, n = 0;
         while (environ[count])
             count++;
@@ -181,7 +176,7 @@ int main(int argc, char **argv)
             if (kept(environ[i]))
                 env[n++] = environ[i];
     }
-    if (is_exec(argc, argv) && stdio_ok)
+    if (is_fn(argc, argv, "exec") && stdio_ok)
         env = start_jail_side(argc, argv, python, script, env);
     execve(python, args, env);
     int cannot_find = errno == ENOENT;
