@@ -22,6 +22,7 @@ ffibuilder.cdef(
 ffibuilder.set_source(
     "pycontain._native",
     (Path(__file__).parent / "native.c").read_text(),
+    include_dirs=[str(Path(__file__).parent)],
     extra_compile_args=["-O2", "-Wall"],
 )
 

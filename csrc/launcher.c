@@ -6,7 +6,9 @@
  * reads (pycontain.fn.inprocess_choice.KEPT_VARIABLES): the handler may run in that
  * very interpreter. As root, `fn exec` also starts the jail's own interpreter
  * at once, beside the engine's, as PID 1 of a new pid namespace
- * (pycontain/fn/prejail.py): the two start in parallel. */
+ * (pycontain/fn/prejail.py): the two start in parallel; or, when this
+ * invocation has a plan, builds the jail in C and starts the jail's python in
+ * it (plan.c, pycontain/fn/plan.py). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +21,8 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "plan.h"
 
 static const char *const KEPT[] = {"HOME", "PATH", "XDG_RUNTIME_DIR", "XDG_DATA_HOME",
                                    "PYCONTAIN_ROOT", "PYCONTAIN_RUNROOT",
@@ -49,8 +53,7 @@ static int asks_for(int argc, char **argv, const char *flag)
     return 0;
 }
 
-/* A copy of env with entry added (entry must outlive the exec: a static buffer). */
-static char **with_entry(char **env, char *entry)
+char **with_entry(char **env, char *entry)
 {
     size_t count = 0;
     while (env[count])
@@ -75,15 +78,12 @@ static int has_two_cpus(void)
 /* Start the jail's interpreter (`python3 -I -S SCRIPT fn _jail`) as PID 1 of a
  * new pid namespace, killed if we die (until it drops to the handler's user,
  * which disarms that: nsinit arms it again); hand the engine (this process, once it
- * has exec'd) the fds and pid that pycontain.fn.prejail expects. Any failure,
- * or a single CPU, just leaves `fn exec` to fork its jail itself. Returns the
- * engine's env. */
+ * has exec'd) the fds and pid that pycontain.fn.prejail expects. Any failure
+ * just leaves `fn exec` to fork its jail itself. Returns the engine's env. */
 static char **start_jail_side(int argc, char **argv, char *python, char *script, char **env)
 {
     static char engine_entry[96], jail_entry[96];
     int ctl[2], err[2], result[2], log[2];
-    if (geteuid() != 0 || !has_two_cpus())
-        return env;
     if (pipe2(ctl, O_CLOEXEC) || pipe2(err, O_CLOEXEC) || pipe2(result, O_CLOEXEC)
         || pipe2(log, O_CLOEXEC))
         return env;  /* those made are closed by exec */
@@ -118,6 +118,25 @@ static char **start_jail_side(int argc, char **argv, char *python, char *script,
              ctl[1], err[0], result[0], log[0]);
     char **engine_env = with_entry(env, engine_entry);
     return engine_env ? engine_env : env;
+}
+
+/* As root on two CPUs or more, start `fn exec`'s jail at once: the one its
+ * plan describes, if this invocation has one (plan.c), else the jail's
+ * interpreter; the engine learns the plan's name, to record one. On one CPU,
+ * or rootless, `fn exec` forks its jail itself. Returns the engine's env. */
+static char **start_jail(int argc, char **argv, char *python, char *script, char **env)
+{
+    static char key_entry[64];
+    char path[PATH_MAX + 64], name[17];
+    if (geteuid() != 0 || !has_two_cpus())
+        return env;
+    int keyed = plan_file_for(argc, argv, env, path, sizeof path, name) == 0;
+    char **engine_env = keyed ? start_planned_jail(path, env) : NULL;
+    if (!engine_env)
+        engine_env = start_jail_side(argc, argv, python, script, env);
+    snprintf(key_entry, sizeof key_entry, "PYCONTAIN_PLAN_KEY=%s", name);
+    char **with_key = keyed ? with_entry(engine_env, key_entry) : NULL;
+    return with_key ? with_key : engine_env;
 }
 
 /* The directory of this program: where /proc/self/exe points (through any
@@ -177,7 +196,7 @@ int main(int argc, char **argv)
                 env[n++] = environ[i];
     }
     if (is_fn(argc, argv, "exec") && stdio_ok)
-        env = start_jail_side(argc, argv, python, script, env);
+        env = start_jail(argc, argv, python, script, env);
     execve(python, args, env);
     int cannot_find = errno == ENOENT;
     fprintf(stderr, "pycontain: cannot run %s: %m\n", python);

@@ -42,9 +42,12 @@ def main(argv=None) -> None:
         parsed = fn_parse(argv[2:])
         if parsed is not None:
             exec_and_exit(*parsed)
+        from pycontain.fn.plan import take_key
+        from pycontain.fn.planned import PlannedJail
         from pycontain.fn.prejail import PreJail
-        prejail = PreJail.claim()  # click parses what the lean parser did not: no jail side
-        if prejail is not None:
-            prejail.dispose()
+        take_key()  # click parses what the lean parser did not: no jail, no plan
+        for jail in (PreJail.claim(), PlannedJail.claim()):
+            if jail is not None:
+                jail.dispose()
     from pycontain.cli.commands import cli
     cli.main(argv, prog_name="pycontain")

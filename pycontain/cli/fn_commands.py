@@ -126,7 +126,8 @@ def invoke(name, outfile, payload, log_type):
     """Call function NAME; write its result to OUTFILE, print the status as
     the AWS CLI does (exit 0 even if the function failed: see FunctionError)."""
     from pycontain.fn import functions
-    from pycontain.fn.invoke import EXIT_BAD_REQUEST as REFUSED, run_call
+    from pycontain.fn.invoke import run_call
+    from pycontain.fn.outcome import EXIT_BAD_REQUEST as REFUSED
 
     outcome = run_call(functions.jail_config(name), _payload(payload))
     if outcome.exit_code == REFUSED and outcome.function_error and b"RequestTooLarge" in \

@@ -55,10 +55,19 @@ def lambda_env(cfg, request_id: str, deadline_ms: int) -> list:
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(cfg.memory_mb),
         "AWS_LAMBDA_FUNCTION_TIMEOUT": str(int(cfg.timeout)),
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
-        "AWS_LAMBDA_LOG_STREAM_NAME": time.strftime("%Y/%m/%d/[$LATEST]", time.gmtime())
-        + request_id.replace("-", ""),
     })
     env.update(parse_env(cfg.env))
-    env["_PYCONTAIN_REQUEST_ID"] = request_id
-    env["_PYCONTAIN_DEADLINE_MS"] = str(deadline_ms)
+    env.update(call_variables(request_id, deadline_ms))
     return [f"{k}={v}" for k, v in env.items()]
+
+
+def call_variables(request_id: str, deadline_ms: int) -> dict:
+    """The variables of one call, last in its environment (a jail built ahead
+    of its call, fn.plan, gets them only then; the runner removes the
+    _PYCONTAIN_ ones)."""
+    return {"AWS_LAMBDA_LOG_STREAM_NAME": time.strftime("%Y/%m/%d/[$LATEST]", time.gmtime())
+            + request_id.replace("-", ""),
+            "_PYCONTAIN_REQUEST_ID": request_id, "_PYCONTAIN_DEADLINE_MS": str(deadline_ms)}
+
+
+CALL_VARIABLES = tuple(call_variables("", 0))

@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 from pycontain import jsonio
 from pycontain.errors import PycontainError
-from pycontain.fn.invoke import EXIT_BAD_REQUEST, MAX_EVENT, new_request_id
+from pycontain.fn.outcome import EXIT_BAD_REQUEST, MAX_EVENT, new_request_id
 from pycontain.image import transport
 
 PREFIX, SUFFIX = "/2015-03-31/functions/", "/invocations"

@@ -65,33 +65,6 @@ def _as_jail_python(env: list, args: list) -> None:
     os.environ.update(e.split("=", 1) for e in env if "=" in e)
 
 
-def _exit_code(exc: BaseException) -> int:
-    """The status python gives an exception that ends the program."""
-    if isinstance(exc, SystemExit):
-        if exc.code is None or isinstance(exc.code, int):
-            return exc.code or 0
-        print(exc.code, file=sys.stderr)
-        return 1
-    import traceback
-    traceback.print_exception(exc)
-    return 1
-
-
-def _exit(status: int):
-    """End as the interpreter does: its threads joined, atexit run, streams flushed."""
-    threading = sys.modules.get("threading")
-    if threading is not None:
-        threading._shutdown()
-    import atexit
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-    os._exit(status & 0xFF)
-
-
 def become_runner(env: list, args: list, blocks: list, runner, sigint):
     """The jail's first process, after lockdown: run the call. Never returns."""
     import _signal as signal
@@ -105,11 +78,7 @@ def become_runner(env: list, args: list, blocks: list, runner, sigint):
     if sigint is not None:
         signal.signal(signal.SIGINT, sigint)
     n.prctl(n.PR_SET_DUMPABLE, 1)  # as after exec: /proc/self is the handler's own
-    try:
-        status = runner.main()
-    except BaseException as exc:  # noqa: BLE001 - what python would do at the top level
-        status = _exit_code(exc)
-    _exit(status)
+    runner.run()
 
 
 def runner_hook(process: dict, shared: bool = True, sigint=None):

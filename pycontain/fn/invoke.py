@@ -1,174 +1,18 @@
-"""Run one handler call in a fresh jail and collect its outcome.
+"""Run one handler call in a fresh jail (fn.outcome collects what it does).
 
-The event goes in through a memfd (fd 0); the result and the log stream come
-back through two pipes, read here while the wall-clock timeout runs. On
-timeout the jail's first process (PID 1 of its pid namespace) is killed,
-which makes the kernel kill everything else in the jail.
+The jail is the one the launcher built from this invocation's plan (fn.plan)
+if that plan is this call's jail, else the jail side the launcher started
+(fn.prejail), else a fork of this process.
 """
 import os
-import select
 import time
-import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
 
-from pycontain import jsonio, paths
+from pycontain import paths
 from pycontain.errors import NOT_FOUND, PycontainError
 from pycontain.fn.inprocess_choice import usable
-from pycontain.fn.jail import LIMITS_APPLIED, JailConfig, jail_context, jail_path, jail_spec
-from pycontain.record import Record
-
-MAX_EVENT = 6 * 1024 * 1024        # Lambda's synchronous payload limit
-MAX_RESULT = MAX_EVENT + 1024      # the runner enforces the limit; this bounds a liar
-LOG_TAIL = 4096                    # what `--log-type Tail` returns, as Lambda does
-# exit codes of `fn exec` (documented in the README)
-EXIT_OK, EXIT_FUNCTION_ERROR, EXIT_BAD_REQUEST, EXIT_TIMEOUT = 0, 1, 2, 124
-
-
-class Outcome(Record):
-    """payload: result or error JSON (bytes); function_error: None or 'Unhandled'."""
-    FIELDS = {"payload": b"", "function_error": None, "exit_code": EXIT_OK, "log": b"",
-              "request_id": "", "duration_ms": 0.0, "max_memory_mb": 0}
-    __slots__ = tuple(FIELDS)
-
-
-def new_request_id() -> str:
-    """A random (version 4) UUID, without importing uuid."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = (raw[6] & 0x0F) | 0x40
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-def error_payload(error_type: str, message: str, request_id: str) -> bytes:
-    return jsonio.dumps({"errorMessage": message, "errorType": error_type,
-                         "requestId": request_id, "stackTrace": []}, indent=None).encode()
-
-
-def _event_fd(event: bytes) -> int:
-    fd = os.memfd_create("event", os.MFD_CLOEXEC)
-    os.write(fd, event)
-    os.lseek(fd, 0, os.SEEK_SET)
-    return fd
-
-
-class _Collector:
-    """Reads the result and log pipes until the jail exits or time runs out."""
-
-    def __init__(self, result_fd: int, log_fd: int, log_sink):
-        self.result, self.log = bytearray(), bytearray()
-        self.open = [result_fd, log_fd]
-        self.log_fd, self.log_sink = log_fd, log_sink
-
-    def _read(self, fd: int) -> None:
-        data = os.read(fd, 65536)
-        if not data:
-            self.open.remove(fd)
-            os.close(fd)
-        elif fd == self.log_fd:
-            if self.log_sink is not None:
-                os.write(self.log_sink, data)
-            self.log += data
-            del self.log[:-LOG_TAIL]
-        elif len(self.result) < MAX_RESULT:
-            self.result += data[:MAX_RESULT - len(self.result)]
-
-    def run(self, pidfd: int, deadline: float) -> bool:
-        """Collect until the process exited and both pipes closed; False on timeout.
-        (Once PID 1 has exited the kernel kills the rest, so the pipes close.)"""
-        exited = False
-        while self.open or not exited:
-            timeout = None
-            if not exited:
-                timeout = deadline - time.monotonic()
-                if timeout <= 0:
-                    return False
-            ready, _, _ = select.select(self.open + ([] if exited else [pidfd]), [], [], timeout)
-            for fd in ready:
-                if fd == pidfd:
-                    exited = True
-                else:
-                    self._read(fd)
-        return True
-
-    def close(self) -> None:
-        for fd in self.open:
-            os.close(fd)
-        self.open = []
-
-
-def _report_lines(out: Outcome, memory_mb: int, limits: str = LIMITS_APPLIED) -> bytes:
-    rid = out.request_id
-    billed = int(out.duration_ms) + (out.duration_ms % 1 > 0)
-    return (f"END RequestId: {rid}\nREPORT RequestId: {rid}\tDuration: {out.duration_ms:.2f} ms"
-            f"\tBilled Duration: {billed} ms\tMemory Size: {memory_mb} MB"
-            f"\tMax Memory Used: {out.max_memory_mb} MB\tLimits: {limits}\t\n").encode()
-
-
-def _classify(out: Outcome, status: int, payload: bytes, timed_out: bool, timeout: float):
-    rid = out.request_id
-    if timed_out:
-        out.payload = error_payload("Sandbox.Timedout",
-                                    f"RequestId: {rid} Error: Task timed out after "
-                                    f"{timeout:.2f} seconds", rid)
-        out.function_error, out.exit_code = "Unhandled", EXIT_TIMEOUT
-        return
-    code = os.waitstatus_to_exitcode(status)
-    if code in (0, 1, 2) and payload:
-        out.payload = payload
-        out.exit_code = code
-        out.function_error = "Unhandled" if code else None
-        return
-    if code == 0:
-        reason = "exited without providing a reason"
-    else:
-        sig = -code
-        why = f"signal: {'killed' if sig == signal.SIGKILL else sig}" if code < 0 \
-            else f"exit status {code}"
-        reason = f"exited with error: {why}"
-    out.payload = error_payload("Runtime.ExitError", f"RequestId: {rid} Error: Runtime {reason}",
-                                rid)
-    out.function_error, out.exit_code = "Unhandled", EXIT_FUNCTION_ERROR
-
-
-def with_call_fds(start, event: bytes, log_sink=None) -> tuple:
-    """start((event fd, result pipe, log pipe)) -> handle, then close our copies
-    of those descriptors: (handle, the _Collector reading the two pipes)."""
-    result_r, result_w = os.pipe2(os.O_CLOEXEC)
-    log_r, log_w = os.pipe2(os.O_CLOEXEC)
-    collector = _Collector(result_r, log_r, log_sink)
-    event_fd = _event_fd(event)
-    try:
-        return start((event_fd, result_w, log_w)), collector
-    except BaseException:
-        collector.close()
-        raise
-    finally:
-        for fd in (event_fd, result_w, log_w):
-            os.close(fd)
-
-
-def _supervise(launch, collector: _Collector, deadline: float, header: bytes) -> tuple:
-    """Start the jail, collect its output, kill it at the deadline, reap it:
-    (wait status, rusage, timed out). Nothing is left running on any error."""
-    try:
-        launch.start()  # on failure it has reaped the process itself
-        if collector.log_sink is not None:
-            os.write(collector.log_sink, header)
-        try:
-            pidfd = os.pidfd_open(launch.pid)
-            try:
-                finished = collector.run(pidfd, deadline)
-                if not finished:
-                    os.kill(launch.pid, signal.SIGKILL)
-            finally:
-                os.close(pidfd)
-            _, status, usage = os.wait4(launch.pid, 0)
-        except BaseException:
-            launch.abort()
-            raise
-    finally:
-        collector.close()
-    return status, usage, not finished
+from pycontain.fn.jail import JailConfig, jail_context, jail_path, jail_spec
+from pycontain.fn.outcome import (EXIT_BAD_REQUEST, MAX_EVENT, Collector, Outcome, conclude,
+                                  error_payload, new_request_id, with_call_fds)
 
 
 def _launch(spec: dict, ctx: dict, in_process: bool, event: bytes, log_sink, prejail):
@@ -176,7 +20,7 @@ def _launch(spec: dict, ctx: dict, in_process: bool, event: bytes, log_sink, pre
     if there is one, else a fork of ours. (launch, collector)"""
     if prejail is not None:
         launch = prejail.start(spec, dict(ctx, in_process=in_process), event)
-        return launch, _Collector(prejail.result, prejail.log, log_sink)
+        return launch, Collector(prejail.result, prejail.log, log_sink)
     from pycontain.runtime.process import spawn
     if in_process:
         from pycontain.fn.inprocess import runner_hook
@@ -184,10 +28,23 @@ def _launch(spec: dict, ctx: dict, in_process: bool, event: bytes, log_sink, pre
     return with_call_fds(lambda fds: spawn(spec, ctx, fds), event, log_sink)
 
 
-def run_call(cfg: JailConfig, event: bytes, log_sink=None, prejail=None) -> Outcome:
+def _planned(planned, spec: dict, ctx: dict, event: bytes, log_sink):
+    """The planned jail (fn.planned) as this call's (launch, collector) if its
+    plan is this call's jail and it was built; else None (it is killed then)."""
+    launch = planned.start(spec, event) if planned.matches(spec, ctx) else None
+    if launch is None:
+        planned.dispose()
+        return None
+    return launch, Collector(planned.result, planned.log, log_sink)
+
+
+def run_call(cfg: JailConfig, event: bytes, log_sink=None, prejail=None, plan=(None, None)) -> Outcome:
     """Run one call of cfg's handler with event (JSON bytes). log_sink: an fd
     the log stream is copied to as it arrives (its last 4 KiB are kept in
-    Outcome.log either way). prejail: the fn.prejail.PreJail to run the call in."""
+    Outcome.log either way). prejail: the fn.prejail.PreJail to run the call
+    in. plan: (key, planned jail) from the launcher (fn.plan): the jail it
+    built, used if its plan is this call's; the plan of the jail used is
+    recorded under key."""
     out = Outcome(request_id=new_request_id())
     if len(event) > MAX_EVENT:
         out.payload = error_payload("RequestTooLargeException", "Request must be smaller than "
@@ -201,24 +58,26 @@ def run_call(cfg: JailConfig, event: bytes, log_sink=None, prejail=None) -> Outc
     mount_point = paths.ensure_dir(os.path.join(store_root, "fn", "jail"))
     in_process = usable(image.layer_dirs, jail_path(cfg))
     start = time.monotonic()
-    spec = jail_spec(cfg, out.request_id, int(time.time() * 1000 + cfg.timeout * 1000),
-                     runner=not in_process)
+    spec = jail_spec(cfg, out.request_id, int(time.time() * 1000 + cfg.timeout * 1000))
     ctx = jail_context(spec, store_root, image.layer_dirs, mount_point)
     ctx["die_with_parent"] = True  # a one-shot call never outlives this process
-    launch, collector = _launch(spec, ctx, in_process, event, log_sink, prejail)
-    header = f"START RequestId: {out.request_id} Version: $LATEST\n".encode()
+    key, planned = plan
+    started = planned and _planned(planned, spec, ctx, event, log_sink)
+    if not started:
+        ctx["record_rootfs"] = key is not None
+        started = _launch(spec, ctx, in_process, event, log_sink, prejail)
+    launch, collector = started
     try:
-        status, usage, timed_out = _supervise(launch, collector, start + cfg.timeout, header)
+        conclude(out, launch, collector, start, cfg.timeout, cfg.memory_mb, log_sink)
     except PycontainError as exc:
         if exc.code == NOT_FOUND:
             raise PycontainError(f"image {cfg.image} has no python3 on its PATH: {exc}",
                                  NOT_FOUND) from None
         raise
-    out.duration_ms = (time.monotonic() - start) * 1000
-    out.max_memory_mb = (usage.ru_maxrss + 1023) // 1024
-    _classify(out, status, bytes(collector.result), timed_out, cfg.timeout)
-    report = _report_lines(out, cfg.memory_mb)
-    out.log = bytes(header + collector.log + report)[-LOG_TAIL:]
-    if log_sink is not None:
-        os.write(log_sink, report)
+    if launch.rootfs_ops is not None:
+        from pycontain.fn.plan import save
+        save(key, cfg, spec, ctx, launch.rootfs_ops)
+    elif key is not None and planned and planned.data:
+        from pycontain.fn.plan import restamp
+        restamp(key, cfg, planned.data)  # it fits, but its stamps did not hold
     return out

@@ -26,16 +26,16 @@ PYC_NAME = f"runner.{sys.implementation.cache_tag}.pyc"
 # imported, not run as a script, so that its bytecode is not compiled on every call;
 # then forgotten by name, so the handler may have a module called `runner` too
 BOOT = (f"import sys; sys.path.insert(0, {RUNTIME_DIR!r}); import runner as r; "
-        "del sys.path[0], sys.modules['runner']; sys.exit(r.main())")
+        "del sys.path[0], sys.modules['runner']; r.run()")
 TASK_ROOT = "/var/task"
 SANDBOX_UID, SANDBOX_GID = 993, 990  # Lambda's sbx_user1051
 TMP_SIZE = "512m"                     # Lambda's default ephemeral storage
 MAX_PROCESSES = 1024                  # Lambda's limit on processes and threads
 MAX_OPEN_FILES = 1024
 MAX_COMPILED = 4 * 1024 * 1024      # a larger single-file handler is compiled by the jail's python
-BYTECODE_FORMAT = 2                  # in the cache's file names: 1 held the handler's host path
+BYTECODE_FORMAT = 3                  # in the cache's file names (1 held the handler's host
+                                     # path; 3: named by path and name in /var/task)
 UNUSED_MOUNTS = ("/dev/pts", "/dev/mqueue")  # no terminal, no POSIX queues (as in Lambda)
-LIMITS_APPLIED = "rlimit"             # what enforces memory/pids/CPU: rlimits, not cgroups
 
 
 class JailConfig(Record):
@@ -104,38 +104,40 @@ def runner_bytecode():
     return bytecode(RUNNER, os.path.join(os.path.dirname(RUNNER), "__pycache__", PYC_NAME))
 
 
-def _handler_bytecode_mounts(code: str) -> list:
+def _handler_bytecode_mounts(code: str, name: str) -> list:
     """A single-file handler's bytecode, compiled once into the store's cache and
     bound where the jail's python looks for it (/var/task/__pycache__), as an
     import would have written it if /var/task were writable: no compile per call.
     Checked against a hash of the source, not its mtime, so an edit within the
     same second is never missed. Used only by a python with our cache tag (the
-    bundled image's); any other ignores it. code: a file's real path."""
-    if not code.endswith(".py"):
+    bundled image's); any other ignores it. code: a file's real path; name:
+    what it is called in /var/task."""
+    if not name.endswith(".py"):
         return []
     from _sha256 import sha256  # hashlib would load OpenSSL
 
     from pycontain import paths
     cache = paths.ensure_dir(paths.cache_path("bytecode"))
     tag = sys.implementation.cache_tag
-    name = f"{sha256(os.fsencode(code)).hexdigest()}.{tag}.{BYTECODE_FORMAT}.pyc"
-    shown_as = f"{TASK_ROOT}/{os.path.basename(code)}"  # never the host path (the pyc is readable)
+    shown_as = f"{TASK_ROOT}/{name}"  # never the host path (the pyc is readable)
+    digest = sha256(os.fsencode(code) + b"\0" + os.fsencode(shown_as)).hexdigest()
+    cached = f"{digest}.{tag}.{BYTECODE_FORMAT}.pyc"
     try:
-        pyc = bytecode(code, os.path.join(cache, name), by_hash=True, shown_as=shown_as)
+        pyc = bytecode(code, os.path.join(cache, cached), by_hash=True, shown_as=shown_as)
     except OSError:
         return []  # not a regular file, or too big: the jail's python compiles it (or fails)
-    module = os.path.basename(code)[:-3]
-    return [_ro_bind(pyc, f"{TASK_ROOT}/__pycache__/{module}.{tag}.pyc")] if pyc else []
+    return [_ro_bind(pyc, f"{TASK_ROOT}/__pycache__/{name[:-3]}.{tag}.pyc")] if pyc else []
 
 
 def code_mounts(code: str) -> list:
     """A directory becomes /var/task; a single file appears alone inside it,
-    with its bytecode."""
+    with its bytecode, under the name it was given (a symlink's own, which
+    names the handler's module)."""
     real = os.path.realpath(code)
     if os.path.isdir(real):
         return [_ro_bind(real, TASK_ROOT)]
-    return [_ro_bind(real, f"{TASK_ROOT}/{os.path.basename(real)}"),
-            *_handler_bytecode_mounts(real)]
+    name = os.path.basename(code)
+    return [_ro_bind(real, f"{TASK_ROOT}/{name}"), *_handler_bytecode_mounts(real, name)]
 
 
 def limits(cfg: JailConfig) -> list:
@@ -166,11 +168,12 @@ def _runner_mounts() -> list:
             *([_ro_bind(pyc, f"{RUNTIME_DIR}/__pycache__/{PYC_NAME}")] if pyc else [])]
 
 
-def jail_spec(cfg: JailConfig, request_id: str, deadline_ms: int, runner: bool = True) -> dict:
-    """The OCI runtime spec of one jailed call (runner: whether the jail's
-    python needs the runner's files; not when pycontain.fn.inprocess runs it)."""
+def jail_spec(cfg: JailConfig, request_id: str, deadline_ms: int) -> dict:
+    """The OCI runtime spec of one jailed call. The runner's files are there
+    even when pycontain.fn.inprocess runs it: the jail is the same either way
+    (and a planned jail, fn.plan, recorded from it, execs python)."""
     mounts = [m for m in default_mounts() if m["destination"] not in UNUSED_MOUNTS] + [
-        *code_mounts(cfg.code), *(_runner_mounts() if runner else []),
+        *code_mounts(cfg.code), *_runner_mounts(),
         {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
          "options": ["nosuid", "nodev", "mode=1777", f"size={TMP_SIZE}"]},
     ]

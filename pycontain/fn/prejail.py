@@ -31,31 +31,65 @@ ENGINE_VARIABLE = "PYCONTAIN_PREJAIL"
 JAIL_VARIABLE = "PYCONTAIN_JAIL_SIDE"
 
 
-class PreJail:
-    """The engine's handle on a jail side the launcher started."""
+class LauncherJail:
+    """A jail process the launcher started for the engine, named by the
+    variable VARIABLE as pid,FDS... (see PreJail and fn.plan.PlannedJail)."""
+    VARIABLE, FDS = "", ()
 
-    def __init__(self, pid: int, ctl: int, err: int, result: int, log: int):
-        self.pid, self._ctl, self._err, self.result, self.log = pid, ctl, err, result, log
+    def __init__(self, pid: int, *fds: int):
+        self.pid = pid
+        self._fds = dict(zip(self.FDS, fds, strict=True))
+        self.result, self.log = self._fds["result"], self._fds["log"]
         self._ours = True  # until handed a call (the supervisor reaps it) or disposed of
 
     @classmethod
     def claim(cls):
-        """The jail side started for this process, if any: the variable is
-        removed, so it reaches nothing else, and believed only if it names a
-        running child of ours in a pid namespace of its own (not a process
-        someone's variable points at). Its pipes are not inherited further."""
-        value = os.environ.pop(ENGINE_VARIABLE, None)
+        """The jail started for this process, if any: the variable is removed,
+        so it reaches nothing else, and believed only if it names a running
+        child of ours in a pid namespace of its own (not a process someone's
+        variable points at). Its descriptors are not inherited further."""
+        value = os.environ.pop(cls.VARIABLE, None)
         try:
-            prejail = cls(*(int(v) for v in value.split(",")))
-            if (prejail.pid > 1 and os.waitpid(prejail.pid, os.WNOHANG) == (0, 0)
-                    and os.stat(f"/proc/{prejail.pid}/ns/pid").st_ino
+            jail = cls(*(int(v) for v in value.split(",")))
+            if (jail.pid > 1 and os.waitpid(jail.pid, os.WNOHANG) == (0, 0)
+                    and os.stat(f"/proc/{jail.pid}/ns/pid").st_ino
                     != os.stat("/proc/self/ns/pid").st_ino):
-                for fd in (prejail._ctl, prejail._err, prejail.result, prejail.log):
+                for fd in jail._fds.values():
                     os.set_inheritable(fd, False)
-                return prejail
+                return jail
         except (AttributeError, TypeError, ValueError, OSError):
             pass
         return None
+
+    def _close(self, name: str) -> None:
+        fd = self._fds.pop(name, None)
+        if fd is not None:
+            os.close(fd)
+
+    def _handed_over(self) -> None:
+        """The call's supervisor kills and reaps it from now on, and its
+        collector owns the result and log pipes."""
+        self._ours = False
+        self._fds.pop("result"), self._fds.pop("log")
+
+    def dispose(self) -> None:
+        """Kill and reap it, once, unless it was handed a call; close our
+        ends of its pipes."""
+        if not self._ours:
+            return
+        self._ours = False  # reaped: its pid may be another process's soon
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        for name in list(self._fds):
+            self._close(name)
+
+
+class PreJail(LauncherJail):
+    """The engine's handle on a jail side the launcher started."""
+    VARIABLE, FDS = ENGINE_VARIABLE, ("ctl", "err", "result", "log")
 
     def start(self, spec: dict, ctx: dict, event: bytes):
         """Hand the jail side its call: a runtime.launch.Launch for it (whose
@@ -66,29 +100,12 @@ class PreJail:
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(self._ctl, view):]
+                view = view[os.write(self._fds["ctl"], view):]
         except BrokenPipeError:
             pass  # it died: start() reads why, or the exit status tells
-        os.close(self._ctl)
-        self._ours = False  # the call's supervisor kills and reaps it from now on
-        return Launch(self.pid, None, self._err)
-
-    def dispose(self) -> None:
-        """Kill and reap the jail side, once, unless it was handed a call (the
-        call's supervisor reaps it then); close our ends of its pipes."""
-        if not self._ours:
-            return
-        self._ours = False  # reaped: its pid may be another process's soon
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
-        for fd in (self._ctl, self._err, self.result, self.log):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        self._close("ctl")
+        self._handed_over()
+        return Launch(self.pid, None, self._fds.pop("err"))
 
 
 def _read_all(fd: int) -> bytes:

@@ -10,7 +10,9 @@ bytecode), read-only, at /var/runtime/runner.py, and imports it with
     fd 2   the log stream
     env    Lambda's variables (_HANDLER, AWS_LAMBDA_*, LAMBDA_TASK_ROOT ...) and
            _PYCONTAIN_REQUEST_ID / _PYCONTAIN_DEADLINE_MS, removed before the
-           handler runs
+           handler runs; with _PYCONTAIN_GO_FD (a jail built ahead of its call),
+           those and AWS_LAMBDA_LOG_STREAM_NAME come through that descriptor
+           once the engine says go (await_go)
 
 Exit status: 0 result written, 1 function error (error JSON written),
 2 the event was not JSON. The module is importable too: a zygote can call
@@ -197,8 +199,28 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
+def await_go() -> None:
+    """In a jail built ahead of its call (pycontain.fn.plan): wait for the
+    engine's go-ahead, which brings the call's own variables. First of all,
+    so that its descriptor is free again for what follows."""
+    fd = os.environ.pop("_PYCONTAIN_GO_FD", None)
+    if fd is None:
+        return
+    if os.environ.pop("_PYCONTAIN_HELPER", None):  # the end of the jail's set-up, in a child
+        if os.waitpid(-1, 0)[1]:
+            os._exit(125)
+    data = _read_all(int(fd))
+    os.close(int(fd))
+    if not data:
+        os._exit(0)  # the engine made another jail (and kills this one)
+    for entry in data.decode().split("\0"):
+        name, _, value = entry.partition("=")
+        os.environ[name] = value
+
+
 def main() -> int:
     """One invocation, as the jail's first process."""
+    await_go()
     result_fd = os.dup(1)  # not inherited by anything the handler execs
     os.dup2(2, 1)
     sys.stdout.reconfigure(line_buffering=True)
@@ -218,5 +240,43 @@ def main() -> int:
     return status
 
 
+def exit_code(exc: BaseException) -> int:
+    """The status python gives an exception that ends the program."""
+    if isinstance(exc, SystemExit):
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        print(exc.code, file=sys.stderr)
+        return 1
+    import traceback
+    traceback.print_exception(exc)
+    return 1
+
+
+def finish(status: int):
+    """End as the interpreter does (its threads joined, atexit run, streams
+    flushed) but without tearing it down, which takes ~1.5 ms and that a
+    Lambda runtime, frozen between calls, never reliably does either."""
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        threading._shutdown()
+    import atexit
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(status & 0xFF)
+
+
+def run():
+    """main() as the jail's program (jail.BOOT): ends as python would. Never returns."""
+    try:
+        status = main()
+    except BaseException as exc:  # noqa: BLE001 - what python would do at the top level
+        status = exit_code(exc)
+    finish(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

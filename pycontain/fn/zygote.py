@@ -19,8 +19,8 @@ import time
 from pycontain import jsonio, paths
 from pycontain.errors import PycontainError
 from pycontain.fn import call_cgroups
-from pycontain.fn.invoke import LOG_TAIL, Outcome, _classify, _Collector, _report_lines, \
-    error_payload, with_call_fds
+from pycontain.fn.outcome import LOG_TAIL, Collector, Outcome, classify, error_payload, \
+    report_lines, with_call_fds
 from pycontain.fn.jail import RUNTIME_DIR, JailConfig, _ro_bind, jail_context, jail_spec, limits
 from pycontain.runtime.process import spawn
 from pycontain.runtime.security import seccomp
@@ -124,7 +124,7 @@ class _Pending:
         self.report = None
 
 
-def _outcome(collector: _Collector, pending: _Pending, deadline: float) -> tuple:
+def _outcome(collector: Collector, pending: _Pending, deadline: float) -> tuple:
     """(report, result): from the child's own "STATUS RSS" line once its pipes
     closed, else from the zygote's report (None if neither came in time)."""
     while collector.open:
@@ -314,9 +314,9 @@ class Zygote:
             self.kill()
             report = {"status": 9, "rss": 0, "timed_out": False}
         out.max_memory_mb = max((report["rss"] + 1023) // 1024, (peak + (1 << 20) - 1) >> 20)
-        _classify(out, report["status"], result, report["timed_out"], cfg.timeout)
+        classify(out, report["status"], result, report["timed_out"], cfg.timeout)
         header = f"START RequestId: {request_id} Version: $LATEST\n".encode()
-        lines = _report_lines(out, cfg.memory_mb, call_cgroups.limits_applied())
+        lines = report_lines(out, cfg.memory_mb, call_cgroups.limits_applied())
         if self._first.acquire(blocking=False):  # Lambda reports the init on the first call
             lines = lines.replace(b"\tLimits:", f"\tInit Duration: {self.init_ms:.2f} ms"
                                   "\tLimits:".encode())

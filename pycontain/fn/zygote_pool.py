@@ -13,7 +13,7 @@ import time
 from pycontain.errors import PycontainError
 from pycontain.fn import functions
 from pycontain.fn.call_cgroups import limits_applied
-from pycontain.fn.invoke import EXIT_FUNCTION_ERROR, Outcome, new_request_id
+from pycontain.fn.outcome import EXIT_FUNCTION_ERROR, Outcome, new_request_id
 from pycontain.fn.zygote import SPARES, Zygote
 
 

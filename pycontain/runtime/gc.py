@@ -4,8 +4,9 @@ Mounts need no collecting: they only ever exist in containers' own mount
 namespaces and vanish with them. What can remain is on disk (records of
 --rm containers whose monitor died, half-created containers, stale state and
 name links) and, for a container whose monitor was killed, its processes.
-It also empties, silently, the cache of function handlers' bytecode (one file
-per handler path ever run; nothing left behind, it is rebuilt on the next call).
+It also empties, silently, the caches of function handlers' bytecode and of
+`fn exec`'s plans (one file per handler path, or per invocation, ever run;
+nothing left behind, each is rebuilt on the next call).
 """
 import os
 import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
@@ -50,9 +51,10 @@ def collect() -> list:
         if os.readlink(link) not in known:
             os.unlink(link)
             removed.append(f"removed stale name {name}")
-    cache = paths.cache_path("bytecode")
-    for name in _listdir(cache):
-        os.unlink(os.path.join(cache, name))
+    for kind in ("bytecode", "plans"):
+        cache = paths.cache_path(kind)
+        for name in _listdir(cache):
+            os.unlink(os.path.join(cache, name))
     return removed
 
 

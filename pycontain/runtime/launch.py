@@ -4,10 +4,20 @@ command (see runtime.process): the go-ahead steps, the failure report, abort.
 Apart from process.py so that a caller that only hands over to such a process
 (fn.prejail) needs none of the native modules.
 """
+import marshal
 import os
 import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
 
 from pycontain.errors import PycontainError
+
+OPS_MARK = b"\0ops"  # a failure report starts with its exit code, never with a NUL
+
+
+def frame_ops(ops: list) -> bytes:
+    """What a process that recorded its root file system's ops (ctx
+    record_rootfs, see runtime.rootfs_record) writes to its error pipe."""
+    data = marshal.dumps(ops)
+    return OPS_MARK + len(data).to_bytes(8, "little") + data
 
 
 class Launch:
@@ -20,6 +30,7 @@ class Launch:
         self._console = console
         self._begun = False
         self.master = None  # with a terminal: the pty master, once started
+        self.rootfs_ops = None  # what it recorded building its root (frame_ops), once started
 
     def _go(self, step: bytes) -> None:
         if self._go_fd is None:
@@ -42,9 +53,15 @@ class Launch:
         if self._go_fd is not None:
             os.close(self._go_fd)
             self._go_fd = None  # closed: its number may be another file's soon
-        with os.fdopen(self._err_fd, "rb") as err:
-            self._err_fd = None
-            report = err.read()
+        report = b""
+        if self._err_fd is not None:  # None: a planned jail, running already (fn.plan)
+            with os.fdopen(self._err_fd, "rb") as err:
+                self._err_fd = None
+                report = err.read()
+        if report.startswith(OPS_MARK):
+            size = int.from_bytes(report[len(OPS_MARK):len(OPS_MARK) + 8], "little")
+            ops = report[len(OPS_MARK) + 8:]
+            self.rootfs_ops, report = marshal.loads(ops[:size]), ops[size:]
         if report:
             os.waitpid(self.pid, 0)
             code, _, message = report.decode(errors="replace").partition(":")

@@ -57,15 +57,22 @@ def apply_process(process: dict) -> None:
         raise PycontainError(f"cannot use working directory {cwd}: {exc.strerror}") from None
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 def _report(err_fd: int, code: int, message: str) -> None:
-    os.write(err_fd, f"{code}:{message}".encode(errors="replace"))
+    _write_all(err_fd, f"{code}:{message}".encode(errors="replace"))
 
 
 def container_main(spec: dict, ctx: dict, go_fd: int, err_fd: int) -> None:
     """Body of a container process until exec. Never returns.
 
     go_fd: the engine's go-ahead pipe (None: go at once, see fn.prejail).
-    ctx: rootfs + overlay (build the root file system), hostname, loopback,
+    ctx: rootfs + overlay (build the root file system; record_rootfs: and
+    send the engine what that did, runtime.launch.frame_ops), hostname, loopback,
     setup_stdio, before_exec (hooks run as root before the privileges drop),
     seccomp (the BPF program to install), in_process (called instead of exec),
     die_with_parent (killed when the engine's thread that made it dies; armed
@@ -80,7 +87,11 @@ def container_main(spec: dict, ctx: dict, go_fd: int, err_fd: int) -> None:
         ctx.get("setup_stdio", lambda: None)()
         cgroup_roots = [(os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC), tasks)
                         for root, tasks in ctx.get("cgroup_join", ())]  # before pivot_root
-        if "rootfs" in ctx:
+        if ctx.get("record_rootfs"):  # for the plan of the next such jail (fn.plan)
+            from pycontain.runtime.launch import frame_ops
+            from pycontain.runtime.rootfs_record import recorded
+            _write_all(err_fd, frame_ops(recorded(spec, ctx["rootfs"], ctx["overlay"])))
+        elif "rootfs" in ctx:
             setup_rootfs(spec, ctx["rootfs"], ctx["overlay"])
         if ctx.get("hostname"):
             n.sethostname(ctx["hostname"])

@@ -1,0 +1,451 @@
+/* The launcher's planned jail: a one-shot `fn exec` jail built in C from a
+ * plan file, while the engine's interpreter starts (see pycontain/fn/plan.py,
+ * which writes the file and describes its format). The child replays the
+ * plan's ops (the recorded root file system, then the lockdown) and execs the
+ * jail's python3, whose runner waits for the engine's go-ahead on fd 3. The
+ * engine checks the plan against the spec it builds and kills this jail if
+ * they differ: nothing here decides whether the plan is right. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include "jailcalls.h"
+#include "plan.h"
+
+#define MAGIC "PYCPLAN1"
+#define MAX_PLAN (1 << 20)
+#define MAX_ARGS 1024
+#define NULL_ARG 0xFFFFFFFFu
+#define GO_FD 3
+
+struct arg {
+    const char *s; /* NUL-terminated, or NULL */
+    uint32_t len;
+};
+
+struct op {
+    char code;
+    unsigned nargs;
+    struct arg args[MAX_ARGS];
+};
+
+static const unsigned char *plan;
+static size_t plan_size, ops_start;
+static uint32_t op_count;
+
+static uint32_t u32_at(const unsigned char *p)
+{
+    return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* The op at *pos into op, *pos moved past it; -1 if it is malformed. */
+static int read_op(size_t *pos, struct op *op)
+{
+    size_t p = *pos;
+    if (plan_size - p < 3)
+        return -1;
+    op->code = (char)plan[p];
+    op->nargs = plan[p + 1] | plan[p + 2] << 8;
+    p += 3;
+    if (op->nargs > MAX_ARGS)
+        return -1;
+    for (unsigned i = 0; i < op->nargs; i++) {
+        if (plan_size - p < 4)
+            return -1;
+        uint32_t len = u32_at(plan + p);
+        p += 4;
+        op->args[i].len = len;
+        op->args[i].s = NULL;
+        if (len == NULL_ARG)
+            continue;
+        if (plan_size - p <= len || plan[p + len] != 0)
+            return -1;
+        op->args[i].s = (const char *)plan + p;
+        p += (size_t)len + 1;
+    }
+    *pos = p;
+    return 0;
+}
+
+static int number(const struct arg *a, unsigned long long *out)
+{
+    char *end;
+    if (!a->s || !*a->s) {
+        errno = EINVAL;
+        return -1;
+    }
+    errno = 0;
+    *out = strtoull(a->s, &end, 10);
+    if (errno || *end) {
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
+}
+
+/* Whether code is an op, with how many arguments it takes (at least *min,
+ * at most *max) and which of them are numbers (their positions, as digits). */
+static int op_shape(char code, unsigned *min, unsigned *max, const char **numeric)
+{
+    static const struct { char code; unsigned min, max; const char *numeric; } shapes[] = {
+        {'U', 1, 1, "0"}, {'M', 5, 5, "3"}, {'u', 2, 2, "1"}, {'P', 2, 2, ""},
+        {'D', 2, 2, "1"}, {'A', 2, 2, "1"}, {'F', 3, 3, "12"}, {'N', 3, 3, "12"},
+        {'O', 3, 3, "12"}, {'C', 2, 2, "1"}, {'L', 2, 2, ""}, {'d', 1, 1, ""},
+        {'H', 1, 1, ""}, {'I', 0, 0, ""}, {'R', 3, 3, "012"}, {'W', 2, 2, "01"},
+        {'S', 1, 1, ""}, {'B', 1, 1, "0"}, {'G', 0, MAX_ARGS, ""}, {'g', 1, 1, "0"},
+        {'V', 1, 1, "0"}, {'K', 3, 3, "012"}, {'E', 3, MAX_ARGS, "1"}, {'Y', 1, 1, "0"}};
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+        if (shapes[i].code == code) {
+            *min = shapes[i].min, *max = shapes[i].max, *numeric = shapes[i].numeric;
+            return 1;
+        }
+    return 0;
+}
+
+/* Whether every op is well formed, only a mount has null arguments (its
+ * source, type and data), the last op, only that one, execs, and the ops a
+ * helper makes (Y) are there and neither exec nor start another helper. */
+static int plan_is_sound(void)
+{
+    static struct op op;
+    unsigned min, max;
+    const char *numeric;
+    unsigned long long helped = 0;
+    size_t pos = ops_start;
+    for (uint32_t i = 0; i < op_count; i++) {
+        if (read_op(&pos, &op) || !op_shape(op.code, &min, &max, &numeric)
+            || op.nargs < min || op.nargs > max || (op.code == 'E') != (i == op_count - 1))
+            return 0;
+        for (unsigned a = 0; a < op.nargs; a++)
+            if (!op.args[a].s && !(op.code == 'M' && a != 1 && a != 3))
+                return 0;
+        if (helped && (op.code == 'E' || op.code == 'Y'))
+            return 0;
+        helped = helped ? helped - 1 : 0;
+        if (op.code == 'Y' && (number(&op.args[0], &helped) || helped >= op_count - i - 1))
+            return 0;
+    }
+    return op_count > 0 && pos == plan_size;
+}
+
+/* os.makedirs(path, mode, exist_ok=True): parents with mode 0777 (umask applies). */
+static int make_dirs(const char *path, mode_t mode)
+{
+    char dir[PATH_MAX];
+    struct stat st;
+    size_t len = strlen(path);
+    if (len >= sizeof dir) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(dir, path, len + 1);
+    while (len > 1 && dir[len - 1] == '/')
+        dir[--len] = 0;
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = 0;
+        if (stat(dir, &st) && make_dirs(dir, 0777))
+            return -1;
+        *slash = '/';
+    }
+    if (mkdir(dir, mode) == 0)
+        return 0;
+    int err = errno;
+    if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+        return 0;
+    errno = err;
+    return -1;
+}
+
+/* Drop one capability from the bounding set (fine if it is gone already). */
+static int drop_bounding(unsigned long cap)
+{
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0)
+        return 0;
+    int err = errno;
+    if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 0)
+        return 0;
+    errno = err;
+    return -1;
+}
+
+static int set_caps(unsigned long long effective, unsigned long long permitted,
+                    unsigned long long inheritable)
+{
+    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2] = {
+        {(uint32_t)effective, (uint32_t)permitted, (uint32_t)inheritable},
+        {(uint32_t)(effective >> 32), (uint32_t)(permitted >> 32), (uint32_t)(inheritable >> 32)}};
+    return (int)syscall(SYS_capset, &header, data);
+}
+
+static int err_fd = -1, sigint_ignored;
+
+static void _Noreturn fail(int code, const char *message)
+{
+    dprintf(err_fd, "%d:%s", code, message);
+    _exit(code);
+}
+
+/* The exec op: argv[0] looked up on the jail's PATH as nsinit.find_executable does. */
+static void run_exec(const struct op *op)
+{
+    static char *args[MAX_ARGS + 1], *env[MAX_ARGS + 1], path[PATH_MAX], message[PATH_MAX + 64];
+    unsigned long long count;
+    if (number(&op->args[1], &count) || count < 1 || count > op->nargs - 2u)
+        fail(125, "planned jail: a malformed exec");
+    unsigned n_env = op->nargs - 2 - (unsigned)count;
+    for (unsigned i = 0; i < count; i++)
+        args[i] = (char *)op->args[2 + i].s;
+    for (unsigned i = 0; i < n_env; i++)
+        env[i] = (char *)op->args[2 + count + i].s;
+    args[count] = env[n_env] = NULL;
+    const char *name = op->args[0].s, *search = "/usr/bin:/bin", *denied = NULL;
+    for (unsigned i = 0; i < n_env; i++)
+        if (strncmp(env[i], "PATH=", 5) == 0)
+            search = env[i] + 5;
+    signal(SIGPIPE, SIG_DFL);
+    signal(SIGXFSZ, SIG_DFL);
+    signal(SIGINT, sigint_ignored ? SIG_IGN : SIG_DFL);
+    for (const char *dir = search; dir;) {
+        const char *end = strchr(dir, ':');
+        int len = end ? (int)(end - dir) : (int)strlen(dir);
+        struct stat st;
+        if (strchr(name, '/'))
+            snprintf(path, sizeof path, "%s", name);
+        else
+            snprintf(path, sizeof path, "%.*s/%s", len ? len : 1, len ? dir : ".", name);
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+            if (access(path, X_OK) == 0) {
+                execve(path, args, env);
+                snprintf(message, sizeof message, "exec: \"%s\": %s", name, strerror(errno));
+                fail(errno == ENOENT ? 127 : 126, message);
+            }
+            denied = denied ? denied : strdup(path);
+        }
+        dir = strchr(name, '/') ? NULL : end ? end + 1 : NULL;
+    }
+    if (denied) {
+        snprintf(message, sizeof message, "exec: \"%s\": permission denied", denied);
+        fail(126, message);
+    }
+    snprintf(message, sizeof message, strchr(name, '/') ? "exec: \"%s\": no such file or directory"
+             : "exec: \"%s\": executable file not found in $PATH", name);
+    fail(127, message);
+}
+
+static int run_op(const struct op *op)
+{
+    const struct arg *a = op->args;
+    unsigned long long n[3] = {0, 0, 0};
+    unsigned min, max;
+    const char *numeric = "";
+    op_shape(op->code, &min, &max, &numeric);
+    for (int i = 0; numeric[i] && i < 3; i++)
+        if (number(&a[numeric[i] - '0'], &n[i]))
+            return -1;
+    unsigned long long x = n[0], y = n[1], z = n[2];
+    switch (op->code) {
+    case 'U': return unshare((int)x);
+    case 'M': return mount(a[0].s, a[1].s, a[2].s, x, a[4].s);
+    case 'u': return umount2(a[0].s, (int)x);
+    case 'P': return (int)syscall(SYS_pivot_root, a[0].s, a[1].s);
+    case 'D': return mkdir(a[0].s, (mode_t)x);
+    case 'A': return make_dirs(a[0].s, (mode_t)x);
+    case 'F': {
+        int fd = open(a[0].s, (int)x | O_CLOEXEC, (mode_t)y);
+        return fd < 0 ? -1 : close(fd);
+    }
+    case 'N': return mknod(a[0].s, (mode_t)x, (dev_t)y);
+    case 'O': return chown(a[0].s, (uid_t)x, (gid_t)y);
+    case 'C': return chmod(a[0].s, (mode_t)x);
+    case 'L': return symlink(a[0].s, a[1].s);
+    case 'd': return chdir(a[0].s);
+    case 'H': return sethostname(a[0].s, a[0].len);
+    case 'I': return pyc_loopback_up();
+    case 'R': {
+        struct rlimit limit = {y, z};
+        return setrlimit((int)x, &limit);
+    }
+    case 'W': return prctl((int)x, y, 0, 0, 0);
+    case 'S': return pyc_seccomp_load((const unsigned char *)a[0].s, a[0].len);
+    case 'B': return drop_bounding(x);
+    case 'G': {
+        static gid_t groups[MAX_ARGS];
+        unsigned long long gid;
+        for (unsigned i = 0; i < op->nargs; i++) {
+            if (number(&a[i], &gid))
+                return -1;
+            groups[i] = (gid_t)gid;
+        }
+        return setgroups(op->nargs, groups);
+    }
+    case 'g': return setresgid((gid_t)x, (gid_t)x, (gid_t)x);
+    case 'V': return setresuid((uid_t)x, (uid_t)x, (uid_t)x);
+    case 'K': return set_caps(x, y, z);
+    case 'E': run_exec(op);
+    }
+    errno = EINVAL;
+    return -1;
+}
+
+/* The Y op at op: a child (PID 2) makes the next ops and exits 0 if they all
+ * worked (the jail's runner waits for it before the call: runner.await_go);
+ * we go on after them. These are the ops that wait for an RCU grace period
+ * (unmounting the old root, bringing lo up): a few ms when another CPU is
+ * busy, as the engine's is, and done in parallel so. The count of ops skipped. */
+static unsigned start_helper(size_t *pos, struct op *op)
+{
+    unsigned long long count;
+    number(&op->args[0], &count); /* checked by plan_is_sound */
+    pid_t pid = fork();
+    if (pid < 0)
+        fail(125, "planned jail: cannot fork its helper");
+    for (unsigned long long k = 0; k < count; k++) {
+        read_op(pos, op);
+        if (pid == 0 && run_op(op))
+            _exit(1);
+    }
+    if (pid == 0)
+        _exit(0);
+    return (unsigned)count;
+}
+
+/* The planned jail's first process, PID 1 of its pid namespace. Never returns. */
+static void _Noreturn child_main(int event, int result, int log, int go, int err)
+{
+    static struct op op;
+    char message[128];
+    /* an engine that dies before this is armed closes the go-ahead pipe: the runner then exits */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* a Ctrl-C is the engine's to handle; python gets the caller's disposition back */
+    sigint_ignored = signal(SIGINT, SIG_IGN) == SIG_IGN;
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    setsid();
+    /* moved above every target first, then put in place: 0 the event, 1 the
+     * result, 2 the log, 3 the go-ahead; the error pipe closes with the exec */
+    int high[] = {fcntl(event, F_DUPFD_CLOEXEC, 10), fcntl(result, F_DUPFD_CLOEXEC, 10),
+                  fcntl(log, F_DUPFD_CLOEXEC, 10), fcntl(go, F_DUPFD_CLOEXEC, 10)};
+    err_fd = fcntl(err, F_DUPFD_CLOEXEC, 10);
+    for (int i = 0; i < 4; i++)
+        if (high[i] < 0 || dup2(high[i], i) != i)
+            _exit(125);
+    close_range(4, err_fd - 1, 0);
+    close_range(err_fd + 1, ~0U, 0);
+    size_t pos = ops_start;
+    for (uint32_t i = 0; i < op_count; i++) {
+        read_op(&pos, &op); /* checked by plan_is_sound */
+        if (op.code == 'Y') {
+            i += start_helper(&pos, &op);
+            continue;
+        }
+        if (run_op(&op)) {
+            snprintf(message, sizeof message, "planned jail: op %u (%c) failed: %s", i, op.code,
+                     strerror(errno));
+            fail(125, message);
+        }
+    }
+    _exit(125); /* not reached: the last op execs */
+}
+
+static uint64_t fnv1a(uint64_t hash, const char *text, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        hash = (hash ^ (unsigned char)text[i]) * 0x100000001b3ULL;
+    return hash;
+}
+
+static uint64_t hash_text(uint64_t hash, const char *text)
+{
+    return fnv1a(hash, text, strlen(text) + 1); /* with its NUL: a separator */
+}
+
+int plan_file_for(int argc, char **argv, char **env, char *path, size_t size, char name[17])
+{
+    char cwd[PATH_MAX];
+    const char *root = "/var/lib/pycontain";
+    if (geteuid() != 0 || !getcwd(cwd, sizeof cwd))
+        return -1;
+    uint64_t hash = hash_text(0xcbf29ce484222325ULL, "pycontain-plan-1");
+    hash = hash_text(hash, cwd);
+    for (int i = 3; i < argc; i++) /* all but --event's value: any event may use the plan */
+        hash = hash_text(hash, strcmp(argv[i - 1], "--event") == 0 ? ""
+                               : strncmp(argv[i], "--event=", 8) == 0 ? "--event=" : argv[i]);
+    for (char **entry = env; *entry; entry++) {
+        hash = hash_text(hash, *entry);
+        if (strncmp(*entry, "PYCONTAIN_ROOT=", 15) == 0)
+            root = *entry + 15;
+    }
+    snprintf(name, 17, "%016llx", (unsigned long long)hash);
+    return *root && snprintf(path, size, "%s/cache/plans/%s", root, name) < (int)size ? 0 : -1;
+}
+
+/* Map the plan file at path if it is root's own regular file, closed to
+ * others, and sound; its descriptor, else -1. */
+static int load_plan(const char *path)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != 0 || st.st_mode & 022
+        || st.st_size < 16 || st.st_size > MAX_PLAN)
+        goto refuse;
+    plan_size = (size_t)st.st_size;
+    plan = mmap(NULL, plan_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (plan == MAP_FAILED || memcmp(plan, MAGIC, 8))
+        goto refuse;
+    size_t at = 8; /* past the stamps and the basis, the engine's (marshal) */
+    for (int section = 0; section < 2; section++) {
+        uint32_t size = u32_at(plan + at);
+        if (size > plan_size - at - 8)
+            goto refuse;
+        at += 4 + (size_t)size;
+    }
+    op_count = u32_at(plan + at);
+    ops_start = at + 4;
+    if (plan_is_sound())
+        return fd;
+refuse:
+    close(fd);
+    return -1;
+}
+
+char **start_planned_jail(const char *path, char **env)
+{
+    static char entry[128];
+    int go[2], err[2], result[2], log[2];
+    int plan_fd = load_plan(path);
+    if (plan_fd < 0)
+        return NULL;
+    int event = memfd_create("event", MFD_CLOEXEC);
+    if (event < 0 || pipe2(go, O_CLOEXEC) || pipe2(err, O_CLOEXEC) || pipe2(result, O_CLOEXEC)
+        || pipe2(log, O_CLOEXEC))
+        return NULL; /* those made are closed by exec */
+    pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0);
+    if (pid == 0)
+        child_main(event, result[1], log[1], go[0], err[1]);
+    if (pid < 0)
+        return NULL;
+    int mine[] = {go[1], err[0], result[0], log[0], event, plan_fd};
+    int theirs[] = {go[0], err[1], result[1], log[1]};
+    for (int i = 0; i < 6; i++)
+        fcntl(mine[i], F_SETFD, 0); /* for the engine, across its exec */
+    for (int i = 0; i < 4; i++)
+        close(theirs[i]);
+    snprintf(entry, sizeof entry, "PYCONTAIN_PLANNED=%d,%d,%d,%d,%d,%d,%d", (int)pid, go[1],
+             err[0], result[0], log[0], event, plan_fd);
+    return with_entry(env, entry);
+}

@@ -1,0 +1,207 @@
+"""Plans: a one-shot `fn exec` jail recorded so that C can build it again.
+
+A jail built by Python waits for an interpreter's start and its imports;
+bwrap builds its own in a few ms of C. So, as root on two CPUs or more, the
+launcher (csrc/launcher.c, csrc/plan.c) builds the jail in C from a plan
+recorded the last time this very invocation ran (same arguments but for
+--event's value, same working directory and environment): the file system
+operations of the jail's set-up (runtime.rootfs_record), the lockdown of the
+spec's process, and the exec of the jail's python3 with the runner, which
+waits for the go-ahead (runner.await_go). The engine (fn.planned) hands that
+jail the call only if the plan still fits: at once if none of the files the
+call was made from has changed (its stamps), else once the spec it builds as
+always equals the one the plan was recorded from. If not, it kills that jail
+and makes one of its own, which records a new plan. So a stale plan never
+runs more than python's start and the runner's import.
+
+    PYCONTAIN_PLAN_KEY=NAME        the plan file's name (launcher -> engine)
+
+The plan file, <store>/cache/plans/NAME (written here, read by csrc/plan.c):
+b"PYCPLAN1"; u32 n, n bytes of marshal: the stamps (or None); u32 n, n bytes
+of marshal: the basis (spec and context); u32 count of ops, then each op:
+u8 code, u16 count of arguments, each argument u32 length, the bytes, a NUL
+(length 0xFFFFFFFF: a null argument, no bytes). Integers are decimal text.
+All numbers little-endian.
+"""
+import marshal
+import os
+import sys
+
+from pycontain.fn.environment import CALL_VARIABLES
+
+KEY_VARIABLE = "PYCONTAIN_PLAN_KEY"
+MAGIC = b"PYCPLAN1"
+MAX_PLAN = 1 << 20                   # csrc/plan.c refuses larger files
+MAX_ARGS = 1024                      # per op, as csrc/plan.c
+GO_FD = 3                            # where a planned jail's runner finds its go-ahead
+HELPER_VARIABLE = "_PYCONTAIN_HELPER"  # set: the runner first waits for the set-up's helper
+MNT_DETACH = 2
+CONTEXT_KEYS = ("rootfs", "overlay", "hostname", "loopback", "seccomp")
+CLONE_NEWPID = 0x20000000            # made by the launcher's clone, not an op
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_SET_KEEPCAPS = 1, 38, 8
+PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
+SIGKILL = 9
+
+
+def is_call_variable(entry: str) -> bool:
+    return entry.partition("=")[0] in CALL_VARIABLES
+
+
+def basis(spec: dict, ctx: dict) -> tuple:
+    """What a jail's plan follows from: the spec but for the call's own
+    variables, and the context's parts that shape the jail."""
+    env = [e for e in spec["process"]["env"] if not is_call_variable(e)]
+    return dict(spec, process=dict(spec["process"], env=env)), {k: ctx.get(k) for k in CONTEXT_KEYS}
+
+
+def take_key():
+    """The plan file name the launcher computed for this invocation, if any
+    (the variable is removed: it reaches nothing else)."""
+    key = os.environ.pop(KEY_VARIABLE, "")
+    return key if len(key) == 16 and all(c in "0123456789abcdef" for c in key) else None
+
+
+def plan_path(key: str) -> str:
+    from pycontain import paths
+    return os.path.join(paths.cache_path("plans"), key)
+
+
+def fingerprint(path: str):
+    """What changes when the file at path does (None: there is none)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def stamps(cfg):
+    """What a call of cfg (a fn.jail.JailConfig) was made from besides its
+    arguments: the code, the store's image index, pycontain's own modules;
+    and the settings the engine needs without the spec. None for code the
+    sandbox user cannot read (the engine warns about it on every call)."""
+    from pycontain import paths
+
+    code = os.path.realpath(cfg.code)
+    mode = os.stat(code).st_mode
+    if mode & (0o005 if os.path.isdir(code) else 0o004) == 0:
+        return None
+    own = [getattr(module, "__file__", None) for name, module in sorted(sys.modules.items())
+           if name == "pycontain" or name.startswith("pycontain.")]
+    files = [code, os.path.join(paths.data_root(), "images.json"), *filter(None, own)]
+    return {"code": (cfg.code, code), "files": [(f, fingerprint(f)) for f in files],
+            "timeout": cfg.timeout, "memory_mb": cfg.memory_mb}
+
+
+def _process_ops(spec: dict, ctx: dict):
+    """(ops before, ops after) the root file system's, as nsinit.container_main
+    and security.lockdown.drop_privileges do them; None for a spec they would
+    not do right (a planned jail is a one-shot function jail)."""
+    import resource
+
+    from pycontain.runtime.process import namespace_flags
+    from pycontain.runtime.security.caps import last_cap
+
+    process, linux = spec["process"], spec.get("linux", {})
+    user, sets = process.get("user", {}), process.get("capabilities") or {}
+    namespaces = {ns["type"] for ns in linux.get("namespaces", ())}
+    if (not sets or any(sets.values()) or user.get("additionalGids")
+            or not process.get("noNewPrivileges") or not ctx.get("seccomp")
+            or namespaces & {"user", "cgroup"} or "pid" not in namespaces
+            or any(m["destination"].startswith("/sys/fs/cgroup") for m in spec.get("mounts", ()))):
+        return None
+    ops = [("H", ctx["hostname"])] if ctx.get("hostname") else []
+    ops += [("I",)] if ctx.get("loopback") else []
+    ops += [("R", getattr(resource, r["type"]), r["soft"], r["hard"])
+            for r in process.get("rlimits", ())]
+    cwd = process.get("cwd", "/")
+    ops += [("A", cwd, 0o755), ("d", cwd), ("W", PR_SET_NO_NEW_PRIVS, 1), ("S", ctx["seccomp"])]
+    ops += [("B", cap) for cap in range(last_cap() + 1)]
+    ops += [("W", PR_SET_KEEPCAPS, 1), ("G",), ("g", user.get("gid", 0)), ("V", user.get("uid", 0)),
+            ("W", PR_SET_KEEPCAPS, 0), ("K", 0, 0, 0),
+            ("W", PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL), ("W", PR_SET_PDEATHSIG, SIGKILL)]
+    env = [e for e in process["env"] if not is_call_variable(e)] + [f"_PYCONTAIN_GO_FD={GO_FD}"]
+    args = process["args"]
+    return [("U", namespace_flags(spec) & ~CLONE_NEWPID)], ops + [("E", args[0], len(args), *args, *env)]
+
+
+def _with_helper(rootfs_ops: list, process_ops: list) -> list:
+    """The ops in order, but that the unmount of the old root after the pivot
+    and bringing lo up are a helper's (op Y, see csrc/plan.c), for the
+    runner to wait for (HELPER_VARIABLE)."""
+    pivot = next((i for i, op in enumerate(rootfs_ops) if op[0] == "P"), None)
+    if pivot is None or rootfs_ops[pivot + 1:pivot + 2] != [("u", ".", MNT_DETACH)]:
+        return rootfs_ops + process_ops
+    helped = [rootfs_ops[pivot + 1], *(op for op in process_ops if op == ("I",))]
+    process_ops = [op for op in process_ops if op != ("I",)]
+    exec_op = process_ops[-1]
+    process_ops[-1] = exec_op + (f"{HELPER_VARIABLE}=1",)
+    return [*rootfs_ops[:pivot + 1], ("Y", len(helped)), *helped, *rootfs_ops[pivot + 2:],
+            *process_ops]
+
+
+def _argument(value) -> bytes:
+    if value is None:
+        return b"\xff\xff\xff\xff"
+    if isinstance(value, int):
+        value = str(value & 0xFFFFFFFFFFFFFFFF)
+    raw = value if isinstance(value, bytes) else os.fsencode(value)
+    return len(raw).to_bytes(4, "little") + raw + b"\0"
+
+
+def _section(value) -> bytes:
+    data = marshal.dumps(value)
+    return len(data).to_bytes(4, "little") + data
+
+
+def sections(data: bytes) -> tuple:
+    """(stamps, basis) of a plan file's bytes, each still marshalled, and the
+    ops that follow them; ValueError if it is not one."""
+    if not data.startswith(MAGIC):
+        raise ValueError("not a plan")
+    parts, at = [], len(MAGIC)
+    for _ in range(2):
+        size = int.from_bytes(data[at:at + 4], "little")
+        parts.append(data[at + 4:at + 4 + size])
+        at += 4 + size
+    return parts[0], parts[1], data[at:]
+
+
+def encode(stamped, spec: dict, ctx: dict, rootfs_ops: list):
+    """The plan file's bytes, or None if this jail cannot be planned."""
+    ops = _process_ops(spec, ctx)
+    if ops is None:
+        return None
+    ops = ops[0] + _with_helper(list(rootfs_ops), ops[1])
+    if any(len(op) - 1 > MAX_ARGS for op in ops):
+        return None
+    body = b"".join(op[0].encode() + (len(op) - 1).to_bytes(2, "little")
+                    + b"".join(_argument(a) for a in op[1:]) for op in ops)
+    data = (MAGIC + _section(stamped) + _section(basis(spec, ctx)) + len(ops).to_bytes(4, "little")
+            + body)
+    return data if len(data) <= MAX_PLAN else None
+
+
+def _write(key: str, data) -> None:
+    """Best effort: a cache that cannot be written only means no planned jail next time."""
+    from pycontain import paths
+    from pycontain.fsutil import write_atomic
+
+    if data is not None:
+        try:
+            paths.ensure_dir(paths.cache_path("plans"))
+            write_atomic(plan_path(key), data, sync=False)
+        except OSError:
+            pass
+
+
+def save(key: str, cfg, spec: dict, ctx: dict, rootfs_ops: list) -> None:
+    """Record the plan of the jail just built for a call of cfg."""
+    _write(key, encode(stamps(cfg), spec, ctx, rootfs_ops))
+
+
+def restamp(key: str, cfg, data: bytes) -> None:
+    """Give a plan that still fits (data: its file) the stamps of now."""
+    _, raw_basis, ops = sections(data)
+    _write(key, MAGIC + _section(stamps(cfg)) + len(raw_basis).to_bytes(4, "little")
+           + raw_basis + ops)

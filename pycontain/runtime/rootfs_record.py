@@ -1,0 +1,105 @@
+"""Record what building a root file system does, for a planned jail (fn.plan).
+
+`recorded` runs rootfs.setup_rootfs with stand-ins for the `os` and native
+modules that rootfs.py and mounts.py use: every call that changes something
+(a mount, a directory, a device node...) is made as usual and noted, with
+the paths it ended up using (securejoin has resolved them inside the root
+already); what only reads is not noted. Replayed in the same order on the
+same image, the ops build the same root (csrc/plan.c does that in C).
+
+    op codes: M mount, u umount2, P pivot_root, D mkdir, A makedirs
+    (exist_ok), F open with O_CREAT then close, N mknod, O chown, C chmod,
+    L symlink, d chdir
+"""
+import os
+
+from pycontain import native as n
+from pycontain.runtime import mounts, rootfs
+
+PATCHED = (rootfs, mounts)  # the modules whose `os` and `n` are stood in for
+
+
+class _Native:
+    def __init__(self, ops: list):
+        self._ops = ops
+
+    def __getattr__(self, name):
+        return getattr(n, name)
+
+    def mount(self, source, target, fstype=None, flags=0, data=None) -> None:
+        n.mount(source, target, fstype, flags, data)
+        self._ops.append(("M", source, target, fstype, flags, data))
+
+    def umount2(self, target, flags) -> None:
+        n.umount2(target, flags)
+        self._ops.append(("u", target, flags))
+
+    def pivot_root(self, new_root, put_old) -> None:
+        n.pivot_root(new_root, put_old)
+        self._ops.append(("P", new_root, put_old))
+
+
+class _Os:
+    def __init__(self, ops: list):
+        self._ops = ops
+        self._directories = {}  # fd of an os.open(".") -> the directory, for fchdir
+
+    def __getattr__(self, name):
+        return getattr(os, name)
+
+    def _did(self, *op) -> None:
+        self._ops.append(op)
+
+    def mkdir(self, path, mode=0o777) -> None:
+        os.mkdir(path, mode)
+        self._did("D", path, mode)
+
+    def makedirs(self, path, mode=0o777, exist_ok=False) -> None:
+        os.makedirs(path, mode, exist_ok)
+        self._did("A", path, mode)
+
+    def open(self, path, flags, mode=0o777) -> int:
+        fd = os.open(path, flags, mode)
+        if flags & os.O_CREAT:
+            self._did("F", path, flags, mode)
+        elif path == ".":
+            self._directories[fd] = os.getcwd()
+        return fd
+
+    def chdir(self, path) -> None:
+        os.chdir(path)
+        self._did("d", path)
+
+    def fchdir(self, fd) -> None:
+        os.fchdir(fd)
+        self._did("d", self._directories[fd])
+
+    def mknod(self, path, mode=0o600, device=0) -> None:
+        os.mknod(path, mode, device)
+        self._did("N", path, mode, device)
+
+    def chown(self, path, uid, gid) -> None:
+        os.chown(path, uid, gid)
+        self._did("O", path, uid, gid)
+
+    def chmod(self, path, mode) -> None:
+        os.chmod(path, mode)
+        self._did("C", path, mode)
+
+    def symlink(self, target, link) -> None:
+        os.symlink(target, link)
+        self._did("L", target, link)
+
+
+def recorded(spec: dict, rootfs_path: str, overlay: dict) -> list:
+    """rootfs.setup_rootfs(spec, rootfs_path, overlay), and the ops it made."""
+    ops = []
+    stand_ins = {"n": _Native(ops), "os": _Os(ops)}
+    try:
+        for module in PATCHED:
+            vars(module).update(stand_ins)
+        rootfs.setup_rootfs(spec, rootfs_path, overlay)
+    finally:
+        for module in PATCHED:
+            vars(module).update(n=n, os=os)
+    return ops

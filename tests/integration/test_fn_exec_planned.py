@@ -1,0 +1,191 @@
+"""`fn exec` in a jail the launcher builds in C from the plan recorded the last
+time the same invocation ran (pycontain.fn.plan): used only while it fits,
+the same jail as any other, and gone with the command.
+
+To see which jail a call ran in, some tests rewrite the hostname in a plan's
+ops: the engine checks the plan against the call, never its ops, so a call
+that answers with that hostname ran in the jail C built from that plan."""
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import PYCONTAIN, _container_pids
+from helpers import Reader, wait_for
+from test_fn_exec_inprocess import INTERPRETER, jail_interpreters, run
+
+from pycontain.fn.plan import MAGIC, sections
+
+HOSTNAME = "import socket\ndef handler(event, context):\n    return [socket.gethostname(), event]\n"
+# what the jail looks like from inside: the interpreter, the mounts, the process
+JAIL = INTERPRETER.replace('''            "signals":''', '''            "mounts": [" ".join(line.split()[4:6] + line.split(" - ")[1].split()[:1])
+                       for line in open("/proc/self/mountinfo")],
+            "status": [line for line in open("/proc/self/status")
+                       if line.split(":")[0] in ("Uid", "Gid", "Groups", "CapInh", "CapPrm",
+                                                 "CapEff", "CapBnd", "CapAmb", "NoNewPrivs",
+                                                 "Seccomp", "Seccomp_filters")],
+            "limits": open("/proc/self/limits").read(), "umask": os.umask(0),
+            "hostname": os.uname().nodename, "pid": os.getpid(),
+            "processes": sorted(p for p in os.listdir("/proc") if p.isdigit()),
+            "signals":''')
+
+
+def plans(pc) -> dict:
+    """The store's plan files (the store is the whole test session's): {path: mtime}."""
+    directory = pc.root / "cache" / "plans"
+    return {p: p.stat().st_mtime_ns for p in directory.iterdir()} if directory.exists() else {}
+
+
+def recording(pc, action) -> Path:
+    """Run action(); the one plan file it wrote."""
+    before = plans(pc)
+    result = action()
+    [plan] = [p for p, mtime in plans(pc).items() if before.get(p) != mtime]
+    return plan, result
+
+
+def rename_host(plan: Path, hostname: bytes = b"planned00") -> None:
+    """Make the jail built from plan call itself hostname (9 bytes, as localhost)."""
+    data = plan.read_bytes()
+    ops = sections(data)[2]
+    old, new = b"\x09\x00\x00\x00localhost\x00", b"\x09\x00\x00\x00" + hostname + b"\x00"
+    assert ops.count(old) == 1
+    tmp = plan.with_suffix(".tmp")
+    tmp.write_bytes(data[:len(data) - len(ops)] + ops.replace(old, new))
+    tmp.chmod(0o600)
+    tmp.rename(plan)
+
+
+def call(pc, path, event="{}", *args, **kwargs):
+    result = pc("fn", "exec", str(path), "--event", event, *args, **kwargs)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture
+def handler(tmp_path):
+    path = tmp_path / "handler.py"
+    path.write_text(HOSTNAME)
+    path.chmod(0o644)
+    return path
+
+
+def test_a_repeated_call_runs_in_the_jail_built_from_its_plan(pc, handler):
+    plan, result = recording(pc, lambda: call(pc, handler, '{"n": 1}'))
+    assert result == ["localhost", {"n": 1}]
+    assert plan.read_bytes().startswith(MAGIC) and plan.stat().st_mode & 0o777 == 0o600
+    rename_host(plan)
+    before = plans(pc)
+    # any event: the plan is the invocation's but for --event's value
+    assert call(pc, handler, '{"n": 2}') == ["planned00", {"n": 2}]
+    assert call(pc, handler, "-", input='{"n": 3}') == ["planned00", {"n": 3}]
+    assert plans(pc) == before  # used as it was
+
+
+def test_an_edited_handler_still_runs_in_its_planned_jail_with_its_new_code(pc, handler):
+    rename_host(recording(pc, lambda: call(pc, handler))[0])
+    handler.write_text(HOSTNAME.replace("event]", "event, 'edited']"))
+    # the engine checked the whole spec (the handler changed): the same jail, new code
+    assert call(pc, handler) == ["planned00", {}, "edited"]
+    assert call(pc, handler) == ["planned00", {}, "edited"]  # and the stamps are new
+
+
+@pytest.mark.parametrize("change", ["retarget", "flags"])
+def test_a_plan_that_no_longer_fits_is_not_used(pc, handler, tmp_path, change):
+    """Through a symlink retargeted to other code, the same invocation is
+    another call: that jail is killed and the engine makes the right one."""
+    link = tmp_path / "link.py"
+    link.symlink_to(handler)
+    rename_host(recording(pc, lambda: call(pc, link))[0])
+    other = tmp_path / "other.py"
+    other.write_text(HOSTNAME.replace("event]", "'other']"))
+    other.chmod(0o644)
+    if change == "retarget":
+        link.unlink()
+        link.symlink_to(other)
+        assert call(pc, link) == ["localhost", "other"]
+    else:  # another invocation: another plan
+        assert call(pc, link, "{}", "--memory", "256m") == ["localhost", {}]
+    assert jail_interpreters(pc.root) == []
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "group-writable", "not-root"])
+def test_a_damaged_or_foreign_plan_is_never_used(pc, handler, damage):
+    plan = recording(pc, lambda: call(pc, handler))[0]
+    rename_host(plan)
+    data = plan.read_bytes()
+    if damage == "truncated":
+        plan.write_bytes(data[:len(data) - 7])
+    elif damage == "garbage":
+        plan.write_bytes(data[:len(data) // 2] + os.urandom(len(data) - len(data) // 2))
+    elif damage == "group-writable":
+        plan.chmod(0o620)
+    else:
+        os.chown(plan, 65534, 65534)
+    assert call(pc, handler) == ["localhost", {}]
+
+
+def test_the_planned_jail_is_the_same_jail(pc, tmp_path):
+    """Its mounts, user, capabilities, seccomp, limits, hostname, descriptors,
+    signals and interpreter are those of a jail that starts the image's
+    python (PYCONTAIN_FN_FORK=0), and of one that runs the handler in-process."""
+    first, recorded = {}, []
+    for mode in ("beside", "exec"):
+        plan, first[mode] = recording(pc, lambda: run(pc, tmp_path, JAIL, mode))
+        recorded.append(plan)
+    planned = {mode: run(pc, tmp_path, JAIL, mode) for mode in ("beside", "exec")}
+    for plan in recorded:
+        rename_host(plan)
+    renamed = {mode: run(pc, tmp_path, JAIL, mode) for mode in ("beside", "exec")}
+    assert {r[1]["hostname"] for r in renamed.values()} == {"planned00"}  # they were planned
+    results = [*first.values(), *planned.values(),
+               *(dict(r[1], hostname="localhost") for r in renamed.values())]
+    results = [r if isinstance(r, dict) else r[1] for r in results]
+    assert all(r == results[0] for r in results), results
+    assert results[0]["pid"] == 1 and results[0]["processes"] == ["1"]
+
+
+def test_a_killed_engine_takes_the_planned_jail_with_it(pc, tmp_path):
+    sleeper = tmp_path / "sleeper.py"
+    sleeper.write_text("import socket, sys, time\ndef handler(event, context):\n"
+                       "    print(socket.gethostname(), file=sys.stderr, flush=True)\n"
+                       "    time.sleep(event)\n")
+    sleeper.chmod(0o644)
+    rename_host(recording(pc, lambda: call(pc, sleeper, "0", "--timeout", "90"))[0])
+    engine = subprocess.Popen([PYCONTAIN, "fn", "exec", str(sleeper), "--event", "60",
+                               "--timeout", "90"], env=pc.env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    try:
+        Reader(engine.stderr).expect("planned00")  # the handler runs, in the planned jail
+        os.kill(engine.pid, signal.SIGKILL)
+    finally:
+        engine.kill()
+        engine.wait()
+    wait_for(lambda: not _container_pids(str(pc.root)), what="the jail to die with its engine")
+
+
+def test_a_timed_out_planned_call_is_killed_as_any_other(pc, tmp_path):
+    path = tmp_path / "spin.py"
+    path.write_text("def handler(e, c):\n    while True:\n        pass\n")
+    path.chmod(0o644)
+    def timed_out():
+        started = time.monotonic()
+        result = pc("fn", "exec", str(path), "--timeout", "1")
+        assert result.returncode == 124, result.stderr
+        assert json.loads(result.stdout)["errorType"] == "Sandbox.Timedout"
+        assert time.monotonic() - started < 5
+    before = plans(pc)
+    timed_out()
+    assert len(plans(pc)) == len(before) + 1
+    timed_out()  # in the planned jail
+
+
+def test_system_gc_empties_the_plans(pc, handler):
+    call(pc, handler)
+    assert plans(pc)
+    pc.out("system", "gc")
+    assert plans(pc) == {}
+    assert call(pc, handler) == ["localhost", {}]
