@@ -36,7 +36,7 @@ rm -rf build
 # The command: a static launcher (csrc/launcher.c) in front of bin/pycontain,
 # which pip installed as the command (its sh part does the same, ~1 ms slower).
 install -m 755 bin/pycontain .venv/bin/pycontain-main
-cc -static -Os -s -Wall -o .venv/bin/pycontain.new csrc/launcher.c csrc/plan.c
+cc -static -Os -s -Wall -o .venv/bin/pycontain.new csrc/launcher.c csrc/plan.c csrc/call.c
 mv .venv/bin/pycontain.new .venv/bin/pycontain
 
 for image in busybox python; do

@@ -122,16 +122,26 @@ static char **start_jail_side(int argc, char **argv, char *python, char *script,
 
 /* As root on two CPUs or more, start `fn exec`'s jail at once: the one its
  * plan describes, if this invocation has one (plan.c), else the jail's
- * interpreter; the engine learns the plan's name, to record one. On one CPU,
- * or rootless, `fn exec` forks its jail itself. Returns the engine's env. */
+ * interpreter; the engine learns the plan's name, to record one. If none of
+ * the files the plan was made from changed, run the call here (call.c) and
+ * exit. On one CPU, or rootless, `fn exec` forks its jail itself. Returns
+ * the engine's env. */
 static char **start_jail(int argc, char **argv, char *python, char *script, char **env)
 {
     static char key_entry[64];
     char path[PATH_MAX + 64], name[17];
     if (geteuid() != 0 || !has_two_cpus())
         return env;
+    struct planned_jail jail;
+    struct fresh_call call;
+    char **engine_env = NULL;
     int keyed = plan_file_for(argc, argv, env, path, sizeof path, name) == 0;
-    char **engine_env = keyed ? start_planned_jail(path, env) : NULL;
+    if (keyed && start_planned_jail(path, &jail) == 0) {
+        if (!plan_is_fresh(argc, argv, &call))
+            engine_env = planned_env(env, &jail); /* the engine checks the plan */
+        else if (jail_built(&jail))
+            run_planned_call(&jail, &call); /* nothing for the engine to check: no engine */
+    }
     if (!engine_env)
         engine_env = start_jail_side(argc, argv, python, script, env);
     snprintf(key_entry, sizeof key_entry, "PYCONTAIN_PLAN_KEY=%s", name);

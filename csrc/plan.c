@@ -24,7 +24,7 @@
 #include "jailcalls.h"
 #include "plan.h"
 
-#define MAGIC "PYCPLAN1"
+#define MAGIC "PYCPLAN2" /* as pycontain.fn.plan.MAGIC */
 #define MAX_PLAN (1 << 20)
 #define MAX_ARGS 1024
 #define NULL_ARG 0xFFFFFFFFu
@@ -169,10 +169,11 @@ static int make_dirs(const char *path, mode_t mode)
     return -1;
 }
 
-/* Drop one capability from the bounding set (fine if it is gone already). */
+/* Drop one capability from the bounding set (fine if it is gone already, or
+ * if this kernel has no such capability). */
 static int drop_bounding(unsigned long cap)
 {
-    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0)
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0 || errno == EINVAL)
         return 0;
     int err = errno;
     if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 0)
@@ -392,6 +393,8 @@ int plan_file_for(int argc, char **argv, char **env, char *path, size_t size, ch
     return *root && snprintf(path, size, "%s/cache/plans/%s", root, name) < (int)size ? 0 : -1;
 }
 
+static size_t stamps_start, stamps_size;
+
 /* Map the plan file at path if it is root's own regular file, closed to
  * others, and sound; its descriptor, else -1. */
 static int load_plan(const char *path)
@@ -407,11 +410,13 @@ static int load_plan(const char *path)
     plan = mmap(NULL, plan_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
     if (plan == MAP_FAILED || memcmp(plan, MAGIC, 8))
         goto refuse;
-    size_t at = 8; /* past the stamps and the basis, the engine's (marshal) */
+    size_t at = 8; /* the stamps (op T), then the basis (the engine's, marshal) */
     for (int section = 0; section < 2; section++) {
         uint32_t size = u32_at(plan + at);
         if (size > plan_size - at - 8)
             goto refuse;
+        if (section == 0)
+            stamps_start = at + 4, stamps_size = size;
         at += 4 + (size_t)size;
     }
     op_count = u32_at(plan + at);
@@ -423,29 +428,73 @@ refuse:
     return -1;
 }
 
-char **start_planned_jail(const char *path, char **env)
+/* What changes when the file at path does, as pycontain.fn.plan.fingerprint writes it. */
+static void fingerprint(const char *path, char *out, size_t size)
 {
-    static char entry[128];
+    struct stat st;
+    if (stat(path, &st)) {
+        snprintf(out, size, "-");
+        return;
+    }
+    snprintf(out, size, "%llu:%llu:%u:%lld:%lld:%lld", (unsigned long long)st.st_dev,
+             (unsigned long long)st.st_ino, (unsigned)st.st_mode, (long long)st.st_size,
+             (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec,
+             (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec);
+}
+
+int plan_is_fresh(int argc, char **argv, struct fresh_call *call)
+{
+    static struct op op;
+    char real[PATH_MAX], print[128];
+    unsigned long long index, prefix;
+    size_t pos = stamps_start;
+    if (!stamps_size || read_op(&pos, &op) || pos != stamps_start + stamps_size || op.code != 'T'
+        || op.nargs < 6 || op.nargs % 2 || number(&op.args[0], &index)
+        || number(&op.args[1], &prefix) || number(&op.args[5], &call->memory_mb)
+        || index >= (unsigned long long)argc || (index && strlen(argv[index]) < prefix))
+        return 0;
+    call->event_source = index ? argv[index] + prefix : NULL;
+    call->timeout_text = op.args[4].s;
+    call->timeout = strtod(call->timeout_text, NULL);
+    if (!realpath(op.args[2].s, real) || strcmp(real, op.args[3].s) || call->timeout <= 0)
+        return 0;
+    for (unsigned i = 6; i < op.nargs; i += 2) {
+        fingerprint(op.args[i].s, print, sizeof print);
+        if (strcmp(print, op.args[i + 1].s))
+            return 0;
+    }
+    return 1;
+}
+
+int start_planned_jail(const char *path, struct planned_jail *jail)
+{
     int go[2], err[2], result[2], log[2];
     int plan_fd = load_plan(path);
     if (plan_fd < 0)
-        return NULL;
+        return -1;
     int event = memfd_create("event", MFD_CLOEXEC);
     if (event < 0 || pipe2(go, O_CLOEXEC) || pipe2(err, O_CLOEXEC) || pipe2(result, O_CLOEXEC)
         || pipe2(log, O_CLOEXEC))
-        return NULL; /* those made are closed by exec */
+        return -1; /* those made are closed by exec */
     pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0);
     if (pid == 0)
         child_main(event, result[1], log[1], go[0], err[1]);
     if (pid < 0)
-        return NULL;
-    int mine[] = {go[1], err[0], result[0], log[0], event, plan_fd};
+        return -1;
     int theirs[] = {go[0], err[1], result[1], log[1]};
-    for (int i = 0; i < 6; i++)
-        fcntl(mine[i], F_SETFD, 0); /* for the engine, across its exec */
     for (int i = 0; i < 4; i++)
         close(theirs[i]);
-    snprintf(entry, sizeof entry, "PYCONTAIN_PLANNED=%d,%d,%d,%d,%d,%d,%d", (int)pid, go[1],
-             err[0], result[0], log[0], event, plan_fd);
+    *jail = (struct planned_jail){pid, go[1], err[0], result[0], log[0], event, plan_fd};
+    return 0;
+}
+
+char **planned_env(char **env, const struct planned_jail *jail)
+{
+    static char entry[128];
+    int mine[] = {jail->go, jail->err, jail->result, jail->log, jail->event, jail->plan};
+    for (int i = 0; i < 6; i++)
+        fcntl(mine[i], F_SETFD, 0); /* for the engine, across its exec */
+    snprintf(entry, sizeof entry, "PYCONTAIN_PLANNED=%d,%d,%d,%d,%d,%d,%d", (int)jail->pid,
+             jail->go, jail->err, jail->result, jail->log, jail->event, jail->plan);
     return with_entry(env, entry);
 }

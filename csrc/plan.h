@@ -1,6 +1,22 @@
-/* The launcher's planned jail (plan.c): see pycontain/fn/plan.py. */
+/* The launcher's planned jail (plan.c) and the call it runs itself (call.c):
+ * see pycontain/fn/plan.py. */
 #ifndef PYCONTAIN_PLAN_H
 #define PYCONTAIN_PLAN_H
+#include <sys/types.h>
+
+/* A jail built from a plan: its pid and our ends of its descriptors. */
+struct planned_jail {
+    pid_t pid;
+    int go, err, result, log, event, plan;
+};
+
+/* What the launcher needs to run a call itself (the plan's stamps, op T). */
+struct fresh_call {
+    const char *event_source; /* --event's value, NULL for none */
+    const char *timeout_text; /* as python printed the float */
+    double timeout;
+    unsigned long long memory_mb;
+};
 
 /* The plan file of this `fn exec` invocation (argv, working directory and
  * env decide it): its path in path and its name, 16 hex digits, in name.
@@ -9,9 +25,24 @@ int plan_file_for(int argc, char **argv, char **env, char *path, size_t size, ch
 
 /* Build the jail the plan file at path describes in a child (PID 1 of a new
  * pid namespace), which then execs the jail's python, whose runner waits
- * for the engine's go-ahead. Returns the engine's env (env plus
- * PYCONTAIN_PLANNED), or NULL if there is no usable plan or no child. */
-char **start_planned_jail(const char *path, char **env);
+ * for the go-ahead. 0 and jail filled in, or -1 if there is no usable plan
+ * or no child. */
+int start_planned_jail(const char *path, struct planned_jail *jail);
+
+/* Whether the stamps of the plan just used still hold for argv (the files
+ * the call was made from are unchanged); call filled in if so. */
+int plan_is_fresh(int argc, char **argv, struct fresh_call *call);
+
+/* env plus PYCONTAIN_PLANNED, which hands jail to the engine; NULL if out of memory. */
+char **planned_env(char **env, const struct planned_jail *jail);
+
+/* Wait until the jail has exec'd its python: 1, or 0 if it failed (it is
+ * reaped then, and our descriptors closed). In call.c. */
+int jail_built(struct planned_jail *jail);
+
+/* Run the call in jail, as the engine would (pycontain/fn/outcome.py), and
+ * exit with its code. In call.c. */
+void _Noreturn run_planned_call(struct planned_jail *jail, const struct fresh_call *call);
 
 /* A copy of env with entry added (entry must outlive the exec: a static
  * buffer); NULL if out of memory. In launcher.c. */

@@ -38,13 +38,14 @@ def _planned(planned, spec: dict, ctx: dict, event: bytes, log_sink):
     return launch, Collector(planned.result, planned.log, log_sink)
 
 
-def run_call(cfg: JailConfig, event: bytes, log_sink=None, prejail=None, plan=(None, None)) -> Outcome:
+def run_call(cfg: JailConfig, event: bytes, log_sink=None, prejail=None,
+             plan=(None, None, None)) -> Outcome:
     """Run one call of cfg's handler with event (JSON bytes). log_sink: an fd
     the log stream is copied to as it arrives (its last 4 KiB are kept in
     Outcome.log either way). prejail: the fn.prejail.PreJail to run the call
-    in. plan: (key, planned jail) from the launcher (fn.plan): the jail it
-    built, used if its plan is this call's; the plan of the jail used is
-    recorded under key."""
+    in. plan: (key, planned jail, --event's value) from the launcher
+    (fn.plan): the jail it built, used if its plan is this call's; the plan
+    of the jail used is recorded under key."""
     out = Outcome(request_id=new_request_id())
     if len(event) > MAX_EVENT:
         out.payload = error_payload("RequestTooLargeException", "Request must be smaller than "
@@ -61,7 +62,7 @@ def run_call(cfg: JailConfig, event: bytes, log_sink=None, prejail=None, plan=(N
     spec = jail_spec(cfg, out.request_id, int(time.time() * 1000 + cfg.timeout * 1000))
     ctx = jail_context(spec, store_root, image.layer_dirs, mount_point)
     ctx["die_with_parent"] = True  # a one-shot call never outlives this process
-    key, planned = plan
+    key, planned, event_source = plan
     started = planned and _planned(planned, spec, ctx, event, log_sink)
     if not started:
         ctx["record_rootfs"] = key is not None
@@ -76,8 +77,8 @@ def run_call(cfg: JailConfig, event: bytes, log_sink=None, prejail=None, plan=(N
         raise
     if launch.rootfs_ops is not None:
         from pycontain.fn.plan import save
-        save(key, cfg, spec, ctx, launch.rootfs_ops)
+        save(key, cfg, event_source, spec, ctx, launch.rootfs_ops)
     elif key is not None and planned and planned.data:
         from pycontain.fn.plan import restamp
-        restamp(key, cfg, planned.data)  # it fits, but its stamps did not hold
+        restamp(key, cfg, event_source, planned.data)  # it fits, but its stamps did not hold
     return out

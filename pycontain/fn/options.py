@@ -111,19 +111,26 @@ def _readability_hint(code: str) -> None:
 
 def exec_and_exit(values: dict, target: str) -> None:
     """Run the call, print the result (or error) JSON, exit with its code."""
-    from pycontain.fn.outcome import MAX_EVENT
+    from pycontain.fn.invoke import run_call
+    from pycontain.fn.jail import JailConfig
     from pycontain.fn.plan import take_key
-    from pycontain.fn.planned import PlannedJail, run_fresh
+    from pycontain.fn.planned import PlannedJail
     from pycontain.fn.prejail import PreJail
 
     prejail, planned, key = PreJail.claim(), PlannedJail.claim(), take_key()
     try:
-        # a planned jail whose stamps hold: no spec to build (the code is as it was)
-        stamps = planned and planned.fresh(target)
-        event = read_event(values.get("event")) if stamps else None
-        outcome = stamps and len(event) <= MAX_EVENT and run_fresh(planned, stamps, event, 2)
-        if not outcome:
-            outcome = _run(values, target, event, prejail, (key, planned))
+        code, handler = handler_target(target, values.get("handler"))
+        _readability_hint(code)
+        name = os.path.basename(os.path.realpath(code)).removesuffix(".py")
+        cfg = JailConfig(code=code, handler=handler,
+                         function_name="".join(c if c.isalnum() or c in "-_" else "_"
+                                               for c in name)[:64] or "function",
+                         memory_mb=parse_memory(values.get("memory") or 128),
+                         timeout=parse_timeout(values.get("timeout") or 3),
+                         env=list(values.get("env") or ()), network=bool(values.get("network")),
+                         image=values.get("image") or "python")
+        outcome = run_call(cfg, read_event(values.get("event")), log_sink=2, prejail=prejail,
+                           plan=(key, planned, values.get("event")))
     except PycontainError as exc:
         print(f"pycontain: {exc}", file=sys.stderr)
         sys.exit(exc.code)
@@ -137,24 +144,3 @@ def exec_and_exit(values: dict, target: str) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(outcome.exit_code)  # nothing left to clean up: skip the interpreter's ~2 ms
-
-
-def _run(values: dict, target: str, event, prejail, plan):
-    """The call, with its spec built as always (fn.invoke.run_call); event:
-    read already, or None."""
-    from pycontain.fn.invoke import run_call
-    from pycontain.fn.jail import JailConfig
-
-    code, handler = handler_target(target, values.get("handler"))
-    _readability_hint(code)
-    name = os.path.basename(os.path.realpath(code)).removesuffix(".py")
-    cfg = JailConfig(code=code, handler=handler,
-                     function_name="".join(c if c.isalnum() or c in "-_" else "_"
-                                           for c in name)[:64] or "function",
-                     memory_mb=parse_memory(values.get("memory") or 128),
-                     timeout=parse_timeout(values.get("timeout") or 3),
-                     env=list(values.get("env") or ()), network=bool(values.get("network")),
-                     image=values.get("image") or "python")
-    if event is None:
-        event = read_event(values.get("event"))
-    return run_call(cfg, event, log_sink=2, prejail=prejail, plan=plan)

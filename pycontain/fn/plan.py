@@ -7,21 +7,26 @@ recorded the last time this very invocation ran (same arguments but for
 --event's value, same working directory and environment): the file system
 operations of the jail's set-up (runtime.rootfs_record), the lockdown of the
 spec's process, and the exec of the jail's python3 with the runner, which
-waits for the go-ahead (runner.await_go). The engine (fn.planned) hands that
-jail the call only if the plan still fits: at once if none of the files the
-call was made from has changed (its stamps), else once the spec it builds as
-always equals the one the plan was recorded from. If not, it kills that jail
-and makes one of its own, which records a new plan. So a stale plan never
-runs more than python's start and the runner's import.
+waits for the go-ahead (runner.await_go). When none of the files the call
+was made from has changed (the plan's stamps), the launcher runs the call
+itself (csrc/call.c: the event, the go-ahead, the outcome, as fn.outcome
+does). Else the engine (fn.planned) hands that jail the call once the spec it
+builds as always equals the one the plan was recorded from, and stamps the
+plan anew; if they differ, it kills that jail and makes one of its own, which
+records a new plan. So a stale plan never runs more than python's start and
+the runner's import.
 
     PYCONTAIN_PLAN_KEY=NAME        the plan file's name (launcher -> engine)
 
 The plan file, <store>/cache/plans/NAME (written here, read by csrc/plan.c):
-b"PYCPLAN1"; u32 n, n bytes of marshal: the stamps (or None); u32 n, n bytes
-of marshal: the basis (spec and context); u32 count of ops, then each op:
-u8 code, u16 count of arguments, each argument u32 length, the bytes, a NUL
+b"PYCPLAN2"; u32 n, n bytes: the stamps (an op T, or none); u32 n, n bytes of
+marshal: the basis (spec and context); u32 count of ops, then each op: u8
+code, u16 count of arguments, each argument u32 length, the bytes, a NUL
 (length 0xFFFFFFFF: a null argument, no bytes). Integers are decimal text.
-All numbers little-endian.
+All numbers little-endian. T's arguments: the index in argv of --event's
+value and the length of its prefix ("--event=": 8), 0 0 for none; the code
+as given and its real path; the timeout (python's repr of the float) and the
+memory size in MB; then pairs of a file and its fingerprint.
 """
 import marshal
 import os
@@ -30,7 +35,7 @@ import sys
 from pycontain.fn.environment import CALL_VARIABLES
 
 KEY_VARIABLE = "PYCONTAIN_PLAN_KEY"
-MAGIC = b"PYCPLAN1"
+MAGIC = b"PYCPLAN2"
 MAX_PLAN = 1 << 20                   # csrc/plan.c refuses larger files
 MAX_ARGS = 1024                      # per op, as csrc/plan.c
 GO_FD = 3                            # where a planned jail's runner finds its go-ahead
@@ -41,6 +46,7 @@ CLONE_NEWPID = 0x20000000            # made by the launcher's clone, not an op
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_SET_KEEPCAPS = 1, 38, 8
 PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
 SIGKILL = 9
+CAPABILITIES = 64                    # numbers a capability may have: a kernel has fewer
 
 
 def is_call_variable(entry: str) -> bool:
@@ -66,31 +72,51 @@ def plan_path(key: str) -> str:
     return os.path.join(paths.cache_path("plans"), key)
 
 
-def fingerprint(path: str):
-    """What changes when the file at path does (None: there is none)."""
+def fingerprint(path: str) -> str:
+    """What changes when the file at path does, as csrc/plan.c writes it ("-": there is none)."""
     try:
         st = os.stat(path)
     except OSError:
-        return None
-    return st.st_dev, st.st_ino, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+        return "-"
+    return f"{st.st_dev}:{st.st_ino}:{st.st_mode}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
 
 
-def stamps(cfg):
-    """What a call of cfg (a fn.jail.JailConfig) was made from besides its
-    arguments: the code, the store's image index, pycontain's own modules;
-    and the settings the engine needs without the spec. None for code the
-    sandbox user cannot read (the engine warns about it on every call)."""
+def _event_argument(argv: list, event) -> tuple:
+    """(index in argv, length of its prefix) of --event's value as the flag
+    parser took it (the last one), (0, 0) for none."""
+    for i in range(len(argv) - 1, 0, -1):
+        if event is not None and argv[i] == f"--event={event}":
+            return i, len("--event=")
+        if event is not None and argv[i] == event and argv[i - 1] == "--event":
+            return i, 0
+    return 0, 0
+
+
+def _installed_files() -> list:
+    """pycontain itself: its package's modules and C extensions, and the
+    commands (the launcher and the script it runs) beside this process's."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    found = [os.path.join(root, name) for root, dirs, names in os.walk(package)
+             for name in names if name.endswith((".py", ".so", ".json"))]
+    commands = os.path.dirname(os.path.abspath(sys.argv[0]))
+    return sorted(found) + [os.path.join(commands, name) for name in ("pycontain", "pycontain-main")]
+
+
+def stamps(cfg, event_source):
+    """The op T (see above): what a call of cfg (a fn.jail.JailConfig), whose
+    --event was event_source, was made from besides its arguments: the code,
+    the store's image index, pycontain's own files; and the settings the
+    launcher needs to run the call. None for code the sandbox user cannot
+    read (the engine warns about it on every call)."""
     from pycontain import paths
 
     code = os.path.realpath(cfg.code)
     mode = os.stat(code).st_mode
     if mode & (0o005 if os.path.isdir(code) else 0o004) == 0:
         return None
-    own = [getattr(module, "__file__", None) for name, module in sorted(sys.modules.items())
-           if name == "pycontain" or name.startswith("pycontain.")]
-    files = [code, os.path.join(paths.data_root(), "images.json"), *filter(None, own)]
-    return {"code": (cfg.code, code), "files": [(f, fingerprint(f)) for f in files],
-            "timeout": cfg.timeout, "memory_mb": cfg.memory_mb}
+    files = [code, os.path.join(paths.data_root(), "images.json"), *_installed_files()]
+    return ("T", *_event_argument(sys.argv, event_source), cfg.code, code, repr(float(cfg.timeout)),
+            cfg.memory_mb, *(item for f in files for item in (f, fingerprint(f))))
 
 
 def _process_ops(spec: dict, ctx: dict):
@@ -100,7 +126,6 @@ def _process_ops(spec: dict, ctx: dict):
     import resource
 
     from pycontain.runtime.process import namespace_flags
-    from pycontain.runtime.security.caps import last_cap
 
     process, linux = spec["process"], spec.get("linux", {})
     user, sets = process.get("user", {}), process.get("capabilities") or {}
@@ -116,7 +141,7 @@ def _process_ops(spec: dict, ctx: dict):
             for r in process.get("rlimits", ())]
     cwd = process.get("cwd", "/")
     ops += [("A", cwd, 0o755), ("d", cwd), ("W", PR_SET_NO_NEW_PRIVS, 1), ("S", ctx["seccomp"])]
-    ops += [("B", cap) for cap in range(last_cap() + 1)]
+    ops += [("B", cap) for cap in range(CAPABILITIES)]  # those this kernel has (csrc/plan.c)
     ops += [("W", PR_SET_KEEPCAPS, 1), ("G",), ("g", user.get("gid", 0)), ("V", user.get("uid", 0)),
             ("W", PR_SET_KEEPCAPS, 0), ("K", 0, 0, 0),
             ("W", PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL), ("W", PR_SET_PDEATHSIG, SIGKILL)]
@@ -149,14 +174,22 @@ def _argument(value) -> bytes:
     return len(raw).to_bytes(4, "little") + raw + b"\0"
 
 
-def _section(value) -> bytes:
-    data = marshal.dumps(value)
+def _op(op: tuple) -> bytes:
+    return (op[0].encode() + (len(op) - 1).to_bytes(2, "little")
+            + b"".join(_argument(a) for a in op[1:]))
+
+
+def _section(data: bytes) -> bytes:
     return len(data).to_bytes(4, "little") + data
 
 
+def _stamps_section(op) -> bytes:
+    return _section(b"" if op is None or len(op) - 1 > MAX_ARGS else _op(op))
+
+
 def sections(data: bytes) -> tuple:
-    """(stamps, basis) of a plan file's bytes, each still marshalled, and the
-    ops that follow them; ValueError if it is not one."""
+    """(stamps, basis) of a plan file's bytes, as stored, and the ops that
+    follow them; ValueError if it is not one."""
     if not data.startswith(MAGIC):
         raise ValueError("not a plan")
     parts, at = [], len(MAGIC)
@@ -175,10 +208,8 @@ def encode(stamped, spec: dict, ctx: dict, rootfs_ops: list):
     ops = ops[0] + _with_helper(list(rootfs_ops), ops[1])
     if any(len(op) - 1 > MAX_ARGS for op in ops):
         return None
-    body = b"".join(op[0].encode() + (len(op) - 1).to_bytes(2, "little")
-                    + b"".join(_argument(a) for a in op[1:]) for op in ops)
-    data = (MAGIC + _section(stamped) + _section(basis(spec, ctx)) + len(ops).to_bytes(4, "little")
-            + body)
+    data = (MAGIC + _stamps_section(stamped) + _section(marshal.dumps(basis(spec, ctx)))
+            + len(ops).to_bytes(4, "little") + b"".join(_op(op) for op in ops))
     return data if len(data) <= MAX_PLAN else None
 
 
@@ -195,13 +226,12 @@ def _write(key: str, data) -> None:
             pass
 
 
-def save(key: str, cfg, spec: dict, ctx: dict, rootfs_ops: list) -> None:
+def save(key: str, cfg, event_source, spec: dict, ctx: dict, rootfs_ops: list) -> None:
     """Record the plan of the jail just built for a call of cfg."""
-    _write(key, encode(stamps(cfg), spec, ctx, rootfs_ops))
+    _write(key, encode(stamps(cfg, event_source), spec, ctx, rootfs_ops))
 
 
-def restamp(key: str, cfg, data: bytes) -> None:
+def restamp(key: str, cfg, event_source, data: bytes) -> None:
     """Give a plan that still fits (data: its file) the stamps of now."""
     _, raw_basis, ops = sections(data)
-    _write(key, MAGIC + _section(stamps(cfg)) + len(raw_basis).to_bytes(4, "little")
-           + raw_basis + ops)
+    _write(key, MAGIC + _stamps_section(stamps(cfg, event_source)) + _section(raw_basis) + ops)

@@ -77,14 +77,17 @@ def test_a_caller_that_ignores_sigint_passes_that_on_either_way(pc, tmp_path):
     assert signals[signal.SIGINT] == str(signal.SIG_IGN)
 
 
-@pytest.mark.parametrize("body, error_type, status", [
+FAILURES = [  # (handler body, errorType, exit code)
     ("    raise ValueError('bad')\n", "ValueError", 1),
     ("    import sys; sys.exit(3)\n", "Runtime.ExitError", 1),
     ("    import os; os._exit(0)\n", "Runtime.ExitError", 1),
     ("    import ctypes; ctypes.string_at(0)\n", "Runtime.ExitError", 1),
     ("    return object()\n", "Runtime.MarshalError", 1),
     ("    while True: pass\n", "Sandbox.Timedout", 124),
-])
+]
+
+
+@pytest.mark.parametrize("body, error_type, status", FAILURES)
 def test_failures_end_the_same_way_either_way(pc, tmp_path, body, error_type, status):
     outcomes = {}
     for mode in MODES:

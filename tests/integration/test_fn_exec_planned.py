@@ -1,12 +1,15 @@
 """`fn exec` in a jail the launcher builds in C from the plan recorded the last
 time the same invocation ran (pycontain.fn.plan): used only while it fits,
-the same jail as any other, and gone with the command.
+the same jail as any other, and gone with the command. While the plan's
+stamps hold, the launcher runs the call itself (csrc/call.c): its outcome
+must be the engine's, to the byte.
 
 To see which jail a call ran in, some tests rewrite the hostname in a plan's
 ops: the engine checks the plan against the call, never its ops, so a call
 that answers with that hostname ran in the jail C built from that plan."""
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -15,10 +18,11 @@ from pathlib import Path
 import pytest
 from conftest import PYCONTAIN, _container_pids
 from helpers import Reader, wait_for
-from test_fn_exec_inprocess import INTERPRETER, jail_interpreters, run
+from test_fn_exec_inprocess import FAILURES, INTERPRETER, jail_interpreters, run
 
 from pycontain.fn.plan import MAGIC, sections
 
+REQUEST_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 HOSTNAME = "import socket\ndef handler(event, context):\n    return [socket.gethostname(), event]\n"
 # what the jail looks like from inside: the interpreter, the mounts, the process
 JAIL = INTERPRETER.replace('''            "signals":''', '''            "mounts": [" ".join(line.split()[4:6] + line.split(" - ")[1].split()[:1])
@@ -189,3 +193,73 @@ def test_system_gc_empties_the_plans(pc, handler):
     pc.out("system", "gc")
     assert plans(pc) == {}
     assert call(pc, handler) == ["localhost", {}]
+
+
+def unplanned_and_planned(pc, path, *args, **kwargs) -> list:
+    """Run `fn exec path ARGS` twice: the engine records the plan, then the
+    launcher runs the call (the plan is left as it was: its stamps held).
+    Each (exit code, stdout, stderr), request ids and durations blotted out."""
+    before = plans(pc)
+    outcomes = [pc("fn", "exec", str(path), *args, **kwargs)]
+    recorded = plans(pc)
+    assert len(recorded) == len(before) + 1
+    outcomes.append(pc("fn", "exec", str(path), *args, **kwargs))
+    assert plans(pc) == recorded
+    blot = lambda text: re.sub(r"(Duration|Memory Used): [0-9.]+", r"\1: N",  # noqa: E731
+                               REQUEST_ID.sub("RID", text))
+    return [(r.returncode, blot(r.stdout), blot(r.stderr)) for r in outcomes]
+
+
+@pytest.mark.parametrize("body, error_type, status", FAILURES)
+def test_the_launcher_ends_a_call_as_the_engine_does(pc, tmp_path, body, error_type, status):
+    path = tmp_path / "handler.py"
+    path.write_text("import sys as system\ndef handler(event, context):\n"
+                    "    print('a log line', file=system.stderr)\n" + body)
+    path.chmod(0o644)
+    engine, launcher = unplanned_and_planned(pc, path, "--timeout", "1" if status == 124 else "30")
+    assert engine == launcher
+    code, out, err = launcher
+    assert (code, json.loads(out)["errorType"]) == (status, error_type)
+    assert re.fullmatch(r"START RequestId: RID Version: \$LATEST\na log line\n"
+                        r"END RequestId: RID\nREPORT RequestId: RID\tDuration: N ms\t"
+                        r"Billed Duration: N ms\tMemory Size: 128 MB\tMax Memory Used: N MB\t"
+                        r"Limits: rlimit\t\n", err), err
+
+
+def test_the_launcher_reads_the_event_as_the_engine_does(pc, handler, tmp_path):
+    event = tmp_path / "event.json"
+    event.write_text('{"from": "file"}')
+    engine, launcher = unplanned_and_planned(pc, handler, "--event", f"@{event}")
+    assert engine == launcher and json.loads(launcher[1]) == ["localhost", {"from": "file"}]
+    event.unlink()
+    refused = pc("fn", "exec", str(handler), "--event", f"@{event}")
+    assert (refused.returncode, refused.stdout, refused.stderr) == (
+        125, "", f"pycontain: cannot read event file {event}: No such file or directory\n")
+    too_large = json.dumps("x" * (6 * 1024 * 1024))
+    for _ in range(2):  # stdin: once the engine, once the launcher
+        refused = pc("fn", "exec", str(handler), "--event", "-", input=too_large)
+        assert refused.returncode == 2 and json.loads(refused.stdout) == {
+            "errorMessage": "Request must be smaller than 6291456 bytes for the InvokeFunction "
+                            "operation", "errorType": "RequestTooLargeException",
+            "requestId": "", "stackTrace": []}
+
+
+def test_an_interrupted_call_ends_with_130_and_leaves_nothing(pc, tmp_path):
+    sleeper = tmp_path / "sleeper.py"
+    sleeper.write_text("import sys, time\ndef handler(event, context):\n"
+                       "    print('asleep', file=sys.stderr, flush=True)\n    time.sleep(event)\n")
+    sleeper.chmod(0o644)
+    call(pc, sleeper, "0", "--timeout", "90")
+    for _ in range(2):  # the engine's way once the stamps are stale, then the launcher's
+        command = subprocess.Popen([PYCONTAIN, "fn", "exec", str(sleeper), "--event", "60",
+                                    "--timeout", "90"], env=pc.env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE)
+        try:
+            Reader(command.stderr).expect("asleep")
+            command.send_signal(signal.SIGINT)
+            assert command.wait(10) == 130
+        finally:
+            command.kill()
+            command.wait()
+        wait_for(lambda: not _container_pids(str(pc.root)), what="the jail to be gone")
+        sleeper.touch()

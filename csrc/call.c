@@ -1,0 +1,282 @@
+/* A `fn exec` call the launcher runs itself, in a jail built from a plan
+ * whose stamps hold (plan.c): no engine to start, as the engine would check
+ * nothing. The event, the go-ahead, the collection of the result and the
+ * log under the timeout, and what is printed and returned are those of
+ * pycontain/fn/options.py, invoke.py and outcome.py, which the tests hold
+ * equal (tests/integration/test_fn_exec_planned.py). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "plan.h"
+
+#define MAX_EVENT (6 * 1024 * 1024)   /* Lambda's synchronous payload limit */
+#define MAX_RESULT (MAX_EVENT + 1024) /* the runner enforces the limit; this bounds a liar */
+#define EXIT_TIMEOUT 124
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig) { (void)sig, interrupted = 1; }
+
+static void kill_jail(struct planned_jail *jail)
+{
+    kill(jail->pid, SIGKILL);
+    waitpid(jail->pid, NULL, 0);
+}
+
+static void write_all(int fd, const char *data, size_t size)
+{
+    while (size) {
+        ssize_t n = write(fd, data, size);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        data += n, size -= (size_t)n;
+    }
+}
+
+/* Append what fd holds until EOF to *data (which grows), keeping at most max bytes. */
+static int read_all(int fd, char **data, size_t *size, size_t max)
+{
+    char chunk[65536];
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR && !interrupted)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            return 0;
+        size_t keep = *size >= max ? 0 : (size_t)n < max - *size ? (size_t)n : max - *size;
+        char *grown = keep ? realloc(*data, *size + keep) : *data;
+        if (keep && !grown)
+            return -1;
+        memcpy(grown + *size, chunk, keep);
+        *data = grown, *size += keep;
+    }
+}
+
+/* options.read_event: --event's value as JSON text, @FILE or - (stdin); {} by default. */
+static void read_event(struct planned_jail *jail, const char *source, char **data, size_t *size)
+{
+    *data = NULL, *size = 0;
+    if (!source || (source[0] != '@' && strcmp(source, "-"))) {
+        *data = strdup(source ? source : "{}");
+        *size = strlen(*data);
+        return;
+    }
+    int fd = source[0] == '@' ? open(source + 1, O_RDONLY | O_CLOEXEC) : 0;
+    if (fd < 0 || read_all(fd, data, size, MAX_EVENT + 1)) {
+        int err = errno;
+        kill_jail(jail);
+        if (interrupted)
+            exit(130);
+        fprintf(stderr, "pycontain: cannot read event file %s: %s\n", source + 1, strerror(err));
+        exit(125);
+    }
+    if (fd)
+        close(fd);
+}
+
+/* outcome.error_payload (the messages here need no JSON escaping). */
+static char *error_payload(const char *type, const char *message, const char *request_id)
+{
+    char *payload;
+    if (asprintf(&payload, "{\"errorMessage\": \"%s\", \"errorType\": \"%s\", \"requestId\": "
+                 "\"%s\", \"stackTrace\": []}", message, type, request_id) < 0)
+        exit(125);
+    return payload;
+}
+
+/* outcome.new_request_id: a random (version 4) UUID. */
+static void new_request_id(char out[37])
+{
+    unsigned char raw[16];
+    if (getrandom(raw, sizeof raw, 0) != sizeof raw)
+        exit(125);
+    raw[6] = (raw[6] & 0x0F) | 0x40;
+    raw[8] = (raw[8] & 0x3F) | 0x80;
+    for (int i = 0, at = 0; i < 16; i++) {
+        at += sprintf(out + at, "%02x", raw[i]);
+        if (i == 3 || i == 5 || i == 7 || i == 9)
+            out[at++] = '-';
+    }
+}
+
+static double monotonic_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec * 1e3 + now.tv_nsec / 1e6;
+}
+
+/* Give the jail the event and the call's own variables (environment.call_variables). */
+static void hand_over(struct planned_jail *jail, const struct fresh_call *call,
+                      const char *event, size_t size, const char *request_id)
+{
+    char stream[64], go[256];
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    long long deadline = (long long)((now.tv_sec + now.tv_nsec / 1e9) * 1000 + call->timeout * 1000);
+    strftime(stream, sizeof stream, "%Y/%m/%d/[$LATEST]", gmtime(&now.tv_sec));
+    int at = snprintf(go, sizeof go, "AWS_LAMBDA_LOG_STREAM_NAME=%s", stream);
+    for (const char *c = request_id; *c; c++)
+        if (*c != '-')
+            go[at++] = *c;
+    at += snprintf(go + at, sizeof go - at, "%c_PYCONTAIN_REQUEST_ID=%s%c_PYCONTAIN_DEADLINE_MS=%lld",
+                   0, request_id, 0, deadline);
+    for (size_t done = 0; done < size;) {
+        ssize_t n = pwrite(jail->event, event + done, size - done, (off_t)done);
+        if (n <= 0)
+            break; /* the runner then reads a short event, as after a failed write there */
+        done += (size_t)n;
+    }
+    close(jail->event);
+    write_all(jail->go, go, (size_t)at);
+    close(jail->go);
+}
+
+/* invoke._Collector.run: the result and the log (copied to stderr as it
+ * comes) until the jail has exited and both pipes are closed; 0 on timeout. */
+static int collect(struct planned_jail *jail, double deadline, char **result, size_t *size)
+{
+    int pidfd = (int)syscall(SYS_pidfd_open, jail->pid, 0);
+    struct pollfd fds[3] = {{jail->result, POLLIN, 0}, {jail->log, POLLIN, 0}, {pidfd, POLLIN, 0}};
+    int open_pipes = 2, exited = pidfd < 0;
+    char chunk[65536];
+    while (open_pipes || !exited) {
+        int wait = -1;
+        if (!exited) {
+            double left = deadline - monotonic_ms();
+            if (left <= 0)
+                return 0;
+            wait = (int)left + 1;
+        }
+        if (poll(fds, 3, wait) < 0) {
+            if (errno == EINTR && interrupted) {
+                kill_jail(jail);
+                exit(130);
+            }
+            continue;
+        }
+        for (int i = 0; i < 2; i++) {
+            if (!fds[i].revents)
+                continue;
+            ssize_t n = read(fds[i].fd, chunk, sizeof chunk);
+            if (n <= 0) {
+                close(fds[i].fd);
+                fds[i].fd = -1, open_pipes--;
+            } else if (i == 1) {
+                write_all(2, chunk, (size_t)n);
+            } else if (*size < MAX_RESULT) {
+                size_t keep = (size_t)n < MAX_RESULT - *size ? (size_t)n : MAX_RESULT - *size;
+                char *grown = realloc(*result, *size + keep);
+                if (grown)
+                    memcpy(grown + *size, chunk, keep), *result = grown, *size += keep;
+            }
+        }
+        if (fds[2].revents)
+            exited = 1, fds[2].fd = -1;
+    }
+    return 1;
+}
+
+/* outcome.classify: the payload (the result, or an error's) of a call that
+ * ended with status, its size in *size (the result's when called), its exit
+ * code in *code. */
+static char *classify(int status, int timed_out, const struct fresh_call *call, const char *rid,
+                      char *result, size_t *size, int *code)
+{
+    char message[256], reason[64], *error;
+    int exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+    if (timed_out) {
+        snprintf(message, sizeof message, "RequestId: %s Error: Task timed out after %.2f seconds",
+                 rid, call->timeout);
+        *code = EXIT_TIMEOUT;
+        error = error_payload("Sandbox.Timedout", message, rid);
+    } else if (exit_code >= 0 && exit_code <= 2 && *size) {
+        *code = exit_code;
+        return result;
+    } else {
+        if (exit_code == 0)
+            snprintf(reason, sizeof reason, "exited without providing a reason");
+        else if (exit_code == -SIGKILL)
+            snprintf(reason, sizeof reason, "exited with error: signal: killed");
+        else if (exit_code < 0)
+            snprintf(reason, sizeof reason, "exited with error: signal: %d", -exit_code);
+        else
+            snprintf(reason, sizeof reason, "exited with error: exit status %d", exit_code);
+        snprintf(message, sizeof message, "RequestId: %s Error: Runtime %s", rid, reason);
+        *code = 1;
+        error = error_payload("Runtime.ExitError", message, rid);
+    }
+    *size = strlen(error);
+    return error;
+}
+
+int jail_built(struct planned_jail *jail)
+{
+    char *report = NULL;
+    size_t size = 0;
+    read_all(jail->err, &report, &size, 4096); /* until its exec closes the pipe */
+    close(jail->err);
+    free(report);
+    close(jail->plan);
+    if (!size)
+        return 1;
+    kill_jail(jail);
+    int ours[] = {jail->go, jail->result, jail->log, jail->event};
+    for (int i = 0; i < 4; i++)
+        close(ours[i]);
+    return 0;
+}
+
+void _Noreturn run_planned_call(struct planned_jail *jail, const struct fresh_call *call)
+{
+    char request_id[37], *event, *result = NULL;
+    size_t event_size, size = 0;
+    struct rusage usage;
+    int status = 0, code;
+    struct sigaction interrupt = {.sa_handler = on_sigint};
+    if (signal(SIGINT, SIG_IGN) != SIG_IGN) /* a caller that ignores it: so do we, as python */
+        sigaction(SIGINT, &interrupt, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    read_event(jail, call->event_source, &event, &event_size);
+    if (event_size > MAX_EVENT) {
+        kill_jail(jail);
+        printf("%s\n", error_payload("RequestTooLargeException", "Request must be smaller than "
+                                     "6291456 bytes for the InvokeFunction operation", ""));
+        exit(2);
+    }
+    new_request_id(request_id);
+    double start = monotonic_ms();
+    hand_over(jail, call, event, event_size, request_id);
+    dprintf(2, "START RequestId: %s Version: $LATEST\n", request_id);
+    int finished = collect(jail, start + call->timeout * 1000, &result, &size);
+    if (!finished)
+        kill(jail->pid, SIGKILL);
+    while (wait4(jail->pid, &status, 0, &usage) < 0 && errno == EINTR)
+        ;
+    double duration = monotonic_ms() - start;
+    char *payload = classify(status, !finished, call, request_id, result, &size, &code);
+    long long billed = (long long)duration + (duration > (long long)duration);
+    dprintf(2, "END RequestId: %s\nREPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: "
+            "%lld ms\tMemory Size: %llu MB\tMax Memory Used: %ld MB\tLimits: rlimit\t\n",
+            request_id, request_id, duration, billed, call->memory_mb,
+            (usage.ru_maxrss + 1023) / 1024);
+    write_all(1, payload, size);
+    write_all(1, "\n", 1);
+    exit(code);
+}
