@@ -2,14 +2,10 @@
 import os
 
 from pycontain._native import ffi, lib
+from pycontain.namespaces import (CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET,  # noqa: F401
+                                  CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS,
+                                  NAMESPACES)
 
-CLONE_NEWNS = 0x00020000
-CLONE_NEWCGROUP = 0x02000000
-CLONE_NEWUTS = 0x04000000
-CLONE_NEWIPC = 0x08000000
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWPID = 0x20000000
-CLONE_NEWNET = 0x40000000
 
 MS_RDONLY = 1
 MS_NOSUID = 2
@@ -32,14 +28,6 @@ PR_SET_KEEPCAPS = 8
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_RAISE = 2
 PR_CAP_AMBIENT_CLEAR_ALL = 4
-
-# OCI namespace type -> (clone flag, name under /proc/PID/ns)
-NAMESPACES = {
-    "user": (CLONE_NEWUSER, "user"), "mount": (CLONE_NEWNS, "mnt"),
-    "pid": (CLONE_NEWPID, "pid"), "uts": (CLONE_NEWUTS, "uts"),
-    "ipc": (CLONE_NEWIPC, "ipc"), "network": (CLONE_NEWNET, "net"),
-    "cgroup": (CLONE_NEWCGROUP, "cgroup"),
-}
 
 
 def _check(result: int, what: str, path=None) -> None:

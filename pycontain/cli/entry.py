@@ -42,8 +42,7 @@ def main(argv=None) -> None:
         parsed = fn_parse(argv[2:])
         if parsed is not None:
             exec_and_exit(*parsed)
-        from pycontain.fn.plan import take_key
-        from pycontain.fn.planned import PlannedJail
+        from pycontain.fn.planned import PlannedJail, take_key
         from pycontain.fn.prejail import PreJail
         take_key()  # click parses what the lean parser did not: no jail, no plan
         for jail in (PreJail.claim(), PlannedJail.claim()):

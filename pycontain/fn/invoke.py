@@ -68,17 +68,16 @@ def run_call(cfg: JailConfig, event: bytes, log_sink=None, prejail=None,
         ctx["record_rootfs"] = key is not None
         started = _launch(spec, ctx, in_process, event, log_sink, prejail)
     launch, collector = started
+    running = None
+    if key is not None:  # while the jail is being built; written while the call runs
+        from pycontain.fn.plan import Recording
+        recording = Recording(key, cfg, event_source, spec, ctx)
+        running = lambda launch: recording.keep(launch, planned)  # noqa: E731
     try:
-        conclude(out, launch, collector, start, cfg.timeout, cfg.memory_mb, log_sink)
+        return conclude(out, launch, collector, start, cfg.timeout, cfg.memory_mb, log_sink,
+                        running)
     except PycontainError as exc:
         if exc.code == NOT_FOUND:
             raise PycontainError(f"image {cfg.image} has no python3 on its PATH: {exc}",
                                  NOT_FOUND) from None
         raise
-    if launch.rootfs_ops is not None:
-        from pycontain.fn.plan import save
-        save(key, cfg, event_source, spec, ctx, launch.rootfs_ops)
-    elif key is not None and planned and planned.data:
-        from pycontain.fn.plan import restamp
-        restamp(key, cfg, event_source, planned.data)  # it fits, but its stamps did not hold
-    return out

@@ -113,8 +113,7 @@ def exec_and_exit(values: dict, target: str) -> None:
     """Run the call, print the result (or error) JSON, exit with its code."""
     from pycontain.fn.invoke import run_call
     from pycontain.fn.jail import JailConfig
-    from pycontain.fn.plan import take_key
-    from pycontain.fn.planned import PlannedJail
+    from pycontain.fn.planned import PlannedJail, take_key
     from pycontain.fn.prejail import PreJail
 
     prejail, planned, key = PreJail.claim(), PlannedJail.claim(), take_key()

@@ -146,13 +146,17 @@ def with_call_fds(start, event: bytes, log_sink=None) -> tuple:
             os.close(fd)
 
 
-def supervise(launch, collector: Collector, deadline: float, header: bytes) -> tuple:
+def supervise(launch, collector: Collector, deadline: float, header: bytes,
+              running=None) -> tuple:
     """Start the jail, collect its output, kill it at the deadline, reap it:
-    (wait status, rusage, timed out). Nothing is left running on any error."""
+    (wait status, rusage, timed out). Nothing is left running on any error.
+    running(launch): called once the call runs, for work that can wait until then."""
     try:
         launch.start()  # on failure it has reaped the process itself
         if collector.log_sink is not None:
             os.write(collector.log_sink, header)
+        if running is not None:
+            running(launch)
         try:
             pidfd = os.pidfd_open(launch.pid)
             try:
@@ -171,11 +175,12 @@ def supervise(launch, collector: Collector, deadline: float, header: bytes) -> t
 
 
 def conclude(out: Outcome, launch, collector: Collector, start: float, timeout: float,
-             memory_mb: int, log_sink) -> Outcome:
+             memory_mb: int, log_sink, running=None) -> Outcome:
     """Run a launched call to its end (start: time.monotonic() when it was
-    asked for) and fill out with what happened; the report goes to log_sink."""
+    asked for) and fill out with what happened; the report goes to log_sink.
+    running: see supervise."""
     header = f"START RequestId: {out.request_id} Version: $LATEST\n".encode()
-    status, usage, timed_out = supervise(launch, collector, start + timeout, header)
+    status, usage, timed_out = supervise(launch, collector, start + timeout, header, running)
     out.duration_ms = (time.monotonic() - start) * 1000
     out.max_memory_mb = (usage.ru_maxrss + 1023) // 1024
     classify(out, status, bytes(collector.result), timed_out, timeout)

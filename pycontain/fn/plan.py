@@ -16,7 +16,7 @@ plan anew; if they differ, it kills that jail and makes one of its own, which
 records a new plan. So a stale plan never runs more than python's start and
 the runner's import.
 
-    PYCONTAIN_PLAN_KEY=NAME        the plan file's name (launcher -> engine)
+The launcher names the plan file to the engine (PYCONTAIN_PLAN_KEY, see fn.planned).
 
 The plan file, <store>/cache/plans/NAME (written here, read by csrc/plan.c):
 b"PYCPLAN2"; u32 n, n bytes: the stamps (an op T, or none); u32 n, n bytes of
@@ -34,7 +34,6 @@ import sys
 
 from pycontain.fn.environment import CALL_VARIABLES
 
-KEY_VARIABLE = "PYCONTAIN_PLAN_KEY"
 MAGIC = b"PYCPLAN2"
 MAX_PLAN = 1 << 20                   # csrc/plan.c refuses larger files
 MAX_ARGS = 1024                      # per op, as csrc/plan.c
@@ -42,7 +41,6 @@ GO_FD = 3                            # where a planned jail's runner finds its g
 HELPER_VARIABLE = "_PYCONTAIN_HELPER"  # set: the runner first waits for the set-up's helper
 MNT_DETACH = 2
 CONTEXT_KEYS = ("rootfs", "overlay", "hostname", "loopback", "seccomp")
-CLONE_NEWPID = 0x20000000            # made by the launcher's clone, not an op
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_SET_KEEPCAPS = 1, 38, 8
 PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
 SIGKILL = 9
@@ -58,13 +56,6 @@ def basis(spec: dict, ctx: dict) -> tuple:
     variables, and the context's parts that shape the jail."""
     env = [e for e in spec["process"]["env"] if not is_call_variable(e)]
     return dict(spec, process=dict(spec["process"], env=env)), {k: ctx.get(k) for k in CONTEXT_KEYS}
-
-
-def take_key():
-    """The plan file name the launcher computed for this invocation, if any
-    (the variable is removed: it reaches nothing else)."""
-    key = os.environ.pop(KEY_VARIABLE, "")
-    return key if len(key) == 16 and all(c in "0123456789abcdef" for c in key) else None
 
 
 def plan_path(key: str) -> str:
@@ -125,7 +116,7 @@ def _process_ops(spec: dict, ctx: dict):
     not do right (a planned jail is a one-shot function jail)."""
     import resource
 
-    from pycontain.runtime.process import namespace_flags
+    from pycontain.namespaces import CLONE_NEWPID, namespace_flags
 
     process, linux = spec["process"], spec.get("linux", {})
     user, sets = process.get("user", {}), process.get("capabilities") or {}
@@ -200,17 +191,40 @@ def sections(data: bytes) -> tuple:
     return parts[0], parts[1], data[at:]
 
 
-def encode(stamped, spec: dict, ctx: dict, rootfs_ops: list):
-    """The plan file's bytes, or None if this jail cannot be planned."""
-    ops = _process_ops(spec, ctx)
-    if ops is None:
-        return None
-    ops = ops[0] + _with_helper(list(rootfs_ops), ops[1])
-    if any(len(op) - 1 > MAX_ARGS for op in ops):
-        return None
-    data = (MAGIC + _stamps_section(stamped) + _section(marshal.dumps(basis(spec, ctx)))
-            + len(ops).to_bytes(4, "little") + b"".join(_op(op) for op in ops))
-    return data if len(data) <= MAX_PLAN else None
+class Recording:
+    """What the plan of a call's jail holds besides its root file system's
+    ops: gathered while the jail is being built (invoke.run_call), written
+    with those ops once they are known, or as new stamps of a plan that fits."""
+
+    def __init__(self, key: str, cfg, event_source, spec: dict, ctx: dict):
+        self.key = key
+        self.stamps = _stamps_section(stamps(cfg, event_source))
+        self.basis = _section(marshal.dumps(basis(spec, ctx)))
+        self.process_ops = _process_ops(spec, ctx)  # None: this jail cannot be planned
+
+    def save(self, rootfs_ops: list) -> None:
+        """Write the plan of the jail just built, whose set-up made rootfs_ops."""
+        if self.process_ops is None:
+            return
+        ops = self.process_ops[0] + _with_helper(list(rootfs_ops), self.process_ops[1])
+        if all(len(op) - 1 <= MAX_ARGS for op in ops):
+            data = (MAGIC + self.stamps + self.basis + len(ops).to_bytes(4, "little")
+                    + b"".join(_op(op) for op in ops))
+            _write(self.key, data if len(data) <= MAX_PLAN else None)
+
+    def keep(self, launch, planned) -> None:
+        """Once the call runs (launch: a runtime.launch.Launch): the plan of
+        the jail it built, or, if it runs in a planned jail (fn.planned), new
+        stamps for that jail's plan, which fits but whose stamps did not hold."""
+        if launch.rootfs_ops is not None:
+            self.save(launch.rootfs_ops)
+        elif planned is not None and planned.data:
+            self.restamp(planned.data)
+
+    def restamp(self, data: bytes) -> None:
+        """Give the plan that still fits (data: its file) the stamps of now."""
+        _, raw_basis, ops = sections(data)
+        _write(self.key, MAGIC + self.stamps + _section(raw_basis) + ops)
 
 
 def _write(key: str, data) -> None:
@@ -224,14 +238,3 @@ def _write(key: str, data) -> None:
             write_atomic(plan_path(key), data, sync=False)
         except OSError:
             pass
-
-
-def save(key: str, cfg, event_source, spec: dict, ctx: dict, rootfs_ops: list) -> None:
-    """Record the plan of the jail just built for a call of cfg."""
-    _write(key, encode(stamps(cfg, event_source), spec, ctx, rootfs_ops))
-
-
-def restamp(key: str, cfg, event_source, data: bytes) -> None:
-    """Give a plan that still fits (data: its file) the stamps of now."""
-    _, raw_basis, ops = sections(data)
-    _write(key, MAGIC + _stamps_section(stamps(cfg, event_source)) + _section(raw_basis) + ops)

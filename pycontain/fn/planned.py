@@ -1,6 +1,7 @@
 """The engine's side of a jail the launcher built from a plan (see fn.plan).
 
     PYCONTAIN_PLANNED=pid,go,err,result,log,event,plan    launcher -> engine
+    PYCONTAIN_PLAN_KEY=NAME      the plan file's name, to record (launcher -> engine)
 
 go: where the call's own variables go (the runner waits for them); err:
 closed by the jail's exec, or why it failed; event: the memfd the jail reads
@@ -8,15 +9,22 @@ as fd 0; plan: the plan file it was built from.
 
 When the plan's stamps hold the launcher runs the call itself; the engine
 sees a planned jail only when they do not, and checks the plan against the
-spec it builds.
+spec it builds. fn.plan is imported only then: a first call has none.
 """
 import marshal
 import os
 
-from pycontain.fn.plan import MAX_PLAN, basis, is_call_variable, sections
 from pycontain.fn.prejail import LauncherJail
 
 PLANNED_VARIABLE = "PYCONTAIN_PLANNED"
+KEY_VARIABLE = "PYCONTAIN_PLAN_KEY"
+
+
+def take_key():
+    """The plan file name the launcher computed for this invocation, if any
+    (the variable is removed: it reaches nothing else)."""
+    key = os.environ.pop(KEY_VARIABLE, "")
+    return key if len(key) == 16 and all(c in "0123456789abcdef" for c in key) else None
 
 
 class PlannedJail(LauncherJail):
@@ -25,6 +33,8 @@ class PlannedJail(LauncherJail):
     data = b""  # the plan file it was built from, once read
 
     def _sections(self) -> tuple:
+        from pycontain.fn.plan import MAX_PLAN, sections
+
         if not self.data:
             fd = self._fds.pop("plan")
             try:
@@ -35,6 +45,8 @@ class PlannedJail(LauncherJail):
 
     def matches(self, spec: dict, ctx: dict) -> bool:
         """Whether the plan it was built from is this call's jail."""
+        from pycontain.fn.plan import basis
+
         try:
             return marshal.loads(self._sections()[1]) == basis(spec, ctx)
         except (OSError, ValueError, EOFError, TypeError, KeyError):
@@ -44,6 +56,7 @@ class PlannedJail(LauncherJail):
         """Give it the call (the event, and the call's own variables from its
         spec): a runtime.launch.Launch, or None if the jail could not be built
         (it is reaped then: make another)."""
+        from pycontain.fn.plan import is_call_variable
         from pycontain.runtime.launch import Launch
 
         with os.fdopen(self._fds.pop("err"), "rb") as err:

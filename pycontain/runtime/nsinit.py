@@ -13,7 +13,7 @@ import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
 
 from pycontain import native as n
 from pycontain.errors import CANNOT_EXEC, ENGINE, NOT_FOUND, PycontainError
-from pycontain.runtime.process import namespace_flags
+from pycontain.namespaces import namespace_flags
 from pycontain.runtime.rootfs import mount_cgroup_fs, setup_rootfs
 from pycontain.runtime.security.lockdown import drop_privileges
 

@@ -13,6 +13,7 @@ import os
 
 from pycontain import native as n
 from pycontain.errors import ENGINE, PycontainError
+from pycontain.namespaces import namespace_flags
 from pycontain.runtime.security import caps
 
 
@@ -25,18 +26,6 @@ def stdio_setup(stdio):
             if fd is not None and fd != target:
                 os.dup2(fd, target)
     return setup
-
-
-def namespace_flags(spec: dict, late: bool = False) -> int:
-    """unshare(2) flags for the spec's namespaces that have no path to join:
-    those the helper unshares, or (late) the cgroup namespace, which the
-    container process unshares itself once the engine has put it in its
-    cgroup, so that this cgroup is the root it sees."""
-    flags = 0
-    for ns in spec.get("linux", {}).get("namespaces", ()):
-        if not ns.get("path"):
-            flags |= n.NAMESPACES[ns["type"]][0]
-    return flags & n.CLONE_NEWCGROUP if late else flags & ~n.CLONE_NEWCGROUP
 
 
 def join_namespaces(pid: int) -> None:
