@@ -137,7 +137,7 @@ static char **start_jail(int argc, char **argv, char *python, char *script, char
     char **engine_env = NULL;
     int keyed = plan_file_for(argc, argv, env, path, sizeof path, name) == 0;
     if (keyed && start_planned_jail(path, &jail) == 0) {
-        if (!plan_is_fresh(argc, argv, &call))
+        if (!plan_is_fresh(argc, argv, name, &call))
             engine_env = planned_env(env, &jail); /* the engine checks the plan */
         else if (jail_built(&jail))
             run_planned_call(&jail, &call); /* nothing for the engine to check: no engine */

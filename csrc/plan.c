@@ -442,23 +442,23 @@ static void fingerprint(const char *path, char *out, size_t size)
              (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec);
 }
 
-int plan_is_fresh(int argc, char **argv, struct fresh_call *call)
+int plan_is_fresh(int argc, char **argv, const char *name, struct fresh_call *call)
 {
     static struct op op;
     char real[PATH_MAX], print[128];
     unsigned long long index, prefix;
     size_t pos = stamps_start;
     if (!stamps_size || read_op(&pos, &op) || pos != stamps_start + stamps_size || op.code != 'T'
-        || op.nargs < 6 || op.nargs % 2 || number(&op.args[0], &index)
-        || number(&op.args[1], &prefix) || number(&op.args[5], &call->memory_mb)
-        || index >= (unsigned long long)argc || (index && strlen(argv[index]) < prefix))
+        || op.nargs < 7 || op.nargs % 2 == 0 || strcmp(op.args[0].s, name)
+        || number(&op.args[1], &index) || number(&op.args[2], &prefix)
+        || number(&op.args[6], &call->memory_mb) || index >= (unsigned long long)argc
+        || (index && strlen(argv[index]) < prefix))
         return 0;
     call->event_source = index ? argv[index] + prefix : NULL;
-    call->timeout_text = op.args[4].s;
-    call->timeout = strtod(call->timeout_text, NULL);
-    if (!realpath(op.args[2].s, real) || strcmp(real, op.args[3].s) || call->timeout <= 0)
+    call->timeout = strtod(op.args[5].s, NULL);
+    if (!realpath(op.args[3].s, real) || strcmp(real, op.args[4].s) || call->timeout <= 0)
         return 0;
-    for (unsigned i = 6; i < op.nargs; i += 2) {
+    for (unsigned i = 7; i < op.nargs; i += 2) {
         fingerprint(op.args[i].s, print, sizeof print);
         if (strcmp(print, op.args[i + 1].s))
             return 0;

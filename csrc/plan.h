@@ -13,7 +13,6 @@ struct planned_jail {
 /* What the launcher needs to run a call itself (the plan's stamps, op T). */
 struct fresh_call {
     const char *event_source; /* --event's value, NULL for none */
-    const char *timeout_text; /* as python printed the float */
     double timeout;
     unsigned long long memory_mb;
 };
@@ -29,9 +28,9 @@ int plan_file_for(int argc, char **argv, char **env, char *path, size_t size, ch
  * or no child. */
 int start_planned_jail(const char *path, struct planned_jail *jail);
 
-/* Whether the stamps of the plan just used still hold for argv (the files
- * the call was made from are unchanged); call filled in if so. */
-int plan_is_fresh(int argc, char **argv, struct fresh_call *call);
+/* Whether the stamps of the plan just used, named name, still hold for argv
+ * (the files the call was made from are unchanged); call filled in if so. */
+int plan_is_fresh(int argc, char **argv, const char *name, struct fresh_call *call);
 
 /* env plus PYCONTAIN_PLANNED, which hands jail to the engine; NULL if out of memory. */
 char **planned_env(char **env, const struct planned_jail *jail);

@@ -23,10 +23,12 @@ b"PYCPLAN2"; u32 n, n bytes: the stamps (an op T, or none); u32 n, n bytes of
 marshal: the basis (spec and context); u32 count of ops, then each op: u8
 code, u16 count of arguments, each argument u32 length, the bytes, a NUL
 (length 0xFFFFFFFF: a null argument, no bytes). Integers are decimal text.
-All numbers little-endian. T's arguments: the index in argv of --event's
-value and the length of its prefix ("--event=": 8), 0 0 for none; the code
-as given and its real path; the timeout (python's repr of the float) and the
-memory size in MB; then pairs of a file and its fingerprint.
+All numbers little-endian. T's arguments: the plan's name (as a renamed or
+colliding file is never another invocation's); the index in argv of
+--event's value and the length of its prefix ("--event=": 8), 0 0 for none;
+the code as given and its real path; the timeout (python's repr of the
+float) and the memory size in MB; then pairs of a file and its fingerprint.
+At most MAX_PLANS plans are kept, the oldest written go first.
 """
 import marshal
 import os
@@ -37,6 +39,7 @@ from pycontain.fn.environment import CALL_VARIABLES
 MAGIC = b"PYCPLAN2"
 MAX_PLAN = 1 << 20                   # csrc/plan.c refuses larger files
 MAX_ARGS = 1024                      # per op, as csrc/plan.c
+MAX_PLANS = 256                      # plans kept (each ~50 KB)
 GO_FD = 3                            # where a planned jail's runner finds its go-ahead
 HELPER_VARIABLE = "_PYCONTAIN_HELPER"  # set: the runner first waits for the set-up's helper
 MNT_DETACH = 2
@@ -93,9 +96,10 @@ def _installed_files() -> list:
     return sorted(found) + [os.path.join(commands, name) for name in ("pycontain", "pycontain-main")]
 
 
-def stamps(cfg, event_source):
-    """The op T (see above): what a call of cfg (a fn.jail.JailConfig), whose
-    --event was event_source, was made from besides its arguments: the code,
+def stamps(key: str, cfg, event_source):
+    """The op T (see above) of the plan key: what a call of cfg (a
+    fn.jail.JailConfig), whose --event was event_source, was made from
+    besides its arguments: the code,
     the store's image index, pycontain's own files; and the settings the
     launcher needs to run the call. None for code the sandbox user cannot
     read (the engine warns about it on every call)."""
@@ -106,8 +110,9 @@ def stamps(cfg, event_source):
     if mode & (0o005 if os.path.isdir(code) else 0o004) == 0:
         return None
     files = [code, os.path.join(paths.data_root(), "images.json"), *_installed_files()]
-    return ("T", *_event_argument(sys.argv, event_source), cfg.code, code, repr(float(cfg.timeout)),
-            cfg.memory_mb, *(item for f in files for item in (f, fingerprint(f))))
+    return ("T", key, *_event_argument(sys.argv, event_source), cfg.code, code,
+            repr(float(cfg.timeout)), cfg.memory_mb,
+            *(item for f in files for item in (f, fingerprint(f))))
 
 
 def _process_ops(spec: dict, ctx: dict):
@@ -198,7 +203,7 @@ class Recording:
 
     def __init__(self, key: str, cfg, event_source, spec: dict, ctx: dict):
         self.key = key
-        self.stamps = _stamps_section(stamps(cfg, event_source))
+        self.stamps = _stamps_section(stamps(key, cfg, event_source))
         self.basis = _section(marshal.dumps(basis(spec, ctx)))
         self.process_ops = _process_ops(spec, ctx)  # None: this jail cannot be planned
 
@@ -228,13 +233,34 @@ class Recording:
 
 
 def _write(key: str, data) -> None:
-    """Best effort: a cache that cannot be written only means no planned jail next time."""
+    """Best effort: a cache that cannot be written only means no planned jail
+    next time. Beyond MAX_PLANS, the plans written longest ago are removed."""
     from pycontain import paths
     from pycontain.fsutil import write_atomic
 
-    if data is not None:
-        try:
-            paths.ensure_dir(paths.cache_path("plans"))
-            write_atomic(plan_path(key), data, sync=False)
-        except OSError:
-            pass
+    if data is None:
+        return
+    try:
+        directory = paths.ensure_dir(paths.cache_path("plans"))
+        write_atomic(plan_path(key), data, sync=False)
+        plans = [os.path.join(directory, name) for name in os.listdir(directory)
+                 if len(name) == 16]  # not another writer's temporary file
+        if len(plans) > MAX_PLANS:
+            for path in sorted(plans, key=_written)[:len(plans) - MAX_PLANS]:
+                _remove(path)
+    except OSError:
+        pass
+
+
+def _written(path: str) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return 0
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass  # another writer's cleaning

@@ -116,12 +116,20 @@ def test_a_plan_that_no_longer_fits_is_not_used(pc, handler, tmp_path, change):
     assert jail_interpreters(pc.root) == []
 
 
-@pytest.mark.parametrize("damage", ["truncated", "garbage", "group-writable", "not-root"])
-def test_a_damaged_or_foreign_plan_is_never_used(pc, handler, damage):
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "group-writable", "not-root",
+                                    "another's"])
+def test_a_damaged_or_foreign_plan_is_never_used(pc, handler, tmp_path, damage):
     plan = recording(pc, lambda: call(pc, handler))[0]
     rename_host(plan)
     data = plan.read_bytes()
-    if damage == "truncated":
+    if damage == "another's":  # another invocation's plan under this one's name
+        other = tmp_path / "other.py"
+        other.write_text(HOSTNAME.replace("event]", "'other']"))
+        other.chmod(0o644)
+        theirs = recording(pc, lambda: call(pc, other))[0]
+        rename_host(theirs)
+        plan.write_bytes(theirs.read_bytes())
+    elif damage == "truncated":
         plan.write_bytes(data[:len(data) - 7])
     elif damage == "garbage":
         plan.write_bytes(data[:len(data) // 2] + os.urandom(len(data) - len(data) // 2))

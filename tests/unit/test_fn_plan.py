@@ -1,0 +1,19 @@
+"""The plans cache of `fn exec` (pycontain.fn.plan): bounded in size."""
+import os
+
+from pycontain.fn import plan
+
+
+def test_only_the_plans_written_last_are_kept(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYCONTAIN_ROOT", str(tmp_path))
+    monkeypatch.setattr(plan, "MAX_PLANS", 3)
+    names = [f"{n:016x}" for n in range(6)]
+    for age, name in enumerate(names[:5]):
+        plan._write(name, b"data")
+        when = 1_000_000_000 + age  # written one second after the other
+        os.utime(plan.plan_path(name), (when, when))
+    kept = sorted(os.listdir(tmp_path / "cache" / "plans"))
+    assert kept == names[2:5]
+    plan._write(names[2], b"data")  # written again: the newest
+    plan._write(names[5], b"data")
+    assert sorted(os.listdir(tmp_path / "cache" / "plans")) == [names[2], names[4], names[5]]
