@@ -1,10 +1,11 @@
 /* The launcher's planned jail: a one-shot `fn exec` jail built in C from a
- * plan file, while the engine's interpreter starts (see pycontain/fn/plan.py,
- * which writes the file and describes its format). The child replays the
- * plan's ops (the recorded root file system, then the lockdown) and execs the
- * jail's python3, whose runner waits for the engine's go-ahead on fd 3. The
- * engine checks the plan against the spec it builds and kills this jail if
- * they differ: nothing here decides whether the plan is right. */
+ * plan file (see pycontain/fn/plan.py, which writes the file and describes
+ * its format). The child replays the plan's ops (the recorded root file
+ * system, then the lockdown) and execs the jail's python3, whose runner waits
+ * for the go-ahead on fd 3 (pycontain.fn.plan.GO_FD). Meanwhile the launcher
+ * checks the plan's stamps: if they hold, it runs the call itself (call.c);
+ * if not, the engine checks the plan against the spec it builds and kills
+ * this jail if they differ. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <grp.h>
@@ -28,7 +29,6 @@
 #define MAX_PLAN (1 << 20)
 #define MAX_ARGS 1024
 #define NULL_ARG 0xFFFFFFFFu
-#define GO_FD 3
 
 struct arg {
     const char *s; /* NUL-terminated, or NULL */
@@ -449,7 +449,12 @@ int plan_is_fresh(int argc, char **argv, const char *name, struct fresh_call *ca
     unsigned long long index, prefix;
     size_t pos = stamps_start;
     if (!stamps_size || read_op(&pos, &op) || pos != stamps_start + stamps_size || op.code != 'T'
-        || op.nargs < 7 || op.nargs % 2 == 0 || strcmp(op.args[0].s, name)
+        || op.nargs < 7 || op.nargs % 2 == 0)
+        return 0;
+    for (unsigned i = 0; i < op.nargs; i++)
+        if (!op.args[i].s)
+            return 0;
+    if (strcmp(op.args[0].s, name)
         || number(&op.args[1], &index) || number(&op.args[2], &prefix)
         || number(&op.args[6], &call->memory_mb) || index >= (unsigned long long)argc
         || (index && strlen(argv[index]) < prefix))
