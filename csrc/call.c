@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -83,7 +84,10 @@ static void read_event(struct planned_jail *jail, const char *source, char **dat
         kill_jail(jail);
         if (interrupted)
             exit(130);
-        fprintf(stderr, "pycontain: cannot read event file %s: %s\n", source + 1, strerror(err));
+        if (fd)
+            fprintf(stderr, "pycontain: cannot read event file %s: %s\n", source + 1, strerror(err));
+        else
+            fprintf(stderr, "pycontain: cannot read the event from stdin: %s\n", strerror(err));
         exit(125);
     }
     if (fd)
@@ -148,29 +152,44 @@ static void hand_over(struct planned_jail *jail, const struct fresh_call *call,
     close(jail->go);
 }
 
-/* invoke._Collector.run: the result and the log (copied to stderr as it
+static void exit_if_interrupted(struct planned_jail *jail)
+{
+    if (interrupted) {
+        kill_jail(jail);
+        exit(130);
+    }
+}
+
+/* Whether the jail has exited (its pidfd readable; without one, as on a
+ * kernel before 5.3, asked every 10 ms). */
+static int has_exited(struct planned_jail *jail, const struct pollfd *pidfd)
+{
+    siginfo_t info = {0};
+    if (pidfd->fd >= 0)
+        return pidfd->revents != 0;
+    return waitid(P_PID, jail->pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid;
+}
+
+/* outcome.Collector.run: the result and the log (copied to stderr as it
  * comes) until the jail has exited and both pipes are closed; 0 on timeout. */
 static int collect(struct planned_jail *jail, double deadline, char **result, size_t *size)
 {
     int pidfd = (int)syscall(SYS_pidfd_open, jail->pid, 0);
     struct pollfd fds[3] = {{jail->result, POLLIN, 0}, {jail->log, POLLIN, 0}, {pidfd, POLLIN, 0}};
-    int open_pipes = 2, exited = pidfd < 0;
+    int open_pipes = 2, exited = 0;
     char chunk[65536];
     while (open_pipes || !exited) {
+        exit_if_interrupted(jail);
         int wait = -1;
         if (!exited) {
             double left = deadline - monotonic_ms();
             if (left <= 0)
-                return 0;
-            wait = (int)left + 1;
+                break;
+            wait = pidfd < 0 && left > 10 ? 10 : (int)left + 1;
         }
-        if (poll(fds, 3, wait) < 0) {
-            if (errno == EINTR && interrupted) {
-                kill_jail(jail);
-                exit(130);
-            }
-            continue;
-        }
+        fds[2].revents = 0;
+        if (poll(fds, 3, wait) < 0)
+            continue; /* EINTR: a Ctrl-C is seen above */
         for (int i = 0; i < 2; i++) {
             if (!fds[i].revents)
                 continue;
@@ -187,10 +206,12 @@ static int collect(struct planned_jail *jail, double deadline, char **result, si
                     memcpy(grown + *size, chunk, keep), *result = grown, *size += keep;
             }
         }
-        if (fds[2].revents)
+        if (!exited && has_exited(jail, &fds[2]))
             exited = 1, fds[2].fd = -1;
     }
-    return 1;
+    if (pidfd >= 0)
+        close(pidfd);
+    return exited;
 }
 
 /* outcome.classify: the payload (the result, or an error's) of a call that
@@ -233,6 +254,8 @@ int jail_built(struct planned_jail *jail)
     read_all(jail->err, &report, &size, 4096); /* until its exec closes the pipe */
     close(jail->err);
     free(report);
+    if (!size)
+        futimens(jail->plan, NULL); /* used: the plans cache keeps those used last */
     close(jail->plan);
     if (!size)
         return 1;
@@ -268,7 +291,7 @@ void _Noreturn run_planned_call(struct planned_jail *jail, const struct fresh_ca
     if (!finished)
         kill(jail->pid, SIGKILL);
     while (wait4(jail->pid, &status, 0, &usage) < 0 && errno == EINTR)
-        ;
+        exit_if_interrupted(jail);
     double duration = monotonic_ms() - start;
     char *payload = classify(status, !finished, call, request_id, result, &size, &code);
     long long billed = (long long)duration + (duration > (long long)duration);

@@ -126,7 +126,8 @@ static char **start_jail_side(int argc, char **argv, char *python, char *script,
  * the files the plan was made from changed, run the call here (call.c) and
  * exit. On one CPU, or rootless, `fn exec` forks its jail itself. Returns
  * the engine's env. */
-static char **start_jail(int argc, char **argv, char *python, char *script, char **env)
+static char **start_jail(int argc, char **argv, const char *dir, char *python, char *script,
+                         char **env)
 {
     static char key_entry[64];
     char path[PATH_MAX + 64], name[17];
@@ -135,9 +136,9 @@ static char **start_jail(int argc, char **argv, char *python, char *script, char
     struct planned_jail jail;
     struct fresh_call call;
     char **engine_env = NULL;
-    int keyed = plan_file_for(argc, argv, env, path, sizeof path, name) == 0;
+    int keyed = plan_file_for(argc, argv, env, dir, path, sizeof path, name) == 0;
     if (keyed && start_planned_jail(path, &jail) == 0) {
-        if (!plan_is_fresh(argc, argv, name, &call))
+        if (!plan_is_fresh(argc, argv, env, dir, name, &call))
             engine_env = planned_env(env, &jail); /* the engine checks the plan */
         else if (jail_built(&jail))
             run_planned_call(&jail, &call); /* nothing for the engine to check: no engine */
@@ -206,7 +207,7 @@ int main(int argc, char **argv)
                 env[n++] = environ[i];
     }
     if (is_fn(argc, argv, "exec") && stdio_ok)
-        env = start_jail(argc, argv, python, script, env);
+        env = start_jail(argc, argv, dir, python, script, env);
     execve(python, args, env);
     int cannot_find = errno == ENOENT;
     fprintf(stderr, "pycontain: cannot run %s: %m\n", python);

@@ -21,11 +21,12 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "jailcalls.h"
 #include "plan.h"
 
-#define MAGIC "PYCPLAN2" /* as pycontain.fn.plan.MAGIC */
+#define MAGIC "PYCPLAN3" /* as pycontain.fn.plan.MAGIC */
 #define MAX_PLAN (1 << 20)
 #define MAX_ARGS 1024
 #define NULL_ARG 0xFFFFFFFFu
@@ -105,7 +106,8 @@ static int op_shape(char code, unsigned *min, unsigned *max, const char **numeri
         {'O', 3, 3, "12"}, {'C', 2, 2, "1"}, {'L', 2, 2, ""}, {'d', 1, 1, ""},
         {'H', 1, 1, ""}, {'I', 0, 0, ""}, {'R', 3, 3, "012"}, {'W', 2, 2, "01"},
         {'S', 1, 1, ""}, {'B', 1, 1, "0"}, {'G', 0, MAX_ARGS, ""}, {'g', 1, 1, "0"},
-        {'V', 1, 1, "0"}, {'K', 3, 3, "012"}, {'E', 3, MAX_ARGS, "1"}, {'Y', 1, 1, "0"}};
+        {'V', 1, 1, "0"}, {'K', 3, 3, "012"}, {'E', 3, MAX_ARGS, "1"}, {'Y', 1, 1, "0"},
+        {'Z', 1, 1, ""}, {'z', 1, 1, ""}};
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
         if (shapes[i].code == code) {
             *min = shapes[i].min, *max = shapes[i].max, *numeric = shapes[i].numeric;
@@ -114,9 +116,10 @@ static int op_shape(char code, unsigned *min, unsigned *max, const char **numeri
     return 0;
 }
 
-/* Whether every op is well formed, only a mount has null arguments (its
- * source, type and data), the last op, only that one, execs, and the ops a
- * helper makes (Y) are there and neither exec nor start another helper. */
+/* Whether every op is well formed, the first makes a mount namespace, only
+ * a mount has null arguments (its source, type and data), the last op, only
+ * that one, execs, and the ops a helper makes (Y) are there and neither exec
+ * nor start another helper. */
 static int plan_is_sound(void)
 {
     static struct op op;
@@ -133,6 +136,9 @@ static int plan_is_sound(void)
                 return 0;
         if (helped && (op.code == 'E' || op.code == 'Y'))
             return 0;
+        unsigned long long flags;
+        if (i == 0 && (op.code != 'U' || number(&op.args[0], &flags) || !(flags & CLONE_NEWNS)))
+            return 0; /* never a mount in the launcher's own mount namespace */
         helped = helped ? helped - 1 : 0;
         if (op.code == 'Y' && (number(&op.args[0], &helped) || helped >= op_count - i - 1))
             return 0;
@@ -180,6 +186,39 @@ static int drop_bounding(unsigned long cap)
         return 0;
     errno = err;
     return -1;
+}
+
+/* rootfs.mask_paths for one masked path: none there, nothing to do; a
+ * directory gets an empty read-only tmpfs, anything else /dev/null, which
+ * must be the null device. */
+static int mask(const char *path)
+{
+    static int null_checked;
+    struct stat st;
+    if (!null_checked) {
+        if (lstat("/dev/null", &st) || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) {
+            errno = EPERM;
+            return -1;
+        }
+        null_checked = 1;
+    }
+    if (lstat(path, &st))
+        return errno == ENOENT ? 0 : -1;
+    if (S_ISDIR(st.st_mode))
+        return mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0,mode=0755");
+    return mount("/dev/null", path, NULL, MS_BIND, NULL);
+}
+
+/* rootfs.mask_paths for one read-only path: bound onto itself, remounted read-only. */
+static int read_only(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st))
+        return 0;
+    if (mount(path, path, NULL, MS_BIND | MS_REC, NULL))
+        return -1;
+    return mount(NULL, path, NULL,
+                 MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 }
 
 static int set_caps(unsigned long long effective, unsigned long long permitted,
@@ -297,6 +336,8 @@ static int run_op(const struct op *op)
     case 'V': return setresuid((uid_t)x, (uid_t)x, (uid_t)x);
     case 'K': return set_caps(x, y, z);
     case 'E': run_exec(op);
+    case 'Z': return mask(a[0].s);
+    case 'z': return read_only(a[0].s);
     }
     errno = EINVAL;
     return -1;
@@ -341,10 +382,12 @@ static void _Noreturn child_main(int event, int result, int log, int go, int err
                   fcntl(log, F_DUPFD_CLOEXEC, 10), fcntl(go, F_DUPFD_CLOEXEC, 10)};
     err_fd = fcntl(err, F_DUPFD_CLOEXEC, 10);
     for (int i = 0; i < 4; i++)
-        if (high[i] < 0 || dup2(high[i], i) != i)
-            _exit(125);
-    close_range(4, err_fd - 1, 0);
-    close_range(err_fd + 1, ~0U, 0);
+        if (err_fd < 0 || high[i] < 0 || dup2(high[i], i) != i)
+            fail(125, "planned jail: cannot place its descriptors");
+    if (close_range(4, err_fd - 1, 0) || close_range(err_fd + 1, ~0U, 0))
+        for (int fd = 4; fd < 65536; fd++) /* a kernel before 5.9 */
+            if (fd != err_fd)
+                close(fd);
     size_t pos = ops_start;
     for (uint32_t i = 0; i < op_count; i++) {
         read_op(&pos, &op); /* checked by plan_is_sound */
@@ -373,14 +416,15 @@ static uint64_t hash_text(uint64_t hash, const char *text)
     return fnv1a(hash, text, strlen(text) + 1); /* with its NUL: a separator */
 }
 
-int plan_file_for(int argc, char **argv, char **env, char *path, size_t size, char name[17])
+int plan_file_for(int argc, char **argv, char **env, const char *dir, char *path, size_t size,
+                  char name[17])
 {
     char cwd[PATH_MAX];
     const char *root = "/var/lib/pycontain";
     if (geteuid() != 0 || !getcwd(cwd, sizeof cwd))
         return -1;
-    uint64_t hash = hash_text(0xcbf29ce484222325ULL, "pycontain-plan-1");
-    hash = hash_text(hash, cwd);
+    uint64_t hash = hash_text(0xcbf29ce484222325ULL, "pycontain-plan-3");
+    hash = hash_text(hash_text(hash, dir), cwd);
     for (int i = 3; i < argc; i++) /* all but --event's value: any event may use the plan */
         hash = hash_text(hash, strcmp(argv[i - 1], "--event") == 0 ? ""
                                : strncmp(argv[i], "--event=", 8) == 0 ? "--event=" : argv[i]);
@@ -395,16 +439,28 @@ int plan_file_for(int argc, char **argv, char **env, char *path, size_t size, ch
 
 static size_t stamps_start, stamps_size;
 
-/* Map the plan file at path if it is root's own regular file, closed to
- * others, and sound; its descriptor, else -1. */
+/* Whether st is root's and no one else may write it. */
+static int roots_own(const struct stat *st) { return st->st_uid == 0 && !(st->st_mode & 022); }
+
+/* Map the plan file at path if it and its directory are root's own (no one
+ * else may write them), it is a regular file, and it is sound; its
+ * descriptor, else -1. */
 static int load_plan(const char *path)
 {
     struct stat st;
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%.*s", (int)(strrchr(path, '/') - path), path);
+    int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dir_fd < 0)
+        return -1;
+    int fd = fstat(dir_fd, &st) || !roots_own(&st) ? -1
+             : openat(dir_fd, strrchr(path, '/') + 1, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    close(dir_fd);
     if (fd < 0)
         return -1;
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != 0 || st.st_mode & 022
-        || st.st_size < 16 || st.st_size > MAX_PLAN)
+    plan = MAP_FAILED;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode) || !roots_own(&st) || st.st_size < 16
+        || st.st_size > MAX_PLAN)
         goto refuse;
     plan_size = (size_t)st.st_size;
     plan = mmap(NULL, plan_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
@@ -412,6 +468,8 @@ static int load_plan(const char *path)
         goto refuse;
     size_t at = 8; /* the stamps (op T), then the basis (the engine's, marshal) */
     for (int section = 0; section < 2; section++) {
+        if (plan_size - at < 8) /* this section's size and the next one's */
+            goto refuse;
         uint32_t size = u32_at(plan + at);
         if (size > plan_size - at - 8)
             goto refuse;
@@ -424,6 +482,8 @@ static int load_plan(const char *path)
     if (plan_is_sound())
         return fd;
 refuse:
+    if (plan != MAP_FAILED)
+        munmap((void *)plan, plan_size);
     close(fd);
     return -1;
 }
@@ -442,28 +502,62 @@ static void fingerprint(const char *path, char *out, size_t size)
              (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec);
 }
 
-int plan_is_fresh(int argc, char **argv, const char *name, struct fresh_call *call)
+/* Whether the T op's arguments from *at are this invocation, exactly (the
+ * plan's name is only a hash of it); *at moved past them. */
+static int same_invocation(const struct op *op, unsigned *at, int argc, char **argv, char **env,
+                           const char *dir, const char *name)
+{
+    char cwd[PATH_MAX];
+    unsigned long long index, prefix, count;
+    const struct arg *a = op->args;
+    if (op->nargs < 6 || strcmp(a[0].s, name) || strcmp(a[1].s, dir) || !getcwd(cwd, sizeof cwd)
+        || strcmp(a[2].s, cwd) || number(&a[3], &index) || number(&a[4], &prefix)
+        || number(&a[5], &count) || count != (unsigned long long)argc - 3
+        || count > op->nargs - 6u || (index && (index < 3 || index >= (unsigned long long)argc)))
+        return 0;
+    for (unsigned i = 0; i < count; i++) {
+        const char *given = argv[3 + i], *recorded = a[6 + i].s;
+        if (3 + i == index ? strlen(recorded) != prefix || strncmp(given, recorded, prefix)
+                           : strcmp(given, recorded) != 0)
+            return 0;
+    }
+    *at = 6 + (unsigned)count;
+    unsigned long long variables;
+    if (*at >= op->nargs || number(&a[*at], &variables) || variables > op->nargs - *at - 1u)
+        return 0;
+    for (unsigned i = 0; i < variables; i++)
+        if (!env[i] || strcmp(env[i], a[*at + 1 + i].s))
+            return 0;
+    if (env[variables])
+        return 0;
+    *at += 1 + (unsigned)variables;
+    return 1;
+}
+
+int plan_is_fresh(int argc, char **argv, char **env, const char *dir, const char *name,
+                  struct fresh_call *call)
 {
     static struct op op;
     char real[PATH_MAX], print[128];
-    unsigned long long index, prefix;
+    unsigned at;
     size_t pos = stamps_start;
-    if (!stamps_size || read_op(&pos, &op) || pos != stamps_start + stamps_size || op.code != 'T'
-        || op.nargs < 7 || op.nargs % 2 == 0)
+    if (!stamps_size || read_op(&pos, &op) || pos != stamps_start + stamps_size || op.code != 'T')
         return 0;
     for (unsigned i = 0; i < op.nargs; i++)
         if (!op.args[i].s)
             return 0;
-    if (strcmp(op.args[0].s, name)
-        || number(&op.args[1], &index) || number(&op.args[2], &prefix)
-        || number(&op.args[6], &call->memory_mb) || index >= (unsigned long long)argc
-        || (index && strlen(argv[index]) < prefix))
+    if (!same_invocation(&op, &at, argc, argv, env, dir, name) || op.nargs < at + 4
+        || (op.nargs - at - 4) % 2 || number(&op.args[at + 3], &call->memory_mb))
         return 0;
+    unsigned long long index;
+    number(&op.args[3], &index); /* checked by same_invocation */
+    unsigned long long prefix;
+    number(&op.args[4], &prefix);
     call->event_source = index ? argv[index] + prefix : NULL;
-    call->timeout = strtod(op.args[5].s, NULL);
-    if (!realpath(op.args[3].s, real) || strcmp(real, op.args[4].s) || call->timeout <= 0)
+    call->timeout = strtod(op.args[at + 2].s, NULL);
+    if (!realpath(op.args[at].s, real) || strcmp(real, op.args[at + 1].s) || call->timeout <= 0)
         return 0;
-    for (unsigned i = 7; i < op.nargs; i += 2) {
+    for (unsigned i = at + 4; i < op.nargs; i += 2) {
         fingerprint(op.args[i].s, print, sizeof print);
         if (strcmp(print, op.args[i + 1].s))
             return 0;

@@ -17,10 +17,12 @@ struct fresh_call {
     unsigned long long memory_mb;
 };
 
-/* The plan file of this `fn exec` invocation (argv, working directory and
- * env decide it): its path in path and its name, 16 hex digits, in name.
- * 0 if there is one to look for (as root only), -1 if not. */
-int plan_file_for(int argc, char **argv, char **env, char *path, size_t size, char name[17]);
+/* The plan file of this `fn exec` invocation (argv, working directory, env
+ * and dir, the launcher's own directory, decide it): its path in path and its
+ * name, 16 hex digits, in name. 0 if there is one to look for (as root only),
+ * -1 if not. */
+int plan_file_for(int argc, char **argv, char **env, const char *dir, char *path, size_t size,
+                  char name[17]);
 
 /* Build the jail the plan file at path describes in a child (PID 1 of a new
  * pid namespace), which then execs the jail's python, whose runner waits
@@ -28,9 +30,11 @@ int plan_file_for(int argc, char **argv, char **env, char *path, size_t size, ch
  * or no child. */
 int start_planned_jail(const char *path, struct planned_jail *jail);
 
-/* Whether the stamps of the plan just used, named name, still hold for argv
- * (the files the call was made from are unchanged); call filled in if so. */
-int plan_is_fresh(int argc, char **argv, const char *name, struct fresh_call *call);
+/* Whether the plan just used, named name, is this very invocation's (argv,
+ * env, the working directory and dir, see plan_file_for) and its stamps still
+ * hold (the files the call was made from are unchanged); call filled in if so. */
+int plan_is_fresh(int argc, char **argv, char **env, const char *dir, const char *name,
+                  struct fresh_call *call);
 
 /* env plus PYCONTAIN_PLANNED, which hands jail to the engine; NULL if out of memory. */
 char **planned_env(char **env, const struct planned_jail *jail);

@@ -54,6 +54,10 @@ def run_call(cfg: JailConfig, event: bytes, log_sink=None, prejail=None,
         return out
     from pycontain.image.store import ImageStore
 
+    key, planned, event_source = plan
+    if key is not None:  # what the spec is built from, as it is now
+        from pycontain.fn.plan import input_fingerprints
+        inputs = input_fingerprints(cfg)
     store_root = paths.data_root()
     image = ImageStore(store_root).resolve(cfg.image)
     mount_point = paths.ensure_dir(os.path.join(store_root, "fn", "jail"))
@@ -62,7 +66,6 @@ def run_call(cfg: JailConfig, event: bytes, log_sink=None, prejail=None,
     spec = jail_spec(cfg, out.request_id, int(time.time() * 1000 + cfg.timeout * 1000))
     ctx = jail_context(spec, store_root, image.layer_dirs, mount_point)
     ctx["die_with_parent"] = True  # a one-shot call never outlives this process
-    key, planned, event_source = plan
     started = planned and _planned(planned, spec, ctx, event, log_sink)
     if not started:
         ctx["record_rootfs"] = key is not None
@@ -71,8 +74,11 @@ def run_call(cfg: JailConfig, event: bytes, log_sink=None, prejail=None,
     running = None
     if key is not None:  # while the jail is being built; written while the call runs
         from pycontain.fn.plan import Recording
-        recording = Recording(key, cfg, event_source, spec, ctx)
-        running = lambda launch: recording.keep(launch, planned)  # noqa: E731
+        try:
+            recording = Recording(key, cfg, event_source, inputs, spec, ctx)
+            running = lambda launch: recording.keep(launch, planned)  # noqa: E731
+        except OSError:
+            pass  # the code went away meanwhile: no plan
     try:
         return conclude(out, launch, collector, start, cfg.timeout, cfg.memory_mb, log_sink,
                         running)

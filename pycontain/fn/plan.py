@@ -11,24 +11,29 @@ waits for the go-ahead (runner.await_go). When none of the files the call
 was made from has changed (the plan's stamps), the launcher runs the call
 itself (csrc/call.c: the event, the go-ahead, the outcome, as fn.outcome
 does). Else the engine (fn.planned) hands that jail the call once the spec it
-builds as always equals the one the plan was recorded from, and stamps the
-plan anew; if they differ, it kills that jail and makes one of its own, which
-records a new plan. So a stale plan never runs more than python's start and
-the runner's import.
+builds as always, and pycontain's own files, equal those the plan was
+recorded from (an upgrade may build jails otherwise from the same spec), and
+stamps the plan anew; if they differ, it kills that jail and makes one of its
+own, which records a new plan. So a stale plan never runs more than python's
+start and the runner's import. The plan holds what the invocation passed
+(--env values too): it is root's, 0600, in the store's 0700 cache.
 
 The launcher names the plan file to the engine (PYCONTAIN_PLAN_KEY, see fn.planned).
 
 The plan file, <store>/cache/plans/NAME (written here, read by csrc/plan.c):
-b"PYCPLAN2"; u32 n, n bytes: the stamps (an op T, or none); u32 n, n bytes of
-marshal: the basis (spec and context); u32 count of ops, then each op: u8
-code, u16 count of arguments, each argument u32 length, the bytes, a NUL
-(length 0xFFFFFFFF: a null argument, no bytes). Integers are decimal text.
-All numbers little-endian. T's arguments: the plan's name (as a renamed or
-colliding file is never another invocation's); the index in argv of
---event's value and the length of its prefix ("--event=": 8), 0 0 for none;
-the code as given and its real path; the timeout (python's repr of the
-float) and the memory size in MB; then pairs of a file and its fingerprint.
-At most MAX_PLANS plans are kept, the oldest written go first.
+b"PYCPLAN3"; u32 n, n bytes: the stamps (an op T, or none); u32 n, n bytes of
+marshal: the basis (spec, context, pycontain's files); u32 count of ops,
+then each op: u8 code, u16 count of arguments, each argument u32 length, the
+bytes, a NUL (length 0xFFFFFFFF: a null argument, no bytes). Integers are
+decimal text. All numbers little-endian. T's arguments, what the launcher
+checks before it runs a call itself: the invocation exactly, as the key is
+only a hash of it (the plan's name, the launcher's directory, the working
+directory, the index in argv of --event's value and the length of its
+prefix, "--event=": 8, 0 0 for none, the count of arguments after `fn exec`
+and those arguments, --event's value as ""; the count of variables and the
+variables); the code as given and its real path; the timeout (python's repr
+of the float) and the memory size in MB; then pairs of a file and its
+fingerprint. At most MAX_PLANS plans are kept, the oldest used go first.
 """
 import marshal
 import os
@@ -36,7 +41,7 @@ import sys
 
 from pycontain.fn.environment import CALL_VARIABLES
 
-MAGIC = b"PYCPLAN2"
+MAGIC = b"PYCPLAN3"
 MAX_PLAN = 1 << 20                   # csrc/plan.c refuses larger files
 MAX_ARGS = 1024                      # per op, as csrc/plan.c
 MAX_PLANS = 256                      # plans kept (each ~50 KB)
@@ -54,11 +59,13 @@ def is_call_variable(entry: str) -> bool:
     return entry.partition("=")[0] in CALL_VARIABLES
 
 
-def basis(spec: dict, ctx: dict) -> tuple:
+def basis(spec: dict, ctx: dict, installed: list) -> tuple:
     """What a jail's plan follows from: the spec but for the call's own
-    variables, and the context's parts that shape the jail."""
+    variables, the context's parts that shape the jail, and pycontain's own
+    files (installed: installed_fingerprints()), whose code made the ops."""
     env = [e for e in spec["process"]["env"] if not is_call_variable(e)]
-    return dict(spec, process=dict(spec["process"], env=env)), {k: ctx.get(k) for k in CONTEXT_KEYS}
+    return (dict(spec, process=dict(spec["process"], env=env)),
+            {k: ctx.get(k) for k in CONTEXT_KEYS}, installed)
 
 
 def plan_path(key: str) -> str:
@@ -78,7 +85,7 @@ def fingerprint(path: str) -> str:
 def _event_argument(argv: list, event) -> tuple:
     """(index in argv, length of its prefix) of --event's value as the flag
     parser took it (the last one), (0, 0) for none."""
-    for i in range(len(argv) - 1, 0, -1):
+    for i in range(len(argv) - 1, 2, -1):
         if event is not None and argv[i] == f"--event={event}":
             return i, len("--event=")
         if event is not None and argv[i] == event and argv[i - 1] == "--event":
@@ -86,33 +93,53 @@ def _event_argument(argv: list, event) -> tuple:
     return 0, 0
 
 
-def _installed_files() -> list:
-    """pycontain itself: its package's modules and C extensions, and the
-    commands (the launcher and the script it runs) beside this process's."""
+def _invocation(key: str, event_source) -> tuple:
+    """T's first arguments: this process's invocation, as the launcher saw it
+    (its argv and working directory are the engine's; its environment, the
+    variables it kept, with none python adds, such as LC_CTYPE)."""
+    from pycontain.fn.inprocess_choice import KEPT_VARIABLES
+
+    index, prefix = _event_argument(sys.argv, event_source)
+    argv = [a[:prefix] if i == index else a for i, a in enumerate(sys.argv)][3:]
+    env = [f"{k}={v}" for k, v in os.environ.items() if k in KEPT_VARIABLES]
+    return (key, os.path.dirname(os.path.abspath(sys.argv[0])), os.getcwd(), index, prefix,
+            len(argv), *argv, len(env), *env)
+
+
+def installed_fingerprints() -> list:
+    """pycontain itself, file by file: its package's modules and C
+    extensions, and the commands (the launcher and the script it runs)
+    beside this process's: [(path, fingerprint)]."""
     package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     found = [os.path.join(root, name) for root, dirs, names in os.walk(package)
              for name in names if name.endswith((".py", ".so", ".json"))]
     commands = os.path.dirname(os.path.abspath(sys.argv[0]))
-    return sorted(found) + [os.path.join(commands, name) for name in ("pycontain", "pycontain-main")]
+    files = sorted(found) + [os.path.join(commands, name) for name in ("pycontain", "pycontain-main")]
+    return [(path, fingerprint(path)) for path in files]
 
 
-def stamps(key: str, cfg, event_source):
-    """The op T (see above) of the plan key: what a call of cfg (a
-    fn.jail.JailConfig), whose --event was event_source, was made from
-    besides its arguments: the code,
-    the store's image index, pycontain's own files; and the settings the
-    launcher needs to run the call. None for code the sandbox user cannot
-    read (the engine warns about it on every call)."""
+def input_fingerprints(cfg) -> list:
+    """The files a call of cfg reads besides pycontain's own: its code and the
+    store's image index. [(path, fingerprint)]"""
     from pycontain import paths
 
+    files = [os.path.realpath(cfg.code), os.path.join(paths.data_root(), "images.json")]
+    return [(path, fingerprint(path)) for path in files]
+
+
+def stamps(key: str, cfg, event_source, inputs: list, installed: list):
+    """The op T (see above) of the plan key: the invocation, then what a call
+    of cfg (a fn.jail.JailConfig), whose --event was event_source, was made
+    from besides its arguments (inputs: input_fingerprints() taken before the
+    call's spec was built; installed: pycontain's own files), and the settings
+    the launcher needs to run the call. None for code the sandbox user cannot
+    read (the engine warns about it on every call)."""
     code = os.path.realpath(cfg.code)
     mode = os.stat(code).st_mode
     if mode & (0o005 if os.path.isdir(code) else 0o004) == 0:
         return None
-    files = [code, os.path.join(paths.data_root(), "images.json"), *_installed_files()]
-    return ("T", key, *_event_argument(sys.argv, event_source), cfg.code, code,
-            repr(float(cfg.timeout)), cfg.memory_mb,
-            *(item for f in files for item in (f, fingerprint(f))))
+    return ("T", *_invocation(key, event_source), cfg.code, code, repr(float(cfg.timeout)),
+            cfg.memory_mb, *(item for pair in inputs + installed for item in pair))
 
 
 def _process_ops(spec: dict, ctx: dict):
@@ -201,10 +228,14 @@ class Recording:
     ops: gathered while the jail is being built (invoke.run_call), written
     with those ops once they are known, or as new stamps of a plan that fits."""
 
-    def __init__(self, key: str, cfg, event_source, spec: dict, ctx: dict):
+    def __init__(self, key: str, cfg, event_source, inputs: list, spec: dict, ctx: dict):
+        """inputs: input_fingerprints(cfg), taken before spec was built."""
+        installed = installed_fingerprints()
         self.key = key
-        self.stamps = _stamps_section(stamps(key, cfg, event_source))
-        self.basis = _section(marshal.dumps(basis(spec, ctx)))
+        if inputs != input_fingerprints(cfg):  # changed meanwhile: which one did the spec see?
+            inputs = [(path, "?") for path, _ in inputs]
+        self.stamps = _stamps_section(stamps(key, cfg, event_source, inputs, installed))
+        self.basis = _section(marshal.dumps(basis(spec, ctx, installed)))
         self.process_ops = _process_ops(spec, ctx)  # None: this jail cannot be planned
 
     def save(self, rootfs_ops: list) -> None:

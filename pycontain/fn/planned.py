@@ -45,10 +45,11 @@ class PlannedJail(LauncherJail):
 
     def matches(self, spec: dict, ctx: dict) -> bool:
         """Whether the plan it was built from is this call's jail."""
-        from pycontain.fn.plan import basis
+        from pycontain.fn.plan import basis, installed_fingerprints
 
         try:
-            return marshal.loads(self._sections()[1]) == basis(spec, ctx)
+            return (marshal.loads(self._sections()[1])
+                    == basis(spec, ctx, installed_fingerprints()))
         except (OSError, ValueError, EOFError, TypeError, KeyError):
             return False
 

@@ -7,9 +7,13 @@ the paths it ended up using (securejoin has resolved them inside the root
 already); what only reads is not noted. Replayed in the same order on the
 same image, the ops build the same root (csrc/plan.c does that in C).
 
+Masked and read-only paths are noted as such, not as the mounts they took
+here: which of them exist is decided where the plan is replayed (a module
+loaded since may have added one).
+
     op codes: M mount, u umount2, P pivot_root, D mkdir, A makedirs
     (exist_ok), F open with O_CREAT then close, N mknod, O chown, C chmod,
-    L symlink, d chdir
+    L symlink, d chdir, Z masked path, z read-only path (see rootfs.mask_paths)
 """
 import os
 
@@ -19,36 +23,42 @@ from pycontain.runtime import mounts, rootfs
 PATCHED = (rootfs, mounts)  # the modules whose `os` and `n` are stood in for
 
 
+class _Ops(list):
+    """The ops noted, but while quiet (inside an op noted as a whole)."""
+    quiet = False
+
+    def did(self, *op) -> None:
+        if not self.quiet:
+            self.append(op)
+
+
 class _Native:
-    def __init__(self, ops: list):
-        self._ops = ops
+    def __init__(self, ops: _Ops):
+        self._did = ops.did
 
     def __getattr__(self, name):
         return getattr(n, name)
 
     def mount(self, source, target, fstype=None, flags=0, data=None) -> None:
         n.mount(source, target, fstype, flags, data)
-        self._ops.append(("M", source, target, fstype, flags, data))
+        self._did("M", source, target, fstype, flags, data)
 
     def umount2(self, target, flags) -> None:
         n.umount2(target, flags)
-        self._ops.append(("u", target, flags))
+        self._did("u", target, flags)
 
     def pivot_root(self, new_root, put_old) -> None:
         n.pivot_root(new_root, put_old)
-        self._ops.append(("P", new_root, put_old))
+        self._did("P", new_root, put_old)
 
 
 class _Os:
-    def __init__(self, ops: list):
-        self._ops = ops
+    def __init__(self, ops: _Ops):
+        self._did = ops.did
         self._directories = {}  # fd of an os.open(".") -> the directory, for fchdir
 
     def __getattr__(self, name):
         return getattr(os, name)
-
-    def _did(self, *op) -> None:
-        self._ops.append(op)
 
     def mkdir(self, path, mode=0o777) -> None:
         os.mkdir(path, mode)
@@ -91,15 +101,30 @@ class _Os:
         self._did("L", target, link)
 
 
+def _masking(ops: _Ops, real):
+    """A stand-in for rootfs.mask_paths (real) that notes its paths, not its mounts."""
+    def mask_paths(masked, readonly) -> None:
+        ops.extend([*(("Z", path) for path in masked), *(("z", path) for path in readonly)])
+        ops.quiet = True
+        try:
+            real(masked, readonly)
+        finally:
+            ops.quiet = False
+    return mask_paths
+
+
 def recorded(spec: dict, rootfs_path: str, overlay: dict) -> list:
     """rootfs.setup_rootfs(spec, rootfs_path, overlay), and the ops it made."""
-    ops = []
+    ops = _Ops()
     stand_ins = {"n": _Native(ops), "os": _Os(ops)}
+    real_mask_paths = rootfs.mask_paths
     try:
         for module in PATCHED:
             vars(module).update(stand_ins)
+        rootfs.mask_paths = _masking(ops, real_mask_paths)
         rootfs.setup_rootfs(spec, rootfs_path, overlay)
     finally:
         for module in PATCHED:
             vars(module).update(n=n, os=os)
-    return ops
+        rootfs.mask_paths = real_mask_paths
+    return list(ops)

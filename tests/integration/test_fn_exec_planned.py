@@ -38,16 +38,18 @@ JAIL = INTERPRETER.replace('''            "signals":''', '''            "mounts"
 
 
 def plans(pc) -> dict:
-    """The store's plan files (the store is the whole test session's): {path: mtime}."""
+    """The store's plan files (the store is the whole test session's): {path:
+    inode}, which a plan written anew changes (written atomically), a plan
+    used does not (the launcher sets its times)."""
     directory = pc.root / "cache" / "plans"
-    return {p: p.stat().st_mtime_ns for p in directory.iterdir()} if directory.exists() else {}
+    return {p: p.stat().st_ino for p in directory.iterdir()} if directory.exists() else {}
 
 
 def recording(pc, action) -> Path:
     """Run action(); the one plan file it wrote."""
     before = plans(pc)
     result = action()
-    [plan] = [p for p, mtime in plans(pc).items() if before.get(p) != mtime]
+    [plan] = [p for p, inode in plans(pc).items() if before.get(p) != inode]
     return plan, result
 
 
@@ -117,7 +119,7 @@ def test_a_plan_that_no_longer_fits_is_not_used(pc, handler, tmp_path, change):
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "group-writable", "not-root",
-                                    "another's"])
+                                    "another's", "short"])
 def test_a_damaged_or_foreign_plan_is_never_used(pc, handler, tmp_path, damage):
     plan = recording(pc, lambda: call(pc, handler))[0]
     rename_host(plan)
@@ -129,6 +131,8 @@ def test_a_damaged_or_foreign_plan_is_never_used(pc, handler, tmp_path, damage):
         theirs = recording(pc, lambda: call(pc, other))[0]
         rename_host(theirs)
         plan.write_bytes(theirs.read_bytes())
+    elif damage == "short":  # its sections' sizes point past its end
+        plan.write_bytes(MAGIC + bytes(4) + b"\xff\xff\xff\x7f")
     elif damage == "truncated":
         plan.write_bytes(data[:len(data) - 7])
     elif damage == "garbage":
@@ -138,6 +142,44 @@ def test_a_damaged_or_foreign_plan_is_never_used(pc, handler, tmp_path, damage):
     else:
         os.chown(plan, 65534, 65534)
     assert call(pc, handler) == ["localhost", {}]
+
+
+def test_a_plan_made_by_other_pycontain_code_is_not_used(pc, handler):
+    """pycontain's own files are part of what a plan follows from: after an
+    upgrade (here: one of its modules touched) the jail is built anew."""
+    rename_host(recording(pc, lambda: call(pc, handler))[0])
+    import pycontain.namespaces
+    module = Path(pycontain.namespaces.__file__)
+    times = module.stat()
+    try:
+        os.utime(module, ns=(times.st_atime_ns, times.st_mtime_ns + 1))
+        assert call(pc, handler) == ["localhost", {}]
+    finally:
+        os.utime(module, ns=(times.st_atime_ns, times.st_mtime_ns))
+
+
+def test_a_plan_is_its_invocations_exactly(pc, tmp_path):
+    """The plan's name is a hash of the invocation without --event's value,
+    as the launcher reads it; the plan holds the invocation itself. Here the
+    launcher takes the code for --event's value (it follows a literal
+    --event, which is --handler's value): same name, another invocation."""
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.py").write_text(HOSTNAME)
+        (tmp_path / f"{name}.py").chmod(0o644)
+        result = pc("fn", "exec", "--handler", "--event", str(tmp_path / f"{name}.py"))
+        assert result.returncode == 1 and f"module '{name}'" in result.stdout, result.stdout
+
+
+def test_masked_paths_are_masked_where_the_plan_is_replayed(pc, handler):
+    """Which masked paths exist is decided when the jail is built from the
+    plan, not when it was recorded (a module loaded since may add one)."""
+    from pycontain.runtime.defaults import MASKED_PATHS, READONLY_PATHS
+    plan = recording(pc, lambda: call(pc, handler))[0]
+    ops = sections(plan.read_bytes())[2]
+    for code, paths in ((b"Z", MASKED_PATHS), (b"z", READONLY_PATHS)):
+        for path in paths:
+            raw = path.encode()
+            assert code + b"\x01\x00" + len(raw).to_bytes(4, "little") + raw + b"\0" in ops, path
 
 
 def test_the_planned_jail_is_the_same_jail(pc, tmp_path):
@@ -253,9 +295,12 @@ def test_the_launcher_reads_the_event_as_the_engine_does(pc, handler, tmp_path):
 
 
 def test_an_interrupted_call_ends_with_130_and_leaves_nothing(pc, tmp_path):
+    """Also while the handler keeps logging (the launcher is then busy reading)."""
     sleeper = tmp_path / "sleeper.py"
     sleeper.write_text("import sys, time\ndef handler(event, context):\n"
-                       "    print('asleep', file=sys.stderr, flush=True)\n    time.sleep(event)\n")
+                       "    print('asleep', file=sys.stderr, flush=True)\n"
+                       "    end = time.time() + event\n    while time.time() < end:\n"
+                       "        print('.' * 100, file=sys.stderr, flush=True)\n")
     sleeper.chmod(0o644)
     call(pc, sleeper, "0", "--timeout", "90")
     for _ in range(2):  # the engine's way once the stamps are stale, then the launcher's
