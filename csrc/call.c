@@ -85,7 +85,8 @@ static void read_event(struct planned_jail *jail, const char *source, char **dat
         if (interrupted)
             exit(130);
         if (fd)
-            fprintf(stderr, "pycontain: cannot read event file %s: %s\n", source + 1, strerror(err));
+            fprintf(stderr, "pycontain: cannot read event file %s: %s\n", source + 1,
+                    strerror(err));
         else
             fprintf(stderr, "pycontain: cannot read the event from stdin: %s\n", strerror(err));
         exit(125);
@@ -133,14 +134,16 @@ static void hand_over(struct planned_jail *jail, const struct fresh_call *call,
     char stream[64], go[256];
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    long long deadline = (long long)((now.tv_sec + now.tv_nsec / 1e9) * 1000 + call->timeout * 1000);
+    long long deadline = (long long)((now.tv_sec + now.tv_nsec / 1e9) * 1000
+                                     + call->timeout * 1000);
     strftime(stream, sizeof stream, "%Y/%m/%d/[$LATEST]", gmtime(&now.tv_sec));
     int at = snprintf(go, sizeof go, "AWS_LAMBDA_LOG_STREAM_NAME=%s", stream);
     for (const char *c = request_id; *c; c++)
         if (*c != '-')
             go[at++] = *c;
-    at += snprintf(go + at, sizeof go - at, "%c_PYCONTAIN_REQUEST_ID=%s%c_PYCONTAIN_DEADLINE_MS=%lld",
-                   0, request_id, 0, deadline);
+    at += snprintf(go + at, sizeof go - at,
+                   "%c_PYCONTAIN_REQUEST_ID=%s%c_PYCONTAIN_DEADLINE_MS=%lld", 0, request_id, 0,
+                   deadline);
     for (size_t done = 0; done < size;) {
         ssize_t n = pwrite(jail->event, event + done, size - done, (off_t)done);
         if (n <= 0)

@@ -114,7 +114,8 @@ def installed_fingerprints() -> list:
     found = [os.path.join(root, name) for root, dirs, names in os.walk(package)
              for name in names if name.endswith((".py", ".so", ".json"))]
     commands = os.path.dirname(os.path.abspath(sys.argv[0]))
-    files = sorted(found) + [os.path.join(commands, name) for name in ("pycontain", "pycontain-main")]
+    files = sorted(found) + [os.path.join(commands, name)
+                             for name in ("pycontain", "pycontain-main")]
     return [(path, fingerprint(path)) for path in files]
 
 
@@ -170,7 +171,8 @@ def _process_ops(spec: dict, ctx: dict):
             ("W", PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL), ("W", PR_SET_PDEATHSIG, SIGKILL)]
     env = [e for e in process["env"] if not is_call_variable(e)] + [f"_PYCONTAIN_GO_FD={GO_FD}"]
     args = process["args"]
-    return [("U", namespace_flags(spec) & ~CLONE_NEWPID)], ops + [("E", args[0], len(args), *args, *env)]
+    unshare = ("U", namespace_flags(spec) & ~CLONE_NEWPID)  # the pid namespace: the clone's
+    return [unshare], ops + [("E", args[0], len(args), *args, *env)]
 
 
 def _with_helper(rootfs_ops: list, process_ops: list) -> list:

@@ -208,7 +208,7 @@ def await_go() -> None:
         return
     if os.environ.pop("_PYCONTAIN_HELPER", None):  # the end of the jail's set-up, in a child
         if os.waitpid(-1, 0)[1]:
-            os.write(2, b"pycontain: the jail's set-up failed (unmounting the host's root, or lo)\n")
+            os.write(2, b"pycontain: the jail's set-up failed (the host's root, or lo)\n")
             os._exit(125)
     data = _read_all(int(fd))
     os.close(int(fd))

@@ -25,7 +25,8 @@ from pycontain.fn.plan import MAGIC, sections
 REQUEST_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 HOSTNAME = "import socket\ndef handler(event, context):\n    return [socket.gethostname(), event]\n"
 # what the jail looks like from inside: the interpreter, the mounts, the process
-JAIL = INTERPRETER.replace('''            "signals":''', '''            "mounts": [" ".join(line.split()[4:6] + line.split(" - ")[1].split()[:1])
+JAIL = INTERPRETER.replace('''            "signals":''', '''\
+            "mounts": [" ".join(line.split()[4:6] + line.split(" - ")[1].split()[:1])
                        for line in open("/proc/self/mountinfo")],
             "status": [line for line in open("/proc/self/status")
                        if line.split(":")[0] in ("Uid", "Gid", "Groups", "CapInh", "CapPrm",
