@@ -201,8 +201,9 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def await_go() -> None:
     """In a jail built ahead of its call (pycontain.fn.plan): wait for the
-    engine's go-ahead, which brings the call's own variables. First of all,
-    so that its descriptor is free again for what follows."""
+    go-ahead (the engine's, or the launcher's when it runs the call), which
+    brings the call's own variables. First of all, so that its descriptor is
+    free again for what follows."""
     fd = os.environ.pop("_PYCONTAIN_GO_FD", None)
     if fd is None:
         return
