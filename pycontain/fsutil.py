@@ -3,6 +3,7 @@ import os
 import stat
 
 from pycontain import jsonio
+from pycontain.fdio import write_all
 
 
 class replacing:  # noqa: N801 - used like a function: `with replacing(path) as tmp:`
@@ -39,9 +40,7 @@ def write_atomic(path: str, data: bytes, mode: int = 0o600, sync: bool = True) -
     with replacing(path) as tmp:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            write_all(fd, data)
             if sync:
                 os.fsync(fd)
         finally:

@@ -27,6 +27,8 @@ import os
 import sys
 import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
 
+from pycontain.fdio import read_all, write_all
+
 ENGINE_VARIABLE = "PYCONTAIN_PREJAIL"
 JAIL_VARIABLE = "PYCONTAIN_JAIL_SIDE"
 
@@ -96,24 +98,13 @@ class PreJail(LauncherJail):
         start() reports the jail's failure, as for a forked jail)."""
         from pycontain.runtime.launch import Launch
 
-        data = marshal.dumps((spec, ctx, event))
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self._fds["ctl"], view):]
+            write_all(self._fds["ctl"], marshal.dumps((spec, ctx, event)))
         except BrokenPipeError:
             pass  # it died: start() reads why, or the exit status tells
         self._close("ctl")
         self._handed_over()
         return Launch(self.pid, None, self._fds.pop("err"))
-
-
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    while chunk := os.read(fd, 1 << 20):
-        chunks.append(chunk)
-    os.close(fd)
-    return b"".join(chunks)
 
 
 def main() -> None:
@@ -152,7 +143,8 @@ def _become_jail(ctl: int, err: int, result: int, log: int, net: int, sigint_ign
     from pycontain.runtime.security import caps
 
     caps.last_cap()  # while /proc is the host's
-    data = _read_all(ctl)
+    data = read_all(ctl)
+    os.close(ctl)
     if not data:
         os._exit(0)  # the engine went another way
     spec, ctx, event = marshal.loads(data)

@@ -12,6 +12,7 @@ import resource
 import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
 
 from pycontain import native as n
+from pycontain.fdio import write_all
 from pycontain.errors import CANNOT_EXEC, ENGINE, NOT_FOUND, PycontainError
 from pycontain.namespaces import namespace_flags
 from pycontain.runtime.rootfs import mount_cgroup_fs, setup_rootfs
@@ -57,14 +58,8 @@ def apply_process(process: dict) -> None:
         raise PycontainError(f"cannot use working directory {cwd}: {exc.strerror}") from None
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
 def _report(err_fd: int, code: int, message: str) -> None:
-    _write_all(err_fd, f"{code}:{message}".encode(errors="replace"))
+    write_all(err_fd, f"{code}:{message}".encode(errors="replace"))
 
 
 def container_main(spec: dict, ctx: dict, go_fd: int, err_fd: int) -> None:
@@ -90,7 +85,7 @@ def container_main(spec: dict, ctx: dict, go_fd: int, err_fd: int) -> None:
         if ctx.get("record_rootfs"):  # for the plan of the next such jail (fn.plan)
             from pycontain.runtime.launch import frame_ops
             from pycontain.runtime.rootfs_record import recorded
-            _write_all(err_fd, frame_ops(recorded(spec, ctx["rootfs"], ctx["overlay"])))
+            write_all(err_fd, frame_ops(recorded(spec, ctx["rootfs"], ctx["overlay"])))
         elif "rootfs" in ctx:
             setup_rootfs(spec, ctx["rootfs"], ctx["overlay"])
         if ctx.get("hostname"):

@@ -7,6 +7,7 @@ import signal
 import termios
 import tty as _tty
 
+from pycontain.fdio import write_all
 from pycontain.runtime.waiting import SignalWakeup
 
 
@@ -16,11 +17,6 @@ def copy_window_size(master: int, source: int = 0) -> None:
         fcntl.ioctl(master, termios.TIOCSWINSZ, size)
     except OSError:
         pass
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    while data:
-        data = data[os.write(fd, data):]
 
 
 def proxy(master: int, out_fd: int, in_fd: int | None) -> None:
@@ -58,10 +54,10 @@ def _copy(master: int, out_fd: int, in_fd, readers: list, wake: SignalWakeup) ->
                 data = b""
             if not data:
                 return
-            _write_all(out_fd, data)
+            write_all(out_fd, data)
         if in_fd is not None and in_fd in ready:
             data = os.read(in_fd, 65536)
             if data:
-                _write_all(master, data)
+                write_all(master, data)
             else:
                 readers.remove(in_fd)
