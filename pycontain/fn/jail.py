@@ -45,6 +45,13 @@ class JailConfig(Record):
     __slots__ = tuple(FIELDS)
 
 
+def sandbox_can_read(code: str) -> bool:
+    """Whether the sandbox user (others, to the owner of the host's files)
+    can read code, a file or a directory (and list it), by its mode bits."""
+    mode = os.stat(code).st_mode
+    return mode & (0o005 if stat.S_ISDIR(mode) else 0o004) != 0
+
+
 def _ro_bind(source: str, destination: str) -> dict:
     return {"destination": destination, "type": "bind", "source": source,
             "options": ["bind", "ro", "nosuid", "nodev"]}

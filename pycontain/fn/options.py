@@ -103,8 +103,9 @@ def handler_target(target: str, handler):
 def _readability_hint(code: str) -> None:
     """As root the handler runs as uid 993: say so if it cannot read the code
     (the call then fails as Lambda does, with Runtime.ImportModuleError)."""
-    mode = os.stat(code).st_mode
-    if os.geteuid() == 0 and mode & (0o005 if os.path.isdir(code) else 0o004) == 0:
+    from pycontain.fn.jail import sandbox_can_read
+
+    if os.geteuid() == 0 and not sandbox_can_read(code):
         print(f"pycontain: warning: {code} is not world-readable: the handler runs as "
               "uid 993 and may fail to import it (chmod o+rX)", file=sys.stderr)
 

@@ -135,9 +135,10 @@ def stamps(key: str, cfg, event_source, inputs: list, installed: list):
     call's spec was built; installed: pycontain's own files), and the settings
     the launcher needs to run the call. None for code the sandbox user cannot
     read (the engine warns about it on every call)."""
+    from pycontain.fn.jail import sandbox_can_read
+
     code = os.path.realpath(cfg.code)
-    mode = os.stat(code).st_mode
-    if mode & (0o005 if os.path.isdir(code) else 0o004) == 0:
+    if not sandbox_can_read(code):
         return None
     return ("T", *_invocation(key, event_source), cfg.code, code, repr(float(cfg.timeout)),
             cfg.memory_mb, *(item for pair in inputs + installed for item in pair))
@@ -230,9 +231,11 @@ class Recording:
     ops: gathered while the jail is being built (invoke.run_call), written
     with those ops once they are known, or as new stamps of a plan that fits."""
 
-    def __init__(self, key: str, cfg, event_source, inputs: list, spec: dict, ctx: dict):
-        """inputs: input_fingerprints(cfg), taken before spec was built."""
-        installed = installed_fingerprints()
+    def __init__(self, key: str, cfg, event_source, inputs: list, spec: dict, ctx: dict,
+                 installed=None):
+        """inputs: input_fingerprints(cfg), taken before spec was built;
+        installed: installed_fingerprints(), if taken already for this call."""
+        installed = installed or installed_fingerprints()
         self.key = key
         if inputs != input_fingerprints(cfg):  # changed meanwhile: which one did the spec see?
             inputs = [(path, "?") for path, _ in inputs]
