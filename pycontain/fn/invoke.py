@@ -75,7 +75,8 @@ def run_call(cfg: JailConfig, event: bytes, log_sink=None, prejail=None,
     if key is not None:  # while the jail is being built; written while the call runs
         from pycontain.fn.plan import Recording
         try:
-            recording = Recording(key, cfg, event_source, inputs, spec, ctx)
+            recording = Recording(key, cfg, event_source, inputs, spec, ctx,
+                                  planned and planned.installed)
             running = lambda launch: recording.keep(launch, planned)  # noqa: E731
         except OSError:
             pass  # the code went away meanwhile: no plan

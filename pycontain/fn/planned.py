@@ -31,6 +31,7 @@ class PlannedJail(LauncherJail):
     """A jail built from a plan, its python waiting for the call."""
     VARIABLE, FDS = PLANNED_VARIABLE, ("go", "err", "result", "log", "event", "plan")
     data = b""  # the plan file it was built from, once read
+    installed = None  # pycontain's own files as matches() found them (plan.installed_fingerprints)
 
     def _sections(self) -> tuple:
         from pycontain.fn.plan import MAX_PLAN, sections
@@ -47,9 +48,9 @@ class PlannedJail(LauncherJail):
         """Whether the plan it was built from is this call's jail."""
         from pycontain.fn.plan import basis, installed_fingerprints
 
+        self.installed = installed_fingerprints()
         try:
-            return (marshal.loads(self._sections()[1])
-                    == basis(spec, ctx, installed_fingerprints()))
+            return marshal.loads(self._sections()[1]) == basis(spec, ctx, self.installed)
         except (OSError, ValueError, EOFError, TypeError, KeyError):
             return False
 
