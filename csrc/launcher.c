@@ -66,7 +66,7 @@ char **with_entry(char **env, char *entry)
     return out;
 }
 
-static void keep_open(int fd) { fcntl(fd, F_SETFD, 0); }
+void keep_open(int fd) { fcntl(fd, F_SETFD, 0); }
 
 /* Two interpreters starting at once only pay off on two CPUs or more. */
 static int has_two_cpus(void)

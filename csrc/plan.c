@@ -592,7 +592,7 @@ char **planned_env(char **env, const struct planned_jail *jail)
     static char entry[128];
     int mine[] = {jail->go, jail->err, jail->result, jail->log, jail->event, jail->plan};
     for (int i = 0; i < 6; i++)
-        fcntl(mine[i], F_SETFD, 0); /* for the engine, across its exec */
+        keep_open(mine[i]); /* for the engine, across its exec */
     snprintf(entry, sizeof entry, "PYCONTAIN_PLANNED=%d,%d,%d,%d,%d,%d,%d", (int)jail->pid,
              jail->go, jail->err, jail->result, jail->log, jail->event, jail->plan);
     return with_entry(env, entry);

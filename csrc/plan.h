@@ -51,4 +51,7 @@ void _Noreturn run_planned_call(struct planned_jail *jail, const struct fresh_ca
  * buffer); NULL if out of memory. In launcher.c. */
 char **with_entry(char **env, char *entry);
 
+/* Let fd survive an exec (clear its close-on-exec flag). In launcher.c. */
+void keep_open(int fd);
+
 #endif
