@@ -59,17 +59,25 @@ def _kernel() -> tuple:
     return tuple(int(p) for p in release.split(".")[:2] if p.isdigit())
 
 
+def _at_least(version: str) -> bool:
+    """Whether this kernel is version ("4.8") or later."""
+    return _kernel() >= tuple(int(p) for p in version.split(".")[:2])
+
+
 def _applies(rule: dict, caps: set, goarch: str) -> bool:
     """docker's includes/excludes: every included cap held, the arch listed,
-    the kernel recent enough; no excluded cap held, the arch not excluded."""
+    the kernel recent enough; no excluded cap held, the arch not excluded,
+    the kernel older than an excluded minKernel."""
     inc, exc = rule.get("includes") or {}, rule.get("excludes") or {}
     if any(c not in caps for c in inc.get("caps") or ()):
         return False
     if inc.get("arches") and goarch not in inc["arches"]:
         return False
-    if inc.get("minKernel") and _kernel() < tuple(int(p) for p in inc["minKernel"].split(".")[:2]):
+    if inc.get("minKernel") and not _at_least(inc["minKernel"]):
         return False
     if any(c in caps for c in exc.get("caps") or ()):
+        return False
+    if exc.get("minKernel") and _at_least(exc["minKernel"]):
         return False
     return goarch not in (exc.get("arches") or ())
 
