@@ -21,16 +21,15 @@ def registry_domain(text: str) -> str:
 
 def realm_host(text: str) -> str:
     """'auth.example:8443' from 'auth.example:8443' or 'https://auth.example:8443/token'."""
-    import urllib.parse
+    import re
     value = text.strip()
-    url = urllib.parse.urlsplit(value if "://" in value else "//" + value)
-    try:
-        url.port
-    except ValueError:
-        url = None
-    if url is None or not url.hostname or "@" in url.netloc:
+    if "://" in value:
+        value = value.split("://", 1)[1]
+    value = value.split("/", 1)[0].lower()
+    if not re.fullmatch(r"([a-z0-9.-]+|\[[0-9a-f:.]+\])(:[0-9]{1,5})?", value) or \
+            int(value.rpartition("]")[2].partition(":")[2] or 0) > 65535:
         raise PycontainError(f"invalid token realm host {text!r}: use HOST[:PORT]")
-    return url.netloc.lower()
+    return value
 
 
 def login(registry: str, user: str, password: str, *, tls_verify: bool = True,

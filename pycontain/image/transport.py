@@ -242,7 +242,9 @@ class Session:
 
     def _realm(self, realm) -> urllib.parse.SplitResult:
         """The token realm's URL, if the rules in the module's docstring allow it."""
-        url = urllib.parse.urlsplit(realm or "")
+        if not realm:
+            raise PycontainError(f"registry {self.domain}: bearer challenge without a realm")
+        url = urllib.parse.urlsplit(realm)
         if url.scheme not in ("http", "https") or not url.hostname:
             raise PycontainError(f"registry {self.domain}: bad token realm {printable(realm)!r}")
         own_host = origin("http", self.netloc)[0]

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from pycontain.errors import PycontainError
-from pycontain.image import auth, pull
+from pycontain.image import auth, login, pull
 from pycontain.image.store import ImageStore
 
 
@@ -293,3 +293,16 @@ def test_parse_platform(text, expected):
 def test_bad_platform(text):
     with pytest.raises(PycontainError, match="invalid platform"):
         pull.parse_platform(text)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("gitlab.com", "gitlab.com"), ("https://GitLab.com/jwt/auth", "gitlab.com"),
+    ("127.0.0.1:5001", "127.0.0.1:5001"), ("[::1]:5001", "[::1]:5001")])
+def test_token_realm_host(text, expected):
+    assert login.realm_host(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "a b", "x:99999", "x:", "user@host"])
+def test_bad_token_realm_host(text):
+    with pytest.raises(PycontainError, match="invalid token realm host"):
+        login.realm_host(text)
