@@ -40,9 +40,11 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, handler):
+    def __init__(self, handler, tls=None):
         super().__init__(("127.0.0.1", 0), handler)
         self.host = f"127.0.0.1:{self.server_address[1]}"
+        if tls is not None:  # an ssl.SSLContext: serve https
+            self.socket = tls.wrap_socket(self.socket, server_side=True)
         self._thread = threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
 
@@ -70,6 +72,7 @@ class Recorder(_Server):
 class _FrontHandler(_Handler):
     def do_GET(self):
         front = self.server
+        front.seen.append((self.path, self.headers.get("Authorization")))
         if self.path.startswith("/storage/"):  # where blobs may be redirected to
             return self.proxy("/v2/" + self.path[len("/storage/"):])
         if self.path.startswith("/token"):
@@ -102,11 +105,13 @@ class Front(_Server):
     realm: None (no auth), 'self' (its own /token) or a token realm URL;
     users: {name: password} its own /token demands (None: anyone);
     redirect_manifests: answer manifest requests with a redirect;
-    blob_redirect: a base URL blob requests are redirected to (+ '/NAME/blobs/DIGEST')."""
+    blob_redirect: a base URL blob requests are redirected to (+ '/NAME/blobs/DIGEST');
+    it serves those itself under /storage/, and records what it gets in seen."""
 
-    def __init__(self, backend: str):
-        super().__init__(_FrontHandler)
+    def __init__(self, backend: str, tls=None):
+        super().__init__(_FrontHandler, tls)
         self.backend = backend
+        self.seen = []
         self.realm = None
         self.users = None
         self.redirect_manifests = False

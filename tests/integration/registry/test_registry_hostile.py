@@ -7,7 +7,9 @@ import hashlib
 import io
 import json
 import os
+import ssl
 import struct
+import subprocess
 import tarfile
 
 import pytest
@@ -78,6 +80,36 @@ def test_blob_redirect_to_the_registry_itself_is_followed(pc, front, fresh_image
     result = pc("pull", ref)
     assert result.returncode == 0, result.stderr
     assert ref in names(pc) and verified_blobs(pc)
+
+
+def test_blob_redirect_to_https_elsewhere_carries_no_authorization(pc, front, fresh_image,
+                                                                   tmp_path):
+    """Storage on another host over https (its certificate signed by a CA of
+    the test's own, trusted through SSL_CERT_FILE) gets the download, but not
+    the registry's Authorization header."""
+    def run(*argv):
+        subprocess.run(argv, check=True, capture_output=True, cwd=tmp_path)
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        "-subj", "/CN=test CA", "-keyout", "ca.key", "-out", "ca.pem")
+    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+        "-keyout", "srv.key", "-out", "srv.csr")
+    (tmp_path / "ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    run("openssl", "x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-days", "1", "-extfile", "ext", "-out", "srv.pem")
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(tmp_path / "srv.pem", tmp_path / "srv.key")
+    storage = Front(front.backend, tls)
+    try:
+        front.realm = "self"
+        front.blob_redirect = f"https://{storage.host}/storage"
+        engine = copy.copy(pc)
+        engine.env = dict(pc.env, SSL_CERT_FILE=str(tmp_path / "ca.pem"))
+        ref = f"{front.host}/{fresh_image}"
+        engine.out("pull", ref)
+        assert any(sent and sent.startswith("Bearer ") for _, sent in front.seen)
+        assert storage.seen and all(sent is None for _, sent in storage.seen), storage.seen
+    finally:
+        storage.stop()
 
 
 def test_foreign_token_realm_gets_no_stored_credentials(pc, front, recorder, login_env,
