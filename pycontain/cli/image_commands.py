@@ -96,9 +96,12 @@ def prune():
 @click.option("-u", "--username", help="User name.")
 @click.option("-p", "--password", help="Password (prefer --password-stdin).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@click.option("--token-realm", "token_realms", multiple=True, metavar="HOST[:PORT]",
+              help="Trust this token service on another host with the credentials "
+                   "(remembered; by default they go only to the registry's own host).")
 @_tls_option
 @click.argument("registry")
-def login(username, password, password_stdin, tls_verify, registry):
+def login(username, password, password_stdin, token_realms, tls_verify, registry):
     """Log in to a registry; credentials are stored mode 0600."""
     from pycontain.image.login import login as do_login
     if password_stdin:
@@ -109,7 +112,8 @@ def login(username, password, password_stdin, tls_verify, registry):
         username = click.prompt("Username")
     if password is None:
         password = click.prompt("Password", hide_input=True)
-    path = do_login(registry, username, password, tls_verify=tls_verify)
+    path = do_login(registry, username, password, tls_verify=tls_verify,
+                    token_realms=token_realms)
     click.echo(f"Login Succeeded (credentials in {path})")
 
 

@@ -5,6 +5,10 @@ base64("user:password")}}}) in pycontain's own file, mode 0600:
 $PYCONTAIN_AUTH_FILE, else <data root>/auth.json. Lookups fall back to
 docker's $DOCKER_CONFIG/config.json (default ~/.docker/config.json), read
 only; credential helpers (credsStore/credHelpers) are not supported.
+
+An entry may also carry "pycontainTokenRealms": ["host[:port]", ...], the
+token services on other hosts that the user trusts with these credentials
+(`pycontain login --token-realm`; transport.py sends them nowhere else).
 """
 import base64
 import json
@@ -15,6 +19,7 @@ from pycontain.errors import PycontainError
 
 _DOCKER_HUB_KEYS = ("docker.io", "index.docker.io", "registry-1.docker.io",
                     "https://index.docker.io/v1/")
+REALMS_KEY = "pycontainTokenRealms"
 _PARAM = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,"]*))\s*,?')
 
 
@@ -60,24 +65,43 @@ def _decode(entry) -> tuple | None:
     return None
 
 
-def lookup(domain: str) -> tuple | None:
-    """(user, password) for the registry domain, or None."""
+def _entry(domain: str) -> dict:
+    """The first entry with usable credentials for domain, or {}."""
     for path in (auth_file(), docker_config_file()):
         auths = _read(path).get("auths") or {}
         for key in _keys_for(domain):
-            found = _decode(auths.get(key))
-            if found:
-                return found
-    return None
+            if _decode(auths.get(key)):
+                return auths[key]
+    return {}
 
 
-def store(domain: str, user: str, password: str) -> str:
-    """Remember credentials for domain in pycontain's file; return its path."""
+def lookup(domain: str) -> tuple | None:
+    """(user, password) for the registry domain, or None."""
+    return _decode(_entry(domain))
+
+
+def token_realms(domain: str) -> tuple:
+    """The other hosts trusted with domain's credentials ('host[:port]')."""
+    realms = _entry(domain).get(REALMS_KEY)
+    if not isinstance(realms, list):
+        return ()
+    return tuple(r for r in realms if isinstance(r, str) and r)
+
+
+def store(domain: str, user: str, password: str, realms=()) -> str:
+    """Remember credentials for domain in pycontain's file, with the token
+    realms trusted with them (added to those already trusted); return its path."""
     from pycontain.image._storeio import atomic_write_json
     path = auth_file()
     doc = _read(path)
     token = base64.b64encode(f"{user}:{password}".encode()).decode()
-    doc.setdefault("auths", {})[_keys_for(domain)[0]] = {"auth": token}
+    auths = doc.setdefault("auths", {})
+    key = _keys_for(domain)[0]
+    old = auths.get(key) if isinstance(auths.get(key), dict) else {}
+    prev = old.get(REALMS_KEY)
+    trusted = [r for r in prev if isinstance(r, str)] if isinstance(prev, list) else []
+    trusted += [r for r in realms if r not in trusted]
+    auths[key] = {"auth": token, **({REALMS_KEY: trusted} if trusted else {})}
     os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
     atomic_write_json(path, doc)  # mode 0600
     return path

@@ -58,7 +58,8 @@ def pull(store, text: str, *, platform: str | None = None, tls_verify: bool = Tr
     progress = progress or progress_mod.Silent()
     wanted = parse_platform(platform)
     ref = reference.parse(text)
-    repo = Repository(ref, tls_verify=tls_verify, credentials=auth.lookup(ref.domain))
+    repo = Repository(ref, tls_verify=tls_verify, credentials=auth.lookup(ref.domain),
+                      token_realms=auth.token_realms(ref.domain))
     try:
         fetched, manifest = resolve(repo, ref, wanted)
         config_bytes = _config(store, repo, manifest.config)

@@ -9,7 +9,7 @@ import hashlib
 
 from pycontain.errors import PycontainError
 from pycontain.image import manifest as mf
-from pycontain.image.transport import Session
+from pycontain.image.transport import Session, printable
 from pycontain.record import Record
 
 ACCEPT = ", ".join((mf.OCI_INDEX, mf.OCI_MANIFEST, mf.DOCKER_LIST, mf.DOCKER_MANIFEST))
@@ -29,33 +29,32 @@ class Fetched(Record):
 
 
 class Repository:
-    def __init__(self, ref, *, tls_verify: bool = True, credentials=None):
+    def __init__(self, ref, *, tls_verify: bool = True, credentials=None, token_realms=()):
         self.ref = ref
-        self.session = Session(ref.domain, tls_verify=tls_verify, credentials=credentials)
+        self.session = Session(ref.domain, tls_verify=tls_verify, credentials=credentials,
+                               token_realms=token_realms)
         self.scope = f"repository:{ref.path}:pull"
 
-    def _get(self, path: str, headers=None):
-        return self.session.request("GET", f"/v2/{self.ref.path}/{path}",
-                                    scope=self.scope, headers=headers)
+    def _get(self, path: str, headers=None, follow_redirects: bool = False):
+        return self.session.request("GET", f"/v2/{self.ref.path}/{path}", scope=self.scope,
+                                    headers=headers, follow_redirects=follow_redirects)
 
     def check(self) -> None:
         """GET /v2/ with authentication: raises unless the registry accepts us."""
         resp = self.session.request("GET", "/v2/", scope="")
-        resp.read()
+        self.session.discard(resp)
         if resp.status != 200:
             raise PycontainError(f"registry {self.ref.domain}: /v2/ answered HTTP {resp.status}")
 
     def manifest(self, reference: str, expected: str | None = None) -> Fetched:
         """The manifest or index for a tag or digest."""
         resp = self._get(f"manifests/{reference}", {"Accept": ACCEPT})
-        data = resp.read(mf.MAX_MANIFEST_SIZE + 1)
         if resp.status != 200:
-            self.session.release(resp)
-            raise self._http_error(resp.status, f"manifest {reference}", data)
+            raise self._http_error(resp.status, f"manifest {reference}",
+                                   self.session.discard(resp))
+        data = self.session.read_body(resp, mf.MAX_MANIFEST_SIZE)
         if len(data) > mf.MAX_MANIFEST_SIZE:
-            self.session.release(resp)
             raise PycontainError(f"{self._where()}: manifest {reference} is too large")
-        resp.read()
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
         what = f"{self._where()}: manifest {reference}"
         if expected is not None and digest != expected:
@@ -72,12 +71,12 @@ class Repository:
                        media_type=doc.get("mediaType") or media_type)
 
     def open_blob(self, desc):
-        """The raw blob body as a closeable stream (unverified: the reader verifies)."""
-        resp = self._get(f"blobs/{desc.digest}")
+        """The raw blob body as a closeable stream (unverified: the reader
+        verifies). The one request whose redirects are followed."""
+        resp = self._get(f"blobs/{desc.digest}", follow_redirects=True)
         if resp.status != 200:
-            body = resp.read(4096)
-            self.session.release(resp)
-            raise self._http_error(resp.status, f"blob {desc.digest}", body)
+            raise self._http_error(resp.status, f"blob {desc.digest}",
+                                   self.session.discard(resp))
         return _Body(resp, self.session)
 
     def read_blob(self, desc, limit: int) -> bytes:
@@ -107,7 +106,7 @@ class Repository:
         except (ValueError, AttributeError, TypeError):
             pass
         return PycontainError(f"{self._where()}: {what}: HTTP {status}"
-                              + (f" ({detail})" if detail else ""))
+                              + (f" ({printable(detail)})" if detail else ""))
 
 
 class _Body:

@@ -19,9 +19,13 @@ directory:
 What is kept: owner (as root), mode including setuid/setgid/sticky (chmod
 after chown, since chown clears setuid), mtime (directories after their
 contents), and xattrs from PAX 'SCHILY.xattr.*' headers in the user.*,
-security.capability and system.posix_acl_* namespaces (trusted.* and other
-security.* names are dropped: a layer must not forge overlayfs metadata).
-Symlinks get owner and mtime, no xattrs.
+security.capability and system.posix_acl_* namespaces, except user.overlay.*.
+Dropped: trusted.* and user.overlay.* (overlayfs's own metadata, read from
+the lower layers by a root mount and by a rootless 'userxattr' mount: a
+layer must not forge opaque directories, redirects or origins), and every
+other security.* name (security.selinux is the host policy's business, as
+containers/storage also ignores it; security.ima/evm signatures would be
+verified against the host's keys). Symlinks get owner and mtime, no xattrs.
 
 Later entries replace earlier ones of the same name, as tar does: a
 non-directory is unlinked before being recreated, a directory replacing a
@@ -56,6 +60,7 @@ _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXE
 _XATTR_PAX = "SCHILY.xattr."
 _XATTR_KEEP = ("user.", "security.capability", "system.posix_acl_access",
                "system.posix_acl_default")
+_XATTR_DROP = ("user.overlay.",)  # within _XATTR_KEEP
 _CHUNK = 1 << 20
 
 
@@ -414,7 +419,7 @@ class _Unpacker:
             if not key.startswith(_XATTR_PAX):
                 continue
             name = key[len(_XATTR_PAX):]
-            if not name.startswith(_XATTR_KEEP):
+            if not name.startswith(_XATTR_KEEP) or name.startswith(_XATTR_DROP):
                 continue
             raw = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
             try:

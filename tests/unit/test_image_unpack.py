@@ -362,6 +362,21 @@ def test_user_xattrs_kept_trusted_dropped(tmp_path):
         assert not [x for x in os.listxattr(path) if x.startswith("trusted.")]
 
 
+def test_overlay_xattrs_dropped(tmp_path):
+    """overlayfs reads its metadata from trusted.overlay.* (root mounts) and
+    user.overlay.* (rootless 'userxattr' mounts): a layer forges neither."""
+    forged = {"SCHILY.xattr.trusted.overlay.opaque": "y",
+              "SCHILY.xattr.user.overlay.redirect": "/etc",
+              "SCHILY.xattr.user.overlay.origin": "x",
+              "SCHILY.xattr.user.overlay.opaque": "y",
+              "SCHILY.xattr.user.foo": "bar"}
+    dest = unpack(tmp_path, entry("f", data=b"x", pax=forged),
+                  entry("d/", kind="dir", pax=forged))
+    for path in (dest / "f", dest / "d"):
+        assert os.listxattr(path) == ["user.foo"], path
+        assert os.getxattr(path, "user.foo") == b"bar"
+
+
 def test_later_entries_replace_earlier(tmp_path):
     dest = unpack(tmp_path,
                   entry("f", data=b"first"),
