@@ -46,6 +46,8 @@ def create(opts: RunOptions):
     """Resolve the image, lay out the container on disk, build its spec."""
     from pycontain.image.store import ImageStore
 
+    if opts.hostname is not None:
+        names.validate_hostname(opts.hostname)
     store_root = paths.data_root()
     image = _resolve_image(ImageStore(store_root), opts)
     cid = os.urandom(32).hex()
