@@ -17,7 +17,7 @@ import time
 
 from pycontain import paths
 from pycontain.errors import PycontainError
-from pycontain.fsutil import remove_tree, write_atomic
+from pycontain.fsutil import remove_tree, write_atomic, write_new
 from pycontain.image import manifest as mf
 
 _CHUNK = 1 << 20
@@ -78,7 +78,11 @@ def copy_verified(desc, src, path: str, on_chunk=None) -> None:
             if not chunk:
                 break
             hasher.update(chunk)
-            dst.write(chunk)
+            try:
+                dst.write(chunk)
+            except OSError as exc:  # a full disk: name the file (write names none)
+                exc.filename = exc.filename or path
+                raise
             size += len(chunk)
             if on_chunk is not None:
                 on_chunk(len(chunk))
@@ -91,8 +95,12 @@ def copy_verified(desc, src, path: str, on_chunk=None) -> None:
         if got != desc.digest:
             raise PycontainError(
                 f"blob {desc.digest}: content does not match its digest (got {got})")
-        dst.flush()
-        os.fsync(dst.fileno())
+        try:
+            dst.flush()
+            os.fsync(dst.fileno())
+        except OSError as exc:
+            exc.filename = exc.filename or path
+            raise
 
 
 class StoreLock:
@@ -163,10 +171,7 @@ class _Transaction:
             return
         tmp = _tmp_name(final)
         self.pending.append((tmp, final))
-        with open(tmp, "xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        write_new(tmp, data, 0o600, sync=True)
         self.blobs[digest] = tmp
 
     def blob_stream(self, desc, open_blob) -> str:
