@@ -60,13 +60,18 @@ def atomic_write_bytes(path: str, data: bytes, mode: int = 0o600) -> None:
     fsync_dir(os.path.dirname(path))
 
 
+def _private(path: str, flags: int) -> int:
+    """open()'s opener for blobs: mode 0600, readable by the store's owner only."""
+    return os.open(path, flags, 0o600)
+
+
 def copy_verified(desc, src, path: str, on_chunk=None) -> None:
     """Copy the stream src to the new file path, checking that it is exactly
     desc's size and sha256 digest; fsync it. on_chunk(n) follows progress
     (and may raise to stop)."""
     hasher = hashlib.sha256()
     size = 0
-    with open(path, "xb") as dst:
+    with open(path, "xb", opener=_private) as dst:
         while size <= desc.size:
             try:
                 chunk = src.read(min(_CHUNK, desc.size + 1 - size))
@@ -112,9 +117,11 @@ class StoreLock:
 
     def __enter__(self):
         store = self.store
-        paths.ensure_dir(store.root)
-        os.makedirs(store.blobs_dir, mode=0o700, exist_ok=True)
-        os.makedirs(store.layers_dir, mode=0o700, exist_ok=True)
+        for directory in (store.root, store.blobs_dir, store.layers_dir):
+            paths.ensure_dir(directory)
+        st = os.stat(store.root)
+        if st.st_mode & 0o077 and st.st_uid == os.getuid():
+            os.chmod(store.root, 0o700)  # made open to all by an older pycontain
         self.fd = os.open(store.lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX)

@@ -78,7 +78,8 @@ def store(domain: str, user: str, password: str) -> str:
     doc = _read(path)
     token = base64.b64encode(f"{user}:{password}".encode()).decode()
     doc.setdefault("auths", {})[_keys_for(domain)[0]] = {"auth": token}
-    os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+    from pycontain import paths
+    paths.ensure_dir(os.path.dirname(path) or ".")
     atomic_write_json(path, doc)  # mode 0600
     return path
 

@@ -153,6 +153,7 @@ def names_dir() -> str:
 
 def create_record(cid: str, meta: dict) -> Container:
     """Claim the name and create the container's directories (0700)."""
+    paths.run_root()  # first: one it refuses (not private) must leave nothing made
     paths.ensure_dir(containers_dir())
     paths.ensure_dir(names_dir())
     try:
