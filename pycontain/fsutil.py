@@ -35,16 +35,26 @@ class replacing:  # noqa: N801 - used like a function: `with replacing(path) as 
             pass
 
 
+def write_new(path: str, data: bytes, mode: int = 0o600, sync: bool = False,
+              name: str | None = None) -> None:
+    """Create the file path (it must not exist) holding data. A write the disk
+    refuses names the file (name, if given) in its error: os.write's name none."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+    try:
+        write_all(fd, data)
+        if sync:
+            os.fsync(fd)
+    except OSError as exc:
+        exc.filename = exc.filename or name or path
+        raise
+    finally:
+        os.close(fd)
+
+
 def write_atomic(path: str, data: bytes, mode: int = 0o600, sync: bool = True) -> None:
     """Write data to path atomically (see replacing), fsynced unless sync is False."""
     with replacing(path) as tmp:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
-        try:
-            write_all(fd, data)
-            if sync:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
+        write_new(tmp, data, mode, sync, name=path)
 
 
 def write_json(path: str, obj, sync: bool = True) -> None:

@@ -1,35 +1,45 @@
 """Where pycontain keeps its data (images, containers) and runtime state.
 
 Root: /var/lib/pycontain and /run/pycontain. Rootless: $XDG_DATA_HOME/pycontain
-and $XDG_RUNTIME_DIR/pycontain (falling back to ~/.local/share and a private
-/tmp directory). PYCONTAIN_ROOT / PYCONTAIN_RUNROOT override both, which the
-tests use to keep every run in a directory of its own.
+(default ~/.local/share/pycontain) and $XDG_RUNTIME_DIR/pycontain, or without
+a runtime directory of ours, run/ in the data root: never a name in a shared
+directory such as /tmp, which another user could take first.
+PYCONTAIN_ROOT / PYCONTAIN_RUNROOT override both, which the tests use to
+keep every run in a directory of its own. Every directory made here is 0700.
 """
 import os
 import stat
 
+_rootless_run = []  # the rootless run root, once found (it costs syscalls)
+
 
 def _private_dir(path: str) -> str:
-    """path as a directory only we can use: created 0700, or refused if it
-    exists as anything else (a symlink, another user's, open to others), since
-    /tmp/pycontain-run-UID could have been planted by someone else."""
+    """path as a directory only we can use: created 0700 (readable by others:
+    made 0700), or refused if it is anything else (a symlink, another user's,
+    writable by others)."""
     try:
         os.mkdir(path, 0o700)
     except FileExistsError:
         pass
     st = os.lstat(path)
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
         from pycontain.errors import PycontainError
         raise PycontainError(f"{path} is not a private directory of this user (mode 0700): "
                              "remove it, or set XDG_RUNTIME_DIR")
+    if st.st_mode & 0o077:
+        os.chmod(path, 0o700)
     return path
 
 
 def _rootless_run_root() -> str:
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime and os.path.isdir(runtime) and os.stat(runtime).st_uid == os.getuid():
-        return _private_dir(os.path.join(runtime, "pycontain"))
-    return os.path.join(_private_dir(f"/tmp/pycontain-run-{os.getuid()}"), "pycontain")
+    if not _rootless_run:
+        runtime = os.environ.get("XDG_RUNTIME_DIR")
+        if runtime and os.path.isdir(runtime) and os.stat(runtime).st_uid == os.getuid():
+            path = _private_dir(os.path.join(runtime, "pycontain"))
+        else:
+            path = _private_dir(os.path.join(ensure_dir(data_root()), "run"))
+        _rootless_run.append(path)
+    return _rootless_run[0]
 
 
 def data_root() -> str:
@@ -54,6 +64,21 @@ def cache_path(kind: str) -> str:
 
 
 def ensure_dir(path: str) -> str:
-    """Create path (and parents) mode 0700 if missing; return it."""
-    os.makedirs(path, mode=0o700, exist_ok=True)
+    """Create path mode 0700 if missing, and its missing parents likewise
+    (os.makedirs makes those 0755: a store root made on the way to one of
+    its subdirectories was open to every user); return it."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileNotFoundError:
+        parent = os.path.dirname(path)
+        if parent in ("", path):
+            raise
+        ensure_dir(parent)
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:  # another process made it meanwhile
+            pass
+    except FileExistsError:
+        if not os.path.isdir(path):
+            raise
     return path

@@ -5,7 +5,7 @@ everything else, including help and flag errors, goes through click.
 """
 import sys
 
-from pycontain.errors import PycontainError
+from pycontain.errors import PycontainError, from_disk
 
 
 def fail(exc: PycontainError):
@@ -31,7 +31,18 @@ def run_and_exit(values: dict, image: str, command) -> None:
 
 
 def main(argv=None) -> None:
-    argv = sys.argv[1:] if argv is None else list(argv)
+    """Every command; a write the disk refused (full, over quota, read-only),
+    wherever it happened, ends as one line and 125 like any engine error."""
+    try:
+        _main(sys.argv[1:] if argv is None else list(argv))
+    except OSError as exc:
+        error = from_disk(exc)
+        if error is None:
+            raise
+        fail(error)
+
+
+def _main(argv: list) -> None:
     if argv[:1] == ["run"]:
         from pycontain.cli.runopts import fast_parse
         parsed = fast_parse(argv[1:])

@@ -17,7 +17,7 @@ import time
 
 from pycontain import paths
 from pycontain.errors import PycontainError
-from pycontain.fsutil import remove_tree, write_atomic
+from pycontain.fsutil import remove_tree, write_atomic, write_new
 from pycontain.image import manifest as mf
 
 _CHUNK = 1 << 20
@@ -60,13 +60,18 @@ def atomic_write_bytes(path: str, data: bytes, mode: int = 0o600) -> None:
     fsync_dir(os.path.dirname(path))
 
 
+def _private(path: str, flags: int) -> int:
+    """open()'s opener for blobs: mode 0600, readable by the store's owner only."""
+    return os.open(path, flags, 0o600)
+
+
 def copy_verified(desc, src, path: str, on_chunk=None) -> None:
     """Copy the stream src to the new file path, checking that it is exactly
     desc's size and sha256 digest; fsync it. on_chunk(n) follows progress
     (and may raise to stop)."""
     hasher = hashlib.sha256()
     size = 0
-    with open(path, "xb") as dst:
+    with open(path, "xb", opener=_private) as dst:
         while size <= desc.size:
             try:
                 chunk = src.read(min(_CHUNK, desc.size + 1 - size))
@@ -78,7 +83,11 @@ def copy_verified(desc, src, path: str, on_chunk=None) -> None:
             if not chunk:
                 break
             hasher.update(chunk)
-            dst.write(chunk)
+            try:
+                dst.write(chunk)
+            except OSError as exc:  # a full disk: name the file (write names none)
+                exc.filename = exc.filename or path
+                raise
             size += len(chunk)
             if on_chunk is not None:
                 on_chunk(len(chunk))
@@ -91,8 +100,12 @@ def copy_verified(desc, src, path: str, on_chunk=None) -> None:
         if got != desc.digest:
             raise PycontainError(
                 f"blob {desc.digest}: content does not match its digest (got {got})")
-        dst.flush()
-        os.fsync(dst.fileno())
+        try:
+            dst.flush()
+            os.fsync(dst.fileno())
+        except OSError as exc:
+            exc.filename = exc.filename or path
+            raise
 
 
 class StoreLock:
@@ -104,9 +117,11 @@ class StoreLock:
 
     def __enter__(self):
         store = self.store
-        paths.ensure_dir(store.root)
-        os.makedirs(store.blobs_dir, mode=0o700, exist_ok=True)
-        os.makedirs(store.layers_dir, mode=0o700, exist_ok=True)
+        for directory in (store.root, store.blobs_dir, store.layers_dir):
+            paths.ensure_dir(directory)
+        st = os.stat(store.root)
+        if st.st_mode & 0o077 and st.st_uid == os.getuid():
+            os.chmod(store.root, 0o700)  # made open to all by an older pycontain
         self.fd = os.open(store.lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX)
@@ -163,10 +178,7 @@ class _Transaction:
             return
         tmp = _tmp_name(final)
         self.pending.append((tmp, final))
-        with open(tmp, "xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        write_new(tmp, data, 0o600, sync=True)
         self.blobs[digest] = tmp
 
     def blob_stream(self, desc, open_blob) -> str:

@@ -21,7 +21,7 @@ import posixpath
 import shutil
 import tarfile
 
-from pycontain.errors import PycontainError
+from pycontain.errors import PycontainError, disk_refused
 from pycontain.image import compression, manifest as mf, reference
 from pycontain.image.oci_layout import OCILayout, _tag_of
 from pycontain.image.staging import PullArea
@@ -111,6 +111,9 @@ def _uncompressed(path: str, workdir: str, label: str) -> str:
             with open(out, "xb") as dst:
                 shutil.copyfileobj(stream, dst, 1 << 20)
         except (OSError, EOFError, ValueError) as e:
+            if disk_refused(e):  # our write failed: the data is not corrupt
+                e.filename = e.filename or out
+                raise
             raise PycontainError(f"{label}: corrupt or truncated compressed data ({e})") from None
         except Exception as e:  # zlib/zstd errors
             raise PycontainError(f"{label}: corrupt compressed data ({e})") from None

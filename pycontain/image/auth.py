@@ -102,7 +102,8 @@ def store(domain: str, user: str, password: str, realms=()) -> str:
     trusted = [r for r in prev if isinstance(r, str)] if isinstance(prev, list) else []
     trusted += [r for r in realms if r not in trusted]
     auths[key] = {"auth": token, **({REALMS_KEY: trusted} if trusted else {})}
-    os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+    from pycontain import paths
+    paths.ensure_dir(os.path.dirname(path) or ".")
     atomic_write_json(path, doc)  # mode 0600
     return path
 

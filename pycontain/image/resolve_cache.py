@@ -48,6 +48,6 @@ def put(root: str, images_file: str, ref: str, entry: tuple) -> None:
         data = {"version": _VERSION, "stamp": stamp, "entries": {}}
     data["entries"][ref] = entry
     try:
-        write_atomic(os.path.join(root, CACHE_NAME), marshal.dumps(data), mode=0o644, sync=False)
+        write_atomic(os.path.join(root, CACHE_NAME), marshal.dumps(data), sync=False)  # 0600
     except OSError:
         pass

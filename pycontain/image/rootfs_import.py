@@ -15,7 +15,7 @@ import os
 import tarfile
 import time
 
-from pycontain.errors import PycontainError
+from pycontain.errors import PycontainError, disk_refused
 from pycontain.image import compression, manifest as mf, reference
 from pycontain.image.staging import PullArea
 
@@ -42,6 +42,8 @@ def _from_tarball(src: str, tar, label: str) -> None:
                         continue
                     tar.addfile(info, source.extractfile(info) if info.isreg() else None)
         except (tarfile.TarError, EOFError, OSError) as e:
+            if disk_refused(e):  # writing the layer failed (import_rootfs says so)
+                raise
             raise PycontainError(f"{label}: not a valid tar archive ({e})") from None
         except PycontainError:
             raise

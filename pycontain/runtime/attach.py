@@ -39,7 +39,11 @@ def run_foreground(spawn_fn, tty: bool, interactive: bool, on_started=lambda pid
 
     proc = start_process(spawn_fn, (None, None, None) if tty else stdio_for(interactive),
                          relay_then_prepare)
-    on_started(proc.pid)
+    try:
+        on_started(proc.pid)
+    except BaseException:
+        proc.abort()  # e.g. its record could not be written: it must not run unrecorded
+        raise
     if tty:
         from pycontain.runtime import tty as ttys
         ttys.proxy(proc.master, 1, 0 if interactive else None)

@@ -4,7 +4,7 @@ import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
 import time
 
 from pycontain import paths
-from pycontain.errors import PycontainError
+from pycontain.errors import PycontainError, from_disk
 from pycontain.fsutil import write_json
 from pycontain.runtime import names, resources, state
 from pycontain.runtime.hostfiles import write_host_files
@@ -46,6 +46,8 @@ def create(opts: RunOptions):
     """Resolve the image, lay out the container on disk, build its spec."""
     from pycontain.image.store import ImageStore
 
+    if opts.hostname is not None:
+        names.validate_hostname(opts.hostname)
     store_root = paths.data_root()
     image = _resolve_image(ImageStore(store_root), opts)
     cid = os.urandom(32).hex()
@@ -114,8 +116,10 @@ def _prepare(ctr, spec):
 def supervise(ctr, pid: int) -> int:
     """Wait for the container's process, record its exit, tidy up if --rm."""
     code = wait_child(pid)
-    resources.release(ctr)
-    ctr.set_exited(code, save=not ctr.meta.get("rm"))  # --rm: the record goes right away
+    try:
+        resources.release(ctr)
+    finally:  # recorded even if releasing fails (a network's lease write on a full disk)
+        ctr.set_exited(code, save=not ctr.meta.get("rm"))  # --rm: the record goes right away
     if ctr.meta.get("rm"):
         state.delete_record(ctr)
     return code
@@ -157,25 +161,31 @@ def _monitor(ctr, spec, opts, ready_w: int) -> None:
         os.dup2(fd, target)
     os.closerange(3, ready_w)
     os.closerange(ready_w + 1, 65536)
+    proc = None
     try:
         proc = start_process(_spawner(ctr, spec, opts.tty),
                              (None, None, None) if opts.tty else stdio_for(False),
                              _prepare(ctr, spec))
         _started(ctr)(proc.pid)
     except BaseException as exc:  # noqa: BLE001 - a forked monitor must not unwind
+        if proc is not None:
+            proc.abort()  # started, but its record could not say so
         resources.release(ctr)
         state.delete_record(ctr)
+        exc = from_disk(exc) or exc
         code, message = ((exc.code, str(exc)) if isinstance(exc, PycontainError)
                          else (125, f"container monitor failed: {exc!r}"))
         os.write(ready_w, f"{code}:{message}".encode())
         os._exit(0)
     os.write(ready_w, b"ok")
     os.close(ready_w)
-    if proc.master is not None:
-        from pycontain.runtime import tty
-        tty.proxy(proc.master, 1, None)
-    supervise(ctr, proc.pid)
-    os._exit(0)
+    try:
+        if proc.master is not None:
+            from pycontain.runtime import tty
+            tty.proxy(proc.master, 1, None)
+        supervise(ctr, proc.pid)
+    finally:
+        os._exit(0)
 
 
 def run(opts: RunOptions) -> int | str:

@@ -1,6 +1,8 @@
 """The /etc/hostname, /etc/hosts and /etc/resolv.conf a container gets."""
 import os
 
+from pycontain.fsutil import write_new
+
 HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
          "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
          "ff02::2\tip6-allrouters\n")
@@ -36,7 +38,6 @@ def write_host_files(directory: str, hostname: str, network: str) -> dict:
     for dest, text in (("/etc/hostname", hostname + "\n"), ("/etc/hosts", hosts),
                        ("/etc/resolv.conf", resolv)):
         path = os.path.join(directory, os.path.basename(dest))
-        with open(path, "w") as f:
-            f.write(text)
+        write_new(path, text.encode(), 0o644)
         files[dest] = path
     return files

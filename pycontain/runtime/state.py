@@ -5,16 +5,23 @@ data root  containers/<id>/   config.json (OCI spec), container.json (what the
                               hostname hosts resolv.conf, ctr.log
            names/<name>       symlink to the id, created atomically
 run root   <id>/state.json    status, pid, times, exit code (rewritten atomically)
+           <id>/exit          the exit code and time, written in place (see EXIT_SLOT)
 """
 import os
 import time
 
 from pycontain import paths
-from pycontain.errors import PycontainError
-from pycontain.fsutil import read_json, remove_tree, write_json
+from pycontain.errors import PycontainError, disk_refused
+from pycontain.fsutil import read_json, remove_tree, write_json, write_new
 from pycontain.record import Record
 
 CREATED, RUNNING, EXITED = "created", "running", "exited"
+# A kept container's exit is written into this file, made at its full size
+# when the container is created: rewriting bytes a file already holds needs
+# no new space, so a disk that the container's log (or anything else) filled
+# meanwhile cannot lose the exit code, as it can the state.json rewrite
+# (a new file, renamed over the old). Blank until the container exits.
+EXIT_SLOT, SLOT_SIZE = "exit", 64
 
 
 class State(Record):
@@ -101,18 +108,39 @@ class Container:
             self.save_state()
 
     def set_running(self, pid: int) -> None:
-        self.state.status = RUNNING
-        self.state.pid = pid
-        self.state.pid_start = self.state.pid_start or proc_start_time(pid)
-        self.state.started_at = time.time()
-        self.save_state()
+        """Record the start; if that fails (a full disk) the state stays as it was."""
+        before = self.state
+        self.state = before.replace(status=RUNNING, pid=pid,
+                                    pid_start=before.pid_start or proc_start_time(pid),
+                                    started_at=time.time())
+        try:
+            self.save_state()
+        except BaseException:
+            self.state = before
+            raise
 
     def set_exited(self, code: int, save: bool = True) -> None:
+        """Record the exit: into the exit slot first (needs no space), then
+        state.json, which a full disk may refuse (the slot has the code)."""
         self.state.status = EXITED
         self.state.exit_code = code
         self.state.finished_at = time.time()
-        if save:
+        if not save:
+            return
+        try:
+            fd = os.open(os.path.join(self.run_dir, EXIT_SLOT), os.O_WRONLY | os.O_CLOEXEC)
+        except FileNotFoundError:  # made before exit slots, or removed meanwhile
+            pass
+        else:
+            try:
+                os.pwrite(fd, f"{code} {self.state.finished_at:.6f}".encode(), 0)
+            finally:
+                os.close(fd)
+        try:
             self.save_state()
+        except OSError as exc:
+            if not disk_refused(exc):
+                raise
 
 
 def containers_dir() -> str:
@@ -125,6 +153,7 @@ def names_dir() -> str:
 
 def create_record(cid: str, meta: dict) -> Container:
     """Claim the name and create the container's directories (0700)."""
+    paths.run_root()  # first: one it refuses (not private) must leave nothing made
     paths.ensure_dir(containers_dir())
     paths.ensure_dir(names_dir())
     try:
@@ -140,6 +169,8 @@ def create_record(cid: str, meta: dict) -> Container:
         paths.ensure_dir(ctr.run_dir)
         write_json(ctr.path("container.json"), meta, sync=False)
         ctr.save_state()
+        if not meta.get("rm"):  # --rm: no record to keep the exit in
+            write_new(os.path.join(ctr.run_dir, EXIT_SLOT), b" " * (SLOT_SIZE - 1) + b"\n")
     except BaseException:
         delete_record(ctr)
         raise
@@ -161,11 +192,25 @@ def delete_record(ctr: Container) -> None:
 def load(cid: str) -> Container:
     directory = os.path.join(containers_dir(), cid)
     meta = read_json(os.path.join(directory, "container.json"))
+    run_dir = os.path.join(paths.run_root(), cid)
     try:
-        state = State(**read_json(os.path.join(paths.run_root(), cid, "state.json")))
+        state = State(**read_json(os.path.join(run_dir, "state.json")))
     except FileNotFoundError:
         state = State(status=EXITED)
+    if state.status != EXITED:
+        _read_exit_slot(run_dir, state)
     return Container(cid, meta, state)
+
+
+def _read_exit_slot(run_dir: str, state: State) -> None:
+    """The exit the slot holds, if state.json could not be written after it."""
+    try:
+        with open(os.path.join(run_dir, EXIT_SLOT), "rb") as f:
+            fields = f.read(SLOT_SIZE).split()
+        code, finished = int(fields[0]), float(fields[1])
+    except (OSError, ValueError, IndexError):  # none, or blank: not exited
+        return
+    state.status, state.exit_code, state.finished_at = EXITED, code, finished
 
 
 def all_ids() -> list:

@@ -7,6 +7,7 @@ import signal
 import termios
 import tty as _tty
 
+from pycontain.errors import disk_refused
 from pycontain.fdio import write_all
 from pycontain.runtime.waiting import SignalWakeup
 
@@ -54,7 +55,11 @@ def _copy(master: int, out_fd: int, in_fd, readers: list, wake: SignalWakeup) ->
                 data = b""
             if not data:
                 return
-            write_all(out_fd, data)
+            try:
+                write_all(out_fd, data)
+            except OSError as exc:  # a detached container's log on a full disk:
+                if not disk_refused(exc):  # its output is lost, it runs on
+                    raise
         if in_fd is not None and in_fd in ready:
             data = os.read(in_fd, 65536)
             if data:

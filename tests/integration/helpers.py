@@ -151,3 +151,76 @@ def find_in_memory(pattern):
             found.update(m.decode() for m in pattern.findall(data))
     return found
 """
+
+
+class SmallStore:
+    """A store and state root on a tmpfs of their own (size_mb), holding the
+    busybox image, for tests that fill the disk; `fill()` takes every free
+    byte, `free()` gives it back. Unmounted on exit (lazily if something still
+    holds it, and then the test fails), the test's containers removed first."""
+
+    def __init__(self, engine_env: dict, directory, size_mb: int = 24):
+        from conftest import Engine
+        self.mount = directory / "disk"
+        self.size_mb = size_mb
+        self.pc = Engine(dict(engine_env, PYCONTAIN_ROOT=str(self.mount / "data"),
+                              PYCONTAIN_RUNROOT=str(self.mount / "run")))
+        self.layout = os.path.join(os.path.dirname(engine_env["PYCONTAIN_ROOT"]), "layouts",
+                                   "busybox")
+        self.filler = self.mount / "filler"
+
+    def __enter__(self):
+        import subprocess
+        self.mount.mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={self.size_mb}m,mode=0700",
+                        "pycontain-test-small", str(self.mount)], check=True)
+        try:
+            self.pc.out("import", f"oci:{self.layout}", "localhost/busybox:latest")
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def fill(self) -> None:
+        fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            for size in (1 << 20, 4096, 1):
+                try:
+                    while True:
+                        os.write(fd, b"\0" * size)
+                except OSError as exc:
+                    assert exc.errno == 28, exc  # ENOSPC
+        finally:
+            os.close(fd)
+        assert os.statvfs(self.mount).f_bavail == 0
+
+    def free(self) -> None:
+        if self.filler.exists():
+            os.unlink(self.filler)
+
+    def leftovers(self) -> dict:
+        """What a failed command must not leave: containers, state, names,
+        temporaries, pulls in progress."""
+        root, found = self.pc.root, {}
+        for name in ("containers", "names", "pulls"):
+            entries = [e for e in os.listdir(root / name) if e != "lock"] \
+                if (root / name).exists() else []
+            if entries:
+                found[name] = entries
+        if self.pc.runroot.exists() and os.listdir(self.pc.runroot):
+            found["state"] = os.listdir(self.pc.runroot)
+        temporaries = [os.path.join(d, n) for d, dirs, files in os.walk(root)
+                       for n in dirs + files if ".tmp-" in n]
+        if temporaries:
+            found["temporaries"] = temporaries
+        return found
+
+    def __exit__(self, *_exc):
+        import subprocess
+        try:
+            for cid in self.pc.containers():
+                self.pc("rm", "-f", cid)
+        finally:
+            if subprocess.run(["umount", str(self.mount)]).returncode != 0:
+                subprocess.run(["umount", "-l", str(self.mount)], check=True)
+                raise AssertionError(f"{self.mount} was still in use")

@@ -43,6 +43,15 @@ BAD_RUNS = {
     "no-image-after-flags": (["--rm", "-e", "A=1"], ["image"]),
     "env-without-name": (["-e", "=x", "busybox", "true"], ["=x"]),
     "flag-missing-its-value": (["--name"], ["--name"]),
+    "hostname-with-a-newline": (["--hostname", "a\nb", "busybox", "true"], ["--hostname"]),
+    "hostname-with-a-space": (["--hostname", "a b", "busybox", "true"], ["--hostname", "a b"]),
+    "hostname-label-ending-in-dash": (["--hostname", "a-.b", "busybox", "true"], ["a-.b"]),
+    "hostname-too-long": (["--hostname", "a" * 65, "busybox", "true"], ["--hostname"]),
+    "pids-limit-below-minus-one": (["--pids-limit", "-5", "busybox", "true"],
+                                   ["--pids-limit", "-5"]),
+    "pids-limit-above-the-kernels": (["--pids-limit", "4194305", "busybox", "true"],
+                                     ["--pids-limit"]),
+    "pids-limit-not-decimal": (["--pids-limit", "1_000", "busybox", "true"], ["--pids-limit"]),
 }
 
 

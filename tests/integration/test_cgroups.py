@@ -146,6 +146,23 @@ def test_exec_joins_the_container_cgroup(pc):
         pc.out("rm", "-f", cid)
 
 
+def test_pids_limit_zero_or_minus_one_is_unlimited_other_negatives_refused(pc):
+    """docker's API: "Set 0 or -1 for unlimited"; -5 is refused (docker's engine
+    would read it as unlimited too), by run and by update."""
+    pids_max = "/sys/fs/cgroup/" + ("pids.max" if V2 else "pids/pids.max")
+    for value in ("0", "-1"):
+        assert pc.out("run", "--rm", "--pids-limit", value, "busybox", "cat", pids_max) == "max\n"
+    cid = pc.out("run", "-d", "--pids-limit", "10", "busybox", "sleep", "100").strip()
+    try:
+        result = pc("update", "--pids-limit", "-5", cid)
+        assert result.returncode == 125 and "--pids-limit" in result.stderr, result.stderr
+        assert pc.out("exec", cid, "cat", pids_max) == "10\n"
+        pc.out("update", "--pids-limit", "0", cid)
+        assert pc.out("exec", cid, "cat", pids_max) == "max\n"
+    finally:
+        pc.out("rm", "-f", cid)
+
+
 def test_unenforceable_limit_fails_clearly(pc):
     cpus = os.cpu_count() + 7
     result = pc("run", "--rm", "--cpuset-cpus", str(cpus), "busybox", "true")

@@ -77,6 +77,73 @@ def test_store_and_state_are_private(rootless):
     assert (rootless.home / "run" / "pycontain").stat().st_mode & 0o077 == 0
 
 
+def _open_to_others(top: Path) -> list:
+    """What under a store is readable or writable by other users, except the
+    unpacked layers' own trees (an image's files keep their modes)."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(top):
+        if Path(dirpath).parent.name == "layers":
+            dirnames.clear()
+            continue
+        for path in [dirpath] + [os.path.join(dirpath, n) for n in filenames]:
+            if os.lstat(path).st_mode & 0o077:
+                found.append(f"{path} {os.lstat(path).st_mode & 0o777:o}")
+    return found
+
+
+def test_a_new_store_is_private_whichever_command_made_it(rootless):
+    """`network ls` first made the store root 0755 (os.makedirs' parents), and
+    blobs were 0644: other users could read a rootless user's images."""
+    fresh = rootless.home / "fresh"
+    rootless.env["XDG_DATA_HOME"] = str(fresh)
+    try:
+        assert rootless.pc("network", "ls").returncode == 0
+        result = rootless.pc("import", f"oci:{rootless.home / 'layouts' / 'busybox'}",
+                             "localhost/busybox:latest")
+        assert result.returncode == 0, result.stderr
+        result = rootless.pc("run", "--rm", "busybox", "true")
+        assert result.returncode == 0, result.stderr
+        assert (fresh / "pycontain" / "blobs" / "sha256").is_dir()
+        assert _open_to_others(fresh / "pycontain") == []
+    finally:
+        rootless.env["XDG_DATA_HOME"] = str(rootless.data)
+        shutil.rmtree(fresh, ignore_errors=True)
+
+
+def test_a_new_store_of_root_is_private_too(engine_env, tmp_path):
+    """The same for root's store (/var/lib/pycontain made 0755 the same way)."""
+    env = dict(engine_env, PYCONTAIN_ROOT=str(tmp_path / "store"),
+               PYCONTAIN_RUNROOT=str(tmp_path / "run"))
+    layout = Path(engine_env["PYCONTAIN_ROOT"]).parent / "layouts" / "busybox"
+    for args in (["network", "ls"], ["import", f"oci:{layout}", "localhost/busybox:latest"]):
+        done = subprocess.run([PYCONTAIN, *args], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    assert _open_to_others(tmp_path / "store") == []
+
+
+def test_no_runtime_dir_state_is_kept_in_the_store_not_in_tmp(rootless):
+    """Without XDG_RUNTIME_DIR the state went to /tmp/pycontain-run-UID, which
+    another user could create first and so stop every rootless run."""
+    planted = Path(f"/tmp/pycontain-run-{pwd.getpwnam(USER).pw_uid}")
+    shutil.rmtree(planted, ignore_errors=True)
+    planted.mkdir()
+    os.chown(planted, 65534, 65534)  # another user's (nobody's)
+    saved = rootless.env.pop("XDG_RUNTIME_DIR")
+    try:
+        result = rootless.pc("run", "--name", "no-runtime-dir", "busybox", "sh", "-c", "exit 3")
+        assert result.returncode == 3, result.stderr
+        assert "Exited (3)" in rootless.pc("ps", "-a").stdout
+        run = rootless.data / "pycontain" / "run"
+        st = run.stat()
+        assert st.st_uid == pwd.getpwnam(USER).pw_uid and st.st_mode & 0o777 == 0o700
+        assert len(os.listdir(run)) == 1
+        assert rootless.pc("rm", "no-runtime-dir").returncode == 0
+        assert os.listdir(run) == [] and os.listdir(planted) == []
+    finally:
+        rootless.env["XDG_RUNTIME_DIR"] = saved
+        shutil.rmtree(planted, ignore_errors=True)
+
+
 def test_run_as_root_in_a_user_namespace(rootless):
     uid = pwd.getpwnam(USER).pw_uid
     result = rootless.pc("run", "--rm", "busybox", "sh", "-c",

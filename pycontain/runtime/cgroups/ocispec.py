@@ -37,11 +37,28 @@ def parse_bytes(flag: str, text: str) -> int:
     return result
 
 
+PID_MAX_LIMIT = 4194304  # the kernel's ceiling for pids.max
+
+
 def _integer(flag: str, text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise PycontainError(f"invalid value for {flag}: {text!r} (want an integer)") from None
+    """A decimal integer, strictly (int() also takes ' 5', '+5', '1_000', '٥')."""
+    digits = text[1:] if text.startswith("-") else text
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 19:
+        raise PycontainError(f"invalid value for {flag}: {text!r} (want an integer)")
+    return int(text)
+
+
+def _pids_limit(text: str) -> int:
+    """docker's --pids-limit: a number of processes, or 0 or -1 for unlimited
+    (-1 in the spec). docker's engine reads any negative as unlimited; other
+    negatives are refused here, as the typos they likely are."""
+    value = _integer("--pids-limit", text)
+    if value in (0, -1):
+        return -1
+    if not 0 < value <= PID_MAX_LIMIT:
+        raise PycontainError(f"invalid --pids-limit {text!r}: give a number of processes "
+                             f"(1 to {PID_MAX_LIMIT}), or -1 or 0 for unlimited")
+    return value
 
 
 def parse_cpuset(text: str) -> str:
@@ -96,7 +113,7 @@ def resources(opts) -> dict:
     """linux.resources for the limits asked for ({} when none)."""
     res = {"memory": _memory(opts), "cpu": _cpu(opts), "pids": {}}
     if opts.pids_limit is not None:
-        res["pids"]["limit"] = _integer("--pids-limit", opts.pids_limit)
+        res["pids"]["limit"] = _pids_limit(opts.pids_limit)
     return {k: v for k, v in res.items() if v}
 
 
