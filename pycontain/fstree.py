@@ -28,7 +28,8 @@ def walk(top_fd: int, let_in: bool = False):
     Yields (dir_fd, name, kind): FILE for each non-directory, DIR for each
     directory after everything below it, MOUNT for a directory something is
     mounted on, never entered. dir_fd is valid until the next step.
-    let_in: give directories that deny us owner permissions (rootless)."""
+    let_in: give directories that deny us owner permissions (rootless);
+    without it they are skipped."""
     top = os.fstat(top_fd)
     dev = top.st_dev
     fd = os.dup(top_fd)
@@ -44,6 +45,10 @@ def walk(top_fd: int, let_in: bool = False):
                     sub = _open_dir(fd, name, let_in)
                 except FileNotFoundError:
                     continue
+                except PermissionError:
+                    if let_in:
+                        raise
+                    continue  # a walk that may not let itself in skips what denies it
                 st = os.fstat(sub)
                 if st.st_ino != d_ino and st.st_dev == dev and mounts is None:
                     mounts = mount_roots()
@@ -60,12 +65,14 @@ def walk(top_fd: int, let_in: bool = False):
                 return
             parent = _dotdot(fd, stack[-1][0])
             os.close(fd)
+            fd = -1
             fd = parent if parent >= 0 else _rewalk(top_fd, stack, let_in)
             ids, pending, name = stack.pop()
             if name is not None:
                 yield fd, name, DIR
     finally:
-        os.close(fd)
+        if fd >= 0:
+            os.close(fd)
 
 
 def _files(fd: int):
@@ -109,24 +116,27 @@ def _rewalk(top_fd: int, stack: list, let_in: bool) -> int:
     still what it was; drop the levels below it (marking its child as gone)
     and return its fd. stack[-1] is then the level the fd belongs to."""
     fd = os.dup(top_fd)
-    for level in range(1, len(stack)):
-        ids, _, _ = stack[level]
-        name = stack[level - 1][2]
-        try:
-            sub = _open_dir(fd, name, let_in)
-        except OSError:
-            sub = -1
-        if sub >= 0:
-            st = os.fstat(sub)
-            if (st.st_dev, st.st_ino) == ids:
-                os.close(fd)
-                fd = sub
-                continue
-            os.close(sub)
-        del stack[level:]  # gone or replaced below here: not ours to remove any more
-        ids, pending, _ = stack[-1]
-        stack[-1] = (ids, pending, None)
-        break
+    try:
+        for level in range(1, len(stack)):
+            ids, _, _ = stack[level]
+            try:
+                sub = _open_dir(fd, stack[level - 1][2], let_in)
+            except OSError:
+                sub = -1
+            if sub >= 0:
+                st = os.fstat(sub)
+                if (st.st_dev, st.st_ino) == ids:
+                    os.close(fd)
+                    fd = sub
+                    continue
+                os.close(sub)
+            del stack[level:]  # gone or replaced below here: not ours to remove any more
+            ids, pending, _ = stack[-1]
+            stack[-1] = (ids, pending, None)
+            break
+    except BaseException:
+        os.close(fd)
+        raise
     return fd
 
 
