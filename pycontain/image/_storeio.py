@@ -18,6 +18,7 @@ import time
 from pycontain import paths
 from pycontain.errors import PycontainError
 from pycontain.fsutil import remove_tree, write_atomic, write_new
+from pycontain.fstree import tree_size as _tree_size  # any depth: os.walk recurses
 from pycontain.image import manifest as mf
 
 _CHUNK = 1 << 20
@@ -148,17 +149,6 @@ def remove_stale(store) -> None:
         for name in os.listdir(directory):
             if TMP_MARK in name:
                 remove_tree(os.path.join(directory, name))
-
-
-def _tree_size(path: str) -> int:
-    total = 0
-    for dirpath, dirnames, filenames in os.walk(path):
-        for name in filenames:
-            try:
-                total += os.lstat(os.path.join(dirpath, name)).st_size
-            except OSError:
-                pass
-    return total
 
 
 class _Transaction:

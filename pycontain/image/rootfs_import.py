@@ -12,6 +12,7 @@ image (store.add_image), so a hostile tarball is refused by the unpacker.
 import hashlib
 import json
 import os
+import stat
 import tarfile
 import time
 
@@ -28,8 +29,18 @@ def _keep(info):
 
 
 def _from_dir(src: str, tar) -> None:
-    for name in sorted(os.listdir(src)):
-        tar.add(os.path.join(src, name), arcname=name, recursive=True, filter=_keep)
+    """Every entry below src, parents first and names sorted, as
+    tar.add(recursive=True) does but with a stack: that one recurses, so a
+    deep tree would exhaust Python's recursion limit. (Paths are full ones
+    here: deeper than PATH_MAX fails with ENAMETOOLONG, and the unpacker
+    refuses such names anyway.)"""
+    todo = [(os.path.join(src, n), n) for n in sorted(os.listdir(src), reverse=True)]
+    while todo:
+        path, name = todo.pop()
+        tar.add(path, arcname=name, recursive=False, filter=_keep)
+        if stat.S_ISDIR(os.lstat(path).st_mode):
+            todo += [(os.path.join(path, n), f"{name}/{n}")
+                     for n in sorted(os.listdir(path), reverse=True)]
 
 
 def _from_tarball(src: str, tar, label: str) -> None:

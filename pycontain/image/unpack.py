@@ -44,12 +44,12 @@ are ignored.
 import errno
 import os
 import secrets
-import shutil
 import stat
 import tarfile
 
 from pycontain.errors import PycontainError
 from pycontain.fsutil import remove_tree
+from pycontain.fstree import remove_at
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -62,6 +62,8 @@ _XATTR_KEEP = ("user.", "security.capability", "system.posix_acl_access",
                "system.posix_acl_default")
 _XATTR_DROP = ("user.overlay.",)  # within _XATTR_KEEP
 _CHUNK = 1 << 20
+MAX_NAME = 4096  # bytes in a member's name or hardlink target: PATH_MAX, as docker's tar
+                 # extraction (full paths) allows; bounds the depth of a layer to ~2048
 
 
 def overlay_xattr_prefix() -> str:
@@ -208,6 +210,8 @@ class _Unpacker:
     def _parts(self, name: str, member_name: str, what: str = "name") -> tuple:
         if not name:
             raise self._refuse(member_name, f"empty {what}")
+        if len(os.fsencode(name)) > MAX_NAME:
+            raise self._refuse(member_name[:64] + "...", f"{what} longer than {MAX_NAME} bytes")
         if name.startswith("/"):
             raise self._refuse(member_name, f"absolute {what} {name!r}")
         parts = tuple(p for p in name.split("/") if p not in ("", "."))
@@ -248,11 +252,14 @@ class _Unpacker:
                 raise self._refuse(member_name, f"path passes through the symlink {where!r}")
             raise self._refuse(member_name, f"{where!r} is not a directory")
 
-    def _walk(self, dir_parts, member_name, create, what="directory") -> int:
-        """A new fd for the directory dir_parts below the layer root."""
-        fd = os.dup(self.root_fd)
+    def _walk(self, dir_parts, member_name, create, what="directory", start=None) -> int:
+        """A new fd for the directory dir_parts below the layer root (or below
+        start: (fd, n) of its first n components, when they are open)."""
+        base, done = start or (self.root_fd, 0)
+        fd = os.dup(base)
         try:
-            for i, comp in enumerate(dir_parts):
+            for i in range(done, len(dir_parts)):
+                comp = dir_parts[i]
                 nfd = self._open_dir(fd, comp, dir_parts[:i + 1], member_name, create, what)
                 os.close(fd)
                 fd = nfd
@@ -264,9 +271,14 @@ class _Unpacker:
     def _parent(self, parts, member_name) -> int:
         """fd of the parent of parts (created if missing); owned by the cache."""
         dir_parts = parts[:-1]
-        if self._cached and self._cached[0] == dir_parts:
-            return self._cached[1]
-        fd = self._walk(dir_parts, member_name, create=True)
+        start = None
+        if self._cached:
+            cached, cached_fd = self._cached
+            if cached == dir_parts:
+                return cached_fd
+            if dir_parts[:len(cached)] == cached:  # below it: a deep layer walks on from there
+                start = (cached_fd, len(cached))
+        fd = self._walk(dir_parts, member_name, create=True, start=start)
         self._drop_cache()
         self._cached = (dir_parts, fd)
         return fd
@@ -292,7 +304,7 @@ class _Unpacker:
             for sub in [d for d in self.dirs if d[:len(parts)] == parts]:
                 del self.dirs[sub]
             self.whiteouts = {w for w in self.whiteouts if w[:len(parts)] != parts}
-            shutil.rmtree(name, dir_fd=parent_fd)
+            remove_at(parent_fd, name)
             return False
         os.unlink(name, dir_fd=parent_fd)
         self.whiteouts.discard(parts)
@@ -429,22 +441,49 @@ class _Unpacker:
                     raise
 
     def _finish_directories(self) -> None:
-        """Owner, mode, xattrs and mtime of directories, deepest first, so
-        that creating their contents did not disturb them."""
-        for parts in sorted(self.dirs, key=len, reverse=True):
-            member = self.dirs[parts]
-            try:
-                fd = self._walk(parts, member.name, create=False)
-            except PycontainError:
-                continue  # replaced by a later entry
-            try:
-                self._owner_and_mode(fd, member)
-                self._xattrs(fd, member)
-                os.utime(fd, ns=_mtime_ns(member))
-            except OSError as e:
-                raise self._refuse(member.name, f"cannot set metadata: {e.strerror}") from None
-            finally:
+        """Owner, mode, xattrs and mtime of directories, each after all below
+        it (reverse name order), so that creating their contents did not
+        disturb them. Moves from one to the next ('..' up to their common
+        part, then down), not from the root: a deep layer stays linear."""
+        here, fd = (), os.dup(self.root_fd)
+        try:
+            for parts in sorted(self.dirs, reverse=True):
+                member = self.dirs[parts]
+                common = _common_length(here, parts)
+                try:
+                    while len(here) > common:
+                        up = os.open("..", _DIR_FLAGS, dir_fd=fd)
+                        os.close(fd)
+                        fd, here = up, here[:-1]
+                except OSError:  # a directory that denies search (rootless): from the top
+                    os.close(fd)
+                    fd, here = self._walk(here[:common], member.name, create=False), here[:common]
+                try:
+                    sub = self._walk(parts, member.name, create=False, start=(fd, common))
+                except PycontainError:
+                    continue  # replaced by a later entry
                 os.close(fd)
+                fd, here = sub, parts
+                try:
+                    self._owner_and_mode(fd, member)
+                    self._xattrs(fd, member)
+                    os.utime(fd, ns=_mtime_ns(member))
+                except OSError as e:
+                    raise self._refuse(member.name, f"cannot set metadata: {e.strerror}") from None
+        finally:
+            os.close(fd)
+
+
+def _common_length(a: tuple, b: tuple) -> int:
+    """Length of the common start of a and b (bisected: slices compare in C)."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 def _mtime_ns(member) -> tuple[int, int]:

@@ -468,3 +468,50 @@ def test_truncated_zstd(arena):
         unpack_layer(open_decompressed(io.BytesIO(blob[:len(blob) // 2])),
                      str(arena / "layers" / "l1"), label="test")
     assert snapshot(arena) == before and os.listdir(arena / "layers") == []
+
+
+def _removing_deep_leftovers(test):
+    """Remove what a failing deep test leaves in its directory (pytest's own
+    clean-up of old temporary directories, shutil.rmtree, recurses)."""
+    import functools
+
+    from pycontain.fsutil import remove_tree
+
+    @functools.wraps(test)
+    def run(**kwargs):
+        directory = kwargs.get("arena") or kwargs["tmp_path"]
+        try:
+            test(**kwargs)
+        finally:
+            for dirpath in (directory, directory / "layers"):
+                for name in os.listdir(dirpath) if dirpath.is_dir() else ():
+                    if name != "layers":
+                        remove_tree(str(dirpath / name))
+    return run
+
+
+@_removing_deep_leftovers
+def test_name_longer_than_path_max(arena):
+    refused(arena, make_tar(GOOD_FIRST, entry("a/" * 2100 + "f", data=b"x")),
+            "longer than 4096 bytes")
+
+
+@_removing_deep_leftovers
+def test_deep_directory_replaced_by_a_file(tmp_path):
+    """Deeper than Python's recursion limit: the directory a later entry
+    replaces is removed without recursion, and the directories' metadata is
+    set walking from one to the next (not from the root each time)."""
+    depth = 1200
+    dirs = [entry("d/" * i, kind="dir", mode=0o750, mtime=MTIME + i) for i in range(1, depth + 1)]
+    dest = unpack(tmp_path, *dirs, entry("d/" * depth + "f", data=b"f"),
+                  entry("e/" * depth + "f", data=b"f"), entry("e", data=b"now a file"))
+    assert (dest / "e").read_bytes() == b"now a file"
+    fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY)
+    for i in range(1, depth + 1):
+        sub = os.open("d", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+        os.close(fd)
+        fd = sub
+        st = os.fstat(fd)
+        assert (stat.S_IMODE(st.st_mode), st.st_mtime_ns) == (0o750, (MTIME + i) * 10**9)
+    assert os.listdir(fd) == ["f"]
+    os.close(fd)
