@@ -67,6 +67,17 @@ def program(rules: list) -> bytes:
     return b"".join(head + blocks + [_insn(MOV64_K, 0, imm=1), _insn(EXIT)])
 
 
+def enforcement(host, rootless: bool) -> str:
+    """What enforces the device rules on this host (for `pycontain info`)."""
+    if rootless:
+        return "user namespace (no device nodes can be made), nodev volumes"
+    if host is not None and host.version == 2:
+        return "cgroup v2 eBPF program, nodev volumes"
+    if host is not None and host.mount_for("devices"):
+        return "cgroup v1 devices controller, nodev volumes"
+    return "nodev mounts only (no device cgroup on this host)"
+
+
 def attach(cgroup_dir: str, rules: list) -> None:
     """Attach the program for rules to a v2 cgroup (it stays until the cgroup goes)."""
     from pycontain import native
