@@ -17,6 +17,7 @@ ffibuilder.cdef(
     int pyc_prctl(int option, unsigned long a2, unsigned long a3,
                   unsigned long a4, unsigned long a5);
     int pyc_seccomp_load(const unsigned char *prog, size_t len);
+    int pyc_bpf_device_attach(int cgroup_fd, const void *insns, unsigned int count);
     """
 )
 ffibuilder.set_source(

@@ -5,7 +5,10 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <linux/bpf.h>
 #include <sched.h>
+#include <stdint.h>
+#include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -36,4 +39,33 @@ int pyc_prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4,
               unsigned long a5)
 {
     return prctl(option, a2, a3, a4, a5);
+}
+
+/* Load a BPF_PROG_TYPE_CGROUP_DEVICE program (count instructions, compiled by
+ * pycontain/runtime/cgroups/devices.py) and attach it to the cgroup v2
+ * directory cgroup_fd. The attachment holds the program: its fd is closed. */
+int pyc_bpf_device_attach(int cgroup_fd, const void *insns, unsigned int count)
+{
+    union bpf_attr attr;
+    int prog, rc, err;
+
+    memset(&attr, 0, sizeof attr);
+    attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+    attr.insns = (uint64_t)(uintptr_t)insns;
+    attr.insn_cnt = count;
+    attr.license = (uint64_t)(uintptr_t)"Apache-2.0";
+    attr.expected_attach_type = BPF_CGROUP_DEVICE;
+    prog = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof attr);
+    if (prog < 0)
+        return -1;
+    memset(&attr, 0, sizeof attr);
+    attr.target_fd = (uint32_t)cgroup_fd;
+    attr.attach_bpf_fd = (uint32_t)prog;
+    attr.attach_type = BPF_CGROUP_DEVICE;
+    attr.attach_flags = BPF_F_ALLOW_MULTI;
+    rc = (int)syscall(SYS_bpf, BPF_PROG_ATTACH, &attr, sizeof attr);
+    err = errno;
+    close(prog);
+    errno = err;
+    return rc;
 }

@@ -74,5 +74,12 @@ def seccomp_load(program: bytes) -> None:
     _check(lib.pyc_seccomp_load(program, len(program)), "seccomp")
 
 
+def bpf_device_attach(cgroup_fd: int, program: bytes) -> None:
+    """Load a device cgroup eBPF program (8-byte instructions) and attach it
+    to the cgroup v2 directory cgroup_fd (see pycontain/runtime/cgroups/devices.py)."""
+    _check(lib.pyc_bpf_device_attach(cgroup_fd, program, len(program) // 8),
+           "attach the device cgroup program")
+
+
 def loopback_up() -> None:
     _check(lib.pyc_loopback_up(), "bring up lo")

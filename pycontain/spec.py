@@ -4,7 +4,7 @@ import os
 from pycontain.errors import PycontainError
 from pycontain.record import Record
 from pycontain.runtime.defaults import (DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS,
-                                        default_devices, default_mounts)
+                                        default_devices, default_mounts, reserved_destination)
 from pycontain.runtime.cgroups import ocispec as cgroup_spec
 from pycontain.runtime.security.config import apply as apply_security
 from pycontain.userdb import resolve_user
@@ -22,7 +22,7 @@ class RunOptions(Record):
         "publish": [], "publish_all": False, "expose": [],
         "memory": None, "memory_swap": None, "memory_reservation": None, "cpus": None,
         "cpu_shares": None, "cpuset_cpus": None, "pids_limit": None, "ulimits": [],
-        "cap_add": [], "cap_drop": [], "privileged": False, "security_opt": [],
+        "cap_add": [], "cap_drop": [], "privileged": False, "security_opt": [], "devices": [],
         "pull": "missing",
     }
     __slots__ = tuple(FIELDS)
@@ -67,23 +67,38 @@ def command_args(image_cfg: dict, opts: RunOptions) -> list:
     return args
 
 
-def parse_volume(spec: str) -> dict:
-    """`SRC:DST[:ro|rw]` (SRC an existing host path) into an OCI bind mount."""
+VOLUME_OPTIONS = {"ro": "mode", "rw": "mode", "dev": "dev", "nodev": "dev"}
+
+
+def parse_volume(spec: str, dev: bool = False) -> dict:
+    """`SRC:DST[:OPTIONS]` (SRC an existing host path; OPTIONS a comma list of
+    ro|rw and dev|nodev) into an OCI bind mount. nodev unless asked for dev
+    (dev: the default), so a device node in a volume opens nothing."""
     parts = spec.split(":")
     if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
         raise PycontainError(f"invalid volume specification: {spec!r} (want SRC:DST[:ro])")
     src, dst = parts[0], parts[1]
-    mode = parts[2] if len(parts) == 3 else "rw"
-    if mode not in ("ro", "rw"):
-        raise PycontainError(f"invalid volume mode {mode!r} in {spec!r} (want ro or rw)")
+    chosen = {"mode": "rw", "dev": "dev" if dev else "nodev"}
+    seen = set()
+    for option in parts[2].split(",") if len(parts) == 3 else ():
+        kind = VOLUME_OPTIONS.get(option)
+        if kind is None or kind in seen:
+            raise PycontainError(f"invalid volume option {option!r} in {spec!r} "
+                                 "(want ro or rw, and dev or nodev)")
+        seen.add(kind)
+        chosen[kind] = option
     if not os.path.isabs(src) or not os.path.isabs(dst):
         raise PycontainError(f"invalid volume {spec!r}: both paths must be absolute")
-    if os.path.normpath(dst) in ("/", "//"):
+    dst = "/" + os.path.normpath(dst).lstrip("/")  # POSIX keeps a leading "//"
+    if dst == "/":
         raise PycontainError(f"invalid volume {spec!r}: the destination cannot be '/'")
+    if reserved_destination(dst):
+        raise PycontainError(f"invalid volume {spec!r}: the destination cannot be /proc, "
+                             "/sys or /dev, nor under them (but /dev/shm and /dev/mqueue)")
     if not os.path.exists(src):
         raise PycontainError(f"volume source {src} does not exist on the host")
-    return {"destination": os.path.normpath(dst), "type": "bind",
-            "source": os.path.realpath(src), "options": ["rbind", mode]}
+    return {"destination": dst, "type": "bind", "source": os.path.realpath(src),
+            "options": ["rbind", chosen["mode"], chosen["dev"]]}
 
 
 def build_spec(image_cfg: dict, layer_dirs: list, opts: RunOptions, cid: str,
@@ -109,7 +124,7 @@ def build_spec(image_cfg: dict, layer_dirs: list, opts: RunOptions, cid: str,
         mounts.append({"destination": INIT_PATH, "type": "bind", "source": init_binary,
                        "options": ["bind", "ro", "nosuid"]})
     mounts += cgroup_spec.mounts()
-    mounts += [parse_volume(v) for v in opts.volumes]
+    mounts += [parse_volume(v, dev=opts.privileged) for v in opts.volumes]
     namespaces = ["pid", "ipc", "uts", "mount", "cgroup"]
     namespaces += [] if opts.network == "host" else ["network"]
     spec = {

@@ -11,7 +11,7 @@ def gather() -> dict:
     """Everything `info` reports, as a dict."""
     from pycontain import paths
     from pycontain.runtime import userns
-    from pycontain.runtime.cgroups import hierarchy
+    from pycontain.runtime.cgroups import devices, hierarchy
     from pycontain.runtime.security import caps, probe
 
     host = hierarchy.detect()
@@ -26,6 +26,7 @@ def gather() -> dict:
         "seccomp": dict(probe.seccomp_status(), default_profile="docker-equivalent"),
         "capabilities": {"default": list(caps.DEFAULT), "kernel_last": caps.last_cap()},
         "no_new_privileges": True,
+        "devices": devices.enforcement(host, rootless),
         "user_namespaces": probe.user_namespaces(),
         "overlay_in_userns": probe.overlay_in_userns(),
         "newuidmap": probe.newidmap(),
@@ -58,6 +59,7 @@ def info(fmt):
                     "default profile on)"),
         ("Default capabilities", " ".join(c[4:] for c in data["capabilities"]["default"])),
         ("no_new_privs", "yes (--security-opt no-new-privileges)"),
+        ("Device policy", data["devices"]),
         ("User namespaces", _yes(data["user_namespaces"])),
         ("Overlay in user namespace", _yes(data["overlay_in_userns"])),
         ("newuidmap/newgidmap", _yes(data["newuidmap"])),

@@ -17,6 +17,17 @@ PROPAGATION = {"private": n.MS_PRIVATE, "rprivate": n.MS_PRIVATE | n.MS_REC,
                "slave": n.MS_SLAVE, "rslave": n.MS_SLAVE | n.MS_REC}
 # read-only, nosuid, nodev and noexec are the flags a bind remount may change
 REMOUNT_MASK = n.MS_RDONLY | n.MS_NOSUID | n.MS_NODEV | n.MS_NOEXEC
+MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 1024, 2048, 4096
+# what the source's mount already restricts, kept by the remount (statvfs's ST_*
+# equal these MS_* values): a user namespace may not lift them, and we never do
+KEPT = REMOUNT_MASK | MS_NOATIME | MS_NODIRATIME | MS_RELATIME
+
+
+def _remount_flags(target: str, wanted: int) -> int:
+    current = os.statvfs(target).f_flag & KEPT
+    if not current & (MS_NOATIME | MS_RELATIME):
+        current |= n.MS_STRICTATIME  # else the remount would default to relatime
+    return wanted | current
 
 
 def parse_options(options):
@@ -54,7 +65,8 @@ def mount_entry(root: str, entry: dict) -> None:
     if is_bind:
         n.mount(source, target, None, n.MS_BIND | (flags & n.MS_REC))
         if flags & REMOUNT_MASK:
-            n.mount(None, target, None, n.MS_BIND | n.MS_REMOUNT | (flags & REMOUNT_MASK))
+            n.mount(None, target, None,
+                    n.MS_BIND | n.MS_REMOUNT | _remount_flags(target, flags & REMOUNT_MASK))
     else:
         n.mount(source, target, kind, flags, data)
     if propagation:

@@ -9,6 +9,7 @@ import os
 import stat
 
 from pycontain import native as n
+from pycontain.errors import PycontainError
 from pycontain.runtime.mounts import mount_entry
 from pycontain.runtime.securejoin import secure_join
 from pycontain.runtime.security.mountcheck import check_dev_null, check_target
@@ -52,15 +53,35 @@ def volatile_upper(target: str, overlay: dict):
                                                work=os.path.join(target, "work")))
 
 
-def create_devices(root: str, devices: list, bind: bool = False) -> None:
+def _dev_fs(root: str, spec_mounts) -> int:
+    """The st_dev of the container's /dev, after checking it is the spec's own
+    tmpfs: device nodes and links are never made through a bind of a host directory."""
+    dev = [m for m in spec_mounts if m["destination"].rstrip("/") == "/dev"]
+    if not dev or dev[-1].get("type") != "tmpfs":
+        raise PycontainError("refusing to make device nodes: the container's /dev is not "
+                             "a tmpfs of its own")
+    return os.stat(secure_join(root, "/dev")).st_dev
+
+
+def _on(fs: int, path: str) -> str:
+    """path, once its directory (made if need be) is on the file system fs."""
+    parent = os.path.dirname(path)
+    os.makedirs(parent, mode=0o755, exist_ok=True)
+    if os.stat(parent).st_dev != fs:
+        raise PycontainError(f"refusing to make {path}: not on the container's /dev")
+    return path
+
+
+def create_devices(root: str, devices: list, spec_mounts=(), bind: bool = False) -> None:
     """mknod the spec's devices in the container's /dev (a fresh tmpfs); in a
-    user namespace, where mknod is not allowed, bind the host's nodes instead."""
+    user namespace, where mknod is not allowed, or on a nodev /dev, bind the
+    host's nodes instead (hostPath, or the same path on the host)."""
+    fs = _dev_fs(root, spec_mounts)
     for dev in devices:
-        path = secure_join(root, dev["path"])
-        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+        path = _on(fs, secure_join(root, dev["path"]))
         if bind:
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW, 0o600))
-            n.mount(dev["path"], path, None, n.MS_BIND)
+            n.mount(dev.get("hostPath", dev["path"]), path, None, n.MS_BIND)
             continue
         kind = stat.S_IFCHR if dev.get("type", "c") == "c" else stat.S_IFBLK
         os.mknod(path, kind | dev.get("fileMode", 0o666),
@@ -69,7 +90,7 @@ def create_devices(root: str, devices: list, bind: bool = False) -> None:
         os.chmod(path, dev.get("fileMode", 0o666))
     dev_dir = secure_join(root, "/dev")
     for name, target in DEV_SYMLINKS.items():
-        link = os.path.join(dev_dir, name)
+        link = os.path.join(dev_dir, name)  # on fs: _dev_fs checked /dev is the tmpfs
         if not os.path.lexists(link) and (name != "core" or os.path.exists("/proc/kcore")):
             os.symlink(target, link)
 
@@ -128,7 +149,8 @@ def setup_rootfs(spec: dict, rootfs: str, overlay: dict) -> None:
         if not _in_cgroup_dir(entry["destination"]):
             check_target(rootfs, entry)
             mount_entry(rootfs, entry)
-    create_devices(rootfs, linux.get("devices", ()), bind=userns or nodev)
+    create_devices(rootfs, linux.get("devices", ()), spec.get("mounts", ()),
+                   bind=userns or nodev)
     pivot_into(rootfs)
     mask_paths(linux.get("maskedPaths", ()),
                [p for p in linux.get("readonlyPaths", ()) if not _in_cgroup_dir(p)])

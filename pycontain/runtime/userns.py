@@ -94,6 +94,9 @@ def make_rootless(spec: dict) -> dict:
                 f"{kind} id {missing[0]} does not exist in a rootless container here: only "
                 f"root{' and the ids of /etc/sub' + kind[0] + 'id' if len(maps) > 1 else ''} "
                 f"are mapped (add a range for your user to /etc/sub{kind[0]}id)")
+    # no device cgroup (v1's is root's, v2's program needs CAP_BPF): the kernel never
+    # lets a user namespace make a device node, so only the caller's own are in reach
+    linux.get("resources", {}).pop("devices", None)
     if linux.get("resources") and not cgroup_delegated():
         raise PycontainError("resource limits need cgroups, and this user has no delegated "
                              "cgroup (cgroup v2 with systemd Delegate=yes): run as root or "

@@ -214,7 +214,6 @@ def test_the_last_container_takes_pycontains_cgroup_parent_with_it(pc):
     """Containers starting and ending at once, each removing the parent when it
     is the last in it, while others make it again: all run, none is left."""
     with ThreadPoolExecutor(8) as pool:
-        codes = list(pool.map(lambda _: pc("run", "--rm", "busybox", "true").returncode,
-                              range(16)))
-    assert codes == [0] * 16
+        results = list(pool.map(lambda _: pc("run", "--rm", "busybox", "true"), range(16)))
+    assert [r.returncode for r in results] == [0] * 16, [r.stderr for r in results]
     assert _cgroup_parents(pc.env["PYCONTAIN_CGROUP_PARENT"]) == []

@@ -2,6 +2,7 @@
 import json
 import os
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -206,6 +207,26 @@ def test_read_only_code_and_root(pc, handler):
                    "        except OSError as exc:\n            out[p] = exc.errno\n"
                    "    return out\n")
     assert set(ok(fn_exec(pc, path)).values()) <= {30, 13}  # EROFS, EACCES
+
+
+def test_device_nodes_cannot_be_opened(pc, tmp_path):
+    """One in the code (made on the host, mode 0666), and those the handler
+    tries to make: a jail has no cgroup, so its mounts are all nodev and the
+    handler has no CAP_MKNOD. Twice: the second call runs from a plan (fn.plan)."""
+    tmp_path.chmod(0o755)
+    os.mknod(tmp_path / "kvm", 0o666 | stat.S_IFCHR, os.makedev(10, 232))
+    (tmp_path / "main.py").write_text(
+        "import os\ndef handler(e, c):\n    out = {}\n"
+        "    for p in ('/tmp/c', '/dev/shm/c', '/var/task/kvm'):\n"
+        "        try:\n            if not os.path.exists(p):\n"
+        "                os.mknod(p, 0o20666, os.makedev(10, 232))\n"
+        "            os.close(os.open(p, os.O_RDONLY))\n            out[p] = 'opened'\n"
+        "        except OSError as exc:\n            out[p] = exc.errno\n"
+        "    return out\n")
+    (tmp_path / "main.py").chmod(0o644)
+    for _ in range(2):
+        assert ok(fn_exec(pc, str(tmp_path), "--handler", "main.handler")) == {
+            "/tmp/c": 1, "/dev/shm/c": 1, "/var/task/kvm": 13}  # EPERM (mknod), EACCES
 
 
 def test_tmp_is_fresh_and_empty_every_call(pc, handler):

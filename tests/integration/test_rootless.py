@@ -177,6 +177,28 @@ def test_root_only_host_file_stays_unreadable(rootless, tmp_path):
         secret.unlink()
 
 
+@pytest.mark.parametrize("options", ["", ":ro", ":ro,dev"])
+def test_volume_on_a_nosuid_noexec_mount(rootless, options):
+    """Volumes are remounted nodev (and ro): the remount keeps the source's
+    flags, which a user namespace may not lift (EPERM otherwise)."""
+    source = Path("/var/tmp") / f"pycontain-locked-{os.getpid()}"
+    source.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "nosuid,noexec,noatime,mode=0777", "tmpfs",
+                    str(source)], check=True)
+    try:
+        (source / "f").write_text("hi\n")
+        result = rootless.pc("run", "--rm", "-v", f"{source}:/data{options}", "busybox",
+                             "sh", "-c", "cat /data/f; grep ' /data ' /proc/mounts")
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.splitlines()
+        flags = set(lines[1].split()[3].split(","))
+        assert lines[0] == "hi" and {"nosuid", "noexec"} <= flags
+        assert ("nodev" in flags) != ("dev" in options) and ("ro" in flags) == ("ro" in options)
+    finally:
+        subprocess.run(["umount", str(source)], check=True)
+        source.rmdir()
+
+
 def test_escape_attempts_fail_rootless(rootless):
     result = rootless.pc("run", "--rm", "busybox", "sh", "-c",
                          "(mount -t tmpfs x /tmp; unshare -U true; "

@@ -120,4 +120,5 @@ def test_info(pc):
     assert data["rootless"] is False and data["seccomp"]["kernel"] is True
     assert data["user_namespaces"] is True and data["overlay_in_userns"] is True
     assert data["cgroups"]["version"] in (1, 2)
+    assert data["devices"].startswith(f"cgroup v{data['cgroups']['version']} ")
     assert "Seccomp:" in pc.out("info")

@@ -111,3 +111,13 @@ def test_ulimits():
     for bad in ("nofile", "bogus=1", "nofile=2:1", "nofile=x"):
         with pytest.raises(PycontainError, match="--ulimit"):
             ocispec.rlimits([bad])
+
+
+def test_default_device_rules_as_v1_lines():
+    from pycontain.runtime.cgroups import devices
+    from pycontain.runtime.defaults import default_device_rules, device_rule
+    lines = devices.v1_lines(default_device_rules() + [device_rule(True, "b", 7, None, "r")])
+    assert lines[0] == ("devices.deny", "a rwm")
+    assert ("devices.allow", "c 1:3 rwm") in lines and ("devices.allow", "c *:* m") in lines
+    assert ("devices.allow", "c 136:* rwm") in lines and lines[-1] == ("devices.allow", "b 7:* r")
+    assert len(devices.program(default_device_rules())) % 8 == 0

@@ -10,7 +10,7 @@ import os
 import time
 
 from pycontain.errors import PycontainError
-from pycontain.runtime.cgroups import files, limits
+from pycontain.runtime.cgroups import devices, files, limits
 from pycontain.runtime.cgroups import hierarchy
 from pycontain.runtime.cgroups.hierarchy import V1_JOINED, parent_name
 
@@ -123,6 +123,8 @@ class V2Group:
             raise _unenforceable("--memory-swap", "memory (swap accounting)", self.host)
         for _, name, value in limits.v2_files(res, self.swap_supported()):
             files.write(self._file(name), value)
+        if res.get("devices") is not None:
+            devices.attach(self.path, res["devices"])
 
     def pids(self) -> list:
         return files.procs(self.path)
@@ -240,6 +242,9 @@ class V1Group:
                    if self.swap_supported() else -1)
         for controller, name, value in limits.v1_files(res, self.swap_supported(), current):
             files.write(self.control_file(controller, name), value)
+        if res.get("devices") is not None and self._dir("devices"):
+            for name, line in devices.v1_lines(res["devices"]):
+                files.write(self.control_file("devices", name), line)
 
     def pids(self) -> list:
         found = set()

@@ -14,8 +14,8 @@ from pycontain.errors import PycontainError
 ROOT = "/sys/fs/cgroup"
 V1_CONTROLLERS = ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "net_cls",
                   "blkio", "perf_event", "net_prio", "hugetlb", "pids", "rdma", "misc")
-# v1 hierarchies every container joins (when mounted): stats, limits, freeze+kill
-V1_JOINED = ("memory", "cpu", "cpuacct", "cpuset", "pids", "freezer", "blkio")
+# v1 hierarchies every container joins (when mounted): stats, limits, freeze+kill, devices
+V1_JOINED = ("memory", "cpu", "cpuacct", "cpuset", "pids", "freezer", "blkio", "devices")
 
 
 class Host:

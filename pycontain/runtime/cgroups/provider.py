@@ -13,7 +13,7 @@ release  after the exit (and from rm / system gc): note an OOM kill in the
 import os
 
 from pycontain.errors import PycontainError
-from pycontain.runtime.cgroups import hierarchy
+from pycontain.runtime.cgroups import hierarchy, limits
 from pycontain.runtime.cgroups.group import group_for, remove_if_unused
 from pycontain.runtime.userns import cgroup_delegated
 
@@ -36,8 +36,8 @@ def _wanted(ctr, spec: dict):
     if os.geteuid() != 0 and not cgroup_delegated():
         return None  # rootless without a cgroup of its own: limits were refused in make_rootless
     group = _group(ctr)
-    if group is None:
-        if res:
+    if group is None:  # the device rules then rest on nodev mounts alone
+        if limits.requested(res):
             raise PycontainError("cannot enforce resource limits: no cgroup file system is "
                                  "mounted at /sys/fs/cgroup")
         return None

@@ -5,7 +5,7 @@ from pycontain.runtime.cgroups import ocispec, provider
 
 
 def _merge(old: dict, new: dict) -> dict:
-    merged = {k: dict(v) for k, v in old.items()}
+    merged = {k: dict(v) if isinstance(v, dict) else v for k, v in old.items()}  # devices: a list
     for section, values in new.items():
         merged.setdefault(section, {}).update(values)
     return merged
