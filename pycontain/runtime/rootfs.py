@@ -9,7 +9,9 @@ import os
 import stat
 
 from pycontain import native as n
-from pycontain.runtime.mounts import mount_entry
+from pycontain.runtime.mounts import PROPAGATION, mount_entry
+
+ROOT_PROPAGATION = dict(PROPAGATION, shared=n.MS_SHARED, rshared=n.MS_SHARED | n.MS_REC)
 from pycontain.runtime.securejoin import secure_join
 from pycontain.runtime.security.mountcheck import check_dev_null, check_target
 
@@ -111,19 +113,34 @@ def _in_cgroup_dir(path: str) -> bool:
     return path == CGROUP_DIR or path.startswith(CGROUP_DIR + "/")
 
 
-def setup_rootfs(spec: dict, rootfs: str, overlay: dict) -> None:
-    """Everything between unshare and exec that concerns files and mounts,
-    but /sys/fs/cgroup: see mount_cgroup_fs."""
-    n.mount(None, "/", None, n.MS_REC | n.MS_PRIVATE)
-    if overlay.get("volatile"):
-        rootfs, overlay = volatile_upper(rootfs, overlay)
+def _mount_root(rootfs: str, spec: dict, overlay: dict | None, nodev: bool) -> None:
+    """The root as a mount point, as pivot_root wants: the overlay of the image
+    layers, or (an OCI bundle, overlay None) the bundle's rootfs bound onto itself."""
     linux = spec.get("linux", {})
+    userns = any(ns.get("type") == "user" for ns in linux.get("namespaces", ()))
+    if overlay is None:
+        n.mount(rootfs, rootfs, None, n.MS_BIND | n.MS_REC)
+    else:
+        mount_overlay(rootfs, overlay, userns, nodev)
+
+
+def setup_rootfs(spec: dict, rootfs: str, overlay: dict | None) -> None:
+    """Everything between unshare and exec that concerns files and mounts,
+    but /sys/fs/cgroup: see mount_cgroup_fs. overlay None: rootfs is used as it
+    is (an OCI bundle's root)."""
+    linux = spec.get("linux", {})
+    # nothing we mount may reach the host: private, or slave where the bundle
+    # asks for propagation (applied to the new root after pivot_root)
+    n.mount(None, "/", None, n.MS_REC | (n.MS_SLAVE if linux.get("rootfsPropagation")
+                                          in ROOT_PROPAGATION else n.MS_PRIVATE))
+    if overlay is not None and overlay.get("volatile"):
+        rootfs, overlay = volatile_upper(rootfs, overlay)
     userns = any(ns.get("type") == "user" for ns in linux.get("namespaces", ()))
     # a nodev /dev (all but --privileged) means: devices only where we bind them,
     # so a node made with mknod (CAP_MKNOD) opens nothing, in /dev or on the root
     nodev = any(m["destination"] == "/dev" and "nodev" in m.get("options", ())
                 for m in spec.get("mounts", ()))
-    mount_overlay(rootfs, overlay, userns, nodev)  # a mount point, as pivot_root wants
+    _mount_root(rootfs, spec, overlay, nodev)
     for entry in spec.get("mounts", ()):
         if not _in_cgroup_dir(entry["destination"]):
             check_target(rootfs, entry)
@@ -134,6 +151,8 @@ def setup_rootfs(spec: dict, rootfs: str, overlay: dict) -> None:
                [p for p in linux.get("readonlyPaths", ()) if not _in_cgroup_dir(p)])
     if spec.get("root", {}).get("readonly"):
         n.mount(None, "/", None, n.MS_BIND | n.MS_REMOUNT | n.MS_RDONLY)
+    if linux.get("rootfsPropagation") in ROOT_PROPAGATION:
+        n.mount(None, "/", None, ROOT_PROPAGATION[linux["rootfsPropagation"]])
 
 
 def mount_cgroup_fs(spec: dict) -> None:
