@@ -45,6 +45,12 @@ def relative_path(cgroups_path: str, cid: str, systemd: bool) -> str:
     return path
 
 
+def full_host():
+    """The host's cgroups with every v1 hierarchy (an engine container joins a
+    few; a bundle's limits may name any controller)."""
+    return hierarchy.detect(wanted=hierarchy.V1_CONTROLLERS)
+
+
 def resolve(host, path: str) -> dict:
     """hierarchy name -> absolute directory of the cgroup."""
     own = hierarchy.own_v1_cgroups() if host.version == 1 else _own_v2()
@@ -154,7 +160,7 @@ def frozen(saved) -> bool:
     """Whether the cgroup in a container's state is frozen."""
     if not saved:
         return False
-    host = hierarchy.host()
+    host = full_host()
     knob = _freezer(host, saved["dirs"]) if host else None
     try:
         if host is None or knob is None:

@@ -16,7 +16,6 @@ import struct
 from pycontain.errors import PycontainError
 from pycontain.runc import cgroup, hooks
 from pycontain.runc.state import FIFO, Container, RuncError, now_rfc3339, start_time
-from pycontain.runtime.cgroups import hierarchy
 
 
 def load_bundle(bundle: str) -> tuple:
@@ -29,9 +28,9 @@ def load_bundle(bundle: str) -> tuple:
         raise RuncError(f"JSON specification file config.json not found in {bundle}") from None
     except (OSError, ValueError) as exc:
         raise RuncError(f"cannot read {bundle}/config.json: {exc}") from None
-    if not isinstance(spec, dict) or not isinstance(spec.get("process"), dict):
-        raise RuncError("config.json: process is required")
-    if not spec["process"].get("args"):
+    if not isinstance(spec, dict):
+        raise RuncError("config.json: not a JSON object")
+    if spec.get("process") is not None and not (spec["process"] or {}).get("args"):
         raise RuncError("config.json: process.args must not be empty")
     root = (spec.get("root") or {}).get("path") or "rootfs"
     rootfs = root if root.startswith("/") else os.path.join(bundle, root)
@@ -88,20 +87,6 @@ def _fifo_waiter(fifo_fd: int):
     return wait
 
 
-def _sysctl_writer(sysctls: dict):
-    def write():
-        for key, value in sysctls.items():
-            path = "/proc/sys/" + key.replace(".", "/")
-            if ".." in key.split("."):
-                raise PycontainError(f"invalid sysctl {key}")
-            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-            try:
-                os.write(fd, str(value).encode())
-            finally:
-                os.close(fd)
-    return write
-
-
 def _winsize(process: dict):
     size = process.get("consoleSize") or {}
     if not size:
@@ -112,19 +97,33 @@ def _winsize(process: dict):
 def _context(spec: dict, rootfs: str, fifo_fd: int, preserve_fds: int, group) -> dict:
     linux = spec.get("linux") or {}
     new = _new_namespaces(spec)
-    if spec.get("hostname") and "uts" not in new:
-        raise RuncError("unable to set hostname without a new UTS namespace")
-    ctx = {"rootfs": rootfs, "overlay": None, "hostname": spec.get("hostname") if "uts" in new
-           else None, "loopback": "network" in new,
+    kinds = {ns["type"] for ns in linux.get("namespaces", ())}
+    if spec.get("hostname") and "uts" not in kinds:
+        raise RuncError("unable to set hostname without a UTS namespace")
+    ctx = {"rootfs": rootfs, "overlay": None, "hostname": spec.get("hostname"),
+           "loopback": "network" in new,
            "keep_fds": [fifo_fd, *range(3, 3 + preserve_fds)],
            "await_start": _fifo_waiter(fifo_fd)}
-    if "mount" not in new:
-        raise RuncError("a new mount namespace is required")
-    if linux.get("sysctl"):
-        ctx["before_exec"] = [_sysctl_writer(linux["sysctl"])]
+    if "mount" not in kinds:
+        raise RuncError("a mount namespace is required")
+    _check_caps(spec.get("process") or {})
     if group is not None:
         ctx["cgroup_join"] = group.self_join_files()
     return ctx
+
+
+def _check_caps(process: dict) -> None:
+    """A capability the runtime does not hold cannot be granted: fail as runc
+    does, rather than start the process with less than it asked for."""
+    from pycontain.runtime.security.caps import NUMBERS
+    with open("/proc/self/status") as f:
+        bounding = next(int(line.split()[1], 16) for line in f if line.startswith("CapBnd:"))
+    asked = {name for names in (process.get("capabilities") or {}).values() for name in names}
+    missing = sorted(name for name in asked if name in NUMBERS
+                     and not bounding >> NUMBERS[name] & 1)
+    if missing:
+        raise RuncError(f"unable to apply caps: {', '.join(missing)}: the runtime does not "
+                        "hold them: operation not permitted")
 
 
 def _send_console(master: int, console_socket: str) -> None:
@@ -162,7 +161,7 @@ def create(root: str, cid: str, opts: Options, log=None):
     from pycontain.runtime.process import spawn
 
     bundle, spec, rootfs = load_bundle(opts.bundle)
-    process = spec["process"]
+    process = spec.get("process") or {}
     if process.get("terminal") and not (opts.console_socket or opts.keep_master):
         raise RuncError("cannot allocate tty if runc will detach without setting console socket")
     if opts.console_socket and not process.get("terminal"):
@@ -175,7 +174,7 @@ def create(root: str, cid: str, opts: Options, log=None):
         raise RuncError(f"container with id exists: {cid}") from None
     launch, made, fifo_fd = None, [], -1
     try:
-        host = hierarchy.host()
+        host = cgroup.full_host()
         group = None
         ctr.data = {"ociVersion": spec.get("ociVersion", "1.0.2"), "bundle": bundle,
                     "rootfs": rootfs, "created": now_rfc3339(),
@@ -187,6 +186,10 @@ def create(root: str, cid: str, opts: Options, log=None):
             group = cgroup.group(host, dirs)
             group.check((spec.get("linux") or {}).get("resources") or {})
             ctr.data["cgroup"] = {"dirs": dirs, "made": []}
+        if not process:  # nothing to run: a container that stops once started
+            ctr.data["no_process"] = True
+            ctr.save()
+            return ctr, None
         os.mkfifo(ctr.path(FIFO), 0o622)
         fifo_fd = os.open(ctr.path(FIFO), os.O_PATH | os.O_CLOEXEC)
         ctx = _context(spec, rootfs, fifo_fd, opts.preserve_fds, group)
@@ -199,7 +202,7 @@ def create(root: str, cid: str, opts: Options, log=None):
         ctr.data.update(pid=launch.pid, start_time=start_time(launch.pid))
         ctr.save()
         _oom_score_adj(launch.pid, process)
-        state = dict(ctr.oci_state(), status="creating", pid=launch.pid)
+        state = dict(ctr.oci_state(), status="created", pid=launch.pid)
         hooks.run(spec, "prestart", state, log)
         hooks.run(spec, "createRuntime", state, log)
         launch.begin()
@@ -253,6 +256,10 @@ def start(root: str, cid: str, log=None) -> Container:
         raise RuncError("cannot start a container that has stopped")
     if status != "created":
         raise RuncError("cannot start an already running container")
+    if ctr.data.get("no_process"):
+        ctr.data["started"] = True
+        ctr.save()
+        return ctr
     fd = os.open(ctr.path(FIFO), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         poller = select.poll()

@@ -9,12 +9,11 @@ import time
 from pycontain.runc import cgroup, hooks
 from pycontain.runc.lifecycle import _spec_of
 from pycontain.runc.state import Container, RuncError, all_ids
-from pycontain.runtime.cgroups import hierarchy
 
 
 def _group(ctr: Container):
     saved = ctr.data.get("cgroup")
-    host = hierarchy.host()
+    host = cgroup.full_host()
     if not saved or host is None:
         return None
     return cgroup.group(host, saved["dirs"])
@@ -47,7 +46,7 @@ def delete(ctr: Container, force: bool = False, log=None) -> None:
     group = _group(ctr)
     if status != "stopped":
         if status == "paused" and group is not None:
-            cgroup.freeze(hierarchy.host(), ctr.data["cgroup"]["dirs"], False)
+            cgroup.freeze(cgroup.full_host(), ctr.data["cgroup"]["dirs"], False)
         try:
             os.kill(ctr.pid, 9)
         except ProcessLookupError:
@@ -70,7 +69,7 @@ def pause(ctr: Container, on: bool) -> None:
         raise RuncError("container not paused")
     if _group(ctr) is None:
         raise RuncError("cannot pause: the container has no cgroup")
-    cgroup.freeze(hierarchy.host(), ctr.data["cgroup"]["dirs"], on)
+    cgroup.freeze(cgroup.full_host(), ctr.data["cgroup"]["dirs"], on)
 
 
 def pids(ctr: Container) -> list:

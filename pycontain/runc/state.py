@@ -76,6 +76,8 @@ class Container:
         return bool(self.pid) and start_time(self.pid) == self.data.get("start_time")
 
     def status(self) -> str:
+        if self.data.get("no_process"):
+            return "stopped" if self.data.get("started") else "created"
         if not self.alive():
             return "stopped"
         if os.path.exists(self.path(FIFO)):

@@ -5,13 +5,16 @@ layers, the spec's mounts, a minimal /dev, masked and read-only paths, then
 pivot_root. Every mount lives only in the container's mount namespace, so
 nothing is left on the host when its last process exits.
 """
+import errno
 import os
 import stat
 
 from pycontain import native as n
 from pycontain.runtime.mounts import PROPAGATION, mount_entry
 
-ROOT_PROPAGATION = dict(PROPAGATION, shared=n.MS_SHARED, rshared=n.MS_SHARED | n.MS_REC)
+ROOT_PROPAGATION = dict(PROPAGATION, shared=n.MS_SHARED, rshared=n.MS_SHARED | n.MS_REC,
+                        unbindable=n.MS_UNBINDABLE, runbindable=n.MS_UNBINDABLE | n.MS_REC)
+DEVICE_KINDS = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
 from pycontain.runtime.securejoin import secure_join
 from pycontain.runtime.security.mountcheck import check_dev_null, check_target
 
@@ -64,7 +67,7 @@ def create_devices(root: str, devices: list, bind: bool = False) -> None:
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW, 0o600))
             n.mount(dev["path"], path, None, n.MS_BIND)
             continue
-        kind = stat.S_IFCHR if dev.get("type", "c") == "c" else stat.S_IFBLK
+        kind = DEVICE_KINDS.get(dev.get("type", "c"), stat.S_IFCHR)
         os.mknod(path, kind | dev.get("fileMode", 0o666),
                  os.makedev(dev["major"], dev["minor"]))
         os.chown(path, dev.get("uid", 0), dev.get("gid", 0))
@@ -96,6 +99,19 @@ def mask_paths(masked: list, readonly: list) -> None:
         n.mount(path, path, None, n.MS_BIND | n.MS_REC)
         n.mount(None, path, None,
                 n.MS_BIND | n.MS_REMOUNT | n.MS_RDONLY | n.MS_NOSUID | n.MS_NODEV | n.MS_NOEXEC)
+
+
+def write_sysctls(sysctls: dict) -> None:
+    """linux.sysctl, written in the container's own /proc/sys (its namespaces')."""
+    for key, value in sysctls.items():
+        parts = key.replace("/", ".").split(".")
+        if not all(parts) or ".." in key or any(p in (".", "..") for p in parts):
+            raise OSError(errno.EINVAL, f"invalid sysctl {key!r}")
+        fd = os.open("/proc/sys/" + "/".join(parts), os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            os.write(fd, str(value).encode())
+        finally:
+            os.close(fd)
 
 
 def pivot_into(root: str) -> None:
@@ -147,6 +163,7 @@ def setup_rootfs(spec: dict, rootfs: str, overlay: dict | None) -> None:
             mount_entry(rootfs, entry)
     create_devices(rootfs, linux.get("devices", ()), bind=userns or nodev)
     pivot_into(rootfs)
+    write_sysctls(linux.get("sysctl") or {})  # before /proc/sys turns read-only
     mask_paths(linux.get("maskedPaths", ()),
                [p for p in linux.get("readonlyPaths", ()) if not _in_cgroup_dir(p)])
     if spec.get("root", {}).get("readonly"):
