@@ -104,7 +104,7 @@ def create(host, dirs: dict) -> list:
                 if "cpuset" in name.split(","):
                     V1Group._inherit_cpuset(directory)
     except OSError as exc:
-        remove(made)
+        remove(made, made)
         raise PycontainError(f"cannot create cgroup {path}: {exc.strerror}") from None
     return made
 
@@ -117,8 +117,9 @@ def _enable_controllers(host, directory: str) -> None:
         pass  # a controller in use below: the limits that need it say so when applied
 
 
-def remove(made: list, timeout: float = 5.0) -> None:
-    """rmdir what create made, deepest first, waiting for exiting processes."""
+def remove(made: list, leaves=(), timeout: float = 5.0) -> None:
+    """rmdir what create made, deepest first: the cgroup itself (leaves),
+    waiting for exiting processes; a parent only if no other cgroup is in it."""
     deadline = time.monotonic() + timeout
     for directory in sorted(made, key=lambda d: d.count("/"), reverse=True):
         while True:
@@ -128,6 +129,8 @@ def remove(made: list, timeout: float = 5.0) -> None:
             except FileNotFoundError:
                 break
             except OSError as exc:
+                if directory not in leaves:
+                    break  # another container's cgroup is in it: theirs to remove
                 if time.monotonic() > deadline:
                     raise RuncError(f"cannot remove cgroup {directory}: {exc.strerror}") \
                         from None

@@ -195,6 +195,9 @@ def create(root: str, cid: str, opts: Options, log=None):
         ctx = _context(spec, rootfs, fifo_fd, opts.preserve_fds, group)
         if group is not None:
             made = cgroup.create(host, group_dirs(group))
+            if not opts.systemd and not (spec.get("linux") or {}).get("cgroupsPath"):
+                made += [os.path.dirname(d) for d in group_dirs(group).values()
+                         if os.path.dirname(d) not in made]  # our parent: the last out removes it
             ctr.data["cgroup"]["made"] = made
             group.apply((spec.get("linux") or {}).get("resources") or {})
         launch = spawn(spec, ctx, tty=bool(process.get("terminal")),
@@ -221,7 +224,7 @@ def create(root: str, cid: str, opts: Options, log=None):
             launch.abort()
         if made:
             try:
-                cgroup.remove(made)
+                cgroup.remove(made, group_dirs(group).values())
             except RuncError:
                 pass
         shutil.rmtree(ctr.dir, ignore_errors=True)

@@ -56,7 +56,7 @@ def delete(ctr: Container, force: bool = False, log=None) -> None:
     _wait_gone(ctr)
     hooks.run(_spec_of(ctr), "poststop", dict(ctr.oci_state(), status="stopped"), log)
     if ctr.data.get("cgroup"):
-        cgroup.remove(ctr.data["cgroup"]["made"])
+        cgroup.remove(ctr.data["cgroup"]["made"], ctr.data["cgroup"]["dirs"].values())
     shutil.rmtree(ctr.dir, ignore_errors=True)
 
 
