@@ -1,5 +1,6 @@
 """Fixtures for the pycontain-runc tests: a private runtime root and cgroup
 parent per test, and a check that the test left nothing behind."""
+import json
 import os
 import time
 from pathlib import Path
@@ -27,7 +28,6 @@ class Runtime:
         path = self.tmp / f"bundle{self.count}"
         path.mkdir()
         bundle = make_bundle(path, args, **changes)
-        import json
         config = json.loads((bundle / "config.json").read_text())
         config["linux"].setdefault("cgroupsPath", f"{self.cgroup_parent}/c{self.count}")
         (bundle / "config.json").write_text(json.dumps(config))
@@ -38,6 +38,9 @@ class Runtime:
         for line in Path("/proc/self/cgroup").read_text().splitlines():
             _, names, path = line.split(":", 2)
             own[names] = path.strip("/")
+        if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):  # v2
+            base = Path("/sys/fs/cgroup", own.get("", ""), self.cgroup_parent)
+            return [str(base)] if base.is_dir() else []
         found = []
         for name in os.listdir("/sys/fs/cgroup"):
             base = Path("/sys/fs/cgroup", name, own.get(name, ""), self.cgroup_parent)

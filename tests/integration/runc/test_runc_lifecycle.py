@@ -184,9 +184,10 @@ def test_namespaces_joined_by_path_and_resources_updated(rt):
         assert os.stat(f"/proc/{app}/ns/{ns}").st_ino != os.stat(f"/proc/{sandbox}/ns/{ns}").st_ino
     res = json.dumps({"memory": {"limit": 64 << 20}, "pids": {"limit": 50}})
     rt("update", "--resources", "-", "app", input=res)
-    memory = next(d for d in rt.cgroups() if "/memory/" in d)
-    limits = [open(os.path.join(e.path, "memory.limit_in_bytes")).read().strip()
-              for e in os.scandir(memory) if e.is_dir()]
+    v2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+    memory = next(d for d in rt.cgroups() if v2 or "/memory/" in d)
+    limits = [open(os.path.join(e.path, "memory.max" if v2 else "memory.limit_in_bytes"))
+              .read().strip() for e in os.scandir(memory) if e.is_dir()]
     assert str(64 << 20) in limits
     for cid in ("app", "sandbox"):
         rt("delete", "--force", cid)
