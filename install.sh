@@ -30,7 +30,7 @@ editable=()
 if compgen -G '.venv/lib/python3*/site-packages/__editable__*pycontain*' >/dev/null; then
     editable=(-e)
 fi
-.venv/bin/pip install -q --disable-pip-version-check "${editable[@]}" '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
+.venv/bin/pip install -q --disable-pip-version-check "${editable[@]}" . 2>&1 | grep -v '^WARNING: Location' || true
 rm -rf build
 .venv/bin/python -I -c 'import pycontain._native' || { echo "install.sh: C extension missing" >&2; exit 1; }
 # The command: a static launcher (csrc/launcher.c) in front of bin/pycontain,

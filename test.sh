@@ -3,6 +3,18 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 ./install.sh
+# What only the tests need: the real callers of pycontain-runc (podman, containerd),
+# and the Python test dependencies (pyproject.toml's `test` extra).
+TEST_PACKAGES=(podman containerd golang-go)
+missing=()
+for pkg in "${TEST_PACKAGES[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "test.sh: installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+.venv/bin/python -I -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["test"]))' \
+    | xargs .venv/bin/pip install -q --disable-pip-version-check 2>&1 | grep -v '^WARNING: Location' || true
 .venv/bin/python -I -m pytest -q -p no:cacheprovider tests "$@"  # -I: the installed package, not ./pycontain
 if [ $# -eq 0 ] && [ -z "${PYCONTAIN_SKIP_VM:-}" ]; then
     tests/vm/run.sh                   # the cgroup tests again, in a pure cgroup v2 VM

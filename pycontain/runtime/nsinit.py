@@ -71,7 +71,8 @@ def container_main(spec: dict, ctx: dict, go_fd: int, err_fd: int) -> None:
     setup_stdio, before_exec (hooks run as root before the privileges drop),
     seccomp (the BPF program to install), in_process (called instead of exec),
     die_with_parent (killed when the engine's thread that made it dies; armed
-    after the user switch, which disarms it).
+    after the user switch, which disarms it), keep_fds (left open: --preserve-fds),
+    await_start (an OCI `create`: called once set up, returns when started).
     """
     code = ENGINE
     try:
@@ -112,8 +113,7 @@ def container_main(spec: dict, ctx: dict, go_fd: int, err_fd: int) -> None:
         if "rootfs" in ctx:
             mount_cgroup_fs(spec)
         process = spec["process"]
-        os.closerange(3, err_fd)
-        os.closerange(err_fd + 1, 0x7FFFFFFF)  # every leaked fd (CVE-2024-21626), before chdir
+        _close_fds_but({err_fd, *ctx.get("keep_fds", ())})  # before chdir (CVE-2024-21626)
         apply_process(process)
         for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores these; exec keeps that
             signal.signal(sig, signal.SIG_DFL)
@@ -128,6 +128,10 @@ def container_main(spec: dict, ctx: dict, go_fd: int, err_fd: int) -> None:
         args = process["args"]
         path = find_executable(args[0], process.get("env", []))
         env = dict(e.split("=", 1) for e in process.get("env", []) if "=" in e)
+        if "await_start" in ctx:  # an OCI `create`: set up; exec only once started
+            os.close(err_fd)  # what exec would do: `create` learns that we are ready
+            err_fd = -1
+            ctx["await_start"]()
         try:
             os.execve(path, args, env)
         except OSError as exc:
@@ -138,6 +142,16 @@ def container_main(spec: dict, ctx: dict, go_fd: int, err_fd: int) -> None:
     except BaseException as exc:  # noqa: BLE001 - a forked child: report, never unwind
         message = str(exc) if isinstance(exc, OSError) else f"container init failed: {exc!r}"
     try:
-        _report(err_fd, code, message)
+        if err_fd >= 0:
+            _report(err_fd, code, message)
     finally:
         os._exit(code)
+
+
+def _close_fds_but(keep: set) -> None:
+    """Close every fd from 3 up but those in keep (a leaked fd is a way out)."""
+    low = 3
+    for fd in sorted(fd for fd in keep if fd >= 3):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 0x7FFFFFFF)

@@ -41,6 +41,30 @@ def join_namespaces(pid: int) -> None:
         os.close(fd)
 
 
+def join_spec_namespaces(spec: dict) -> None:
+    """setns into the spec's namespaces that name a path (user first, mount
+    last), as a CRI pod's containers join their sandbox's network and IPC."""
+    order = ("user", "cgroup", "ipc", "uts", "network", "pid", "mount")
+    entries = [ns for ns in spec.get("linux", {}).get("namespaces", ()) if ns.get("path")]
+    for ns in sorted(entries, key=lambda ns: order.index(ns["type"])):
+        try:
+            fd = os.open(ns["path"], os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise PycontainError(f"cannot open {ns['type']} namespace {ns['path']}: "
+                                 f"{exc.strerror}") from None
+        try:
+            n.setns(fd, n.NAMESPACES[ns["type"]][0])
+        except OSError as exc:
+            raise PycontainError(f"cannot join {ns['type']} namespace {ns['path']}: "
+                                 f"{exc.strerror}") from None
+        finally:
+            os.close(fd)
+
+
+def _joins_paths(spec: dict) -> bool:
+    return any(ns.get("path") for ns in spec.get("linux", {}).get("namespaces", ()))
+
+
 def become_container(spec: dict, ctx: dict, flags: int, go_fd, err_fd: int):
     """In the container's first process (PID 1 of its pid namespace): unshare
     the other namespaces (flags), then run nsinit.container_main. Never returns."""
@@ -89,9 +113,10 @@ def _fork_in_namespaces(spec: dict, ctx: dict, flags: int, go: tuple, err: tuple
 
 
 def spawn(spec: dict, ctx: dict, stdio=(None, None, None), tty: bool = False,
-          join_pid: int = 0) -> "Launch":
+          join_pid: int = 0, winsize: bytes | None = None) -> "Launch":
     """Fork the container's first process in new namespaces (or, with join_pid,
-    a process inside that container's namespaces); see the module doc."""
+    a process inside that container's namespaces); see the module doc.
+    winsize: the terminal's size (struct winsize), else the caller's."""
     from pycontain.runtime.nsinit import container_main
 
     n.prctl(n.PR_SET_CHILD_SUBREAPER, 1)
@@ -106,11 +131,12 @@ def spawn(spec: dict, ctx: dict, stdio=(None, None, None), tty: bool = False,
     if tty:
         from pycontain.runtime import console as consoles
         console, theirs = consoles.socketpair()
-        ctx["console"] = (theirs.detach(), consoles.caller_window_size())
+        ctx["console"] = (theirs.detach(), winsize or consoles.caller_window_size())
     else:
         ctx["setup_stdio"] = stdio_setup(stdio)
     flags = 0 if join_pid else namespace_flags(spec)
-    if flags and not flags & n.CLONE_NEWUSER:
+    joins = not join_pid and _joins_paths(spec)
+    if flags and not flags & n.CLONE_NEWUSER and not joins:
         try:
             return _fork_in_namespaces(spec, ctx, flags, (go_r, go_w), (err_r, err_w), console)
         finally:
@@ -130,6 +156,8 @@ def spawn(spec: dict, ctx: dict, stdio=(None, None, None), tty: bool = False,
             if join_pid:
                 join_namespaces(join_pid)
             else:
+                if joins:
+                    join_spec_namespaces(spec)
                 if mapper:
                     mapper.enter()
                 n.unshare(flags & ~n.CLONE_NEWUSER)

@@ -5,14 +5,19 @@ layers, the spec's mounts, a minimal /dev, masked and read-only paths, then
 pivot_root. Every mount lives only in the container's mount namespace, so
 nothing is left on the host when its last process exits.
 """
+import errno
 import os
 import stat
 
 from pycontain import native as n
 from pycontain.errors import PycontainError
-from pycontain.runtime.mounts import mount_entry
+from pycontain.runtime.mounts import PROPAGATION, mount_entry
 from pycontain.runtime.securejoin import secure_join
 from pycontain.runtime.security.mountcheck import check_dev_null, check_target
+
+ROOT_PROPAGATION = dict(PROPAGATION, shared=n.MS_SHARED, rshared=n.MS_SHARED | n.MS_REC,
+                        unbindable=n.MS_UNBINDABLE, runbindable=n.MS_UNBINDABLE | n.MS_REC)
+DEVICE_KINDS = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
 
 DEV_SYMLINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
                 "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2",
@@ -53,11 +58,15 @@ def volatile_upper(target: str, overlay: dict):
                                                work=os.path.join(target, "work")))
 
 
+def _own_dev_tmpfs(spec_mounts) -> bool:
+    dev = [m for m in spec_mounts if m["destination"].rstrip("/") == "/dev"]
+    return bool(dev) and dev[-1].get("type") == "tmpfs"
+
+
 def _dev_fs(root: str, spec_mounts) -> int:
     """The st_dev of the container's /dev, after checking it is the spec's own
     tmpfs: device nodes and links are never made through a bind of a host directory."""
-    dev = [m for m in spec_mounts if m["destination"].rstrip("/") == "/dev"]
-    if not dev or dev[-1].get("type") != "tmpfs":
+    if not _own_dev_tmpfs(spec_mounts):
         raise PycontainError("refusing to make device nodes: the container's /dev is not "
                              "a tmpfs of its own")
     return os.stat(secure_join(root, "/dev")).st_dev
@@ -75,7 +84,11 @@ def _on(fs: int, path: str) -> str:
 def create_devices(root: str, devices: list, spec_mounts=(), bind: bool = False) -> None:
     """mknod the spec's devices in the container's /dev (a fresh tmpfs); in a
     user namespace, where mknod is not allowed, or on a nodev /dev, bind the
-    host's nodes instead (hostPath, or the same path on the host)."""
+    host's nodes instead (hostPath, or the same path on the host). A /dev that
+    is not the container's own tmpfs (an OCI bundle's bind of a host /dev) gets
+    no nodes and no links, and a device asked for there is an error."""
+    if not devices and not _own_dev_tmpfs(spec_mounts):
+        return
     fs = _dev_fs(root, spec_mounts)
     for dev in devices:
         path = _on(fs, secure_join(root, dev["path"]))
@@ -83,7 +96,7 @@ def create_devices(root: str, devices: list, spec_mounts=(), bind: bool = False)
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW, 0o600))
             n.mount(dev.get("hostPath", dev["path"]), path, None, n.MS_BIND)
             continue
-        kind = stat.S_IFCHR if dev.get("type", "c") == "c" else stat.S_IFBLK
+        kind = DEVICE_KINDS.get(dev.get("type", "c"), stat.S_IFCHR)
         os.mknod(path, kind | dev.get("fileMode", 0o666),
                  os.makedev(dev["major"], dev["minor"]))
         os.chown(path, dev.get("uid", 0), dev.get("gid", 0))
@@ -117,6 +130,19 @@ def mask_paths(masked: list, readonly: list) -> None:
                 n.MS_BIND | n.MS_REMOUNT | n.MS_RDONLY | n.MS_NOSUID | n.MS_NODEV | n.MS_NOEXEC)
 
 
+def write_sysctls(sysctls: dict) -> None:
+    """linux.sysctl, written in the container's own /proc/sys (its namespaces')."""
+    for key, value in sysctls.items():
+        parts = key.replace("/", ".").split(".")
+        if not all(parts) or ".." in key or any(p in (".", "..") for p in parts):
+            raise OSError(errno.EINVAL, f"invalid sysctl {key!r}")
+        fd = os.open("/proc/sys/" + "/".join(parts), os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            os.write(fd, str(value).encode())
+        finally:
+            os.close(fd)
+
+
 def pivot_into(root: str) -> None:
     """Make root the process's / and detach the old root entirely."""
     os.chdir(root)
@@ -132,19 +158,34 @@ def _in_cgroup_dir(path: str) -> bool:
     return path == CGROUP_DIR or path.startswith(CGROUP_DIR + "/")
 
 
-def setup_rootfs(spec: dict, rootfs: str, overlay: dict) -> None:
-    """Everything between unshare and exec that concerns files and mounts,
-    but /sys/fs/cgroup: see mount_cgroup_fs."""
-    n.mount(None, "/", None, n.MS_REC | n.MS_PRIVATE)
-    if overlay.get("volatile"):
-        rootfs, overlay = volatile_upper(rootfs, overlay)
+def _mount_root(rootfs: str, spec: dict, overlay: dict | None, nodev: bool) -> None:
+    """The root as a mount point, as pivot_root wants: the overlay of the image
+    layers, or (an OCI bundle, overlay None) the bundle's rootfs bound onto itself."""
     linux = spec.get("linux", {})
+    userns = any(ns.get("type") == "user" for ns in linux.get("namespaces", ()))
+    if overlay is None:
+        n.mount(rootfs, rootfs, None, n.MS_BIND | n.MS_REC)
+    else:
+        mount_overlay(rootfs, overlay, userns, nodev)
+
+
+def setup_rootfs(spec: dict, rootfs: str, overlay: dict | None) -> None:
+    """Everything between unshare and exec that concerns files and mounts,
+    but /sys/fs/cgroup: see mount_cgroup_fs. overlay None: rootfs is used as it
+    is (an OCI bundle's root)."""
+    linux = spec.get("linux", {})
+    # nothing we mount may reach the host: private, or slave where the bundle
+    # asks for propagation (applied to the new root after pivot_root)
+    n.mount(None, "/", None, n.MS_REC | (n.MS_SLAVE if linux.get("rootfsPropagation")
+                                          in ROOT_PROPAGATION else n.MS_PRIVATE))
+    if overlay is not None and overlay.get("volatile"):
+        rootfs, overlay = volatile_upper(rootfs, overlay)
     userns = any(ns.get("type") == "user" for ns in linux.get("namespaces", ()))
     # a nodev /dev (all but --privileged) means: devices only where we bind them,
     # so a node made with mknod (CAP_MKNOD) opens nothing, in /dev or on the root
     nodev = any(m["destination"] == "/dev" and "nodev" in m.get("options", ())
                 for m in spec.get("mounts", ()))
-    mount_overlay(rootfs, overlay, userns, nodev)  # a mount point, as pivot_root wants
+    _mount_root(rootfs, spec, overlay, nodev)
     for entry in spec.get("mounts", ()):
         if not _in_cgroup_dir(entry["destination"]):
             check_target(rootfs, entry)
@@ -152,10 +193,13 @@ def setup_rootfs(spec: dict, rootfs: str, overlay: dict) -> None:
     create_devices(rootfs, linux.get("devices", ()), spec.get("mounts", ()),
                    bind=userns or nodev)
     pivot_into(rootfs)
+    write_sysctls(linux.get("sysctl") or {})  # before /proc/sys turns read-only
     mask_paths(linux.get("maskedPaths", ()),
                [p for p in linux.get("readonlyPaths", ()) if not _in_cgroup_dir(p)])
     if spec.get("root", {}).get("readonly"):
         n.mount(None, "/", None, n.MS_BIND | n.MS_REMOUNT | n.MS_RDONLY)
+    if linux.get("rootfsPropagation") in ROOT_PROPAGATION:
+        n.mount(None, "/", None, ROOT_PROPAGATION[linux["rootfsPropagation"]])
 
 
 def mount_cgroup_fs(spec: dict) -> None:

@@ -12,7 +12,7 @@ import time
 from pycontain.errors import PycontainError
 from pycontain.runtime.cgroups import devices, files, limits
 from pycontain.runtime.cgroups import hierarchy
-from pycontain.runtime.cgroups.hierarchy import V1_JOINED, parent_name
+from pycontain.runtime.cgroups.hierarchy import parent_name
 
 SIGKILL = 9
 GONE_TIMEOUT = 5.0
@@ -93,9 +93,9 @@ class V2Group:
         return os.path.join(self.path, name)
 
     def check(self, res: dict) -> None:
-        for flag, controller in limits.requested(res):
+        for flag, controller in limits.requested(res, 2):
             if controller not in self.host.controllers:
-                raise _unenforceable(flag, controller, self.host)
+                raise _unenforceable(flag, controller or "(v1 only)", self.host)
 
     def create(self) -> None:
         _make_in_parent(self._make_parent, lambda: os.mkdir(self.path, 0o755))
@@ -193,7 +193,7 @@ class V1Group:
 
     def check(self, res: dict) -> None:
         for flag, controller in limits.requested(res):
-            if controller not in V1_JOINED or self._dir(controller) is None:
+            if self._dir(controller) is None:
                 raise _unenforceable(flag, controller, self.host)
 
     @staticmethod

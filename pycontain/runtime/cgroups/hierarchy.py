@@ -42,24 +42,26 @@ def parent_name() -> str:
     return name
 
 
-def _v1_mounts(root: str) -> dict:
+def _v1_mounts(root: str, wanted: tuple = V1_JOINED) -> dict:
     mounts = {}
     for name in sorted(os.listdir(root)):
         path = os.path.join(root, name)
         if os.path.islink(path) or not os.path.exists(os.path.join(path, "cgroup.procs")):
             continue
-        if any(c in V1_JOINED for c in name.split(",")):
+        if any(c in wanted for c in name.split(",")):
             mounts[name] = path
     return mounts
 
 
-def detect(root: str = ROOT):
-    """The host's cgroup layout, or None when no cgroup file system is mounted."""
+def detect(root: str = ROOT, wanted: tuple = V1_JOINED):
+    """The host's cgroup layout, or None when no cgroup file system is mounted;
+    on v1 the hierarchies of the wanted controllers (default: those every
+    container joins; an OCI bundle's cgroup joins them all, V1_CONTROLLERS)."""
     try:
         if os.path.exists(os.path.join(root, "cgroup.controllers")):
             with open(os.path.join(root, "cgroup.subtree_control")) as f:
                 return Host(2, root, {"": root}, set(f.read().split()))
-        mounts = _v1_mounts(root)
+        mounts = _v1_mounts(root, wanted)
     except (FileNotFoundError, NotADirectoryError):
         return None
     if not mounts:

@@ -1,0 +1,47 @@
+"""OCI hooks: run with the container's state on stdin, each within its timeout.
+
+prestart and createRuntime run in the runtime's namespaces once the container's
+namespaces exist; poststart after `start`; poststop at `delete`. A failing
+prestart/createRuntime hook fails `create`; poststart and poststop failures
+are warnings (the OCI runtime spec's rules).
+"""
+import json
+import subprocess
+import sys
+
+from pycontain.runc.state import RuncError
+
+FATAL = ("prestart", "createRuntime", "createContainer", "startContainer")
+
+
+def run(spec: dict, stage: str, state: dict, log=None) -> None:
+    """Run the spec's hooks of one stage in order; raise (fatal stages) or warn."""
+    for hook in (spec.get("hooks") or {}).get(stage) or ():
+        try:
+            _run_one(hook, state)
+        except RuncError as exc:
+            if stage in FATAL:
+                raise RuncError(f"{stage} hook: {exc}") from None
+            message = f"{stage} hook: {exc}"
+            (log or (lambda level, msg: print(f"pycontain-runc: warning: {msg}",
+                                              file=sys.stderr)))("warning", message)
+
+
+def _run_one(hook: dict, state: dict) -> None:
+    path = hook.get("path")
+    if not path or not path.startswith("/"):
+        raise RuncError(f"hook path must be absolute, got {path!r}")
+    args = hook.get("args") or [path]
+    try:
+        proc = subprocess.run(args, executable=path, input=json.dumps(state).encode(),
+                              env=dict(e.split("=", 1) for e in hook.get("env", ()) if "=" in e),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              timeout=hook.get("timeout") or None)
+    except subprocess.TimeoutExpired:
+        raise RuncError(f"{path} timed out after {hook['timeout']} s") from None
+    except OSError as exc:
+        raise RuncError(f"{path}: {exc.strerror}") from None
+    if proc.returncode != 0:
+        detail = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise RuncError(f"{path} exited with status {proc.returncode}"
+                        + (f": {detail[-1]}" if detail else ""))

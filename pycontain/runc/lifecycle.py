@@ -1,0 +1,291 @@
+"""`create`, `start` and `run`: a bundle's container, set up and blocked
+before exec until `start`, as runc does it (the exec fifo).
+
+create: the container's init is spawned (runtime.process) with the bundle's
+root used as it is; prestart/createRuntime hooks run once its namespaces
+exist; its cgroup is made at linux.cgroupsPath; `create` returns when the init
+has done everything but exec and waits on ROOT/ID/exec.fifo. start: opening
+the fifo lets the init exec. The caller (conmon, containerd's shim) reaps it.
+"""
+import json
+import os
+import select
+import shutil
+import struct
+
+from pycontain.errors import PycontainError
+from pycontain.runc import cgroup, hooks
+from pycontain.runc.state import FIFO, Container, RuncError, now_rfc3339, start_time
+
+
+def load_bundle(bundle: str) -> tuple:
+    """(absolute bundle, spec, absolute rootfs) of a bundle directory."""
+    bundle = os.path.abspath(bundle or ".")
+    try:
+        with open(os.path.join(bundle, "config.json")) as f:
+            spec = json.load(f)
+    except FileNotFoundError:
+        raise RuncError(f"JSON specification file config.json not found in {bundle}") from None
+    except (OSError, ValueError) as exc:
+        raise RuncError(f"cannot read {bundle}/config.json: {exc}") from None
+    if not isinstance(spec, dict):
+        raise RuncError("config.json: not a JSON object")
+    if spec.get("process") is not None and not (spec["process"] or {}).get("args"):
+        raise RuncError("config.json: process.args must not be empty")
+    root = (spec.get("root") or {}).get("path") or "rootfs"
+    rootfs = root if root.startswith("/") else os.path.join(bundle, root)
+    if not os.path.isdir(rootfs):
+        raise RuncError(f"rootfs ({rootfs}) does not exist")
+    _add_default_devices(spec)
+    _expand_cgroup_mount(spec)
+    return bundle, spec, os.path.realpath(rootfs)
+
+
+def _expand_cgroup_mount(spec: dict) -> None:
+    """A `cgroup` mount naming no controller is runc's whole /sys/fs/cgroup:
+    cgroup2 on v2, on v1 a tmpfs with each hierarchy (runtime.cgroups.ocispec)."""
+    from pycontain.runtime.cgroups import ocispec
+    out = []
+    for m in spec.get("mounts") or ():
+        if m.get("type") != "cgroup" or m.get("destination") != "/sys/fs/cgroup":
+            out.append(m)
+            continue
+        out.extend(ocispec.mounts())
+        if "ro" in (m.get("options") or ()):
+            linux = spec.setdefault("linux", {})
+            linux["readonlyPaths"] = list(linux.get("readonlyPaths") or ()) + \
+                [p for p in ocispec.readonly_paths()
+                 if p not in (linux.get("readonlyPaths") or ())]
+    spec["mounts"] = out
+
+
+def _add_default_devices(spec: dict) -> None:
+    """The devices every OCI container has (/dev/null, zero, full, random,
+    urandom, tty) unless the bundle lists them, or binds a /dev of its own."""
+    from pycontain.runtime.defaults import default_devices
+    if any(m.get("destination") == "/dev" and ("bind" in (m.get("options") or ())
+                                                or m.get("type") == "bind")
+           for m in spec.get("mounts") or ()):
+        return
+    linux = spec.setdefault("linux", {})
+    listed = list(linux.get("devices") or ())
+    have = {d.get("path") for d in listed}
+    linux["devices"] = [d for d in default_devices() if d["path"] not in have] + listed
+
+
+def _new_namespaces(spec: dict) -> set:
+    return {ns["type"] for ns in (spec.get("linux") or {}).get("namespaces", ())
+            if not ns.get("path")}
+
+
+def _fifo_waiter(fifo_fd: int):
+    """In the init, last before exec: block until `start` opens the fifo."""
+    def wait():
+        fd = os.open(f"/proc/self/fd/{fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
+        os.write(fd, b"0")
+        os.close(fd)
+    return wait
+
+
+def _winsize(process: dict):
+    size = process.get("consoleSize") or {}
+    if not size:
+        return None
+    return struct.pack("HHHH", size.get("height", 0), size.get("width", 0), 0, 0)
+
+
+def _context(spec: dict, rootfs: str, fifo_fd: int, preserve_fds: int, group) -> dict:
+    linux = spec.get("linux") or {}
+    new = _new_namespaces(spec)
+    kinds = {ns["type"] for ns in linux.get("namespaces", ())}
+    if spec.get("hostname") and "uts" not in kinds:
+        raise RuncError("unable to set hostname without a UTS namespace")
+    ctx = {"rootfs": rootfs, "overlay": None, "hostname": spec.get("hostname"),
+           "loopback": "network" in new,
+           "keep_fds": [fifo_fd, *range(3, 3 + preserve_fds)],
+           "await_start": _fifo_waiter(fifo_fd)}
+    if "mount" not in kinds:
+        raise RuncError("a mount namespace is required")
+    _check_caps(spec.get("process") or {})
+    if group is not None:
+        ctx["cgroup_join"] = group.self_join_files()
+    return ctx
+
+
+def _check_caps(process: dict) -> None:
+    """A capability the runtime does not hold cannot be granted: fail as runc
+    does, rather than start the process with less than it asked for."""
+    from pycontain.runtime.security.caps import NUMBERS
+    with open("/proc/self/status") as f:
+        bounding = next(int(line.split()[1], 16) for line in f if line.startswith("CapBnd:"))
+    asked = {name for names in (process.get("capabilities") or {}).values() for name in names}
+    missing = sorted(name for name in asked if name in NUMBERS
+                     and not bounding >> NUMBERS[name] & 1)
+    if missing:
+        raise RuncError(f"unable to apply caps: {', '.join(missing)}: the runtime does not "
+                        "hold them: operation not permitted")
+
+
+def _send_console(master: int, console_socket: str) -> None:
+    import socket
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(console_socket)
+            socket.send_fds(sock, [b"/dev/ptmx"], [master])
+    except OSError as exc:
+        raise RuncError(f"cannot send the terminal to {console_socket}: {exc.strerror}") \
+            from None
+    finally:
+        os.close(master)
+
+
+def _write_pid_file(path: str, pid: int) -> None:
+    path = os.path.abspath(path)
+    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp-{os.getpid()}")
+    with open(tmp, "w") as f:
+        f.write(str(pid))
+    os.rename(tmp, path)
+
+
+class Options:
+    """What create/run were asked (runc's flags)."""
+
+    def __init__(self, bundle=".", pid_file=None, console_socket=None, preserve_fds=0,
+                 systemd=False, keep_master=False):
+        self.bundle, self.pid_file, self.console_socket = bundle, pid_file, console_socket
+        self.preserve_fds, self.systemd, self.keep_master = preserve_fds, systemd, keep_master
+
+
+def create(root: str, cid: str, opts: Options, log=None):
+    """Set the container up; return (Container, pty master or None)."""
+    from pycontain.runtime.process import spawn
+
+    bundle, spec, rootfs = load_bundle(opts.bundle)
+    process = spec.get("process") or {}
+    if process.get("terminal") and not (opts.console_socket or opts.keep_master):
+        raise RuncError("cannot allocate tty if runc will detach without setting console socket")
+    if opts.console_socket and not process.get("terminal"):
+        raise RuncError("cannot use console socket if runc will not detach or allocate tty")
+    os.makedirs(root, 0o711, exist_ok=True)
+    ctr = Container(root, cid)
+    try:
+        os.mkdir(ctr.dir, 0o711)
+    except FileExistsError:
+        raise RuncError(f"container with id exists: {cid}") from None
+    launch, made, fifo_fd = None, [], -1
+    try:
+        host = cgroup.full_host()
+        group = None
+        ctr.data = {"ociVersion": spec.get("ociVersion", "1.0.2"), "bundle": bundle,
+                    "rootfs": rootfs, "created": now_rfc3339(),
+                    "annotations": spec.get("annotations") or {}}
+        if host is not None:
+            path = cgroup.relative_path((spec.get("linux") or {}).get("cgroupsPath", ""),
+                                        cid, opts.systemd)
+            dirs = cgroup.resolve(host, path)
+            group = cgroup.group(host, dirs)
+            group.check((spec.get("linux") or {}).get("resources") or {})
+            ctr.data["cgroup"] = {"dirs": dirs, "made": []}
+        if not process:  # nothing to run: a container that stops once started
+            ctr.data["no_process"] = True
+            ctr.save()
+            return ctr, None
+        os.mkfifo(ctr.path(FIFO), 0o622)
+        fifo_fd = os.open(ctr.path(FIFO), os.O_PATH | os.O_CLOEXEC)
+        ctx = _context(spec, rootfs, fifo_fd, opts.preserve_fds, group)
+        if group is not None:
+            made = cgroup.create(host, group_dirs(group))
+            if not opts.systemd and not (spec.get("linux") or {}).get("cgroupsPath"):
+                made += [os.path.dirname(d) for d in group_dirs(group).values()
+                         if os.path.dirname(d) not in made]  # our parent: the last out removes it
+            ctr.data["cgroup"]["made"] = made
+            group.apply((spec.get("linux") or {}).get("resources") or {})
+        launch = spawn(spec, ctx, tty=bool(process.get("terminal")),
+                       winsize=_winsize(process))
+        ctr.data.update(pid=launch.pid, start_time=start_time(launch.pid))
+        ctr.save()
+        _oom_score_adj(launch.pid, process)
+        state = dict(ctr.oci_state(), status="created", pid=launch.pid)
+        hooks.run(spec, "prestart", state, log)
+        hooks.run(spec, "createRuntime", state, log)
+        launch.begin()
+        if group is not None and not group.self_join_files():
+            group.add(launch.pid)
+        launch.start()
+        master = launch.master
+        if master is not None and opts.console_socket:
+            _send_console(master, opts.console_socket)
+            master = None
+        if opts.pid_file:
+            _write_pid_file(opts.pid_file, launch.pid)
+        return ctr, master
+    except BaseException as exc:
+        if launch is not None:
+            launch.abort()
+        if made:
+            try:
+                cgroup.remove(made, group_dirs(group).values())
+            except RuncError:
+                pass
+        shutil.rmtree(ctr.dir, ignore_errors=True)
+        if isinstance(exc, PycontainError):
+            raise RuncError(str(exc)) from None
+        raise
+    finally:
+        if fifo_fd >= 0:
+            os.close(fifo_fd)
+
+
+def group_dirs(group) -> dict:
+    return {"": group.path} if hasattr(group, "path") else dict(group.paths)
+
+
+def _oom_score_adj(pid: int, process: dict) -> None:
+    if "oomScoreAdj" not in process:
+        return
+    try:
+        with open(f"/proc/{pid}/oom_score_adj", "w") as f:
+            f.write(str(process["oomScoreAdj"]))
+    except OSError as exc:
+        raise RuncError(f"cannot set oom_score_adj to {process['oomScoreAdj']}: "
+                        f"{exc.strerror}") from None
+
+
+def start(root: str, cid: str, log=None) -> Container:
+    """Let a created container's init exec; run the poststart hooks."""
+    ctr = Container.load(root, cid)
+    status = ctr.status()
+    if status == "stopped":
+        raise RuncError("cannot start a container that has stopped")
+    if status != "created":
+        raise RuncError("cannot start an already running container")
+    if ctr.data.get("no_process"):
+        ctr.data["started"] = True
+        ctr.save()
+        return ctr
+    fd = os.open(ctr.path(FIFO), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        while not poller.poll(100):
+            if not ctr.alive():
+                raise RuncError("cannot start a container that has stopped")
+        if os.read(fd, 1) != b"0":
+            raise RuncError("cannot start a container that has stopped")
+    finally:
+        os.close(fd)
+        try:
+            os.unlink(ctr.path(FIFO))
+        except FileNotFoundError:
+            pass
+    spec = _spec_of(ctr)
+    hooks.run(spec, "poststart", ctr.oci_state(), log)
+    return ctr
+
+
+def _spec_of(ctr: Container) -> dict:
+    try:
+        with open(os.path.join(ctr.data["bundle"], "config.json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}

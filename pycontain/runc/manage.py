@@ -1,0 +1,119 @@
+"""The verbs on an existing container: state, kill, delete, pause, resume,
+ps, update, list."""
+import json
+import os
+import shutil
+import subprocess
+import time
+
+from pycontain.runc import cgroup, hooks
+from pycontain.runc.lifecycle import _spec_of
+from pycontain.runc.state import Container, RuncError, all_ids
+
+
+def _group(ctr: Container):
+    saved = ctr.data.get("cgroup")
+    host = cgroup.full_host()
+    if not saved or host is None:
+        return None
+    return cgroup.group(host, saved["dirs"])
+
+
+def kill(ctr: Container, sig: int, all_processes: bool = False) -> None:
+    if ctr.status() == "stopped":
+        raise RuncError("container not running")
+    group = _group(ctr)
+    pids = group.pids() if all_processes and group is not None else [ctr.pid]
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def _wait_gone(ctr: Container, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while ctr.alive() and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+def delete(ctr: Container, force: bool = False, log=None) -> None:
+    """Remove the container: refused while it runs unless forced; a created
+    one is killed (as runc does). Removes only what create made."""
+    status = ctr.status()
+    if status not in ("stopped", "created") and not force:
+        raise RuncError(f"cannot delete container {ctr.id} that is not stopped: {status}")
+    group = _group(ctr)
+    if status != "stopped":
+        if status == "paused" and group is not None:
+            cgroup.freeze(cgroup.full_host(), ctr.data["cgroup"]["dirs"], False)
+        try:
+            os.kill(ctr.pid, 9)
+        except ProcessLookupError:
+            pass
+    if group is not None:
+        group.kill()  # every process left in the cgroup
+    _wait_gone(ctr)
+    hooks.run(_spec_of(ctr), "poststop", dict(ctr.oci_state(), status="stopped"), log)
+    if ctr.data.get("cgroup"):
+        cgroup.remove(ctr.data["cgroup"]["made"], ctr.data["cgroup"]["dirs"].values())
+    shutil.rmtree(ctr.dir, ignore_errors=True)
+
+
+def pause(ctr: Container, on: bool) -> None:
+    status = ctr.status()
+    if on and status != "running":
+        raise RuncError(f"container not running" if status != "paused"
+                        else "container already paused")
+    if not on and status != "paused":
+        raise RuncError("container not paused")
+    if _group(ctr) is None:
+        raise RuncError("cannot pause: the container has no cgroup")
+    cgroup.freeze(cgroup.full_host(), ctr.data["cgroup"]["dirs"], on)
+
+
+def pids(ctr: Container) -> list:
+    group = _group(ctr)
+    return group.pids() if group is not None else ([ctr.pid] if ctr.alive() else [])
+
+
+def ps(ctr: Container, fmt: str, ps_args: list) -> str:
+    """runc ps: the cgroup's pids as JSON, or ps(1)'s table filtered to them."""
+    found = pids(ctr)
+    if fmt == "json":
+        return json.dumps(found)
+    out = subprocess.run(["ps", *(ps_args or ["-ef"])], capture_output=True, text=True,
+                         check=False).stdout.splitlines()
+    if not out:
+        raise RuncError("ps printed nothing")
+    header = out[0].split()
+    if "PID" not in header:
+        raise RuncError("couldn't find PID field in ps output")
+    col = header.index("PID")
+    keep = {str(p) for p in found}
+    return "\n".join([out[0]] + [line for line in out[1:]
+                                 if len(line.split()) > col and line.split()[col] in keep])
+
+
+def update(ctr: Container, res: dict) -> None:
+    if ctr.status() == "stopped":
+        raise RuncError("container not running")
+    group = _group(ctr)
+    if group is None:
+        raise RuncError("the container has no cgroup to update")
+    from pycontain.errors import PycontainError
+    try:
+        group.check(res)
+        group.apply(res)
+    except PycontainError as exc:
+        raise RuncError(str(exc)) from None
+
+
+def listing(root: str) -> list:
+    found = []
+    for cid in all_ids(root):
+        try:
+            found.append(Container.load(root, cid).oci_state())
+        except (RuncError, OSError, ValueError):
+            continue
+    return found

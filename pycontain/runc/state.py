@@ -1,0 +1,110 @@
+"""A container's runtime state on disk: ROOT/ID/state.json and exec.fifo.
+
+The init process is known by pid and start time, so a reused pid is never
+taken for it. Status follows runc: `created` while the exec fifo exists,
+`running` once started, `paused` while frozen, `stopped` once the process is gone.
+"""
+import json
+import os
+import re
+import time
+
+from pycontain.fsutil import write_json
+
+ID_RE = re.compile(r"^[\w+\-.]{1,1024}$")
+FIFO = "exec.fifo"
+
+
+class RuncError(Exception):
+    """A failure reported as one line and exit status 1, as runc does."""
+
+
+def default_root() -> str:
+    if os.geteuid() == 0:
+        return "/run/pycontain-runc"
+    run = os.environ.get("XDG_RUNTIME_DIR")
+    if not run:
+        raise RuncError("XDG_RUNTIME_DIR is not set: pass --root for a rootless runtime")
+    return os.path.join(run, "pycontain-runc")
+
+
+def check_id(cid: str) -> str:
+    if not ID_RE.match(cid) or cid in (".", ".."):
+        raise RuncError(f"invalid container id format: {cid}")
+    return cid
+
+
+def start_time(pid: int):
+    """The process's start time in clock ticks (/proc/PID/stat field 22), or None."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+    return int(fields[19]) if fields[0] != b"Z" else None
+
+
+class Container:
+    """One container's directory under the runtime's root."""
+
+    def __init__(self, root: str, cid: str):
+        self.id = check_id(cid)
+        self.dir = os.path.join(root, cid)
+        self.data = {}
+
+    @classmethod
+    def load(cls, root: str, cid: str) -> "Container":
+        ctr = cls(root, cid)
+        try:
+            with open(os.path.join(ctr.dir, "state.json")) as f:
+                ctr.data = json.load(f)
+        except (FileNotFoundError, NotADirectoryError):
+            raise RuncError(f'container "{cid}" does not exist') from None
+        return ctr
+
+    def path(self, name: str) -> str:
+        return os.path.join(self.dir, name)
+
+    def save(self) -> None:
+        write_json(self.path("state.json"), self.data, sync=False)
+
+    @property
+    def pid(self) -> int:
+        return self.data.get("pid", 0)
+
+    def alive(self) -> bool:
+        return bool(self.pid) and start_time(self.pid) == self.data.get("start_time")
+
+    def status(self) -> str:
+        if self.data.get("no_process"):
+            return "stopped" if self.data.get("started") else "created"
+        if not self.alive():
+            return "stopped"
+        if os.path.exists(self.path(FIFO)):
+            return "created"
+        from pycontain.runc.cgroup import frozen
+        return "paused" if frozen(self.data.get("cgroup")) else "running"
+
+    def oci_state(self) -> dict:
+        """The state as `runc state` prints it: the OCI fields plus runc's own."""
+        status = self.status()
+        return {
+            "ociVersion": self.data.get("ociVersion", "1.0.2"),
+            "id": self.id, "pid": self.pid if status != "stopped" else 0,
+            "status": status, "bundle": self.data["bundle"], "rootfs": self.data["rootfs"],
+            "created": self.data["created"], "owner": "",
+            "annotations": self.data.get("annotations") or {},
+        }
+
+
+def now_rfc3339() -> str:
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
+
+
+def all_ids(root: str) -> list:
+    try:
+        return sorted(e.name for e in os.scandir(root)
+                      if e.is_dir() and os.path.exists(os.path.join(e.path, "state.json")))
+    except FileNotFoundError:
+        return []
