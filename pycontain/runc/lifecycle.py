@@ -37,8 +37,23 @@ def load_bundle(bundle: str) -> tuple:
     if not os.path.isdir(rootfs):
         raise RuncError(f"rootfs ({rootfs}) does not exist")
     _add_default_devices(spec)
+    _add_device_rules(spec)
     _expand_cgroup_mount(spec)
     return bundle, spec, os.path.realpath(rootfs)
+
+
+def _add_device_rules(spec: dict) -> None:
+    """The device cgroup as runc builds it: the bundle's rules (else deny all),
+    then the default devices and the bundle's linux.devices allowed."""
+    from pycontain.runtime.defaults import default_device_rules, device_rule
+    linux = spec.setdefault("linux", {})
+    res = linux.get("resources") or {}
+    rules = list(res.get("devices") or ()) or [device_rule(False)]
+    rules += [rule for rule in default_device_rules() if rule["allow"]]
+    rules += [device_rule(True, "b" if d.get("type") == "b" else "c", d.get("major"),
+                          d.get("minor"))
+              for d in linux.get("devices") or () if d.get("type", "c") in ("c", "b", "u")]
+    linux["resources"] = dict(res, devices=rules)
 
 
 def _expand_cgroup_mount(spec: dict) -> None:
