@@ -18,6 +18,7 @@ import time
 
 from pycontain import jsonio, paths
 from pycontain.errors import PycontainError
+from pycontain.fdio import write_all
 from pycontain.fn import call_cgroups
 from pycontain.fn.outcome import LOG_TAIL, Collector, Outcome, classify, error_payload, \
     report_lines, with_call_fds
@@ -141,6 +142,18 @@ def _outcome(collector: Collector, pending: _Pending, deadline: float) -> tuple:
     return pending.report, b""
 
 
+def _copy_log(log_r: int, log_fd: int) -> None:
+    """A zygote's own output (and its spares', until their call) to our log
+    fd, until every one of them has gone; a log fd that fails closes the pipe."""
+    try:
+        while data := os.read(log_r, 65536):
+            write_all(log_fd, data)
+    except OSError:
+        pass
+    finally:
+        os.close(log_r)
+
+
 class Zygote:
     """A warm, pre-imported handler in the function's base jail."""
 
@@ -166,10 +179,20 @@ class Zygote:
                            paths.ensure_dir(os.path.join(store_root, "fn", "jail")))
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.sock = ours
+        # the handler's module is imported in the zygote: its output goes through
+        # a pipe, never our own log fd (which it could open again: /proc/self/fd/2)
+        log_r, log_w = os.pipe2(os.O_CLOEXEC)
         try:
-            launch = spawn(spec, ctx, (theirs.fileno(), log_fd, log_fd))
+            launch = spawn(spec, ctx, (theirs.fileno(), log_w, log_w))
+        except BaseException:
+            os.close(log_r)
+            raise
         finally:
             theirs.close()
+            os.close(log_w)
+        self._log_copier = threading.Thread(target=_copy_log, args=(log_r, log_fd),
+                                            name=f"zygote-log-{cfg.function_name}", daemon=True)
+        self._log_copier.start()
         self.pid = launch.pid
         try:
             launch.start()
@@ -194,6 +217,7 @@ class Zygote:
         finally:
             self.sock.settimeout(None)
         if not data:
+            self._log_copier.join(GRACE)  # what it wrote goes above the error
             raise PycontainError(f"the zygote of {self.cfg.function_name} exited during init "
                                  "(see the log above)")
         answer = jsonio.loads(data)

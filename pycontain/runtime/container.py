@@ -9,7 +9,8 @@ from pycontain.fsutil import write_json
 from pycontain.runtime import names, resources, state
 from pycontain.runtime.hostfiles import write_host_files
 from pycontain.runtime.process import spawn
-from pycontain.runtime.attach import run_foreground, start_process, stdio_for
+from pycontain.runtime.attach import run_foreground, start_process
+from pycontain.runtime.streams import Pipes
 from pycontain.runtime.waiting import wait_child, wait_gone
 from pycontain.spec import RunOptions, build_spec
 
@@ -126,7 +127,7 @@ def supervise(ctr, pid: int) -> int:
 
 
 def run_attached(ctr, spec, opts: RunOptions) -> int:
-    """Run in the foreground: our terminal or stdio is the container's."""
+    """Run in the foreground, its stdio relayed to ours (or its terminal proxied)."""
     try:
         return run_foreground(_spawner(ctr, spec, opts.tty), opts.tty, opts.interactive,
                               _started(ctr), lambda pid: supervise(ctr, pid),
@@ -163,9 +164,8 @@ def _monitor(ctr, spec, opts, ready_w: int) -> None:
     os.closerange(ready_w + 1, 65536)
     proc = None
     try:
-        proc = start_process(_spawner(ctr, spec, opts.tty),
-                             (None, None, None) if opts.tty else stdio_for(False),
-                             _prepare(ctr, spec))
+        pipes = None if opts.tty else Pipes(False, merged=True)  # both go to the log
+        proc = start_process(_spawner(ctr, spec, opts.tty), pipes, _prepare(ctr, spec))
         _started(ctr)(proc.pid)
     except BaseException as exc:  # noqa: BLE001 - a forked monitor must not unwind
         if proc is not None:
@@ -183,6 +183,8 @@ def _monitor(ctr, spec, opts, ready_w: int) -> None:
         if proc.master is not None:
             from pycontain.runtime import tty
             tty.proxy(proc.master, 1, None)
+        else:
+            pipes.relay(proc.pid)
         supervise(ctr, proc.pid)
     finally:
         os._exit(0)

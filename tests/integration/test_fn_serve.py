@@ -102,12 +102,16 @@ def zygote_memory(event, context):
 def cgroups(event, context):
     bytearray(event.get("mb", 0) << 20)  # touched: counts in the cgroup's peak
     return open("/proc/self/cgroup").read().splitlines()
+AT_IMPORT = fds()  # in the zygote, as it imports the handler's module
+print("app module imported", file=sys.stderr, flush=True)
+def import_fds(event, context):
+    return AT_IMPORT
 ''' + FIND_IN_MEMORY
 FUNCTIONS = {"echo": "app.echo", "fail": "app.fail", "slow": "app.slow",
              "crash-exit": "app.exit_", "crash-segv": "app.segv", "broken": "nope.handler",
              "cgroups": "app.cgroups", "listen": "app.listen", "connect": "app.connect",
              "slow-1s": "app.slow", "seccomp": "app.seccomp",
-             "zygote-memory": "app.zygote_memory"}
+             "zygote-memory": "app.zygote_memory", "import-fds": "app.import_fds"}
 
 
 @pytest.fixture(scope="module")
@@ -219,6 +223,18 @@ def test_no_state_shared_between_calls(server):
         assert body["pid"] == 1 and body["procs"] == ["1"]
         assert sorted(body["fds"]) == ["0", "1", "2", "3"], body["fds"]  # no zygote socket
         assert not any(t.startswith("socket:") for t in body["fds"].values()), body["fds"]
+
+
+def test_the_zygote_never_has_the_servers_stderr(server):
+    """The handler's module is imported in the zygote: its output goes through
+    a pipe of the engine's, not the server's own stderr (which it could open
+    again through /proc/self/fd/2, as a container could: see test_stdio_pipes)."""
+    servers = f"pipe:[{os.fstat(server.proc.stderr.fileno()).st_ino}]"
+    at_import = server.result("import-fds")
+    assert at_import["1"] == at_import["2"] != servers, (at_import, servers)
+    assert at_import["2"].startswith("pipe:"), at_import
+    wait_for(lambda: any("app module imported" in line for line in server.lines),
+             what="the zygote's own output in the server's log")
 
 
 def test_calls_get_the_default_seccomp_profile(server):
