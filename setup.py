@@ -25,5 +25,5 @@ class BuildWithInit(build_py):
 setup(
     cffi_modules=["csrc/build_native.py:ffibuilder", "csrc/build_seccomp.py:ffibuilder"],
     cmdclass={"build_py": BuildWithInit},
-    scripts=["bin/pycontain"],
+    scripts=["bin/pycontain", "bin/pycontain-runc"],
 )
