@@ -1,6 +1,9 @@
-"""A bounded HTTP/1.1 server (fn serve's): one thread holds every connection
-in a selector (epoll), h11 parses, and a bounded pool of worker threads runs
-the app on requests that arrived whole; the loop writes the answers.
+"""A bounded HTTP/1.1 server (fn serve's). One thread, the loop, holds every
+connection in a selector (epoll), reads, and parses with h11; a request
+received whole goes to one of a bounded pool of worker threads, which runs
+the app, sends the answer itself and hands the connection back to the loop
+(under a mutex the loop holds while it handles what select() returned: no
+wake-up of the loop stands between an answer and the next request).
 
 What a client can make it do is bounded:
 - parsing is h11's, strict (RFC 9112): a bad Content-Length (-1, abc, "1, 2"),
@@ -26,6 +29,8 @@ import socket
 import threading
 import time
 import traceback
+from http import HTTPStatus
+
 import h11
 
 from pycontain.fn.workers import Workers
@@ -35,11 +40,6 @@ MAX_FIELDS = 100      # header fields
 LINGER = 2.0          # seconds a closing connection's remaining input is read and dropped
 SWEEP = 0.25          # seconds between checks of the connections' deadlines
 RECV = 256 * 1024
-REASONS = {100: b"Continue", 200: b"OK", 202: b"Accepted", 204: b"No Content",
-           400: b"Bad Request", 404: b"Not Found", 408: b"Request Timeout",
-           413: b"Payload Too Large", 429: b"Too Many Requests",
-           431: b"Request Header Fields Too Large", 500: b"Internal Server Error",
-           501: b"Not Implemented", 503: b"Service Unavailable"}
 IDLE, READING, BUSY, WRITING, LINGERING, CLOSED = range(6)
 
 
@@ -93,11 +93,7 @@ class HttpServer:
         self.accepting, self.retry_accept = True, 0.0
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.sel.register(self._wake_r, selectors.EVENT_READ, self)
-        # Held by the loop while it handles what select() returned, and by a
-        # worker while it hands its connection back (so no wake-up of the loop
-        # is on the way to the next request): the connections, the selector's
-        # registrations and busy change only under it.
-        self._mutex = threading.Lock()
+        self._mutex = threading.Lock()  # connections, registrations, states and busy
         self.conns, self.idle = {}, {}  # fd -> _Conn; idle: longest idle first
         self.busy = 0  # requests handed to the app and not answered yet
         self.workers = Workers(workers, "call")
@@ -109,18 +105,8 @@ class HttpServer:
         while not self._stopped:
             ready = self.sel.select(SWEEP)
             with self._mutex:
-                for key, events in ready:
-                    conn = key.data
-                    if conn is None:
-                        self._accept()
-                    elif conn is self:
-                        self._drain_wake()
-                    elif conn.state in (CLOSED, BUSY):
-                        continue  # closed earlier in this batch, or handed over since
-                    elif events & selectors.EVENT_WRITE:
-                        self._write(conn)
-                    else:
-                        self._read(conn)
+                for key, _ in ready:
+                    self._handle(key.data)
                 now = time.monotonic()
                 if now >= next_sweep:
                     self._sweep(now)
@@ -129,6 +115,22 @@ class HttpServer:
             for conn in list(self.conns.values()):
                 self._close(conn)
             self.sel.close()
+
+    def _handle(self, conn) -> None:
+        """A ready descriptor (its registration at the time of select())."""
+        try:
+            if conn is None:
+                self._accept()
+            elif conn is self:
+                self._drain_wake()
+            elif conn.state == WRITING:
+                self._write(conn)
+            elif conn.state not in (CLOSED, BUSY):  # else closed earlier in this batch,
+                self._read(conn)  # or handed to a worker since select()
+        except Exception:  # noqa: BLE001 - a bug: drop that connection, keep serving
+            self.log(f"pycontain fn serve: connection failed:\n{traceback.format_exc()}")
+            if isinstance(conn, _Conn) and conn.state != BUSY:
+                self._close(conn)
 
     def _accept(self) -> None:
         while True:
@@ -227,8 +229,10 @@ class HttpServer:
         conn.line = f"{event.method.decode()} {event.target.decode()} " \
                     f"HTTP/{event.http_version.decode()}"
         names = [name for name, _ in event.headers]
-        if len(names) > MAX_FIELDS:
-            return self._refuse(conn, 431, f"more than {MAX_FIELDS} header fields")
+        size = len(event.target) + sum(len(name) + len(value) for name, value in event.headers)
+        if len(names) > MAX_FIELDS or size > MAX_HEAD:  # h11 checks the size of heads
+            return self._refuse(conn, 431, f"more than {MAX_FIELDS} header fields or "
+                                           f"{MAX_HEAD} bytes")  # that come in parts only
         if b"transfer-encoding" in names and b"content-length" in names:
             return self._refuse(conn, 400, "malformed HTTP request: Transfer-Encoding together "
                                            "with Content-Length (RFC 9112 section 6.1)")
@@ -237,8 +241,8 @@ class HttpServer:
             return self._refuse(conn, 413, f"the body is over {self.max_body} bytes")
         conn.request, conn.body, conn.size = Request(event, conn.peer), [], 0
         if conn.h.client_is_waiting_for_100_continue:
-            self._send_now(conn, conn.h.send(h11.InformationalResponse(status_code=100,
-                                                                       reason=REASONS[100])))
+            self._send_now(conn, conn.h.send(h11.InformationalResponse(
+                status_code=100, headers=[], reason=b"Continue")))
 
     def _data(self, conn: _Conn, data) -> None:
         conn.size += len(data)
@@ -264,12 +268,17 @@ class HttpServer:
 
     def _respond(self, conn: _Conn, response: Response) -> None:
         self._render(conn, response)
+        self._send(conn)
+
+    def _send(self, conn: _Conn) -> None:
+        """Write conn.out; a client that does not read it in read_timeout is dropped."""
+        conn.state, conn.deadline = WRITING, time.monotonic() + self.read_timeout
         self._write(conn)
 
     def _render(self, conn: _Conn, response: Response) -> None:
         """The response's bytes into conn.out (None: the connection is unusable).
-        On a worker's thread for the app's answers: the loop leaves a busy
-        connection alone."""
+        On a worker's thread for the app's answers: the loop leaves a BUSY
+        connection alone, so the state changes only under the mutex."""
         if conn.state == CLOSED:  # the server stopped meanwhile
             conn.out = None
             return
@@ -279,15 +288,14 @@ class HttpServer:
             headers.append(("Connection", "close"))
         try:
             data = h.send(h11.Response(status_code=response.status, headers=headers,
-                                       reason=REASONS.get(response.status, b"")))
+                                       reason=HTTPStatus(response.status).phrase))
             if body:
                 data += h.send(h11.Data(data=body))
             h.send(h11.EndOfMessage())
         except h11.LocalProtocolError:
             conn.out = None
             return
-        conn.state, conn.out = WRITING, memoryview(data)
-        conn.deadline = time.monotonic() + self.read_timeout
+        conn.out = memoryview(data)
 
     def _send_now(self, conn: _Conn, data: bytes) -> None:
         try:
@@ -379,7 +387,7 @@ class HttpServer:
         with self._mutex:
             self.busy -= 1
             if conn.state != CLOSED:
-                self._write(conn)  # what could not be sent from here, and what follows
+                self._send(conn)  # what could not be sent from here, and what follows
 
     def _access(self, conn: _Conn, response: Response) -> None:
         """The access log: one line per request."""
