@@ -14,10 +14,13 @@ from helpers import created_functions, wait_for
 from test_fn_serve import Server, zygote_processes
 
 CODE = '''
+import time
 def echo(event, context):
     return {"event": event}
+def slow(event, context):
+    time.sleep(event["sleep"])
 '''
-FUNCTIONS = {"http-echo": "app.echo", "http-smuggled": "app.echo"}
+FUNCTIONS = {"http-echo": "app.echo", "http-smuggled": "app.echo", "http-slow": "app.slow"}
 INVOKE = "/2015-03-31/functions/{}/invocations"
 
 
@@ -79,6 +82,16 @@ def responses(data: bytes) -> list:
     return found
 
 
+def ready(socks: list, timeout: float = 0) -> list:
+    """Those of socks with something to read (or closed): poll(), as the
+    descriptors here may number past select()'s 1,024."""
+    poller = select.poll()
+    for sock in socks:
+        poller.register(sock, select.POLLIN)
+    fds = {fd for fd, _ in poller.poll(timeout * 1000)}
+    return [sock for sock in socks if sock.fileno() in fds]
+
+
 def assert_runs_nothing(srv, before: int, name="http-echo") -> None:
     """No call was made meanwhile; a whole one still runs (and is counted)."""
     time.sleep(0.5)  # a call that was wrongly started would be counted by now
@@ -131,7 +144,7 @@ def test_chunked_body_over_the_limit_is_413_as_it_arrives(start):
     with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
         sock.sendall(head("http-echo", "Transfer-Encoding: chunked"))
         sent = 0
-        while not select.select([sock], [], [], 0)[0]:
+        while not ready([sock]):
             assert sent < 64 << 20, "no answer after 64 MB of chunks"
             sock.sendall(chunk)
             sent += 1 << 20
@@ -177,7 +190,7 @@ def test_two_thousand_idle_connections_do_not_stop_calls(start, many_files):
                  "the server to accept 2,000 connections")
         for i in range(5):
             assert srv.result("http-echo", {"i": i}) == {"event": {"i": i}}
-        assert not select.select(idle[:1000], [], [], 0)[0]  # still open: not cut off
+        assert not ready(idle)  # all still open: none was cut off
     finally:
         for sock in idle:
             sock.close()
@@ -189,10 +202,10 @@ def test_past_max_connections_the_longest_idle_one_makes_room(start):
     try:
         for _ in range(30):
             idle.append(socket.create_connection(("127.0.0.1", srv.port), timeout=10))
-        wait_for(lambda: len(select.select(idle, [], [], 0)[0]) >= 10, 10,
+        wait_for(lambda: len(ready(idle)) >= 10, 10,
                  "the 10 oldest connections to be closed")
         time.sleep(0.3)
-        closed = select.select(idle, [], [], 0)[0]
+        closed = ready(idle)
         assert closed == idle[:10] and all(sock.recv(1) == b"" for sock in closed)
         for i in range(3):  # a newcomer still gets in
             assert srv.result("http-echo", {"i": i}) == {"event": {"i": i}}
@@ -217,7 +230,7 @@ def test_slow_loris_is_disconnected_while_calls_go_on(start):
                 reply = b""
                 break
             assert srv.result("http-echo", {"i": i}) == {"event": {"i": i}}
-            if select.select([sock], [], [], 1.0)[0]:
+            if ready([sock], 1.0):
                 reply = read_to_eof(sock)
                 break
             if time.monotonic() - started > 8:
@@ -227,3 +240,20 @@ def test_slow_loris_is_disconnected_while_calls_go_on(start):
     assert 1.5 < took < 5, took
     assert not reply or responses(reply)[0][0] == 408, reply
     assert calls(srv) == i + 1
+
+
+def test_event_invocations_in_progress_are_capped(start):
+    """Each Event invocation waits in a thread for a slot: past 256 at once,
+    429 instead of one more thread (and event) held without limit."""
+    srv = start("--max-concurrency", "1", "--queue-timeout", "2")
+    event = json.dumps({"sleep": 1}).encode()
+    request = head("http-slow", f"Content-Length: {len(event)}",
+                   "X-Amz-Invocation-Type: Event") + event
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
+        sock.sendall(request * 300 + b"GET /status HTTP/1.1\r\nHost: a\r\n"
+                                     b"Connection: close\r\n\r\n")
+        found = responses(read_to_eof(sock))
+    codes = [status for status, _, _ in found]
+    assert codes[:256] == [202] * 256 and set(codes[256:300]) == {429}, codes
+    assert found[299][1]["x-amzn-errortype"] == "TooManyRequestsException"
+    assert codes[300:] == [200]  # the server goes on
