@@ -1,6 +1,7 @@
 """Whole writes and reads on file descriptors (os.write and os.read may do
 part of one). Standard library only: it runs in jails' set-up too."""
 import os
+import select
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -15,3 +16,14 @@ def read_all(fd: int) -> bytes:
     while chunk := os.read(fd, 1 << 20):
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def readable(fds, timeout=None) -> list:
+    """Those of fds that are readable (or at EOF, hung up, in error) within
+    timeout seconds (None: wait for one). poll(2): select(2) cannot take a
+    descriptor numbered 1024 or more, and a server holding many connections
+    has them."""
+    poller = select.poll()
+    for fd in fds:
+        poller.register(fd, select.POLLIN)
+    return [fd for fd, _ in poller.poll(None if timeout is None else max(0, timeout) * 1000)]

@@ -157,8 +157,20 @@ def invoke(name, outfile, payload, log_type):
               type=click.FloatRange(0), help="Seconds before an unused zygote is killed.")
 @click.option("--spares", default=4, show_default=True, type=click.IntRange(0, 64),
               help="Call jails each zygote keeps set up ahead (0: each made on demand).")
-def serve(host, port, max_concurrency, queue_timeout, idle_ttl, spares):
+@click.option("--max-connections", "max_connections", default=4096, show_default=True,
+              type=click.IntRange(1, 65536), help="Open connections at once; past that "
+              "the longest idle one is closed, or newcomers wait to be accepted.")
+@click.option("--read-timeout", "read_timeout", default=10.0, show_default=True,
+              type=click.FloatRange(0, min_open=True), help="Seconds a request (headers "
+              "and body) has to arrive from its first byte; a slower one gets 408.")
+@click.option("--keepalive-timeout", "keepalive_timeout", default=60.0, show_default=True,
+              type=click.FloatRange(0, min_open=True),
+              help="Seconds an idle connection is kept open.")
+def serve(host, port, max_concurrency, queue_timeout, idle_ttl, spares, max_connections,
+          read_timeout, keepalive_timeout):
     """Serve every function through the Lambda Invoke API (boto3, AWS CLI),
     each call in a fresh jail forked from the function's warm zygote."""
     from pycontain.fn.serve import serve as run
-    run(host, port, max_concurrency, queue_timeout, idle_ttl, spares=spares)
+    run(host, port, max_concurrency, queue_timeout, idle_ttl, spares=spares,
+        max_connections=max_connections, read_timeout=read_timeout,
+        keepalive_timeout=keepalive_timeout)

@@ -1,34 +1,37 @@
-"""The Lambda Invoke API over HTTP/1.1 (what boto3 and the AWS CLI call).
+"""The Lambda Invoke API (what boto3 and the AWS CLI call), an app for
+httpd.HttpServer.
 
     POST /2015-03-31/functions/{name}/invocations   Invoke
     GET  /status                                    the pool's status JSON
 
 X-Amz-Invocation-Type RequestResponse (200), Event (202: run in the
-background), DryRun (204: only checks the function exists);
-X-Amz-Log-Type: Tail returns the last 4 KB of the log in X-Amz-Log-Result.
-Errors are Lambda's: an x-amzn-ErrorType header and {"Type", "message"}.
-Request signatures are not checked: the server binds loopback only.
+background, at most MAX_EVENTS at once), DryRun (204: only checks the
+function exists); X-Amz-Log-Type: Tail returns the last 4 KB of the log in
+X-Amz-Log-Result. Errors are Lambda's: an x-amzn-ErrorType header and
+{"Type", "message"}. Request signatures are not checked: the server binds
+loopback only.
 """
 import base64
-import socket
-import sys
 import threading
-import time
 import traceback
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
 from pycontain import jsonio
 from pycontain.errors import PycontainError
+from pycontain.fn.httpd import Response
 from pycontain.fn.outcome import EXIT_BAD_REQUEST, MAX_EVENT, new_request_id
 from pycontain.image import transport
 
 PREFIX, SUFFIX = "/2015-03-31/functions/", "/invocations"
-DISCARD_LIMIT = 64 * 1024 * 1024  # an oversized body is read and dropped up to this size
+MAX_EVENTS = 256  # Event invocations accepted and not finished; past that 429
 STATUS = {"ResourceNotFoundException": 404, "InvalidParameterValueException": 400,
           "InvalidRequestContentException": 400, "RequestTooLargeException": 413,
           "TooManyRequestsException": 429, "UnknownOperationException": 404,
           "ServiceException": 500}
+SERVER_ERRORS = {400: "InvalidRequestContentException", 408: "RequestTimeoutException",
+                 413: "RequestTooLargeException", 429: "TooManyRequestsException",
+                 431: "InvalidRequestContentException", 501: "InvalidRequestContentException"}
+TOO_LARGE = f"Request must be smaller than {MAX_EVENT} bytes for the InvokeFunction operation"
 
 
 class ApiError(Exception):
@@ -53,151 +56,80 @@ def is_loopback(host: str) -> bool:
     return transport.is_loopback(f"[{host}]" if ":" in host else host)
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "pycontain"
-    disable_nagle_algorithm = True  # headers and body go out in two writes
+def error_response(error_type: str, message: str, request_id: str, status: int = 0) -> Response:
+    body = jsonio.dumps({"Type": "User" if error_type != "ServiceException" else "Service",
+                         "message": message}, indent=None).encode()
+    return Response(status or STATUS.get(error_type, 500),
+                    [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id),
+                     ("x-amzn-ErrorType", error_type)], body, request_id)
 
-    def _reply(self, code: int, body: bytes = b"", headers=()) -> None:
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("x-amzn-RequestId", self.request_id)
-        for key, value in headers:
-            self.send_header(key, value)
-        self.end_headers()
-        if body:
-            self.wfile.write(body)
 
-    def _error(self, error_type: str, message: str) -> None:
-        body = jsonio.dumps({"Type": "User" if error_type != "ServiceException" else "Service",
-                             "message": message}, indent=None).encode()
-        self._reply(STATUS.get(error_type, 500), body, [("x-amzn-ErrorType", error_type)])
+def server_error(status: int, message: str) -> Response:
+    """The answer to a request the server refused itself (see httpd)."""
+    return error_response(SERVER_ERRORS.get(status, "ServiceException"),
+                          TOO_LARGE if status == 413 else message, new_request_id(), status)
 
-    def _body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_EVENT:
-            if length > DISCARD_LIMIT:
-                self.close_connection = True
-            else:
-                while length > 0:
-                    chunk = self.rfile.read(min(length, 1 << 20))
-                    if not chunk:
-                        break
-                    length -= len(chunk)
-            raise ApiError("RequestTooLargeException", "Request must be smaller than "
-                           f"{MAX_EVENT} bytes for the InvokeFunction operation")
-        return self.rfile.read(length) if length else b""
 
-    def do_GET(self):  # noqa: N802 - http.server's naming
-        self.request_id, self.started = new_request_id(), time.monotonic()
-        if urlsplit(self.path).path.rstrip("/") in ("/status", "/2015-03-31/status"):
-            self._reply(200, jsonio.dumps(self.server.pool.status()).encode())
-        else:
-            self._error("UnknownOperationException", f"no operation at GET {self.path}")
+class InvokeApi:
+    """One request in, one Response out; pool runs the calls."""
 
-    def do_POST(self):  # noqa: N802
-        self.request_id, self.started = new_request_id(), time.monotonic()
-        with self.server.active:
-            self._post()
+    def __init__(self, pool, log):
+        self.pool, self.log = pool, log
+        self.tasks = set()  # Event invocations running in the background
+        self._events = threading.BoundedSemaphore(MAX_EVENTS)
 
-    def _post(self) -> None:
+    def __call__(self, request) -> Response:
+        request_id = new_request_id()
         try:
-            self._invoke()
+            return self._route(request, request_id)
         except ApiError as exc:
-            self._error(exc.error_type, str(exc))
+            return error_response(exc.error_type, str(exc), request_id)
         except PycontainError as exc:
             kind, sep, message = str(exc).partition(": ")
-            self._error(kind, message) if sep and kind in STATUS else \
-                self._error("ServiceException", str(exc))
+            if sep and kind in STATUS:
+                return error_response(kind, message, request_id)
+            return error_response("ServiceException", str(exc), request_id)
         except OSError as exc:  # the engine failed, not the caller: Lambda's 500
-            self._error("ServiceException", f"pycontain could not run the function: {exc}")
-        except Exception as exc:  # noqa: BLE001 - a bug: answer 500, never drop the connection
-            self.server.log(f"pycontain fn serve: request {self.request_id} failed:\n"
-                            f"{traceback.format_exc()}")
-            self._error("ServiceException", f"pycontain failed to run the function: {exc!r}")
+            return error_response("ServiceException",
+                                  f"pycontain could not run the function: {exc}", request_id)
+        except Exception as exc:  # noqa: BLE001 - a bug: answer 500, keep serving
+            self.log(f"pycontain fn serve: request {request_id} failed:\n"
+                     f"{traceback.format_exc()}")
+            return error_response("ServiceException",
+                                  f"pycontain failed to run the function: {exc!r}", request_id)
 
-    def _invoke(self) -> None:
-        path = urlsplit(self.path).path
-        if not (path.startswith(PREFIX) and path.endswith(SUFFIX)):
-            self._body()
-            raise ApiError("UnknownOperationException", f"no operation at POST {path}")
-        event = self._body()
+    def _reply(self, request_id: str, status: int, body: bytes = b"", headers=()) -> Response:
+        return Response(status, [("Content-Type", "application/json"),
+                                 ("x-amzn-RequestId", request_id), *headers], body, request_id)
+
+    def _route(self, request, request_id: str) -> Response:
+        path = urlsplit(request.target).path
+        if request.method == "GET" and path.rstrip("/") in ("/status", "/2015-03-31/status"):
+            return self._reply(request_id, 200, jsonio.dumps(self.pool.status()).encode())
+        if request.method != "POST" or not (path.startswith(PREFIX) and path.endswith(SUFFIX)):
+            raise ApiError("UnknownOperationException",
+                           f"no operation at {request.method} {path}")
         name = function_name(path)
-        pool = self.server.pool
-        pool.lookup(name)
-        kind = self.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
+        self.pool.lookup(name)
+        kind = request.headers.get("x-amz-invocation-type") or "RequestResponse"
         if kind == "DryRun":
-            return self._reply(204)
+            return self._reply(request_id, 204)
         if kind == "Event":
-            self.server.background(name, event, self.request_id)
-            return self._reply(202)
+            self.background(name, request.body, request_id)
+            return self._reply(request_id, 202)
         if kind != "RequestResponse":
             raise ApiError("InvalidParameterValueException", f"invalid invocation type {kind}")
-        out = pool.invoke(name, event or b"{}", self.request_id)
-        self.server.report(out)
+        out = self.pool.invoke(name, request.body or b"{}", request_id)
+        self.report(out)
         if out.exit_code == EXIT_BAD_REQUEST:
             message = jsonio.loads(out.payload).get("errorMessage", "")
             raise ApiError("InvalidRequestContentException", message)
         headers = [("X-Amz-Executed-Version", "$LATEST")]
         if out.function_error:
             headers.append(("X-Amz-Function-Error", out.function_error))
-        if (self.headers.get("X-Amz-Log-Type") or "None") == "Tail":
+        if (request.headers.get("x-amz-log-type") or "None") == "Tail":
             headers.append(("X-Amz-Log-Result", base64.b64encode(out.log).decode()))
-        self._reply(200, out.payload, headers)
-
-    def log_request(self, code="-", size="-"):
-        """The access log: one line per request."""
-        took = (time.monotonic() - getattr(self, "started", time.monotonic())) * 1000
-        self.server.log(f'{self.client_address[0]} - [{self.log_date_time_string()}] '
-                        f'"{self.requestline}" {code} {getattr(self, "request_id", "-")} '
-                        f'{took:.2f}ms\n')
-
-    def log_message(self, format, *args):  # noqa: A002 - http.server's signature
-        self.server.log(f"{self.client_address[0]} - {format % args}\n")
-
-
-class _Counter:
-    """Requests being answered (a context manager), so shutdown can wait for them."""
-
-    def __init__(self):
-        self.value, self._cond = 0, threading.Condition()
-
-    def __enter__(self):
-        with self._cond:
-            self.value += 1
-
-    def __exit__(self, *exc):
-        with self._cond:
-            self.value -= 1
-            self._cond.notify_all()
-
-    def wait_zero(self, timeout: float) -> None:
-        with self._cond:
-            self._cond.wait_for(lambda: self.value == 0, timeout)
-
-
-class Gateway(ThreadingHTTPServer):
-    """The HTTP server; pool runs the calls."""
-    daemon_threads = True
-    request_queue_size = 1024  # socketserver's 5 resets a burst of concurrent callers
-
-    def __init__(self, address: tuple, pool, log=sys.stderr):
-        if not is_loopback(address[0]):
-            raise PycontainError(f"fn serve binds loopback addresses only, not {address[0]}: "
-                                 "the Invoke API does not check request signatures (put an "
-                                 "authenticating proxy in front to serve other hosts)")
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        super().__init__(address, Handler)
-        self.pool, self._log, self._log_lock = pool, log, threading.Lock()
-        self.tasks = set()
-        self.active = _Counter()
-
-    def log(self, line: str) -> None:
-        with self._log_lock:
-            self._log.write(line)
-            self._log.flush()
+        return self._reply(request_id, 200, out.payload, headers)
 
     def report(self, out) -> None:
         """The call's REPORT line, as Lambda writes it to CloudWatch."""
@@ -206,6 +138,10 @@ class Gateway(ThreadingHTTPServer):
 
     def background(self, name: str, event: bytes, request_id: str) -> None:
         """An Event invocation: run it after answering 202."""
+        if not self._events.acquire(blocking=False):
+            raise ApiError("TooManyRequestsException", "Rate Exceeded. (all "
+                           f"{MAX_EVENTS} Event invocations in progress)")
+
         def run():
             try:
                 self.report(self.pool.invoke(name, event or b"{}", request_id))
@@ -215,9 +151,7 @@ class Gateway(ThreadingHTTPServer):
                 self.log(f"Event {request_id} for {name} failed:\n{traceback.format_exc()}")
             finally:
                 self.tasks.discard(thread)
+                self._events.release()
         thread = threading.Thread(target=run, name=f"event-{request_id}", daemon=True)
         self.tasks.add(thread)
         thread.start()
-
-    def verify_request(self, request, client_address) -> bool:
-        return is_loopback(client_address[0])

@@ -7,10 +7,10 @@ namespace) is killed, which makes the kernel kill everything else in the jail.
 csrc/call.c does the same for a call the launcher runs itself (fn.plan).
 """
 import os
-import select
 import time
 import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
 
+from pycontain.fdio import readable
 from pycontain.record import Record
 
 MAX_EVENT = 6 * 1024 * 1024        # Lambda's synchronous payload limit
@@ -81,7 +81,7 @@ class Collector:
                 timeout = deadline - time.monotonic()
                 if timeout <= 0:
                     return False
-            ready, _, _ = select.select(self.open + ([] if exited else [pidfd]), [], [], timeout)
+            ready = readable(self.open + ([] if exited else [pidfd]), timeout)
             for fd in ready:
                 if fd == pidfd:
                     exited = True

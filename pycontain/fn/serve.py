@@ -6,18 +6,25 @@ SIGUSR1 writes every thread's stack to stderr (so does a shutdown that takes
 over SLOW_SHUTDOWN seconds): where a stuck server is stuck."""
 import faulthandler
 import os
-import select
+import resource
 import signal
+import socket
 import sys
 import threading
 
+from pycontain.errors import PycontainError
+from pycontain.fdio import readable
 from pycontain.fn.call_cgroups import limits_applied
-from pycontain.fn.gateway import Gateway
+from pycontain.fn.gateway import InvokeApi, is_loopback, server_error
+from pycontain.fn.httpd import HttpServer
+from pycontain.fn.outcome import MAX_EVENT
 from pycontain.fn.zygote import SPARES
 from pycontain.fn.zygote_pool import ZygotePool
 
 REAP_EVERY = 5.0  # seconds between idle-zygote sweeps
 SLOW_SHUTDOWN = 15.0  # then every thread's stack goes to stderr (shutdown takes 3 graces at most)
+FDS_PER_CALL = 16  # a call's pipes, event, cgroup files, its jail's socket (and the zygote's)
+BACKLOG = 1024  # connections waiting to be accepted (socket's default of 5 resets a burst)
 
 
 def _stop_signals():
@@ -37,29 +44,66 @@ def _stop_signals():
     return wake_r
 
 
+def _connections_that_fit(max_connections: int, max_concurrency: int) -> int:
+    """Raise the soft limit on open files for max_connections plus the calls'
+    own descriptors; how many connections fit (fewer if the hard limit is low)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    reserve = 256 + FDS_PER_CALL * max_concurrency
+    if soft < max_connections + reserve:
+        soft = max_connections + reserve
+        if hard != resource.RLIM_INFINITY:
+            soft = min(soft, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    return max(1, min(max_connections, max(soft - reserve, soft // 2)))
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    if not is_loopback(host):
+        raise PycontainError(f"fn serve binds loopback addresses only, not {host}: "
+                             "the Invoke API does not check request signatures (put an "
+                             "authenticating proxy in front to serve other hosts)")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=BACKLOG)
+
+
 def serve(host: str = "127.0.0.1", port: int = 9000, max_concurrency: int = 64,
           queue_timeout: float = 10.0, idle_ttl: float = 600.0, grace: float = 5.0,
-          spares: int = SPARES) -> None:
+          spares: int = SPARES, max_connections: int = 4096, read_timeout: float = 10.0,
+          keepalive_timeout: float = 60.0) -> None:
+    listener = _listen(host, port)
+    log_lock = threading.Lock()
+
+    def log(line: str) -> None:
+        with log_lock:
+            sys.stderr.write(line)
+            sys.stderr.flush()
+    max_connections = _connections_that_fit(max_connections, max_concurrency)
     pool = ZygotePool(max_concurrency, queue_timeout, idle_ttl, spares=spares)
-    server = Gateway((host, port), pool)
+    api = InvokeApi(pool, log)
+    server = HttpServer(listener, api, server_error, log, workers=2 * max_concurrency + 8,
+                        max_connections=max_connections, read_timeout=read_timeout,
+                        keepalive_timeout=keepalive_timeout, queue_timeout=queue_timeout,
+                        max_body=MAX_EVENT, peer_ok=is_loopback)
     stop = _stop_signals()
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # kill -USR1: where is it stuck?
     thread = threading.Thread(target=server.serve_forever, name="gateway", daemon=True)
     thread.start()
-    bound = server.server_address
-    server.log(f"pycontain fn serve: listening on http://{host}:{bound[1]} "
-               f"(max concurrency {max_concurrency}, limits: {limits_applied()})\n")
+    log(f"pycontain fn serve: listening on http://{host}:{listener.getsockname()[1]} "
+        f"(max concurrency {max_concurrency}, max connections {max_connections}, "
+        f"limits: {limits_applied()})\n")
     try:
-        while not select.select([stop], [], [], REAP_EVERY)[0]:
+        while not readable([stop], REAP_EVERY):
             pool.reap_idle()
     finally:
-        server.log("pycontain fn serve: shutting down\n")
+        log("pycontain fn serve: shutting down\n")
         faulthandler.dump_traceback_later(SLOW_SHUTDOWN)  # only if something hangs
-        server.shutdown()
-        pool.close(grace)
-        for task in list(server.tasks):
-            task.join(grace)
-        server.active.wait_zero(grace)  # the answers of calls that were cut short
+
+        def stop_calls():
+            pool.close(grace)
+            for task in list(api.tasks):
+                task.join(grace)
+        server.shutdown(grace, stop_calls)
+        thread.join(grace)
         server.server_close()
         faulthandler.cancel_dump_traceback_later()
         sys.stderr.flush()

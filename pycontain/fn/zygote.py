@@ -11,14 +11,13 @@ and `alive` turns False (the pool starts a new one).
 """
 import collections
 import os
-import select
 import socket
 import threading
 import time
 
 from pycontain import jsonio, paths
 from pycontain.errors import PycontainError
-from pycontain.fdio import write_all
+from pycontain.fdio import readable, write_all
 from pycontain.fn import call_cgroups
 from pycontain.fn.outcome import LOG_TAIL, Collector, Outcome, classify, error_payload, \
     report_lines, with_call_fds
@@ -129,7 +128,7 @@ def _outcome(collector: Collector, pending: _Pending, deadline: float) -> tuple:
     """(report, result): from the child's own "STATUS RSS" line once its pipes
     closed, else from the zygote's report (None if neither came in time)."""
     while collector.open:
-        ready, _, _ = select.select(collector.open, [], [], max(0, deadline - time.monotonic()))
+        ready = readable(collector.open, max(0, deadline - time.monotonic()))
         if not ready:
             return None, b""
         for fd in ready:
@@ -138,7 +137,7 @@ def _outcome(collector: Collector, pending: _Pending, deadline: float) -> tuple:
     status, _, rss = head.partition(b" ")
     if newline and status in (b"0", b"1", b"2") and rss.isdigit():
         return {"status": int(status) << 8, "rss": int(rss), "timed_out": False}, result
-    select.select([pending.done_fd], [], [], max(0, deadline - time.monotonic()))
+    readable([pending.done_fd], max(0, deadline - time.monotonic()))
     return pending.report, b""
 
 

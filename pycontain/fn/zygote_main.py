@@ -394,12 +394,15 @@ class Zygote:
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         _signal.set_wakeup_fd(wake_w)
         _signal.signal(_signal.SIGCHLD, lambda *_: None)
+        poller = select.poll()  # not select(): it cannot take descriptors numbered 1024 or more
+        for fd in (self.sock, wake_r, self.orders):
+            poller.register(fd, select.POLLIN)
         while True:
             timeout = self._expire()
             if self.refill and self.outstanding <= max(self.target - 2, 1):
                 self._top_up()
-            ready, _, _ = select.select([self.sock, wake_r, self.orders], [], [], timeout)
-            if self.orders in ready:
+            ready = {fd for fd, _ in poller.poll(None if timeout is None else max(0, timeout) * 1000)}
+            if self.orders.fileno() in ready:
                 unmade = self.orders.recv(16)
                 if not unmade:
                     return  # the forker died: so do we (and every jail), the engine starts anew
@@ -408,7 +411,7 @@ class Zygote:
             if wake_r in ready:
                 os.read(wake_r, 4096)  # a byte per signal; more would wake us again
                 self._reap()
-            if self.sock in ready:
+            if self.sock.fileno() in ready:
                 data, fds = _recv_fds(self.sock)
                 if not data:
                     return  # the engine went away: PID 1 exits, the kernel kills every call

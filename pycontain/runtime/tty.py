@@ -2,13 +2,12 @@
 import errno
 import fcntl
 import os
-import select
 import signal
 import termios
 import tty as _tty
 
 from pycontain.errors import disk_refused
-from pycontain.fdio import write_all
+from pycontain.fdio import readable, write_all
 from pycontain.runtime.waiting import SignalWakeup
 
 
@@ -43,7 +42,7 @@ def proxy(master: int, out_fd: int, in_fd: int | None) -> None:
 def _copy(master: int, out_fd: int, in_fd, readers: list, wake: SignalWakeup) -> None:
     """proxy's loop."""
     while True:
-        ready, _, _ = select.select(wake.readers(readers), [], [])
+        ready = readable(wake.readers(readers))
         if wake.fd in ready:
             wake.drain()  # a relayed signal's handler has run
         if master in ready:

@@ -1,7 +1,8 @@
 """Waiting for processes and relaying signals to them."""
 import os
-import select
 import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
+
+from pycontain.fdio import readable
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
                      signal.SIGUSR1, signal.SIGUSR2)
@@ -56,7 +57,7 @@ def wait_child(pid: int) -> int:
     pidfd = os.pidfd_open(pid)
     try:
         with SignalWakeup() as wake:
-            while pidfd not in select.select(wake.readers([pidfd]), [], [])[0]:
+            while pidfd not in readable(wake.readers([pidfd])):
                 wake.drain()  # the handlers run as select returns
     finally:
         os.close(pidfd)
@@ -92,6 +93,6 @@ def wait_gone(pid: int, timeout: float) -> bool:
     except ProcessLookupError:
         return True
     try:
-        return bool(select.select([fd], [], [], timeout)[0])
+        return bool(readable([fd], timeout))
     finally:
         os.close(fd)
