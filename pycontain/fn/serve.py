@@ -1,6 +1,8 @@
 """`pycontain fn serve`: the Invoke API for every created function until
 SIGTERM or SIGINT; then in-flight calls get a grace period, every zygote
-(and with it every jail) is killed, and nothing is left behind.
+(and with it every jail) is killed, and nothing is left behind. A server
+killed with SIGKILL leaves its calls' cgroups (its jails die with it): the
+next one removes them as it starts (fn.call_cgroups.remove_leftovers).
 
 SIGUSR1 writes every thread's stack to stderr (so does a shutdown that takes
 over SLOW_SHUTDOWN seconds): where a stuck server is stuck."""
@@ -11,7 +13,7 @@ import signal
 import sys
 import threading
 
-from pycontain.fn.call_cgroups import limits_applied
+from pycontain.fn.call_cgroups import limits_applied, remove_leftovers
 from pycontain.fn.gateway import Gateway
 from pycontain.fn.zygote import SPARES
 from pycontain.fn.zygote_pool import ZygotePool
@@ -42,6 +44,10 @@ def serve(host: str = "127.0.0.1", port: int = 9000, max_concurrency: int = 64,
           spares: int = SPARES) -> None:
     pool = ZygotePool(max_concurrency, queue_timeout, idle_ttl, spares=spares)
     server = Gateway((host, port), pool)
+    left = remove_leftovers()  # of servers killed with SIGKILL
+    if left:
+        server.log(f"pycontain fn serve: removed {len(left)} call cgroups of servers "
+                   "that are gone\n")
     stop = _stop_signals()
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # kill -USR1: where is it stuck?
     thread = threading.Thread(target=server.serve_forever, name="gateway", daemon=True)

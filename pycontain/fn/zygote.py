@@ -32,6 +32,7 @@ INIT_TIMEOUT = 10.0   # Lambda's limit on a function's init phase
 GRACE = 2.0           # after a call's timeout, before the engine gives up on the zygote
 # what the zygote may do that the handler may not: create namespaces and mount in them
 ZYGOTE_CAPS_PROFILE = ("CAP_SYS_ADMIN",)
+PER_CALL_RLIMITS = ("RLIMIT_CPU", "RLIMIT_NPROC")  # set by each call's child, not the zygote
 SPARE_WAIT = 0.05     # for a spare on its way, before a call goes through the zygote
 SPARES = 4            # calls' jails each zygote keeps set up ahead by default, made two
                       # at a time when only two are left (see zygote_main)
@@ -41,11 +42,15 @@ def zygote_spec(cfg: JailConfig, spares: int = SPARES) -> tuple:
     """The base jail's spec, and the init message that tells the zygote what
     each call's child sets up: /proc masks (a fresh /proc per call can only be
     mounted where the jail's own /proc is fully visible, so the jail's has none),
-    rlimits, seccomp."""
+    rlimits, seccomp. RLIMIT_NPROC is each call's, not the zygote's: the kernel
+    counts it in each user namespace (since Linux 5.14), and a call has its own,
+    so one call's threads never count against another's; at the host, against
+    the zygote's uid (one per zygote, see fn.jail), the whole function's count
+    only meets the server's own limit (which spares inherit) there."""
     spec = jail_spec(cfg, "", 0)
     process, linux = spec["process"], spec["linux"]
     process["args"] = ["python3", "-I", "-S", "-B", "-c", BOOT]
-    process["rlimits"] = [r for r in process["rlimits"] if r["type"] != "RLIMIT_CPU"]
+    process["rlimits"] = [r for r in process["rlimits"] if r["type"] not in PER_CALL_RLIMITS]
     spec["mounts"].append(_ro_bind(ZYGOTE, f"{RUNTIME_DIR}/zygote_main.py"))
     masked = [p for p in linux["maskedPaths"] if p.startswith("/proc/")]
     readonly = [p for p in linux["readonlyPaths"] if p.startswith("/proc/")]
@@ -58,7 +63,7 @@ def zygote_spec(cfg: JailConfig, spares: int = SPARES) -> tuple:
     init = {"handler": cfg.handler, "bpf": call_filter.hex(), "masked": masked,
             "tmp_size": "512m", "spares": spares,
             "rlimits": [[r["type"], r["soft"], r["hard"]] for r in limits(cfg)
-                        if r["type"] == "RLIMIT_CPU"]}
+                        if r["type"] in PER_CALL_RLIMITS]}
     return spec, init
 
 
