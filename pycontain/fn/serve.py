@@ -45,9 +45,6 @@ def serve(host: str = "127.0.0.1", port: int = 9000, max_concurrency: int = 64,
     pool = ZygotePool(max_concurrency, queue_timeout, idle_ttl, spares=spares)
     server = Gateway((host, port), pool)
     left = remove_leftovers()  # of servers killed with SIGKILL
-    if left:
-        server.log(f"pycontain fn serve: removed {len(left)} call cgroups of servers "
-                   "that are gone\n")
     stop = _stop_signals()
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # kill -USR1: where is it stuck?
     thread = threading.Thread(target=server.serve_forever, name="gateway", daemon=True)
@@ -55,6 +52,9 @@ def serve(host: str = "127.0.0.1", port: int = 9000, max_concurrency: int = 64,
     bound = server.server_address
     server.log(f"pycontain fn serve: listening on http://{host}:{bound[1]} "
                f"(max concurrency {max_concurrency}, limits: {limits_applied()})\n")
+    if left:
+        server.log(f"pycontain fn serve: removed {len(left)} call cgroups of servers "
+                   "that are gone\n")
     try:
         while not select.select([stop], [], [], REAP_EVERY)[0]:
             pool.reap_idle()
