@@ -26,7 +26,7 @@
 #include "jailcalls.h"
 #include "plan.h"
 
-#define MAGIC "PYCPLAN3" /* as pycontain.fn.plan.MAGIC */
+#define MAGIC "PYCPLAN4" /* as pycontain.fn.plan.MAGIC */
 #define MAX_PLAN (1 << 20)
 #define MAX_ARGS 1024
 #define NULL_ARG 0xFFFFFFFFu
@@ -107,7 +107,7 @@ static int op_shape(char code, unsigned *min, unsigned *max, const char **numeri
         {'H', 1, 1, ""}, {'I', 0, 0, ""}, {'R', 3, 3, "012"}, {'W', 2, 2, "01"},
         {'S', 1, 1, ""}, {'B', 1, 1, "0"}, {'G', 0, MAX_ARGS, ""}, {'g', 1, 1, "0"},
         {'V', 1, 1, "0"}, {'K', 3, 3, "012"}, {'E', 3, MAX_ARGS, "1"}, {'Y', 1, 1, "0"},
-        {'Z', 1, 1, ""}, {'z', 1, 1, ""}};
+        {'Z', 1, 1, ""}, {'z', 1, 1, ""}, {'J', 1, 1, "0"}};
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
         if (shapes[i].code == code) {
             *min = shapes[i].min, *max = shapes[i].max, *numeric = shapes[i].numeric;
@@ -232,6 +232,30 @@ static int set_caps(unsigned long long effective, unsigned long long permitted,
 }
 
 static int err_fd = -1, sigint_ignored;
+static pid_t host_pid; /* ours, as the host's /proc says, read before any op */
+
+/* Op J, as pycontain.runtime.nsinit.per_pid_user: base + our host pid, a
+ * uid no other running jail has (we are PID 1 of the jail's pid namespace). */
+static int set_per_pid_uid(unsigned long long base)
+{
+    unsigned long long uid = base + (unsigned long long)host_pid;
+    if (host_pid <= 1 || uid >= 0xFFFFFFFFULL) {
+        errno = EINVAL;
+        return -1;
+    }
+    return setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid);
+}
+
+/* Our pid in the pid namespace of the /proc we see (the host's, before any op). */
+static pid_t pid_in_proc(void)
+{
+    char link[32];
+    ssize_t len = readlink("/proc/self", link, sizeof link - 1);
+    if (len <= 0)
+        return 0;
+    link[len] = 0;
+    return (pid_t)strtol(link, NULL, 10);
+}
 
 static void _Noreturn fail(int code, const char *message)
 {
@@ -334,6 +358,7 @@ static int run_op(const struct op *op)
     }
     case 'g': return setresgid((gid_t)x, (gid_t)x, (gid_t)x);
     case 'V': return setresuid((uid_t)x, (uid_t)x, (uid_t)x);
+    case 'J': return set_per_pid_uid(x);
     case 'K': return set_caps(x, y, z);
     case 'E': run_exec(op);
     case 'Z': return mask(a[0].s);
@@ -375,6 +400,7 @@ static void _Noreturn child_main(int event, int result, int log, int go, int err
     /* a Ctrl-C is the engine's to handle; python gets the caller's disposition back */
     sigint_ignored = signal(SIGINT, SIG_IGN) == SIG_IGN;
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    host_pid = pid_in_proc();
     setsid();
     /* moved above every target first, then put in place: 0 the event, 1 the
      * result, 2 the log, 3 the go-ahead; the error pipe closes with the exec */
@@ -423,7 +449,7 @@ int plan_file_for(int argc, char **argv, char **env, const char *dir, char *path
     const char *root = "/var/lib/pycontain";
     if (geteuid() != 0 || !getcwd(cwd, sizeof cwd))
         return -1;
-    uint64_t hash = hash_text(0xcbf29ce484222325ULL, "pycontain-plan-3");
+    uint64_t hash = hash_text(0xcbf29ce484222325ULL, "pycontain-plan-4");
     hash = hash_text(hash_text(hash, dir), cwd);
     for (int i = 3; i < argc; i++) /* all but --event's value: any event may use the plan */
         hash = hash_text(hash, strcmp(argv[i - 1], "--event") == 0 ? ""

@@ -12,6 +12,12 @@ on until its deadline) waits aside until it is empty. A call joins only the
 hierarchies of its limits (memory, pids): each join is a migration of its
 own, and in the others it stays in its zygote's. cgroup v1 as root only (this
 host); on other hosts calls keep the rlimits alone.
+
+A pool's cgroups are named fn<pid>.<start>x<tag>x<n>: the server's pid and
+start time (in clock ticks after boot, /proc/PID/stat), then the zygote's
+pool's tag. A server killed with SIGKILL leaves them behind; the next
+`fn serve` (remove_leftovers) and `system gc` remove those whose server is
+gone, never a live server's: a pid alone may be another process's by then.
 """
 import itertools
 import os
@@ -39,7 +45,7 @@ class CallCgroups:
 
     def __init__(self, memory_mb: int):
         self._limits = {"memory": {"limit": memory_mb << 20}, "pids": {"limit": PIDS_PER_CALL}}
-        self._prefix = f"fn{os.getpid()}x{os.urandom(3).hex()}x"
+        self._prefix = f"fn{os.getpid()}.{_start_time(os.getpid())}x{os.urandom(3).hex()}x"
         self._numbers = itertools.count()
         self._free, self._draining, self._all = [], [], []
         self._lock = threading.Lock()
@@ -110,6 +116,45 @@ class CallCgroups:
         tasks, *counters = self._fds.pop(group, ([],))
         for fd in tasks + counters:
             os.close(fd)
+
+
+def _start_time(pid) -> str:
+    """When process pid started (clock ticks after boot), "" if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rpartition(b")")[2].split()[19].decode()
+    except (OSError, IndexError):
+        return ""
+
+
+def server_gone(name: str) -> bool:
+    """Whether name is a pool's call cgroup (see the module doc) whose server
+    is gone: no process has its pid, or one started at another time (a name
+    without a start time, from an older server: by pid alone)."""
+    owner = name[2:].partition("x")[0]
+    pid, dot, start = owner.partition(".")
+    if not name.startswith("fn") or not pid.isdigit() or (dot and not start.isdigit()):
+        return False
+    now = _start_time(pid)
+    return not now or bool(dot) and now != start
+
+
+def remove_leftovers() -> list:
+    """Remove the call cgroups of servers that are gone (killed with SIGKILL:
+    their zygotes and calls died with them), killing any process still in
+    one; their names."""
+    from pycontain.runtime.cgroups.provider import children
+
+    if not available():
+        return []
+    host, nest, removed = hierarchy.host(), hierarchy.own_v1_cgroups(), []
+    for name in sorted(children(host, nest)):
+        if server_gone(name):
+            group = group_for(host, name, nest)
+            group.kill()
+            group.remove()
+            removed.append(name)
+    return removed
 
 
 def _open_files(group) -> tuple:

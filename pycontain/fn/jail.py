@@ -4,10 +4,19 @@ Fresh pid, mount, uts, ipc and (unless network is asked for) net namespaces;
 the image's layers as a read-only root (overlay with a tmpfs upper, so nothing
 touches the disk); the code read-only at /var/task; the runner read-only at
 /var/runtime; a fresh size-capped tmpfs /tmp. The handler runs as an
-unprivileged uid (Lambda's sandbox user, 993:990): no capabilities,
-no_new_privs so nothing it execs can gain any, docker's default seccomp
-profile (all applied by pycontain.runtime.security.lockdown). Limits are rlimits (see
-`limits`); the caller's environment, files and descriptors never enter.
+unprivileged user: no capabilities, no_new_privs so nothing it execs can gain
+any, docker's default seccomp profile (all applied by
+pycontain.runtime.security.lockdown). Limits are rlimits (see `limits`); the
+caller's environment, files and descriptors never enter.
+
+As root, each jail has a host uid of its own (group 990, Lambda's sandbox
+group): SANDBOX_UID_BASE + the host pid of the jail's PID 1 (the context's
+uid_per_pid, see nsinit.container_main; csrc/plan.c's op J). The kernel counts
+RLIMIT_NPROC, pending signals, inotify instances, key quotas... per uid, so a
+uid shared by all jails would let one handler exhaust them for every other;
+and a pid is unique while its process lives, which every process of the jail
+dies before (PID 1 of its pid namespace): no allocation, no lock, nothing to
+leak when a server is killed, the same rule in Python and in C.
 """
 import os
 import stat
@@ -28,7 +37,10 @@ PYC_NAME = f"runner.{sys.implementation.cache_tag}.pyc"
 BOOT = (f"import sys; sys.path.insert(0, {RUNTIME_DIR!r}); import runner as r; "
         "del sys.path[0], sys.modules['runner']; r.run()")
 TASK_ROOT = "/var/task"
-SANDBOX_UID, SANDBOX_GID = 993, 990  # Lambda's sbx_user1051
+SANDBOX_UID_BASE = 0x70000000         # root jails' uids: this + a pid (below 2**22, the
+                                      # kernel's PID_MAX_LIMIT): above systemd's container
+                                      # ranges, below 2**31
+SANDBOX_GID = 990                     # Lambda's sandbox group (its sbx_user1051 is 993:990)
 TMP_SIZE = "512m"                     # Lambda's default ephemeral storage
 MAX_PROCESSES = 1024                  # Lambda's limit on processes and threads
 MAX_OPEN_FILES = 1024
@@ -189,7 +201,7 @@ def jail_spec(cfg: JailConfig, request_id: str, deadline_ms: int) -> dict:
         "ociVersion": "1.0.2",
         "process": {
             "terminal": False,
-            "user": {"uid": SANDBOX_UID, "gid": SANDBOX_GID, "additionalGids": []},
+            "user": {"uid": SANDBOX_UID_BASE, "gid": SANDBOX_GID, "additionalGids": []},
             "args": ["python3", "-I", "-S", "-B", "-c", BOOT],
             "env": lambda_env(cfg, request_id, deadline_ms),
             "cwd": TASK_ROOT,
@@ -212,7 +224,7 @@ def jail_spec(cfg: JailConfig, request_id: str, deadline_ms: int) -> dict:
 def _rootless(spec: dict) -> dict:
     """A user namespace too; the handler runs as its root, which is the
     caller's own uid outside (with no capabilities left inside), because
-    Lambda's sandbox uid is mapped only when /etc/subuid grants a range."""
+    a sandbox uid is mapped only when /etc/subuid grants a range."""
     from pycontain.runtime.userns import make_rootless
     spec["process"]["user"] = {"uid": 0, "gid": 0, "additionalGids": []}
     return make_rootless(spec)
@@ -222,11 +234,13 @@ def jail_context(spec: dict, store_root: str, layer_dirs: list, mount_point: str
     """The runtime context (see nsinit.container_main) of a jail built on
     mount_point, an empty host directory every jail may share: each mounts its
     own tmpfs there, in its own mount namespace."""
+    namespaces = [ns["type"] for ns in spec["linux"]["namespaces"]]
     return {
         "rootfs": mount_point,
         "overlay": {"base": store_root, "volatile": "1m",
                     "lower": [os.path.relpath(d, store_root) for d in layer_dirs]},
         "hostname": "localhost",
-        "loopback": "network" in [ns["type"] for ns in spec["linux"]["namespaces"]],
+        "loopback": "network" in namespaces,
         "seccomp": seccomp.program(spec["linux"]["seccomp"]),
+        "uid_per_pid": "user" not in namespaces,  # a host uid of its own (see the module doc)
     }

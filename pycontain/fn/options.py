@@ -101,13 +101,14 @@ def handler_target(target: str, handler):
 
 
 def _readability_hint(code: str) -> None:
-    """As root the handler runs as uid 993: say so if it cannot read the code
-    (the call then fails as Lambda does, with Runtime.ImportModuleError)."""
+    """As root the handler runs as an unprivileged uid of its own (fn.jail):
+    say so if it cannot read the code (the call then fails as Lambda does,
+    with Runtime.ImportModuleError)."""
     from pycontain.fn.jail import sandbox_can_read
 
     if os.geteuid() == 0 and not sandbox_can_read(code):
         print(f"pycontain: warning: {code} is not world-readable: the handler runs as "
-              "uid 993 and may fail to import it (chmod o+rX)", file=sys.stderr)
+              "an unprivileged user and may fail to import it (chmod o+rX)", file=sys.stderr)
 
 
 def exec_and_exit(values: dict, target: str) -> None:

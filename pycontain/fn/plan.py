@@ -21,7 +21,7 @@ start and the runner's import. The plan holds what the invocation passed
 The launcher names the plan file to the engine (PYCONTAIN_PLAN_KEY, see fn.planned).
 
 The plan file, <store>/cache/plans/NAME (written here, read by csrc/plan.c):
-b"PYCPLAN3"; u32 n, n bytes: the stamps (an op T, or none); u32 n, n bytes of
+b"PYCPLAN4"; u32 n, n bytes: the stamps (an op T, or none); u32 n, n bytes of
 marshal: the basis (spec, context, pycontain's files); u32 count of ops,
 then each op: u8 code, u16 count of arguments, each argument u32 length, the
 bytes, a NUL (length 0xFFFFFFFF: a null argument, no bytes). Integers are
@@ -41,14 +41,14 @@ import sys
 
 from pycontain.fn.environment import CALL_VARIABLES
 
-MAGIC = b"PYCPLAN3"
+MAGIC = b"PYCPLAN4"
 MAX_PLAN = 1 << 20                   # csrc/plan.c refuses larger files
 MAX_ARGS = 1024                      # per op, as csrc/plan.c
 MAX_PLANS = 256                      # plans kept (each ~50 KB)
 GO_FD = 3                            # where a planned jail's runner finds its go-ahead
 HELPER_VARIABLE = "_PYCONTAIN_HELPER"  # set: the runner first waits for the set-up's helper
 MNT_DETACH = 2
-CONTEXT_KEYS = ("rootfs", "overlay", "hostname", "loopback", "seccomp")
+CONTEXT_KEYS = ("rootfs", "overlay", "hostname", "loopback", "seccomp", "uid_per_pid")
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_SET_KEEPCAPS = 1, 38, 8
 PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
 SIGKILL = 9
@@ -167,7 +167,9 @@ def _process_ops(spec: dict, ctx: dict):
     cwd = process.get("cwd", "/")
     ops += [("A", cwd, 0o755), ("d", cwd), ("W", PR_SET_NO_NEW_PRIVS, 1), ("S", ctx["seccomp"])]
     ops += [("B", cap) for cap in range(CAPABILITIES)]  # those this kernel has (csrc/plan.c)
-    ops += [("W", PR_SET_KEEPCAPS, 1), ("G",), ("g", user.get("gid", 0)), ("V", user.get("uid", 0)),
+    # J: the uid + the jail's host pid (nsinit.per_pid_user), V: the uid
+    uid = ("J" if ctx.get("uid_per_pid") else "V", user.get("uid", 0))
+    ops += [("W", PR_SET_KEEPCAPS, 1), ("G",), ("g", user.get("gid", 0)), uid,
             ("W", PR_SET_KEEPCAPS, 0), ("K", 0, 0, 0),
             ("W", PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL), ("W", PR_SET_PDEATHSIG, SIGKILL)]
     env = [e for e in process["env"] if not is_call_variable(e)] + [f"_PYCONTAIN_GO_FD={GO_FD}"]

@@ -1,6 +1,8 @@
 """`pycontain fn serve`: the Invoke API for every created function until
 SIGTERM or SIGINT; then in-flight calls get a grace period, every zygote
-(and with it every jail) is killed, and nothing is left behind.
+(and with it every jail) is killed, and nothing is left behind. A server
+killed with SIGKILL leaves its calls' cgroups (its jails die with it): the
+next one removes them as it starts (fn.call_cgroups.remove_leftovers).
 
 SIGUSR1 writes every thread's stack to stderr (so does a shutdown that takes
 over SLOW_SHUTDOWN seconds): where a stuck server is stuck."""
@@ -14,7 +16,7 @@ import threading
 
 from pycontain.errors import PycontainError
 from pycontain.fdio import readable
-from pycontain.fn.call_cgroups import limits_applied
+from pycontain.fn.call_cgroups import limits_applied, remove_leftovers
 from pycontain.fn.gateway import InvokeApi, is_loopback, server_error
 from pycontain.fn.httpd import HttpServer
 from pycontain.fn.outcome import MAX_EVENT
@@ -84,6 +86,7 @@ def serve(host: str = "127.0.0.1", port: int = 9000, max_concurrency: int = 64,
                         max_connections=max_connections, read_timeout=read_timeout,
                         keepalive_timeout=keepalive_timeout, queue_timeout=queue_timeout,
                         max_body=MAX_EVENT, peer_ok=is_loopback)
+    left = remove_leftovers()  # of servers killed with SIGKILL
     stop = _stop_signals()
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # kill -USR1: where is it stuck?
     thread = threading.Thread(target=server.serve_forever, name="gateway", daemon=True)
@@ -91,6 +94,8 @@ def serve(host: str = "127.0.0.1", port: int = 9000, max_concurrency: int = 64,
     log(f"pycontain fn serve: listening on http://{host}:{listener.getsockname()[1]} "
         f"(max concurrency {max_concurrency}, max connections {max_connections}, "
         f"limits: {limits_applied()})\n")
+    if left:
+        log(f"pycontain fn serve: removed {len(left)} call cgroups of servers that are gone\n")
     try:
         while not readable([stop], REAP_EVERY):
             pool.reap_idle()

@@ -21,7 +21,8 @@ from pycontain.fdio import readable, write_all
 from pycontain.fn import call_cgroups
 from pycontain.fn.outcome import LOG_TAIL, Collector, Outcome, classify, error_payload, \
     report_lines, with_call_fds
-from pycontain.fn.jail import RUNTIME_DIR, JailConfig, _ro_bind, jail_context, jail_spec, limits
+from pycontain.fn.jail import (MAX_PROCESSES, RUNTIME_DIR, JailConfig, _ro_bind, jail_context,
+                               jail_spec, limits)
 from pycontain.runtime.process import spawn
 from pycontain.runtime.security import seccomp
 
@@ -32,6 +33,9 @@ INIT_TIMEOUT = 10.0   # Lambda's limit on a function's init phase
 GRACE = 2.0           # after a call's timeout, before the engine gives up on the zygote
 # what the zygote may do that the handler may not: create namespaces and mount in them
 ZYGOTE_CAPS_PROFILE = ("CAP_SYS_ADMIN",)
+PER_CALL_RLIMITS = ("RLIMIT_CPU", "RLIMIT_NPROC")  # set by each call's child
+ZYGOTE_PROCESSES = 16 * MAX_PROCESSES  # a function's processes and threads, all its calls
+                                       # (and its import) together: at most the server's own
 SPARE_WAIT = 0.05     # for a spare on its way, before a call goes through the zygote
 SPARES = 4            # calls' jails each zygote keeps set up ahead by default, made two
                       # at a time when only two are left (see zygote_main)
@@ -41,11 +45,20 @@ def zygote_spec(cfg: JailConfig, spares: int = SPARES) -> tuple:
     """The base jail's spec, and the init message that tells the zygote what
     each call's child sets up: /proc masks (a fresh /proc per call can only be
     mounted where the jail's own /proc is fully visible, so the jail's has none),
-    rlimits, seccomp."""
+    rlimits, seccomp. RLIMIT_NPROC (1024) is each call's: the kernel counts it
+    in each user namespace (since Linux 5.14), and a call has its own, so one
+    call's threads never count against another's. The zygote's own limit,
+    which the kernel holds the zygote's uid (one per zygote, see fn.jail) to
+    for the whole function (its calls' processes too: the namespaces they run
+    in are the zygote's), is ZYGOTE_PROCESSES."""
+    import resource
+
     spec = jail_spec(cfg, "", 0)
     process, linux = spec["process"], spec["linux"]
     process["args"] = ["python3", "-I", "-S", "-B", "-c", BOOT]
-    process["rlimits"] = [r for r in process["rlimits"] if r["type"] != "RLIMIT_CPU"]
+    budget = min(ZYGOTE_PROCESSES, resource.getrlimit(resource.RLIMIT_NPROC)[1])
+    process["rlimits"] = [dict(r, soft=budget, hard=budget) if r["type"] == "RLIMIT_NPROC" else r
+                          for r in process["rlimits"] if r["type"] != "RLIMIT_CPU"]
     spec["mounts"].append(_ro_bind(ZYGOTE, f"{RUNTIME_DIR}/zygote_main.py"))
     masked = [p for p in linux["maskedPaths"] if p.startswith("/proc/")]
     readonly = [p for p in linux["readonlyPaths"] if p.startswith("/proc/")]
@@ -58,7 +71,7 @@ def zygote_spec(cfg: JailConfig, spares: int = SPARES) -> tuple:
     init = {"handler": cfg.handler, "bpf": call_filter.hex(), "masked": masked,
             "tmp_size": "512m", "spares": spares,
             "rlimits": [[r["type"], r["soft"], r["hard"]] for r in limits(cfg)
-                        if r["type"] == "RLIMIT_CPU"]}
+                        if r["type"] in PER_CALL_RLIMITS]}
     return spec, init
 
 

@@ -58,6 +58,16 @@ def apply_process(process: dict) -> None:
         raise PycontainError(f"cannot use working directory {cwd}: {exc.strerror}") from None
 
 
+def per_pid_user(user: dict) -> dict:
+    """user, its uid moved up by this process's pid on the host (as /proc,
+    still the host's, says): unique among the uids of running containers that
+    do the same, if this process is PID 1 of its pid namespace (every process
+    that can have the uid then dies before the pid can be another's)."""
+    if os.getpid() != 1:
+        raise PycontainError("a uid per pid needs the container's own pid namespace")
+    return dict(user, uid=user.get("uid", 0) + int(os.readlink("/proc/self")))
+
+
 def _report(err_fd: int, code: int, message: str) -> None:
     write_all(err_fd, f"{code}:{message}".encode(errors="replace"))
 
@@ -71,12 +81,17 @@ def container_main(spec: dict, ctx: dict, go_fd: int, err_fd: int) -> None:
     setup_stdio, before_exec (hooks run as root before the privileges drop),
     seccomp (the BPF program to install), in_process (called instead of exec),
     die_with_parent (killed when the engine's thread that made it dies; armed
-    after the user switch, which disarms it), keep_fds (left open: --preserve-fds),
-    await_start (an OCI `create`: called once set up, returns when started).
+    after the user switch, which disarms it), uid_per_pid (the process runs as
+    the spec's uid + its host pid, see per_pid_user), keep_fds (left open:
+    --preserve-fds), await_start (an OCI `create`: called once set up, returns
+    when started).
     """
     code = ENGINE
     try:
         n.prctl(n.PR_SET_DUMPABLE, 0)
+        process = spec["process"]
+        if ctx.get("uid_per_pid"):  # while /proc is the host's
+            process = dict(process, user=per_pid_user(process.get("user", {})))
         # go 1: the engine has our pid (and id maps)
         if go_fd is not None and os.read(go_fd, 1) != b"1":
             os._exit(ENGINE)
@@ -112,7 +127,6 @@ def container_main(spec: dict, ctx: dict, go_fd: int, err_fd: int) -> None:
             n.unshare(n.CLONE_NEWCGROUP)
         if "rootfs" in ctx:
             mount_cgroup_fs(spec)
-        process = spec["process"]
         _close_fds_but({err_fd, *ctx.get("keep_fds", ())})  # before chdir (CVE-2024-21626)
         apply_process(process)
         for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores these; exec keeps that

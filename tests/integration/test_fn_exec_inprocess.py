@@ -20,6 +20,7 @@ from conftest import PYCONTAIN
 from helpers import FIND_IN_MEMORY, processes
 
 from pycontain.fn.inprocess_choice import KEPT_VARIABLES
+from pycontain.fn.jail import SANDBOX_UID_BASE
 
 REPO = Path(__file__).resolve().parents[2]
 # beside: the launcher's jail interpreter; forked: the script, whose engine forks the
@@ -42,6 +43,8 @@ def run(pc, tmp_path, code: str, mode: str = "beside", *args, extra_env=None, pr
 
 
 INTERPRETER = """import os, signal, sys
+def own(uid):  # as root a jail's uid is its own (pycontain.fn.jail): the same rule either way
+    return "own" if UID_BASE < uid < UID_BASE + (1 << 22) else uid
 def handler(event, context):
     try:
         import pycontain  # noqa: F401
@@ -54,9 +57,10 @@ def handler(event, context):
             "outside": sorted(m for m, mod in sys.modules.items()
                               if not getattr(mod, "__file__", "/usr/lib/").startswith("/usr/lib/")
                               and m != "handler"),
-            "cwd": os.getcwd(), "uid": os.getuid(), "fds": sorted(os.listdir("/proc/self/fd")),
+            "cwd": os.getcwd(), "uid": own(os.getuid()),
+            "fds": sorted(os.listdir("/proc/self/fd")),
             "signals": [str(signal.getsignal(s)) for s in signal.valid_signals()]}
-"""
+""".replace("UID_BASE", str(SANDBOX_UID_BASE))
 
 
 def test_the_handler_sees_the_same_interpreter_either_way(pc, tmp_path):

@@ -28,7 +28,8 @@ HOSTNAME = "import socket\ndef handler(event, context):\n    return [socket.geth
 JAIL = INTERPRETER.replace('''            "signals":''', '''\
             "mounts": [" ".join(line.split()[4:6] + line.split(" - ")[1].split()[:1])
                        for line in open("/proc/self/mountinfo")],
-            "status": [line for line in open("/proc/self/status")
+            "status": [[own(int(u)) for u in line.split()[1:]] if line.startswith("Uid:")
+                       else line for line in open("/proc/self/status")
                        if line.split(":")[0] in ("Uid", "Gid", "Groups", "CapInh", "CapPrm",
                                                  "CapEff", "CapBnd", "CapAmb", "NoNewPrivs",
                                                  "Seccomp", "Seccomp_filters")],

@@ -102,17 +102,16 @@ def collect(known_ids) -> list:
     host = hierarchy.host()
     if host is None:
         return []
+    from pycontain.fn.call_cgroups import server_gone
+
     removed = []
     nest = hierarchy.own_v1_cgroups() if host.version == 1 else {}
-    for name, mount in host.mounts.items():
-        parent = os.path.join(mount, nest.get(name, ""), hierarchy.parent_name())
-        for cid in _listdir(parent):
-            if (_orphan_call_cgroup(cid) or len(cid) == 64 and cid not in known_ids) \
-                    and cid not in removed:
-                group = group_for(host, cid, nest)
-                if not group.pids():
-                    group.remove()
-                    removed.append(cid)
+    for cid in sorted(children(host, nest)):
+        if server_gone(cid) or len(cid) == 64 and cid not in known_ids:
+            group = group_for(host, cid, nest)
+            if not group.pids():
+                group.remove()
+                removed.append(cid)
     for parent in _parents_anywhere(host):
         remove_if_unused(parent)  # an unused parent, ours or one an engine elsewhere left
     return [f"removed cgroup {cid[:12]}" for cid in removed]
@@ -130,10 +129,11 @@ def _parents_anywhere(host) -> list:
             for path in glob.glob(os.path.join(glob.escape(mount), depth, glob.escape(name)))]
 
 
-def _orphan_call_cgroup(name: str) -> bool:
-    """A pooled call cgroup of an `fn serve` (fn<pid>x<tag>x<n>) whose server is gone."""
-    pid = name[2:].partition("x")[0]
-    return name.startswith("fn") and pid.isdigit() and not os.path.exists(f"/proc/{pid}")
+def children(host, nest: dict) -> set:
+    """The names of the cgroups under our parent, in any hierarchy (v1: the
+    parent nested under nest, hierarchy.own_v1_cgroups)."""
+    return {cid for name, mount in host.mounts.items()
+            for cid in _listdir(os.path.join(mount, nest.get(name, ""), hierarchy.parent_name()))}
 
 
 def _listdir(path: str) -> list:
