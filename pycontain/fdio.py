@@ -27,3 +27,17 @@ def readable(fds, timeout=None) -> list:
     for fd in fds:
         poller.register(fd, select.POLLIN)
     return [fd for fd, _ in poller.poll(None if timeout is None else max(0, timeout) * 1000)]
+
+
+def ready(readers, writers=(), timeout=None) -> tuple:
+    """(readable, writable) among readers and writers within timeout seconds
+    (None: wait for one); poll(2), as readable()."""
+    poller = select.poll()
+    for fd in readers:
+        poller.register(fd, select.POLLIN)
+    for fd in writers:
+        poller.register(fd, select.POLLOUT | (select.POLLIN if fd in readers else 0))
+    events = poller.poll(None if timeout is None else max(0, timeout) * 1000)
+    out_mask = select.POLLOUT | select.POLLERR | select.POLLHUP
+    return ([fd for fd, ev in events if fd in readers and ev & ~select.POLLOUT],
+            [fd for fd, ev in events if fd in writers and ev & out_mask])

@@ -14,9 +14,9 @@ A destination that fails (a reader gone: EPIPE) closes its pipe, so the
 process gets SIGPIPE/EPIPE on its next write, as when it wrote there itself.
 """
 import os
-import select
 import time
 
+from pycontain.fdio import readable, ready
 from pycontain.runtime.waiting import SignalWakeup
 
 CHUNK = 1 << 16
@@ -98,7 +98,7 @@ def _write_all(fd: int, data: bytes) -> None:
         try:
             view = view[os.write(fd, view):]
         except BlockingIOError:
-            select.select([], [fd], [])
+            ready((), [fd])
 
 
 class _Copy:
@@ -115,17 +115,17 @@ class _Copy:
             if self.feed_from is not None and not self.pending:
                 readers.append(self.feed_from)
             writers = [self.feed_to] if self.pending else []
-            ready, writable, _ = select.select(wake.readers(readers), writers, [])
-            if wake.fd in ready:
+            got, writable = ready(wake.readers(readers), writers)
+            if wake.fd in got:
                 wake.drain()  # a relayed signal's handler has run
-            for fd in ready:
+            for fd in got:
                 if fd in self.outputs:
                     self._copy_out(fd)
             if writable:
                 self._feed()
-            if self.feed_from in ready:
+            if self.feed_from in got:
                 self._read_feed()
-            if pidfd in ready:
+            if pidfd in got:
                 self._drain()
                 return
 
@@ -146,10 +146,10 @@ class _Copy:
         process left behind that keeps writing)."""
         deadline = time.monotonic() + DRAIN_SECONDS
         while self.outputs and time.monotonic() < deadline:
-            ready = select.select(list(self.outputs), [], [], 0)[0]
-            if not ready:
+            got = readable(list(self.outputs), 0)
+            if not got:
                 return
-            for fd in ready:
+            for fd in got:
                 self._copy_out(fd)
 
     def _read_feed(self) -> None:
