@@ -14,7 +14,8 @@ import shutil
 import struct
 
 from pycontain.errors import PycontainError
-from pycontain.runc import cgroup, hooks
+from pycontain.runc import cgroup
+from pycontain.runtime import hooks
 from pycontain.runc.state import FIFO, Container, RuncError, now_rfc3339, start_time
 
 
@@ -109,7 +110,8 @@ def _winsize(process: dict):
     return struct.pack("HHHH", size.get("height", 0), size.get("width", 0), 0, 0)
 
 
-def _context(spec: dict, rootfs: str, fifo_fd: int, preserve_fds: int, group) -> dict:
+def _context(spec: dict, rootfs: str, fifo_fd: int, preserve_fds: int, group,
+             state: dict) -> dict:
     linux = spec.get("linux") or {}
     new = _new_namespaces(spec)
     kinds = {ns["type"] for ns in linux.get("namespaces", ())}
@@ -124,7 +126,25 @@ def _context(spec: dict, rootfs: str, fifo_fd: int, preserve_fds: int, group) ->
     _check_caps(spec.get("process") or {})
     if group is not None:
         ctx["cgroup_join"] = group.self_join_files()
+    ctx.update(_container_hooks(spec, state))
     return ctx
+
+
+def _container_hooks(spec: dict, state: dict) -> dict:
+    """createContainer and startContainer hooks, run by the init itself (in its
+    namespaces) with the state, its host pid read before pivot_root."""
+    stages = (spec.get("hooks") or {})
+    if not stages.get("createContainer") and not stages.get("startContainer"):
+        return {}
+    seen = dict(state)
+
+    def before_pivot():
+        seen.update(pid=int(os.readlink("/proc/self")), status="created")
+        hooks.run(spec, "createContainer", seen)
+
+    return {"before_pivot": before_pivot,
+            "after_start": lambda: hooks.run(spec, "startContainer",
+                                             dict(seen, status="running"))}
 
 
 def _check_caps(process: dict) -> None:
@@ -207,7 +227,7 @@ def create(root: str, cid: str, opts: Options, log=None):
             return ctr, None
         os.mkfifo(ctr.path(FIFO), 0o622)
         fifo_fd = os.open(ctr.path(FIFO), os.O_PATH | os.O_CLOEXEC)
-        ctx = _context(spec, rootfs, fifo_fd, opts.preserve_fds, group)
+        ctx = _context(spec, rootfs, fifo_fd, opts.preserve_fds, group, ctr.oci_state())
         if group is not None:
             made = cgroup.create(host, group_dirs(group))
             if not opts.systemd and not (spec.get("linux") or {}).get("cgroupsPath"):

@@ -6,7 +6,8 @@ import shutil
 import subprocess
 import time
 
-from pycontain.runc import cgroup, hooks
+from pycontain.runc import cgroup
+from pycontain.runtime import hooks
 from pycontain.runc.lifecycle import _spec_of
 from pycontain.runc.state import Container, RuncError, all_ids
 

@@ -84,7 +84,8 @@ def container_main(spec: dict, ctx: dict, go_fd: int, err_fd: int) -> None:
     after the user switch, which disarms it), uid_per_pid (the process runs as
     the spec's uid + its host pid, see per_pid_user), keep_fds (left open:
     --preserve-fds), await_start (an OCI `create`: called once set up, returns
-    when started).
+    when started), before_pivot and after_start (an OCI bundle's
+    createContainer and startContainer hooks).
     """
     code = ENGINE
     try:
@@ -103,7 +104,7 @@ def container_main(spec: dict, ctx: dict, go_fd: int, err_fd: int) -> None:
             from pycontain.runtime.rootfs_record import recorded
             write_all(err_fd, frame_ops(recorded(spec, ctx["rootfs"], ctx["overlay"])))
         elif "rootfs" in ctx:
-            setup_rootfs(spec, ctx["rootfs"], ctx["overlay"])
+            setup_rootfs(spec, ctx["rootfs"], ctx["overlay"], ctx.get("before_pivot"))
         if ctx.get("hostname"):
             n.sethostname(ctx["hostname"])
         if ctx.get("loopback"):
@@ -146,6 +147,7 @@ def container_main(spec: dict, ctx: dict, go_fd: int, err_fd: int) -> None:
             os.close(err_fd)  # what exec would do: `create` learns that we are ready
             err_fd = -1
             ctx["await_start"]()
+            ctx.get("after_start", lambda: None)()
         try:
             os.execve(path, args, env)
         except OSError as exc:

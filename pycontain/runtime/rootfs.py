@@ -169,10 +169,11 @@ def _mount_root(rootfs: str, spec: dict, overlay: dict | None, nodev: bool) -> N
         mount_overlay(rootfs, overlay, userns, nodev)
 
 
-def setup_rootfs(spec: dict, rootfs: str, overlay: dict | None) -> None:
+def setup_rootfs(spec: dict, rootfs: str, overlay: dict | None, before_pivot=None) -> None:
     """Everything between unshare and exec that concerns files and mounts,
     but /sys/fs/cgroup: see mount_cgroup_fs. overlay None: rootfs is used as it
-    is (an OCI bundle's root)."""
+    is (an OCI bundle's root); before_pivot: called with everything mounted
+    (an OCI bundle's createContainer hooks)."""
     linux = spec.get("linux", {})
     # nothing we mount may reach the host: private, or slave where the bundle
     # asks for propagation (applied to the new root after pivot_root)
@@ -192,6 +193,8 @@ def setup_rootfs(spec: dict, rootfs: str, overlay: dict | None) -> None:
             mount_entry(rootfs, entry)
     create_devices(rootfs, linux.get("devices", ()), spec.get("mounts", ()),
                    bind=userns or nodev)
+    if before_pivot is not None:
+        before_pivot()
     pivot_into(rootfs)
     write_sysctls(linux.get("sysctl") or {})  # before /proc/sys turns read-only
     mask_paths(linux.get("maskedPaths", ()),

@@ -142,17 +142,28 @@ def test_hooks_run_in_order_with_the_state_on_stdin(rt, tmp_path):
     hook.write_text(f"#!/bin/sh\necho \"$1 $(cat | tr -d '\\n ')\" >> {log}\n")
     hook.chmod(0o755)
     hooks = {stage: [{"path": str(hook), "args": ["hook", stage]}]
-             for stage in ("prestart", "createRuntime", "poststart", "poststop")}
-    bundle = rt.bundle(["true"], hooks=hooks)
+             for stage in ("prestart", "createRuntime", "createContainer", "poststart",
+                           "poststop")}
+    # startContainer resolves in the container: a script of the bundle's root
+    hooks["startContainer"] = [{"path": "/start-hook", "args": ["start-hook"]}]
+    bundle = rt.bundle(["sh", "-c", "cat /started"], hooks=hooks,
+                       root={"path": "rootfs", "readonly": False})
+    (bundle / "rootfs" / "start-hook").write_text("#!/bin/sh\ncat > /started\n")
+    (bundle / "rootfs" / "start-hook").chmod(0o755)
     rt("create", "--bundle", bundle, "c1")
+    assert not (bundle / "rootfs" / "started").exists()  # not before start
     rt("start", "c1")
     wait_for(lambda: state(rt.root, "c1")["status"] == "stopped", what="exit")
     rt("delete", "c1")
     lines = log.read_text().splitlines()
-    assert [line.split()[0] for line in lines] == ["prestart", "createRuntime", "poststart",
-                                                   "poststop"]
+    assert [line.split()[0] for line in lines] == ["prestart", "createRuntime", "createContainer",
+                                                   "poststart", "poststop"]
     first = json.loads(lines[0].split(" ", 1)[1])
     assert first["id"] == "c1" and first["status"] == "created" and first["pid"] > 0
+    inside = json.loads(lines[2].split(" ", 1)[1])  # createContainer: the init's host pid
+    assert inside["pid"] == first["pid"] and inside["bundle"] == str(bundle)
+    started = json.loads((bundle / "rootfs" / "started").read_text())
+    assert started["pid"] == first["pid"] and started["status"] == "running"
     assert json.loads(lines[-1].split(" ", 1)[1])["status"] == "stopped"
 
 

@@ -1,15 +1,18 @@
 """OCI hooks: run with the container's state on stdin, each within its timeout.
 
 prestart and createRuntime run in the runtime's namespaces once the container's
-namespaces exist; poststart after `start`; poststop at `delete`. A failing
-prestart/createRuntime hook fails `create`; poststart and poststop failures
-are warnings (the OCI runtime spec's rules).
+namespaces exist; createContainer in the container's mount namespace before
+pivot_root, startContainer in the container after `start`, before exec (both
+in the container's first process, runtime.nsinit); poststart after `start`;
+poststop at `delete`. A failing hook of the first four stages fails the
+container; poststart and poststop failures are warnings (the OCI runtime
+spec's rules).
 """
 import json
 import subprocess
 import sys
 
-from pycontain.runc.state import RuncError
+from pycontain.errors import PycontainError
 
 FATAL = ("prestart", "createRuntime", "createContainer", "startContainer")
 
@@ -19,9 +22,9 @@ def run(spec: dict, stage: str, state: dict, log=None) -> None:
     for hook in (spec.get("hooks") or {}).get(stage) or ():
         try:
             _run_one(hook, state)
-        except RuncError as exc:
+        except PycontainError as exc:
             if stage in FATAL:
-                raise RuncError(f"{stage} hook: {exc}") from None
+                raise PycontainError(f"{stage} hook: {exc}") from None
             message = f"{stage} hook: {exc}"
             (log or (lambda level, msg: print(f"pycontain-runc: warning: {msg}",
                                               file=sys.stderr)))("warning", message)
@@ -30,7 +33,7 @@ def run(spec: dict, stage: str, state: dict, log=None) -> None:
 def _run_one(hook: dict, state: dict) -> None:
     path = hook.get("path")
     if not path or not path.startswith("/"):
-        raise RuncError(f"hook path must be absolute, got {path!r}")
+        raise PycontainError(f"hook path must be absolute, got {path!r}")
     args = hook.get("args") or [path]
     try:
         proc = subprocess.run(args, executable=path, input=json.dumps(state).encode(),
@@ -38,10 +41,10 @@ def _run_one(hook: dict, state: dict) -> None:
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                               timeout=hook.get("timeout") or None)
     except subprocess.TimeoutExpired:
-        raise RuncError(f"{path} timed out after {hook['timeout']} s") from None
+        raise PycontainError(f"{path} timed out after {hook['timeout']} s") from None
     except OSError as exc:
-        raise RuncError(f"{path}: {exc.strerror}") from None
+        raise PycontainError(f"{path}: {exc.strerror}") from None
     if proc.returncode != 0:
         detail = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise RuncError(f"{path} exited with status {proc.returncode}"
+        raise PycontainError(f"{path} exited with status {proc.returncode}"
                         + (f": {detail[-1]}" if detail else ""))
