@@ -314,7 +314,8 @@ def start(root: str, cid: str, log=None) -> Container:
         except FileNotFoundError:
             pass
     spec = _spec_of(ctr)
-    hooks.run(spec, "poststart", ctr.oci_state(), log)
+    # the process was started (it may have exited already: still "running" here)
+    hooks.run(spec, "poststart", dict(ctr.oci_state(), status="running", pid=ctr.pid), log)
     return ctr
 
 
