@@ -66,6 +66,7 @@ def main() -> None:
     try:
         subprocess.run([PYCONTAIN, "save", "-o", work / "busybox.tar", "busybox"], check=True)
         podman("load", "-i", work / "busybox.tar")
+        (work / "containerd").mkdir()
         daemon = Containerd(work / "containerd")
         daemon.ctr("images", "import", work / "busybox.tar")
         counter = iter(range(10**6))

@@ -1,14 +1,13 @@
 """Each runc command: read its flags, call the lifecycle/manage/exec code, print."""
-import json
-import os
 import sys
 
-from pycontain.runc import lifecycle, manage
+from pycontain.jsonio import dumps
 from pycontain.runc.state import Container, RuncError
 
 FEATURES = {
     "ociVersionMin": "1.0.0", "ociVersionMax": "1.0.2",
-    "hooks": ["prestart", "createRuntime", "poststart", "poststop"],
+    "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart",
+              "poststop"],
     "mountOptions": ["bind", "rbind", "ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec",
                      "exec", "strictatime", "private", "rprivate", "slave", "rslave"],
     "linux": {"namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
@@ -47,6 +46,7 @@ def _size(text: str) -> int:
 def _resources(args) -> dict:
     res = {}
     if args.resources:
+        import json
         try:
             res = json.load(sys.stdin if args.resources == "-" else open(args.resources))
         except (OSError, ValueError) as exc:
@@ -58,12 +58,14 @@ def _resources(args) -> dict:
     return res
 
 
-def _create_opts(args, keep_master=False) -> lifecycle.Options:
+def _create_opts(args, keep_master=False):
+    from pycontain.runc import lifecycle
     return lifecycle.Options(args.bundle, args.pid_file, args.console_socket,
                              args.preserve_fds, args.systemd_cgroup, keep_master)
 
 
 def _run(args, root, log) -> int:
+    from pycontain.runc import lifecycle, manage
     from pycontain.runc.execproc import wait_foreground
     ctr, master = lifecycle.create(root, args.id, _create_opts(args, not args.detach), log)
     try:
@@ -80,18 +82,20 @@ def _run(args, root, log) -> int:
 
 
 def dispatch(args, root: str, log) -> int:
+    """Run one command; its exit status. Modules load per command: `state` needs few."""
     command = args.command
     if command in ("checkpoint", "restore", "events"):
         raise RuncError(f"{command} is not supported by pycontain-runc")
     if command == "features":
-        print(json.dumps(FEATURES, indent=2))
+        print(dumps(FEATURES, indent=2))
         return 0
     if command == "list":
+        from pycontain.runc import manage
         states = manage.listing(root)
         if args.quiet:
             print("\n".join(s["id"] for s in states))
         elif args.format == "json":
-            print(json.dumps(states))
+            print(dumps(states, indent=None))
         else:
             print("ID   PID   STATUS   BUNDLE   CREATED   OWNER")
             for s in states:
@@ -100,13 +104,14 @@ def dispatch(args, root: str, log) -> int:
         return 0
     if getattr(args, "id", None) is None:
         raise RuncError(f"{command}: a container id is required")
-    if command == "create":
-        _, master = lifecycle.create(root, args.id, _create_opts(args), log)
-        return 0
     if command == "run":
         return _run(args, root, log)
-    if command == "start":
-        lifecycle.start(root, args.id, log)
+    if command in ("create", "start"):
+        from pycontain.runc import lifecycle
+        if command == "create":
+            lifecycle.create(root, args.id, _create_opts(args), log)
+        else:
+            lifecycle.start(root, args.id, log)
         return 0
     if command == "exec":
         from pycontain.runc.execproc import ExecRequest, execute
@@ -115,10 +120,12 @@ def dispatch(args, root: str, log) -> int:
                           args.additional_gids, args.no_new_privs, args.cap)
         return execute(root, args.id, req)
     ctr = Container.load(root, args.id)
+    if command != "state":
+        from pycontain.runc import manage
     if command == "state":
-        print(json.dumps(ctr.oci_state(), indent=2))
+        print(dumps(ctr.oci_state(), indent=2))
     elif command == "kill":
-        manage.kill(ctr, _signal(args.signal), args.all)
+        manage.kill(ctr, _signal(args.signal or "TERM"), args.all)
     elif command == "delete":
         manage.delete(ctr, args.force, log)
     elif command in ("pause", "resume"):

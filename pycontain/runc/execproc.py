@@ -66,7 +66,7 @@ def execute(root: str, cid: str, req: ExecRequest) -> int:
         raise RuncError("cannot exec in a paused container")
     if status not in ("running", "created"):
         raise RuncError("cannot exec in a stopped container")
-    config = lifecycle._spec_of(ctr)
+    config = lifecycle.bundle_config(ctr)
     process = _process(config, req)
     if process.get("terminal") and not (req.console_socket or not req.detach):
         raise RuncError("cannot allocate tty if runc will detach without setting console socket")

@@ -7,13 +7,12 @@ exist; its cgroup is made at linux.cgroupsPath; `create` returns when the init
 has done everything but exec and waits on ROOT/ID/exec.fifo. start: opening
 the fifo lets the init exec. The caller (conmon, containerd's shim) reaps it.
 """
-import json
 import os
 import select
-import shutil
 import struct
 
 from pycontain.errors import PycontainError
+from pycontain.fsutil import remove_tree
 from pycontain.runc import cgroup
 from pycontain.runtime import hooks
 from pycontain.runc.state import FIFO, Container, RuncError, now_rfc3339, start_time
@@ -21,6 +20,7 @@ from pycontain.runc.state import FIFO, Container, RuncError, now_rfc3339, start_
 
 def load_bundle(bundle: str) -> tuple:
     """(absolute bundle, spec, absolute rootfs) of a bundle directory."""
+    import json
     bundle = os.path.abspath(bundle or ".")
     try:
         with open(os.path.join(bundle, "config.json")) as f:
@@ -213,7 +213,9 @@ def create(root: str, cid: str, opts: Options, log=None):
         group = None
         ctr.data = {"ociVersion": spec.get("ociVersion", "1.0.2"), "bundle": bundle,
                     "rootfs": rootfs, "created": now_rfc3339(),
-                    "annotations": spec.get("annotations") or {}}
+                    "annotations": spec.get("annotations") or {},
+                    "hooks": {k: v for k, v in (spec.get("hooks") or {}).items()
+                              if k in ("poststart", "poststop")}}
         if host is not None:
             path = cgroup.relative_path((spec.get("linux") or {}).get("cgroupsPath", ""),
                                         cid, opts.systemd)
@@ -262,7 +264,10 @@ def create(root: str, cid: str, opts: Options, log=None):
                 cgroup.remove(made, group_dirs(group).values())
             except RuncError:
                 pass
-        shutil.rmtree(ctr.dir, ignore_errors=True)
+        try:
+            remove_tree(ctr.dir)
+        except PycontainError:
+            pass  # what it says is not the error to report
         if isinstance(exc, PycontainError):
             raise RuncError(str(exc)) from None
         raise
@@ -313,13 +318,15 @@ def start(root: str, cid: str, log=None) -> Container:
             os.unlink(ctr.path(FIFO))
         except FileNotFoundError:
             pass
-    spec = _spec_of(ctr)
+    spec = {"hooks": ctr.data.get("hooks")}
     # the process was started (it may have exited already: still "running" here)
     hooks.run(spec, "poststart", dict(ctr.oci_state(), status="running", pid=ctr.pid), log)
     return ctr
 
 
-def _spec_of(ctr: Container) -> dict:
+def bundle_config(ctr: Container) -> dict:
+    """The container's config.json as its bundle has it now ({} if unreadable)."""
+    import json
     try:
         with open(os.path.join(ctr.data["bundle"], "config.json")) as f:
             return json.load(f)

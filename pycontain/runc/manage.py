@@ -1,14 +1,12 @@
 """The verbs on an existing container: state, kill, delete, pause, resume,
 ps, update, list."""
-import json
 import os
-import shutil
-import subprocess
 import time
 
+from pycontain.fsutil import remove_tree
+from pycontain.jsonio import dumps
 from pycontain.runc import cgroup
 from pycontain.runtime import hooks
-from pycontain.runc.lifecycle import _spec_of
 from pycontain.runc.state import Container, RuncError, all_ids
 
 
@@ -55,10 +53,10 @@ def delete(ctr: Container, force: bool = False, log=None) -> None:
     if group is not None:
         group.kill()  # every process left in the cgroup
     _wait_gone(ctr)
-    hooks.run(_spec_of(ctr), "poststop", dict(ctr.oci_state(), status="stopped"), log)
+    hooks.run({"hooks": ctr.data.get("hooks")}, "poststop", dict(ctr.oci_state(), status="stopped"), log)
     if ctr.data.get("cgroup"):
         cgroup.remove(ctr.data["cgroup"]["made"], ctr.data["cgroup"]["dirs"].values())
-    shutil.rmtree(ctr.dir, ignore_errors=True)
+    remove_tree(ctr.dir)
 
 
 def pause(ctr: Container, on: bool) -> None:
@@ -82,7 +80,8 @@ def ps(ctr: Container, fmt: str, ps_args: list) -> str:
     """runc ps: the cgroup's pids as JSON, or ps(1)'s table filtered to them."""
     found = pids(ctr)
     if fmt == "json":
-        return json.dumps(found)
+        return dumps(found, indent=None)
+    import subprocess
     out = subprocess.run(["ps", *(ps_args or ["-ef"])], capture_output=True, text=True,
                          check=False).stdout.splitlines()
     if not out:

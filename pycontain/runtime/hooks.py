@@ -8,11 +8,10 @@ poststop at `delete`. A failing hook of the first four stages fails the
 container; poststart and poststop failures are warnings (the OCI runtime
 spec's rules).
 """
-import json
-import subprocess
 import sys
 
 from pycontain.errors import PycontainError
+from pycontain.jsonio import dumps
 
 FATAL = ("prestart", "createRuntime", "createContainer", "startContainer")
 
@@ -34,9 +33,10 @@ def _run_one(hook: dict, state: dict) -> None:
     path = hook.get("path")
     if not path or not path.startswith("/"):
         raise PycontainError(f"hook path must be absolute, got {path!r}")
+    import subprocess  # here: most containers have no hooks, and it costs ~4 ms
     args = hook.get("args") or [path]
     try:
-        proc = subprocess.run(args, executable=path, input=json.dumps(state).encode(),
+        proc = subprocess.run(args, executable=path, input=dumps(state, indent=None).encode(),
                               env=dict(e.split("=", 1) for e in hook.get("env", ()) if "=" in e),
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                               timeout=hook.get("timeout") or None)
