@@ -16,7 +16,7 @@ from common import PYCONTAIN, REPO, measure, print_table, time_once
 
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 from runc.bundle import RUNC  # noqa: E402  (the harness the tests use)
-from runc.callers import Containerd, Podman  # noqa: E402
+from runc.callers import Containerd, Podman, remove_cgroup_dirs  # noqa: E402
 
 
 def pss_kb(pid: int) -> int:
@@ -96,6 +96,7 @@ def main() -> None:
         if daemon is not None:
             daemon.stop()
         podman.cleanup()
+        remove_cgroup_dirs("pycontain-bench-ctr")
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -39,6 +39,24 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 """
 
 
+def remove_cgroup_dirs(name: str) -> None:
+    """Remove the (empty) cgroup directories NAME, and what is below them, that a
+    caller made at the root of each hierarchy or under our own cgroup there
+    (podman's conmon cgroups, containerd's shim's, parents no runtime removes)."""
+    own = {}
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, names, path = line.split(":", 2)
+        own[names.replace("name=", "")] = path.strip("/")
+    for hierarchy in os.listdir("/sys/fs/cgroup"):
+        for base in {"", own.get(hierarchy, "")}:
+            top = Path("/sys/fs/cgroup", hierarchy, base, name)
+            if top.is_dir():
+                for entry in sorted(top.rglob("*"), key=lambda p: -len(p.parts)):
+                    if entry.is_dir():
+                        entry.rmdir()
+                top.rmdir()
+
+
 def make_pause_image(busybox_tar: Path, out: Path) -> Path:
     """A CRI sandbox ("pause") image: busybox whose command sleeps forever."""
     layout = out.parent / "pause-oci"
@@ -122,11 +140,5 @@ class Podman:
             target = mount.split()[4]
             if target.startswith(str(self.dir)):
                 subprocess.run(["umount", "-l", target], capture_output=True)
-        for hierarchy in os.listdir("/sys/fs/cgroup"):  # podman's conmon cgroups
-            parent = Path("/sys/fs/cgroup", hierarchy, self.cgroup_parent)
-            if parent.is_dir():
-                for entry in sorted(parent.rglob("*"), key=lambda p: -len(p.parts)):
-                    if entry.is_dir():
-                        entry.rmdir()
-                parent.rmdir()
+        remove_cgroup_dirs(self.cgroup_parent)  # podman's conmon cgroups
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import PYCONTAIN
 from helpers import wait_for
-from .callers import Containerd, Podman, make_pause_image
+from .callers import Containerd, Podman, make_pause_image, remove_cgroup_dirs
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +79,8 @@ def containerd(tmp_path_factory, busybox_tar):
         yield daemon
     finally:
         daemon.stop()
+        for name in ("pycontain-ctr-test", "pycontain-cri-test"):
+            remove_cgroup_dirs(name)
 
 
 def test_ctr_runs_tasks_with_pycontain_runc(containerd):
