@@ -21,7 +21,7 @@ def _launch(spec: dict, ctx: dict, in_process: bool, event: bytes, log_sink, pre
     if prejail is not None:
         launch = prejail.start(spec, dict(ctx, in_process=in_process), event)
         return launch, Collector(prejail.result, prejail.log, log_sink)
-    from pycontain.runtime.process import spawn
+    from pycontain.oci.process import spawn
     if in_process:
         from pycontain.fn.inprocess import runner_hook
         ctx["in_process"] = runner_hook(spec["process"])

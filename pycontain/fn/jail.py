@@ -6,7 +6,7 @@ touches the disk); the code read-only at /var/task; the runner read-only at
 /var/runtime; a fresh size-capped tmpfs /tmp. The handler runs as an
 unprivileged user: no capabilities, no_new_privs so nothing it execs can gain
 any, docker's default seccomp profile (all applied by
-pycontain.runtime.security.lockdown). Limits are rlimits (see `limits`); the
+pycontain.oci.security.lockdown). Limits are rlimits (see `limits`); the
 caller's environment, files and descriptors never enter.
 
 As root, each jail has a host uid of its own (group 990, Lambda's sandbox
@@ -24,8 +24,8 @@ import sys
 
 from pycontain.fn.environment import BASE, lambda_env, parse_env
 from pycontain.record import Record
-from pycontain.runtime.security import seccomp
-from pycontain.runtime.defaults import (MASKED_PATHS, READONLY_PATHS, default_devices,
+from pycontain.oci.security import seccomp
+from pycontain.oci.defaults import (MASKED_PATHS, READONLY_PATHS, default_devices,
                                         default_mounts)
 
 RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runner.py")
@@ -225,7 +225,7 @@ def _rootless(spec: dict) -> dict:
     """A user namespace too; the handler runs as its root, which is the
     caller's own uid outside (with no capabilities left inside), because
     a sandbox uid is mapped only when /etc/subuid grants a range."""
-    from pycontain.runtime.userns import make_rootless
+    from pycontain.oci.userns import make_rootless
     spec["process"]["user"] = {"uid": 0, "gid": 0, "additionalGids": []}
     return make_rootless(spec)
 

@@ -5,7 +5,7 @@ bwrap builds its own in a few ms of C. So, as root on two CPUs or more, the
 launcher (csrc/launcher.c, csrc/plan.c) builds the jail in C from a plan
 recorded the last time this very invocation ran (same arguments but for
 --event's value, same working directory and environment): the file system
-operations of the jail's set-up (runtime.rootfs_record), the lockdown of the
+operations of the jail's set-up (oci.rootfs_record), the lockdown of the
 spec's process, and the exec of the jail's python3 with the runner, which
 waits for the go-ahead (runner.await_go). When none of the files the call
 was made from has changed (the plan's stamps), the launcher runs the call
@@ -256,7 +256,7 @@ class Recording:
             _write(self.key, data if len(data) <= MAX_PLAN else None)
 
     def keep(self, launch, planned) -> None:
-        """Once the call runs (launch: a runtime.launch.Launch): the plan of
+        """Once the call runs (launch: a oci.launch.Launch): the plan of
         the jail it built, or, if it runs in a planned jail (fn.planned), new
         stamps for that jail's plan, which fits but whose stamps did not hold."""
         if launch.rootfs_ops is not None:

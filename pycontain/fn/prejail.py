@@ -94,9 +94,9 @@ class PreJail(LauncherJail):
     VARIABLE, FDS = ENGINE_VARIABLE, ("ctl", "err", "result", "log")
 
     def start(self, spec: dict, ctx: dict, event: bytes):
-        """Hand the jail side its call: a runtime.launch.Launch for it (whose
+        """Hand the jail side its call: a oci.launch.Launch for it (whose
         start() reports the jail's failure, as for a forked jail)."""
-        from pycontain.runtime.launch import Launch
+        from pycontain.oci.launch import Launch
 
         try:
             write_all(self._fds["ctl"], marshal.dumps((spec, ctx, event)))
@@ -139,8 +139,8 @@ def _become_jail(ctl: int, err: int, result: int, log: int, net: int, sigint_ign
     except OSError:
         early = 0  # become_container reports it
     from pycontain.fn.inprocess import runner_hook
-    from pycontain.runtime import nsinit, process  # noqa: F401 - before the root changes
-    from pycontain.runtime.security import caps
+    from pycontain.oci import nsinit, process  # noqa: F401 - before the root changes
+    from pycontain.oci.security import caps
 
     caps.last_cap()  # while /proc is the host's
     data = read_all(ctl)

@@ -8,8 +8,8 @@ into the container, so it is rewritten in place (same inode), never replaced.
 import os
 
 from pycontain.net import config, ipam
-from pycontain.runtime import state
-from pycontain.runtime.hostfiles import HOSTS
+from pycontain.engine import state
+from pycontain.engine.hostfiles import HOSTS
 
 
 def _line(address: str, *names: str) -> str:

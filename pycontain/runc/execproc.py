@@ -58,7 +58,7 @@ def _process(config: dict, req: ExecRequest) -> dict:
 
 def execute(root: str, cid: str, req: ExecRequest) -> int:
     """Run the process; its exit code, or 0 at once with --detach."""
-    from pycontain.runtime.process import spawn
+    from pycontain.oci.process import spawn
 
     ctr = Container.load(root, cid)
     status = ctr.status()
@@ -99,10 +99,10 @@ def execute(root: str, cid: str, req: ExecRequest) -> int:
 
 def wait_foreground(pid: int, master) -> int:
     """Relay signals to pid (and its terminal to ours) until it exits."""
-    from pycontain.runtime.waiting import forward_signals, wait_child
+    from pycontain.oci.waiting import forward_signals, wait_child
     forward_signals(pid)
     if master is not None:
-        from pycontain.runtime import tty
+        from pycontain.oci import tty
         tty.proxy(master, 1, 0)
         os.close(master)
     return wait_child(pid)
