@@ -45,11 +45,13 @@ def _wanted(ctr, spec: dict):
     return group
 
 
-def prepare(ctr, spec: dict) -> dict:
+def prepare(ctr, spec: dict, ctx) -> None:
     """Before the container's process exists: check the limits; on v1 tell the
-    process which cgroup files to join itself (see V1Group.self_join_files)."""
+    process (ctx: its oci.context.InitContext) which cgroup files to join
+    itself (see V1Group.self_join_files)."""
     group = _wanted(ctr, spec)
-    return {"cgroup_join": group.self_join_files()} if group is not None else {}
+    if group is not None:
+        ctx.cgroup_join = group.self_join_files()
 
 
 def attach(ctr, spec: dict, pid: int) -> None:

@@ -4,15 +4,16 @@ import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
 import time
 
 from pycontain import paths
+from pycontain.engine import names, resources, state
+from pycontain.engine.attach import run_foreground, start_process
+from pycontain.engine.hostfiles import write_host_files
+from pycontain.engine.spec import RunOptions, build_spec
+from pycontain.engine.streams import Pipes
 from pycontain.errors import PycontainError, from_disk
 from pycontain.fsutil import write_json
-from pycontain.engine import names, resources, state
-from pycontain.engine.hostfiles import write_host_files
+from pycontain.oci.context import InitContext
 from pycontain.oci.process import spawn
-from pycontain.engine.attach import run_foreground, start_process
-from pycontain.engine.streams import Pipes
 from pycontain.oci.waiting import wait_child, wait_gone
-from pycontain.engine.spec import RunOptions, build_spec
 
 INIT_BINARY = os.path.join(os.path.dirname(os.path.dirname(__file__)), "_bin", "pycontain-init")
 
@@ -80,16 +81,14 @@ def create(opts: RunOptions):
     return ctr, spec
 
 
-def _init_context(ctr: state.Container, spec: dict) -> dict:
+def _init_context(ctr: state.Container, spec: dict) -> InitContext:
     meta = ctr.meta
-    return {
-        "rootfs": ctr.path("rootfs"),
-        "overlay": {"base": meta["store"], "lower": meta["lower"],
-                    "upper": ctr.path("upper"), "work": ctr.path("work")},
-        "hostname": spec["hostname"],
-        "loopback": meta["network"] != "host",
-        **resources.prepare(ctr, spec),
-    }
+    ctx = InitContext(rootfs=ctr.path("rootfs"),
+                      overlay={"base": meta["store"], "lower": meta["lower"],
+                               "upper": ctr.path("upper"), "work": ctr.path("work")},
+                      hostname=spec["hostname"], loopback=meta["network"] != "host")
+    resources.prepare(ctr, spec, ctx)
+    return ctx
 
 
 def _spawner(ctr, spec, tty: bool):

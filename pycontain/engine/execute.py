@@ -1,13 +1,14 @@
 """`exec`: run another process inside a running container's namespaces."""
 import os
 
-from pycontain.errors import PycontainError
-from pycontain.fsutil import read_json
-from pycontain.record import Record
 from pycontain.engine import resources
 from pycontain.engine.attach import run_foreground
+from pycontain.errors import PycontainError
+from pycontain.fsutil import read_json
+from pycontain.oci.context import InitContext
 from pycontain.oci.process import spawn
 from pycontain.oci.security.caps import for_user as caps_for_user
+from pycontain.record import Record
 from pycontain.userdb import resolve_user
 
 
@@ -51,6 +52,6 @@ def execute(ctr, opts: ExecOptions) -> int:
     spec = {"process": exec_process(config, ctr, opts),  # same caps, seccomp and nnp
             "linux": {"seccomp": config.get("linux", {}).get("seccomp")}}
     pid = ctr.state.pid
-    return run_foreground(lambda stdio: spawn(spec, {}, stdio, opts.tty, join_pid=pid),
+    return run_foreground(lambda stdio: spawn(spec, InitContext(), stdio, opts.tty, join_pid=pid),
                           opts.tty, opts.interactive,
                           prepare=lambda child: resources.join(ctr, child))

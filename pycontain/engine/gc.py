@@ -12,8 +12,8 @@ import os
 import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
 
 from pycontain import paths
-from pycontain.fsutil import remove_tree
 from pycontain.engine import resources, state
+from pycontain.fsutil import remove_tree
 from pycontain.oci.waiting import wait_gone
 
 

@@ -6,8 +6,8 @@ Each provider module named in PROVIDERS offers three functions:
     release(ctr)            once the container has exited (or failed to start),
                             and from `system gc`: must be idempotent;
 and may offer:
-    prepare(ctr, spec)      before the process exists: set up what it joins by
-                            itself; returns entries for its init context;
+    prepare(ctr, spec, ctx) before the process exists: set up what it joins by
+                            itself, noted in ctx (its oci.context.InitContext);
     join(ctr, pid)          an `exec`ed process joins the container's resources;
     collect(known_ids)      from `system gc`: remove what no container owns,
                             returning one line per thing removed.
@@ -27,19 +27,17 @@ def _modules():
     return [sys.modules[name] for name in PROVIDERS]
 
 
-def prepare(ctr, spec: dict) -> dict:
+def prepare(ctr, spec: dict, ctx) -> None:
     """Before the container's process exists: each provider's optional
-    prepare(ctr, spec) sets up what the process will join by itself and
-    returns entries for its init context (e.g. cgroup files to join)."""
-    ctx = {}
+    prepare(ctr, spec, ctx) sets up what the process will join by itself and
+    notes it in ctx, its oci.context.InitContext (e.g. cgroup files to join)."""
     for module in _modules():
         if hasattr(module, "prepare"):
             try:
-                ctx.update(module.prepare(ctr, spec))
+                module.prepare(ctr, spec, ctx)
             except BaseException:
                 release(ctr)
                 raise
-    return ctx
 
 
 def attach(ctr, spec: dict, pid: int) -> None:

@@ -4,7 +4,7 @@ import os
 from pycontain.errors import PycontainError
 from pycontain.record import Record
 from pycontain.oci.defaults import (DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS,
-                                        default_devices, default_mounts, reserved_destination)
+                                    default_devices, default_mounts, reserved_destination)
 from pycontain.oci.cgroups import ocispec as cgroup_spec
 from pycontain.oci.security.config import apply as apply_security
 from pycontain.userdb import resolve_user

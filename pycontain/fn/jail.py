@@ -1,4 +1,4 @@
-"""The function jail: an OCI spec and runtime context for one handler call.
+"""The function jail: an OCI spec and init context for one handler call.
 
 Fresh pid, mount, uts, ipc and (unless network is asked for) net namespaces;
 the image's layers as a read-only root (overlay with a tmpfs upper, so nothing
@@ -23,10 +23,11 @@ import stat
 import sys
 
 from pycontain.fn.environment import BASE, lambda_env, parse_env
-from pycontain.record import Record
-from pycontain.oci.security import seccomp
+from pycontain.oci.context import InitContext
 from pycontain.oci.defaults import (MASKED_PATHS, READONLY_PATHS, default_devices,
-                                        default_mounts)
+                                    default_mounts)
+from pycontain.oci.security import seccomp
+from pycontain.record import Record
 
 RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runner.py")
 RUNTIME_DIR = "/var/runtime"
@@ -230,17 +231,18 @@ def _rootless(spec: dict) -> dict:
     return make_rootless(spec)
 
 
-def jail_context(spec: dict, store_root: str, layer_dirs: list, mount_point: str) -> dict:
-    """The runtime context (see nsinit.container_main) of a jail built on
+def jail_context(spec: dict, store_root: str, layer_dirs: list,
+                 mount_point: str) -> InitContext:
+    """The init's context (see oci.context.InitContext) of a jail built on
     mount_point, an empty host directory every jail may share: each mounts its
     own tmpfs there, in its own mount namespace."""
     namespaces = [ns["type"] for ns in spec["linux"]["namespaces"]]
-    return {
-        "rootfs": mount_point,
-        "overlay": {"base": store_root, "volatile": "1m",
-                    "lower": [os.path.relpath(d, store_root) for d in layer_dirs]},
-        "hostname": "localhost",
-        "loopback": "network" in namespaces,
-        "seccomp": seccomp.program(spec["linux"]["seccomp"]),
-        "uid_per_pid": "user" not in namespaces,  # a host uid of its own (see the module doc)
-    }
+    return InitContext(
+        rootfs=mount_point,
+        overlay={"base": store_root, "volatile": "1m",
+                 "lower": [os.path.relpath(d, store_root) for d in layer_dirs]},
+        hostname="localhost",
+        loopback="network" in namespaces,
+        seccomp=seccomp.program(spec["linux"]["seccomp"]),
+        uid_per_pid="user" not in namespaces,  # a host uid of its own (see the module doc)
+    )

@@ -44,7 +44,7 @@ class PlannedJail(LauncherJail):
                 os.close(fd)
         return sections(self.data)
 
-    def matches(self, spec: dict, ctx: dict) -> bool:
+    def matches(self, spec: dict, ctx) -> bool:
         """Whether the plan it was built from is this call's jail."""
         from pycontain.fn.plan import basis, installed_fingerprints
 

@@ -12,9 +12,10 @@ import resource
 import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
 
 from pycontain import native as n
-from pycontain.fdio import write_all
 from pycontain.errors import CANNOT_EXEC, ENGINE, NOT_FOUND, PycontainError
+from pycontain.fdio import write_all
 from pycontain.namespaces import namespace_flags
+from pycontain.oci.context import InitContext
 from pycontain.oci.rootfs import mount_cgroup_fs, setup_rootfs
 from pycontain.oci.security.lockdown import drop_privileges
 
@@ -72,46 +73,38 @@ def _report(err_fd: int, code: int, message: str) -> None:
     write_all(err_fd, f"{code}:{message}".encode(errors="replace"))
 
 
-def container_main(spec: dict, ctx: dict, go_fd: int, err_fd: int) -> None:
+def container_main(spec: dict, ctx: InitContext, go_fd: int, err_fd: int) -> None:
     """Body of a container process until exec. Never returns.
 
     go_fd: the engine's go-ahead pipe (None: go at once, see fn.prejail).
-    ctx: rootfs + overlay (build the root file system; record_rootfs: and
-    send the engine what that did, oci.launch.frame_ops), hostname, loopback,
-    setup_stdio, before_exec (hooks run as root before the privileges drop),
-    seccomp (the BPF program to install), in_process (called instead of exec),
-    die_with_parent (killed when the engine's thread that made it dies; armed
-    after the user switch, which disarms it), uid_per_pid (the process runs as
-    the spec's uid + its host pid, see per_pid_user), keep_fds (left open:
-    --preserve-fds), await_start (an OCI `create`: called once set up, returns
-    when started), before_pivot and after_start (an OCI bundle's
-    createContainer and startContainer hooks).
+    ctx: how to build it (see oci.context.InitContext).
     """
     code = ENGINE
     try:
         n.prctl(n.PR_SET_DUMPABLE, 0)
         process = spec["process"]
-        if ctx.get("uid_per_pid"):  # while /proc is the host's
+        if ctx.uid_per_pid:  # while /proc is the host's
             process = dict(process, user=per_pid_user(process.get("user", {})))
         # go 1: the engine has our pid (and id maps)
         if go_fd is not None and os.read(go_fd, 1) != b"1":
             os._exit(ENGINE)
-        ctx.get("setup_stdio", lambda: None)()
+        if ctx.setup_stdio is not None:
+            ctx.setup_stdio()
         cgroup_roots = [(os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC), tasks)
-                        for root, tasks in ctx.get("cgroup_join", ())]  # before pivot_root
-        if ctx.get("record_rootfs"):  # for the plan of the next such jail (fn.plan)
+                        for root, tasks in ctx.cgroup_join]  # before pivot_root
+        if ctx.record_rootfs:  # for the plan of the next such jail (fn.plan)
             from pycontain.oci.launch import frame_ops
             from pycontain.oci.rootfs_record import recorded
-            write_all(err_fd, frame_ops(recorded(spec, ctx["rootfs"], ctx["overlay"])))
-        elif "rootfs" in ctx:
-            setup_rootfs(spec, ctx["rootfs"], ctx["overlay"], ctx.get("before_pivot"))
-        if ctx.get("hostname"):
-            n.sethostname(ctx["hostname"])
-        if ctx.get("loopback"):
+            write_all(err_fd, frame_ops(recorded(spec, ctx.rootfs, ctx.overlay)))
+        elif ctx.rootfs is not None:
+            setup_rootfs(spec, ctx.rootfs, ctx.overlay, ctx.before_pivot)
+        if ctx.hostname:
+            n.sethostname(ctx.hostname)
+        if ctx.loopback:
             n.loopback_up()
-        if "console" in ctx:  # spawn imported the module before forking: no file access
+        if ctx.console is not None:  # spawn imported the module before forking: no file access
             from pycontain.oci.console import become_console_owner
-            become_console_owner(*ctx["console"])
+            become_console_owner(*ctx.console)
         # go 2: the engine has attached our cgroup, network... (meanwhile we built the rootfs)
         if go_fd is not None:
             if os.read(go_fd, 1) != b"2":
@@ -126,28 +119,29 @@ def container_main(spec: dict, ctx: dict, go_fd: int, err_fd: int) -> None:
                 os.close(root_fd)
         if namespace_flags(spec, late=True):  # now that we are in our cgroup
             n.unshare(n.CLONE_NEWCGROUP)
-        if "rootfs" in ctx:
+        if ctx.rootfs is not None:
             mount_cgroup_fs(spec)
-        _close_fds_but({err_fd, *ctx.get("keep_fds", ())})  # before chdir (CVE-2024-21626)
+        _close_fds_but({err_fd, *ctx.keep_fds})  # before chdir (CVE-2024-21626)
         apply_process(process)
         for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores these; exec keeps that
             signal.signal(sig, signal.SIG_DFL)
-        for hook in ctx.get("before_exec", ()):
+        for hook in ctx.before_exec:
             hook()
-        drop_privileges(process, ctx.get("seccomp"))
-        if ctx.get("die_with_parent"):
+        drop_privileges(process, ctx.seccomp)
+        if ctx.die_with_parent:
             n.prctl(n.PR_SET_PDEATHSIG, signal.SIGKILL)
-        if "in_process" in ctx:  # the command is this interpreter itself (fn exec)
+        if ctx.in_process is not None:  # the command is this interpreter itself (fn exec)
             os.close(err_fd)  # what exec would do: the engine learns that we run
-            ctx["in_process"]()  # never returns
+            ctx.in_process()  # never returns
         args = process["args"]
         path = find_executable(args[0], process.get("env", []))
         env = dict(e.split("=", 1) for e in process.get("env", []) if "=" in e)
-        if "await_start" in ctx:  # an OCI `create`: set up; exec only once started
+        if ctx.await_start is not None:  # an OCI `create`: set up; exec only once started
             os.close(err_fd)  # what exec would do: `create` learns that we are ready
             err_fd = -1
-            ctx["await_start"]()
-            ctx.get("after_start", lambda: None)()
+            ctx.await_start()
+            if ctx.after_start is not None:
+                ctx.after_start()
         try:
             os.execve(path, args, env)
         except OSError as exc:

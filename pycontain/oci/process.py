@@ -65,7 +65,7 @@ def _joins_paths(spec: dict) -> bool:
     return any(ns.get("path") for ns in spec.get("linux", {}).get("namespaces", ()))
 
 
-def become_container(spec: dict, ctx: dict, flags: int, go_fd, err_fd: int):
+def become_container(spec: dict, ctx: "InitContext", flags: int, go_fd, err_fd: int):
     """In the container's first process (PID 1 of its pid namespace): unshare
     the other namespaces (flags), then run nsinit.container_main. Never returns."""
     from pycontain.oci.nsinit import container_main
@@ -79,7 +79,7 @@ def become_container(spec: dict, ctx: dict, flags: int, go_fd, err_fd: int):
     container_main(spec, ctx, go_fd, err_fd)
 
 
-def _fork_in_namespaces(spec: dict, ctx: dict, flags: int, go: tuple, err: tuple,
+def _fork_in_namespaces(spec: dict, ctx: "InitContext", flags: int, go: tuple, err: tuple,
                         console) -> "Launch":
     """Without a user namespace, no helper: this thread's next child starts a new
     pid namespace (reset right after the fork), and that child, PID 1 there,
@@ -112,10 +112,12 @@ def _fork_in_namespaces(spec: dict, ctx: dict, flags: int, go: tuple, err: tuple
     return launch
 
 
-def spawn(spec: dict, ctx: dict, stdio=(None, None, None), tty: bool = False,
+def spawn(spec: dict, ctx: "InitContext", stdio=(None, None, None), tty: bool = False,
           join_pid: int = 0, winsize: bytes | None = None) -> "Launch":
     """Fork the container's first process in new namespaces (or, with join_pid,
     a process inside that container's namespaces); see the module doc.
+    ctx: the init's context (oci.context.InitContext), copied: spawn fills
+    the copy's setup_stdio or console, and its seccomp if None.
     winsize: the terminal's size (struct winsize), else the caller's."""
     from pycontain.oci.nsinit import container_main
 
@@ -123,17 +125,17 @@ def spawn(spec: dict, ctx: dict, stdio=(None, None, None), tty: bool = False,
     caps.last_cap()  # read here, where /proc is the host's, once
     go_r, go_w = os.pipe()
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
-    ctx = dict(ctx)
-    if "seccomp" not in ctx:
+    ctx = ctx.copy()  # the caller's stays as it was
+    if ctx.seccomp is None:
         from pycontain.oci.security.seccomp import program as seccomp_program
-        ctx["seccomp"] = seccomp_program(spec.get("linux", {}).get("seccomp"))
+        ctx.seccomp = seccomp_program(spec.get("linux", {}).get("seccomp"))
     console = None
     if tty:
         from pycontain.oci import console as consoles
         console, theirs = consoles.socketpair()
-        ctx["console"] = (theirs.detach(), winsize or consoles.caller_window_size())
+        ctx.console = (theirs.detach(), winsize or consoles.caller_window_size())
     else:
-        ctx["setup_stdio"] = stdio_setup(stdio)
+        ctx.setup_stdio = stdio_setup(stdio)
     flags = 0 if join_pid else namespace_flags(spec)
     joins = not join_pid and _joins_paths(spec)
     if flags and not flags & n.CLONE_NEWUSER and not joins:
@@ -141,7 +143,7 @@ def spawn(spec: dict, ctx: dict, stdio=(None, None, None), tty: bool = False,
             return _fork_in_namespaces(spec, ctx, flags, (go_r, go_w), (err_r, err_w), console)
         finally:
             if console is not None:
-                os.close(ctx["console"][0])
+                os.close(ctx.console[0])
     pid_r, pid_w = os.pipe()
     mapper = None
     if flags & n.CLONE_NEWUSER:
@@ -176,7 +178,7 @@ def spawn(spec: dict, ctx: dict, stdio=(None, None, None), tty: bool = False,
     for fd in (go_r, err_w, pid_w):
         os.close(fd)
     if console is not None:
-        os.close(ctx["console"][0])
+        os.close(ctx.console[0])
     if mapper:
         mapper.map(helper)
     with os.fdopen(pid_r, "rb") as pipe:

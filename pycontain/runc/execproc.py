@@ -58,6 +58,7 @@ def _process(config: dict, req: ExecRequest) -> dict:
 
 def execute(root: str, cid: str, req: ExecRequest) -> int:
     """Run the process; its exit code, or 0 at once with --detach."""
+    from pycontain.oci.context import InitContext
     from pycontain.oci.process import spawn
 
     ctr = Container.load(root, cid)
@@ -71,7 +72,7 @@ def execute(root: str, cid: str, req: ExecRequest) -> int:
     if process.get("terminal") and not (req.console_socket or not req.detach):
         raise RuncError("cannot allocate tty if runc will detach without setting console socket")
     spec = {"process": process, "linux": {"seccomp": (config.get("linux") or {}).get("seccomp")}}
-    ctx = {"keep_fds": list(range(3, 3 + req.preserve_fds))}
+    ctx = InitContext(keep_fds=range(3, 3 + req.preserve_fds))
     try:
         launch = spawn(spec, ctx, tty=bool(process.get("terminal")), join_pid=ctr.pid,
                        winsize=lifecycle._winsize(process))

@@ -13,8 +13,8 @@ import struct
 
 from pycontain.errors import PycontainError
 from pycontain.fsutil import remove_tree
-from pycontain.runc import cgroup
 from pycontain.oci import hooks
+from pycontain.runc import cgroup
 from pycontain.runc.state import FIFO, Container, RuncError, now_rfc3339, start_time
 
 
@@ -111,40 +111,41 @@ def _winsize(process: dict):
 
 
 def _context(spec: dict, rootfs: str, fifo_fd: int, preserve_fds: int, group,
-             state: dict) -> dict:
+             state: dict):
+    """The init's oci.context.InitContext."""
+    from pycontain.oci.context import InitContext
+
     linux = spec.get("linux") or {}
     new = _new_namespaces(spec)
     kinds = {ns["type"] for ns in linux.get("namespaces", ())}
     if spec.get("hostname") and "uts" not in kinds:
         raise RuncError("unable to set hostname without a UTS namespace")
-    ctx = {"rootfs": rootfs, "overlay": None, "hostname": spec.get("hostname"),
-           "loopback": "network" in new,
-           "keep_fds": [fifo_fd, *range(3, 3 + preserve_fds)],
-           "await_start": _fifo_waiter(fifo_fd)}
+    ctx = InitContext(rootfs=rootfs, hostname=spec.get("hostname"), loopback="network" in new,
+                      keep_fds=[fifo_fd, *range(3, 3 + preserve_fds)],
+                      await_start=_fifo_waiter(fifo_fd))
     if "mount" not in kinds:
         raise RuncError("a mount namespace is required")
     _check_caps(spec.get("process") or {})
     if group is not None:
-        ctx["cgroup_join"] = group.self_join_files()
-    ctx.update(_container_hooks(spec, state))
+        ctx.cgroup_join = group.self_join_files()
+    _container_hooks(spec, state, ctx)
     return ctx
 
 
-def _container_hooks(spec: dict, state: dict) -> dict:
+def _container_hooks(spec: dict, state: dict, ctx) -> None:
     """createContainer and startContainer hooks, run by the init itself (in its
-    namespaces) with the state, its host pid read before pivot_root."""
+    namespaces) with the state, its host pid read before pivot_root: set on ctx."""
     stages = (spec.get("hooks") or {})
     if not stages.get("createContainer") and not stages.get("startContainer"):
-        return {}
+        return
     seen = dict(state)
 
     def before_pivot():
         seen.update(pid=int(os.readlink("/proc/self")), status="created")
         hooks.run(spec, "createContainer", seen)
 
-    return {"before_pivot": before_pivot,
-            "after_start": lambda: hooks.run(spec, "startContainer",
-                                             dict(seen, status="running"))}
+    ctx.before_pivot = before_pivot
+    ctx.after_start = lambda: hooks.run(spec, "startContainer", dict(seen, status="running"))
 
 
 def _check_caps(process: dict) -> None:
