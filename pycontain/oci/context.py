@@ -51,10 +51,11 @@ class InitContext:
                  before_exec=(), before_pivot=None, await_start=None, after_start=None,
                  die_with_parent=False, record_rootfs=False, in_process=None,
                  uid_per_pid=False):
-        self.rootfs, self.overlay, self.hostname, self.loopback = rootfs, overlay, hostname, loopback
-        self.cgroup_join, self.setup_stdio, self.console = cgroup_join, setup_stdio, console
-        self.seccomp, self.keep_fds, self.before_exec = seccomp, keep_fds, before_exec
-        self.before_pivot, self.await_start, self.after_start = before_pivot, await_start, after_start
+        self.rootfs, self.overlay, self.hostname = rootfs, overlay, hostname
+        self.loopback, self.cgroup_join, self.setup_stdio = loopback, cgroup_join, setup_stdio
+        self.console, self.seccomp, self.keep_fds = console, seccomp, keep_fds
+        self.before_exec, self.before_pivot = before_exec, before_pivot
+        self.await_start, self.after_start = await_start, after_start
         self.die_with_parent, self.record_rootfs = die_with_parent, record_rootfs
         self.in_process, self.uid_per_pid = in_process, uid_per_pid
 
