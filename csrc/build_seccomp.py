@@ -1,5 +1,5 @@
 """cffi build script for pycontain._seccomp: libseccomp, used only to compile a
-seccomp profile into a BPF program (pycontain/runtime/security/compiler.py).
+seccomp profile into a BPF program (pycontain/oci/security/compiler.py).
 
 The program is cached on disk and loaded by pycontain._native, so container
 starts never load libseccomp at all.

@@ -42,7 +42,7 @@ int pyc_prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4,
 }
 
 /* Load a BPF_PROG_TYPE_CGROUP_DEVICE program (count instructions, compiled by
- * pycontain/runtime/cgroups/devices.py) and attach it to the cgroup v2
+ * pycontain/oci/cgroups/devices.py) and attach it to the cgroup v2
  * directory cgroup_fd. The attachment holds the program: its fd is closed. */
 int pyc_bpf_device_attach(int cgroup_fd, const void *insns, unsigned int count)
 {

@@ -96,7 +96,7 @@ def remove_tree(path: str) -> None:
     except PermissionError:
         if os.geteuid() == 0:
             raise
-        from pycontain.runtime.userns import remove_tree_mapped  # rootless: files of sub-ids
+        from pycontain.oci.userns import remove_tree_mapped  # rootless: files of sub-ids
         remove_tree_mapped(path)
         return
     finally:

@@ -72,13 +72,13 @@ def prctl(option: int, a2: int = 0, a3: int = 0, a4: int = 0, a5: int = 0) -> in
 
 
 def seccomp_load(program: bytes) -> None:
-    """Install a raw BPF seccomp filter (see pycontain/runtime/security/seccomp.py)."""
+    """Install a raw BPF seccomp filter (see pycontain/oci/security/seccomp.py)."""
     _check(lib.pyc_seccomp_load(program, len(program)), "seccomp")
 
 
 def bpf_device_attach(cgroup_fd: int, program: bytes) -> None:
     """Load a device cgroup eBPF program (8-byte instructions) and attach it
-    to the cgroup v2 directory cgroup_fd (see pycontain/runtime/cgroups/devices.py)."""
+    to the cgroup v2 directory cgroup_fd (see pycontain/oci/cgroups/devices.py)."""
     _check(lib.pyc_bpf_device_attach(cgroup_fd, program, len(program) // 8),
            "attach the device cgroup program")
 

@@ -54,7 +54,7 @@ def run(image, command, **values):
 
 
 def _lookup(ref):
-    from pycontain.runtime.state import lookup
+    from pycontain.engine.state import lookup
     return lookup(ref)
 
 
@@ -81,7 +81,7 @@ def _status_text(row: dict) -> str:
 @click.option("-q", "--quiet", is_flag=True, help="Only print ids.")
 def ps(show_all, fmt, quiet):
     """List containers."""
-    from pycontain.runtime.inspect import summaries
+    from pycontain.engine.inspect import summaries
     rows = [dict(r, Status=_status_text(r)) for r in summaries()
             if show_all or r["State"] == "running"]
     if fmt == "json":
@@ -103,7 +103,7 @@ def ps(show_all, fmt, quiet):
 @click.argument("container")
 def inspect(container):
     """Show a container's configuration and state as JSON."""
-    from pycontain.runtime.inspect import inspect as describe
+    from pycontain.engine.inspect import inspect as describe
     click.echo(json.dumps([describe(_lookup(container))], indent=2))
 
 
@@ -112,7 +112,7 @@ def inspect(container):
 @click.argument("container")
 def logs(follow, container):
     """Print the output of a detached container."""
-    from pycontain.runtime.logs import copy_log
+    from pycontain.engine.logs import copy_log
     copy_log(_lookup(container), sys.stdout.buffer, follow)
 
 
@@ -122,7 +122,7 @@ def logs(follow, container):
 @click.argument("containers", nargs=-1, required=True)
 def stop(timeout, containers):
     """Stop containers: SIGTERM, then SIGKILL."""
-    from pycontain.runtime.container import stop as stop_container
+    from pycontain.engine.container import stop as stop_container
     for ref in containers:
         stop_container(_lookup(ref), timeout)
         click.echo(ref)
@@ -134,8 +134,8 @@ def stop(timeout, containers):
 @click.argument("containers", nargs=-1, required=True)
 def kill(sig, containers):
     """Send a signal to containers' main processes."""
-    from pycontain.runtime.container import kill as kill_container
-    from pycontain.runtime.signals import parse_signal
+    from pycontain.engine.container import kill as kill_container
+    from pycontain.oci.signals import parse_signal
     signum = parse_signal(sig)
     for ref in containers:
         kill_container(_lookup(ref), signum)
@@ -147,7 +147,7 @@ def kill(sig, containers):
 @click.argument("containers", nargs=-1, required=True)
 def rm(force, containers):
     """Remove containers."""
-    from pycontain.runtime.container import remove
+    from pycontain.engine.container import remove
     for ref in containers:
         remove(_lookup(ref), force)
         click.echo(ref)
@@ -163,7 +163,7 @@ def rm(force, containers):
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def exec_(interactive, tty, env, workdir, user, container, command):
     """Run COMMAND inside a running container."""
-    from pycontain.runtime.execute import ExecOptions, execute
+    from pycontain.engine.execute import ExecOptions, execute
     sys.exit(execute(_lookup(container), ExecOptions(
         command=list(command), interactive=interactive, tty=tty, env=list(env),
         workdir=workdir, user=user)))
@@ -195,7 +195,7 @@ def system():
 @system.command()
 def gc():
     """Remove what crashed or killed engines left behind."""
-    from pycontain.runtime.gc import collect
+    from pycontain.engine.gc import collect
     for line in collect():
         click.echo(line)
 from pycontain.cli import resource_commands  # noqa: E402,F401  (registers update, stats)

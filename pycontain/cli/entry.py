@@ -16,7 +16,7 @@ def fail(exc: PycontainError):
 def run_and_exit(values: dict, image: str, command) -> None:
     """Shared by both parsers: run a container and exit as docker would."""
     from pycontain.cli.runopts import make_options
-    from pycontain.runtime.container import run
+    from pycontain.engine.container import run
 
     try:
         result = run(make_options(values, image, command))

@@ -10,9 +10,9 @@ from pycontain.cli.commands import cli
 def gather() -> dict:
     """Everything `info` reports, as a dict."""
     from pycontain import paths
-    from pycontain.runtime import userns
-    from pycontain.runtime.cgroups import devices, hierarchy
-    from pycontain.runtime.security import caps, probe
+    from pycontain.oci import userns
+    from pycontain.oci.cgroups import devices, hierarchy
+    from pycontain.oci.security import caps, probe
 
     host = hierarchy.detect()
     rootless = os.geteuid() != 0

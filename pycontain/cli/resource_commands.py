@@ -28,8 +28,8 @@ def _limit_options(func):
 @click.argument("containers", nargs=-1, required=True)
 def update(containers, **values):
     """Change the resource limits of running containers."""
-    from pycontain.runtime.cgroups.update import update as update_limits
-    from pycontain.spec import RunOptions
+    from pycontain.engine.update import update as update_limits
+    from pycontain.engine.spec import RunOptions
     opts = RunOptions(**{k: v for k, v in values.items() if v is not None})
     for ref in containers:
         update_limits(_lookup(ref), opts)
@@ -37,7 +37,7 @@ def update(containers, **values):
 
 
 def _targets(refs):
-    from pycontain.runtime import state
+    from pycontain.engine import state
     if refs:
         return [_lookup(ref) for ref in refs]
     ctrs = [state.load(cid) for cid in state.all_ids()]
@@ -63,7 +63,7 @@ def _print(rows, fmt: str, clear: bool) -> None:
 @click.argument("containers", nargs=-1)
 def stats(no_stream, fmt, containers):
     """Show containers' CPU, memory, block I/O and pids usage (running ones by default)."""
-    from pycontain.runtime.cgroups.stats import rows
+    from pycontain.engine.stats import rows
     ctrs = _targets(containers)
     sample, previous = rows(ctrs)
     _print(sample, fmt, clear=False)

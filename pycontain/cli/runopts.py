@@ -8,7 +8,7 @@ import os
 
 from pycontain.cli.flags import FLAG, MULTI, VALUE, parse
 from pycontain.errors import PycontainError
-from pycontain.spec import RunOptions
+from pycontain.engine.spec import RunOptions
 
 PULL_POLICIES = ("missing", "always", "never")
 # (option names, RunOptions field, kind, help)

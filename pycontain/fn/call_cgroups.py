@@ -23,8 +23,8 @@ import itertools
 import os
 import threading
 
-from pycontain.runtime.cgroups import hierarchy
-from pycontain.runtime.cgroups.group import group_for
+from pycontain.oci.cgroups import hierarchy
+from pycontain.oci.cgroups.group import group_for
 
 PIDS_PER_CALL = 1024
 JOINED = {"memory", "pids"}  # the hierarchies a call joins
@@ -143,7 +143,7 @@ def remove_leftovers() -> list:
     """Remove the call cgroups of servers that are gone (killed with SIGKILL:
     their zygotes and calls died with them), killing any process still in
     one; their names."""
-    from pycontain.runtime.cgroups.provider import children
+    from pycontain.engine.cgroup_provider import children
 
     if not available():
         return []

@@ -15,20 +15,20 @@ from pycontain.fn.outcome import (EXIT_BAD_REQUEST, MAX_EVENT, Collector, Outcom
                                   error_payload, new_request_id, with_call_fds)
 
 
-def _launch(spec: dict, ctx: dict, in_process: bool, event: bytes, log_sink, prejail):
+def _launch(spec: dict, ctx, in_process: bool, event: bytes, log_sink, prejail):
     """Start the call's jail: the jail side the launcher started (fn.prejail)
     if there is one, else a fork of ours. (launch, collector)"""
     if prejail is not None:
-        launch = prejail.start(spec, dict(ctx, in_process=in_process), event)
+        launch = prejail.start(spec, ctx, in_process, event)
         return launch, Collector(prejail.result, prejail.log, log_sink)
-    from pycontain.runtime.process import spawn
+    from pycontain.oci.process import spawn
     if in_process:
         from pycontain.fn.inprocess import runner_hook
-        ctx["in_process"] = runner_hook(spec["process"])
+        ctx.in_process = runner_hook(spec["process"])
     return with_call_fds(lambda fds: spawn(spec, ctx, fds), event, log_sink)
 
 
-def _planned(planned, spec: dict, ctx: dict, event: bytes, log_sink):
+def _planned(planned, spec: dict, ctx, event: bytes, log_sink):
     """The planned jail (fn.planned) as this call's (launch, collector) if its
     plan is this call's jail and it was built; else None (it is killed then)."""
     launch = planned.start(spec, event) if planned.matches(spec, ctx) else None
@@ -65,10 +65,10 @@ def run_call(cfg: JailConfig, event: bytes, log_sink=None, prejail=None,
     start = time.monotonic()
     spec = jail_spec(cfg, out.request_id, int(time.time() * 1000 + cfg.timeout * 1000))
     ctx = jail_context(spec, store_root, image.layer_dirs, mount_point)
-    ctx["die_with_parent"] = True  # a one-shot call never outlives this process
+    ctx.die_with_parent = True  # a one-shot call never outlives this process
     started = planned and _planned(planned, spec, ctx, event, log_sink)
     if not started:
-        ctx["record_rootfs"] = key is not None
+        ctx.record_rootfs = key is not None
         started = _launch(spec, ctx, in_process, event, log_sink, prejail)
     launch, collector = started
     running = None

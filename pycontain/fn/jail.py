@@ -1,4 +1,4 @@
-"""The function jail: an OCI spec and runtime context for one handler call.
+"""The function jail: an OCI spec and init context for one handler call.
 
 Fresh pid, mount, uts, ipc and (unless network is asked for) net namespaces;
 the image's layers as a read-only root (overlay with a tmpfs upper, so nothing
@@ -6,7 +6,7 @@ touches the disk); the code read-only at /var/task; the runner read-only at
 /var/runtime; a fresh size-capped tmpfs /tmp. The handler runs as an
 unprivileged user: no capabilities, no_new_privs so nothing it execs can gain
 any, docker's default seccomp profile (all applied by
-pycontain.runtime.security.lockdown). Limits are rlimits (see `limits`); the
+pycontain.oci.security.lockdown). Limits are rlimits (see `limits`); the
 caller's environment, files and descriptors never enter.
 
 As root, each jail has a host uid of its own (group 990, Lambda's sandbox
@@ -23,10 +23,11 @@ import stat
 import sys
 
 from pycontain.fn.environment import BASE, lambda_env, parse_env
+from pycontain.oci.context import InitContext
+from pycontain.oci.defaults import (MASKED_PATHS, READONLY_PATHS, default_devices,
+                                    default_mounts)
+from pycontain.oci.security import seccomp
 from pycontain.record import Record
-from pycontain.runtime.security import seccomp
-from pycontain.runtime.defaults import (MASKED_PATHS, READONLY_PATHS, default_devices,
-                                        default_mounts)
 
 RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runner.py")
 RUNTIME_DIR = "/var/runtime"
@@ -225,22 +226,23 @@ def _rootless(spec: dict) -> dict:
     """A user namespace too; the handler runs as its root, which is the
     caller's own uid outside (with no capabilities left inside), because
     a sandbox uid is mapped only when /etc/subuid grants a range."""
-    from pycontain.runtime.userns import make_rootless
+    from pycontain.oci.userns import make_rootless
     spec["process"]["user"] = {"uid": 0, "gid": 0, "additionalGids": []}
     return make_rootless(spec)
 
 
-def jail_context(spec: dict, store_root: str, layer_dirs: list, mount_point: str) -> dict:
-    """The runtime context (see nsinit.container_main) of a jail built on
+def jail_context(spec: dict, store_root: str, layer_dirs: list,
+                 mount_point: str) -> InitContext:
+    """The init's context (see oci.context.InitContext) of a jail built on
     mount_point, an empty host directory every jail may share: each mounts its
     own tmpfs there, in its own mount namespace."""
     namespaces = [ns["type"] for ns in spec["linux"]["namespaces"]]
-    return {
-        "rootfs": mount_point,
-        "overlay": {"base": store_root, "volatile": "1m",
-                    "lower": [os.path.relpath(d, store_root) for d in layer_dirs]},
-        "hostname": "localhost",
-        "loopback": "network" in namespaces,
-        "seccomp": seccomp.program(spec["linux"]["seccomp"]),
-        "uid_per_pid": "user" not in namespaces,  # a host uid of its own (see the module doc)
-    }
+    return InitContext(
+        rootfs=mount_point,
+        overlay={"base": store_root, "volatile": "1m",
+                 "lower": [os.path.relpath(d, store_root) for d in layer_dirs]},
+        hostname="localhost",
+        loopback="network" in namespaces,
+        seccomp=seccomp.program(spec["linux"]["seccomp"]),
+        uid_per_pid="user" not in namespaces,  # a host uid of its own (see the module doc)
+    )

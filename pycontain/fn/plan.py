@@ -5,7 +5,7 @@ bwrap builds its own in a few ms of C. So, as root on two CPUs or more, the
 launcher (csrc/launcher.c, csrc/plan.c) builds the jail in C from a plan
 recorded the last time this very invocation ran (same arguments but for
 --event's value, same working directory and environment): the file system
-operations of the jail's set-up (runtime.rootfs_record), the lockdown of the
+operations of the jail's set-up (oci.rootfs_record), the lockdown of the
 spec's process, and the exec of the jail's python3 with the runner, which
 waits for the go-ahead (runner.await_go). When none of the files the call
 was made from has changed (the plan's stamps), the launcher runs the call
@@ -59,13 +59,13 @@ def is_call_variable(entry: str) -> bool:
     return entry.partition("=")[0] in CALL_VARIABLES
 
 
-def basis(spec: dict, ctx: dict, installed: list) -> tuple:
+def basis(spec: dict, ctx, installed: list) -> tuple:
     """What a jail's plan follows from: the spec but for the call's own
     variables, the context's parts that shape the jail, and pycontain's own
     files (installed: installed_fingerprints()), whose code made the ops."""
     env = [e for e in spec["process"]["env"] if not is_call_variable(e)]
     return (dict(spec, process=dict(spec["process"], env=env)),
-            {k: ctx.get(k) for k in CONTEXT_KEYS}, installed)
+            {k: getattr(ctx, k) for k in CONTEXT_KEYS}, installed)
 
 
 def plan_path(key: str) -> str:
@@ -144,7 +144,7 @@ def stamps(key: str, cfg, event_source, inputs: list, installed: list):
             cfg.memory_mb, *(item for pair in inputs + installed for item in pair))
 
 
-def _process_ops(spec: dict, ctx: dict):
+def _process_ops(spec: dict, ctx):
     """(ops before, ops after) the root file system's, as nsinit.container_main
     and security.lockdown.drop_privileges do them; None for a spec they would
     not do right (a planned jail is a one-shot function jail)."""
@@ -156,19 +156,19 @@ def _process_ops(spec: dict, ctx: dict):
     user, sets = process.get("user", {}), process.get("capabilities") or {}
     namespaces = {ns["type"] for ns in linux.get("namespaces", ())}
     if (not sets or any(sets.values()) or user.get("additionalGids")
-            or not process.get("noNewPrivileges") or not ctx.get("seccomp")
+            or not process.get("noNewPrivileges") or not ctx.seccomp
             or namespaces & {"user", "cgroup"} or "pid" not in namespaces
             or any(m["destination"].startswith("/sys/fs/cgroup") for m in spec.get("mounts", ()))):
         return None
-    ops = [("H", ctx["hostname"])] if ctx.get("hostname") else []
-    ops += [("I",)] if ctx.get("loopback") else []
+    ops = [("H", ctx.hostname)] if ctx.hostname else []
+    ops += [("I",)] if ctx.loopback else []
     ops += [("R", getattr(resource, r["type"]), r["soft"], r["hard"])
             for r in process.get("rlimits", ())]
     cwd = process.get("cwd", "/")
-    ops += [("A", cwd, 0o755), ("d", cwd), ("W", PR_SET_NO_NEW_PRIVS, 1), ("S", ctx["seccomp"])]
+    ops += [("A", cwd, 0o755), ("d", cwd), ("W", PR_SET_NO_NEW_PRIVS, 1), ("S", ctx.seccomp)]
     ops += [("B", cap) for cap in range(CAPABILITIES)]  # those this kernel has (csrc/plan.c)
     # J: the uid + the jail's host pid (nsinit.per_pid_user), V: the uid
-    uid = ("J" if ctx.get("uid_per_pid") else "V", user.get("uid", 0))
+    uid = ("J" if ctx.uid_per_pid else "V", user.get("uid", 0))
     ops += [("W", PR_SET_KEEPCAPS, 1), ("G",), ("g", user.get("gid", 0)), uid,
             ("W", PR_SET_KEEPCAPS, 0), ("K", 0, 0, 0),
             ("W", PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL), ("W", PR_SET_PDEATHSIG, SIGKILL)]
@@ -233,7 +233,7 @@ class Recording:
     ops: gathered while the jail is being built (invoke.run_call), written
     with those ops once they are known, or as new stamps of a plan that fits."""
 
-    def __init__(self, key: str, cfg, event_source, inputs: list, spec: dict, ctx: dict,
+    def __init__(self, key: str, cfg, event_source, inputs: list, spec: dict, ctx,
                  installed=None):
         """inputs: input_fingerprints(cfg), taken before spec was built;
         installed: installed_fingerprints(), if taken already for this call."""
@@ -256,7 +256,7 @@ class Recording:
             _write(self.key, data if len(data) <= MAX_PLAN else None)
 
     def keep(self, launch, planned) -> None:
-        """Once the call runs (launch: a runtime.launch.Launch): the plan of
+        """Once the call runs (launch: a oci.launch.Launch): the plan of
         the jail it built, or, if it runs in a planned jail (fn.planned), new
         stamps for that jail's plan, which fits but whose stamps did not hold."""
         if launch.rootfs_ops is not None:

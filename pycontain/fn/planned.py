@@ -44,7 +44,7 @@ class PlannedJail(LauncherJail):
                 os.close(fd)
         return sections(self.data)
 
-    def matches(self, spec: dict, ctx: dict) -> bool:
+    def matches(self, spec: dict, ctx) -> bool:
         """Whether the plan it was built from is this call's jail."""
         from pycontain.fn.plan import basis, installed_fingerprints
 
@@ -56,10 +56,10 @@ class PlannedJail(LauncherJail):
 
     def start(self, spec: dict, event: bytes):
         """Give it the call (the event, and the call's own variables from its
-        spec): a runtime.launch.Launch, or None if the jail could not be built
+        spec): a oci.launch.Launch, or None if the jail could not be built
         (it is reaped then: make another)."""
         from pycontain.fn.plan import is_call_variable
-        from pycontain.runtime.launch import Launch
+        from pycontain.oci.launch import Launch
 
         with os.fdopen(self._fds.pop("err"), "rb") as err:
             failed = err.read()  # until its exec closes the pipe, or why it failed

@@ -6,7 +6,7 @@ starts a second interpreter at once, in parallel with the engine's, as PID 1 of
 a new pid namespace (killed if the engine dies): the jail side. While the
 engine parses its flags, resolves the image and builds the jail's spec, the
 jail side unshares its namespaces and imports what it will need; then it
-receives the spec, the runtime context and the event through a pipe, and goes
+receives the spec, the init context and the event through a pipe, and goes
 on exactly as a jail the engine forks itself (process.become_container): it
 runs the handler in-process (fn.inprocess) if the engine says so, else it execs
 the image's python3 with the runner. The result and log pipes were made by the
@@ -93,13 +93,16 @@ class PreJail(LauncherJail):
     """The engine's handle on a jail side the launcher started."""
     VARIABLE, FDS = ENGINE_VARIABLE, ("ctl", "err", "result", "log")
 
-    def start(self, spec: dict, ctx: dict, event: bytes):
-        """Hand the jail side its call: a runtime.launch.Launch for it (whose
-        start() reports the jail's failure, as for a forked jail)."""
-        from pycontain.runtime.launch import Launch
+    def start(self, spec: dict, ctx, in_process: bool, event: bytes):
+        """Hand the jail side its call (ctx: its oci.context.InitContext, whose
+        callables are None; in_process: whether the jail side runs the handler
+        in its interpreter): a oci.launch.Launch for it (whose start() reports
+        the jail's failure, as for a forked jail)."""
+        from pycontain.oci.launch import Launch
 
         try:
-            write_all(self._fds["ctl"], marshal.dumps((spec, ctx, event)))
+            fields = dict(ctx.fields(), in_process=in_process)
+            write_all(self._fds["ctl"], marshal.dumps((spec, fields, event)))
         except BrokenPipeError:
             pass  # it died: start() reads why, or the exit status tells
         self._close("ctl")
@@ -139,24 +142,27 @@ def _become_jail(ctl: int, err: int, result: int, log: int, net: int, sigint_ign
     except OSError:
         early = 0  # become_container reports it
     from pycontain.fn.inprocess import runner_hook
-    from pycontain.runtime import nsinit, process  # noqa: F401 - before the root changes
-    from pycontain.runtime.security import caps
+    from pycontain.oci import nsinit, process  # noqa: F401 - before the root changes
+    from pycontain.oci.context import InitContext
+    from pycontain.oci.security import caps
 
     caps.last_cap()  # while /proc is the host's
     data = read_all(ctl)
     os.close(ctl)
     if not data:
         os._exit(0)  # the engine went another way
-    spec, ctx, event = marshal.loads(data)
+    spec, fields, event = marshal.loads(data)
+    in_process = fields.pop("in_process")
+    ctx = InitContext(**fields)
     event_fd = os.memfd_create("event", os.MFD_CLOEXEC)
     os.write(event_fd, event)
     os.lseek(event_fd, 0, os.SEEK_SET)
-    ctx["setup_stdio"] = process.stdio_setup((event_fd, result, log))
-    if ctx.pop("in_process"):
+    ctx.setup_stdio = process.stdio_setup((event_fd, result, log))
+    if in_process:
         sigint = signal.SIG_IGN if sigint_ignored else signal.default_int_handler
-        ctx["in_process"] = runner_hook(spec["process"], shared=False, sigint=sigint)
+        ctx.in_process = runner_hook(spec["process"], shared=False, sigint=sigint)
     elif not sigint_ignored:  # the image's python then starts as from the caller
-        ctx["before_exec"] = [lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)]
+        ctx.before_exec = [lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)]
     flags = process.namespace_flags(spec) & ~n.CLONE_NEWPID
     if early & ~flags:
         os.write(err, f"{ENGINE}:the jail was started with namespaces it must not have".encode())

@@ -23,8 +23,8 @@ from pycontain.fn.outcome import LOG_TAIL, Collector, Outcome, classify, error_p
     report_lines, with_call_fds
 from pycontain.fn.jail import (MAX_PROCESSES, RUNTIME_DIR, JailConfig, _ro_bind, jail_context,
                                jail_spec, limits)
-from pycontain.runtime.process import spawn
-from pycontain.runtime.security import seccomp
+from pycontain.oci.process import spawn
+from pycontain.oci.security import seccomp
 
 ZYGOTE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "zygote_main.py")
 BOOT = (f"import sys; sys.path.insert(0, {RUNTIME_DIR!r}); import zygote_main as z; "

@@ -4,7 +4,7 @@ import ipaddress
 from pycontain.errors import PycontainError
 from pycontain.fsutil import read_json
 from pycontain.net import attachment, config, firewall, ipam
-from pycontain.runtime import state
+from pycontain.engine import state
 
 POOL_PREFIX = 24
 

@@ -7,9 +7,9 @@ into the container, so it is rewritten in place (same inode), never replaced.
 """
 import os
 
+from pycontain.engine import state
+from pycontain.engine.hostfiles import HOSTS
 from pycontain.net import config, ipam
-from pycontain.runtime import state
-from pycontain.runtime.hostfiles import HOSTS
 
 
 def _line(address: str, *names: str) -> str:

@@ -1,4 +1,4 @@
-"""The runtime's resource provider for networks (see pycontain.runtime.resources).
+"""The engine's resource provider for networks (see pycontain.engine.resources).
 
 Imported for every container, so it imports nothing heavy at module level: a
 container whose record has no `net` entry (--network none or host) returns at

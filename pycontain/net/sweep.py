@@ -1,6 +1,6 @@
 """`system gc` for networks: what a crashed engine left that no live container explains."""
 from pycontain.net import attachment, config, firewall, ipam
-from pycontain.runtime import state
+from pycontain.engine import state
 
 
 def _live(cid: str) -> bool:

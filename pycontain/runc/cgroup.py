@@ -10,8 +10,8 @@ import os
 import time
 
 from pycontain.errors import PycontainError
-from pycontain.runtime.cgroups import files, hierarchy
-from pycontain.runtime.cgroups.group import V1Group, V2Group
+from pycontain.oci.cgroups import files, hierarchy
+from pycontain.oci.cgroups.group import V1Group, V2Group
 from pycontain.runc.state import RuncError
 
 DEFAULT_PARENT = "pycontain-runc"

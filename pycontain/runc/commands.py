@@ -26,7 +26,7 @@ UPDATE_FLAGS = {  # flag -> (resource section, key, type)
 
 def _signal(text: str) -> int:
     from pycontain.errors import PycontainError
-    from pycontain.runtime.signals import parse_signal
+    from pycontain.oci.signals import parse_signal
     try:
         return parse_signal(text)
     except PycontainError as exc:

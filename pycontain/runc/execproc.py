@@ -58,7 +58,8 @@ def _process(config: dict, req: ExecRequest) -> dict:
 
 def execute(root: str, cid: str, req: ExecRequest) -> int:
     """Run the process; its exit code, or 0 at once with --detach."""
-    from pycontain.runtime.process import spawn
+    from pycontain.oci.context import InitContext
+    from pycontain.oci.process import spawn
 
     ctr = Container.load(root, cid)
     status = ctr.status()
@@ -71,7 +72,7 @@ def execute(root: str, cid: str, req: ExecRequest) -> int:
     if process.get("terminal") and not (req.console_socket or not req.detach):
         raise RuncError("cannot allocate tty if runc will detach without setting console socket")
     spec = {"process": process, "linux": {"seccomp": (config.get("linux") or {}).get("seccomp")}}
-    ctx = {"keep_fds": list(range(3, 3 + req.preserve_fds))}
+    ctx = InitContext(keep_fds=range(3, 3 + req.preserve_fds))
     try:
         launch = spawn(spec, ctx, tty=bool(process.get("terminal")), join_pid=ctr.pid,
                        winsize=lifecycle._winsize(process))
@@ -99,10 +100,10 @@ def execute(root: str, cid: str, req: ExecRequest) -> int:
 
 def wait_foreground(pid: int, master) -> int:
     """Relay signals to pid (and its terminal to ours) until it exits."""
-    from pycontain.runtime.waiting import forward_signals, wait_child
+    from pycontain.oci.waiting import forward_signals, wait_child
     forward_signals(pid)
     if master is not None:
-        from pycontain.runtime import tty
+        from pycontain.oci import tty
         tty.proxy(master, 1, 0)
         os.close(master)
     return wait_child(pid)

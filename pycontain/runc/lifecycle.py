@@ -1,7 +1,7 @@
 """`create`, `start` and `run`: a bundle's container, set up and blocked
 before exec until `start`, as runc does it (the exec fifo).
 
-create: the container's init is spawned (runtime.process) with the bundle's
+create: the container's init is spawned (oci.process) with the bundle's
 root used as it is; prestart/createRuntime hooks run once its namespaces
 exist; its cgroup is made at linux.cgroupsPath; `create` returns when the init
 has done everything but exec and waits on ROOT/ID/exec.fifo. start: opening
@@ -13,8 +13,8 @@ import struct
 
 from pycontain.errors import PycontainError
 from pycontain.fsutil import remove_tree
+from pycontain.oci import hooks
 from pycontain.runc import cgroup
-from pycontain.runtime import hooks
 from pycontain.runc.state import FIFO, Container, RuncError, now_rfc3339, start_time
 
 
@@ -46,7 +46,7 @@ def load_bundle(bundle: str) -> tuple:
 def _add_device_rules(spec: dict) -> None:
     """The device cgroup as runc builds it: the bundle's rules (else deny all),
     then the default devices and the bundle's linux.devices allowed."""
-    from pycontain.runtime.defaults import default_device_rules, device_rule
+    from pycontain.oci.defaults import default_device_rules, device_rule
     linux = spec.setdefault("linux", {})
     res = linux.get("resources") or {}
     rules = list(res.get("devices") or ()) or [device_rule(False)]
@@ -59,8 +59,8 @@ def _add_device_rules(spec: dict) -> None:
 
 def _expand_cgroup_mount(spec: dict) -> None:
     """A `cgroup` mount naming no controller is runc's whole /sys/fs/cgroup:
-    cgroup2 on v2, on v1 a tmpfs with each hierarchy (runtime.cgroups.ocispec)."""
-    from pycontain.runtime.cgroups import ocispec
+    cgroup2 on v2, on v1 a tmpfs with each hierarchy (oci.cgroups.ocispec)."""
+    from pycontain.oci.cgroups import ocispec
     out = []
     for m in spec.get("mounts") or ():
         if m.get("type") != "cgroup" or m.get("destination") != "/sys/fs/cgroup":
@@ -78,7 +78,7 @@ def _expand_cgroup_mount(spec: dict) -> None:
 def _add_default_devices(spec: dict) -> None:
     """The devices every OCI container has (/dev/null, zero, full, random,
     urandom, tty) unless the bundle lists them, or binds a /dev of its own."""
-    from pycontain.runtime.defaults import default_devices
+    from pycontain.oci.defaults import default_devices
     if any(m.get("destination") == "/dev" and ("bind" in (m.get("options") or ())
                                                 or m.get("type") == "bind")
            for m in spec.get("mounts") or ()):
@@ -111,46 +111,47 @@ def _winsize(process: dict):
 
 
 def _context(spec: dict, rootfs: str, fifo_fd: int, preserve_fds: int, group,
-             state: dict) -> dict:
+             state: dict):
+    """The init's oci.context.InitContext."""
+    from pycontain.oci.context import InitContext
+
     linux = spec.get("linux") or {}
     new = _new_namespaces(spec)
     kinds = {ns["type"] for ns in linux.get("namespaces", ())}
     if spec.get("hostname") and "uts" not in kinds:
         raise RuncError("unable to set hostname without a UTS namespace")
-    ctx = {"rootfs": rootfs, "overlay": None, "hostname": spec.get("hostname"),
-           "loopback": "network" in new,
-           "keep_fds": [fifo_fd, *range(3, 3 + preserve_fds)],
-           "await_start": _fifo_waiter(fifo_fd)}
+    ctx = InitContext(rootfs=rootfs, hostname=spec.get("hostname"), loopback="network" in new,
+                      keep_fds=[fifo_fd, *range(3, 3 + preserve_fds)],
+                      await_start=_fifo_waiter(fifo_fd))
     if "mount" not in kinds:
         raise RuncError("a mount namespace is required")
     _check_caps(spec.get("process") or {})
     if group is not None:
-        ctx["cgroup_join"] = group.self_join_files()
-    ctx.update(_container_hooks(spec, state))
+        ctx.cgroup_join = group.self_join_files()
+    _container_hooks(spec, state, ctx)
     return ctx
 
 
-def _container_hooks(spec: dict, state: dict) -> dict:
+def _container_hooks(spec: dict, state: dict, ctx) -> None:
     """createContainer and startContainer hooks, run by the init itself (in its
-    namespaces) with the state, its host pid read before pivot_root."""
+    namespaces) with the state, its host pid read before pivot_root: set on ctx."""
     stages = (spec.get("hooks") or {})
     if not stages.get("createContainer") and not stages.get("startContainer"):
-        return {}
+        return
     seen = dict(state)
 
     def before_pivot():
         seen.update(pid=int(os.readlink("/proc/self")), status="created")
         hooks.run(spec, "createContainer", seen)
 
-    return {"before_pivot": before_pivot,
-            "after_start": lambda: hooks.run(spec, "startContainer",
-                                             dict(seen, status="running"))}
+    ctx.before_pivot = before_pivot
+    ctx.after_start = lambda: hooks.run(spec, "startContainer", dict(seen, status="running"))
 
 
 def _check_caps(process: dict) -> None:
     """A capability the runtime does not hold cannot be granted: fail as runc
     does, rather than start the process with less than it asked for."""
-    from pycontain.runtime.security.caps import NUMBERS
+    from pycontain.oci.security.caps import NUMBERS
     with open("/proc/self/status") as f:
         bounding = next(int(line.split()[1], 16) for line in f if line.startswith("CapBnd:"))
     asked = {name for names in (process.get("capabilities") or {}).values() for name in names}
@@ -193,7 +194,7 @@ class Options:
 
 def create(root: str, cid: str, opts: Options, log=None):
     """Set the container up; return (Container, pty master or None)."""
-    from pycontain.runtime.process import spawn
+    from pycontain.oci.process import spawn
 
     bundle, spec, rootfs = load_bundle(opts.bundle)
     process = spec.get("process") or {}

@@ -6,7 +6,7 @@ import time
 from pycontain.fsutil import remove_tree
 from pycontain.jsonio import dumps
 from pycontain.runc import cgroup
-from pycontain.runtime import hooks
+from pycontain.oci import hooks
 from pycontain.runc.state import Container, RuncError, all_ids
 
 

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from conftest import _cgroup_parents
 
-from pycontain.runtime.cgroups.hierarchy import own_v1_cgroups
+from pycontain.oci.cgroups.hierarchy import own_v1_cgroups
 
 V2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
 # v2 file, or (v1 hierarchy, v1 file), for what the tests read from the host

@@ -175,7 +175,7 @@ def test_a_plan_is_its_invocations_exactly(pc, tmp_path):
 def test_masked_paths_are_masked_where_the_plan_is_replayed(pc, handler):
     """Which masked paths exist is decided when the jail is built from the
     plan, not when it was recorded (a module loaded since may add one)."""
-    from pycontain.runtime.defaults import MASKED_PATHS, READONLY_PATHS
+    from pycontain.oci.defaults import MASKED_PATHS, READONLY_PATHS
     plan = recording(pc, lambda: call(pc, handler))[0]
     ops = sections(plan.read_bytes())[2]
     for code, paths in ((b"Z", MASKED_PATHS), (b"z", READONLY_PATHS)):

@@ -210,7 +210,7 @@ def test_escape_attempts_fail_rootless(rootless):
 
 
 def test_limits_without_delegation_fail_clearly(rootless):
-    from pycontain.runtime.userns import cgroup_delegated
+    from pycontain.oci.userns import cgroup_delegated
     if cgroup_delegated():
         pytest.skip("this host delegates a cgroup")
     result = rootless.pc("run", "--rm", "--memory", "64m", "busybox", "true")

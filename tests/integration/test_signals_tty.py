@@ -253,7 +253,7 @@ def test_a_signal_relayed_after_the_reap_spares_a_process_that_reused_the_pid():
     a freed number out again on request: ns_last_pid), a SIGTERM then must not
     reach the next process given the container's pid."""
     from pycontain import native
-    from pycontain.runtime.waiting import forward_signals
+    from pycontain.oci.waiting import forward_signals
 
     ours = os.open("/proc/self/ns/pid", os.O_RDONLY)
     try:

@@ -5,8 +5,8 @@ import os
 import pytest
 
 from pycontain.errors import PycontainError
-from pycontain.runtime.cgroups import group, hierarchy, limits, ocispec
-from pycontain.spec import RunOptions
+from pycontain.oci.cgroups import group, hierarchy, limits, ocispec
+from pycontain.engine.spec import RunOptions
 
 
 def res(**flags) -> dict:
@@ -114,8 +114,8 @@ def test_ulimits():
 
 
 def test_default_device_rules_as_v1_lines():
-    from pycontain.runtime.cgroups import devices
-    from pycontain.runtime.defaults import default_device_rules, device_rule
+    from pycontain.oci.cgroups import devices
+    from pycontain.oci.defaults import default_device_rules, device_rule
     lines = devices.v1_lines(default_device_rules() + [device_rule(True, "b", 7, None, "r")])
     assert lines[0] == ("devices.deny", "a rwm")
     assert ("devices.allow", "c 1:3 rwm") in lines and ("devices.allow", "c *:* m") in lines

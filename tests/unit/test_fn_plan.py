@@ -2,6 +2,7 @@
 import os
 
 from pycontain.fn import plan
+from pycontain.oci.context import InitContext
 
 
 def test_only_the_plans_written_last_are_kept(tmp_path, monkeypatch):
@@ -26,8 +27,8 @@ def test_a_jail_with_a_uid_per_pid_switches_with_op_j():
                         "noNewPrivileges": True,
                         "capabilities": {"bounding": [], "effective": []}},
             "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}]}}
-    ctx = {"seccomp": b"\0" * 8, "uid_per_pid": True}
+    ctx = InitContext(seccomp=b"\0" * 8, uid_per_pid=True)
     ops = plan._process_ops(spec, ctx)[1]
     assert ("J", 7000) in ops and not any(op[0] == "V" for op in ops)
-    ops = plan._process_ops(spec, dict(ctx, uid_per_pid=False))[1]
+    ops = plan._process_ops(spec, ctx.copy(uid_per_pid=False))[1]
     assert ("V", 7000) in ops and not any(op[0] == "J" for op in ops)

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from pycontain.runtime.security import seccomp
-from pycontain.runtime.security.compiler import _arg_groups
+from pycontain.oci.security import seccomp
+from pycontain.oci.security.compiler import _arg_groups
 
 # docker allows these on x86_64 whatever the container's capabilities
 DOCKER_ALLOWED = set("""

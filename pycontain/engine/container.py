@@ -1,0 +1,234 @@
+"""Container lifecycle: create, run (attached or detached), stop, kill, remove."""
+import os
+import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
+import time
+
+from pycontain import paths
+from pycontain.engine import names, resources, state
+from pycontain.engine.attach import run_foreground, start_process
+from pycontain.engine.hostfiles import write_host_files
+from pycontain.engine.spec import RunOptions, build_spec
+from pycontain.engine.streams import Pipes
+from pycontain.errors import PycontainError, from_disk
+from pycontain.fsutil import write_json
+from pycontain.oci.context import InitContext
+from pycontain.oci.process import spawn
+from pycontain.oci.waiting import wait_child, wait_gone
+
+INIT_BINARY = os.path.join(os.path.dirname(os.path.dirname(__file__)), "_bin", "pycontain-init")
+
+
+def _pull(store, ref: str) -> None:
+    import sys
+
+    from pycontain.image import progress
+    from pycontain.image.pull import pull
+    pull(store, ref, progress=progress.for_stream(sys.stderr, False))
+
+
+def _resolve_image(store, opts: RunOptions):
+    """docker's --pull: `missing` pulls an image not in the store, but only for a
+    reference naming its registry (a bare name never reaches out to Docker Hub
+    unasked); `always` pulls first; `never` uses the store only."""
+    if opts.pull == "always":
+        _pull(store, opts.image)
+    try:
+        return store.resolve(opts.image)
+    except PycontainError as exc:
+        if opts.pull != "missing" or not str(exc).startswith("image not known"):
+            raise
+        from pycontain.image import reference
+        if not reference.parse(opts.image).qualified:
+            raise
+    _pull(store, opts.image)
+    return store.resolve(opts.image)
+
+
+def create(opts: RunOptions):
+    """Resolve the image, lay out the container on disk, build its spec."""
+    from pycontain.image.store import ImageStore
+
+    if opts.hostname is not None:
+        names.validate_hostname(opts.hostname)
+    store_root = paths.data_root()
+    image = _resolve_image(ImageStore(store_root), opts)
+    cid = os.urandom(32).hex()
+    meta = {
+        "name": names.validate(opts.name) if opts.name else names.generate(cid),
+        "image": image.name, "image_id": image.id, "created": time.time(),
+        "rm": opts.rm, "network": opts.network, "tty": opts.tty,
+        "store": store_root,
+        "lower": [os.path.relpath(d, store_root) for d in image.layer_dirs],
+    }
+    if opts.network not in ("none", "host") or opts.publish or opts.publish_all:
+        from pycontain.net.request import network_request
+        meta["net"] = network_request(opts, image.config.get("config") or {})
+    ctr = state.create_record(cid, meta)
+    try:
+        hostname = os.uname().nodename if opts.network == "host" else (opts.hostname or cid[:12])
+        etc = write_host_files(ctr.dir, hostname, opts.network)
+        spec = build_spec(image.config.get("config") or {}, image.layer_dirs,
+                          opts.replace(hostname=hostname),
+                          cid, etc, INIT_BINARY)
+        for sub in ("upper", "work", "rootfs"):
+            os.mkdir(ctr.path(sub), 0o755)
+        # atomic but not fsynced: a container does not outlive a crash of the
+        # machine, and `system gc` removes what such a crash leaves
+        write_json(ctr.path("config.json"), spec, sync=False)
+    except BaseException:
+        state.delete_record(ctr)
+        raise
+    return ctr, spec
+
+
+def _init_context(ctr: state.Container, spec: dict) -> InitContext:
+    meta = ctr.meta
+    ctx = InitContext(rootfs=ctr.path("rootfs"),
+                      overlay={"base": meta["store"], "lower": meta["lower"],
+                               "upper": ctr.path("upper"), "work": ctr.path("work")},
+                      hostname=spec["hostname"], loopback=meta["network"] != "host")
+    resources.prepare(ctr, spec, ctx)
+    return ctx
+
+
+def _spawner(ctr, spec, tty: bool):
+    return lambda stdio: spawn(spec, _init_context(ctr, spec), stdio, tty)
+
+
+def _started(ctr):
+    def record(pid):
+        ctr.set_monitor(os.getpid())
+        ctr.set_running(pid)
+    return record
+
+
+def _prepare(ctr, spec):
+    """Between creation and start: attach host resources and note the pid on
+    disk (with the cgroup's record if there is one), so that `rm -f` and
+    `system gc` find the process if its engine dies."""
+    def prepare(pid):
+        ctr.record_pid(pid)
+        resources.attach(ctr, spec, pid)
+        ctr.save_unsaved()
+    return prepare
+
+
+def supervise(ctr, pid: int) -> int:
+    """Wait for the container's process, record its exit, tidy up if --rm."""
+    code = wait_child(pid)
+    try:
+        resources.release(ctr)
+    finally:  # recorded even if releasing fails (a network's lease write on a full disk)
+        ctr.set_exited(code, save=not ctr.meta.get("rm"))  # --rm: the record goes right away
+    if ctr.meta.get("rm"):
+        state.delete_record(ctr)
+    return code
+
+
+def run_attached(ctr, spec, opts: RunOptions) -> int:
+    """Run in the foreground, its stdio relayed to ours (or its terminal proxied)."""
+    try:
+        return run_foreground(_spawner(ctr, spec, opts.tty), opts.tty, opts.interactive,
+                              _started(ctr), lambda pid: supervise(ctr, pid),
+                              _prepare(ctr, spec))
+    except BaseException:
+        if ctr.state.status == state.CREATED:
+            resources.release(ctr)  # attached, then failed to start
+            state.delete_record(ctr)  # a container that never ran leaves nothing behind
+        raise
+
+
+def run_detached(ctr, spec, opts: RunOptions) -> None:
+    """Fork a monitor that starts the container, then waits for it and records
+    its exit; return once the container's command is running."""
+    ready_r, ready_w = os.pipe()
+    if os.fork() == 0:
+        os.setsid()
+        _monitor(ctr, spec, opts, ready_w)
+    os.close(ready_w)
+    with os.fdopen(ready_r, "rb") as pipe:
+        answer = pipe.read().decode()
+    if answer != "ok":
+        code, _, message = answer.partition(":")
+        raise PycontainError(message or "container monitor died", int(code or 125))
+
+
+def _monitor(ctr, spec, opts, ready_w: int) -> None:
+    """Body of a detached container's monitor process. Never returns."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    log = os.open(ctr.path("ctr.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    for target, fd in ((0, devnull), (1, log), (2, log)):
+        os.dup2(fd, target)
+    os.closerange(3, ready_w)
+    os.closerange(ready_w + 1, 65536)
+    proc = None
+    try:
+        pipes = None if opts.tty else Pipes(False, merged=True)  # both go to the log
+        proc = start_process(_spawner(ctr, spec, opts.tty), pipes, _prepare(ctr, spec))
+        _started(ctr)(proc.pid)
+    except BaseException as exc:  # noqa: BLE001 - a forked monitor must not unwind
+        if proc is not None:
+            proc.abort()  # started, but its record could not say so
+        resources.release(ctr)
+        state.delete_record(ctr)
+        exc = from_disk(exc) or exc
+        code, message = ((exc.code, str(exc)) if isinstance(exc, PycontainError)
+                         else (125, f"container monitor failed: {exc!r}"))
+        os.write(ready_w, f"{code}:{message}".encode())
+        os._exit(0)
+    os.write(ready_w, b"ok")
+    os.close(ready_w)
+    try:
+        if proc.master is not None:
+            from pycontain.oci import tty
+            tty.proxy(proc.master, 1, None)
+        else:
+            pipes.relay(proc.pid)
+        supervise(ctr, proc.pid)
+    finally:
+        os._exit(0)
+
+
+def run(opts: RunOptions) -> int | str:
+    """`pycontain run`: the exit code (attached) or the container id (detached)."""
+    ctr, spec = create(opts)
+    if opts.detach:
+        run_detached(ctr, spec, opts)
+        return ctr.id
+    return run_attached(ctr, spec, opts)
+
+
+def kill(ctr, sig: int = signal.SIGKILL) -> None:
+    if not ctr.alive():
+        raise PycontainError(f"container {ctr.name} is not running")
+    os.kill(ctr.state.pid, sig)
+
+
+def stop(ctr, timeout: float = 10) -> None:
+    """SIGTERM, then SIGKILL after timeout seconds; wait for the exit."""
+    if not ctr.alive():
+        return
+    os.kill(ctr.state.pid, signal.SIGTERM)
+    if not wait_gone(ctr.state.pid, timeout):
+        os.kill(ctr.state.pid, signal.SIGKILL)
+        wait_gone(ctr.state.pid, 10)
+    _await_monitor(ctr)
+
+
+def _await_monitor(ctr) -> None:
+    """Give the monitor a moment to record the exit before we go on."""
+    if ctr.state.monitor_pid and ctr.state.monitor_pid != os.getpid():
+        wait_gone(ctr.state.monitor_pid, 5)
+
+
+def remove(ctr, force: bool = False) -> None:
+    """`rm`: refuse a running container unless forced; erase it from disk."""
+    if ctr.alive():
+        if not force:
+            raise PycontainError(f"cannot remove running container {ctr.name}: stop it first "
+                                 "or use rm -f")
+        os.kill(ctr.state.pid, signal.SIGKILL)
+        wait_gone(ctr.state.pid, 10)
+    _await_monitor(ctr)
+    resources.release(ctr)
+    state.delete_record(ctr)

@@ -1,0 +1,65 @@
+"""`system gc`: remove what a crashed or SIGKILLed engine left behind.
+
+Mounts need no collecting: they only ever exist in containers' own mount
+namespaces and vanish with them. What can remain is on disk (records of
+--rm containers whose monitor died, half-created containers, stale state and
+name links) and, for a container whose monitor was killed, its processes.
+It also empties, silently, the caches of function handlers' bytecode and of
+`fn exec`'s plans (one file per handler path, or per invocation, ever run;
+nothing left behind, each is rebuilt on the next call).
+"""
+import os
+import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
+
+from pycontain import paths
+from pycontain.engine import resources, state
+from pycontain.fsutil import remove_tree
+from pycontain.oci.waiting import wait_gone
+
+
+def _orphaned(ctr) -> bool:
+    """An --rm container, or one never started, whose monitor is gone."""
+    return not ctr.monitor_alive() and (ctr.meta.get("rm") or ctr.state.status == state.CREATED)
+
+
+def collect() -> list:
+    """Clean up; return one line per thing removed."""
+    removed = []
+    for cid in state.all_ids():
+        try:
+            ctr = state.load(cid)
+        except (FileNotFoundError, ValueError):
+            remove_tree(os.path.join(state.containers_dir(), cid))
+            removed.append(f"removed incomplete container {cid[:12]}")
+            continue
+        if not _orphaned(ctr):
+            continue
+        if ctr.alive():
+            os.kill(ctr.state.pid, signal.SIGKILL)
+            wait_gone(ctr.state.pid, 10)
+        resources.release(ctr)
+        state.delete_record(ctr)
+        removed.append(f"removed container {ctr.name} ({cid[:12]})")
+    known = set(state.all_ids())
+    removed += resources.collect(known)
+    for cid in _listdir(paths.run_root()):
+        if cid not in known and len(cid) == 64:
+            remove_tree(os.path.join(paths.run_root(), cid))
+            removed.append(f"removed stale state {cid[:12]}")
+    for name in _listdir(state.names_dir()):
+        link = os.path.join(state.names_dir(), name)
+        if os.readlink(link) not in known:
+            os.unlink(link)
+            removed.append(f"removed stale name {name}")
+    for kind in ("bytecode", "plans"):
+        cache = paths.cache_path(kind)
+        for name in _listdir(cache):
+            os.unlink(os.path.join(cache, name))
+    return removed
+
+
+def _listdir(path: str) -> list:
+    try:
+        return os.listdir(path)
+    except FileNotFoundError:
+        return []

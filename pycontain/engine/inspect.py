@@ -1,0 +1,67 @@
+"""What `ps` and `inspect` show about containers."""
+import datetime
+import os
+
+from pycontain.fsutil import read_json
+from pycontain.engine import state
+
+
+def _iso(ts: float) -> str:
+    if not ts:
+        return "0001-01-01T00:00:00Z"
+    return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).isoformat().replace(
+        "+00:00", "Z")
+
+
+def _spec(ctr) -> dict:
+    try:
+        return read_json(ctr.path("config.json"))
+    except FileNotFoundError:
+        return {}
+
+
+def summaries() -> list:
+    """One dict per container, for `ps`."""
+    rows = []
+    for cid in state.all_ids():
+        try:
+            ctr = state.load(cid)
+        except (FileNotFoundError, ValueError):
+            continue  # being created or removed right now
+        spec = _spec(ctr)
+        rows.append({"Id": ctr.id, "Name": ctr.name, "Image": ctr.meta["image"],
+                     "Command": spec.get("process", {}).get("args", []),
+                     "Created": ctr.meta["created"], "State": ctr.status,
+                     "StartedAt": ctr.state.started_at, "FinishedAt": ctr.state.finished_at,
+                     "ExitCode": ctr.state.exit_code})
+    return sorted(rows, key=lambda r: -r["Created"])
+
+
+def inspect(ctr) -> dict:
+    """docker-inspect-shaped description of one container."""
+    spec = _spec(ctr)
+    st = ctr.state
+    running = ctr.status == state.RUNNING
+    process = spec.get("process", {})
+    return {
+        "Id": ctr.id, "Name": ctr.name, "Created": _iso(ctr.meta["created"]),
+        "Path": (process.get("args") or [""])[0], "Args": (process.get("args") or [])[1:],
+        "State": {"Status": ctr.status, "Running": running, "Pid": st.pid if running else 0,
+                  "ExitCode": st.exit_code, "OOMKilled": st.oom_killed, "Error": st.error,
+                  "StartedAt": _iso(st.started_at), "FinishedAt": _iso(st.finished_at)},
+        "Image": ctr.meta["image_id"], "ImageName": ctr.meta["image"],
+        "LogPath": ctr.path("ctr.log") if os.path.exists(ctr.path("ctr.log")) else "",
+        "Config": {"Hostname": spec.get("hostname"), "Env": process.get("env"),
+                   "Cmd": process.get("args"), "WorkingDir": process.get("cwd"),
+                   "User": process.get("user"), "Tty": process.get("terminal")},
+        "HostConfig": {"AutoRemove": ctr.meta.get("rm", False),
+                       "NetworkMode": ctr.meta.get("network"),
+                       "ReadonlyRootfs": spec.get("root", {}).get("readonly", False)},
+        "GraphDriver": {"Name": "overlay", "Data": {
+            "LowerDir": ":".join(os.path.join(ctr.meta["store"], d) for d in ctr.meta["lower"]),
+            "UpperDir": ctr.path("upper"), "WorkDir": ctr.path("work")}},
+        "Mounts": [{"Type": "bind", "Source": m["source"], "Destination": m["destination"],
+                    "RW": "ro" not in m.get("options", [])}
+                   for m in spec.get("mounts", []) if m.get("type") == "bind"
+                   and not m["destination"].startswith(("/etc/", "/dev/"))],
+    }

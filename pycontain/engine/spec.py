@@ -1,0 +1,150 @@
+"""Build the OCI runtime spec (config.json) from an image config and run options."""
+import os
+
+from pycontain.errors import PycontainError
+from pycontain.record import Record
+from pycontain.oci.defaults import (DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS,
+                                    default_devices, default_mounts, reserved_destination)
+from pycontain.oci.cgroups import ocispec as cgroup_spec
+from pycontain.oci.security.config import apply as apply_security
+from pycontain.userdb import resolve_user
+
+INIT_PATH = "/dev/init"
+
+
+class RunOptions(Record):
+    """What `pycontain run` was asked for, independent of the CLI."""
+    FIELDS = {
+        "image": "", "command": [], "entrypoint": None, "env": [], "env_files": [],
+        "volumes": [], "workdir": None, "user": None, "hostname": None, "name": None,
+        "read_only": False, "network": "none", "init": False, "tty": False,
+        "interactive": False, "detach": False, "rm": False,
+        "publish": [], "publish_all": False, "expose": [],
+        "memory": None, "memory_swap": None, "memory_reservation": None, "cpus": None,
+        "cpu_shares": None, "cpuset_cpus": None, "pids_limit": None, "ulimits": [],
+        "cap_add": [], "cap_drop": [], "privileged": False, "security_opt": [], "devices": [],
+        "pull": "missing",
+    }
+    __slots__ = tuple(FIELDS)
+
+
+def parse_env_file(path: str) -> list:
+    """KEY=VALUE lines of a docker env file (comments and blanks skipped)."""
+    try:
+        with open(path) as f:
+            lines = [ln.strip() for ln in f]
+    except OSError as exc:
+        raise PycontainError(f"cannot read env file {path}: {exc.strerror}") from None
+    return [ln for ln in lines if ln and not ln.startswith("#")]
+
+
+def merge_env(image_env: list, opts: RunOptions) -> list:
+    """Image env, then env files, then -e; `-e NAME` copies the caller's value."""
+    merged = {}
+    for item in image_env + [e for f in opts.env_files for e in parse_env_file(f)] + opts.env:
+        key, eq, value = item.partition("=")
+        if not key:
+            raise PycontainError(f"invalid environment variable: {item!r}")
+        if eq:
+            merged[key] = value
+        elif key in os.environ:
+            merged[key] = os.environ[key]
+    merged.setdefault("PATH", DEFAULT_PATH[5:])
+    return [f"{k}={v}" for k, v in merged.items()]
+
+
+def command_args(image_cfg: dict, opts: RunOptions) -> list:
+    """Docker's precedence of --entrypoint, image Entrypoint, command and image Cmd."""
+    if opts.entrypoint is not None:
+        entry = [opts.entrypoint] if opts.entrypoint else []
+        cmd = opts.command
+    else:
+        entry = image_cfg.get("Entrypoint") or []
+        cmd = opts.command or image_cfg.get("Cmd") or []
+    args = list(entry) + list(cmd)
+    if not args:
+        raise PycontainError("no command specified: the image has no Cmd or Entrypoint")
+    return args
+
+
+VOLUME_OPTIONS = {"ro": "mode", "rw": "mode", "dev": "dev", "nodev": "dev"}
+
+
+def parse_volume(spec: str, dev: bool = False) -> dict:
+    """`SRC:DST[:OPTIONS]` (SRC an existing host path; OPTIONS a comma list of
+    ro|rw and dev|nodev) into an OCI bind mount. nodev unless asked for dev
+    (dev: the default), so a device node in a volume opens nothing."""
+    parts = spec.split(":")
+    if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
+        raise PycontainError(f"invalid volume specification: {spec!r} (want SRC:DST[:ro])")
+    src, dst = parts[0], parts[1]
+    chosen = {"mode": "rw", "dev": "dev" if dev else "nodev"}
+    seen = set()
+    for option in parts[2].split(",") if len(parts) == 3 else ():
+        kind = VOLUME_OPTIONS.get(option)
+        if kind is None or kind in seen:
+            raise PycontainError(f"invalid volume option {option!r} in {spec!r} "
+                                 "(want ro or rw, and dev or nodev)")
+        seen.add(kind)
+        chosen[kind] = option
+    if not os.path.isabs(src) or not os.path.isabs(dst):
+        raise PycontainError(f"invalid volume {spec!r}: both paths must be absolute")
+    dst = "/" + os.path.normpath(dst).lstrip("/")  # POSIX keeps a leading "//"
+    if dst == "/":
+        raise PycontainError(f"invalid volume {spec!r}: the destination cannot be '/'")
+    if reserved_destination(dst):
+        raise PycontainError(f"invalid volume {spec!r}: the destination cannot be /proc, "
+                             "/sys or /dev, nor under them (but /dev/shm and /dev/mqueue)")
+    if not os.path.exists(src):
+        raise PycontainError(f"volume source {src} does not exist on the host")
+    return {"destination": dst, "type": "bind", "source": os.path.realpath(src),
+            "options": ["rbind", chosen["mode"], chosen["dev"]]}
+
+
+def build_spec(image_cfg: dict, layer_dirs: list, opts: RunOptions, cid: str,
+               etc_files: dict, init_binary: str) -> dict:
+    """The OCI runtime spec for a container; etc_files maps /etc paths to host files."""
+    user = resolve_user(opts.user or image_cfg.get("User") or "", layer_dirs)
+    env = merge_env(image_cfg.get("Env") or [], opts)
+    hostname = opts.hostname or cid[:12]
+    defaults = {"HOSTNAME": hostname, "HOME": user.pop("home") or "/"}
+    if opts.tty:
+        defaults["TERM"] = "xterm"
+    env += [f"{k}={v}" for k, v in defaults.items() if not any(e.startswith(k + "=") for e in env)]
+    args = command_args(image_cfg, opts)
+    if opts.workdir is not None and not opts.workdir.startswith("/"):
+        raise PycontainError(f"the working directory {opts.workdir!r} is invalid: "
+                             "it must be an absolute path")
+    if opts.init:
+        args = [INIT_PATH] + args
+    mounts = default_mounts()
+    mounts += [{"destination": dst, "type": "bind", "source": src, "options": ["rbind", "rw"]}
+               for dst, src in etc_files.items()]
+    if opts.init:
+        mounts.append({"destination": INIT_PATH, "type": "bind", "source": init_binary,
+                       "options": ["bind", "ro", "nosuid"]})
+    mounts += cgroup_spec.mounts()
+    mounts += [parse_volume(v, dev=opts.privileged) for v in opts.volumes]
+    namespaces = ["pid", "ipc", "uts", "mount", "cgroup"]
+    namespaces += [] if opts.network == "host" else ["network"]
+    spec = {
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": opts.tty, "user": user, "args": args, "env": env,
+            "cwd": opts.workdir or image_cfg.get("WorkingDir") or "/",
+            "rlimits": cgroup_spec.rlimits(opts.ulimits),
+            "noNewPrivileges": False,
+        },
+        "root": {"path": "rootfs", "readonly": opts.read_only},
+        "hostname": hostname,
+        "mounts": mounts,
+        "linux": {
+            "namespaces": [{"type": t} for t in namespaces],
+            "devices": default_devices(),
+            "maskedPaths": MASKED_PATHS,
+            "readonlyPaths": READONLY_PATHS + cgroup_spec.readonly_paths(),
+            "resources": cgroup_spec.resources(opts),
+        },
+        "annotations": {"org.opencontainers.image.ref.name": opts.image},
+    }
+    return apply_security(spec, opts)

@@ -1,0 +1,73 @@
+"""InitContext: what the container's init does besides what the spec says.
+
+The spec says what the container is; the context says how this caller wants
+it built (nsinit.container_main reads it, process.spawn fills the stdio,
+console and seccomp fields). A plain class with __slots__, not a dataclass:
+importing dataclasses costs ~12 ms, and this module is on every start path.
+"""
+
+FIELDS = ("rootfs", "overlay", "hostname", "loopback", "cgroup_join", "setup_stdio",
+          "console", "seccomp", "keep_fds", "before_exec", "before_pivot", "await_start",
+          "after_start", "die_with_parent", "record_rootfs", "in_process", "uid_per_pid")
+
+
+class InitContext:
+    """The init's context. Every field is optional (its default does nothing):
+
+    rootfs (str)          the directory the root file system is built on; None:
+                          keep the current root (an exec into a container)
+    overlay (dict)        the overlay mounted on rootfs (base, lower, upper,
+                          work or volatile; see rootfs.setup_rootfs), or None
+    hostname (str)        set in the new UTS namespace
+    loopback (bool)       bring lo up in the new network namespace
+    cgroup_join (list)    [(cgroup root, tasks file)] the init writes itself
+                          into before pivot_root (V1Group.self_join_files)
+    setup_stdio (callable)  make fds 0-2 (set by process.spawn)
+    console (tuple)       (socket fd, winsize): become a pty's owner (set by
+                          process.spawn with tty)
+    seccomp (bytes)       the BPF program to install; None: process.spawn
+                          compiles the spec's linux.seccomp
+    keep_fds (list)       fds left open past 2 (--preserve-fds, exec.fifo)
+    before_exec (list)    callables run as root just before the privileges drop
+    before_pivot (callable)  an OCI createContainer hook, before pivot_root
+    await_start (callable)   an OCI `create`: called once set up, returns when
+                             started
+    after_start (callable)   an OCI startContainer hook, just before exec
+    die_with_parent (bool)   killed when the thread that spawned it dies
+                             (armed after the user switch, which disarms it)
+
+    Function jails (fn/) only:
+    record_rootfs (bool)  build the rootfs while recording its ops and send
+                          them on the error pipe (rootfs_record, fn.plan)
+    in_process (callable) called instead of exec: the command is this
+                          interpreter itself
+    uid_per_pid (bool)    run as the spec's uid + the init's host pid
+                          (nsinit.per_pid_user)
+    """
+    __slots__ = FIELDS
+
+    def __init__(self, rootfs=None, overlay=None, hostname=None, loopback=False,
+                 cgroup_join=(), setup_stdio=None, console=None, seccomp=None, keep_fds=(),
+                 before_exec=(), before_pivot=None, await_start=None, after_start=None,
+                 die_with_parent=False, record_rootfs=False, in_process=None,
+                 uid_per_pid=False):
+        self.rootfs, self.overlay, self.hostname = rootfs, overlay, hostname
+        self.loopback, self.cgroup_join, self.setup_stdio = loopback, cgroup_join, setup_stdio
+        self.console, self.seccomp, self.keep_fds = console, seccomp, keep_fds
+        self.before_exec, self.before_pivot = before_exec, before_pivot
+        self.await_start, self.after_start = await_start, after_start
+        self.die_with_parent, self.record_rootfs = die_with_parent, record_rootfs
+        self.in_process, self.uid_per_pid = in_process, uid_per_pid
+
+    def copy(self, **changes) -> "InitContext":
+        """A copy of this context with changes."""
+        fields = self.fields()
+        fields.update(changes)
+        return InitContext(**fields)
+
+    def fields(self) -> dict:
+        """The fields, by name (marshal-able if the callables are None)."""
+        return {name: getattr(self, name) for name in FIELDS}
+
+    def __repr__(self) -> str:
+        return f"InitContext({self.fields()!r})"

@@ -1,0 +1,167 @@
+"""Code that runs inside the container, between fork and exec.
+
+`container_main` is the body of the container's first process (PID 1 of its
+new pid namespace). It waits for the engine's go-ahead, builds the root file
+system, drops to the spec's user and execs the command. Any failure is written
+to the error pipe as "CODE:message" and the process exits; on success exec
+closes the pipe (O_CLOEXEC), which tells the engine the command is running.
+"""
+import errno
+import os
+import resource
+import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
+
+from pycontain import native as n
+from pycontain.errors import CANNOT_EXEC, ENGINE, NOT_FOUND, PycontainError
+from pycontain.fdio import write_all
+from pycontain.namespaces import namespace_flags
+from pycontain.oci.context import InitContext
+from pycontain.oci.rootfs import mount_cgroup_fs, setup_rootfs
+from pycontain.oci.security.lockdown import drop_privileges
+
+RLIMITS = {name: getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")}
+
+
+def find_executable(name: str, env: list) -> str:
+    """Look name up on the container's PATH as execvp would; raise 126/127."""
+    if "/" in name:
+        candidates = [name]
+    else:
+        path = next((e[5:] for e in env if e.startswith("PATH=")), "/usr/bin:/bin")
+        candidates = [os.path.join(d or ".", name) for d in path.split(":")]
+    denied = None
+    for cand in candidates:
+        if os.path.isfile(cand):
+            if os.access(cand, os.X_OK):
+                return cand
+            denied = cand
+        elif os.path.isdir(cand) and "/" in name:
+            raise PycontainError(f'exec: "{name}": is a directory', CANNOT_EXEC)
+    if denied:
+        raise PycontainError(f'exec: "{denied}": permission denied', CANNOT_EXEC)
+    if "/" in name:
+        raise PycontainError(f'exec: "{name}": no such file or directory', NOT_FOUND)
+    raise PycontainError(f'exec: "{name}": executable file not found in $PATH', NOT_FOUND)
+
+
+def apply_process(process: dict) -> None:
+    """rlimits and working directory from the spec's process (the user, with
+    capabilities and seccomp, comes last: security.lockdown)."""
+    for rl in process.get("rlimits", ()):
+        resource.setrlimit(RLIMITS[rl["type"]], (rl["soft"], rl["hard"]))
+    cwd = process.get("cwd", "/")
+    try:
+        os.makedirs(cwd, mode=0o755, exist_ok=True)
+        os.chdir(cwd)
+        if not os.getcwd().startswith("/"):
+            raise OSError(errno.ENOENT, "outside the container")
+    except OSError as exc:
+        raise PycontainError(f"cannot use working directory {cwd}: {exc.strerror}") from None
+
+
+def per_pid_user(user: dict) -> dict:
+    """user, its uid moved up by this process's pid on the host (as /proc,
+    still the host's, says): unique among the uids of running containers that
+    do the same, if this process is PID 1 of its pid namespace (every process
+    that can have the uid then dies before the pid can be another's)."""
+    if os.getpid() != 1:
+        raise PycontainError("a uid per pid needs the container's own pid namespace")
+    return dict(user, uid=user.get("uid", 0) + int(os.readlink("/proc/self")))
+
+
+def _report(err_fd: int, code: int, message: str) -> None:
+    write_all(err_fd, f"{code}:{message}".encode(errors="replace"))
+
+
+def container_main(spec: dict, ctx: InitContext, go_fd: int, err_fd: int) -> None:
+    """Body of a container process until exec. Never returns.
+
+    go_fd: the engine's go-ahead pipe (None: go at once, see fn.prejail).
+    ctx: how to build it (see oci.context.InitContext).
+    """
+    code = ENGINE
+    try:
+        n.prctl(n.PR_SET_DUMPABLE, 0)
+        process = spec["process"]
+        if ctx.uid_per_pid:  # while /proc is the host's
+            process = dict(process, user=per_pid_user(process.get("user", {})))
+        # go 1: the engine has our pid (and id maps)
+        if go_fd is not None and os.read(go_fd, 1) != b"1":
+            os._exit(ENGINE)
+        if ctx.setup_stdio is not None:
+            ctx.setup_stdio()
+        cgroup_roots = [(os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC), tasks)
+                        for root, tasks in ctx.cgroup_join]  # before pivot_root
+        if ctx.record_rootfs:  # for the plan of the next such jail (fn.plan)
+            from pycontain.oci.launch import frame_ops
+            from pycontain.oci.rootfs_record import recorded
+            write_all(err_fd, frame_ops(recorded(spec, ctx.rootfs, ctx.overlay)))
+        elif ctx.rootfs is not None:
+            setup_rootfs(spec, ctx.rootfs, ctx.overlay, ctx.before_pivot)
+        if ctx.hostname:
+            n.sethostname(ctx.hostname)
+        if ctx.loopback:
+            n.loopback_up()
+        if ctx.console is not None:  # spawn imported the module before forking: no file access
+            from pycontain.oci.console import become_console_owner
+            become_console_owner(*ctx.console)
+        # go 2: the engine has attached our cgroup, network... (meanwhile we built the rootfs)
+        if go_fd is not None:
+            if os.read(go_fd, 1) != b"2":
+                os._exit(ENGINE)
+            os.close(go_fd)
+        for root_fd, tasks in cgroup_roots:  # see V1Group.self_join_files
+            fd = os.open(tasks, os.O_WRONLY | os.O_CLOEXEC, dir_fd=root_fd)
+            try:
+                os.write(fd, b"0")
+            finally:
+                os.close(fd)
+                os.close(root_fd)
+        if namespace_flags(spec, late=True):  # now that we are in our cgroup
+            n.unshare(n.CLONE_NEWCGROUP)
+        if ctx.rootfs is not None:
+            mount_cgroup_fs(spec)
+        _close_fds_but({err_fd, *ctx.keep_fds})  # before chdir (CVE-2024-21626)
+        apply_process(process)
+        for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores these; exec keeps that
+            signal.signal(sig, signal.SIG_DFL)
+        for hook in ctx.before_exec:
+            hook()
+        drop_privileges(process, ctx.seccomp)
+        if ctx.die_with_parent:
+            n.prctl(n.PR_SET_PDEATHSIG, signal.SIGKILL)
+        if ctx.in_process is not None:  # the command is this interpreter itself (fn exec)
+            os.close(err_fd)  # what exec would do: the engine learns that we run
+            ctx.in_process()  # never returns
+        args = process["args"]
+        path = find_executable(args[0], process.get("env", []))
+        env = dict(e.split("=", 1) for e in process.get("env", []) if "=" in e)
+        if ctx.await_start is not None:  # an OCI `create`: set up; exec only once started
+            os.close(err_fd)  # what exec would do: `create` learns that we are ready
+            err_fd = -1
+            ctx.await_start()
+            if ctx.after_start is not None:
+                ctx.after_start()
+        try:
+            os.execve(path, args, env)
+        except OSError as exc:
+            raise PycontainError(f'exec: "{args[0]}": {exc.strerror}',
+                                 NOT_FOUND if exc.errno == errno.ENOENT else CANNOT_EXEC) from None
+    except PycontainError as exc:
+        code, message = exc.code, str(exc)
+    except BaseException as exc:  # noqa: BLE001 - a forked child: report, never unwind
+        message = str(exc) if isinstance(exc, OSError) else f"container init failed: {exc!r}"
+    try:
+        if err_fd >= 0:
+            _report(err_fd, code, message)
+    finally:
+        os._exit(code)
+
+
+def _close_fds_but(keep: set) -> None:
+    """Close every fd from 3 up but those in keep (a leaked fd is a way out)."""
+    low = 3
+    for fd in sorted(fd for fd in keep if fd >= 3):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 0x7FFFFFFF)

@@ -1,1 +1,0 @@
-"""The container runtime: consumes an OCI runtime spec and runs its process."""
