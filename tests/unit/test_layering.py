@@ -1,0 +1,62 @@
+"""The layers: the OCI core (pycontain.oci) and pycontain-runc (pycontain.runc)
+run a bundle without the engine, images, networks, function jails or the
+command line, so neither may import them (lazily inside a function either)."""
+import ast
+from pathlib import Path
+
+import pytest
+
+import pycontain
+
+PACKAGE = Path(pycontain.__file__).parent
+FORBIDDEN = ("pycontain.engine", "pycontain.image", "pycontain.net", "pycontain.fn",
+             "pycontain.cli")
+
+
+def _imports(path: Path, package: str) -> set:
+    """Every module path imported anywhere in path's module (relative imports resolved)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join(parts + ([node.module] if node.module else []))
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", "") == "__import__" \
+                and node.args and isinstance(node.args[0], ast.Constant):
+            names.add(node.args[0].value)
+    return names
+
+
+def _violations(layer: str) -> list:
+    root = PACKAGE / layer
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        module = ".".join(("pycontain", *path.relative_to(PACKAGE).with_suffix("").parts))
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        for name in sorted(_imports(path, package)):
+            if any(name == f or name.startswith(f + ".") for f in FORBIDDEN):
+                found.append(f"{path.relative_to(PACKAGE)} imports {name}")
+    return found
+
+
+@pytest.mark.parametrize("layer", ["oci", "runc"])
+def test_layer_imports_no_engine_image_net_fn_or_cli(layer):
+    assert (PACKAGE / layer / "__init__.py").is_file()
+    assert _violations(layer) == []
+
+
+def test_the_check_sees_lazy_and_relative_imports(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text("def f():\n    from pycontain.fn.plan import basis\n"
+                      "    from ..engine import state\n    __import__('pycontain.net.api')\n")
+    names = _imports(module, "pycontain.oci")
+    assert {"pycontain.fn.plan", "pycontain.engine.state", "pycontain.net.api"} <= names
+
+
+def test_runtime_is_gone():
+    assert not (PACKAGE / "runtime").exists()
