@@ -61,7 +61,8 @@ def create(name: str, subnet: str | None = None, masquerade: bool = True) -> dic
 
 
 def _containers(name: str) -> dict:
-    return {v["cid"]: {"Name": v["name"], "IPv4Address": address, "Interface": v["ifname"],
+    return {v["cid"]: {"Name": v["name"], "IPv4Address": address,
+                       "MacAddress": v.get("mac", ""), "Interface": v["ifname"],
                        "HostVeth": v["veth"]}
             for address, v in ipam.leases(name).items()}
 

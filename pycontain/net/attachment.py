@@ -44,8 +44,8 @@ def connect(cid: str, name: str, hostname: str, pid: int, network: str,
             firewall.set_network_rules(definition)
         address = ipam.allocate(definition, lease)
         try:
-            links.plug_veth(pid, lease["veth"], ifname, definition["bridge"], address,
-                            ipaddress.ip_network(definition["subnet"]).prefixlen,
+            links.plug_veth(pid, lease["veth"], ifname, lease["mac"], definition["bridge"],
+                            address, ipaddress.ip_network(definition["subnet"]).prefixlen,
                             definition["gateway"] if default_route else None)
             hosts.sync(definition, also=cid)
         except BaseException:

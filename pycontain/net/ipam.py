@@ -1,7 +1,7 @@
 """Address management: one lease file per network, changed only under its lock.
 
 <data root>/networks/<name>/leases.json maps address -> lease (container id,
-name, host name, host-side veth, interface). Every change happens while
+name, host name, host-side veth, interface, MAC). Every change happens while
 holding an exclusive flock on <name>/lock, so concurrent starts never get the
 same address; the lock is also held while the bridge is created or removed, so
 a start never races the teardown of an unused bridge.
@@ -54,10 +54,20 @@ def allocate(definition: dict, lease: dict) -> str:
     taken = set(table) | {definition["gateway"]}
     for address in net.hosts():
         if str(address) not in taken:
+            lease["mac"] = mac_address(str(address))
             table[str(address)] = lease
             _write(name, table)
             return str(address)
     raise PycontainError(f"network {name} has no free address left in {net}")
+
+
+def mac_address(address: str) -> str:
+    """The MAC of the interface holding IPv4 `address`: 02:42 (locally
+    administered, as docker) then the address's four bytes. A container that
+    gets a departed one's address also gets its MAC, so the neighbour entries
+    its peers (and the bridge) cached for that address stay right."""
+    import ipaddress
+    return "02:42:" + ":".join(f"{b:02x}" for b in ipaddress.IPv4Address(address).packed)
 
 
 def release(name: str, cid: str) -> list:

@@ -98,14 +98,15 @@ def existing(names) -> list:
         return [n for n in names if _index(ipr, n) is not None]
 
 
-def plug_veth(pid: int, veth: str, ifname: str, bridge: str, address: str, prefix: int,
-              gateway: str | None) -> None:
-    """A veth pair: `veth` on the bridge, its peer `ifname` in pid's network
-    namespace with address/prefix, up, and (if gateway) the default route."""
+def plug_veth(pid: int, veth: str, ifname: str, mac: str, bridge: str, address: str,
+              prefix: int, gateway: str | None) -> None:
+    """A veth pair: `veth` on the bridge, its peer `ifname` (MAC `mac`) in pid's
+    network namespace with address/prefix, up, and (if gateway) the default route."""
     nsfd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
         with _ipr() as ipr:
-            ipr.link("add", ifname=veth, kind="veth", peer={"ifname": ifname, "net_ns_fd": nsfd})
+            ipr.link("add", ifname=veth, kind="veth",
+                     peer={"ifname": ifname, "net_ns_fd": nsfd, "address": mac})
             index = _index(ipr, veth)
             ipr.link("set", index=index, master=_index(ipr, bridge), state="up")
             ipr.brport("set", index=index, mode=1)  # hairpin: reach own published ports

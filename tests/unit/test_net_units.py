@@ -50,6 +50,9 @@ def test_ipam_never_hands_out_an_address_twice(store):
         assert [v["address"] for v in ipam.release("bridge", _lease(7)["cid"])] == [got[7]]
         assert ipam.allocate(definition, _lease(99)) == got[7]  # the lowest free one again
     assert ipam.networks_of(_lease(8)["cid"]) == ["bridge"]
+    # the MAC comes with the address: whoever gets it back answers to the cached MAC
+    assert ipam.leases("bridge")[got[7]]["mac"] == ipam.mac_address(got[7])
+    assert ipam.mac_address("10.88.1.254") == "02:42:0a:58:01:fe"
 
 
 def test_ipam_full_network(store):
