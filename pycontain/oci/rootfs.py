@@ -189,7 +189,7 @@ def setup_rootfs(spec: dict, rootfs: str, overlay: dict | None, before_pivot=Non
     _mount_root(rootfs, spec, overlay, nodev)
     for entry in spec.get("mounts", ()):
         if not _in_cgroup_dir(entry["destination"]):
-            check_target(rootfs, entry)
+            check_target(rootfs, entry, secure_join(rootfs, entry["destination"]))
             mount_entry(rootfs, entry)
     create_devices(rootfs, linux.get("devices", ()), spec.get("mounts", ()),
                    bind=userns or nodev)

@@ -6,6 +6,7 @@ The nodes made here are the host's /dev/kvm (char 10:232) and /dev/loop0
 (block 7:0): opened read-only, which changes nothing even where it works.
 Busybox only, so the cgroup v2 guest runs these tests as they are."""
 import os
+import shutil
 
 import pytest
 from helpers import IDLE, one_error_line
@@ -101,6 +102,34 @@ def test_volumes_on_proc_sys_and_dev_are_refused(pc, tmp_path, destination):
     line = one_error_line(result)
     assert line.startswith("pycontain: ") and "destination" in line
     assert os.listdir(tmp_path) == [] and pc.containers() == []
+
+
+@pytest.mark.parametrize("link,target", [("p", "/proc"), ("s", "../sys/kernel"),
+                                         ("dd", "/dev")])
+def test_a_volume_steered_onto_proc_sys_or_dev_by_an_image_symlink_is_refused(
+        pc, tmp_path, link, target):
+    """The destination is checked where the image's symlinks lead, not as written:
+    `-v /proc:/p` with an image whose /p -> /proc put the host's /proc there."""
+    root = tmp_path / "root"
+    (root / "bin").mkdir(parents=True)
+    for name in ("proc", "sys", "dev", "etc", "tmp"):
+        (root / name).mkdir()
+    shutil.copy("/bin/busybox", root / "bin")
+    os.symlink("busybox", root / "bin" / "sh")
+    os.symlink(target, root / link)
+    image = f"localhost/symlinked-{link}:latest"
+    pc.out("import", root, image)
+    try:
+        source = tmp_path / "volume"
+        source.mkdir()
+        result = pc("run", "--rm", "-v", f"{'/proc' if link == 'p' else source}:/{link}",
+                    image, "sh", "-c", "echo ran")
+        line = one_error_line(result)
+        assert line.startswith("pycontain: ") and "symbolic link" in line, line
+        assert "ran" not in result.stdout and os.listdir(source) == []
+        assert pc.containers() == []
+    finally:
+        pc("rmi", image)
 
 
 def test_volume_on_dev_shm_is_allowed(pc, tmp_path):

@@ -11,13 +11,26 @@ import os
 import stat
 
 from pycontain.errors import PycontainError
+from pycontain.oci.defaults import reserved_destination
 
 KERNEL_FS = ("proc", "sysfs", "devpts", "mqueue", "cgroup", "cgroup2", "tmpfs")
 
 
-def check_target(root: str, entry: dict) -> None:
-    """Refuse a kernel file system whose destination path has a symlink in the image."""
+def check_target(root: str, entry: dict, resolved: str | None = None) -> None:
+    """Refuse a kernel file system whose destination path has a symlink in the
+    image; and a bind whose destination the image's symlinks steer onto /proc,
+    /sys or /dev (resolved: where securejoin resolved it, inside root), which
+    a volume may not cover (defaults.reserved_destination)."""
     if entry.get("type") not in KERNEL_FS:
+        if resolved is not None:
+            rel = os.path.relpath(resolved, root)
+            inside = "/" if rel == "." else "/" + rel
+            declared = os.path.normpath("/" + entry["destination"].lstrip("/"))
+            if inside != declared and reserved_destination(inside) \
+                    and not reserved_destination(declared):
+                raise PycontainError(f"the image's {declared} leads to {inside} through a "
+                                     "symbolic link: refusing to mount a volume there "
+                                     "(destinations on /proc, /sys and /dev are refused)")
         return
     path = root
     for part in [p for p in entry["destination"].split("/") if p]:
