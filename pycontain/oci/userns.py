@@ -159,6 +159,12 @@ class IdMapper:
         os.close(self._mapped[0])
         if not ok:
             raise OSError("the engine could not map ids in the user namespace")
+        # the creator's own ids may be outside the maps (root running a bundle whose
+        # root is mapped to another host id): become the namespace's root, as mapped
+        if os.getuid() != 0 and any(m["containerID"] == 0 for m in self.uid_maps):
+            if any(m["containerID"] == 0 for m in self.gid_maps):
+                os.setresgid(0, 0, 0)
+            os.setresuid(0, 0, 0)
 
     def map(self, pid: int) -> None:
         """In the engine: write pid's maps once it has unshared (errors in .error)."""

@@ -66,6 +66,11 @@ def _expand_cgroup_mount(spec: dict) -> None:
         if m.get("type") != "cgroup" or m.get("destination") != "/sys/fs/cgroup":
             out.append(m)
             continue
+        if _userns(spec):  # a user namespace may not mount v1 hierarchies: bind the host's
+            out.append({"destination": "/sys/fs/cgroup", "type": "bind",
+                        "source": "/sys/fs/cgroup",
+                        "options": ["rbind", "ro", "nosuid", "noexec", "nodev"]})
+            continue
         out.extend(ocispec.mounts())
         if "ro" in (m.get("options") or ()):
             linux = spec.setdefault("linux", {})
@@ -87,6 +92,10 @@ def _add_default_devices(spec: dict) -> None:
     listed = list(linux.get("devices") or ())
     have = {d.get("path") for d in listed}
     linux["devices"] = [d for d in default_devices() if d["path"] not in have] + listed
+
+
+def _userns(spec: dict) -> bool:
+    return "user" in _new_namespaces(spec)
 
 
 def _new_namespaces(spec: dict) -> set:
@@ -126,7 +135,7 @@ def _context(spec: dict, rootfs: str, fifo_fd: int, preserve_fds: int, group,
     if "mount" not in kinds:
         raise RuncError("a mount namespace is required")
     _check_caps(spec.get("process") or {})
-    if group is not None:
+    if group is not None and "user" not in new:  # in a user namespace: the runtime moves it
         ctx.cgroup_join = group.self_join_files()
     _container_hooks(spec, state, ctx)
     return ctx
@@ -229,6 +238,7 @@ def create(root: str, cid: str, opts: Options, log=None):
             ctr.save()
             return ctr, None
         os.mkfifo(ctr.path(FIFO), 0o622)
+        os.chmod(ctr.path(FIFO), 0o622)  # not the umask's: a non-root init opens it
         fifo_fd = os.open(ctr.path(FIFO), os.O_PATH | os.O_CLOEXEC)
         ctx = _context(spec, rootfs, fifo_fd, opts.preserve_fds, group, ctr.oci_state())
         if group is not None:
@@ -247,7 +257,7 @@ def create(root: str, cid: str, opts: Options, log=None):
         hooks.run(spec, "prestart", state, log)
         hooks.run(spec, "createRuntime", state, log)
         launch.begin()
-        if group is not None and not group.self_join_files():
+        if group is not None and (not group.self_join_files() or _userns(spec)):
             group.add(launch.pid)
         launch.start()
         master = launch.master

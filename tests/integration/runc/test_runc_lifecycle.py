@@ -2,11 +2,14 @@
 init blocked before exec, start lets it run, the caller reaps it."""
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
+from pathlib import Path
 
 from helpers import wait_for
 from .bundle import RUNC, state
@@ -212,3 +215,32 @@ def test_version_and_features():
     features = json.loads(subprocess.run([RUNC, "features"], capture_output=True,
                                          text=True).stdout)
     assert "poststop" in features["hooks"] and "network" in features["linux"]["namespaces"]
+
+
+def test_a_user_namespace_bundle_and_a_non_root_process(rt, tmp_path):
+    """A bundle mapping its root to other host ids (as `runc spec --rootless` or
+    a CRI user-namespaced pod asks), and a process whose user is not root: both
+    reach exec (the init, no longer root on the host, still opens the exec fifo)."""
+    # the mapped root must reach the bundle: not under pytest's private (0700) /tmp dir
+    shared = Path(tempfile.mkdtemp(prefix="pyc-runc-userns-", dir="/tmp"))
+    shared.chmod(0o755)
+    private, rt.tmp = rt.tmp, shared
+    try:
+        bundle = rt.bundle(["sh", "-c", "id; cat /proc/self/uid_map"])
+        rt.tmp = private
+        config = json.loads((bundle / "config.json").read_text())
+        config["linux"]["namespaces"].append({"type": "user"})
+        for key in ("uidMappings", "gidMappings"):
+            config["linux"][key] = [{"containerID": 0, "hostID": 200000, "size": 65536}]
+        (bundle / "config.json").write_text(json.dumps(config))
+        out = rt("run", "--bundle", bundle, "u1")
+    finally:
+        rt.tmp = private
+        shutil.rmtree(shared)
+    assert out.stdout.splitlines()[0] == "uid=0 gid=0"
+    assert out.stdout.split()[-3:] == ["0", "200000", "65536"]
+    plain = rt.bundle(["id"])
+    config = json.loads((plain / "config.json").read_text())
+    config["process"]["user"] = {"uid": 1000, "gid": 1000}
+    (plain / "config.json").write_text(json.dumps(config))
+    assert rt("run", "--bundle", plain, "u2").stdout.strip() == "uid=1000 gid=1000"
