@@ -148,7 +148,8 @@ def invoke(name, outfile, payload, log_type):
 @fn.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Loopback address to listen on (no other: signatures are not checked).")
-@click.option("--port", default=9000, show_default=True, type=int, help="0: any free port.")
+@click.option("--port", default=9000, show_default=True, type=click.IntRange(0, 65535),
+              help="0: any free port.")
 @click.option("--max-concurrency", "max_concurrency", default=64, show_default=True,
               type=click.IntRange(1, 4096), help="Calls running at once, all functions.")
 @click.option("--queue-timeout", "queue_timeout", default=10.0, show_default=True,
