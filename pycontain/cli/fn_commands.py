@@ -8,7 +8,7 @@ import click
 from pycontain.cli.commands import cli
 from pycontain.errors import PycontainError
 from pycontain.fn.options import EXEC_FLAGS, FLAG, MULTI, exec_and_exit, parse_memory, \
-    parse_timeout
+    parse_whole_timeout
 
 EXIT_BAD_REQUEST = 2  # `fn invoke`: a request Lambda refuses (the call did not run)
 
@@ -43,10 +43,30 @@ def _settings_options(func):
     func = click.option("--image", help="Image whose python runs the handler.")(func)
     func = click.option("--env", multiple=True, help="KEY=VALUE for the handler.")(func)
     func = click.option("--memory", help="Memory size, e.g. 128m (128m to 10240m).")(func)
-    func = click.option("--timeout", help="Seconds per call (at most 900).")(func)
+    func = click.option("--timeout", help="Whole seconds per call (1 to 900).")(func)
     func = click.option("--concurrency", type=int,
                         help="Reserved concurrency: at most N calls at once (fn serve).")(func)
+    func = click.option("--role", help="Execution role ARN (stored and shown, as Lambda's; "
+                        "not enforced).")(func)
+    func = click.option("--runtime", help="python3.8 to python3.13 (stored and shown; the "
+                        "image's python runs the handler).")(func)
+    func = click.option("--function-name", "function_name",
+                        help="The function's name (the AWS CLI's spelling of NAME).")(func)
     return func
+
+
+def _name(name, function_name) -> str:
+    """NAME, given as the argument or as --function-name (not both unless equal)."""
+    if name and function_name and name != function_name:
+        raise PycontainError(f"two names given: {name!r} and --function-name {function_name!r}")
+    if not (name or function_name):
+        raise PycontainError("missing the function's name: NAME or --function-name NAME")
+    return name or function_name
+
+
+def _code(zip_file):
+    """--zip-file PATH, or the AWS CLI's fileb://PATH."""
+    return zip_file.removeprefix("fileb://") if zip_file else None
 
 
 def _print(obj) -> None:
@@ -54,31 +74,35 @@ def _print(obj) -> None:
 
 
 @fn.command()
-@click.argument("name")
-@click.option("--zip-file", "zip_file", required=True, help="The function's code (a zip).")
+@click.argument("name", required=False)
+@click.option("--zip-file", "zip_file", required=True,
+              help="The function's code: a zip, PATH or fileb://PATH.")
 @click.option("--handler", required=True, help="MODULE.FUNCTION, e.g. main.handler.")
 @_settings_options
-def create(name, zip_file, handler, concurrency, timeout, memory, env, image):
+def create(name, function_name, zip_file, handler, runtime, role, concurrency, timeout, memory,
+           env, image):
     """Create function NAME from a zip file."""
     from pycontain.fn import functions
-    _print(functions.create(name, zip_file.removeprefix("fileb://"), handler,
-                            parse_timeout(timeout or 3), parse_memory(memory or 128), env,
-                            image or "python", concurrency))
+    _print(functions.create(_name(name, function_name), _code(zip_file), handler,
+                            parse_whole_timeout(timeout or 3), parse_memory(memory or 128), env,
+                            image or "python", concurrency,
+                            runtime=runtime or functions.RUNTIME, role=role))
 
 
 @fn.command()
-@click.argument("name")
-@click.option("--zip-file", "zip_file", help="New code (a zip).")
+@click.argument("name", required=False)
+@click.option("--zip-file", "zip_file", help="New code: a zip, PATH or fileb://PATH.")
 @click.option("--handler", help="MODULE.FUNCTION.")
 @_settings_options
-def update(name, zip_file, handler, concurrency, timeout, memory, env, image):
+def update(name, function_name, zip_file, handler, runtime, role, concurrency, timeout, memory,
+           env, image):
     """Change function NAME's code or settings (--env replaces all variables)."""
     from pycontain.fn import functions
     _print(functions.update(
-        name, zip_file.removeprefix("fileb://") if zip_file else None, handler=handler,
-        timeout=parse_timeout(timeout) if timeout else None,
+        _name(name, function_name), _code(zip_file), handler=handler,
+        timeout=parse_whole_timeout(timeout) if timeout else None,
         memory=parse_memory(memory) if memory else None, env=list(env) if env else None,
-        image=image, concurrency=concurrency))
+        image=image, concurrency=concurrency, runtime=runtime, role=role))
 
 
 @fn.command(name="list")
@@ -148,7 +172,8 @@ def invoke(name, outfile, payload, log_type):
 @fn.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Loopback address to listen on (no other: signatures are not checked).")
-@click.option("--port", default=9000, show_default=True, type=int, help="0: any free port.")
+@click.option("--port", default=9000, show_default=True, type=click.IntRange(0, 65535),
+              help="0: any free port.")
 @click.option("--max-concurrency", "max_concurrency", default=64, show_default=True,
               type=click.IntRange(1, 4096), help="Calls running at once, all functions.")
 @click.option("--queue-timeout", "queue_timeout", default=10.0, show_default=True,

@@ -8,7 +8,9 @@ complete before its name exists, new code replaces the old in one rename.
 """
 import base64
 import hashlib
+import math
 import os
+import re
 import secrets
 import time
 
@@ -20,7 +22,11 @@ from pycontain.fn.package import unpack_zip
 from pycontain.fsutil import read_json, remove_tree, write_json
 
 NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
-RUNTIME = "python3.11"
+RUNTIME = "python3.11"  # the default; the image's python runs the handler whatever it says
+RUNTIMES = tuple(f"python3.{minor}" for minor in range(8, 14))
+# Lambda's pattern for an execution role's ARN (stored and shown; nothing assumes it)
+ROLE = re.compile(r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-/]+\Z")
+MAX_ROLE = 2048
 
 
 def functions_dir() -> str:
@@ -39,11 +45,17 @@ def _dir(name: str) -> str:
 
 
 def get(name: str) -> dict:
-    """The function's configuration; ResourceNotFoundException if there is none."""
+    """The function's configuration; ResourceNotFoundException if there is none.
+    Timeout and MemorySize are integers, as Lambda's (a store written before
+    they were may hold a float Timeout: rounded up)."""
     try:
-        return read_json(os.path.join(_dir(name), "config.json"))
+        config = read_json(os.path.join(_dir(name), "config.json"))
     except FileNotFoundError:
         raise PycontainError(f"ResourceNotFoundException: Function not found: {name}") from None
+    for key in ("Timeout", "MemorySize"):
+        if isinstance(config.get(key), float):
+            config[key] = math.ceil(config[key])
+    return config
 
 
 def list_all() -> list:
@@ -67,12 +79,32 @@ def _code_info(zip_path: str) -> dict:
             "CodeSha256": base64.b64encode(hashlib.sha256(data).digest()).decode()}
 
 
+def validate_runtime(runtime: str) -> str:
+    if runtime not in RUNTIMES:
+        raise PycontainError(f"InvalidParameterValueException: The runtime parameter of "
+                             f"{runtime[:64]!r} is not supported: use one of "
+                             f"{', '.join(RUNTIMES)}")
+    return runtime
+
+
+def validate_role(role: str) -> str:
+    if len(role) > MAX_ROLE or not ROLE.match(role):
+        raise PycontainError(f"InvalidParameterValueException: invalid role {role[:64]!r}: "
+                             "an IAM role ARN, arn:aws:iam::ACCOUNT:role/NAME")
+    return role
+
+
 def _settings(config: dict, handler=None, timeout=None, memory=None, env=None, image=None,
-              concurrency=None):
+              concurrency=None, runtime=None, role=None):
     """Apply and validate changed settings on config (in place). concurrency:
-    Lambda's reserved concurrency, the most calls of this function at once."""
+    Lambda's reserved concurrency, the most calls of this function at once;
+    runtime and role (an ARN) are stored and shown, as Lambda's."""
     if handler is not None:
         config["Handler"] = handler
+    if runtime is not None:
+        config["Runtime"] = validate_runtime(runtime)
+    if role is not None:
+        config["Role"] = validate_role(role)
     if timeout is not None:
         config["Timeout"] = timeout
     if memory is not None:
@@ -93,8 +125,9 @@ def _settings(config: dict, handler=None, timeout=None, memory=None, env=None, i
     return config
 
 
-def create(name: str, zip_path: str, handler: str, timeout: float = 3, memory: int = 128,
-           env=(), image: str = "python", concurrency: int | None = None) -> dict:
+def create(name: str, zip_path: str, handler: str, timeout: int = 3, memory: int = 128,
+           env=(), image: str = "python", concurrency: int | None = None,
+           runtime: str = RUNTIME, role: str | None = None) -> dict:
     directory = _dir(name)
     if os.path.exists(directory):
         raise PycontainError(f"ResourceConflictException: Function already exist: {name}")
@@ -102,7 +135,7 @@ def create(name: str, zip_path: str, handler: str, timeout: float = 3, memory: i
                         "FunctionArn": f"arn:aws:lambda:us-east-1:000000000000:function:{name}",
                         "Handler": handler, "Timeout": timeout, "MemorySize": memory,
                         "Environment": {"Variables": {}}, "Image": image},
-                       env=list(env), concurrency=concurrency)
+                       env=list(env), concurrency=concurrency, runtime=runtime, role=role)
     config.update(_code_info(zip_path))
     tmp = f"{directory}.tmp-{secrets.token_hex(6)}"
     os.mkdir(tmp, 0o755)
@@ -121,7 +154,7 @@ def create(name: str, zip_path: str, handler: str, timeout: float = 3, memory: i
 
 def update(name: str, zip_path=None, **settings) -> dict:
     """New code (zip_path) and/or settings (handler, timeout, memory, env, image,
-    concurrency)."""
+    concurrency, runtime, role)."""
     directory = _dir(name)
     config = _settings(get(name), **settings)
     if zip_path:

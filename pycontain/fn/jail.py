@@ -2,8 +2,10 @@
 
 Fresh pid, mount, uts, ipc and (unless network is asked for) net namespaces;
 the image's layers as a read-only root (overlay with a tmpfs upper, so nothing
-touches the disk); the code read-only at /var/task; the runner read-only at
-/var/runtime; a fresh size-capped tmpfs /tmp. The handler runs as an
+touches the disk); with the network, the host's /etc/resolv.conf and
+/etc/hosts read-only (as a container sharing the host's network sees them);
+the code read-only at /var/task; the runner read-only at /var/runtime; a
+fresh size-capped tmpfs /tmp. The handler runs as an
 unprivileged user: no capabilities, no_new_privs so nothing it execs can gain
 any, docker's default seccomp profile (all applied by
 pycontain.oci.security.lockdown). Limits are rlimits (see `limits`); the
@@ -197,6 +199,9 @@ def jail_spec(cfg: JailConfig, request_id: str, deadline_ms: int) -> dict:
         {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
          "options": ["nosuid", "nodev", "mode=1777", f"size={TMP_SIZE}"]},
     ]
+    if cfg.network:  # the host's network: its resolver and hosts files, as a container's
+        from pycontain.engine.hostfiles import host_network_files
+        mounts += [_ro_bind(src, dst) for dst, src in host_network_files().items()]
     namespaces = ["pid", "ipc", "uts", "mount"] + ([] if cfg.network else ["network"])
     spec = {
         "ociVersion": "1.0.2",

@@ -70,6 +70,16 @@ def parse_timeout(text) -> float:
     return seconds
 
 
+def parse_whole_timeout(text) -> int:
+    """A function's Timeout, as Lambda takes it: whole seconds, 1 to 900
+    (`fn create`/`update`; `fn exec --timeout` also takes fractions)."""
+    text = str(text).strip()
+    if not (text.isascii() and text.isdigit()):
+        raise PycontainError(f"InvalidParameterValueException: invalid timeout {text!r}: "
+                             f"a whole number of seconds, 1 to {MAX_TIMEOUT}")
+    return int(parse_timeout(text))
+
+
 def read_event(source) -> bytes:
     """--event: JSON text, @FILE or '-' (stdin); the default event is {}."""
     if source is None:

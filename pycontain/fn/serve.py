@@ -65,7 +65,12 @@ def _listen(host: str, port: int) -> socket.socket:
                              "the Invoke API does not check request signatures (put an "
                              "authenticating proxy in front to serve other hosts)")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family, backlog=BACKLOG)
+    try:
+        return socket.create_server((host, port), family=family, backlog=BACKLOG)
+    except OSError as exc:  # in use, not an address of this host...
+        shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        raise PycontainError(f"fn serve cannot listen on {shown}: "
+                             f"{os.strerror(exc.errno) if exc.errno else exc}") from None
 
 
 def serve(host: str = "127.0.0.1", port: int = 9000, max_concurrency: int = 64,

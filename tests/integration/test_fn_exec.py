@@ -202,6 +202,26 @@ def test_no_network_unless_asked(pc, handler):
         server.close()
 
 
+def test_network_jail_has_the_hosts_resolver_files(npc, handler):
+    """With --network, the jail sees the host's /etc/resolv.conf and /etc/hosts
+    (read-only), so names resolve as on the host. The network here is the
+    test's own namespace (lo only): no query can leave the machine."""
+    path = handler("import socket\ndef handler(e, c):\n"
+                   "    lines = open('/etc/resolv.conf').read().splitlines()\n"
+                   "    found = socket.getaddrinfo('localhost', 80, socket.AF_INET)\n"
+                   "    try:\n        open('/etc/resolv.conf', 'a').close()\n"
+                   "        writable = True\n    except OSError:\n        writable = False\n"
+                   "    return {'servers': [ln for ln in lines if ln.startswith('nameserver')],\n"
+                   "            'localhost': sorted({a[4][0] for a in found}),\n"
+                   "            'writable': writable}\n")
+    with open("/etc/resolv.conf") as f:
+        servers = [ln for ln in f.read().splitlines() if ln.startswith("nameserver")]
+    assert servers, "the host has no name server to compare with"
+    assert ok(fn_exec(npc, path, "--network")) == {"servers": servers,
+                                                   "localhost": ["127.0.0.1"],
+                                                   "writable": False}
+
+
 def test_read_only_code_and_root(pc, handler):
     path = handler("def handler(e, c):\n    out = {}\n"
                    "    for p in ('/var/task/new.py', '/var/task/handler.py', '/usr/x', '/x'):\n"

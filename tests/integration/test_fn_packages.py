@@ -6,6 +6,7 @@ import stat
 import zipfile
 
 import pytest
+from helpers import one_error_line
 
 MAIN = ("def handler(event, context):\n"
         "    print('handling', event)\n"
@@ -130,3 +131,78 @@ def test_bad_requests(pc, function, tmp_path):
                 "--handler", "main.handler")
     assert result.returncode == 125 and "cannot read zip file" in result.stderr
     assert not out.exists()
+
+
+def _whole(config: dict) -> tuple:
+    """Timeout and MemorySize, which must be JSON integers (Lambda's), never 3.0."""
+    assert type(config["Timeout"]) is int and type(config["MemorySize"]) is int, config
+    return config["Timeout"], config["MemorySize"]
+
+
+def test_timeout_and_memory_size_are_integers_everywhere(pc, function, tmp_path):
+    assert _whole(function("whole")) == (3, 128)
+    assert _whole(json.loads(pc.out("fn", "get", "whole"))["Configuration"]) == (3, 128)
+    updated = json.loads(pc.out("fn", "update", "whole", "--timeout", "30", "--memory", "1g"))
+    assert _whole(updated) == (30, 1024)
+    listed = json.loads(pc.out("fn", "list"))["Functions"]
+    assert [_whole(f) for f in listed if f["FunctionName"] == "whole"] == [(30, 1024)]
+    # Lambda takes whole seconds only: a fraction is refused, in one line, changing nothing
+    for value in ("2.5", "3.0", "1e1", "-1", "\u0663"):  # the last: an Arabic-Indic 3
+        for command in (["create", "frac", "--zip-file", make_zip(tmp_path / "f.zip",
+                                                                  {"main.py": MAIN}),
+                         "--handler", "main.handler"], ["update", "whole"]):
+            line = one_error_line(pc("fn", *command, f"--timeout={value}"))
+            assert line.startswith("pycontain: InvalidParameterValueException") and \
+                "whole number of seconds" in line, line
+    assert _whole(json.loads(pc.out("fn", "get", "whole"))["Configuration"]) == (30, 1024)
+    assert "frac" not in os.listdir(_functions_dir(pc))
+
+
+def test_aws_cli_spellings(pc, tmp_path):
+    """`aws lambda create-function`'s flags: --function-name, --runtime, --role,
+    --zip-file fileb://PATH; update-function-configuration's too."""
+    zip_path = make_zip(tmp_path / "aws.zip", {"main.py": MAIN})
+    role = "arn:aws:iam::123456789012:role/lambda-ex"
+    try:
+        config = json.loads(pc.out(
+            "fn", "create", "--function-name", "awsfn", "--runtime", "python3.12",
+            "--role", role, "--zip-file", f"fileb://{zip_path}", "--handler", "main.handler"))
+        assert (config["FunctionName"], config["Runtime"], config["Role"]) == \
+            ("awsfn", "python3.12", role)
+        shown = json.loads(pc.out("fn", "get", "awsfn"))["Configuration"]
+        assert (shown["Runtime"], shown["Role"]) == ("python3.12", role)
+        assert invoke(pc, tmp_path, "awsfn", "--payload", '{"name": "AWS"}')[1]["body"] == \
+            "Hello, AWS"
+        config = json.loads(pc.out("fn", "update", "--function-name", "awsfn",
+                                   "--runtime", "python3.8", "--timeout", "9"))
+        assert (config["Runtime"], config["Timeout"], config["Role"]) == ("python3.8", 9, role)
+        for flags, words in (
+                (["--runtime", "python3.7"], "InvalidParameterValueException: The runtime "
+                 "parameter of 'python3.7' is not supported"),
+                (["--runtime", "nodejs20.x"], "InvalidParameterValueException: The runtime"),
+                (["--role", "admin"], "InvalidParameterValueException: invalid role"),
+                (["--function-name", "other"], "two names given")):
+            for command in (["create", "awsnew", "--zip-file", zip_path, "--handler",
+                             "main.handler"], ["update", "awsfn"]):
+                assert words in one_error_line(pc("fn", *command, *flags))
+        line = one_error_line(pc("fn", "create", "--zip-file", zip_path, "--handler", "m.h"))
+        assert "--function-name" in line
+        assert "awsnew" not in os.listdir(_functions_dir(pc))
+        shown = json.loads(pc.out("fn", "get", "awsfn"))["Configuration"]
+        assert (shown["Runtime"], shown["Role"]) == ("python3.8", role)
+    finally:
+        pc("fn", "delete", "awsfn")
+
+
+def test_a_float_timeout_from_an_older_store_shows_as_an_integer(pc, function):
+    """A store written before Timeout was an integer holds e.g. 3.0 or 2.5:
+    get and list show integers (a fraction rounded up), and calls still run."""
+    function("older")
+    config_file = _functions_dir(pc) / "older" / "config.json"
+    config = json.loads(config_file.read_text())
+    config_file.write_text(json.dumps(dict(config, Timeout=2.5, MemorySize=256.0)))
+    assert _whole(json.loads(pc.out("fn", "get", "older"))["Configuration"]) == (3, 256)
+    listed = json.loads(pc.out("fn", "list"))["Functions"]
+    assert [_whole(f) for f in listed if f["FunctionName"] == "older"] == [(3, 256)]
+    result = pc("fn", "invoke", "older", "-")
+    assert result.returncode == 0 and '"statusCode": 200' in result.stdout, result.stderr

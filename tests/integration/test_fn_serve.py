@@ -4,6 +4,7 @@ import json
 import os
 import re
 import signal
+import socket
 import threading
 import time
 import zipfile
@@ -12,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import pytest
 from botocore.config import Config
-from helpers import FIND_IN_MEMORY, created_functions, processes, wait_for
+from helpers import FIND_IN_MEMORY, created_functions, one_error_line, processes, wait_for
 
 CODE = '''
 import os, sys, time
@@ -416,3 +417,16 @@ def test_shutdown_during_calls_leaves_nothing(pc, functions):
 def test_refuses_to_bind_other_than_loopback(pc):
     result = pc("fn", "serve", "--host", "0.0.0.0", "--port", "0")
     assert result.returncode == 125 and "loopback" in result.stderr
+
+
+def test_a_port_in_use_is_one_line(pc):
+    taken = socket.create_server(("127.0.0.1", 0))
+    try:
+        port = taken.getsockname()[1]
+        line = one_error_line(pc("fn", "serve", "--port", port, timeout=30))
+        assert line == f"pycontain: fn serve cannot listen on 127.0.0.1:{port}: " \
+            "Address already in use", line
+    finally:
+        taken.close()
+    line = one_error_line(pc("fn", "serve", "--port", "65536"))
+    assert "65536" in line and "Traceback" not in line
