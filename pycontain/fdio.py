@@ -23,10 +23,7 @@ def readable(fds, timeout=None) -> list:
     timeout seconds (None: wait for one). poll(2): select(2) cannot take a
     descriptor numbered 1024 or more, and a server holding many connections
     has them."""
-    poller = select.poll()
-    for fd in fds:
-        poller.register(fd, select.POLLIN)
-    return [fd for fd, _ in poller.poll(None if timeout is None else max(0, timeout) * 1000)]
+    return ready(fds, (), timeout)[0]
 
 
 def ready(readers, writers=(), timeout=None) -> tuple:

@@ -45,10 +45,15 @@ def relative_path(cgroups_path: str, cid: str, systemd: bool) -> str:
     return path
 
 
+_FULL_HOST = []
+
+
 def full_host():
     """The host's cgroups with every v1 hierarchy (an engine container joins a
-    few; a bundle's limits may name any controller)."""
-    return hierarchy.detect(wanted=hierarchy.V1_CONTROLLERS)
+    few; a bundle's limits may name any controller); detected once per call."""
+    if not _FULL_HOST:
+        _FULL_HOST.append(hierarchy.detect(wanted=hierarchy.V1_CONTROLLERS))
+    return _FULL_HOST[0]
 
 
 def resolve(host, path: str) -> dict:

@@ -5,10 +5,10 @@
 Errors: one line on stderr (and, with --log, in the log file: one JSON object
 with --log-format json, as podman reads it), exit status 1.
 """
-import os
 import sys
 import time
 
+from pycontain.errors import PycontainError
 from pycontain.jsonio import dumps
 from pycontain.runc.state import RuncError, default_root
 
@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     try:
         from pycontain.runc import commands
         return commands.dispatch(args, args.root or default_root(), log)
-    except RuncError as exc:
+    except PycontainError as exc:  # RuncError, and the core's errors (a cgroup file...)
         message = str(exc)
     except KeyboardInterrupt:
         return 130

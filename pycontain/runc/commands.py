@@ -1,6 +1,7 @@
 """Each runc command: read its flags, call the lifecycle/manage/exec code, print."""
 import sys
 
+from pycontain.errors import PycontainError
 from pycontain.jsonio import dumps
 from pycontain.runc.state import Container, RuncError
 
@@ -25,12 +26,8 @@ UPDATE_FLAGS = {  # flag -> (resource section, key, type)
 
 
 def _signal(text: str) -> int:
-    from pycontain.errors import PycontainError
     from pycontain.oci.signals import parse_signal
-    try:
-        return parse_signal(text)
-    except PycontainError as exc:
-        raise RuncError(str(exc)) from None
+    return parse_signal(text)
 
 
 def _size(text: str) -> int:
@@ -70,7 +67,7 @@ def _run(args, root, log) -> int:
     ctr, master = lifecycle.create(root, args.id, _create_opts(args, not args.detach), log)
     try:
         lifecycle.start(root, args.id, log)
-    except RuncError:
+    except PycontainError:
         manage.delete(Container.load(root, args.id), force=True, log=log)
         raise
     if args.detach:

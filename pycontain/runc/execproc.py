@@ -7,7 +7,6 @@ cwd, user and terminal. Its failure never touches the container.
 import json
 import os
 
-from pycontain.errors import PycontainError
 from pycontain.runc import lifecycle
 from pycontain.runc.manage import _group
 from pycontain.runc.state import Container, RuncError
@@ -73,26 +72,23 @@ def execute(root: str, cid: str, req: ExecRequest) -> int:
         raise RuncError("cannot allocate tty if runc will detach without setting console socket")
     spec = {"process": process, "linux": {"seccomp": (config.get("linux") or {}).get("seccomp")}}
     ctx = InitContext(keep_fds=range(3, 3 + req.preserve_fds))
+    launch = spawn(spec, ctx, tty=bool(process.get("terminal")), join_pid=ctr.pid,
+                   winsize=lifecycle.console_size(process))
     try:
-        launch = spawn(spec, ctx, tty=bool(process.get("terminal")), join_pid=ctr.pid,
-                       winsize=lifecycle._winsize(process))
-        try:
-            launch.begin()
-            group = _group(ctr)
-            if group is not None:
-                group.add(launch.pid)
-            launch.start()
-        except BaseException:
-            launch.abort()
-            raise
-    except PycontainError as exc:
-        raise RuncError(str(exc)) from None
+        launch.begin()
+        group = _group(ctr)
+        if group is not None:
+            group.add(launch.pid)
+        launch.start()
+    except BaseException:
+        launch.abort()
+        raise
     master = launch.master
     if master is not None and req.console_socket:
-        lifecycle._send_console(master, req.console_socket)
+        lifecycle.send_console(master, req.console_socket)
         master = None
     if req.pid_file:
-        lifecycle._write_pid_file(req.pid_file, launch.pid)
+        lifecycle.write_pid_file(req.pid_file, launch.pid)
     if req.detach:
         return 0
     return wait_foreground(launch.pid, master)

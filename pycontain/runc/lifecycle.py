@@ -12,7 +12,7 @@ import select
 import struct
 
 from pycontain.errors import PycontainError
-from pycontain.fsutil import remove_tree
+from pycontain.fsutil import remove_tree, write_atomic
 from pycontain.oci import hooks
 from pycontain.runc import cgroup
 from pycontain.runc.state import FIFO, Container, RuncError, now_rfc3339, start_time
@@ -112,7 +112,7 @@ def _fifo_waiter(fifo_fd: int):
     return wait
 
 
-def _winsize(process: dict):
+def console_size(process: dict):
     size = process.get("consoleSize") or {}
     if not size:
         return None
@@ -171,7 +171,7 @@ def _check_caps(process: dict) -> None:
                         "hold them: operation not permitted")
 
 
-def _send_console(master: int, console_socket: str) -> None:
+def send_console(master: int, console_socket: str) -> None:
     import socket
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
@@ -184,12 +184,9 @@ def _send_console(master: int, console_socket: str) -> None:
         os.close(master)
 
 
-def _write_pid_file(path: str, pid: int) -> None:
-    path = os.path.abspath(path)
-    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp-{os.getpid()}")
-    with open(tmp, "w") as f:
-        f.write(str(pid))
-    os.rename(tmp, path)
+def write_pid_file(path: str, pid: int) -> None:
+    """Complete before the caller reads it: fsutil's temp file + rename."""
+    write_atomic(os.path.abspath(path), str(pid).encode(), mode=0o644, sync=False)
 
 
 class Options:
@@ -217,7 +214,7 @@ def create(root: str, cid: str, opts: Options, log=None):
         os.mkdir(ctr.dir, 0o711)
     except FileExistsError:
         raise RuncError(f"container with id exists: {cid}") from None
-    launch, made, fifo_fd = None, [], -1
+    launch, made, fifo_fd, dirs = None, [], -1, {}
     try:
         host = cgroup.full_host()
         group = None
@@ -242,14 +239,14 @@ def create(root: str, cid: str, opts: Options, log=None):
         fifo_fd = os.open(ctr.path(FIFO), os.O_PATH | os.O_CLOEXEC)
         ctx = _context(spec, rootfs, fifo_fd, opts.preserve_fds, group, ctr.oci_state())
         if group is not None:
-            made = cgroup.create(host, group_dirs(group))
+            made = cgroup.create(host, dirs)
             if not opts.systemd and not (spec.get("linux") or {}).get("cgroupsPath"):
-                made += [os.path.dirname(d) for d in group_dirs(group).values()
+                made += [os.path.dirname(d) for d in dirs.values()
                          if os.path.dirname(d) not in made]  # our parent: the last out removes it
             ctr.data["cgroup"]["made"] = made
             group.apply((spec.get("linux") or {}).get("resources") or {})
         launch = spawn(spec, ctx, tty=bool(process.get("terminal")),
-                       winsize=_winsize(process))
+                       winsize=console_size(process))
         ctr.data.update(pid=launch.pid, start_time=start_time(launch.pid))
         ctr.save()
         _oom_score_adj(launch.pid, process)
@@ -262,33 +259,27 @@ def create(root: str, cid: str, opts: Options, log=None):
         launch.start()
         master = launch.master
         if master is not None and opts.console_socket:
-            _send_console(master, opts.console_socket)
+            send_console(master, opts.console_socket)
             master = None
         if opts.pid_file:
-            _write_pid_file(opts.pid_file, launch.pid)
+            write_pid_file(opts.pid_file, launch.pid)
         return ctr, master
-    except BaseException as exc:
+    except BaseException:
         if launch is not None:
             launch.abort()
         if made:
             try:
-                cgroup.remove(made, group_dirs(group).values())
-            except RuncError:
+                cgroup.remove(made, dirs.values())
+            except PycontainError:
                 pass
         try:
             remove_tree(ctr.dir)
         except PycontainError:
             pass  # what it says is not the error to report
-        if isinstance(exc, PycontainError):
-            raise RuncError(str(exc)) from None
         raise
     finally:
         if fifo_fd >= 0:
             os.close(fifo_fd)
-
-
-def group_dirs(group) -> dict:
-    return {"": group.path} if hasattr(group, "path") else dict(group.paths)
 
 
 def _oom_score_adj(pid: int, process: dict) -> None:

@@ -53,7 +53,8 @@ def delete(ctr: Container, force: bool = False, log=None) -> None:
     if group is not None:
         group.kill()  # every process left in the cgroup
     _wait_gone(ctr)
-    hooks.run({"hooks": ctr.data.get("hooks")}, "poststop", dict(ctr.oci_state(), status="stopped"), log)
+    hooks.run({"hooks": ctr.data.get("hooks")}, "poststop",
+              dict(ctr.oci_state(), status="stopped"), log)
     if ctr.data.get("cgroup"):
         cgroup.remove(ctr.data["cgroup"]["made"], ctr.data["cgroup"]["dirs"].values())
     remove_tree(ctr.dir)
@@ -62,7 +63,7 @@ def delete(ctr: Container, force: bool = False, log=None) -> None:
 def pause(ctr: Container, on: bool) -> None:
     status = ctr.status()
     if on and status != "running":
-        raise RuncError(f"container not running" if status != "paused"
+        raise RuncError("container not running" if status != "paused"
                         else "container already paused")
     if not on and status != "paused":
         raise RuncError("container not paused")
@@ -101,12 +102,8 @@ def update(ctr: Container, res: dict) -> None:
     group = _group(ctr)
     if group is None:
         raise RuncError("the container has no cgroup to update")
-    from pycontain.errors import PycontainError
-    try:
-        group.check(res)
-        group.apply(res)
-    except PycontainError as exc:
-        raise RuncError(str(exc)) from None
+    group.check(res)
+    group.apply(res)
 
 
 def listing(root: str) -> list:

@@ -10,6 +10,7 @@ import marshal
 import os
 import time
 
+from pycontain.errors import PycontainError
 from pycontain.fsutil import write_atomic
 
 FIFO = "exec.fifo"
@@ -17,8 +18,9 @@ STATE = "state"
 ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.")
 
 
-class RuncError(Exception):
-    """A failure reported as one line and exit status 1, as runc does."""
+class RuncError(PycontainError):
+    """The runtime's own refusals. Any PycontainError (the core's too) is
+    reported by the command as one line and exit status 1, as runc does."""
 
 
 def default_root() -> str:
