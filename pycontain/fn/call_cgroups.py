@@ -23,6 +23,7 @@ import itertools
 import os
 import threading
 
+from pycontain.errors import PycontainError
 from pycontain.oci.cgroups import hierarchy
 from pycontain.oci.cgroups.group import group_for
 
@@ -48,6 +49,7 @@ class CallCgroups:
         self._prefix = f"fn{os.getpid()}.{_start_time(os.getpid())}x{os.urandom(3).hex()}x"
         self._numbers = itertools.count()
         self._free, self._draining, self._all = [], [], []
+        self._closed = False
         self._lock = threading.Lock()
         # cgroup -> ([tasks descriptors], memory.max_usage_in_bytes one, pids.current one)
         self._fds = {}
@@ -58,13 +60,30 @@ class CallCgroups:
         with self._lock:
             group = self._free.pop() if self._free else self._drained()
         if group is None:
-            group = group_for(hierarchy.host(), f"{self._prefix}{next(self._numbers)}")
-            with self._lock:
-                self._all.append(group)
+            group = self._made()
+        return group, self._fds[group][0]
+
+    def _made(self):
+        """A new cgroup of the pool. Made outside the lock, then entered under it
+        unless close() ran meanwhile (a call taken while the server stops): then
+        it is removed here, or it would outlive its server."""
+        group = group_for(hierarchy.host(), f"{self._prefix}{next(self._numbers)}")
+        try:
             group.create()
             group.apply(self._limits)
-            self._fds[group] = _open_files(group)
-        return group, self._fds[group][0]
+            fds = _open_files(group)
+        except BaseException:
+            group.remove()
+            raise
+        with self._lock:
+            if not self._closed:
+                self._all.append(group)
+                self._fds[group] = fds
+                return group
+        for fd in fds[0] + list(fds[1:]):
+            os.close(fd)
+        group.remove()
+        raise PycontainError("the function's zygote is gone (the server is stopping)")
 
     def give_back(self, group) -> int:
         """Return the call's cgroup to the pool, to the free ones once no process
@@ -104,6 +123,7 @@ class CallCgroups:
         """Remove every cgroup of the pool (the descriptors of those a call
         still has are closed when it gives them back)."""
         with self._lock:
+            self._closed = True
             groups, idle = self._all, self._free + self._draining
             self._all, self._free, self._draining = [], [], []
             for group in idle:

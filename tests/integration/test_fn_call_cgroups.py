@@ -44,3 +44,20 @@ def test_a_cgroup_with_a_process_of_its_call_left_is_not_handed_out_again():
             os.kill(straggler, signal.SIGKILL)
             os.waitpid(straggler, 0)
         pool.close()
+
+
+def test_a_cgroup_taken_while_the_pool_closes_is_removed():
+    """A call that takes a new cgroup while the server stops (close() ran between
+    its making the cgroup and entering it in the pool) must not leave it behind:
+    a CI run left two such cgroups after `fn serve` stopped with Event calls in
+    flight. Here close() comes first, deterministically."""
+    pool = call_cgroups.CallCgroups(128)
+    pool.close()
+    with pytest.raises(call_cgroups.PycontainError, match="zygote is gone"):
+        pool.take()
+    prefix = pool._prefix
+    host = call_cgroups.hierarchy.host()
+    left = [entry.path for mount in host.mounts.values()
+            for base, dirs, _ in os.walk(mount) for entry in os.scandir(base)
+            if entry.is_dir() and entry.name.startswith(prefix)] if host else []
+    assert left == []
