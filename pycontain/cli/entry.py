@@ -59,5 +59,5 @@ def _main(argv: list) -> None:
         for jail in (PreJail.claim(), PlannedJail.claim()):
             if jail is not None:
                 jail.dispose()
-    from pycontain.cli.commands import cli
+    from pycontain.cli.app import cli
     cli.main(argv, prog_name="pycontain")

@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from pycontain.cli.commands import cli
+from pycontain.cli.group import cli
 from pycontain.errors import PycontainError
 from pycontain.fn.options import EXEC_FLAGS, FLAG, MULTI, exec_and_exit, parse_memory, \
     parse_whole_timeout

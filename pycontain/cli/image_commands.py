@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from pycontain.cli.commands import cli
+from pycontain.cli.group import cli
 from pycontain.cli.image_output import store as _store
 from pycontain.errors import PycontainError
 

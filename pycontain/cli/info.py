@@ -4,7 +4,7 @@ import os
 
 import click
 
-from pycontain.cli.commands import cli
+from pycontain.cli.group import cli
 
 
 def gather() -> dict:

@@ -3,7 +3,7 @@ import json
 
 import click
 
-from pycontain.cli.commands import cli
+from pycontain.cli.group import cli
 
 
 @cli.group()

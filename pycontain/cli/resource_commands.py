@@ -5,7 +5,7 @@ import time
 
 import click
 
-from pycontain.cli.commands import _lookup, cli
+from pycontain.cli.group import cli, lookup
 from pycontain.cli.runopts import RUN_FLAGS
 
 UPDATE_FIELDS = ("memory", "memory_swap", "memory_reservation", "cpus", "cpu_shares",
@@ -32,14 +32,14 @@ def update(containers, **values):
     from pycontain.engine.spec import RunOptions
     opts = RunOptions(**{k: v for k, v in values.items() if v is not None})
     for ref in containers:
-        update_limits(_lookup(ref), opts)
+        update_limits(lookup(ref), opts)
         click.echo(ref)
 
 
 def _targets(refs):
     from pycontain.engine import state
     if refs:
-        return [_lookup(ref) for ref in refs]
+        return [lookup(ref) for ref in refs]
     ctrs = [state.load(cid) for cid in state.all_ids()]
     return [c for c in ctrs if c.status == state.RUNNING]
 

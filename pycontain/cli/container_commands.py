@@ -1,37 +1,14 @@
-"""click commands: parse, call the library, format output. Nothing else."""
+"""Container commands (run, ps, inspect, logs, stop, kill, rm, exec, images,
+import, system): parse, call the library, format output. Nothing else."""
 import json
 import sys
 import time
 
 import click
 
-from pycontain.cli.entry import fail, run_and_exit
+from pycontain.cli.entry import run_and_exit
+from pycontain.cli.group import cli, lookup
 from pycontain.cli.runopts import FLAG, MULTI, RUN_FLAGS
-from pycontain.errors import PycontainError
-
-
-class Group(click.Group):
-    """Turns PycontainError into one line + its exit code, usage errors into 125."""
-
-    def main(self, *args, **kwargs):
-        try:
-            return super().main(*args, standalone_mode=False, **kwargs)
-        except PycontainError as exc:
-            fail(exc)
-        except click.exceptions.NoArgsIsHelpError as exc:
-            click.echo(exc.ctx.get_help())
-            sys.exit(0)
-        except click.ClickException as exc:
-            print(f"pycontain: {exc.format_message()}", file=sys.stderr)
-            sys.exit(125)
-        except click.exceptions.Abort:
-            sys.exit(130)
-
-
-@click.group(cls=Group, context_settings={"help_option_names": ["--help"]})
-@click.version_option(package_name="pycontain")
-def cli():
-    """pycontain: run containers from OCI images, and Python functions in jails."""
 
 
 def _run_flag_options(func):
@@ -51,11 +28,6 @@ def _run_flag_options(func):
 def run(image, command, **values):
     """Run COMMAND in a new container from IMAGE."""
     run_and_exit(values, image, command)
-
-
-def _lookup(ref):
-    from pycontain.engine.state import lookup
-    return lookup(ref)
 
 
 def _ago(ts: float) -> str:
@@ -104,7 +76,7 @@ def ps(show_all, fmt, quiet):
 def inspect(container):
     """Show a container's configuration and state as JSON."""
     from pycontain.engine.inspect import inspect as describe
-    click.echo(json.dumps([describe(_lookup(container))], indent=2))
+    click.echo(json.dumps([describe(lookup(container))], indent=2))
 
 
 @cli.command()
@@ -113,7 +85,7 @@ def inspect(container):
 def logs(follow, container):
     """Print the output of a detached container."""
     from pycontain.engine.logs import copy_log
-    copy_log(_lookup(container), sys.stdout.buffer, follow)
+    copy_log(lookup(container), sys.stdout.buffer, follow)
 
 
 @cli.command()
@@ -124,7 +96,7 @@ def stop(timeout, containers):
     """Stop containers: SIGTERM, then SIGKILL."""
     from pycontain.engine.container import stop as stop_container
     for ref in containers:
-        stop_container(_lookup(ref), timeout)
+        stop_container(lookup(ref), timeout)
         click.echo(ref)
 
 
@@ -138,7 +110,7 @@ def kill(sig, containers):
     from pycontain.oci.signals import parse_signal
     signum = parse_signal(sig)
     for ref in containers:
-        kill_container(_lookup(ref), signum)
+        kill_container(lookup(ref), signum)
         click.echo(ref)
 
 
@@ -149,7 +121,7 @@ def rm(force, containers):
     """Remove containers."""
     from pycontain.engine.container import remove
     for ref in containers:
-        remove(_lookup(ref), force)
+        remove(lookup(ref), force)
         click.echo(ref)
 
 
@@ -164,7 +136,7 @@ def rm(force, containers):
 def exec_(interactive, tty, env, workdir, user, container, command):
     """Run COMMAND inside a running container."""
     from pycontain.engine.execute import ExecOptions, execute
-    sys.exit(execute(_lookup(container), ExecOptions(
+    sys.exit(execute(lookup(container), ExecOptions(
         command=list(command), interactive=interactive, tty=tty, env=list(env),
         workdir=workdir, user=user)))
 
@@ -198,8 +170,3 @@ def gc():
     from pycontain.engine.gc import collect
     for line in collect():
         click.echo(line)
-from pycontain.cli import resource_commands  # noqa: E402,F401  (registers update, stats)
-from pycontain.cli import network_commands  # noqa: E402,F401  (registers network, port)
-from pycontain.cli import image_commands  # noqa: E402,F401  (registers pull, load, save, rmi...)
-from pycontain.cli import fn_commands  # noqa: E402,F401  (registers fn)
-from pycontain.cli import info  # noqa: E402,F401  (registers info)

@@ -1,0 +1,39 @@
+"""The root click group: one line + exit code for every error, and the
+shared helpers the command modules use. Command modules import this;
+pycontain.cli.app imports them all."""
+import sys
+
+import click
+
+from pycontain.cli.entry import fail
+from pycontain.errors import PycontainError
+
+
+class Group(click.Group):
+    """Turns PycontainError into one line + its exit code, usage errors into 125."""
+
+    def main(self, *args, **kwargs):
+        try:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        except PycontainError as exc:
+            fail(exc)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.ctx.get_help())
+            sys.exit(0)
+        except click.ClickException as exc:
+            print(f"pycontain: {exc.format_message()}", file=sys.stderr)
+            sys.exit(125)
+        except click.exceptions.Abort:
+            sys.exit(130)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["--help"]})
+@click.version_option(package_name="pycontain")
+def cli():
+    """pycontain: run containers from OCI images, and Python functions in jails."""
+
+
+def lookup(ref):
+    """The container a command names (id, id prefix or name)."""
+    from pycontain.engine.state import lookup as find
+    return find(ref)
