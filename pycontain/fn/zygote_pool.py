@@ -65,6 +65,8 @@ class ZygotePool:
         """The function's current, live zygote (started or replaced if need be,
         version being its config's), counted as in use by one more call."""
         with entry.lock:
+            if self.closing:  # close() takes the zygotes under this lock after setting it
+                raise PycontainError("ServiceException: the server is shutting down")
             old = entry.zygote
             if old is None or not old.alive or entry.version != version:
                 if old is not None:
@@ -195,5 +197,10 @@ class ZygotePool:
             time.sleep(0.02)
         with self._lock:
             entries, retired, self._retired = list(self._entries.values()), self._retired, []
-        for zygote in retired + [e.zygote for e in entries if e.zygote is not None]:
+        current = []
+        for entry in entries:  # under its lock: a queued call can no longer start one
+            with entry.lock:
+                current.append(entry.zygote)
+                entry.zygote = None
+        for zygote in retired + [z for z in current if z is not None]:
             zygote.close()
