@@ -117,7 +117,11 @@ def _push_blobs(store, repo, blobs, sources, chunk_size, progress, jobs) -> None
             location, minimum = repo.start(desc, sources.get(desc.digest))
             if location is None:
                 return bar.done(f"mounted from {sources[desc.digest]}")
-            with open(store.blob_path(desc.digest), "rb") as f:
+            try:
+                f = open(store.blob_path(desc.digest), "rb")
+            except FileNotFoundError:  # removed (rmi) since the push began
+                raise PycontainError(f"blob {desc.digest} is missing from the store") from None
+            with f:
                 repo.upload(desc, f, location, chunk_size and max(chunk_size, minimum), bar)
             bar.done("pushed")
         finally:
