@@ -4,6 +4,8 @@ what went over the wire and can answer as a refusing or hostile registry."""
 import copy
 import json
 import os
+import signal
+import time
 
 import pytest
 
@@ -268,6 +270,31 @@ def test_refusing_or_hostile_registry(pc, proxy, tmp_path, knob, words):
         assert recorder.seen == []
     finally:
         recorder.stop()
+        pc("rmi", name)
+
+
+def test_interrupted_push(pc, proxy, tmp_path):
+    """Ctrl-C in the middle of a chunked upload: exit 130 at once, one
+    line, nothing written locally."""
+    name, _ = _random_image(pc, tmp_path, 1 << 20)
+
+    def slow(method, path):
+        if method == "PATCH":
+            time.sleep(0.3)
+    proxy.answer = slow
+    try:
+        before = _store_state(pc)
+        proc = pc.popen("push", "-q", "--chunk-size", "64k", name, _repo(proxy.host, "int") + ":1")
+        deadline = time.monotonic() + 20
+        while not [m for m, *_ in proxy.seen if m == "PATCH"] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        assert time.monotonic() - started < 5
+        assert proc.returncode == 130 and err == "pycontain: push interrupted\n", err
+        assert _store_state(pc) == before
+    finally:
         pc("rmi", name)
 
 
