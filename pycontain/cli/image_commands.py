@@ -1,4 +1,4 @@
-"""Image commands: pull, load, save, tag, rmi, image prune, login, logout.
+"""Image commands: pull, push, load, save, tag, rmi, image prune, login, logout.
 
 Thin: parse, call pycontain.image, print. Progress goes to stderr, results
 to stdout."""
@@ -33,6 +33,29 @@ def pull(platform, quiet, tls_verify, reference):
     except KeyboardInterrupt:
         raise PycontainError("pull interrupted; nothing was recorded", 130) from None
     click.echo(f"{image.name} {image.id}")
+
+
+@cli.command()
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@click.option("--chunk-size", metavar="SIZE",
+              help="Upload blobs larger than SIZE (e.g. 64m) in chunks of SIZE "
+                   "(default: each blob in one request).")
+@_tls_option
+@click.argument("image")
+@click.argument("destination", required=False)
+def push(quiet, chunk_size, tls_verify, image, destination):
+    """Push IMAGE to a registry: to its own name, or as DESTINATION
+    (REGISTRY/NAME[:TAG]). Credentials come from `pycontain login`."""
+    from pycontain.image import progress
+    from pycontain.image.push import push as push_image
+    from pycontain.oci.cgroups.ocispec import parse_bytes
+    size = parse_bytes("--chunk-size", chunk_size) if chunk_size else 0
+    try:
+        done = push_image(_store(), image, destination, tls_verify=tls_verify, chunk_size=size,
+                          progress=progress.for_stream(sys.stderr, quiet))
+    except KeyboardInterrupt:
+        raise PycontainError("push interrupted", 130) from None
+    click.echo(f"{done.ref.tag or done.ref.familiar}: digest: {done.digest} size: {done.size}")
 
 
 @cli.command()

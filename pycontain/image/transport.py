@@ -8,9 +8,11 @@ answer is met once per scope: 'Basic' with the stored credentials, 'Bearer'
 by fetching a token from the challenge's realm and retrying.
 
 What goes where (a registry is hostile input):
-* redirects are followed only for blob downloads (registries send those to
-  their storage), and only to https or back to the registry itself; any
-  other request that is redirected fails. The Authorization header goes to
+* redirects are followed only for blob downloads and existence checks
+  (registries send those to their storage), and only to https or back to
+  the registry itself; any other request that is redirected fails (so no
+  upload or manifest ever goes elsewhere). An upload's Location must be
+  on the registry itself (own_target). The Authorization header goes to
   the registry itself only, never along a redirect to another host;
 * a token realm must be https, or plain http on the registry's own host
   when the registry itself is plain http (loopback or --tls-verify=false);
@@ -36,6 +38,8 @@ TIMEOUT = 60
 MAX_REDIRECTS = 5
 MAX_SMALL_BODY = 64 << 10   # error, challenge and redirect bodies: the rest is dropped
 MAX_TOKEN_SIZE = 256 << 10
+MAX_LOCATION = 8192
+BLOCK_SIZE = 64 << 10       # request bodies are sent in blocks of this size
 USER_AGENT = "pycontain/0.1"
 HUB_ENDPOINT = "registry-1.docker.io"
 BUILTIN_REALMS = {"docker.io": ("auth.docker.io",)}  # trusted with a registry's credentials
@@ -96,9 +100,10 @@ class Session:
                 if self.insecure and netloc == self.netloc:
                     ctx.check_hostname = False
                     ctx.verify_mode = ssl.CERT_NONE
-                conn = http.client.HTTPSConnection(netloc, timeout=TIMEOUT, context=ctx)
+                conn = http.client.HTTPSConnection(netloc, timeout=TIMEOUT, context=ctx,
+                                                   blocksize=BLOCK_SIZE)
             else:
-                conn = http.client.HTTPConnection(netloc, timeout=TIMEOUT)
+                conn = http.client.HTTPConnection(netloc, timeout=TIMEOUT, blocksize=BLOCK_SIZE)
             conns[(scheme, netloc)] = conn
         return conn
 
@@ -134,12 +139,14 @@ class Session:
             conn.close()
         self._local.__dict__["conns"] = {}
 
-    def _send(self, method, scheme, netloc, target, headers):
-        """One request on a kept-alive connection (retried once on a stale one)."""
+    def _send(self, method, scheme, netloc, target, headers, body=None):
+        """One request on a kept-alive connection (retried once on a stale one).
+        body: None, bytes, or a callable giving a fresh readable stream."""
         for attempt in (0, 1):
             conn = self._connection(scheme, netloc)
             try:
-                conn.request(method, target, headers=headers)
+                conn.request(method, target, headers=headers,
+                             body=body() if callable(body) else body)
                 resp = conn.getresponse()
                 resp.pc_conn = (scheme, netloc)
                 return resp
@@ -165,18 +172,21 @@ class Session:
 
     # -- requests ---------------------------------------------------------------
     def request(self, method: str, path: str, *, scope: str = "", headers=None,
-                follow_redirects: bool = False):
+                follow_redirects: bool = False, body=None):
         """The response to method on the registry's path (e.g. '/v2/'),
         after authentication (and redirects, for a blob download: see the
-        module's docstring). The caller reads it fully."""
+        module's docstring). body as for _send (a callable when the body is
+        a stream: it is sent again after an authentication challenge). The
+        caller reads the response fully."""
         try:
-            return self._request(method, path, scope, dict(headers or {}), follow_redirects)
+            return self._request(method, path, scope, dict(headers or {}), follow_redirects,
+                                 body)
         except PycontainError:
             raise
         except (OSError, http.client.HTTPException) as e:
             raise PycontainError(f"registry {self.domain}: {_reason(e)}") from None
 
-    def _request(self, method, path, scope, headers, follow):
+    def _request(self, method, path, scope, headers, follow, body):
         scheme, netloc, target = self._pick_scheme(), self.netloc, path
         challenged = False
         for _ in range(MAX_REDIRECTS + 1):
@@ -184,7 +194,7 @@ class Session:
             ours = netloc == self.netloc
             if ours and scope in self._auth:
                 send["Authorization"] = self._auth[scope]
-            resp = self._send(method, scheme, netloc, target, send)
+            resp = self._send(method, scheme, netloc, target, send, body)
             if resp.status == 401 and ours and not challenged:
                 self.discard(resp)
                 challenged = True
@@ -214,6 +224,24 @@ class Session:
             raise PycontainError(f"registry {self.domain}: blob redirect to {shown}: refused "
                                  "(only to https, or to the registry itself)")
         return url.scheme, url.netloc, url.path + (f"?{url.query}" if url.query else "")
+
+    def own_target(self, location, base: str) -> str:
+        """The path and query of location (an upload's Location header,
+        relative to base or absolute), which must be on the registry itself."""
+        if not location:
+            raise PycontainError(f"registry {self.domain}: the answer to {printable(base)} "
+                                 "has no Location header")
+        if len(location) > MAX_LOCATION or not all("!" <= c <= "~" for c in location):
+            raise PycontainError(f"registry {self.domain}: malformed Location header "
+                                 f"{printable(location)!r}")
+        scheme = self._pick_scheme()
+        url = urllib.parse.urlsplit(urllib.parse.urljoin(f"{scheme}://{self.netloc}{base}",
+                                                         location))
+        if url.scheme != scheme or origin(url.scheme, url.netloc) != origin(scheme, self.netloc):
+            shown = printable(urllib.parse.urlunsplit(url[:3] + ("", "")))
+            raise PycontainError(f"registry {self.domain}: upload location {shown} is not "
+                                 "on the registry itself: refused")
+        return (url.path or "/") + (f"?{url.query}" if url.query else "")
 
     def refused_hint(self) -> str:
         if self.withheld:

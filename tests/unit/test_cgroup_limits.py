@@ -21,7 +21,8 @@ def test_parse_bytes(text, expected):
 
 
 @pytest.mark.parametrize("flags, message", [
-    ({"memory": "12x"}, "invalid size"), ({"memory": "1m"}, "minimum memory"),
+    ({"memory": "12x"}, "invalid size"), ({"memory": "inf"}, "invalid size"),
+    ({"memory": "1m"}, "minimum memory"),
     ({"memory_swap": "1g"}, "needs --memory"),
     ({"memory": "64m", "memory_swap": "32m"}, "at least --memory"),
     ({"cpus": "abc"}, "invalid --cpus"), ({"cpu_shares": "1"}, "between 2 and 262144"),

@@ -30,7 +30,7 @@ def parse_bytes(flag: str, text: str) -> int:
     number = value[: len(value) - len(unit)].strip()
     try:
         result = int(float(number) * UNITS[unit])
-    except ValueError:
+    except (ValueError, OverflowError):  # 'inf'
         raise PycontainError(f"invalid size for {flag}: {text!r} (e.g. 512m, 2g)") from None
     if result < 0:
         raise PycontainError(f"invalid size for {flag}: {text!r}")
