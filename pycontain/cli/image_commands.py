@@ -97,8 +97,13 @@ def tag(image, names):
 def rmi(force, images):
     """Remove images (untag; content no image uses any more is deleted)."""
     from pycontain.image.gc import remove_images
-    for line in remove_images(_store(), images, force):
+    lines, errors = remove_images(_store(), images, force)
+    for line in lines:
         click.echo(line)
+    for error in errors[:-1]:
+        click.echo(f"pycontain: {error}", err=True)
+    if errors:
+        raise errors[-1]
 
 
 @cli.group(name="image")

@@ -28,8 +28,8 @@ def _pull(store, ref: str) -> None:
 
 def _resolve_image(store, opts: RunOptions):
     """docker's --pull: `missing` pulls an image not in the store, but only for a
-    reference naming its registry (a bare name never reaches out to Docker Hub
-    unasked); `always` pulls first; `never` uses the store only."""
+    reference naming a registry host (a bare name never reaches out to Docker
+    Hub unasked, nor 'localhost/NAME' to port 443); `always` pulls first; `never` uses the store only."""
     if opts.pull == "always":
         _pull(store, opts.image)
     try:
@@ -38,7 +38,7 @@ def _resolve_image(store, opts: RunOptions):
         if opts.pull != "missing" or not str(exc).startswith("image not known"):
             raise
         from pycontain.image import reference
-        if not reference.parse(opts.image).qualified:
+        if not reference.names_a_registry(opts.image):
             raise
     _pull(store, opts.image)
     return store.resolve(opts.image)

@@ -112,30 +112,41 @@ def _users(store, image_id: str) -> list:
             if m.get("image_id") == image_id]
 
 
-def remove_images(store, refs, force: bool) -> list:
+def remove_images(store, refs, force: bool) -> tuple:
     """`rmi`: untag each ref; refuse (unless force) to drop the last name of
     an image a container uses. Then collect what became unused (skipped
-    while a pull runs: `image prune` finishes the job). Returns lines to print."""
-    lines = []
+    while a pull runs: `image prune` finishes the job). Returns (lines to
+    print, errors): one ref failing does not stop the others, as docker's."""
+    lines, errors = [], []
     gone = False
     for ref in refs:
-        images = store._load()["images"]
-        name, record = store._lookup(images, ref)
-        image_id = record["config_digest"]
-        names = {k for k, r in images.items() if r["config_digest"] == image_id}
-        last = name is None or names == {name}
-        if last and not force:
-            users = _users(store, image_id)
-            if users:
-                raise PycontainError(f"image {ref} is in use by container {users[0]}: "
-                                     "remove the container first, or use rmi -f")
-        removed = store.remove(ref)
+        try:
+            removed, image_id, deleted = _remove_one(store, ref, force)
+        except PycontainError as exc:
+            errors.append(exc)
+            continue
         lines += [f"Untagged: {key}" for key in removed]
-        remaining = {k for k, r in store._load()["images"].items()
-                     if r["config_digest"] == image_id}
-        if not remaining:
+        if deleted:
             lines.append(f"Deleted: {image_id}")
             gone = True
     if gone:
         prune(store, wait=False)
-    return lines
+    return lines, errors
+
+
+def _remove_one(store, ref: str, force: bool) -> tuple:
+    """(names removed, image id, whether the image has no name left)."""
+    images = store._load()["images"]
+    name, record = store._lookup(images, ref)
+    image_id = record["config_digest"]
+    names = {k for k, r in images.items() if r["config_digest"] == image_id}
+    last = name is None or names == {name}
+    if last and not force:
+        users = _users(store, image_id)
+        if users:
+            raise PycontainError(f"image {ref} is in use by container {users[0]}: "
+                                 "remove the container first, or use rmi -f")
+    removed = store.remove(ref)
+    remaining = {k for k, r in store._load()["images"].items()
+                 if r["config_digest"] == image_id}
+    return removed, image_id, not remaining

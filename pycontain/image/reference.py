@@ -172,5 +172,14 @@ def parse(ref: str, default_tag: str | None = DEFAULT_TAG) -> Reference:
     return Reference(domain, path, tag, digest, qualified)
 
 
+def names_a_registry(ref: str) -> bool:
+    """Whether ref's first path component looks like a registry host worth
+    contacting: it has a dot or a port ('quay.io', 'host:5000',
+    'localhost:5000'). 'localhost/x' is a local name and a typo such as
+    'localhost/busybx' never makes a connection."""
+    parsed = parse(ref)
+    return parsed.qualified and ("." in parsed.domain or ":" in parsed.domain)
+
+
 def is_valid_tag(tag: str) -> bool:
     return bool(_TAG.match(tag))

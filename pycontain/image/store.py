@@ -140,16 +140,24 @@ class ImageStore:
             if found is None and _is_id_prefix(ref):
                 found = self._by_id(images, ref, ref)
         if found is None:
-            raise PycontainError(f"image not known: {ref}")
+            raise PycontainError(f"image not known: {ref}{self._empty_hint(images)}")
         return found
+
+    def _empty_hint(self, images: dict) -> str:
+        """Why a rootless user's first `run busybox` finds nothing."""
+        if images or os.geteuid() == 0:
+            return ""
+        return (f" (this user's image store {self.root} is empty: pull or load an image, "
+                "or run ./install.sh through sudo to import the bundled busybox and python "
+                "for you too)")
 
     @staticmethod
     def _by_name(images, text, parsed):
         from pycontain.image import reference  # lazily: it compiles regexes
-        candidates = [parsed]
+        candidates = [parsed]  # docker's rule first: NAME is docker.io/library/NAME
         if not parsed.qualified:
-            try:
-                candidates.insert(0, reference.parse("localhost/" + text))
+            try:  # then podman's local images, named localhost/NAME
+                candidates.append(reference.parse("localhost/" + text))
             except PycontainError:
                 pass  # e.g. too long with the prefix
         for cand in candidates:
@@ -190,8 +198,8 @@ class ImageStore:
                      config=config, layer_dirs=[self.layer_dir(d) for d in record["diff_ids"]])
 
     def resolve(self, ref: str) -> Image:
-        """The image named by ref: a name (short names try localhost/NAME
-        then docker.io's normalisation, as podman does), a name@digest, or
+        """The image named by ref: a name (a short name is docker.io's
+        library/NAME, else localhost/NAME when only that exists), a name@digest, or
         an image id / unique id prefix of 12+ hex digits, with or without
         'sha256:'. Answers are cached (resolve_cache) until images.json changes."""
         cached = resolve_cache.get(self.root, self.images_file, ref)

@@ -98,6 +98,9 @@ def test_a_new_store_is_private_whichever_command_made_it(rootless):
     rootless.env["XDG_DATA_HOME"] = str(fresh)
     try:
         assert rootless.pc("network", "ls").returncode == 0
+        empty = rootless.pc("run", "--rm", "busybox", "true")  # says why and what to do
+        assert empty.returncode == 125 and "store" in empty.stderr and "is empty" in \
+            empty.stderr and "install.sh" in empty.stderr, empty.stderr
         result = rootless.pc("import", f"oci:{rootless.home / 'layouts' / 'busybox'}",
                              "localhost/busybox:latest")
         assert result.returncode == 0, result.stderr

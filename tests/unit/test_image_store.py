@@ -196,13 +196,13 @@ def test_short_name_order(store, tmp_path):
     local = store.import_oci_layout(layout.path, tag="a", name="localhost/foo:latest")
     hub = store.import_oci_layout(layout.path, tag="b", name="docker.io/library/foo:latest")
     assert hub.name == "docker.io/library/foo:latest"
-    assert store.resolve("foo").id == local.id                     # localhost first
-    assert store.resolve("foo").name == "localhost/foo:latest"
+    assert store.resolve("foo").id == hub.id                       # docker.io first
+    assert store.resolve("foo").name == "docker.io/library/foo:latest"
     assert store.resolve("docker.io/library/foo").id == hub.id     # qualified: exact
     assert store.resolve("docker.io/foo:latest").id == hub.id
     assert store.resolve("localhost/foo").id == local.id
-    store.remove("localhost/foo")
-    assert store.resolve("foo").id == hub.id                       # then docker.io
+    store.remove("foo")
+    assert store.resolve("foo").id == local.id                     # then localhost
 
 
 def test_list_tag_remove(store, simple, tmp_path):
