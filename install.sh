@@ -11,8 +11,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 PACKAGES=(python3 python3-venv python3-dev gcc libc6-dev busybox-static
-          libseccomp-dev libcap-dev uidmap iproute2 nftables runc bubblewrap skopeo umoci docker-registry
-          apache2-utils awscli)  # awscli: the AWS CLI version 2, for the fn serve tests
+          libseccomp-dev libcap-dev uidmap iproute2 nftables runc bubblewrap skopeo umoci)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -33,11 +32,9 @@ fi
 .venv/bin/pip install -q --disable-pip-version-check "${editable[@]}" . 2>&1 | grep -v '^WARNING: Location' || true
 rm -rf build
 .venv/bin/python -I -c 'import pycontain._native' || { echo "install.sh: C extension missing" >&2; exit 1; }
-# The command: a static launcher (csrc/launcher.c) in front of bin/pycontain,
-# which pip installed as the command (its sh part does the same, ~1 ms slower).
-install -m 755 bin/pycontain .venv/bin/pycontain-main
-cc -static -Os -s -Wall -o .venv/bin/pycontain.new csrc/launcher.c csrc/plan.c csrc/call.c
-mv .venv/bin/pycontain.new .venv/bin/pycontain
+# The command: pip installed the static launcher (setup.py builds csrc/launcher.c)
+# in front of bin/pycontain, installed as pycontain-main.
+[ -x .venv/bin/pycontain-main ] || { echo "install.sh: launcher missing" >&2; exit 1; }
 
 for image in busybox python; do
     if ! .venv/bin/pycontain images --format json | grep -q "\"localhost/$image:latest\""; then

@@ -4,8 +4,8 @@ layout followed by `umoci unpack`, interleaved, medians and ratio.
 
     sudo .venv/bin/python bench/pull.py [ROUNDS]
 
-Needs docker-registry, skopeo and umoci (./install.sh). Only 127.0.0.1 is
-contacted: the registry is started here and stopped at the end.
+Needs docker-registry (./test.sh installs it), skopeo and umoci (./install.sh).
+Only 127.0.0.1 is contacted: the registry is started here and stopped at the end.
 """
 import os
 import shutil

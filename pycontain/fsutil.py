@@ -96,8 +96,8 @@ def remove_tree(path: str) -> None:
     except PermissionError:
         if os.geteuid() == 0:
             raise
-        from pycontain.oci.userns import remove_tree_mapped  # rootless: files of sub-ids
-        remove_tree_mapped(path)
+        from pycontain.oci.userns import run_mapped  # rootless: files of sub-ids
+        run_mapped(lambda: remove_tree(path), f"cannot remove {path}")
         return
     finally:
         os.close(fd)

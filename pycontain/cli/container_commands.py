@@ -1,5 +1,5 @@
 """Container commands (run, ps, inspect, logs, stop, kill, rm, exec, images,
-import, system): parse, call the library, format output. Nothing else."""
+import): parse, call the library, format output. Nothing else."""
 import json
 import sys
 import time
@@ -157,16 +157,3 @@ def import_(source, name):
     TARBALL or DIR as a one-layer image NAME[:TAG]."""
     from pycontain.cli.image_output import import_image
     import_image(source, name)
-
-
-@cli.group()
-def system():
-    """Engine-wide housekeeping."""
-
-
-@system.command()
-def gc():
-    """Remove what crashed or killed engines left behind."""
-    from pycontain.engine.gc import collect
-    for line in collect():
-        click.echo(line)

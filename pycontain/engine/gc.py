@@ -4,9 +4,8 @@ Mounts need no collecting: they only ever exist in containers' own mount
 namespaces and vanish with them. What can remain is on disk (records of
 --rm containers whose monitor died, half-created containers, stale state and
 name links) and, for a container whose monitor was killed, its processes.
-It also empties, silently, the caches of function handlers' bytecode and of
-`fn exec`'s plans (one file per handler path, or per invocation, ever run;
-nothing left behind, each is rebuilt on the next call).
+Functions' leftovers are not the engine's business: `pycontain system gc`
+adds them (pycontain.cli.system_commands).
 """
 import os
 import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
@@ -51,10 +50,6 @@ def collect() -> list:
         if os.readlink(link) not in known:
             os.unlink(link)
             removed.append(f"removed stale name {name}")
-    for kind in ("bytecode", "plans"):
-        cache = paths.cache_path(kind)
-        for name in _listdir(cache):
-            os.unlink(os.path.join(cache, name))
     return removed
 
 

@@ -2,7 +2,8 @@
 
 The format is sniffed from the first bytes rather than trusted from the
 media type (archives in the wild label plain tars as gzip and back).
-zstd needs the optional 'zstandard' module.
+zstd is read with 'zstandard', a dependency of pycontain imported only when a
+zstd blob is met; a broken install without it gets a clear error, not a traceback.
 """
 import gzip
 

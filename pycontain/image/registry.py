@@ -2,8 +2,9 @@
 
 Every manifest is checked against the digest it was asked by, or, asked by
 tag, against the registry's Docker-Content-Digest header when one is sent;
-blobs are streamed through sha256 and checked against their descriptor's
-digest and size before anything is kept (blobio.py does the keeping).
+small blobs (configs) are checked against their descriptor's digest and size
+here; layer blobs are streamed to the pull's work area, which hashes, checks
+and keeps them (staging.PullArea.fetch_blob).
 """
 import hashlib
 

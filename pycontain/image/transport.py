@@ -25,7 +25,6 @@ What goes where (a registry is hostile input):
 """
 import base64
 import http.client
-import ipaddress
 import json
 import ssl
 import threading
@@ -33,6 +32,7 @@ import urllib.parse
 
 from pycontain.errors import PycontainError
 from pycontain.image import auth
+from pycontain.netaddr import is_loopback
 
 TIMEOUT = 60
 MAX_REDIRECTS = 5
@@ -47,16 +47,6 @@ BUILTIN_REALMS = {"docker.io": ("auth.docker.io",)}  # trusted with a registry's
 
 def endpoint(domain: str) -> str:
     return HUB_ENDPOINT if domain == "docker.io" else domain
-
-
-def is_loopback(netloc: str) -> bool:
-    host = urllib.parse.urlsplit("//" + netloc).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def origin(scheme: str, netloc: str) -> tuple:

@@ -181,11 +181,12 @@ class IdMapper:
             os.close(self._mapped[1])
 
 
-def remove_tree_mapped(path: str) -> None:
-    """Remove a container's directory that holds files of the subordinate ids
-    (or overlay's mode-0 work dir), from inside a user namespace with our
-    mapping, where we are root over every one of those ids."""
-    from pycontain.fsutil import remove_tree
+def run_mapped(action, failure: str) -> None:
+    """Run action() in a forked child inside a user namespace with our
+    mapping (our id and the subordinate ranges), where we are root over every
+    one of those ids: how rootless removes files of the subordinate ids (or
+    overlay's mode-0 work dir). Raises PermissionError(failure + why) if the
+    child fails."""
     spec = {"linux": {"uidMappings": id_mappings(os.geteuid(), "/etc/subuid", NEWUIDMAP),
                       "gidMappings": id_mappings(os.getegid(), "/etc/subgid", NEWGIDMAP)}}
     mapper = IdMapper(spec)
@@ -193,11 +194,11 @@ def remove_tree_mapped(path: str) -> None:
     if pid == 0:
         try:
             mapper.enter()
-            remove_tree(path)
+            action()
             os._exit(0)
         except BaseException:  # noqa: BLE001 - forked child
             os._exit(1)
     mapper.map(pid)
     _, status = os.waitpid(pid, 0)
     if status != 0 or mapper.error:
-        raise PermissionError(f"cannot remove {path}: {mapper.error or 'permission denied'}")
+        raise PermissionError(f"{failure}: {mapper.error or 'permission denied'}")

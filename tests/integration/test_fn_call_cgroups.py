@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from conftest import cgroup_dirs
 from helpers import wait_for
 from pycontain.fn import call_cgroups
 
@@ -61,3 +62,22 @@ def test_a_cgroup_taken_while_the_pool_closes_is_removed():
             for base, dirs, _ in os.walk(mount) for entry in os.scandir(base)
             if entry.is_dir() and entry.name.startswith(prefix)] if host else []
     assert left == []
+
+
+def test_system_gc_removes_the_call_cgroups_of_a_server_that_was_killed(pc):
+    """A `fn serve` killed with SIGKILL leaves its pool's (empty) call cgroups:
+    `pycontain system gc` removes them (the engine's own gc knows nothing of
+    functions: the command adds the functions' part)."""
+    child = os.fork()
+    if child == 0:  # the "server": makes its pool under the test's parent, then dies
+        try:
+            os.environ["PYCONTAIN_CGROUP_PARENT"] = pc.env["PYCONTAIN_CGROUP_PARENT"]
+            call_cgroups.CallCgroups(128).take()
+        finally:
+            os._exit(0)
+    os.waitpid(child, 0)
+    left = [path for path in cgroup_dirs(pc.env) if os.path.basename(path).startswith(f"fn{child}.")]
+    assert left, cgroup_dirs(pc.env)
+    out = pc.out("system", "gc")
+    assert f"removed cgroup fn{child}."[:len("removed cgroup ") + 12] in out, out
+    assert [path for path in cgroup_dirs(pc.env) if path in left] == []

@@ -1,6 +1,6 @@
 """`pycontain fn serve` driven by the real AWS CLI (`aws lambda invoke`), unchanged.
 
-Both major versions, as ./install.sh installs them: version 2 (Debian's `awscli`
+Both major versions, as ./test.sh installs them: version 2 (Debian's `awscli`
 package, /usr/bin/aws: a raw JSON payload needs `--cli-binary-format
 raw-in-base64-out`) and version 1 (PyPI's `awscli`, a test dependency, in the
 virtualenv: payloads are raw already). Each gets dummy credentials and a region
@@ -45,7 +45,7 @@ class Cli:
 
     def __init__(self, version: str, url: str, home: Path):
         self.aws, self.options = CLIS[version]
-        assert self.aws.exists(), f"{self.aws} is missing: ./install.sh installs AWS CLI {version}"
+        assert self.aws.exists(), f"{self.aws} is missing: ./test.sh installs AWS CLI {version}"
         self.url, self.home = url, home
         self.env = {  # the CLI's whole environment: no profile, config or metadata lookups
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
