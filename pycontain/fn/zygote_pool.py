@@ -53,13 +53,15 @@ class ZygotePool:
         """Raise ResourceNotFoundException unless function name exists."""
         functions.get(name)
 
-    def _version(self, name: str) -> int:
+    def _version(self, name: str) -> tuple:
+        """What changes whenever the function's config.json is written (a new
+        file each time: two writes within one clock tick differ in inode)."""
         try:
-            return os.stat(os.path.join(self._functions_dir, functions.validate_name(name),
-                                        "config.json")).st_mtime_ns
+            st = os.stat(os.path.join(self._functions_dir, functions.validate_name(name),
+                                      "config.json"))
         except FileNotFoundError:
-            raise PycontainError(f"ResourceNotFoundException: Function not found: {name}") \
-                from None
+            raise functions.not_found(name) from None
+        return st.st_mtime_ns, st.st_ino, st.st_size
 
     def _acquire(self, name: str, entry: _Entry, version: int) -> Zygote:
         """The function's current, live zygote (started or replaced if need be,
@@ -92,8 +94,9 @@ class ZygotePool:
             with self._lock:
                 self._retired.append(zygote)
 
-    def invoke(self, name: str, event: bytes, request_id: str = "") -> Outcome:
-        """Run one call of function name in a fresh jail forked from its zygote."""
+    def invoke(self, name: str, event: bytes, request_id: str = "", stream=None) -> Outcome:
+        """Run one call of function name in a fresh jail forked from its zygote
+        (stream: see Zygote.call)."""
         request_id = request_id or new_request_id()
         if self.closing:
             raise PycontainError("ServiceException: the server is shutting down")
@@ -114,7 +117,7 @@ class ZygotePool:
                 if zygote.init_error is not None:
                     return Outcome(request_id=request_id, payload=zygote.init_error,
                                    function_error="Unhandled", exit_code=EXIT_FUNCTION_ERROR)
-                return zygote.call(event, request_id)
+                return zygote.call(event, request_id, stream)
             finally:
                 self._release(entry, zygote)
         finally:
