@@ -1,6 +1,7 @@
 """`pycontain fn ...`: Python functions with the AWS Lambda contract, in jails."""
 import base64
 import json
+import os
 import sys
 
 import click
@@ -217,3 +218,5 @@ def logs(name, follow, since):
         fnlogs.show(name, sys.stdout, fnlogs.parse_since(since) if since else 0.0, follow)
     except KeyboardInterrupt:
         sys.exit(130)
+    except BrokenPipeError:  # `fn logs NAME | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

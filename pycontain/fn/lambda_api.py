@@ -192,8 +192,9 @@ class _Upload:
     def __exit__(self, kind, exc, _tb):
         os.unlink(self.path)
         if isinstance(exc, PycontainError):  # name the upload, not our temporary file
-            raise PycontainError(str(exc).replace(self.path, "the uploaded zip file"),
-                                 exc.code) from None
+            shown = "the uploaded zip file"
+            raise PycontainError(str(exc).replace(f"zip file {self.path}", shown)
+                                 .replace(self.path, shown), exc.code) from None
 
 
 def configuration(config: dict) -> dict:

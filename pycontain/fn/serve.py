@@ -1,6 +1,7 @@
 """`pycontain fn serve`: the Invoke API for every created function, and
-Lambda's function API to manage them (fn.lambda_api), until SIGTERM or SIGINT; then in-flight calls get a grace period, every zygote
-(and with it every jail) is killed, and nothing is left behind. A server
+Lambda's function API to manage them (fn.lambda_api), until SIGTERM or
+SIGINT; then in-flight calls get a grace period, every zygote (and with it
+every jail) is killed, and nothing is left behind. A server
 killed with SIGKILL leaves its calls' cgroups (its jails die with it): the
 next one removes them as it starts (fn.call_cgroups.remove_leftovers).
 

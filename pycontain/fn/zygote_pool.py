@@ -135,7 +135,8 @@ class ZygotePool:
             def free():
                 return entry.limit is None or entry.in_flight_reserved < entry.limit
             waited = not free()
-            if waited and not entry.reserved.wait_for(free, timeout=self.queue_timeout):
+            if waited and (entry.limit == 0 or  # throttled altogether: no use waiting
+                           not entry.reserved.wait_for(free, timeout=self.queue_timeout)):
                 raise PycontainError(
                     "TooManyRequestsException: Rate Exceeded. (function "
                     f"{name}'s reserved concurrency of {entry.limit} is in use)")
