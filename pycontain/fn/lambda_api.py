@@ -27,11 +27,11 @@ import binascii
 import json
 import os
 import platform
-import secrets
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from pycontain import jsonio, paths
+from pycontain import jsonio
 from pycontain.errors import PycontainError
+from pycontain.fdio import write_all
 from pycontain.fn import functions
 from pycontain.fn.gateway import ApiError, error_response
 from pycontain.fn.options import MAX_MEMORY, MAX_TIMEOUT, MIN_MEMORY
@@ -176,22 +176,21 @@ def _zip(fields: Fields, code: dict) -> bytes:
 
 
 class _Upload:
-    """The uploaded zip as a file of the store (what fn.functions unpacks)."""
+    """The uploaded zip as a path fn.functions can read: a memfd's, so a
+    server that dies mid-upload leaves no file behind."""
 
     def __init__(self, data: bytes):
-        directory = paths.ensure_dir(os.path.join(paths.data_root(), "fn", "uploads"))
-        self.path = os.path.join(directory, f"{secrets.token_hex(8)}.zip")
         self.data = data
 
     def __enter__(self) -> str:
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(self.data)
+        self.fd = os.memfd_create("upload.zip", os.MFD_CLOEXEC)
+        write_all(self.fd, self.data)
+        self.path = f"/proc/self/fd/{self.fd}"
         return self.path
 
     def __exit__(self, kind, exc, _tb):
-        os.unlink(self.path)
-        if isinstance(exc, PycontainError):  # name the upload, not our temporary file
+        os.close(self.fd)
+        if isinstance(exc, PycontainError):  # name the upload, not the descriptor
             shown = "the uploaded zip file"
             raise PycontainError(str(exc).replace(f"zip file {self.path}", shown)
                                  .replace(self.path, shown), exc.code) from None
@@ -289,13 +288,11 @@ class ControlApi:
         return 201, configuration(config)
 
     def _ListFunctions(self, _name, _fields, query):  # noqa: N802
-        try:
-            limit = min(PAGE, int(query.get("MaxItems", PAGE)))
-        except ValueError:
-            limit = 0
-        if not 1 <= limit <= MAX_ITEMS:
-            raise functions.validation_error(query.get("MaxItems"), "maxItems", "Member must "
-                                             f"have value between 1 and {MAX_ITEMS}")
+        text = query.get("MaxItems", str(PAGE))
+        if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_ITEMS):
+            raise functions.validation_error(text[:16], "maxItems", "Member must have value "
+                                             f"between 1 and {MAX_ITEMS}")
+        limit = min(PAGE, int(text))
         marker = query.get("Marker", "")
         if marker and not set(marker) <= functions.NAME_CHARS:
             raise _invalid(f"Invalid marker: {marker[:64]}")
