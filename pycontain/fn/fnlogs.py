@@ -1,6 +1,7 @@
 """A function's log stream, as CloudWatch Logs keeps a Lambda function's:
 each call's START line, what the handler printed, END and REPORT; Event
-invocations too. `fn serve` writes it, `pycontain fn logs NAME` shows it.
+invocations too; and what the handler's module prints as it is imported
+(in the zygote, once for many calls). `fn serve` writes it, `pycontain fn logs NAME` shows it.
 
     <functions>/NAME/logs/stream.log     the newest events
     <functions>/NAME/logs/stream.log.1   the ones before (rotated at MAX_FILE bytes)
@@ -22,6 +23,7 @@ from pycontain.fn import functions
 
 MAX_FILE = 1 << 20  # per file: a function's stream holds 1 to 2 MB of the newest events
 STREAM, OLDER = "stream.log", "stream.log.1"
+MAX_LINE = 256 * 1024  # a zygote's output without a newline is cut into events this long
 FOLLOW_POLL = 0.2   # seconds between looks for new events (`fn logs -f`)
 _SINCE = re.compile(r"(\d{1,9})([smhdw])\Z")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -70,6 +72,20 @@ class Streams:
                 return False
         return True
 
+
+    def output(self, name: str):
+        """What appends a zygote's own output (the handler's module as it is
+        imported) to function name's stream, a whole line at a time."""
+        partial = bytearray()
+
+        def take(data: bytes) -> None:
+            partial.extend(data)
+            end = partial.rfind(b"\n") + 1
+            if end or len(partial) >= MAX_LINE:
+                end = end or len(partial)
+                self.append(name, bytes(partial[:end]), time.time())
+                del partial[:end]
+        return take
 
     @staticmethod
     def failed_start(out) -> bytes:

@@ -88,9 +88,11 @@ def serve(host: str = "127.0.0.1", port: int = 9000, max_concurrency: int = 64,
             sys.stderr.write(line)
             sys.stderr.flush()
     max_connections = _connections_that_fit(max_connections, max_concurrency)
-    pool = ZygotePool(max_concurrency, queue_timeout, idle_ttl, spares=spares)
+    streams = Streams()
+    pool = ZygotePool(max_concurrency, queue_timeout, idle_ttl, spares=spares,
+                      output=streams.output)
     control = ControlApi(max_concurrency)
-    api = InvokeApi(pool, log, control, Streams())
+    api = InvokeApi(pool, log, control, streams)
     server = HttpServer(listener, api, server_error, log, workers=2 * max_concurrency + 8,
                         max_connections=max_connections, read_timeout=read_timeout,
                         keepalive_timeout=keepalive_timeout, queue_timeout=queue_timeout,

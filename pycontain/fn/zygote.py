@@ -156,12 +156,15 @@ def _outcome(collector: Collector, pending: _Pending, deadline: float) -> tuple:
     return pending.report, b""
 
 
-def _copy_log(log_r: int, log_fd: int) -> None:
+def _copy_log(log_r: int, log_fd: int, output=None) -> None:
     """A zygote's own output (and its spares', until their call) to our log
-    fd, until every one of them has gone; a log fd that fails closes the pipe."""
+    fd (and output(data), if given), until every one of them has gone; a log
+    fd that fails closes the pipe."""
     try:
         while data := os.read(log_r, 65536):
             write_all(log_fd, data)
+            if output is not None:
+                output(data)
     except OSError:
         pass
     finally:
@@ -171,7 +174,9 @@ def _copy_log(log_r: int, log_fd: int) -> None:
 class Zygote:
     """A warm, pre-imported handler in the function's base jail."""
 
-    def __init__(self, cfg: JailConfig, log_fd: int = 2, spares: int = SPARES):
+    def __init__(self, cfg: JailConfig, log_fd: int = 2, spares: int = SPARES, output=None):
+        """output(data): also given the zygote's own output (what the handler's
+        module prints as it is imported; fn serve: the function's log stream)."""
         from pycontain.image.store import ImageStore
         started = time.monotonic()
         self.cfg = cfg
@@ -204,7 +209,7 @@ class Zygote:
         finally:
             theirs.close()
             os.close(log_w)
-        self._log_copier = threading.Thread(target=_copy_log, args=(log_r, log_fd),
+        self._log_copier = threading.Thread(target=_copy_log, args=(log_r, log_fd, output),
                                             name=f"zygote-log-{cfg.function_name}", daemon=True)
         self._log_copier.start()
         self.pid = launch.pid

@@ -34,11 +34,14 @@ class _Entry:
 
 class ZygotePool:
     def __init__(self, max_concurrency: int = 64, queue_timeout: float = 10.0,
-                 idle_ttl: float = 600.0, log_fd: int = 2, spares: int = SPARES):
+                 idle_ttl: float = 600.0, log_fd: int = 2, spares: int = SPARES,
+                 output=None):
+        """output(name) -> what is given function name's zygote's own output
+        (see Zygote), or None."""
         self.max_concurrency, self.queue_timeout, self.idle_ttl = (
             max_concurrency, queue_timeout, idle_ttl)
         self.spares = spares  # call jails each zygote keeps set up ahead
-        self.log_fd = log_fd
+        self.log_fd, self.output = log_fd, output
         self._slots = threading.BoundedSemaphore(max_concurrency)
         self._entries, self._lock = {}, threading.Lock()
         self._retired = []  # replaced zygotes, killed once their calls are done
@@ -72,7 +75,8 @@ class ZygotePool:
                 if old is not None:
                     self._retire(old)
                 entry.zygote, entry.version = None, version
-                entry.zygote = Zygote(functions.jail_config(name), self.log_fd, self.spares)
+                entry.zygote = Zygote(functions.jail_config(name), self.log_fd, self.spares,
+                                      self.output and self.output(name))
             entry.in_flight += 1
             entry.calls += 1
             entry.zygote.users += 1

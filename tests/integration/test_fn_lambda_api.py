@@ -350,6 +350,9 @@ def test_the_aws_cli_manages_functions(server, pc, tmp_path, version):
                     "--zip-file", f"fileb://{tmp_path / 'one.zip'}")
     try:
         assert made["FunctionName"] == name and made["State"] == "Active"
+        for waiter in ("function-exists", "function-active-v2", "function-updated-v2"):
+            assert cli(  # scripts wait for a change to be in effect: it is at once
+                "wait", waiter, "--function-name", name).returncode == 0, waiter
         assert made["CodeSha256"] == sha256((tmp_path / "one.zip").read_bytes())
         assert name in [f["FunctionName"] for f in
                         cli.json("list-functions", "--page-size", "1")["Functions"]]

@@ -16,6 +16,7 @@ from helpers import Reader, one_error_line, reap, wait_for
 
 CODE = '''
 import sys
+print("module imported, once per zygote")
 def talk(event, context):
     print("hello from", context.function_name, event.get("n"))
     print("to stderr", file=sys.stderr)
@@ -26,6 +27,7 @@ def loud(event, context):
     print("last line", event["n"])
     return "ok"
 '''
+NAMES = ("talk", "loud", "broken")  # broken: app.broken does not exist
 STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 
 
@@ -35,7 +37,7 @@ def served(pc, tmp_path):
     zip_path = tmp_path / "app.zip"
     with zipfile.ZipFile(zip_path, "w") as z:
         z.writestr("app.py", CODE)
-    for name in ("talk", "loud"):
+    for name in NAMES:
         pc("fn", "delete", name)
         pc.out("fn", "create", name, "--zip-file", zip_path, "--handler", f"app.{name}")
     proc = pc.popen("fn", "serve", "--port", "0")
@@ -49,7 +51,7 @@ def served(pc, tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0
-        for name in ("talk", "loud"):
+        for name in NAMES:
             pc("fn", "delete", name)
 
 
@@ -74,7 +76,13 @@ def test_logs_show_the_handler_s_output_and_reports(served, pc):
     assert "hello from talk 2" in messages  # the Event call's output too
     assert pc.out("fn", "logs", "talk", "--since", "2099-01-01T00:00:00") == ""
     assert len(pc.out("fn", "logs", "talk", "--since", "10m").splitlines()) == len(lines)
+    assert messages.index("module imported, once per zygote") < first  # the zygote's import
     assert "hello from talk" not in pc.out("fn", "logs", "loud")  # a stream per function
+    rid = invoke(served, "broken", {})
+    messages = [line.split(" ", 1)[1] for line in pc.out("fn", "logs", "broken").splitlines()]
+    assert messages[-3:] == [f"START RequestId: {rid} Version: $LATEST",
+                             "[ERROR] Runtime.HandlerNotFound: Handler 'broken' missing on "
+                             "module 'app'", f"END RequestId: {rid}"], messages
     line = one_error_line(pc("fn", "logs", "nobody-here"))
     assert "ResourceNotFoundException" in line
     line = one_error_line(pc("fn", "logs", "talk", "--since", "yesterday"))
