@@ -66,7 +66,7 @@ class ZygotePool:
             raise functions.not_found(name) from None
         return st.st_mtime_ns, st.st_ino, st.st_size
 
-    def _acquire(self, name: str, entry: _Entry, version: int) -> Zygote:
+    def _acquire(self, name: str, entry: _Entry, version: tuple) -> Zygote:
         """The function's current, live zygote (started or replaced if need be,
         version being its config's), counted as in use by one more call."""
         with entry.lock:

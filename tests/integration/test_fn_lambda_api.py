@@ -150,17 +150,20 @@ def test_list_functions_pages_through_cli_made_functions(server, pc, tmp_path):
     zip_path.write_bytes(code_zip("listed"))
     names = [f"page-{i}" for i in range(5)]
     for name in names:
-        pc.out("fn", "create", name, "--zip-file", zip_path, "--handler", "main.handler")
+        pc.out("fn", "create", name, "--zip-file", zip_path, "--handler", "main.handler",
+               "--description", f"{name} from the CLI")
     try:
         first = server.client.list_functions(MaxItems=2)
         assert len(first["Functions"]) == 2 and first["NextMarker"]
         second = server.client.list_functions(MaxItems=2, Marker=first["NextMarker"])
         assert not {f["FunctionName"] for f in first["Functions"]} & \
             {f["FunctionName"] for f in second["Functions"]}
-        seen = [f["FunctionName"] for page in server.client.get_paginator(
-            "list_functions").paginate(PaginationConfig={"PageSize": 2}) for f in page["Functions"]]
-        assert [n for n in seen if n.startswith("page-")] == names
-        assert all(f["State"] == "Active" for f in first["Functions"])
+        seen = [f for page in server.client.get_paginator("list_functions").paginate(
+            PaginationConfig={"PageSize": 2}) for f in page["Functions"]
+            if f["FunctionName"].startswith("page-")]
+        assert [f["FunctionName"] for f in seen] == names
+        assert [(f["Description"], f["State"]) for f in seen] == \
+            [(f"{name} from the CLI", "Active") for name in names]
     finally:
         for name in names:
             pc("fn", "delete", name)
