@@ -198,7 +198,8 @@ def invoke(name, outfile, payload, log_type):
 def serve(host, port, max_concurrency, queue_timeout, idle_ttl, spares, max_connections,
           read_timeout, keepalive_timeout):
     """Serve every function through the Lambda Invoke API (boto3, AWS CLI),
-    each call in a fresh jail forked from the function's warm zygote."""
+    each call in a fresh jail forked from the function's warm zygote, and
+    Lambda's function API (create-function, update-function-code...)."""
     from pycontain.fn.serve import serve as run
     run(host, port, max_concurrency, queue_timeout, idle_ttl, spares=spares,
         max_connections=max_connections, read_timeout=read_timeout,
