@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -245,6 +246,28 @@ def test_hostile_requests(server):
                        b"Content-Length: %d\r\n\r\n%s" % (len(body), body.encode()))
     assert status == 400 and "base64" in text
     assert server.client.get_account_settings()["AccountLimit"]["CodeSizeZipped"] == 50 << 20
+    # two uploads over 6 MB are held at once; a third is refused until one ends
+    head = b"PUT /2015-03-31/functions/x/code HTTP/1.1\r\nHost: x\r\n" \
+           b"Content-Length: 60000000\r\n\r\n"
+    slow = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(2)]
+    try:
+        for s in slow:
+            s.sendall(head + b"{")
+        time.sleep(0.5)
+        status, text = raw(server.port, head)
+        assert status == 429 and "TooManyRequestsException" in text, text
+    finally:
+        for s in slow:
+            s.close()
+
+    def upload_taken():
+        try:  # over 6 MB: it needs a slot (and then the function is not found)
+            server.client.update_function_code(FunctionName="nobody", ZipFile=b"z" * (7 << 20))
+        except server.client.exceptions.TooManyRequestsException:
+            return False
+        except server.client.exceptions.ResourceNotFoundException:
+            return True
+    wait_for(upload_taken, 10, "the uploads' slots to be free again")
 
 
 def test_large_uploads_and_racing_creates(server):
