@@ -1,6 +1,7 @@
 """`pycontain fn ...`: Python functions with the AWS Lambda contract, in jails."""
 import base64
 import json
+import os
 import sys
 
 import click
@@ -40,6 +41,7 @@ def exec_(target, **values):
 
 
 def _settings_options(func):
+    func = click.option("--description", help="What the function does (stored and shown).")(func)
     func = click.option("--image", help="Image whose python runs the handler.")(func)
     func = click.option("--env", multiple=True, help="KEY=VALUE for the handler.")(func)
     func = click.option("--memory", help="Memory size, e.g. 128m (128m to 10240m).")(func)
@@ -80,13 +82,14 @@ def _print(obj) -> None:
 @click.option("--handler", required=True, help="MODULE.FUNCTION, e.g. main.handler.")
 @_settings_options
 def create(name, function_name, zip_file, handler, runtime, role, concurrency, timeout, memory,
-           env, image):
+           env, image, description):
     """Create function NAME from a zip file."""
     from pycontain.fn import functions
     _print(functions.create(_name(name, function_name), _code(zip_file), handler,
                             parse_whole_timeout(timeout or 3), parse_memory(memory or 128), env,
                             image or "python", concurrency,
-                            runtime=runtime or functions.RUNTIME, role=role))
+                            runtime=runtime or functions.RUNTIME, role=role,
+                            description=description or ""))
 
 
 @fn.command()
@@ -95,14 +98,15 @@ def create(name, function_name, zip_file, handler, runtime, role, concurrency, t
 @click.option("--handler", help="MODULE.FUNCTION.")
 @_settings_options
 def update(name, function_name, zip_file, handler, runtime, role, concurrency, timeout, memory,
-           env, image):
+           env, image, description):
     """Change function NAME's code or settings (--env replaces all variables)."""
     from pycontain.fn import functions
     _print(functions.update(
         _name(name, function_name), _code(zip_file), handler=handler,
         timeout=parse_whole_timeout(timeout) if timeout else None,
         memory=parse_memory(memory) if memory else None, env=list(env) if env else None,
-        image=image, concurrency=concurrency, runtime=runtime, role=role))
+        image=image, concurrency=concurrency, runtime=runtime, role=role,
+        description=description))
 
 
 @fn.command(name="list")
@@ -194,8 +198,26 @@ def invoke(name, outfile, payload, log_type):
 def serve(host, port, max_concurrency, queue_timeout, idle_ttl, spares, max_connections,
           read_timeout, keepalive_timeout):
     """Serve every function through the Lambda Invoke API (boto3, AWS CLI),
-    each call in a fresh jail forked from the function's warm zygote."""
+    each call in a fresh jail forked from the function's warm zygote, and
+    Lambda's function API (create-function, update-function-code...)."""
     from pycontain.fn.serve import serve as run
     run(host, port, max_concurrency, queue_timeout, idle_ttl, spares=spares,
         max_connections=max_connections, read_timeout=read_timeout,
         keepalive_timeout=keepalive_timeout)
+
+
+@fn.command()
+@click.argument("name")
+@click.option("-f", "--follow", is_flag=True, help="Keep showing new events.")
+@click.option("--since", help="Only events since then: 30s, 5m, 2h, 1d, or a time "
+              "(2024-05-01T12:00:00, UTC).")
+def logs(name, follow, since):
+    """Show function NAME's log stream (what fn serve's calls logged: START,
+    the handler's output, END, REPORT), oldest first."""
+    from pycontain.fn import fnlogs
+    try:
+        fnlogs.show(name, sys.stdout, fnlogs.parse_since(since) if since else 0.0, follow)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:  # `fn logs NAME | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

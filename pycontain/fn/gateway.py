@@ -1,5 +1,5 @@
 """The Lambda Invoke API (what boto3 and the AWS CLI call), an app for
-httpd.HttpServer.
+httpd.HttpServer; Lambda's function API (fn.lambda_api) is the control's.
 
     POST /2015-03-31/functions/{name}/invocations   Invoke
     GET  /status                                    the pool's status JSON
@@ -7,17 +7,20 @@ httpd.HttpServer.
 X-Amz-Invocation-Type RequestResponse (200), Event (202: run in the
 background, at most MAX_EVENTS at once), DryRun (204: only checks the
 function exists); X-Amz-Log-Type: Tail returns the last 4 KB of the log in
-X-Amz-Log-Result. Errors are Lambda's: an x-amzn-ErrorType header and
-{"Type", "message"}. Request signatures are not checked: the server binds
-loopback only.
+X-Amz-Log-Result. Every call's log goes to its function's log stream
+(fn.fnlogs), Event invocations' too. Errors are Lambda's: an
+x-amzn-ErrorType header and {"Type", "message"}. Request signatures are not
+checked: the server binds loopback only.
 """
 import base64
 import threading
+import time
 import traceback
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from pycontain import jsonio
 from pycontain.errors import PycontainError
+from pycontain.fn import functions
 from pycontain.fn.httpd import Response
 from pycontain.fn.outcome import EXIT_BAD_REQUEST, MAX_EVENT, new_request_id
 from pycontain.image import transport
@@ -27,7 +30,9 @@ MAX_EVENTS = 256  # Event invocations accepted and not finished; past that 429
 STATUS = {"ResourceNotFoundException": 404, "InvalidParameterValueException": 400,
           "InvalidRequestContentException": 400, "RequestTooLargeException": 413,
           "TooManyRequestsException": 429, "UnknownOperationException": 404,
-          "ServiceException": 500}
+          "ServiceException": 500, "ResourceConflictException": 409,
+          "ValidationException": 400, "PreconditionFailedException": 412,
+          "RequestEntityTooLargeException": 413}
 SERVER_ERRORS = {400: "InvalidRequestContentException", 408: "RequestTimeoutException",
                  413: "RequestTooLargeException", 429: "TooManyRequestsException",
                  431: "InvalidRequestContentException", 501: "InvalidRequestContentException"}
@@ -40,16 +45,13 @@ class ApiError(Exception):
         self.error_type = error_type
 
 
-def function_name(path: str) -> str:
-    """{name} of an Invoke path: a name, name:qualifier, or a function ARN."""
-    name = unquote(path[len(PREFIX):-len(SUFFIX)])
-    if name.startswith("arn:"):
-        name = name.split(":function:", 1)[-1]
-    name, _, qualifier = name.partition(":")
-    if qualifier not in ("", "$LATEST"):
-        raise ApiError("ResourceNotFoundException", f"Function not found: {name}:{qualifier} "
-                       "(only $LATEST exists)")
-    return name
+def function_name(target: str) -> str:
+    """{name} of an Invoke request: a name, name:qualifier, or a function ARN
+    (and ?Qualifier=)."""
+    split = urlsplit(target)
+    qualifier = parse_qs(split.query).get("Qualifier", [None])[-1]
+    return functions.parse_function_name(unquote(split.path[len(PREFIX):-len(SUFFIX)]),
+                                         qualifier)
 
 
 def is_loopback(host: str) -> bool:
@@ -73,8 +75,9 @@ def server_error(status: int, message: str) -> Response:
 class InvokeApi:
     """One request in, one Response out; pool runs the calls."""
 
-    def __init__(self, pool, log):
-        self.pool, self.log = pool, log
+    def __init__(self, pool, log, control=None, streams=None):
+        """control: fn.lambda_api.ControlApi; streams: fn.fnlogs.Streams."""
+        self.pool, self.log, self.control, self.streams = pool, log, control, streams
         self.tasks = set()  # Event invocations running in the background
         self._events = threading.BoundedSemaphore(MAX_EVENTS)
 
@@ -107,9 +110,12 @@ class InvokeApi:
         if request.method == "GET" and path.rstrip("/") in ("/status", "/2015-03-31/status"):
             return self._reply(request_id, 200, jsonio.dumps(self.pool.status()).encode())
         if request.method != "POST" or not (path.startswith(PREFIX) and path.endswith(SUFFIX)):
-            raise ApiError("UnknownOperationException",
-                           f"no operation at {request.method} {path}")
-        name = function_name(path)
+            answer = self.control and self.control.route(request, request_id)
+            if not answer:
+                raise ApiError("UnknownOperationException",
+                               f"no operation at {request.method} {path[:200]}")
+            return self._reply(request_id, *answer)
+        name = function_name(request.target)
         self.pool.lookup(name)
         kind = request.headers.get("x-amz-invocation-type") or "RequestResponse"
         if kind == "DryRun":
@@ -119,7 +125,7 @@ class InvokeApi:
             return self._reply(request_id, 202)
         if kind != "RequestResponse":
             raise ApiError("InvalidParameterValueException", f"invalid invocation type {kind}")
-        out = self.pool.invoke(name, request.body or b"{}", request_id)
+        out = self.call(name, request.body or b"{}", request_id)
         self.report(out)
         if out.exit_code == EXIT_BAD_REQUEST:
             message = jsonio.loads(out.payload).get("errorMessage", "")
@@ -130,6 +136,19 @@ class InvokeApi:
         if (request.headers.get("x-amz-log-type") or "None") == "Tail":
             headers.append(("X-Amz-Log-Result", base64.b64encode(out.log).decode()))
         return self._reply(request_id, 200, out.payload, headers)
+
+    def call(self, name: str, event: bytes, request_id: str):
+        """One call through the pool, its log appended to the function's stream."""
+        if self.streams is None:
+            return self.pool.invoke(name, event, request_id)
+        started, written = time.time(), []
+
+        def stream(log: bytes) -> None:
+            written.append(self.streams.append(name, log, started))
+        out = self.pool.invoke(name, event, request_id, stream=stream)
+        if not written:  # no call ran (the handler's module failed to load)
+            self.streams.append(name, self.streams.failed_start(out), started)
+        return out
 
     def report(self, out) -> None:
         """The call's REPORT line, as Lambda writes it to CloudWatch."""
@@ -144,7 +163,7 @@ class InvokeApi:
 
         def run():
             try:
-                self.report(self.pool.invoke(name, event or b"{}", request_id))
+                self.report(self.call(name, event or b"{}", request_id))
             except PycontainError as exc:
                 self.log(f"Event {request_id} for {name} failed: {exc}\n")
             except Exception:  # noqa: BLE001 - a bug: say so in the log

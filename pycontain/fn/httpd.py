@@ -12,7 +12,9 @@ What a client can make it do is bounded:
 - Transfer-Encoding with Content-Length gets 400 and close (RFC 9112 6.1 lets
   a server refuse it; a proxy in front may have framed it the other way);
 - a body over max_body (its declared length, or its chunks counted as they
-  arrive) gets 413 at once, and close: it is never held;
+  arrive) gets 413 at once, and close: it is never held; body_limit may
+  allow a route more (code uploads), and then at most max_uploads bodies
+  over max_body are held at once (429 past that);
 - a request must arrive whole within read_timeout seconds of its first byte,
   else 408 and close (slow clients); an idle connection is closed after
   keepalive_timeout seconds;
@@ -66,27 +68,31 @@ class Response:
 
 class _Conn:
     __slots__ = ("sock", "peer", "h", "state", "events", "deadline", "started", "body",
-                 "size", "request", "out", "close", "line")
+                 "size", "request", "out", "close", "line", "limit", "upload")
 
     def __init__(self, sock, peer: str):
         self.sock, self.peer = sock, peer
         self.h = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
         self.state, self.events, self.deadline, self.started = IDLE, 0, None, 0.0
         self.body, self.size, self.request, self.out, self.close = [], 0, None, None, False
-        self.line = "-"
+        self.line, self.limit, self.upload = "-", 0, False
 
 
 class HttpServer:
     """app(request) -> Response runs on a worker thread; error(status, message)
-    -> Response shapes the answers the server gives itself (400, 408, 413, 429...)."""
+    -> Response shapes the answers the server gives itself (400, 408, 413, 429...).
+    body_limit(method, target) -> None (max_body applies) or (a larger limit,
+    a function that returns the 413 Response for a body over it)."""
 
     def __init__(self, sock, app, error, log, *, workers: int, max_connections: int,
                  read_timeout: float, keepalive_timeout: float, queue_timeout: float,
-                 max_body: int, peer_ok=lambda host: True):
+                 max_body: int, peer_ok=lambda host: True, body_limit=None,
+                 max_uploads: int = 2):
         self.listener, self.app, self.error, self.log = sock, app, error, log
         self.max_connections, self.read_timeout = max_connections, read_timeout
         self.keepalive_timeout, self.queue_timeout = keepalive_timeout, queue_timeout
         self.max_body, self.peer_ok = max_body, peer_ok
+        self.body_limit, self.max_uploads, self.uploads = body_limit, max_uploads, 0
         sock.setblocking(False)
         self.sel = selectors.DefaultSelector()
         self.sel.register(sock, selectors.EVENT_READ, None)
@@ -237,8 +243,18 @@ class HttpServer:
             return self._refuse(conn, 400, "malformed HTTP request: Transfer-Encoding together "
                                            "with Content-Length (RFC 9112 section 6.1)")
         length = dict(event.headers).get(b"content-length")
-        if length is not None and int(length) > self.max_body:
-            return self._refuse(conn, 413, f"the body is over {self.max_body} bytes")
+        conn.limit, too_large = self.max_body, None
+        if self.body_limit is not None:
+            conn.limit, too_large = self.body_limit(event.method.decode(),
+                                                    event.target.decode()) or (conn.limit, None)
+        if length is not None and int(length) > conn.limit:
+            return self._refuse(conn, 413, f"the body is over {conn.limit} bytes",
+                                too_large and too_large())
+        if conn.limit > self.max_body and (length is None or int(length) > self.max_body):
+            if self.uploads >= self.max_uploads:
+                return self._refuse(conn, 429, f"{self.max_uploads} uploads over "
+                                               f"{self.max_body} bytes are in progress")
+            self.uploads, conn.upload = self.uploads + 1, True
         conn.request, conn.body, conn.size = Request(event, conn.peer), [], 0
         if conn.h.client_is_waiting_for_100_continue:
             self._send_now(conn, conn.h.send(h11.InformationalResponse(
@@ -246,8 +262,8 @@ class HttpServer:
 
     def _data(self, conn: _Conn, data) -> None:
         conn.size += len(data)
-        if conn.size > self.max_body:  # chunked: counted as it arrives
-            return self._refuse(conn, 413, f"the body is over {self.max_body} bytes")
+        if conn.size > conn.limit:  # chunked: counted as it arrives
+            return self._refuse(conn, 413, f"the body is over {conn.limit} bytes")
         conn.body.append(data)
 
     def _dispatch(self, conn: _Conn) -> None:
@@ -259,10 +275,10 @@ class HttpServer:
         queued = time.monotonic() if self.busy > self.workers.size else None
         self.workers.submit(self._work, conn, request, queued)
 
-    def _refuse(self, conn: _Conn, status: int, message: str) -> None:
+    def _refuse(self, conn: _Conn, status: int, message: str, response=None) -> None:
         """Answer a request the app will not see, then close the connection."""
         conn.close = True
-        response = self.error(status, message)
+        response = response or self.error(status, message)
         self._access(conn, response)
         self._respond(conn, response)
 
@@ -339,7 +355,13 @@ class HttpServer:
         self.idle.pop(fd, None)
         conn.sock.close()
         conn.state, conn.body, conn.request, conn.out = CLOSED, None, None, None
+        self._end_upload(conn)
         self._resume_accepting(time.monotonic())
+
+    def _end_upload(self, conn: _Conn) -> None:
+        """The large body conn held is gone (under the mutex)."""
+        if conn.upload:
+            self.uploads, conn.upload = self.uploads - 1, False
 
     def _sweep(self, now: float) -> None:
         for conn in list(self.conns.values()):
@@ -384,8 +406,10 @@ class HttpServer:
                 pass
             except OSError:
                 conn.out = None
+        request.body = b""  # a large upload's memory goes now (the worker holds request)
         with self._mutex:
             self.busy -= 1
+            self._end_upload(conn)
             if conn.state != CLOSED:
                 self._send(conn)  # what could not be sent from here, and what follows
 

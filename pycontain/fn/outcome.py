@@ -51,7 +51,9 @@ def _event_fd(event: bytes) -> int:
 
 
 class Collector:
-    """Reads the result and log pipes until the jail exits or time runs out."""
+    """Reads the result and log pipes until the jail exits or time runs out;
+    keeps the last `keep` bytes of the log."""
+    keep = LOG_TAIL
 
     def __init__(self, result_fd: int, log_fd: int, log_sink):
         self.result, self.log = bytearray(), bytearray()
@@ -67,7 +69,7 @@ class Collector:
             if self.log_sink is not None:
                 os.write(self.log_sink, data)
             self.log += data
-            del self.log[:-LOG_TAIL]
+            del self.log[:-self.keep]
         elif len(self.result) < MAX_RESULT:
             self.result += data[:MAX_RESULT - len(self.result)]
 

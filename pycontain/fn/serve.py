@@ -1,6 +1,7 @@
-"""`pycontain fn serve`: the Invoke API for every created function until
-SIGTERM or SIGINT; then in-flight calls get a grace period, every zygote
-(and with it every jail) is killed, and nothing is left behind. A server
+"""`pycontain fn serve`: the Invoke API for every created function, and
+Lambda's function API to manage them (fn.lambda_api), until SIGTERM or
+SIGINT; then in-flight calls get a grace period, every zygote (and with it
+every jail) is killed, and nothing is left behind. A server
 killed with SIGKILL leaves its calls' cgroups (its jails die with it): the
 next one removes them as it starts (fn.call_cgroups.remove_leftovers).
 
@@ -17,8 +18,10 @@ import threading
 from pycontain.errors import PycontainError
 from pycontain.fdio import readable
 from pycontain.fn.call_cgroups import limits_applied, remove_leftovers
+from pycontain.fn.fnlogs import Streams
 from pycontain.fn.gateway import InvokeApi, is_loopback, server_error
 from pycontain.fn.httpd import HttpServer
+from pycontain.fn.lambda_api import ControlApi
 from pycontain.fn.outcome import MAX_EVENT
 from pycontain.fn.zygote import SPARES
 from pycontain.fn.zygote_pool import ZygotePool
@@ -85,12 +88,15 @@ def serve(host: str = "127.0.0.1", port: int = 9000, max_concurrency: int = 64,
             sys.stderr.write(line)
             sys.stderr.flush()
     max_connections = _connections_that_fit(max_connections, max_concurrency)
-    pool = ZygotePool(max_concurrency, queue_timeout, idle_ttl, spares=spares)
-    api = InvokeApi(pool, log)
+    streams = Streams()
+    pool = ZygotePool(max_concurrency, queue_timeout, idle_ttl, spares=spares,
+                      output=streams.output)
+    control = ControlApi(max_concurrency)
+    api = InvokeApi(pool, log, control, streams)
     server = HttpServer(listener, api, server_error, log, workers=2 * max_concurrency + 8,
                         max_connections=max_connections, read_timeout=read_timeout,
                         keepalive_timeout=keepalive_timeout, queue_timeout=queue_timeout,
-                        max_body=MAX_EVENT, peer_ok=is_loopback)
+                        max_body=MAX_EVENT, peer_ok=is_loopback, body_limit=control.body_limit)
     left = remove_leftovers()  # of servers killed with SIGKILL
     stop = _stop_signals()
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # kill -USR1: where is it stuck?

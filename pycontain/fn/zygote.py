@@ -37,6 +37,8 @@ PER_CALL_RLIMITS = ("RLIMIT_CPU", "RLIMIT_NPROC")  # set by each call's child
 ZYGOTE_PROCESSES = 16 * MAX_PROCESSES  # a function's processes and threads, all its calls
                                        # (and its import) together: at most the server's own
 SPARE_WAIT = 0.05     # for a spare on its way, before a call goes through the zygote
+STREAM_KEEP = 256 * 1024  # of a call's output, for its function's log stream (Lambda's
+                          # largest log event)
 SPARES = 4            # calls' jails each zygote keeps set up ahead by default, made two
                       # at a time when only two are left (see zygote_main)
 
@@ -154,12 +156,15 @@ def _outcome(collector: Collector, pending: _Pending, deadline: float) -> tuple:
     return pending.report, b""
 
 
-def _copy_log(log_r: int, log_fd: int) -> None:
+def _copy_log(log_r: int, log_fd: int, output=None) -> None:
     """A zygote's own output (and its spares', until their call) to our log
-    fd, until every one of them has gone; a log fd that fails closes the pipe."""
+    fd (and output(data), if given), until every one of them has gone; a log
+    fd that fails closes the pipe."""
     try:
         while data := os.read(log_r, 65536):
             write_all(log_fd, data)
+            if output is not None:
+                output(data)
     except OSError:
         pass
     finally:
@@ -169,7 +174,9 @@ def _copy_log(log_r: int, log_fd: int) -> None:
 class Zygote:
     """A warm, pre-imported handler in the function's base jail."""
 
-    def __init__(self, cfg: JailConfig, log_fd: int = 2, spares: int = SPARES):
+    def __init__(self, cfg: JailConfig, log_fd: int = 2, spares: int = SPARES, output=None):
+        """output(data): also given the zygote's own output (what the handler's
+        module prints as it is imported; fn serve: the function's log stream)."""
         from pycontain.image.store import ImageStore
         started = time.monotonic()
         self.cfg = cfg
@@ -202,7 +209,7 @@ class Zygote:
         finally:
             theirs.close()
             os.close(log_w)
-        self._log_copier = threading.Thread(target=_copy_log, args=(log_r, log_fd),
+        self._log_copier = threading.Thread(target=_copy_log, args=(log_r, log_fd, output),
                                             name=f"zygote-log-{cfg.function_name}", daemon=True)
         self._log_copier.start()
         self.pid = launch.pid
@@ -325,8 +332,10 @@ class Zygote:
             raise PycontainError(f"the zygote of {self.cfg.function_name} is gone") from None
         return pending
 
-    def call(self, event: bytes, request_id: str) -> Outcome:
-        """One call in a fresh jail forked from the zygote (see module doc)."""
+    def call(self, event: bytes, request_id: str, stream=None) -> Outcome:
+        """One call in a fresh jail forked from the zygote (see module doc).
+        stream(log): given the call's whole log (its last STREAM_KEEP bytes of
+        output between START and END/REPORT), for the function's log stream."""
         cfg, out = self.cfg, Outcome(request_id=request_id)
         start = time.monotonic()
         call = {"timeout": cfg.timeout}
@@ -337,6 +346,8 @@ class Zygote:
         group, join_fds = self.cgroups.take() if self.cgroups else (None, [])
         pending, collector = with_call_fds(lambda fds: self._send(call, list(fds) + join_fds),
                                            head + event)
+        if stream is not None:
+            collector.keep = STREAM_KEEP
         try:
             report, result = _outcome(collector, pending, start + cfg.timeout + GRACE)
         finally:
@@ -356,7 +367,12 @@ class Zygote:
         if self._first.acquire(blocking=False):  # Lambda reports the init on the first call
             lines = lines.replace(b"\tLimits:", f"\tInit Duration: {self.init_ms:.2f} ms"
                                   "\tLimits:".encode())
-        out.log = bytes(header + collector.log + lines)[-LOG_TAIL:]
+        if collector.log and not collector.log.endswith(b"\n"):
+            collector.log += b"\n"  # END on a line of its own, as Lambda's
+        log = bytes(header + collector.log + lines)
+        out.log = log[-LOG_TAIL:]
+        if stream is not None:
+            stream(log)
         return out
 
     def kill(self) -> None:

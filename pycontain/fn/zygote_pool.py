@@ -34,11 +34,14 @@ class _Entry:
 
 class ZygotePool:
     def __init__(self, max_concurrency: int = 64, queue_timeout: float = 10.0,
-                 idle_ttl: float = 600.0, log_fd: int = 2, spares: int = SPARES):
+                 idle_ttl: float = 600.0, log_fd: int = 2, spares: int = SPARES,
+                 output=None):
+        """output(name) -> what is given function name's zygote's own output
+        (see Zygote), or None."""
         self.max_concurrency, self.queue_timeout, self.idle_ttl = (
             max_concurrency, queue_timeout, idle_ttl)
         self.spares = spares  # call jails each zygote keeps set up ahead
-        self.log_fd = log_fd
+        self.log_fd, self.output = log_fd, output
         self._slots = threading.BoundedSemaphore(max_concurrency)
         self._entries, self._lock = {}, threading.Lock()
         self._retired = []  # replaced zygotes, killed once their calls are done
@@ -53,15 +56,17 @@ class ZygotePool:
         """Raise ResourceNotFoundException unless function name exists."""
         functions.get(name)
 
-    def _version(self, name: str) -> int:
+    def _version(self, name: str) -> tuple:
+        """What changes whenever the function's config.json is written (a new
+        file each time: two writes within one clock tick differ in inode)."""
         try:
-            return os.stat(os.path.join(self._functions_dir, functions.validate_name(name),
-                                        "config.json")).st_mtime_ns
+            st = os.stat(os.path.join(self._functions_dir, functions.validate_name(name),
+                                      "config.json"))
         except FileNotFoundError:
-            raise PycontainError(f"ResourceNotFoundException: Function not found: {name}") \
-                from None
+            raise functions.not_found(name) from None
+        return st.st_mtime_ns, st.st_ino, st.st_size
 
-    def _acquire(self, name: str, entry: _Entry, version: int) -> Zygote:
+    def _acquire(self, name: str, entry: _Entry, version: tuple) -> Zygote:
         """The function's current, live zygote (started or replaced if need be,
         version being its config's), counted as in use by one more call."""
         with entry.lock:
@@ -72,7 +77,8 @@ class ZygotePool:
                 if old is not None:
                     self._retire(old)
                 entry.zygote, entry.version = None, version
-                entry.zygote = Zygote(functions.jail_config(name), self.log_fd, self.spares)
+                entry.zygote = Zygote(functions.jail_config(name), self.log_fd, self.spares,
+                                      self.output and self.output(name))
             entry.in_flight += 1
             entry.calls += 1
             entry.zygote.users += 1
@@ -94,8 +100,9 @@ class ZygotePool:
             with self._lock:
                 self._retired.append(zygote)
 
-    def invoke(self, name: str, event: bytes, request_id: str = "") -> Outcome:
-        """Run one call of function name in a fresh jail forked from its zygote."""
+    def invoke(self, name: str, event: bytes, request_id: str = "", stream=None) -> Outcome:
+        """Run one call of function name in a fresh jail forked from its zygote
+        (stream: see Zygote.call)."""
         request_id = request_id or new_request_id()
         if self.closing:
             raise PycontainError("ServiceException: the server is shutting down")
@@ -116,7 +123,7 @@ class ZygotePool:
                 if zygote.init_error is not None:
                     return Outcome(request_id=request_id, payload=zygote.init_error,
                                    function_error="Unhandled", exit_code=EXIT_FUNCTION_ERROR)
-                return zygote.call(event, request_id)
+                return zygote.call(event, request_id, stream)
             finally:
                 self._release(entry, zygote)
         finally:
@@ -134,7 +141,8 @@ class ZygotePool:
             def free():
                 return entry.limit is None or entry.in_flight_reserved < entry.limit
             waited = not free()
-            if waited and not entry.reserved.wait_for(free, timeout=self.queue_timeout):
+            if waited and (entry.limit == 0 or  # throttled altogether: no use waiting
+                           not entry.reserved.wait_for(free, timeout=self.queue_timeout)):
                 raise PycontainError(
                     "TooManyRequestsException: Rate Exceeded. (function "
                     f"{name}'s reserved concurrency of {entry.limit} is in use)")
