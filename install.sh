@@ -11,7 +11,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 PACKAGES=(python3 python3-venv python3-dev gcc libc6-dev busybox-static
-          libseccomp-dev libcap-dev uidmap iproute2 nftables runc bubblewrap skopeo umoci docker-registry
+          libseccomp-dev libcap-dev uidmap iproute2 nftables runc bubblewrap skopeo umoci
+          docker-registry dnsmasq-base  # dnsmasq-base: the DNS server of user networks
           apache2-utils awscli)  # awscli: the AWS CLI version 2, for the fn serve tests
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -23,7 +23,8 @@ class BuildWithInit(build_py):
 
 
 setup(
-    cffi_modules=["csrc/build_native.py:ffibuilder", "csrc/build_seccomp.py:ffibuilder"],
+    cffi_modules=["csrc/build_native.py:ffibuilder", "csrc/build_seccomp.py:ffibuilder",
+                  "csrc/build_nftables.py:ffibuilder"],
     cmdclass={"build_py": BuildWithInit},
     scripts=["bin/pycontain", "bin/pycontain-runc"],
 )
