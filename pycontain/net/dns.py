@@ -4,7 +4,7 @@ network's gateway address, port 53.
     <network dir>/dns/hosts/containers   address, name, host name, aliases of
                                          every container on the network (what
                                          hosts.sync writes into /etc/hosts too)
-    <network dir>/dns/dnsmasq.pid, .log, .err
+    <network dir>/dns/dnsmasq.pid, dnsmasq.err (what it said if it failed to start)
 
 dnsmasq answers A and PTR queries from that file, which it re-reads whenever
 it changes (--hostsdir watches the directory with inotify; the file is
@@ -56,7 +56,7 @@ def running(definition: dict) -> int:
 
 def _command(definition: dict, directory: str) -> list:
     return ["dnsmasq", "--conf-file=/dev/null", "--no-hosts", f"--hostsdir={directory}/hosts",
-            f"--pid-file={directory}/dnsmasq.pid", f"--log-facility={directory}/dnsmasq.log",
+            f"--pid-file={directory}/dnsmasq.pid", "--log-facility=/dev/null",
             f"--listen-address={definition['gateway']}", "--bind-interfaces",
             "--domain-needed", "--no-negcache",
             # root: the hosts file lies under pycontain's 0700 data root

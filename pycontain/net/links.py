@@ -10,7 +10,7 @@ import os
 from pycontain import native
 from pycontain.errors import PycontainError
 
-NO_DEVICE = "Cannot find device"
+NO_DEVICE = ("Cannot find device", "No such device")  # the latter: gone meanwhile
 
 
 def _spawn_ip(lines: list, force: bool) -> tuple:
@@ -41,17 +41,17 @@ def _spawn_ip(lines: list, force: bool) -> tuple:
     return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), stderr
 
 
-def _ip(lines: list, ignore: str = "") -> None:
-    """Run the commands; an error whose message contains `ignore` is not one
-    (with `ignore`, every command runs even after one failed)."""
+def _ip(lines: list, ignore: tuple = ()) -> None:
+    """Run the commands; an error whose message contains one of `ignore` is
+    not one (with `ignore`, every command runs even after one failed)."""
     code, stderr = _spawn_ip(lines, force=bool(ignore))
-    errors = [ln for ln in stderr.splitlines()
-              if ln.strip() and not (ignore and ignore in ln) and not ln.startswith("Command failed")]
+    errors = [ln for ln in stderr.splitlines() if ln.strip() and not ln.startswith(
+        "Command failed") and not any(text in ln for text in ignore)]
     if code != 0 and (errors or not ignore):
         raise PycontainError("cannot set up the network: " + (errors or ["ip failed"])[0])
 
 
-def _ip_in(pid: int, lines: list, ignore: str = "") -> None:
+def _ip_in(pid: int, lines: list, ignore: tuple = ()) -> None:
     """_ip from inside pid's network namespace."""
     own = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
