@@ -116,10 +116,31 @@ def existing(names) -> list:
     return [n for n in names if n in present]
 
 
+def _await_own_namespace(pid: int, timeout: float = 5.0) -> None:
+    """Wait until pid is in a network namespace other than ours: a container's
+    first process creates its namespaces itself just after it is forked
+    (oci.process), and a veth peer sent to it before would land here."""
+    import time
+    ours = os.stat("/proc/thread-self/ns/net").st_ino
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if os.stat(f"/proc/{pid}/ns/net").st_ino != ours:
+                return
+        except FileNotFoundError:
+            raise PycontainError("the container's process exited before its network was "
+                                 "set up") from None
+        if time.monotonic() > deadline:
+            raise PycontainError("the container's process did not create its network "
+                                 "namespace in time")
+        time.sleep(0.0002)
+
+
 def plug_veth(pid: int, veth: str, ifname: str, mac: str, bridge: str, address: str,
               prefix: int, gateway: str | None) -> None:
     """A veth pair: `veth` on the bridge, its peer `ifname` (MAC `mac`) in pid's
     network namespace with address/prefix, up, and (if gateway) the default route."""
+    _await_own_namespace(pid)
     _ip([f"link add {veth} master {bridge} up type veth peer name {ifname} address {mac} "
          f"netns {pid}",
          f"link set {veth} type bridge_slave hairpin on"])  # hairpin: reach own published ports
