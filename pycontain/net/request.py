@@ -1,4 +1,6 @@
 """What a new container asks of the network, checked before anything is created."""
+import os
+
 from pycontain.errors import PycontainError
 from pycontain.net import config, ports
 
@@ -33,6 +35,9 @@ def network_request(opts, image_cfg: dict):
             raise PycontainError(f"--ip and --network-alias need a user network, not "
                                  f"--network {opts.network}")
         return None
+    if os.geteuid() != 0:
+        raise PycontainError(f"--network {opts.network}: bridge networks (and so -p/-P) need "
+                             "root; rootless containers have --network none or host")
     definition = config.load(opts.network)  # an unknown network fails here, before anything exists
     if (opts.ip or opts.network_aliases) and opts.network == config.DEFAULT:
         raise PycontainError("--ip and --network-alias are supported on user networks only "
