@@ -43,6 +43,8 @@ def test_dns_answers_names_aliases_and_addresses(npc):
         npc.out("run", "-d", "--name", "user-service", "--network", "shop", "--network-alias",
                 "users", "--network-alias", "accounts", "busybox", "sleep", "60")
         address = "10.55.0.2"
+        (member,) = json.loads(npc.out("network", "inspect", "shop"))[0]["Containers"].values()
+        assert member["IPv4Address"] == address and member["Aliases"] == ["users", "accounts"]
         resolv = npc.out("run", "--rm", "--network", "shop", "busybox", "cat", "/etc/resolv.conf")
         assert "nameserver 10.55.0.1\n" in resolv
         for name in ("user-service", "users", "accounts"):
