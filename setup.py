@@ -47,7 +47,8 @@ class BuildWithLauncher(build_scripts):
 
 
 setup(
-    cffi_modules=["csrc/build_native.py:ffibuilder", "csrc/build_seccomp.py:ffibuilder"],
+    cffi_modules=["csrc/build_native.py:ffibuilder", "csrc/build_seccomp.py:ffibuilder",
+                  "csrc/build_nftables.py:ffibuilder"],
     cmdclass={"build_py": BuildWithInit, "build_scripts": BuildWithLauncher},
     scripts=["bin/pycontain", "bin/pycontain-runc"],
 )

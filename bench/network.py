@@ -2,22 +2,30 @@
 """Networking costs, measured inside a private network namespace (the host's
 network is never touched): run as root, bench/network.py [ROUNDS].
 
-1. Start latency: `run --rm --network bridge busybox true` (the bridge created
-   and removed every time, and with the bridge kept up by another container)
-   vs `--network none`.
+1. Start latency: `run --rm -p 8080:80 busybox true` (no --network: the
+   default bridge network) and `run --rm --network bridge busybox true` vs
+   `--network none`, each run once the previous one's veth pair is gone (the
+   kernel deletes it with the container's namespace, after `run` returned),
+   and -p back to back, paying that deletion; podman's `run --rm -p 8080:80`
+   (runc, netavark, inside the same private network namespace) vs its
+   `--network none`.
 2. First byte of an HTTP answer from busybox httpd: through the published port
    127.0.0.1:HOSTPORT (nftables DNAT), directly to the container's address, and
    through a minimal userspace proxy (a thread per connection, what docker-proxy
    does) for comparison.
 """
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import threading
 import time
 
-from common import PYCONTAIN, measure, print_table, time_once
+from common import PYCONTAIN, REPO, measure, print_table, time_once
+
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+from runc.callers import Podman  # noqa: E402  (the harness the tests use)
 
 INNER = "PYCONTAIN_BENCH_NETNS"
 HTTPD = "mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 80 -h /www"
@@ -73,6 +81,17 @@ def start_proxy(target: tuple) -> socket.socket:
     return listener
 
 
+def settle() -> None:
+    """Wait (untimed) until the last run's veth pair is gone: the kernel
+    removes it with the container's network namespace just after `run`
+    returns, and that work would otherwise slow whichever run comes next."""
+    for _ in range(1000):
+        with open("/proc/net/dev") as f:
+            if "veth" not in f.read():
+                return
+        time.sleep(0.002)
+
+
 def wait_for(address: tuple) -> None:
     for _ in range(100):
         try:
@@ -83,25 +102,62 @@ def wait_for(address: tuple) -> None:
     raise RuntimeError(f"{address} never answered")
 
 
+def podman_samples(rounds: int) -> dict:
+    """podman run --rm (runc) with --network none and with -p 8080:80 (netavark:
+    its bridge and firewall rules go into this private network namespace)."""
+    if not shutil.which("podman"):
+        print("podman is not installed: its rows are left out")
+        return {}
+    podman = Podman(f"pycontain-bench-podman-{os.getpid()}")
+    try:
+        archive = podman.dir / "busybox.tar"
+        subprocess.run([PYCONTAIN, "save", "-o", archive, "busybox"], check=True)
+        podman("load", "-i", archive)
+        base = [("runc" if arg.endswith("pycontain-runc") else arg) for arg in podman.base]
+        flags = [f for f in podman.run_flags if f not in ("--network", "none")]
+        cases = {
+            "podman run --rm --network none busybox true": lambda: time_once(
+                [*base, "run", "--rm", *podman.run_flags, "busybox", "true"]),
+            "podman run --rm -p 8080:80 busybox true": lambda: time_once(
+                [*base, "run", "--rm", "-p", "8080:80", *flags, "busybox", "true"]),
+        }
+        return measure(cases, rounds)
+    finally:
+        podman.cleanup()
+
+
 def main() -> None:
     if os.environ.get(INNER) != "1":
         reexec_in_private_netns()
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 30
     run = [PYCONTAIN, "run", "--rm"]
+
+    def start(*args):
+        def timed():
+            settle()
+            return time_once(run + [*args, "busybox", "true"])
+        return timed
     start_cases = {
-        "run --rm --network none busybox true": lambda: time_once(
-            run + ["--network", "none", "busybox", "true"]),
-        "run --rm --network bridge busybox true": lambda: time_once(
-            run + ["--network", "bridge", "busybox", "true"]),
+        "run --rm --network none busybox true": start("--network", "none"),
+        "run --rm -p 8080:80 busybox true": start("-p", "8080:80"),
+        "run --rm --network bridge busybox true": start("--network", "bridge"),
     }
     samples = measure(start_cases, rounds)
+    back_to_back = run + ["-p", "8080:80", "busybox", "true"]
+    samples["... -p, back to back (no settling)"] = measure(
+        {"": lambda: time_once(back_to_back)}, rounds)[""]
+    pod = podman_samples(rounds)
     web = pycontain("run", "-d", "--network", "bridge", "-p", "8080:80", "busybox", "sh", "-c",
                     HTTPD)
     try:
-        samples["... bridge, with the bridge already up"] = measure(
-            {"": start_cases["run --rm --network bridge busybox true"]}, rounds)[""]
         print_table(samples, "run --rm --network none busybox true",
                     f"Start latency, {rounds} interleaved rounds")
+        if pod:
+            print_table(pod, "podman run --rm --network none busybox true",
+                        f"podman (runc), {rounds} interleaved rounds")
+            print_table({**pod, "pycontain run --rm -p 8080:80": samples[
+                "run --rm -p 8080:80 busybox true"]}, "podman run --rm -p 8080:80 busybox true",
+                "pycontain -p against podman -p")
         address = pycontain("network", "inspect", "bridge").split('"IPv4Address": "')[1]
         direct = (address.split('"')[0], 80)
         wait_for(("127.0.0.1", 8080))

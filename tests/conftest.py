@@ -162,10 +162,37 @@ def netns():
         subprocess.run(["ip", "netns", "del", name], check=True)
 
 
+DEFAULT_BRIDGE = "pycontain0"
+DEFAULT_NAT_TABLE = "table ip pycontain-n-pycontain0"
+
+
+def net_links(pc) -> list:
+    """Names of the links in the test's network namespace."""
+    out = subprocess.run([*pc.prefix, "ip", "-o", "link"], capture_output=True, text=True).stdout
+    return [ln.split(":")[1].strip().split("@")[0] for ln in out.splitlines()]
+
+
+def dns_servers(pc) -> list:
+    """pids of the DNS servers (dnsmasq) serving networks of the test's store."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        if args[0].endswith(b"dnsmasq") and any(
+                a.startswith(b"--hostsdir=" + str(pc.root / "networks").encode()) for a in args):
+            found.append(int(entry))
+    return found
+
+
 @pytest.fixture
 def npc(pc, netns):
     """`pc` running pycontain inside the test's network namespace (`npc.netns`),
-    plus a check that no bridge, veth, firewall table, lease or user network is left."""
+    plus a check that no bridge, veth, firewall table, lease, user network or
+    DNS server is left. The default network's bridge and NAT table stay, as
+    docker0 does (they go with the namespace)."""
     pc.prefix = ["nsenter", f"--net=/run/netns/{netns}"]
     pc.netns = netns
     yield pc
@@ -173,11 +200,11 @@ def npc(pc, netns):
     deadline = time.monotonic() + 5
     while True:
         left = {
-            "links": [ln.split(":")[1].strip() for ln in subprocess.run(
-                [*pc.prefix, "ip", "-o", "link"], capture_output=True,
-                text=True).stdout.splitlines() if ln.split(":")[1].strip() != "lo"],
-            "nft": subprocess.run([*pc.prefix, "nft", "list", "tables"], capture_output=True,
-                                  text=True).stdout.split(),
+            "links": [name for name in net_links(pc) if name not in ("lo", DEFAULT_BRIDGE)],
+            "nft": [t for t in subprocess.run([*pc.prefix, "nft", "list", "tables"],
+                                              capture_output=True, text=True).stdout.splitlines()
+                    if t != DEFAULT_NAT_TABLE],
+            "dnsmasq": dns_servers(pc),
             "leases": [str(p) for p in networks.glob("*/leases.json") if p.read_text() != "{}"],
             "networks": sorted(p.name for p in networks.glob("*") if p.name != "bridge"),
         }

@@ -28,12 +28,20 @@ RUN_FLAGS = (
     (("--entrypoint",), "entrypoint", VALUE, "Override the image's entrypoint."),
     (("--read-only",), "read_only", FLAG, "Mount the container's root read-only."),
     (("--network", "--net"), "network", VALUE,
-     "Network: none (default; $PYCONTAIN_NETWORK changes it), bridge, host or a user "
-     "network's name."),
+     "Network: none (default; bridge with -p/-P; $PYCONTAIN_NETWORK changes the default), "
+     "bridge, host or a user network's name."),
     (("-p", "--publish"), "publish", MULTI,
      "Publish a port: [IP:][HOSTPORT:]CONTAINERPORT[/tcp|/udp]."),
     (("-P", "--publish-all"), "publish_all", FLAG, "Publish every exposed port on a free host port."),
     (("--expose",), "expose", MULTI, "Expose a port (PORT[/PROTO]) for -P."),
+    (("--ip",), "ip", VALUE, "IPv4 address on a user network (default: the lowest free one)."),
+    (("--network-alias",), "network_aliases", MULTI,
+     "Another name the container has on its user network (DNS and /etc/hosts)."),
+    (("--add-host",), "add_hosts", MULTI,
+     "Add NAME:ADDRESS to /etc/hosts (ADDRESS host-gateway: the network's gateway)."),
+    (("--dns",), "dns", MULTI, "Name server for /etc/resolv.conf (replaces the default ones)."),
+    (("--dns-search",), "dns_search", MULTI, "Search domain for /etc/resolv.conf ('.': none)."),
+    (("--dns-option",), "dns_options", MULTI, "resolv.conf option (e.g. ndots:2)."),
     (("--pull",), "pull", VALUE,
      "Pull the image: missing (default; only names with a registry host), always, never."),
     (("--init",), "init", FLAG, "Run a tiny init as PID 1 that reaps zombies and forwards signals."),
@@ -62,7 +70,8 @@ def make_options(values: dict, image: str, command) -> RunOptions:
     """RunOptions from parsed flag values; validates what the table cannot."""
     values = {k: (list(v) if isinstance(v, tuple) else v)
               for k, v in values.items() if v is not None}
-    values.setdefault("network", os.environ.get("PYCONTAIN_NETWORK") or "none")
+    default = "bridge" if values.get("publish") or values.get("publish_all") else "none"
+    values.setdefault("network", os.environ.get("PYCONTAIN_NETWORK") or default)
     opts = RunOptions(image=image, command=list(command), **values)
     if opts.pull not in PULL_POLICIES:
         raise PycontainError(f"invalid --pull {opts.pull!r}: use " + ", ".join(PULL_POLICIES))

@@ -60,13 +60,23 @@ def create(opts: RunOptions):
         "store": store_root,
         "lower": [os.path.relpath(d, store_root) for d in image.layer_dirs],
     }
-    if opts.network not in ("none", "host") or opts.publish or opts.publish_all:
+    net = None
+    if opts.network not in ("none", "host") or opts.publish or opts.publish_all \
+            or opts.ip or opts.network_aliases:
         from pycontain.net.request import network_request
-        meta["net"] = network_request(opts, image.config.get("config") or {})
+        net = meta["net"] = network_request(opts, image.config.get("config") or {})
+    extra_hosts = []
+    if opts.add_hosts or opts.dns or opts.dns_search or opts.dns_options:
+        from pycontain.engine.hostfiles import check_dns_options, extra_hosts as parse_hosts
+        check_dns_options(opts)
+        extra_hosts = parse_hosts(opts.add_hosts, net["gateway"] if net else "")
+        if net:
+            net["extra_hosts"] = extra_hosts
     ctr = state.create_record(cid, meta)
     try:
         hostname = os.uname().nodename if opts.network == "host" else (opts.hostname or cid[:12])
-        etc = write_host_files(ctr.dir, hostname, opts.network)
+        etc = write_host_files(ctr.dir, hostname, opts.network, opts,
+                               [net["dns"]] if net and net["dns"] else [], extra_hosts)
         spec = build_spec(image.config.get("config") or {}, image.layer_dirs,
                           opts.replace(hostname=hostname),
                           cid, etc, INIT_BINARY)

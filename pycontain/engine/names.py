@@ -25,7 +25,7 @@ def validate(name: str) -> str:
     return name
 
 
-def validate_hostname(name: str) -> str:
+def validate_hostname(name: str, flag: str = "--hostname") -> str:
     """An RFC 1123 host name: labels of letters, digits and '-' (not first or
     last), each 1-63 long, joined by dots; at most 64 characters in all (the
     kernel's limit). It goes into /etc/hosts and $HOSTNAME as it is."""
@@ -33,6 +33,6 @@ def validate_hostname(name: str) -> str:
     if len(name) > HOSTNAME_MAX or not all(
             0 < len(label) <= 63 and set(label) <= LABEL_CHARS and "-" not in (label[0], label[-1])
             for label in labels):
-        raise PycontainError(f"invalid --hostname {name!r}: use letters, digits, '-' and '.' "
+        raise PycontainError(f"invalid {flag} {name!r}: use letters, digits, '-' and '.' "
                              f"(RFC 1123), at most {HOSTNAME_MAX} characters")
     return name

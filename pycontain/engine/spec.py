@@ -24,6 +24,8 @@ class RunOptions(Record):
         "cpu_shares": None, "cpuset_cpus": None, "pids_limit": None, "ulimits": [],
         "cap_add": [], "cap_drop": [], "privileged": False, "security_opt": [], "devices": [],
         "pull": "missing",
+        "add_hosts": [], "dns": [], "dns_search": [], "dns_options": [], "ip": None,
+        "network_aliases": [],
     }
     __slots__ = tuple(FIELDS)
 

@@ -63,7 +63,7 @@ def create(name: str, subnet: str | None = None, masquerade: bool = True) -> dic
 def _containers(name: str) -> dict:
     return {v["cid"]: {"Name": v["name"], "IPv4Address": address,
                        "MacAddress": v.get("mac", ""), "Interface": v["ifname"],
-                       "HostVeth": v["veth"]}
+                       "HostVeth": v["veth"], "Aliases": v.get("aliases", [])}
             for address, v in ipam.leases(name).items()}
 
 
@@ -91,7 +91,8 @@ def remove(name: str) -> None:
         if users:
             raise PycontainError(f"network {name} is in use by container(s) {', '.join(users)}: "
                                  "remove or disconnect them first")
-        from pycontain.net import links
+        from pycontain.net import dns, links
+        dns.stop(definition)
         links.delete_link(definition["bridge"])
         firewall.delete_table(firewall.network_table(definition["bridge"]))
         config.delete(name)
@@ -110,8 +111,9 @@ def _running(ref: str):
 def connect(network: str, ref: str) -> dict:
     ctr = _running(ref)
     hostname = read_json(ctr.path("config.json")).get("hostname") or ctr.id[:12]
+    extra = {"extra_hosts": (ctr.meta.get("net") or {}).get("extra_hosts", [])}
     return attachment.connect(ctr.id, ctr.name, hostname, ctr.state.pid, network,
-                              default_route=False)
+                              default_route=False, extra=extra)
 
 
 def disconnect(network: str, ref: str) -> None:

@@ -1,9 +1,13 @@
 """Connecting one container to one bridge network, and undoing it.
 
 Everything that touches a network's bridge or leases happens under that
-network's lock: the address is leased, the bridge created if needed, the veth
-pair plugged in, the hosts files synced; on the way out the lease goes, the
-veth goes, and the bridge (and its NAT table) go once no container is left.
+network's lock: the address is leased, the bridge (with its NAT table and, on
+a user network, its DNS server) created if needed, the veth pair plugged in,
+the hosts files synced; on the way out the lease goes and the hosts files are
+synced again. The bridge stays until `network rm` (as docker0 does): deleting
+a link costs the kernel 20-60 ms, more than a container start. A container
+that exited takes its veth pair with its network namespace; only a running
+one (`network disconnect`) has its interface deleted here.
 """
 from pycontain.net import config, firewall, hosts, ipam
 
@@ -20,38 +24,31 @@ def next_ifname(cid: str) -> str:
     return next(f"eth{i}" for i in range(len(used) + 1) if f"eth{i}" not in used)
 
 
-def _teardown_if_unused(definition: dict) -> None:
-    """Remove the bridge and its NAT table once no container is on it."""
-    from pycontain.net import links
-    if not ipam.leases(definition["name"]):
-        links.delete_link(definition["bridge"])
-        if definition.get("masquerade"):
-            firewall.delete_table(firewall.network_table(definition["bridge"]))
-
-
 def connect(cid: str, name: str, hostname: str, pid: int, network: str,
-            default_route: bool = True) -> dict:
-    """Plug the container (first process pid) into network; return its lease."""
-    import ipaddress
-    from pycontain.net import links
+            default_route: bool = True, extra: dict | None = None, wanted: str = "") -> dict:
+    """Plug the container (first process pid) into network; return its lease.
+    extra: more of the lease (aliases, extra_hosts); wanted: an address (--ip)."""
+    from pycontain.net import dns, links
     definition = config.load(network)
     ifname = next_ifname(cid)
     lease = {"cid": cid, "name": name, "hostname": hostname, "veth": veth_name(cid, ifname),
-             "ifname": ifname}
+             "ifname": ifname, **(extra or {})}
     with ipam.locked(network):
         created = links.ensure_bridge(definition)
         if created:
             firewall.set_network_rules(definition)
-        address = ipam.allocate(definition, lease)
+        address = ipam.allocate(definition, lease, wanted)
         try:
             links.plug_veth(pid, lease["veth"], ifname, lease["mac"], definition["bridge"],
-                            address, ipaddress.ip_network(definition["subnet"]).prefixlen,
+                            address, links.prefix_length(definition),
                             definition["gateway"] if default_route else None)
             hosts.sync(definition, also=cid)
+            if definition.get("dns"):
+                dns.ensure(definition)
         except BaseException:
             ipam.release(network, cid)
-            links.delete_link(lease["veth"])
-            _teardown_if_unused(definition)
+            links.delete_links(lease["veth"])
+            hosts.sync(definition)
             raise
     return dict(lease, address=address, network=network, subnet=definition["subnet"],
                 gateway=definition["gateway"])
@@ -60,14 +57,12 @@ def connect(cid: str, name: str, hostname: str, pid: int, network: str,
 def disconnect(cid: str, network: str, pid: int = 0) -> list:
     """Unplug the container from network (pid: still running, take its
     interface out); return the leases it held there."""
-    from pycontain.net import links
     definition = config.load(network)
     with ipam.locked(network):
         gone = ipam.release(network, cid)
         for lease in gone:
             if pid:
+                from pycontain.net import links
                 links.unplug_in(pid, lease["ifname"])
-            links.delete_link(lease["veth"])
         hosts.sync(definition, also=cid if pid else "")
-        _teardown_if_unused(definition)
     return gone

@@ -10,25 +10,37 @@
                               from the same subnet (their replies must come back
                               through the host to be un-NATed)
 """
-import subprocess
-
 from pycontain.errors import PycontainError
 
 NETWORK_PREFIX = "pycontain-n-"
 CONTAINER_PREFIX = "pycontain-c-"
+_ctx = []  # one libnftables context per process, made on first use
 
 
-def _nft(script: str, missing_ok: bool = False) -> None:
-    try:
-        result = subprocess.run(["nft", "-f", "-"], input=script, capture_output=True, text=True)
-    except FileNotFoundError:
-        raise PycontainError("nftables is needed for bridge networks and published ports: "
-                             "install it (apt-get install nftables)") from None
-    if result.returncode != 0:
-        if missing_ok and "No such file or directory" in result.stderr:
-            return
-        first = (result.stderr.strip().splitlines() or ["unknown error"])[0]
+def _context():
+    """(lib, ffi, context): libnftables, loaded in-process (see csrc/build_nftables.py)."""
+    if not _ctx:
+        from pycontain._nftables import ffi
+        try:
+            lib = ffi.dlopen("libnftables.so.1")
+        except OSError:
+            raise PycontainError("nftables is needed for bridge networks and published ports: "
+                                 "install it (apt-get install nftables)") from None
+        ctx = lib.nft_ctx_new(0)
+        lib.nft_ctx_buffer_output(ctx)
+        lib.nft_ctx_buffer_error(ctx)
+        _ctx.append((lib, ffi, ctx))
+    return _ctx[0]
+
+
+def _nft(script: str) -> str:
+    """Run an nft script as one transaction (all of it or nothing); its output."""
+    lib, ffi, ctx = _context()
+    if lib.nft_run_cmd_from_buffer(ctx, script.encode()) != 0:
+        error = ffi.string(lib.nft_ctx_get_error_buffer(ctx)).decode(errors="replace")
+        first = (error.strip().splitlines() or ["unknown error"])[0]
         raise PycontainError(f"cannot set firewall rules: {first}")
+    return ffi.string(lib.nft_ctx_get_output_buffer(ctx)).decode(errors="replace")
 
 
 def _replace_table(name: str, body: str) -> None:
@@ -37,7 +49,8 @@ def _replace_table(name: str, body: str) -> None:
 
 
 def delete_table(name: str) -> None:
-    _nft(f"delete table ip {name}\n", missing_ok=True)
+    """Remove table ip NAME if it exists (adding it first makes that one transaction)."""
+    _nft(f"add table ip {name}\ndelete table ip {name}\n")
 
 
 def network_table(bridge: str) -> str:
@@ -80,9 +93,6 @@ def set_port_rules(cid: str, ports: list, address: str, subnet: str) -> None:
 
 def tables() -> list:
     """Names of pycontain's tables in this network namespace."""
-    try:
-        out = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
-    except FileNotFoundError:
-        return []
+    out = _nft("list tables\n")
     names = [ln.split()[-1] for ln in out.splitlines() if ln.startswith("table ip ")]
-    return [n for n in names if n.startswith(("pycontain-n-", "pycontain-c-"))]
+    return [n for n in names if n.startswith((NETWORK_PREFIX, CONTAINER_PREFIX))]

@@ -1,31 +1,35 @@
 """/etc/hosts of containers on bridge networks, kept in sync from the leases.
 
-A container's hosts file lists localhost, its own address(es) with its host
-name and name, and, for each network with name resolution (user networks),
-every other container on it by name and host name. The file is bind-mounted
-into the container, so it is rewritten in place (same inode), never replaced.
+A container's hosts file lists localhost, its --add-host entries, its own
+address(es) with its host name and name, and, for each network with name
+resolution (user networks), every other container on it by name, host name
+and --network-alias. The file is bind-mounted into the container, so it is
+rewritten in place (same inode), never replaced. The network's DNS server
+(pycontain.net.dns) gets the same names from the same leases.
 """
 import os
 
 from pycontain.engine import state
-from pycontain.engine.hostfiles import HOSTS
+from pycontain.engine.hostfiles import hosts_line, hosts_text
 from pycontain.net import config, ipam
 
 
-def _line(address: str, *names: str) -> str:
-    return address + "\t" + " ".join(dict.fromkeys(n for n in names if n)) + "\n"
+def peer_line(address: str, lease: dict) -> str:
+    """How other containers (and the DNS server) know a container."""
+    return hosts_line(address, lease["name"], lease["hostname"], *lease.get("aliases", ()))
 
 
 def render(cid: str, memberships: dict) -> str:
     """memberships: network definition name -> (definition, leases)."""
-    own, peers = [], []
+    own, peers, extra = [], [], []
     for definition, table in memberships.values():
         for address, lease in table.items():
             if lease["cid"] == cid:
-                own.append(_line(address, lease["hostname"], lease["name"]))
+                own.append(hosts_line(address, lease["hostname"], lease["name"]))
+                extra = extra or lease.get("extra_hosts", [])
             elif definition.get("dns"):
-                peers.append(_line(address, lease["name"], lease["hostname"]))
-    return HOSTS + "".join(own) + "".join(dict.fromkeys(peers))
+                peers.append(peer_line(address, lease))
+    return hosts_text(extra, own, peers)
 
 
 def rewrite(cid: str) -> None:
@@ -49,6 +53,9 @@ def rewrite(cid: str) -> None:
 def sync(definition: dict, also: str = "") -> None:
     """Rewrite the hosts files of every container on the network (and of `also`)."""
     table = ipam.leases(definition["name"]) if definition.get("dns") else {}
+    if definition.get("dns"):
+        from pycontain.net import dns
+        dns.write_hosts(definition, "".join(peer_line(a, v) for a, v in table.items()))
     cids = {v["cid"] for v in table.values()}
     for cid in sorted(cids | ({also} if also else set())):
         rewrite(cid)

@@ -43,22 +43,43 @@ def _write(name: str, table: dict) -> None:
     write_json(_path(name), table, sync=False)
 
 
-def allocate(definition: dict, lease: dict) -> str:
-    """Lease the lowest free host address of the subnet; call under `locked`."""
-    import ipaddress
+def _number(address: str) -> int:
+    """A dotted IPv4 address (stored by us, so well-formed) as an integer:
+    the ipaddress module costs more to import than a lease takes."""
+    a, b, c, d = (int(x) for x in address.split("."))
+    return a << 24 | b << 16 | c << 8 | d
+
+
+def _dotted(number: int) -> str:
+    return ".".join(str(number >> shift & 255) for shift in (24, 16, 8, 0))
+
+
+def allocate(definition: dict, lease: dict, wanted: str = "") -> str:
+    """Lease `wanted` (an address in the subnet, --ip) or else the lowest free
+    host address of the subnet; call under `locked`."""
     name = definition["name"]
     table = leases(name)
     if any(v["cid"] == lease["cid"] for v in table.values()):
         raise PycontainError(f"container {lease['name']} is already connected to network {name}")
-    net = ipaddress.ip_network(definition["subnet"])
+    base, _, prefix = definition["subnet"].partition("/")
+    first, size = _number(base), 1 << (32 - int(prefix))
     taken = set(table) | {definition["gateway"]}
-    for address in net.hosts():
-        if str(address) not in taken:
-            lease["mac"] = mac_address(str(address))
-            table[str(address)] = lease
+    if wanted:
+        if not first < _number(wanted) < first + size - 1:
+            raise PycontainError(f"address {wanted} is not a host address of network {name} "
+                                 f"({definition['subnet']})")
+        if wanted in taken:
+            raise PycontainError(f"address {wanted} is already in use on network {name}")
+        candidates = [wanted]
+    else:
+        candidates = (_dotted(n) for n in range(first + 1, first + size - 1))
+    for address in candidates:
+        if address not in taken:
+            lease["mac"] = mac_address(address)
+            table[address] = lease
             _write(name, table)
-            return str(address)
-    raise PycontainError(f"network {name} has no free address left in {net}")
+            return address
+    raise PycontainError(f"network {name} has no free address left in {definition['subnet']}")
 
 
 def mac_address(address: str) -> str:
@@ -66,8 +87,7 @@ def mac_address(address: str) -> str:
     administered, as docker) then the address's four bytes. A container that
     gets a departed one's address also gets its MAC, so the neighbour entries
     its peers (and the bridge) cached for that address stay right."""
-    import ipaddress
-    return "02:42:" + ":".join(f"{b:02x}" for b in ipaddress.IPv4Address(address).packed)
+    return "02:42:" + ":".join(f"{int(b):02x}" for b in address.split("."))
 
 
 def release(name: str, cid: str) -> list:

@@ -2,7 +2,7 @@
 
 Imported for every container, so it imports nothing heavy at module level: a
 container whose record has no `net` entry (--network none or host) returns at
-once, and pyroute2 is only loaded by links when a bridge network is used.
+once, and the network modules are only loaded when a bridge network is used.
 """
 import os
 
@@ -20,7 +20,10 @@ def attach(ctr, spec: dict, pid: int) -> None:
     from pycontain.net import attachment, firewall, ports
 
     published = ports.reserve(request["ports"])
-    lease = attachment.connect(ctr.id, ctr.name, spec["hostname"], pid, request["networks"][0])
+    extra = {"aliases": request.get("aliases", []),
+             "extra_hosts": request.get("extra_hosts", [])}
+    lease = attachment.connect(ctr.id, ctr.name, spec["hostname"], pid, request["networks"][0],
+                               extra=extra, wanted=request.get("ip", ""))
     if published:
         firewall.set_port_rules(ctr.id, published, lease["address"], lease["subnet"])
     write_json(_net_file(ctr), {"ports": published}, sync=False)

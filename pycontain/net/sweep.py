@@ -13,11 +13,11 @@ def _live(cid: str) -> bool:
 
 
 def sweep() -> list:
-    """Release dead containers' leases, drop their port tables, remove unused bridges."""
+    """Release dead containers' leases and drop their port tables (bridges and
+    DNS servers belong to their networks: `network rm` removes them)."""
     names = config.names()
     if not names:
-        return []  # no network was ever used: nothing to look at (and no pyroute2 import)
-    from pycontain.net import links
+        return []  # no network was ever used: nothing to look at
     removed, live = [], {}
     for name in names:
         for address, lease in ipam.leases(name).items():
@@ -31,10 +31,4 @@ def sweep() -> list:
                 table[len(firewall.CONTAINER_PREFIX):] not in live_prefixes:
             firewall.delete_table(table)
             removed.append(f"removed firewall table {table}")
-    for definition in map(config.load, names):
-        with ipam.locked(definition["name"]):
-            if not ipam.leases(definition["name"]) and links.existing([definition["bridge"]]):
-                links.delete_link(definition["bridge"])
-                firewall.delete_table(firewall.network_table(definition["bridge"]))
-                removed.append(f"removed unused bridge {definition['bridge']}")
     return removed

@@ -244,3 +244,11 @@ def test_info_reports_rootless(rootless):
     data = json.loads(rootless.pc("info", "--format", "json").stdout)
     assert data["rootless"] is True and data["user_namespaces"] is True
     assert data["data_root"] == str(rootless.data / "pycontain")
+
+
+def test_publishing_says_it_needs_root(rootless):
+    """-p without --network asks for the default bridge, which needs root."""
+    result = rootless.pc("run", "--rm", "-p", "8080:80", "busybox", "true")
+    assert result.returncode == 125
+    assert result.stderr == ("pycontain: --network bridge: bridge networks (and so -p/-P) need "
+                             "root; rootless containers have --network none or host\n")

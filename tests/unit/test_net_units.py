@@ -87,3 +87,39 @@ def test_concurrent_first_use_of_the_default_network(store):
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
         ids = {d["id"] for d in pool.map(lambda _: config.load("bridge"), range(32))}
     assert len(ids) == 1 and config.names() == ["bridge"]
+
+
+HOST_RESOLV = ("# managed\nnameserver 127.0.0.53\nnameserver 192.0.2.1\ndomain old.test\n"
+               "search corp.test lab.test\noptions edns0 trust-ad\n")
+
+
+def test_resolv_conf_keeps_or_replaces_the_hosts_settings():
+    from pycontain.engine.hostfiles import resolv_conf
+    assert resolv_conf(HOST_RESOLV) == ("nameserver 192.0.2.1\nsearch corp.test lab.test\n"
+                                        "options edns0 trust-ad\n")
+    assert resolv_conf(HOST_RESOLV, ["10.89.0.1"]) == (
+        "nameserver 10.89.0.1\nsearch corp.test lab.test\noptions edns0 trust-ad\n")
+    assert resolv_conf(HOST_RESOLV, ["10.9.9.9"], ["."], ["ndots:2"]) == (
+        "nameserver 10.9.9.9\noptions ndots:2\n")
+    assert resolv_conf(HOST_RESOLV, loopback=True).startswith("nameserver 127.0.0.53\n")
+
+
+def test_add_host_specs():
+    from pycontain.engine.hostfiles import extra_hosts
+    assert extra_hosts(["db:10.0.0.5", "v6=fd00::1", "gw:host-gateway"], "10.88.0.1") == [
+        ["db", "10.0.0.5"], ["v6", "fd00::1"], ["gw", "10.88.0.1"]]
+    for bad in ("db", "db:", ":10.0.0.1", "d b:10.0.0.1", "db:10.0.0", "db:host-gateway"):
+        with pytest.raises(PycontainError):
+            extra_hosts([bad], "")
+
+
+def test_requested_address_is_checked_against_the_leases(store):
+    definition = config.describe("web", "10.7.0.0/24", "pcbr-x", True, dns=True)
+    config.save(definition)
+    with ipam.locked("web"):
+        assert ipam.allocate(definition, _lease(1), "10.7.0.9") == "10.7.0.9"
+        for wanted, message in (("10.7.0.9", "already in use"), ("10.7.0.255", "not a host"),
+                                ("10.7.0.1", "already in use"), ("10.8.0.3", "not a host")):
+            with pytest.raises(PycontainError, match=message):
+                ipam.allocate(definition, _lease(2), wanted)
+        assert ipam.allocate(definition, _lease(3)) == "10.7.0.2"
