@@ -43,9 +43,13 @@ def _size(text: str) -> int:
 def _resources(args) -> dict:
     res = {}
     if args.resources:
-        import json
+        from pycontain.jsonio import loads
         try:
-            res = json.load(sys.stdin if args.resources == "-" else open(args.resources))
+            if args.resources == "-":
+                res = loads(sys.stdin.buffer.read())
+            else:
+                with open(args.resources, "rb") as f:
+                    res = loads(f.read())
         except (OSError, ValueError) as exc:
             raise RuncError(f"cannot read resources {args.resources}: {exc}") from None
     for flag, (section, key, kind) in UPDATE_FLAGS.items():

@@ -13,6 +13,7 @@ import struct
 
 from pycontain.errors import PycontainError
 from pycontain.fsutil import remove_tree, write_atomic
+from pycontain.jsonio import loads
 from pycontain.oci import hooks
 from pycontain.runc import cgroup
 from pycontain.runc.state import FIFO, Container, RuncError, now_rfc3339, start_time
@@ -20,11 +21,10 @@ from pycontain.runc.state import FIFO, Container, RuncError, now_rfc3339, start_
 
 def load_bundle(bundle: str) -> tuple:
     """(absolute bundle, spec, absolute rootfs) of a bundle directory."""
-    import json
     bundle = os.path.abspath(bundle or ".")
     try:
-        with open(os.path.join(bundle, "config.json")) as f:
-            spec = json.load(f)
+        with open(os.path.join(bundle, "config.json"), "rb") as f:
+            spec = loads(f.read())
     except FileNotFoundError:
         raise RuncError(f"JSON specification file config.json not found in {bundle}") from None
     except (OSError, ValueError) as exc:
@@ -328,9 +328,8 @@ def start(root: str, cid: str, log=None) -> Container:
 
 def bundle_config(ctr: Container) -> dict:
     """The container's config.json as its bundle has it now ({} if unreadable)."""
-    import json
     try:
-        with open(os.path.join(ctr.data["bundle"], "config.json")) as f:
-            return json.load(f)
+        with open(os.path.join(ctr.data["bundle"], "config.json"), "rb") as f:
+            return loads(f.read())
     except (OSError, ValueError):
         return {}
