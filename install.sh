@@ -38,6 +38,9 @@ rm -rf build
 install -m 755 bin/pycontain .venv/bin/pycontain-main
 cc -static -Os -s -Wall -o .venv/bin/pycontain.new csrc/launcher.c csrc/plan.c csrc/call.c
 mv .venv/bin/pycontain.new .venv/bin/pycontain
+# pycontain-runc: the same launcher, which runs bin/pycontain as pycontain-runc-main
+install -m 755 bin/pycontain .venv/bin/pycontain-runc-main
+ln -sf pycontain .venv/bin/pycontain-runc
 
 for image in busybox python; do
     if ! .venv/bin/pycontain images --format json | grep -q "\"localhost/$image:latest\""; then
