@@ -4,11 +4,11 @@ before exec until `start`, as runc does it (the exec fifo).
 create: the container's init is spawned (oci.process) with the bundle's
 root used as it is; prestart/createRuntime hooks run once its namespaces
 exist; its cgroup is made at linux.cgroupsPath; `create` returns when the init
-has done everything but exec and waits on ROOT/ID/exec.fifo. start: opening
-the fifo lets the init exec. The caller (conmon, containerd's shim) reaps it.
+has done everything but exec and waits on ROOT/ID/exec.fifo. `start`
+(runc/starting.py, apart: it must load little) opens the fifo, which lets the
+init exec. The caller (conmon, containerd's shim) reaps it.
 """
 import os
-import select
 import struct
 
 from pycontain.errors import PycontainError
@@ -291,39 +291,6 @@ def _oom_score_adj(pid: int, process: dict) -> None:
     except OSError as exc:
         raise RuncError(f"cannot set oom_score_adj to {process['oomScoreAdj']}: "
                         f"{exc.strerror}") from None
-
-
-def start(root: str, cid: str, log=None) -> Container:
-    """Let a created container's init exec; run the poststart hooks."""
-    ctr = Container.load(root, cid)
-    status = ctr.status()
-    if status == "stopped":
-        raise RuncError("cannot start a container that has stopped")
-    if status != "created":
-        raise RuncError("cannot start an already running container")
-    if ctr.data.get("no_process"):
-        ctr.data["started"] = True
-        ctr.save()
-        return ctr
-    fd = os.open(ctr.path(FIFO), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
-        poller = select.poll()
-        poller.register(fd, select.POLLIN)
-        while not poller.poll(100):
-            if not ctr.alive():
-                raise RuncError("cannot start a container that has stopped")
-        if os.read(fd, 1) != b"0":
-            raise RuncError("cannot start a container that has stopped")
-    finally:
-        os.close(fd)
-        try:
-            os.unlink(ctr.path(FIFO))
-        except FileNotFoundError:
-            pass
-    spec = {"hooks": ctr.data.get("hooks")}
-    # the process was started (it may have exited already: still "running" here)
-    hooks.run(spec, "poststart", dict(ctr.oci_state(), status="running", pid=ctr.pid), log)
-    return ctr
 
 
 def bundle_config(ctr: Container) -> dict:
