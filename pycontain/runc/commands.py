@@ -127,8 +127,8 @@ def dispatch(args, root: str, log) -> int:
     except Missing:
         if command != "delete" or not args.force:
             raise
-        from pycontain.runc import manage  # as runc: a forced delete of no container is done
-        manage.remove_dir(Container(root, args.id))  # what a create cut short left, if any
+        Container(root, args.id).remove_dir()  # as runc: what a create cut short left, if any
+        return 0  # and a forced delete of no container is done
         return 0
     if command != "state":
         from pycontain.runc import manage

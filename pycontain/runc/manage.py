@@ -4,7 +4,7 @@ import os
 import time
 
 from pycontain.runc import cgroup
-from pycontain.runc.state import FIFO, STATE, Container, RuncError, all_ids
+from pycontain.runc.state import Container, RuncError, all_ids
 
 
 def _group(ctr: Container):
@@ -56,26 +56,7 @@ def delete(ctr: Container, force: bool = False, log=None) -> None:
                   dict(ctr.oci_state(), status="stopped"), log)
     if ctr.data.get("cgroup"):
         cgroup.remove(ctr.data["cgroup"]["made"], ctr.data["cgroup"]["dirs"].values())
-    remove_dir(ctr)
-
-
-def remove_dir(ctr: Container) -> None:
-    """ROOT/ID: the files the runtime puts there, then the directory; anything
-    else found in it is removed by fsutil.remove_tree (not loaded otherwise)."""
-    for name in (FIFO, STATE):
-        try:
-            os.unlink(ctr.path(name))
-        except FileNotFoundError:
-            pass
-        except OSError:
-            break
-    try:
-        os.rmdir(ctr.dir)
-    except FileNotFoundError:
-        pass
-    except OSError:
-        from pycontain.fsutil import remove_tree
-        remove_tree(ctr.dir)
+    ctr.remove_dir()
 
 
 def pause(ctr: Container, on: bool) -> None:

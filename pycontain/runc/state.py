@@ -78,6 +78,24 @@ class Container:
         from pycontain.fsutil import write_atomic
         write_atomic(self.path(STATE), marshal.dumps(self.data), sync=False)
 
+    def remove_dir(self) -> None:
+        """ROOT/ID: the files the runtime puts there, then the directory; anything
+        else found in it is removed by fsutil.remove_tree (not loaded otherwise)."""
+        for name in (FIFO, STATE):
+            try:
+                os.unlink(self.path(name))
+            except FileNotFoundError:
+                pass
+            except OSError:
+                break
+        try:
+            os.rmdir(self.dir)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            from pycontain.fsutil import remove_tree
+            remove_tree(self.dir)
+
     @property
     def pid(self) -> int:
         return self.data.get("pid", 0)
