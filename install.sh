@@ -33,9 +33,12 @@ fi
 .venv/bin/pip install -q --disable-pip-version-check "${editable[@]}" . 2>&1 | grep -v '^WARNING: Location' || true
 rm -rf build
 .venv/bin/python -I -c 'import pycontain._native' || { echo "install.sh: C extension missing" >&2; exit 1; }
-# The command: pip installed the static launcher (setup.py builds csrc/launcher.c)
-# in front of bin/pycontain, installed as pycontain-main.
-[ -x .venv/bin/pycontain-main ] || { echo "install.sh: launcher missing" >&2; exit 1; }
+# The commands: pip installed the static launcher (setup.py builds csrc/launcher.c)
+# as pycontain and pycontain-runc, in front of bin/pycontain installed as
+# pycontain-main and pycontain-runc-main.
+for main in pycontain-main pycontain-runc-main; do
+    [ -x .venv/bin/$main ] || { echo "install.sh: launcher missing ($main)" >&2; exit 1; }
+done
 
 for image in busybox python; do
     if ! .venv/bin/pycontain images --format json | grep -q "\"localhost/$image:latest\""; then

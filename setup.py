@@ -34,15 +34,20 @@ class BuildWithLauncher(build_scripts):
     """The `pycontain` command is the static launcher (csrc/launcher.c), which
     runs bin/pycontain, installed beside it as pycontain-main, with the python3
     beside it (as `python3 -I -S pycontain-main ARGS`): ~1 ms sooner than that
-    script's own sh part. pycontain-runc stays the script (it picks its module
-    by its name)."""
+    script's own sh part. pycontain-runc is the same launcher, which runs
+    pycontain-runc-main (bin/pycontain again: it picks its module by its name)."""
 
     def run(self):
         super().run()
         out = Path(self.build_dir)
-        shutil.copyfile(HERE / "bin" / "pycontain", out / "pycontain-main")  # never stale
-        (out / "pycontain-main").chmod(0o755)
+        for main in ("pycontain-main", "pycontain-runc-main"):  # never stale
+            shutil.copyfile(HERE / "bin" / "pycontain", out / main)
+            (out / main).chmod(0o755)
         _static(out / "pycontain.new", *LAUNCHER_SOURCES)
+        # the same launcher as pycontain-runc: by its name it runs pycontain-runc-main
+        shutil.copyfile(out / "pycontain.new", out / "pycontain-runc.new")
+        (out / "pycontain-runc.new").chmod(0o755)
+        (out / "pycontain-runc.new").replace(out / "pycontain-runc")
         (out / "pycontain.new").replace(out / "pycontain")
 
 

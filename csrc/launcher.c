@@ -187,7 +187,10 @@ int main(int argc, char **argv)
         return 125;
     }
     snprintf(python, sizeof python, "%s/python3", dir);
-    snprintf(script, sizeof script, "%s/pycontain-main", dir);
+    /* installed as pycontain-runc too (a link to this program): the OCI runtime's script */
+    const char *name = argc > 0 && strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+    int runc = name && strcmp(name, "pycontain-runc") == 0;
+    snprintf(script, sizeof script, "%s/%s", dir, runc ? "pycontain-runc-main" : "pycontain-main");
     char **args = calloc(argc + 4, sizeof *args);
     if (!args)
         return 125;

@@ -1,9 +1,12 @@
 """JSON for pycontain's own files, cheap to import.
 
-`import json` costs ~3.5 ms (it pulls in `re` and `enum`), which `pycontain run`
-pays before doing any work. Writing needs only this small encoder over the C
-string escaper; reading imports the real `json` when it is first needed.
+`import json` costs ~3.5 ms (it pulls in `re`, `enum` and `collections`; ~6 ms
+of a pycontain-runc `create`), which `pycontain run` pays before doing any work.
+Writing needs only this small encoder over the C string escaper; reading, only
+the C scanner of `_json`; the real `json` is imported for an invalid document's
+error message alone. (fn/runner.py, which the jail sees alone, keeps its own.)
 """
+import _json
 from _json import encode_basestring as _quote
 
 
@@ -34,6 +37,30 @@ def _wrap(open_: str, items: list, close: str, indent, level: int) -> str:
     return open_ + inner + ("," + inner).join(items) + "\n" + " " * (indent * level) + close
 
 
+class _Decoding:
+    """The settings json.JSONDecoder() hands to the C scanner."""
+    strict = True
+    object_hook = object_pairs_hook = None
+    parse_float, parse_int = float, int
+    parse_constant = {"NaN": float("nan"), "Infinity": float("inf"),
+                      "-Infinity": float("-inf")}.__getitem__
+    memo: dict = {}
+
+
+_scan = _json.make_scanner(_Decoding())
+
+
 def loads(data):
+    """json.loads(data) (str or UTF-8 bytes); ValueError with json's message if invalid."""
+    text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
+    text = text.strip(" \t\n\r")
+    try:
+        obj, end = _scan(text, 0)
+        if end == len(text):
+            return obj
+    except (StopIteration, SystemError, ValueError):
+        pass  # _json reports errors only once json.decoder is imported
+    finally:
+        _Decoding.memo.clear()
     import json
     return json.loads(data)

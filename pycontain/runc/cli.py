@@ -6,10 +6,8 @@ Errors: one line on stderr (and, with --log, in the log file: one JSON object
 with --log-format json, as podman reads it), exit status 1.
 """
 import sys
-import time
 
 from pycontain.errors import PycontainError
-from pycontain.jsonio import dumps
 from pycontain.runc.state import RuncError, default_root
 
 VERSION = "0.1.0"
@@ -25,6 +23,8 @@ class Log:
     def __call__(self, level: str, msg: str) -> None:
         if not self.path:
             return
+        import time
+        from pycontain.jsonio import dumps
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         if self.fmt == "json":
             line = dumps({"level": level, "msg": msg, "time": stamp}, indent=None)

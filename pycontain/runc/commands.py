@@ -3,7 +3,7 @@ import sys
 
 from pycontain.errors import PycontainError
 from pycontain.jsonio import dumps
-from pycontain.runc.state import Container, RuncError
+from pycontain.runc.state import Container, Missing, RuncError
 
 FEATURES = {
     "ociVersionMin": "1.0.0", "ociVersionMax": "1.0.2",
@@ -43,9 +43,13 @@ def _size(text: str) -> int:
 def _resources(args) -> dict:
     res = {}
     if args.resources:
-        import json
+        from pycontain.jsonio import loads
         try:
-            res = json.load(sys.stdin if args.resources == "-" else open(args.resources))
+            if args.resources == "-":
+                res = loads(sys.stdin.buffer.read())
+            else:
+                with open(args.resources, "rb") as f:
+                    res = loads(f.read())
         except (OSError, ValueError) as exc:
             raise RuncError(f"cannot read resources {args.resources}: {exc}") from None
     for flag, (section, key, kind) in UPDATE_FLAGS.items():
@@ -64,9 +68,10 @@ def _create_opts(args, keep_master=False):
 def _run(args, root, log) -> int:
     from pycontain.runc import lifecycle, manage
     from pycontain.runc.execproc import wait_foreground
+    from pycontain.runc.starting import start
     ctr, master = lifecycle.create(root, args.id, _create_opts(args, not args.detach), log)
     try:
-        lifecycle.start(root, args.id, log)
+        start(root, args.id, log)
     except PycontainError:
         manage.delete(Container.load(root, args.id), force=True, log=log)
         raise
@@ -103,12 +108,13 @@ def dispatch(args, root: str, log) -> int:
         raise RuncError(f"{command}: a container id is required")
     if command == "run":
         return _run(args, root, log)
-    if command in ("create", "start"):
+    if command == "create":
         from pycontain.runc import lifecycle
-        if command == "create":
-            lifecycle.create(root, args.id, _create_opts(args), log)
-        else:
-            lifecycle.start(root, args.id, log)
+        lifecycle.create(root, args.id, _create_opts(args), log)
+        return 0
+    if command == "start":
+        from pycontain.runc.starting import start
+        start(root, args.id, log)
         return 0
     if command == "exec":
         from pycontain.runc.execproc import ExecRequest, execute
@@ -116,7 +122,14 @@ def dispatch(args, root: str, log) -> int:
                           args.detach, args.pid_file, args.console_socket, args.preserve_fds,
                           args.additional_gids, args.no_new_privs, args.cap)
         return execute(root, args.id, req)
-    ctr = Container.load(root, args.id)
+    try:
+        ctr = Container.load(root, args.id)
+    except Missing:
+        if command != "delete" or not args.force:
+            raise
+        Container(root, args.id).remove_dir()  # as runc: what a create cut short left, if any
+        return 0  # and a forced delete of no container is done
+        return 0
     if command != "state":
         from pycontain.runc import manage
     if command == "state":

@@ -4,9 +4,9 @@ The process comes from --process (a process.json, as containerd's shim writes
 it) or from the container's own process with the command line's args, env,
 cwd, user and terminal. Its failure never touches the container.
 """
-import json
 import os
 
+from pycontain.jsonio import loads
 from pycontain.runc import lifecycle
 from pycontain.runc.manage import _group
 from pycontain.runc.state import Container, RuncError
@@ -23,8 +23,8 @@ class ExecRequest:
 def _process(config: dict, req: ExecRequest) -> dict:
     if req.process_file:
         try:
-            with open(req.process_file) as f:
-                process = json.load(f)
+            with open(req.process_file, "rb") as f:
+                process = loads(f.read())
         except (OSError, ValueError) as exc:
             raise RuncError(f"cannot read process file {req.process_file}: {exc}") from None
         if not isinstance(process, dict) or not process.get("args"):

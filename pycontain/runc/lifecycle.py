@@ -4,15 +4,16 @@ before exec until `start`, as runc does it (the exec fifo).
 create: the container's init is spawned (oci.process) with the bundle's
 root used as it is; prestart/createRuntime hooks run once its namespaces
 exist; its cgroup is made at linux.cgroupsPath; `create` returns when the init
-has done everything but exec and waits on ROOT/ID/exec.fifo. start: opening
-the fifo lets the init exec. The caller (conmon, containerd's shim) reaps it.
+has done everything but exec and waits on ROOT/ID/exec.fifo. `start`
+(runc/starting.py, apart: it must load little) opens the fifo, which lets the
+init exec. The caller (conmon, containerd's shim) reaps it.
 """
 import os
-import select
 import struct
 
 from pycontain.errors import PycontainError
 from pycontain.fsutil import remove_tree, write_atomic
+from pycontain.jsonio import loads
 from pycontain.oci import hooks
 from pycontain.runc import cgroup
 from pycontain.runc.state import FIFO, Container, RuncError, now_rfc3339, start_time
@@ -20,11 +21,10 @@ from pycontain.runc.state import FIFO, Container, RuncError, now_rfc3339, start_
 
 def load_bundle(bundle: str) -> tuple:
     """(absolute bundle, spec, absolute rootfs) of a bundle directory."""
-    import json
     bundle = os.path.abspath(bundle or ".")
     try:
-        with open(os.path.join(bundle, "config.json")) as f:
-            spec = json.load(f)
+        with open(os.path.join(bundle, "config.json"), "rb") as f:
+            spec = loads(f.read())
     except FileNotFoundError:
         raise RuncError(f"JSON specification file config.json not found in {bundle}") from None
     except (OSError, ValueError) as exc:
@@ -293,44 +293,10 @@ def _oom_score_adj(pid: int, process: dict) -> None:
                         f"{exc.strerror}") from None
 
 
-def start(root: str, cid: str, log=None) -> Container:
-    """Let a created container's init exec; run the poststart hooks."""
-    ctr = Container.load(root, cid)
-    status = ctr.status()
-    if status == "stopped":
-        raise RuncError("cannot start a container that has stopped")
-    if status != "created":
-        raise RuncError("cannot start an already running container")
-    if ctr.data.get("no_process"):
-        ctr.data["started"] = True
-        ctr.save()
-        return ctr
-    fd = os.open(ctr.path(FIFO), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
-        poller = select.poll()
-        poller.register(fd, select.POLLIN)
-        while not poller.poll(100):
-            if not ctr.alive():
-                raise RuncError("cannot start a container that has stopped")
-        if os.read(fd, 1) != b"0":
-            raise RuncError("cannot start a container that has stopped")
-    finally:
-        os.close(fd)
-        try:
-            os.unlink(ctr.path(FIFO))
-        except FileNotFoundError:
-            pass
-    spec = {"hooks": ctr.data.get("hooks")}
-    # the process was started (it may have exited already: still "running" here)
-    hooks.run(spec, "poststart", dict(ctr.oci_state(), status="running", pid=ctr.pid), log)
-    return ctr
-
-
 def bundle_config(ctr: Container) -> dict:
     """The container's config.json as its bundle has it now ({} if unreadable)."""
-    import json
     try:
-        with open(os.path.join(ctr.data["bundle"], "config.json")) as f:
-            return json.load(f)
+        with open(os.path.join(ctr.data["bundle"], "config.json"), "rb") as f:
+            return loads(f.read())
     except (OSError, ValueError):
         return {}

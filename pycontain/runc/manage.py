@@ -3,10 +3,7 @@ ps, update, list."""
 import os
 import time
 
-from pycontain.fsutil import remove_tree
-from pycontain.jsonio import dumps
 from pycontain.runc import cgroup
-from pycontain.oci import hooks
 from pycontain.runc.state import Container, RuncError, all_ids
 
 
@@ -53,11 +50,13 @@ def delete(ctr: Container, force: bool = False, log=None) -> None:
     if group is not None:
         group.kill()  # every process left in the cgroup
     _wait_gone(ctr)
-    hooks.run({"hooks": ctr.data.get("hooks")}, "poststop",
-              dict(ctr.oci_state(), status="stopped"), log)
+    if (ctr.data.get("hooks") or {}).get("poststop"):
+        from pycontain.oci import hooks
+        hooks.run({"hooks": ctr.data["hooks"]}, "poststop",
+                  dict(ctr.oci_state(), status="stopped"), log)
     if ctr.data.get("cgroup"):
         cgroup.remove(ctr.data["cgroup"]["made"], ctr.data["cgroup"]["dirs"].values())
-    remove_tree(ctr.dir)
+    ctr.remove_dir()
 
 
 def pause(ctr: Container, on: bool) -> None:
@@ -81,6 +80,7 @@ def ps(ctr: Container, fmt: str, ps_args: list) -> str:
     """runc ps: the cgroup's pids as JSON, or ps(1)'s table filtered to them."""
     found = pids(ctr)
     if fmt == "json":
+        from pycontain.jsonio import dumps
         return dumps(found, indent=None)
     import subprocess
     out = subprocess.run(["ps", *(ps_args or ["-ef"])], capture_output=True, text=True,

@@ -11,7 +11,6 @@ import os
 import time
 
 from pycontain.errors import PycontainError
-from pycontain.fsutil import write_atomic
 
 FIFO = "exec.fifo"
 STATE = "state"
@@ -21,6 +20,10 @@ ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345
 class RuncError(PycontainError):
     """The runtime's own refusals. Any PycontainError (the core's too) is
     reported by the command as one line and exit status 1, as runc does."""
+
+
+class Missing(RuncError):
+    """No container of that id (its state file is not there)."""
 
 
 def default_root() -> str:
@@ -63,7 +66,7 @@ class Container:
             with open(os.path.join(ctr.dir, STATE), "rb") as f:
                 ctr.data = marshal.loads(f.read())
         except (FileNotFoundError, NotADirectoryError):
-            raise RuncError(f'container "{cid}" does not exist') from None
+            raise Missing(f'container "{cid}" does not exist') from None
         except (EOFError, ValueError, TypeError):
             raise RuncError(f'container "{cid}": its state is damaged') from None
         return ctr
@@ -72,7 +75,26 @@ class Container:
         return os.path.join(self.dir, name)
 
     def save(self) -> None:
+        from pycontain.fsutil import write_atomic
         write_atomic(self.path(STATE), marshal.dumps(self.data), sync=False)
+
+    def remove_dir(self) -> None:
+        """ROOT/ID: the files the runtime puts there, then the directory; anything
+        else found in it is removed by fsutil.remove_tree (not loaded otherwise)."""
+        for name in (FIFO, STATE):
+            try:
+                os.unlink(self.path(name))
+            except FileNotFoundError:
+                pass
+            except OSError:
+                break
+        try:
+            os.rmdir(self.dir)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            from pycontain.fsutil import remove_tree
+            remove_tree(self.dir)
 
     @property
     def pid(self) -> int:

@@ -70,6 +70,14 @@ def test_state_follows_the_lifecycle(rt, tmp_path):
     assert gone.returncode == 1 and 'container "c1" does not exist' in gone.stderr
 
 
+def test_a_forced_delete_of_no_container_succeeds(rt):
+    """As runc: containerd's shim deletes with --force after a plain delete."""
+    plain = rt("delete", "nosuch", check=False)
+    assert plain.returncode == 1 and 'container "nosuch" does not exist' in plain.stderr
+    forced = rt("delete", "--force", "nosuch", check=False)
+    assert (forced.returncode, forced.stderr) == (0, "")
+
+
 def test_a_missing_executable_fails_at_create_and_leaves_nothing(rt, tmp_path):
     bundle = rt.bundle(["nosuchcmd"])
     log = tmp_path / "log.json"
