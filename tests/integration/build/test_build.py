@@ -1,0 +1,173 @@
+"""`pycontain build` on the real kernel: the CMD/ENTRYPOINT table, the
+cache, whiteouts, reproducible digests and failures that leave nothing."""
+import json
+import os
+import shutil
+import tarfile
+import time
+
+import pytest
+
+SH = ["/bin/sh", "-c", "cat /proc/1/cmdline; true"]
+FORMS = {
+    "none": None,
+    "exec": lambda k, tag: f'{k} ["/bin/sh", "-c", "cat /proc/1/cmdline; true", "{tag}"]',
+    "shell": lambda k, tag: f"{k} cat /proc/1/cmdline; true",
+}
+
+
+def _write(directory, files: dict):
+    for name, text in files.items():
+        path = os.path.join(directory, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+
+
+def _build(pc, context, *flags, check=True):
+    result = pc("build", *flags, context, timeout=120)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def _cached(output: str) -> int:
+    return output.count("--> Using cache")
+
+
+def _expected(entry, cmd):
+    def argv(kind, tag):
+        if kind == "exec":
+            return SH + [tag]
+        return SH if kind == "shell" else []
+    if entry == "shell":
+        return SH + argv(cmd, "c")
+    return argv(entry, "e") + argv(cmd, "c")
+
+
+@pytest.mark.parametrize("entry", ["none", "exec", "shell"])
+@pytest.mark.parametrize("cmd", ["none", "exec", "shell"])
+def test_cmd_entrypoint_table(pc, tmp_path, entry, cmd):
+    lines = ["FROM busybox"]
+    if FORMS[entry]:
+        lines.append(FORMS[entry]("ENTRYPOINT", "e"))
+    if FORMS[cmd]:
+        lines.append(FORMS[cmd]("CMD", "c"))
+    _write(tmp_path, {"Dockerfile": "\n".join(lines) + "\n"})
+    tag = f"table-{entry}-{cmd}"
+    _build(pc, tmp_path, "-q", "-t", tag)
+    result = pc("run", "--rm", tag)
+    if entry == cmd == "none":  # busybox's own Cmd (sh) runs, reads no input, exits
+        assert (result.returncode, result.stdout) == (0, "")
+        return
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\0")[:-1] == _expected(entry, cmd)
+
+
+def test_entrypoint_resets_an_inherited_cmd(pc, tmp_path):
+    _write(tmp_path, {"Dockerfile": "FROM busybox AS base\nCMD [\"inherited\"]\n"
+                      "FROM base\nENTRYPOINT [\"echo\", \"entry\"]\n"})
+    _build(pc, tmp_path, "-q", "-t", "resets")
+    assert pc.out("run", "--rm", "resets") == "entry\n"
+
+
+def test_cache_keys(pc, tmp_path):
+    _write(tmp_path, {"Dockerfile": "FROM busybox\nARG V=1\nCOPY a.txt /a\nRUN echo $V > /v\n"
+                      "COPY . /ctx/\n",
+                      "a.txt": "a", "b.txt": "b", "junk/x": "1", ".dockerignore": "junk\n"})
+    first = _build(pc, tmp_path, "-t", "cachetest")
+    assert _cached(first.stdout) == 0
+    again = _build(pc, tmp_path, "-t", "cachetest")
+    assert _cached(again.stdout) == 3
+    assert again.stdout.strip().splitlines()[-1] == first.stdout.strip().splitlines()[-1]
+    os.utime(tmp_path / "a.txt", (1, 1))  # a touch keeps the cache
+    assert _cached(_build(pc, tmp_path, "-t", "cachetest").stdout) == 3
+    _write(tmp_path, {"junk/x": "2"})  # an ignored file keeps it too
+    assert _cached(_build(pc, tmp_path, "-t", "cachetest").stdout) == 3
+    _write(tmp_path, {"b.txt": "changed"})  # rebuilds from the COPY that reads it
+    assert _cached(_build(pc, tmp_path, "-t", "cachetest").stdout) == 2
+    arg = _build(pc, tmp_path, "--build-arg", "V=2", "-t", "cachetest")
+    assert _cached(arg.stdout) == 1  # from its first use on
+    assert pc.out("run", "--rm", "cachetest", "sh", "-c",
+                  "cat /v /ctx/b.txt; echo; ls -A /ctx") == \
+        "2\nchanged\n.dockerignore\nDockerfile\na.txt\nb.txt\n"
+    assert _cached(_build(pc, tmp_path, "--no-cache", "-t", "cachetest").stdout) == 0
+    start = time.monotonic()
+    _build(pc, tmp_path, "--build-arg", "V=2", "-q", "-t", "cachetest")
+    assert time.monotonic() - start < 1.0
+
+
+def test_whiteouts_survive_save_and_load(pc, tmp_path):
+    _write(tmp_path, {"Dockerfile":
+                      "FROM busybox\nRUN mkdir -p /usr/share/x && touch /usr/share/x/f /etc/motd\n"
+                      "RUN rm /etc/motd && rm -rf /usr/share/x && mkdir /usr/share/x\n"})
+    _build(pc, tmp_path, "-q", "-t", "whiteouts")
+    archive = tmp_path / "w.tar"
+    pc.out("save", "-o", archive, "whiteouts")
+    with tarfile.open(archive) as outer:
+        manifest = json.load(outer.extractfile("manifest.json"))[0]
+        with tarfile.open(fileobj=outer.extractfile(manifest["Layers"][-1])) as layer:
+            names = layer.getnames()
+    assert "etc/.wh.motd" in names and "usr/share/x/.wh..wh..opq" in names
+    assert names == sorted(names, key=lambda n: n.split("/"))
+    pc.out("rmi", "whiteouts")
+    pc.out("load", "-i", archive)
+    assert pc.out("run", "--rm", "whiteouts", "sh", "-c",
+                  "ls -A /usr/share/x; test -e /etc/motd || echo gone") == "gone\n"
+
+
+def test_reproducible_digest(pc, tmp_path):
+    digests = []
+    for n in range(2):
+        context = tmp_path / f"ctx{n}"
+        _write(context, {"Dockerfile": "FROM busybox\nCOPY f /f\nRUN echo x > /y\n", "f": "data"})
+        os.utime(context / "f", (n * 1000, n * 1000))
+        env = dict(pc.env, SOURCE_DATE_EPOCH="0")
+        pc.env, saved = env, pc.env
+        try:
+            _build(pc, context, "--no-cache", "--rewrite-timestamp", "-q", "-t", f"repro{n}")
+        finally:
+            pc.env = saved
+        images = json.loads((pc.root / "images.json").read_text())["images"]
+        digests.append(images[f"docker.io/library/repro{n}:latest"]["manifest_digest"])
+        time.sleep(1.1)
+    assert digests[0] == digests[1]
+
+
+def test_failing_run_leaves_nothing(pc, tmp_path):
+    _write(tmp_path, {"Dockerfile": "FROM busybox\nRUN echo partial > /p && exit 3\n"})
+    before = pc.out("images")
+    result = _build(pc, tmp_path, "-t", "failing", check=False)
+    assert result.returncode == 3
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        "pycontain: Dockerfile:2: RUN: ") and "non-zero code: 3" in result.stderr
+    assert pc.out("images") == before
+    assert not list((pc.root / "pulls").glob("*/*"))
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("FROM busybox\nFROBNICATE x\n", "Dockerfile:2: unknown instruction: FROBNICATE"),
+    ("FROM busybox\nRUN echo a\nCOPY missing /x\n", "Dockerfile:3: COPY: COPY failed: missing"),
+    ("RUN true\n", "Dockerfile:1: RUN before the first FROM"),
+    ("FROM busybox\nENV A=${B:?needed}\n", "Dockerfile:2: B: needed"),
+])
+def test_bad_dockerfiles(pc, tmp_path, text, problem):
+    _write(tmp_path, {"Dockerfile": text})
+    before = pc.out("images")
+    result = _build(pc, tmp_path, "-t", "bad", check=False)
+    assert result.returncode == 125
+    assert result.stderr.startswith(f"pycontain: {problem}"), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert pc.out("images") == before
+
+
+def test_multistage_target_and_copy_from(pc, tmp_path):
+    _write(tmp_path, {"Dockerfile":
+                      "ARG BASE=busybox\nFROM $BASE AS one\nRUN echo one > /one\n"
+                      "FROM busybox AS unused\nRUN exit 1\n"
+                      "FROM busybox AS two\nARG TARGETARCH\nCOPY --from=one --chown=7:8 "
+                      "--chmod=600 /one /got\nRUN echo $TARGETARCH > /arch\n"})
+    out = _build(pc, tmp_path, "--target", "two", "-t", "multi").stdout
+    assert "exit 1" not in out
+    assert pc.out("run", "--rm", "multi", "sh", "-c",
+                  "stat -c '%u:%g %a' /got; cat /got /arch") == "7:8 600\none\namd64\n"
