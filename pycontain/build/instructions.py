@@ -6,7 +6,7 @@ set CMD before it). Each handler takes the stage state, the instruction
 and a substitution Lexer over the stage's environment."""
 import re
 
-from pycontain.build.substitution import key_values
+from pycontain.build.substitution import key_values, split_raw
 from pycontain.errors import PycontainError
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
@@ -140,8 +140,9 @@ def do_healthcheck(state, inst, lex):
 
 def do_arg(state, inst, lex):
     """ARG NAME[=default]...: the build arg's value, else the default."""
-    for word, _ in lex.words_with_quoting(inst.args):
-        name, eq, default = word.partition("=")
+    for raw in split_raw(inst.args, lex.escape):
+        name, eq, default = raw.partition("=")
+        default = lex.word(default)
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             raise PycontainError(f"invalid ARG name {name!r}")
         value = state.build_args.get(name)

@@ -1,7 +1,7 @@
 """Stages of a Dockerfile: global ARGs (before the first FROM), each FROM
 with its instructions, names (`AS name`), and which stages a target needs
 (its FROM parent and every `COPY --from`, transitively)."""
-from pycontain.build.substitution import Lexer, SubstitutionError
+from pycontain.build.substitution import Lexer, SubstitutionError, split_raw
 
 PREDEFINED = ("TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT",
               "BUILDPLATFORM", "BUILDOS", "BUILDARCH", "BUILDVARIANT")
@@ -37,11 +37,11 @@ def global_args(dockerfile, build_args: dict, platform: str) -> dict:
                                    "(only ARG may come before it)")
         lex = Lexer(values, dockerfile.escape)
         try:
-            words = lex.words(inst.args)
+            words = [w.partition("=") for w in split_raw(inst.args, dockerfile.escape)]
+            words = [(name, eq, lex.word(default)) for name, eq, default in words]
         except SubstitutionError as exc:
             raise dockerfile.error(inst.line, str(exc)) from None
-        for word in words:
-            name, eq, default = word.partition("=")
+        for name, eq, default in words:
             values[name] = build_args.get(name, default if eq else values.get(name))
     return {k: v for k, v in values.items() if v is not None}
 

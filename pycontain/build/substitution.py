@@ -40,10 +40,6 @@ class Lexer:
         """Blank-separated words, quotes removed, variables expanded."""
         return [w for w, _ in self._scan(text, split=True)]
 
-    def words_with_quoting(self, text: str) -> list:
-        """[(word, had_quotes_or_escapes)]: for KEY=VALUE pairs."""
-        return self._scan(text, split=True)
-
     def expand_plain(self, text: str) -> str:
         """Expand variables only (heredoc bodies): quotes are kept as they are."""
         out = []
@@ -223,20 +219,49 @@ class Lexer:
         return value
 
 
+def split_raw(text: str, escape: str = "\\") -> list:
+    """Blank-separated words, quotes and escapes kept (expanded later, one by one)."""
+    words, cur, quote, i = [], [], None, 0
+    while i < len(text):
+        c = text[i]
+        if c == escape and quote != "'" and i + 1 < len(text):
+            cur.append(text[i:i + 2])
+            i += 2
+            continue
+        if quote:
+            quote = None if c == quote else quote
+        elif c in "'\"":
+            quote = c
+        elif c in " \t\r\n":
+            if cur:
+                words.append("".join(cur))
+                cur = []
+            i += 1
+            continue
+        cur.append(c)
+        i += 1
+    if quote:
+        raise SubstitutionError(f"unterminated quote in {text!r}")
+    if cur:
+        words.append("".join(cur))
+    return words
+
+
 def key_values(lexer: Lexer, text: str, what: str) -> list:
-    """ENV/LABEL arguments: `K=V ...` pairs, or the legacy `K V` form."""
-    words = lexer.words_with_quoting(text)
-    if not words:
+    """ENV/LABEL arguments: `K=V ...` pairs (split first, then each value
+    expanded as one word), or the legacy `K V` form."""
+    raw = split_raw(text, lexer.escape)
+    if not raw:
         raise SubstitutionError(f"{what} needs at least one argument")
-    if "=" not in words[0][0]:
-        if len(words) < 2:
-            raise SubstitutionError(f"{what} needs a value: {words[0][0]}")
-        raw = text.strip().split(None, 1)
-        return [(lexer.word(raw[0]), " ".join(w for w, _ in words[1:]))]
+    if "=" not in raw[0]:
+        if len(raw) < 2:
+            raise SubstitutionError(f"{what} needs a value: {raw[0]}")
+        rest = text.strip().split(None, 1)[1]
+        return [(lexer.word(raw[0]), lexer.word(rest))]
     pairs = []
-    for word, _ in words:
+    for word in raw:
         key, eq, value = word.partition("=")
         if not eq or not key:
             raise SubstitutionError(f"{what} wants KEY=VALUE, got {word!r}")
-        pairs.append((key, value))
+        pairs.append((lexer.word(key), lexer.word(value)))
     return pairs

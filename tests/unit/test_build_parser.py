@@ -83,3 +83,9 @@ def test_dockerignore_rules():
     last = ignore.Ignore.from_text("!a\na\n")
     assert last.excluded("a")  # the last match wins
     assert not rules.may_hold_exception("build") and rules.may_hold_exception("keep.log")
+
+
+def test_backtick_escape_leaves_backslashes_literal():
+    df = parse("# escape=`\nFROM a\nLABEL path=C:\\x `\n  b=c\n")
+    lex = Lexer({}, df.escape)
+    assert key_values(lex, df.instructions[1].args, "LABEL") == [("path", "C:\\x"), ("b", "c")]

@@ -71,6 +71,32 @@ def test_entrypoint_resets_an_inherited_cmd(pc, tmp_path):
     assert pc.out("run", "--rm", "resets") == "entry\n"
 
 
+def test_shell_applies_to_cmd_and_run(pc, tmp_path):
+    """docker's rule (buildah 1.28 keeps /bin/sh -c for CMD's shell form)."""
+    _write(tmp_path, {"Dockerfile": 'FROM busybox\nSHELL ["/bin/sh", "-ec"]\n'
+                      'RUN echo "$0" > /zero\nCMD cat /proc/1/cmdline; true\n'})
+    _build(pc, tmp_path, "-q", "-t", "shellform")
+    assert pc.out("run", "--rm", "shellform").split("\0")[:2] == ["/bin/sh", "-ec"]
+
+
+def test_onbuild_triggers_run_on_from(pc, tmp_path):
+    _write(tmp_path / "base", {"Dockerfile": "FROM busybox\nONBUILD COPY f /f\n"
+                               "ONBUILD RUN echo ran > /ran\n"})
+    _write(tmp_path / "child", {"Dockerfile": "FROM onbuild-base\nRUN cat /f /ran > /both\n",
+                                "f": "from child context\n"})
+    _build(pc, tmp_path / "base", "-q", "-t", "onbuild-base")
+    _build(pc, tmp_path / "child", "-q", "-t", "onbuild-child")
+    assert pc.out("run", "--rm", "onbuild-child", "cat", "/both") == "from child context\nran\n"
+
+
+@pytest.mark.parametrize("network, expected", [("none", "lo\n"), ("host", None)])
+def test_run_network(pc, tmp_path, network, expected):
+    _write(tmp_path, {"Dockerfile": "FROM busybox\nRUN ls /sys/class/net > /nets\n"})
+    _build(pc, tmp_path, "-q", "--network", network, "-t", f"net-{network}")
+    host = "".join(f"{n}\n" for n in sorted(os.listdir("/sys/class/net")))
+    assert pc.out("run", "--rm", f"net-{network}", "cat", "/nets") == (expected or host)
+
+
 def test_cache_keys(pc, tmp_path):
     _write(tmp_path, {"Dockerfile": "FROM busybox\nARG V=1\nCOPY a.txt /a\nRUN echo $V > /v\n"
                       "COPY . /ctx/\n",
