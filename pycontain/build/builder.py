@@ -17,6 +17,7 @@ from pycontain.build.merged import Merged
 from pycontain.build.parser import DockerfileError
 from pycontain.build.substitution import Lexer, SubstitutionError
 from pycontain.errors import PycontainError
+from pycontain.oci.defaults import DEFAULT_PATH
 from pycontain.record import Record
 
 
@@ -109,7 +110,8 @@ class Builder:
             state.last_created = done.last_created
             return state
         if stage.base == "scratch":
-            image = {"architecture": "amd64", "os": "linux", "config": {}}
+            image = {"architecture": "amd64", "os": "linux",  # docker's PATH for scratch
+                     "config": {"Env": ["PATH=" + DEFAULT_PATH[5:]]}}
             return StageState(image, [], cache.chain("scratch"), self.opts.build_args, gargs)
         image = self.resolve(stage.base)
         config = copy.deepcopy(image.config)

@@ -154,10 +154,16 @@ def test_reproducible_digest(pc, tmp_path):
             _build(pc, context, "--no-cache", "--rewrite-timestamp", "-q", "-t", f"repro{n}")
         finally:
             pc.env = saved
-        images = json.loads((pc.root / "images.json").read_text())["images"]
-        digests.append(images[f"docker.io/library/repro{n}:latest"]["manifest_digest"])
+        record = json.loads((pc.root / "images.json").read_text())["images"][
+            f"docker.io/library/repro{n}:latest"]
+        digests.append(record["manifest_digest"])
+        config = json.loads((pc.root / "blobs" / "sha256" / record["config_digest"][7:])
+                            .read_text())
         time.sleep(1.1)
     assert digests[0] == digests[1]
+    assert config["created"] == "1970-01-01T00:00:00Z"
+    assert [(h["created_by"], h.get("empty_layer", False)) for h in config["history"]][-2:] \
+        == [("COPY f /f", False), ("RUN /bin/sh -c echo x > /y", False)]
 
 
 def test_failing_run_leaves_nothing(pc, tmp_path):
@@ -197,3 +203,46 @@ def test_multistage_target_and_copy_from(pc, tmp_path):
     assert "exit 1" not in out
     assert pc.out("run", "--rm", "multi", "sh", "-c",
                   "stat -c '%u:%g %a' /got; cat /got /arch") == "7:8 600\none\namd64\n"
+
+
+def test_ignored_directory_is_not_walked(pc, tmp_path):
+    """100,000 files in an ignored directory: the build does not look at them."""
+    _write(tmp_path, {"Dockerfile": "FROM busybox\nCOPY . /ctx/\n", "keep": "k",
+                      ".dockerignore": "node_modules\n"})
+    for d in range(100):
+        directory = tmp_path / "node_modules" / str(d)
+        directory.mkdir(parents=True)
+        for n in range(1000):
+            os.close(os.open(directory / str(n), os.O_CREAT | os.O_WRONLY, 0o644))
+    start = time.monotonic()
+    _build(pc, tmp_path, "-q", "-t", "pruned")
+    assert time.monotonic() - start < 2.0
+    assert pc.out("run", "--rm", "pruned", "ls", "-A", "/ctx") == ".dockerignore\nDockerfile\nkeep\n"
+
+
+@pytest.mark.parametrize("ignore_file", ["Dockerfile.custom.dockerignore", ".containerignore"])
+def test_other_ignore_files(pc, tmp_path, ignore_file):
+    _write(tmp_path, {"Dockerfile.custom": "FROM busybox\nCOPY . /ctx/\n", "a": "", "b": "",
+                      ignore_file: "*\n!b\n"})
+    _build(pc, tmp_path, "-q", "-f", tmp_path / "Dockerfile.custom", "-t", "otherignore")
+    assert pc.out("run", "--rm", "otherignore", "ls", "-A", "/ctx") == "b\n"
+
+
+def test_builder_prune_empties_the_cache(pc, tmp_path):
+    _write(tmp_path, {"Dockerfile": "FROM busybox\nRUN echo prune-me > /p\n"})
+    _build(pc, tmp_path, "-t", "prunecache")
+    assert _cached(_build(pc, tmp_path, "-t", "prunecache").stdout) == 1
+    assert pc.out("builder", "prune").startswith("removed ")
+    assert _cached(_build(pc, tmp_path, "-t", "prunecache").stdout) == 0
+
+
+def test_cached_ten_step_build_is_fast(pc, tmp_path):
+    steps = "".join(f"RUN echo {n} > /f{n}\n" if n % 2 else f"COPY f{n} /c{n}\n"
+                    for n in range(10))
+    _write(tmp_path, {"Dockerfile": "FROM busybox\n" + steps,
+                      **{f"f{n}": str(n) for n in range(10)}})
+    _build(pc, tmp_path, "-q", "-t", "tensteps")
+    start = time.monotonic()
+    again = _build(pc, tmp_path, "-t", "tensteps")
+    assert _cached(again.stdout) == 10
+    assert time.monotonic() - start < 1.0
