@@ -1,13 +1,15 @@
 """The build context: a host directory seen through its ignore file.
 
 lookup/listdir/walk take '/'-separated paths relative to the context and
-never leave it (symlinks are returned as symlinks, never followed);
+never leave it: a symlink on the way is resolved inside the context (as if
+it were '/'), a symlink at the end is returned as one;
 excluded entries do not exist, and an excluded directory is not walked
 unless an exception could match below it (ignore.Ignore)."""
 import os
 import stat
 
 from pycontain.build.ignore import Ignore
+from pycontain.build.merged import resolve
 
 
 class ContextTree:
@@ -18,7 +20,14 @@ class ContextTree:
     def _host(self, rel: str) -> str:
         return os.path.join(self.root, rel) if rel else self.root
 
-    def lookup(self, rel: str):
+    def resolve(self, rel: str, follow_last: bool = False) -> str:
+        return resolve(self, rel, follow_last)
+
+    def lookup(self, rel: str, follow_last: bool = False):
+        return self.literal(resolve(self, rel, follow_last))
+
+    def literal(self, rel: str):
+        """(host path, lstat) of rel, whose parents are real directories."""
         rel = rel.strip("/")
         if rel and self.ignore.excluded(rel):
             if not (self.ignore.exceptions and self._dir_with_exceptions(rel)):
@@ -35,7 +44,7 @@ class ContextTree:
             and self.ignore.may_hold_exception(rel)
 
     def listdir(self, rel: str) -> list:
-        rel = rel.strip("/")
+        rel = resolve(self, rel, follow_last=True)
         names = []
         for name in sorted(os.listdir(self._host(rel))):
             child = f"{rel}/{name}" if rel else name
@@ -47,10 +56,11 @@ class ContextTree:
 
     def walk(self, rel: str):
         """(rel, host, lstat) of rel and everything kept below it, parents first."""
-        found = self.lookup(rel)
+        rel = resolve(self, rel)
+        found = self.literal(rel)
         if found is None:
             return
-        todo = [(rel.strip("/"), found)]
+        todo = [(rel, found)]
         while todo:
             path, (host, st) = todo.pop()
             yield path, host, st

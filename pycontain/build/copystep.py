@@ -70,7 +70,7 @@ def plan(sources, dest: str, workdir: str, tree, image, heredocs, add=False,
     if not dest.startswith("/"):
         dest = posixpath.join(workdir or "/", dest)
     dest_dir = dest.endswith("/") or len(sources) > 1
-    dest = posixpath.normpath(dest).lstrip("/")
+    dest = image.resolve(posixpath.normpath(dest), follow_last=True)  # in the image's root
     existing = image.lookup(dest) if dest else None
     if not dest or (existing and stat.S_ISDIR(existing[1].st_mode)):
         dest_dir = True
@@ -109,6 +109,7 @@ def plan(sources, dest: str, workdir: str, tree, image, heredocs, add=False,
         cleaned = _clean_source(src, "COPY")
         matches = _glob(tree, cleaned) if any(c in cleaned for c in "*?[") else \
             ([cleaned] if tree.lookup(cleaned) is not None else [])
+        matches = [tree.resolve(m) for m in matches]
         if not matches:
             raise PycontainError(f"COPY failed: {src}: no such file or directory "
                                  "(or excluded by .dockerignore)")
@@ -122,7 +123,7 @@ def plan(sources, dest: str, workdir: str, tree, image, heredocs, add=False,
             items.append(Item(name, mode=stat.S_IFREG | (chmod or 0o644), uid=uid, gid=gid,
                               data=value.content.encode()))
             continue
-        host, st = tree.lookup(value)
+        host, st = tree.literal(value)
         if stat.S_ISDIR(st.st_mode):
             if dest and dest not in made and existing is None:
                 parents(dest + "/x")

@@ -21,34 +21,71 @@ def opaque(path: str) -> bool:
         return False
 
 
+MAX_SYMLINKS = 40
+
+
+def resolve(tree, rel: str, follow_last: bool = False) -> str:
+    """rel with every symlink met on the way resolved inside tree, as if its
+    root were '/' (the last component too if follow_last): a path in the
+    tree whose parents are all real directories of it. tree.literal(rel)
+    looks a path up when its parents are known to be directories."""
+    parts = [p for p in rel.split("/") if p not in ("", ".")]
+    done = []
+    links = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            if done:
+                done.pop()
+            continue
+        found = tree.literal("/".join(done + [part]))
+        if found is not None and stat.S_ISLNK(found[1].st_mode) and (parts or follow_last):
+            links += 1
+            if links > MAX_SYMLINKS:
+                from pycontain.errors import PycontainError
+                raise PycontainError(f"too many levels of symbolic links in {rel}")
+            target = os.readlink(found[0])
+            if target.startswith("/"):
+                done = []
+            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+            continue
+        done.append(part)
+    return "/".join(done)
+
+
 class Merged:
-    """layer_dirs: bottom first, as Image.layer_dirs."""
+    """layer_dirs: bottom first, as Image.layer_dirs. Paths given to lookup,
+    listdir and walk are resolved inside the merged tree (resolve())."""
 
     def __init__(self, layer_dirs):
         self.layers = list(reversed(layer_dirs))  # top first
 
     def _visible_layers(self, rel: str):
-        """Top-first layers that may show rel: a layer whose copy of a parent is a
-        whiteout, a non-directory or an opaque directory hides those below it."""
+        """Top-first layers that may hold rel: in each, rel's parents must be
+        real directories (a whiteout, a non-directory, a symlink there hides
+        the layers below); an opaque parent hides the layers below it."""
         parts = [p for p in rel.split("/") if p]
         for layer in self.layers:
-            yield layer
             path = layer
-            blocked = False
+            state = "ok"
             for part in parts[:-1]:
                 path = os.path.join(path, part)
                 try:
                     st = os.lstat(path)
                 except OSError:
-                    continue
-                if not stat.S_ISDIR(st.st_mode) or opaque(path):
-                    blocked = True
+                    state = "absent"
                     break
-            if blocked:
+                if not stat.S_ISDIR(st.st_mode):
+                    return
+                if opaque(path):
+                    state = "opaque"
+            if state != "absent":
+                yield layer
+            if state == "opaque":
                 return
 
-    def lookup(self, rel: str):
-        """(host path, lstat) of rel in the merged tree, or None."""
+    def literal(self, rel: str):
+        """(host path, lstat) of rel (parents already resolved), or None."""
         rel = rel.strip("/")
         if not rel:
             return (self.layers[0], os.lstat(self.layers[0])) if self.layers else None
@@ -61,9 +98,15 @@ class Merged:
             return None if _whiteout(st) else (path, st)
         return None
 
+    def resolve(self, rel: str, follow_last: bool = False) -> str:
+        return resolve(self, rel, follow_last)
+
+    def lookup(self, rel: str, follow_last: bool = False):
+        return self.literal(resolve(self, rel, follow_last))
+
     def listdir(self, rel: str) -> list:
         """Sorted names in the merged directory rel."""
-        rel = rel.strip("/")
+        rel = resolve(self, rel, follow_last=True)
         seen, hidden = set(), set()
         for layer in self._visible_layers(rel + "/x"):
             path = os.path.join(layer, rel) if rel else layer
@@ -86,10 +129,11 @@ class Merged:
     def walk(self, rel: str):
         """(rel path, host path, lstat) of rel and everything below it, parents
         first, names sorted; iterative."""
-        found = self.lookup(rel)
+        rel = resolve(self, rel)
+        found = self.literal(rel)
         if found is None:
             return
-        todo = [(rel.strip("/"), found)]
+        todo = [(rel, found)]
         while todo:
             path, (host, st) = todo.pop()
             yield path, host, st
@@ -97,7 +141,7 @@ class Merged:
                 children = []
                 for name in self.listdir(path):
                     child = f"{path}/{name}" if path else name
-                    got = self.lookup(child)
+                    got = self.literal(child)
                     if got is not None:
                         children.append((child, got))
                 todo.extend(reversed(children))

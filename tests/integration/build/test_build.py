@@ -3,6 +3,7 @@ cache, whiteouts, reproducible digests and failures that leave nothing."""
 import json
 import os
 import shutil
+import subprocess
 import tarfile
 import time
 
@@ -206,18 +207,27 @@ def test_multistage_target_and_copy_from(pc, tmp_path):
 
 
 def test_ignored_directory_is_not_walked(pc, tmp_path):
-    """100,000 files in an ignored directory: the build does not look at them."""
+    """100,000 files in an ignored directory (on a tmpfs, so that making and
+    removing them is quick): the build does not look at them."""
     _write(tmp_path, {"Dockerfile": "FROM busybox\nCOPY . /ctx/\n", "keep": "k",
                       ".dockerignore": "node_modules\n"})
-    for d in range(100):
-        directory = tmp_path / "node_modules" / str(d)
-        directory.mkdir(parents=True)
-        for n in range(1000):
-            os.close(os.open(directory / str(n), os.O_CREAT | os.O_WRONLY, 0o644))
-    start = time.monotonic()
-    _build(pc, tmp_path, "-q", "-t", "pruned")
-    assert time.monotonic() - start < 2.0
-    assert pc.out("run", "--rm", "pruned", "ls", "-A", "/ctx") == ".dockerignore\nDockerfile\nkeep\n"
+    ignored = tmp_path / "node_modules"
+    ignored.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m,nr_inodes=200k", "tmpfs", ignored],
+                   check=True)
+    try:
+        for d in range(100):
+            directory = ignored / str(d)
+            directory.mkdir()
+            for n in range(1000):
+                os.close(os.open(directory / str(n), os.O_CREAT | os.O_WRONLY, 0o644))
+        start = time.monotonic()
+        _build(pc, tmp_path, "-q", "-t", "pruned")
+        assert time.monotonic() - start < 2.0
+    finally:
+        subprocess.run(["umount", ignored], check=True)
+    assert pc.out("run", "--rm", "pruned", "ls", "-A", "/ctx") == \
+        ".dockerignore\nDockerfile\nkeep\n"
 
 
 @pytest.mark.parametrize("ignore_file", ["Dockerfile.custom.dockerignore", ".containerignore"])
@@ -246,3 +256,25 @@ def test_cached_ten_step_build_is_fast(pc, tmp_path):
     again = _build(pc, tmp_path, "-t", "tensteps")
     assert _cached(again.stdout) == 10
     assert time.monotonic() - start < 1.0
+
+
+def test_symlinks_never_reach_outside_the_context_or_stage(pc, tmp_path):
+    """A symlink on a source path resolves inside the context (or the stage's
+    root for --from), never on the host; a symlinked destination directory
+    resolves inside the image."""
+    outside = tmp_path / "outside"
+    _write(outside, {"secret": "host secret\n"})
+    context = tmp_path / "ctx"
+    _write(context, {"Dockerfile": f"FROM busybox\nCOPY out/secret /got\n"})
+    os.symlink(outside, context / "out")
+    result = _build(pc, context, "-t", "escape1", check=False)
+    assert result.returncode == 125 and "out/secret: no such file" in result.stderr
+    _write(context, {"Dockerfile": "FROM busybox AS s\nRUN ln -s / /hostroot\n"
+                     f"FROM busybox\nCOPY --from=s /hostroot{outside}/secret /got\n"})
+    result = _build(pc, context, "-t", "escape2", check=False)
+    assert result.returncode == 125 and "no such file" in result.stderr
+    _write(context, {"Dockerfile": "FROM busybox\nRUN mkdir /real && ln -s /real /linked\n"
+                     "COPY f /linked/\n", "f": "via link\n"})
+    _build(pc, context, "-q", "-t", "destlink")
+    assert pc.out("run", "--rm", "destlink", "sh", "-c",
+                  "readlink /linked; cat /real/f") == "/real\nvia link\n"
