@@ -237,12 +237,11 @@ class Builder:
     def run(self, state, inst) -> None:
         from pycontain.build.runstep import run_step
         argv = command(state, inst)
-        if inst.heredocs:
-            if inst.args.strip() == f"<<{inst.heredocs[0].name}" or \
-                    inst.args.strip().startswith("<<") and len(inst.heredocs) == 1 \
-                    and inst.args.split()[0].lstrip("<-\"'").rstrip("\"'") == inst.heredocs[0].name:
+        if inst.heredocs:  # `RUN <<EOF` alone runs the document as the script
+            from pycontain.build.parser import HEREDOC
+            if len(inst.heredocs) == 1 and HEREDOC.fullmatch(inst.args.strip()):
                 argv = list(state.shell) + [inst.heredocs[0].content]
-            else:
+            else:  # the shell reads the documents itself
                 argv = list(state.shell) + [inst.args + "\n" + "".join(
                     h.content + h.name + "\n" for h in inst.heredocs)]
         network = self.opts.network

@@ -31,7 +31,7 @@ JSON_FORMS = frozenset(("run", "cmd", "entrypoint", "shell", "copy", "add", "vol
 HEREDOC_FORMS = frozenset(("run", "copy", "add"))
 
 _DIRECTIVE = re.compile(r"#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.*?)\s*$")
-_HEREDOC = re.compile(r"<<(-?)(?:\"([^\"\s]+)\"|'([^'\s]+)'|([A-Za-z_][A-Za-z0-9_]*))")
+HEREDOC = re.compile(r"<<(-?)(?:\"([^\"\s]+)\"|'([^'\s]+)'|([A-Za-z_][A-Za-z0-9_]*))")
 _FLAG = re.compile(r"--([a-zA-Z][a-zA-Z0-9-]*)(?:=(\S*))?")
 
 
@@ -135,7 +135,7 @@ class _Lines:
 def _heredocs(args: str, source: _Lines, name: str, line: int) -> list:
     docs = []
     total = 0
-    for match in _HEREDOC.finditer(args):
+    for match in HEREDOC.finditer(args):
         strip_tabs = bool(match.group(1))
         word = match.group(2) or match.group(3) or match.group(4)
         quoted = match.group(4) is None

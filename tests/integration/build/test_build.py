@@ -278,3 +278,15 @@ def test_symlinks_never_reach_outside_the_context_or_stage(pc, tmp_path):
     _build(pc, context, "-q", "-t", "destlink")
     assert pc.out("run", "--rm", "destlink", "sh", "-c",
                   "readlink /linked; cat /real/f") == "/real\nvia link\n"
+
+
+def test_heredocs(pc, tmp_path):
+    _write(tmp_path, {"Dockerfile": "FROM busybox\nARG WHO=world\n"
+                      "RUN <<EOF\nset -e\necho \"script $WHO\" > /script\necho two >> /script\nEOF\n"
+                      "RUN cat <<'EOF' > /quoted\n$WHO stays\nEOF\n"
+                      "COPY <<EOF /greeting\nhello $WHO\nEOF\n"
+                      "COPY --chmod=755 <<-EOF /bin/hi\n\t#!/bin/sh\n\techo hi\n\tEOF\n"})
+    _build(pc, tmp_path, "-q", "-t", "heredocs")
+    assert pc.out("run", "--rm", "heredocs", "sh", "-c",
+                  "cat /script /quoted /greeting; hi") == \
+        "script world\ntwo\n$WHO stays\nhello world\nhi\n"
