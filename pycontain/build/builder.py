@@ -291,10 +291,17 @@ class Builder:
                 doc.content = lex.expand_plain(doc.content)
         items = copystep.plan(words[:-1], words[-1], state.cfg.get("WorkingDir") or "/",
                               tree, Merged(self.layer_dirs(state)), docs,
-                              add=inst.cmd == "add", chown=chown, chmod=chmod)
+                              add=inst.cmd == "add", chown=chown, chmod=chmod,
+                              fetch=self.fetch)
         key = cache.chain(state.key, inst.cmd, copystep.digest(items))
         self.layer_step(state, key, f"{inst.cmd.upper()} {' '.join(words)}",
                         lambda writer: copystep.write(items, writer, self.now()))
+
+    def fetch(self, url: str):
+        from pycontain.build.download import download
+        path = os.path.join(self.work, f"add-{len(os.listdir(self.work))}")
+        download(url, path)
+        return path, os.lstat(path)
 
     def source_tree(self, ref, all_stages, stage):
         if not ref:

@@ -6,7 +6,8 @@ source copies its contents; a file goes to DEST/NAME when DEST is a
 directory (it ends in '/', exists as one, or there are several sources),
 else to DEST. Copied entries belong to 0:0 unless --chown, keep their mode
 unless --chmod; directories made on the way are 0755. ADD extracts a local
-tar archive (plain, gzip, bzip2, xz) into DEST. The digest covers every
+tar archive (plain, gzip, bzip2, xz) into DEST and downloads an http(s) URL
+(mode 0600, docker's rule). The digest covers every
 entry's name, type, mode, owner, size, content and link target, never its
 mtime, so a `touch` keeps the cache.
 """
@@ -64,9 +65,10 @@ def _is_archive(host: str) -> bool:
 
 
 def plan(sources, dest: str, workdir: str, tree, image, heredocs, add=False,
-         chown=None, chmod=None, now=0) -> list:
+         chown=None, chmod=None, fetch=None) -> list:
     """The Items of one COPY/ADD. image: a Merged view of the stage so far
-    (for DEST's type and which parents exist); chown: (uid, gid) or None."""
+    (for DEST's type and which parents exist); chown: (uid, gid) or None;
+    fetch(url) -> (host path, lstat) downloads ADD's URLs."""
     if not dest.startswith("/"):
         dest = posixpath.join(workdir or "/", dest)
     dest_dir = dest.endswith("/") or len(sources) > 1
@@ -104,8 +106,8 @@ def plan(sources, dest: str, workdir: str, tree, image, heredocs, add=False,
             resolved.append(("doc", doc))
             continue
         if add and src.startswith(("http://", "https://")):
-            raise PycontainError(f"ADD {src}: URL sources are not supported; "
-                                 "download it in a RUN step or into the context")
+            resolved.append(("url", src))
+            continue
         cleaned = _clean_source(src, "COPY")
         matches = _glob(tree, cleaned) if any(c in cleaned for c in "*?[") else \
             ([cleaned] if tree.lookup(cleaned) is not None else [])
@@ -117,6 +119,16 @@ def plan(sources, dest: str, workdir: str, tree, image, heredocs, add=False,
     if len(resolved) > 1:
         dest_dir = True
     for kind, value in resolved:
+        if kind == "url":  # docker: mode 0600, named after the URL's last part
+            host, st = fetch(value)
+            base = posixpath.basename(value.split("?")[0].split("#")[0].rstrip("/"))
+            if dest_dir and not base:
+                raise PycontainError(f"ADD {value}: cannot name the file (the URL ends "
+                                     "in '/'); give a file name as the destination")
+            name = posixpath.join(dest, base) if dest_dir else dest
+            parents(name)
+            items.append(Item(name, host, st, stat.S_IFREG | (chmod or 0o600), uid, gid))
+            continue
         if kind == "doc":
             name = posixpath.join(dest, value.name) if dest_dir else dest
             parents(name)

@@ -290,3 +290,29 @@ def test_heredocs(pc, tmp_path):
     assert pc.out("run", "--rm", "heredocs", "sh", "-c",
                   "cat /script /quoted /greeting; hi") == \
         "script world\ntwo\n$WHO stays\nhello world\nhi\n"
+
+
+def test_add_url(pc, tmp_path):
+    """ADD of an http URL (a server of the test's own on 127.0.0.1)."""
+    import functools
+    import http.server
+    import threading
+    served = tmp_path / "served"
+    _write(served, {"file.txt": "downloaded\n"})
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=served)
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        _write(tmp_path / "ctx", {"Dockerfile": f"FROM busybox\nADD {url}/file.txt /d/\n"
+                                  f"ADD --chmod=644 {url}/file.txt /named\n"})
+        _build(pc, tmp_path / "ctx", "-q", "-t", "addurl")
+        _write(tmp_path / "ctx", {"Dockerfile": f"FROM busybox\nADD {url}/missing /d/\n"})
+        missing = _build(pc, tmp_path / "ctx", "-t", "addurl2", check=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert pc.out("run", "--rm", "addurl", "sh", "-c",
+                  "stat -c %a /d/file.txt /named; cat /named") == "600\n644\ndownloaded\n"
+    assert missing.returncode == 125 and "404" in missing.stderr
