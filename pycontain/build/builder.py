@@ -24,7 +24,8 @@ from pycontain.record import Record
 class BuildOptions(Record):
     FIELDS = {"context": ".", "dockerfile": None, "tags": [], "build_args": {},
               "target": None, "no_cache": False, "network": "host", "platform": None,
-              "quiet": False, "rewrite_timestamp": False, "epoch": None}
+              "quiet": False, "rewrite_timestamp": False, "epoch": None,
+              "secrets": {}}
     __slots__ = tuple(FIELDS)
 
 
@@ -245,15 +246,19 @@ class Builder:
                 argv = list(state.shell) + [inst.args + "\n" + "".join(
                     h.content + h.name + "\n" for h in inst.heredocs)]
         network = self.opts.network
+        from pycontain.build import mounts as run_mounts
+        wanted = []
         for name, value in inst.flags:
             if name == "network" and value in ("none", "host", "default"):
                 network = self.opts.network if value == "default" else value
+            elif name == "mount":
+                wanted.append(run_mounts.parse(value, state.cfg.get("WorkingDir") or "/"))
             else:
                 raise PycontainError(f"RUN --{name}{'=' + value if value else ''} is not "
                                      "supported")
         cfg = dict(state.cfg, Env=state.arg_env() + list(state.cfg.get("Env") or []))
         key = cache.chain(state.key, "run", argv, cfg.get("Env"), cfg.get("User"),
-                          cfg.get("WorkingDir"), network)
+                          cfg.get("WorkingDir"), network, run_mounts.key(wanted))
         layers = self.layer_dirs(state)
 
         def make(writer):
@@ -261,7 +266,12 @@ class Builder:
 
             def into_layer(upper, destinations):
                 upper_to_layer(upper, writer, mount_stubs(upper, destinations, Merged(layers)))
-            run_step(self.store, layers, cfg, argv, network, self.out is None, into_layer)
+            prepared = run_mounts.prepare(wanted, self.store, self.context, self.opts.secrets)
+            try:
+                run_step(self.store, layers, cfg, argv, network, self.out is None, into_layer,
+                         prepared.spec)
+            finally:
+                prepared.close()
 
         created_by = " ".join(argv) if inst.exec_form is None else json.dumps(argv)
         self.layer_step(state, key, f"RUN {created_by}", make)

@@ -26,9 +26,10 @@ def _stdout_to_stderr(enabled: bool):
 
 
 def run_step(store, layer_dirs, cfg: dict, argv: list, network: str, quiet: bool,
-             into_layer):
+             into_layer, extra_mounts=()):
     """Run argv with the image config cfg (Env, User, WorkingDir) on layer_dirs;
-    into_layer(upper_dir, mount_destinations) makes the layer when it exits 0.
+    into_layer(upper_dir, mount_destinations) makes the layer when it exits 0;
+    extra_mounts: OCI mounts of RUN --mount (build.mounts).
     The container is removed whatever happens."""
     from pycontain.engine import names, state
     from pycontain.engine.container import INIT_BINARY, run_attached
@@ -53,6 +54,7 @@ def run_step(store, layer_dirs, cfg: dict, argv: list, network: str, quiet: bool
         etc = write_host_files(ctr.dir, hostname, network)
         spec = build_spec(cfg, layer_dirs, opts.replace(hostname=hostname), cid, etc,
                           INIT_BINARY)
+        spec["mounts"] += list(extra_mounts)
         for sub in ("upper", "work", "rootfs"):
             os.mkdir(ctr.path(sub), 0o755)
         from pycontain.fsutil import write_json

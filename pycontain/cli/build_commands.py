@@ -22,6 +22,19 @@ def _build_args(items) -> dict:
     return values
 
 
+def _secrets(items) -> dict:
+    found = {}
+    for item in items:
+        fields = dict(part.partition("=")[::2] for part in item.split(","))
+        ident, src = fields.get("id"), fields.get("src") or fields.get("source")
+        if not ident or not src or set(fields) - {"id", "src", "source", "type"}:
+            raise PycontainError(f"invalid --secret {item!r} (want id=ID,src=PATH)")
+        if not os.path.isfile(src):
+            raise PycontainError(f"--secret {ident}: {src} is not a file")
+        found[ident] = os.path.abspath(src)
+    return found
+
+
 def _epoch(build_args: dict):
     text = build_args.get("SOURCE_DATE_EPOCH", os.environ.get("SOURCE_DATE_EPOCH"))
     if text is None or text == "":
@@ -36,6 +49,8 @@ def _epoch(build_args: dict):
 @click.option("-f", "--file", "dockerfile", help="The Dockerfile (default CONTEXT/Dockerfile).")
 @click.option("--build-arg", "build_args", multiple=True, help="KEY=VALUE for an ARG.")
 @click.option("--target", help="Build up to this stage.")
+@click.option("--secret", "secrets", multiple=True,
+              help="id=ID,src=PATH: a file for RUN --mount=type=secret (never in a layer).")
 @click.option("--no-cache", is_flag=True, help="Rebuild every step.")
 @click.option("--network", type=click.Choice(["host", "none", "bridge"]), default="host",
               show_default=True, help="The network of RUN steps.")
@@ -44,7 +59,7 @@ def _epoch(build_args: dict):
               help="Clamp file mtimes in new layers to SOURCE_DATE_EPOCH.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the image id.")
 @click.argument("context", type=click.Path(file_okay=False))
-def build(tags, dockerfile, build_args, target, no_cache, network, platform,
+def build(tags, dockerfile, build_args, target, secrets, no_cache, network, platform,
           rewrite_timestamp, quiet, context):
     """Build an image from a Dockerfile."""
     from pycontain.build.api import build as run_build
@@ -61,7 +76,8 @@ def build(tags, dockerfile, build_args, target, no_cache, network, platform,
     opts = BuildOptions(context=context, dockerfile=dockerfile, tags=list(tags),
                         build_args=args, target=target, no_cache=no_cache, network=network,
                         platform="/".join(parse_platform(platform)[:2]), quiet=quiet,
-                        rewrite_timestamp=rewrite_timestamp, epoch=epoch)
+                        rewrite_timestamp=rewrite_timestamp, epoch=epoch,
+                        secrets=_secrets(secrets))
     try:
         image = run_build(_store(), opts, None if quiet else sys.stdout)
     except KeyboardInterrupt:

@@ -316,3 +316,26 @@ def test_add_url(pc, tmp_path):
     assert pc.out("run", "--rm", "addurl", "sh", "-c",
                   "stat -c %a /d/file.txt /named; cat /named") == "600\n644\ndownloaded\n"
     assert missing.returncode == 125 and "404" in missing.stderr
+
+
+def test_run_mounts(pc, tmp_path):
+    """cache persists between builds, tmpfs/bind/secret are seen by the step,
+    and none of them (nor the secret's content) ends up in the image."""
+    secret = tmp_path / "token"
+    secret.write_text("s3cr3t-value\n")
+    _write(tmp_path / "ctx", {"f": "bound file\n", "Dockerfile":
+        "FROM busybox\n"
+        "RUN --mount=type=cache,target=/cache echo run >> /cache/log && wc -l < /cache/log > /count\n"
+        "RUN --mount=type=tmpfs,target=/scratch echo x > /scratch/f && ls /scratch > /tmpfs-seen\n"
+        "RUN --mount=type=bind,target=/src cat /src/f > /bound\n"
+        "RUN --mount=type=secret,id=tok,required cat /run/secrets/tok | wc -c > /secret-size\n"})
+    for _ in range(2):
+        _build(pc, tmp_path / "ctx", "--no-cache", "-q", "--secret", f"id=tok,src={secret}",
+               "-t", "mounts")
+    assert pc.out("run", "--rm", "mounts", "sh", "-c",
+                  "cat /count /tmpfs-seen /bound /secret-size; ls -d /cache /scratch /src "
+                  "/run/secrets 2>&1 | wc -l") == "2\nf\nbound file\n13\n4\n"
+    pc.out("save", "-o", tmp_path / "m.tar", "mounts")
+    assert b"s3cr3t" not in (tmp_path / "m.tar").read_bytes()
+    missing = _build(pc, tmp_path / "ctx", "--no-cache", "-t", "mounts2", check=False)
+    assert missing.returncode == 125 and "secret tok is required" in missing.stderr
