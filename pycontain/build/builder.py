@@ -95,7 +95,7 @@ class Builder:
         platform = self.opts.platform or "linux/amd64"
         gargs = st.global_args(self.df, self.opts.build_args, platform)
         all_stages = st.split(self.df, gargs)
-        chosen = st.needed(all_stages, self.opts.target, self.df)
+        chosen = st.needed(all_stages, self.opts.target, self.df, gargs)
         self.steps = sum(1 + len(s.instructions) for s in chosen)
         for stage in chosen:
             self.results[stage.index] = self.run_stage(stage, all_stages, gargs)
@@ -117,6 +117,8 @@ class Builder:
         image = self.resolve(stage.base)
         config = copy.deepcopy(image.config)
         diff_ids = list((config.pop("rootfs", None) or {}).get("diff_ids") or [])
+        for stale in ("container", "container_config", "docker_version"):  # the base's build
+            config.pop(stale, None)
         state = StageState(config, diff_ids, cache.chain("from", image.id),
                            self.opts.build_args, gargs)
         state.last_created = _seconds(config.pop("created", None))
@@ -172,6 +174,12 @@ class Builder:
         except PycontainError as exc:
             raise PycontainError(f"{self.df.name}:{inst.line}: {inst.cmd.upper()}: {exc}",
                                  exc.code) from None
+        except OSError as exc:
+            from pycontain.errors import from_disk
+            why = from_disk(exc) or f"{exc.strerror or exc}" + \
+                (f": {exc.filename}" if exc.filename else "")
+            raise PycontainError(f"{self.df.name}:{inst.line}: {inst.cmd.upper()}: {why}") \
+                from None
 
     def history(self, state, created_by: str, empty: bool, created=None) -> None:
         """An empty step is dated with the newest layer, so a build whose
@@ -285,7 +293,8 @@ class Builder:
         words = inst.exec_form if inst.exec_form is not None else lex.words(inst.args)
         if len(words) < 2:
             raise PycontainError(f"{inst.cmd.upper()} wants SOURCE... DEST")
-        tree = self.source_tree(flags.get("from"), all_stages, stage)
+        tree = self.source_tree(lex.word(flags["from"]) if flags.get("from") else None,
+                                all_stages, stage)
         chown = self.chown(state, lex.word(flags["chown"])) if flags.get("chown") else None
         chmod = None
         if flags.get("chmod"):
@@ -317,6 +326,9 @@ class Builder:
         if not ref:
             return self.context
         found = st.find(all_stages, ref, stage.index)
+        if found is not None and found.index not in self.results:
+            raise PycontainError(f"--from={ref}: that stage was not built (it is named "
+                                 "through a variable the stage list could not see)")
         if found is not None:
             dirs = [self.store.layer_dir(d) for d in self.results[found.index].diff_ids]
         else:

@@ -62,7 +62,7 @@ def run_step(store, layer_dirs, cfg: dict, argv: list, network: str, quiet: bool
         with _stdout_to_stderr(quiet):
             code = run_attached(ctr, spec, opts)
         if code != 0:
-            raise PycontainError(f"RUN {' '.join(argv)!r} returned a non-zero code: {code}",
+            raise PycontainError(f"{' '.join(argv)!r} returned a non-zero code: {code}",
                                  code if 0 < code < 256 else 125)
         return into_layer(ctr.path("upper"), [m["destination"] for m in spec["mounts"]])
     finally:

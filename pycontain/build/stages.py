@@ -82,7 +82,7 @@ def find(stages, ref: str, before: int):
     return None
 
 
-def needed(stages, target: str | None, dockerfile) -> list:
+def needed(stages, target: str | None, dockerfile, gargs=None) -> list:
     """The stages the target needs, in Dockerfile order; the target is last."""
     if target:
         chosen = next((s for s in stages if s.name == target.lower()), None)
@@ -97,7 +97,9 @@ def needed(stages, target: str | None, dockerfile) -> list:
         if stage.index in want:
             continue
         want.add(stage.index)
-        refs = [stage.base] + [v for inst in stage.instructions if inst.cmd in ("copy", "add")
+        lex = Lexer(gargs or {}, dockerfile.escape)
+        refs = [stage.base] + [lex.word(v) for inst in stage.instructions
+                               if inst.cmd in ("copy", "add")
                                for k, v in inst.flags if k == "from" and v]
         for ref in refs:
             dep = find(stages, ref, stage.index)
