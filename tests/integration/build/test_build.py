@@ -339,3 +339,10 @@ def test_run_mounts(pc, tmp_path):
     assert b"s3cr3t" not in (tmp_path / "m.tar").read_bytes()
     missing = _build(pc, tmp_path / "ctx", "--no-cache", "-t", "mounts2", check=False)
     assert missing.returncode == 125 and "secret tok is required" in missing.stderr
+
+
+def test_run_network_bridge(npc, tmp_path):
+    """--network bridge: RUN steps get an interface on the engine's bridge."""
+    _write(tmp_path, {"Dockerfile": "FROM busybox\nRUN ls /sys/class/net > /nets\n"})
+    _build(npc, tmp_path, "-q", "--network", "bridge", "-t", "net-bridge")
+    assert npc.out("run", "--rm", "net-bridge", "cat", "/nets") == "eth0\nlo\n"
