@@ -104,6 +104,11 @@ def test_cache_keys(pc, tmp_path):
                       "a.txt": "a", "b.txt": "b", "junk/x": "1", ".dockerignore": "junk\n"})
     first = _build(pc, tmp_path, "-t", "cachetest")
     assert _cached(first.stdout) == 0
+    lines = first.stdout.splitlines()
+    assert lines[0] == "STEP 1/5: FROM busybox" and "STEP 4/5: RUN echo $V > /v" in lines
+    assert lines[-2:-1] == ["COMMIT cachetest"] and len(lines[-1]) == 64
+    quiet = _build(pc, tmp_path, "-q", "-t", "cachetest")
+    assert quiet.stdout == lines[-1] + "\n"  # -q: the id alone
     again = _build(pc, tmp_path, "-t", "cachetest")
     assert _cached(again.stdout) == 3
     assert again.stdout.strip().splitlines()[-1] == first.stdout.strip().splitlines()[-1]
