@@ -351,3 +351,17 @@ def test_run_network_bridge(npc, tmp_path):
     _write(tmp_path, {"Dockerfile": "FROM busybox\nRUN ls /sys/class/net > /nets\n"})
     _build(npc, tmp_path, "-q", "--network", "bridge", "-t", "net-bridge")
     assert npc.out("run", "--rm", "net-bridge", "cat", "/nets") == "eth0\nlo\n"
+
+
+def test_cache_and_image_prune(pc, tmp_path):
+    """The cache survives `image prune` while an image uses its layers; once
+    none does, prune removes them and the next build makes them again."""
+    _write(tmp_path, {"Dockerfile": "FROM busybox\nRUN echo kept > /k\n"})
+    _build(pc, tmp_path, "-t", "prunable")
+    pc.out("image", "prune")
+    assert _cached(_build(pc, tmp_path, "-t", "prunable").stdout) == 1
+    pc.out("rmi", "prunable")
+    pc.out("image", "prune")
+    rebuilt = _build(pc, tmp_path, "-t", "prunable")
+    assert _cached(rebuilt.stdout) == 0
+    assert pc.out("run", "--rm", "prunable", "cat", "/k") == "kept\n"
