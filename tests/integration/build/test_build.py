@@ -2,7 +2,6 @@
 cache, whiteouts, reproducible digests and failures that leave nothing."""
 import json
 import os
-import shutil
 import subprocess
 import tarfile
 import time
@@ -287,7 +286,8 @@ def test_symlinks_never_reach_outside_the_context_or_stage(pc, tmp_path):
 
 def test_heredocs(pc, tmp_path):
     _write(tmp_path, {"Dockerfile": "FROM busybox\nARG WHO=world\n"
-                      "RUN <<EOF\nset -e\necho \"script $WHO\" > /script\necho two >> /script\nEOF\n"
+                      "RUN <<EOF\nset -e\necho \"script $WHO\" > /script\n"
+                      "echo two >> /script\nEOF\n"
                       "RUN cat <<'EOF' > /quoted\n$WHO stays\nEOF\n"
                       "COPY <<EOF /greeting\nhello $WHO\nEOF\n"
                       "COPY --chmod=755 <<-EOF /bin/hi\n\t#!/bin/sh\n\techo hi\n\tEOF\n"})
@@ -330,7 +330,8 @@ def test_run_mounts(pc, tmp_path):
     secret.write_text("s3cr3t-value\n")
     _write(tmp_path / "ctx", {"f": "bound file\n", "Dockerfile":
         "FROM busybox\n"
-        "RUN --mount=type=cache,target=/cache echo run >> /cache/log && wc -l < /cache/log > /count\n"
+        "RUN --mount=type=cache,target=/cache echo run >> /cache/log && "
+        "wc -l < /cache/log > /count\n"
         "RUN --mount=type=tmpfs,target=/scratch echo x > /scratch/f && ls /scratch > /tmpfs-seen\n"
         "RUN --mount=type=bind,target=/src cat /src/f > /bound\n"
         "RUN --mount=type=secret,id=tok,required cat /run/secrets/tok | wc -c > /secret-size\n"})
