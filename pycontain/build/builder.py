@@ -23,7 +23,7 @@ from pycontain.record import Record
 
 class BuildOptions(Record):
     FIELDS = {"context": ".", "dockerfile": None, "tags": [], "build_args": {},
-              "target": None, "no_cache": False, "network": "host", "platform": None,
+              "target": None, "no_cache": False, "network": "bridge", "platform": None,
               "quiet": False, "rewrite_timestamp": False, "epoch": None,
               "secrets": {}}
     __slots__ = tuple(FIELDS)

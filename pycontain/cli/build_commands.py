@@ -52,8 +52,10 @@ def _epoch(build_args: dict):
 @click.option("--secret", "secrets", multiple=True,
               help="id=ID,src=PATH: a file for RUN --mount=type=secret (never in a layer).")
 @click.option("--no-cache", is_flag=True, help="Rebuild every step.")
-@click.option("--network", type=click.Choice(["host", "none", "bridge"]), default="host",
-              show_default=True, help="The network of RUN steps.")
+@click.option("--network", type=click.Choice(["bridge", "host", "none"]), default="bridge",
+              show_default=True,
+              help="RUN steps' network: bridge (own namespace, outbound NAT, as docker build), "
+                   "host, or none (loopback only).")
 @click.option("--platform", help="Only the host's platform (linux/amd64) is supported.")
 @click.option("--rewrite-timestamp", is_flag=True,
               help="Clamp file mtimes in new layers to SOURCE_DATE_EPOCH.")

@@ -9,7 +9,7 @@ def test_podman_runs_a_built_image(pc, tmp_path):
     (tmp_path / "Dockerfile").write_text(
         "FROM busybox\nRUN echo from-build > /msg\nENV WHO=podman\n"
         "CMD [\"sh\", \"-c\", \"cat /msg; echo $WHO\"]\n")
-    pc.out("build", "-q", "-t", "interop", tmp_path, timeout=120)
+    pc.out("build", "--network", "none", "-q", "-t", "interop", tmp_path, timeout=120)
     archive = tmp_path / "interop.tar"
     pc.out("save", "-o", archive, "interop")
     podman = Podman(f"pycontain-build-podman-{os.getpid()}")

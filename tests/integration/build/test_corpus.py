@@ -97,7 +97,7 @@ def _fields(config: dict) -> dict:
 def test_corpus_matches_buildah(pc, buildah, tmp_path, case):
     context = CORPUS / case
     tag = f"localhost/corpus-{case}:latest"
-    built = pc("build", "-q", "-t", tag, context, timeout=120)
+    built = pc("build", "--network", "none", "-q", "-t", tag, context, timeout=120)
     assert built.returncode == 0, built.stderr
     pc.out("save", "--format", "oci-archive", "-o", tmp_path / "ours.tar", tag)
     _run(*buildah, "bud", "--layers", "--format", "docker", "--isolation", "chroot", "-q",
