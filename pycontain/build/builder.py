@@ -129,7 +129,8 @@ class Builder:
             return self.store.resolve(ref)
         except PycontainError as exc:
             from pycontain.image import reference
-            if not str(exc).startswith("image not known") or not reference.parse(ref).qualified:
+            if not str(exc).startswith("image not known") or \
+                    not reference.names_a_registry(ref):  # run's rule: a typo never connects
                 raise
         import sys
         from pycontain.image import progress
