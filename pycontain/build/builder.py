@@ -238,10 +238,14 @@ class Builder:
             self.history(state, f"WORKDIR {path}", empty=True)
             return
         from pycontain.build.copystep import Item, write
+        from pycontain.userdb import resolve_user
+        ids = resolve_user(state.cfg.get("User") or "", self.layer_dirs(state))  # as BuildKit
         parts = path.strip("/").split("/")
-        items = [Item("/".join(parts[:i]), mode=0o40755) for i in range(1, len(parts) + 1)
+        items = [Item("/".join(parts[:i]), mode=0o40755, uid=ids["uid"], gid=ids["gid"])
+                 for i in range(1, len(parts) + 1)
                  if merged.lookup("/".join(parts[:i])) is None]
-        self.layer_step(state, cache.chain(state.key, "workdir", path), f"WORKDIR {path}",
+        self.layer_step(state, cache.chain(state.key, "workdir", path, ids["uid"], ids["gid"]),
+                        f"WORKDIR {path}",
                         lambda writer: write(items, writer, self.now()))
 
     def run(self, state, inst) -> None:

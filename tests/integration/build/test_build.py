@@ -371,3 +371,12 @@ def test_cache_and_image_prune(pc, tmp_path):
     rebuilt = _build(pc, tmp_path, "-t", "prunable")
     assert _cached(rebuilt.stdout) == 0
     assert pc.out("run", "--rm", "prunable", "cat", "/k") == "kept\n"
+
+
+def test_workdir_is_made_for_the_user(pc, tmp_path):
+    """WORKDIR makes a missing directory even when no RUN follows (buildah 1.28
+    does not), owned by the USER as BuildKit makes it."""
+    _write(tmp_path, {"Dockerfile": "FROM busybox\nUSER 1000:1001\nWORKDIR /w/x\n"})
+    _build(pc, tmp_path, "-q", "-t", "workdir-user")
+    assert pc.out("run", "--rm", "-u", "0", "workdir-user", "stat", "-c", "%u:%g %a",
+                  "/w", "/w/x") == "1000:1001 755\n1000:1001 755\n"
