@@ -39,8 +39,10 @@ def run_step(store, layer_dirs, cfg: dict, argv: list, network: str, quiet: bool
     if not layer_dirs:
         raise PycontainError("RUN needs a base image with a shell (this stage is FROM scratch)")
     cid = os.urandom(32).hex()
+    # init: PID 1 is the tiny init, which hands the command the SIGINT/SIGTERM the
+    # build gets (relayed by the engine): a cancelled build stops its RUN step
     opts = RunOptions(image="pycontain-build", command=list(argv), entrypoint="",
-                      network=network, rm=False)
+                      network=network, rm=False, init=True)
     meta = {"name": names.generate(cid), "image": "pycontain-build", "image_id": "",
             "created": time.time(), "rm": False, "network": network, "tty": False,
             "store": store.root, "lower": [os.path.relpath(d, store.root) for d in layer_dirs],

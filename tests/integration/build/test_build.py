@@ -380,3 +380,18 @@ def test_workdir_is_made_for_the_user(pc, tmp_path):
     _build(pc, tmp_path, "-q", "-t", "workdir-user")
     assert pc.out("run", "--rm", "-u", "0", "workdir-user", "stat", "-c", "%u:%g %a",
                   "/w", "/w/x") == "1000:1001 755\n1000:1001 755\n"
+
+
+def test_a_signal_cancels_the_run_step(pc, tmp_path):
+    """SIGTERM to the build stops its RUN step (PID 1 there is the tiny init,
+    which hands the command the signal) and leaves nothing behind."""
+    _write(tmp_path, {"Dockerfile": "FROM busybox\nRUN sleep 60\n"})
+    proc = pc.popen("build", "--network", "none", "--no-cache", tmp_path)
+    line = ""
+    while "RUN sleep" not in line:
+        line = proc.stdout.readline()
+        assert line, proc.stderr.read()
+    time.sleep(0.5)
+    proc.terminate()
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 143 and "returned a non-zero code: 143" in err
