@@ -1,5 +1,6 @@
 """The whole `pycontain` command line: the root group with every command
 module registered on it."""
+from pycontain.cli import build_commands  # noqa: F401  (build, builder prune)
 from pycontain.cli import container_commands  # noqa: F401  (run, ps, exec, rm...)
 from pycontain.cli import fn_commands  # noqa: F401  (fn)
 from pycontain.cli import image_commands  # noqa: F401  (pull, load, save, rmi...)

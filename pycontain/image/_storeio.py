@@ -272,3 +272,24 @@ def add_image(store, full_name, manifest_digest, manifest_bytes, manifest,
         data["images"][full_name] = record
         store._save(data)
     return store._image(full_name, record)
+
+
+def add_layer(store, tar_path: str, diff_id: str) -> None:
+    """Put one uncompressed layer tar (blob digest = diff_id) into the store
+    and unpack it, without naming any image (a build's intermediate layer)."""
+    size = os.path.getsize(tar_path)
+    desc = mf.Descriptor({"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                          "digest": diff_id, "size": size})
+    with store._locked():
+        data = store._load()
+        txn = _Transaction(store)
+        try:
+            blob = txn.blob_stream(desc, lambda d: open(tar_path, "rb"))
+            unpacked = txn.layer(diff_id, blob, data["layers"])
+            txn.commit()
+        except BaseException:
+            txn.abort()
+            raise
+        if diff_id not in data["layers"]:
+            data["layers"][diff_id] = {"size": unpacked, "blob": diff_id}
+            store._save(data)

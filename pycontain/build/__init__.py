@@ -1,0 +1,1 @@
+"""`pycontain build`: images from a Dockerfile (parser, stages, steps, cache)."""
