@@ -1,6 +1,7 @@
 """The whole `pycontain` command line: the root group with every command
 module registered on it."""
 from pycontain.cli import container_commands  # noqa: F401  (run, ps, exec, rm...)
+from pycontain.cli import copy_commands  # noqa: F401  (cp)
 from pycontain.cli import fn_commands  # noqa: F401  (fn)
 from pycontain.cli import image_commands  # noqa: F401  (pull, load, save, rmi...)
 from pycontain.cli import info  # noqa: F401  (info)
