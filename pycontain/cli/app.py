@@ -1,5 +1,6 @@
 """The whole `pycontain` command line: the root group with every command
 module registered on it."""
+from pycontain.cli import changes_commands  # noqa: F401  (diff, commit, export, history)
 from pycontain.cli import container_commands  # noqa: F401  (run, ps, exec, rm...)
 from pycontain.cli import copy_commands  # noqa: F401  (cp)
 from pycontain.cli import fn_commands  # noqa: F401  (fn)

@@ -22,15 +22,17 @@ COPY_ERROR = 1  # docker's exit code for a failed cp
 CHUNK = 1 << 20
 
 
-def write_tar(src: str, out, contents_only: bool = False) -> None:
+def write_tar(src: str, out) -> None:
     """A tar of src (named by its base name) to the binary stream out."""
     tarfile.pwd = tarfile.grp = None  # numeric owners only: no NSS lookups (chrooted)
     src = os.path.normpath(src) if src not in ("/", "/.") else "/"
     if not os.path.lexists(src):
         raise PycontainError(f"no such file or directory: {src}", COPY_ERROR)
-    top = os.path.basename(src) or "."
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-        stack = [(src, top)]
+        if src == "/":  # the whole root (export): its entries, without one for "/"
+            stack = [(f"/{name}", name) for name in sorted(os.listdir("/"), reverse=True)]
+        else:
+            stack = [(src, os.path.basename(src))]
         while stack:
             path, arc = stack.pop()
             info = tar.gettarinfo(path, arc)
@@ -192,11 +194,11 @@ def copy_from(ctr, src: str, dest: str, keep_owner: bool = False) -> None:
 
     contents_only = src.endswith("/.")
     if dest == "-":
-        wait = in_root(ctr, lambda: _tar_to(src, 1, contents_only), keep_fds=(1,))
+        wait = in_root(ctr, lambda: _tar_to(src, 1), keep_fds=(1,))
         wait()
         return
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
-    wait = in_root(ctr, lambda: _tar_to(src, write_end, contents_only), keep_fds=(write_end,))
+    wait = in_root(ctr, lambda: _tar_to(src, write_end), keep_fds=(write_end,))
     os.close(write_end)
     try:
         with os.fdopen(read_end, "rb") as stream:
@@ -207,9 +209,9 @@ def copy_from(ctr, src: str, dest: str, keep_owner: bool = False) -> None:
     wait()
 
 
-def _tar_to(src: str, fd: int, contents_only: bool) -> None:
+def _tar_to(src: str, fd: int) -> None:
     with os.fdopen(fd, "wb") as out:
-        write_tar(src, out, contents_only)
+        write_tar(src, out)
 
 
 def copy_into(ctr, src: str, dest: str, keep_owner: bool = False) -> None:
@@ -230,7 +232,7 @@ def copy_into(ctr, src: str, dest: str, keep_owner: bool = False) -> None:
     os.close(read_end)
     try:
         with os.fdopen(write_end, "wb") as out:
-            write_tar(src, out, contents_only)
+            write_tar(src, out)
     except BrokenPipeError:
         pass  # the container side stopped early: wait() says why
     wait()
