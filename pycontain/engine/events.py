@@ -125,6 +125,15 @@ def _follow(f, since_ns, until_ns, follow, poll):
             pass
 
 
+def last_exit(actor_id: str, since_ns: int = 0):
+    """The exit code in the newest `die` event of a container (None: none)."""
+    code = None
+    for record in read(since_ns, follow=False):
+        if record.get("Action") == "die" and record.get("Actor", {}).get("ID") == actor_id:
+            code = record["Actor"].get("Attributes", {}).get("exitCode")
+    return int(code) if isinstance(code, str) and code.lstrip("-").isdigit() else None
+
+
 def parse_time(text: str, now: float | None = None) -> int:
     """docker's --since/--until: unix seconds (with fraction), RFC 3339, or a
     duration before now (10s, 5m, 2h, 1h30m); nanoseconds."""

@@ -4,7 +4,7 @@ import os
 import time
 
 from pycontain.engine import names, state
-from pycontain.engine.events import container_event
+from pycontain.engine.events import container_event, last_exit
 from pycontain.engine.orphans import settle
 from pycontain.errors import PycontainError
 from pycontain.fsutil import read_json, write_json
@@ -99,8 +99,11 @@ def wait(ctr, timeout: float | None = None) -> int:
             time.sleep(0.05)
         try:
             ctr = state.load(ctr.id)
-        except FileNotFoundError:  # --rm: gone with its record
-            raise PycontainError(f"no such container: {ctr.name}", DOCKER_ERROR) from None
+        except FileNotFoundError:  # --rm: gone with its record; its `die` event says
+            code = last_exit(ctr.id, int(ctr.meta["created"] * 1e9))
+            if code is None:
+                raise PycontainError(f"no such container: {ctr.name}", DOCKER_ERROR) from None
+            return code
 
 
 def pause(ctr, on: bool = True) -> None:

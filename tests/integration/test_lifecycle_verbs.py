@@ -76,6 +76,11 @@ def test_wait_blocks_until_the_exit(pc):
         pc("rm", "-f", "w")
 
 
+def test_wait_for_an_rm_container_gets_its_code(pc):
+    pc.out("run", "-d", "--rm", "--name", "wrm", "busybox", "sh", "-c", "sleep 1; exit 6")
+    assert pc.out("wait", "wrm") == "6\n"
+
+
 def test_pause_freezes_and_unpause_thaws(pc):
     pc.out("run", "-d", "--name", "tick", "busybox", "sh", "-c",
            "i=0; while :; do i=$((i+1)); echo $i > /n; sleep 0.05; done")
