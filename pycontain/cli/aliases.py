@@ -1,6 +1,7 @@
 """docker's management groups (`container ls|rm|...`, `image ls|rm|inspect|...`)
 as aliases of the top-level commands, and `system df|prune`. Imported after
 every other command module: it only regroups their commands."""
+import copy
 import sys
 
 import click
@@ -16,7 +17,7 @@ CONTAINER = {"ls": "ps", "list": "ps", "ps": "ps", "rm": "rm", "remove": "rm",
              "update": "update"}
 IMAGE = {"ls": "images", "list": "images", "rm": "rmi", "remove": "rmi", "pull": "pull",
          "load": "load", "save": "save", "tag": "tag", "import": "import",
-         "history": "history"}
+         "history": "history", "inspect": "image-inspect"}
 
 
 @cli.group()
@@ -47,9 +48,11 @@ def _register():
     for group, table in ((container, CONTAINER), (cli.commands["image"], IMAGE)):
         for alias, name in table.items():
             if name in cli.commands and alias not in group.commands:
-                group.add_command(cli.commands[name], alias)
-    from pycontain.cli.changes_commands import image_inspect
-    cli.commands["image"].add_command(image_inspect, "inspect")
+                command = cli.commands[name]
+                if command.hidden:  # hidden at the top level only (image-inspect)
+                    command = copy.copy(command)
+                    command.hidden = False
+                group.add_command(command, alias)
 
 
 _register()

@@ -104,7 +104,7 @@ def history(fmt, quiet, image):
                                row["Comment"]).rstrip())
 
 
-@click.command(name="inspect")
+@cli.command(name="image-inspect", hidden=True)  # `image inspect` (cli.aliases)
 @click.argument("images", nargs=-1, required=True)
 def image_inspect(images):
     """Show images' configuration as JSON (`image inspect`)."""
