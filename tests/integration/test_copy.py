@@ -143,6 +143,26 @@ def test_cp_never_follows_a_symlink_out_of_the_root(pc, tmp_path, stopped):
             os.unlink(f"/etc/{marker}")
 
 
+def test_archive_keeps_owners_and_plain_copies_drop_setuid(pc, box, tmp_path):
+    src = tmp_path / "owned"
+    src.write_text("o\n")
+    os.chown(src, 4321, 765)
+    assert pc("cp", "-a", str(src), f"{box}:/data/owned").returncode == 0
+    assert pc("cp", str(src), f"{box}:/data/rootowned").returncode == 0
+    back = tmp_path / "back"
+    back.mkdir()
+    assert pc("cp", "-a", f"{box}:/data/owned", str(back)).returncode == 0
+    assert (os.stat(back / "owned").st_uid, os.stat(back / "owned").st_gid) == (4321, 765)
+    assert pc("cp", "-a", f"{box}:/data/rootowned", str(back)).returncode == 0
+    assert os.stat(back / "rootowned").st_uid == 0
+    suid = tmp_path / "suid"
+    suid.write_text("s\n")
+    os.chmod(suid, 0o4755)
+    assert pc("cp", "-a", str(suid), f"{box}:/data/suid").returncode == 0
+    assert pc("cp", f"{box}:/data/suid", str(back / "plain")).returncode == 0
+    assert os.stat(back / "plain").st_mode & 0o7777 == 0o755  # setuid dropped on the host
+
+
 def test_cp_needs_one_container_side(pc, tmp_path):
     assert "CONTAINER:PATH" in one_error_line(pc("cp", str(tmp_path), str(tmp_path)), 1)
     assert "no such container" in one_error_line(pc("cp", "nosuch:/x", str(tmp_path)))

@@ -241,3 +241,18 @@ def test_a_killed_foreground_run_rm_is_removed_once_seen(pc):
     pid = _killed_run(pc, "--rm", "--name", "fgrm")
     wait_for(lambda: not alive(pid), what="the container to die with its monitor")
     assert row(pc, "fgrm") is None  # ps settled it: gone, with its cgroup (see pc)
+
+
+def test_a_detached_container_whose_monitor_is_killed_is_recorded_exited(pc):
+    pc.out("run", "-d", "--name", "mon", "busybox", "sh", "-c", IDLE)
+    try:
+        cid = json.loads(pc.out("inspect", "mon"))[0]["Id"]
+        st = json.loads((pc.runroot / cid / "state.json").read_text())
+        os.kill(st["monitor_pid"], signal.SIGKILL)
+        wait_for(lambda: not alive(st["pid"]), what="the container to die with its monitor")
+        r = row(pc, "mon")
+        assert (r["State"], r["ExitCode"]) == ("exited", 137)
+        assert pc.out("start", "mon") == "mon\n"  # and it can run again
+        assert row(pc, "mon")["State"] == "running"
+    finally:
+        pc("rm", "-f", "mon")
