@@ -93,9 +93,9 @@ def prune(all_images: bool) -> dict:
     before = _content_size(store)
     if all_images:
         used = {c.meta.get("image_id") for c in _containers()}
-        for summary in store.list():
-            if summary.id not in used:
-                report["images"] += remove_images(store, [summary.id], False)
+        unused = [summary.id for summary in store.list() if summary.id not in used]
+        # one that a container started using meanwhile is refused, and stays
+        report["images"], _ = remove_images(store, unused, False)
     prune_store(store)
     report["bytes"] += max(0, before - _content_size(store))
     return report
