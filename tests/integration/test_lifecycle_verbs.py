@@ -256,3 +256,25 @@ def test_a_detached_container_whose_monitor_is_killed_is_recorded_exited(pc):
         assert row(pc, "mon")["State"] == "running"
     finally:
         pc("rm", "-f", "mon")
+
+
+def test_attach_to_a_terminal_and_detach_with_ctrl_p_ctrl_q(pc):
+    from conftest import PYCONTAIN
+    from helpers import Reader
+    pc.out("run", "-dit", "--name", "term", "busybox", "sh")
+    master, slave = os.openpty()
+    proc = subprocess.Popen([PYCONTAIN, "attach", "term"], stdin=slave, stdout=slave,
+                            stderr=slave, env=pc.env, start_new_session=True)
+    os.close(slave)
+    try:
+        out = Reader(master)
+        time.sleep(0.3)
+        os.write(master, b"echo hi-$((1+2))\r")
+        out.expect(r"hi-3")
+        os.write(master, b"\x10\x11")  # ctrl-p ctrl-q: detach, the container runs on
+        assert proc.wait(timeout=10) == 0
+        assert row(pc, "term")["State"] == "running"
+    finally:
+        os.close(master)
+        reap(proc)
+        pc("rm", "-f", "term")
