@@ -278,3 +278,19 @@ def test_attach_to_a_terminal_and_detach_with_ctrl_p_ctrl_q(pc):
         os.close(master)
         reap(proc)
         pc("rm", "-f", "term")
+
+
+def test_create_start_restart_with_a_published_port(npc):
+    from test_net_bridge import HTTPD
+    from test_net_ports import wget
+    npc.out("create", "--name", "web", "-p", "8080:80", "busybox", "sh", "-c", HTTPD.format("web"))
+    try:
+        assert npc.out("start", "web") == "web\n"
+        assert wget(npc, "http://127.0.0.1:8080/index.html") == "hello-from-web\n"
+        assert npc.out("restart", "-t", "0", "web") == "web\n"
+        assert wget(npc, "http://127.0.0.1:8080/index.html") == "hello-from-web\n"
+        npc.out("stop", "-t", "0", "web")
+        assert npc.out("start", "web") == "web\n"  # the port is free again after the stop
+        assert wget(npc, "http://127.0.0.1:8080/index.html") == "hello-from-web\n"
+    finally:
+        npc("rm", "-f", "web")
