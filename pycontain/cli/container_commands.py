@@ -7,22 +7,12 @@ import time
 import click
 
 from pycontain.cli.entry import run_and_exit
-from pycontain.cli.group import cli, lookup
-from pycontain.cli.runopts import FLAG, MULTI, RUN_FLAGS
-
-
-def _run_flag_options(func):
-    for names, dest, kind, help_text in reversed(RUN_FLAGS):
-        if kind == FLAG:
-            func = click.option(*names, dest, is_flag=True, default=None, help=help_text)(func)
-        else:
-            func = click.option(*names, dest, multiple=kind == MULTI, help=help_text)(func)
-    return func
+from pycontain.cli.group import cli, lookup, run_flag_options
 
 
 @cli.command(context_settings={"ignore_unknown_options": False,
                                "allow_interspersed_args": False})
-@_run_flag_options
+@run_flag_options
 @click.argument("image")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def run(image, command, **values):
@@ -39,8 +29,9 @@ def _ago(ts: float) -> str:
 
 
 def _status_text(row: dict) -> str:
-    if row["State"] == "running":
-        return f"Up since {_ago(row['StartedAt'])}"
+    if row["State"] in ("running", "paused"):
+        paused = " (Paused)" if row["State"] == "paused" else ""
+        return f"Up since {_ago(row['StartedAt'])}{paused}"
     if row["State"] == "exited":
         code = "?" if row["ExitCode"] is None else row["ExitCode"]
         return f"Exited ({code}) {_ago(row['FinishedAt'] or row['Created'])}"
@@ -55,7 +46,7 @@ def ps(show_all, fmt, quiet):
     """List containers."""
     from pycontain.engine.inspect import summaries
     rows = [dict(r, Status=_status_text(r)) for r in summaries()
-            if show_all or r["State"] == "running"]
+            if show_all or r["State"] in ("running", "paused")]
     if fmt == "json":
         click.echo(json.dumps(rows, indent=1))
     elif quiet:

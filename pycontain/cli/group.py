@@ -37,3 +37,14 @@ def lookup(ref):
     """The container a command names (id, id prefix or name)."""
     from pycontain.engine.state import lookup as find
     return find(ref)
+
+
+def run_flag_options(func):
+    """The flags of `run` (cli.runopts.RUN_FLAGS) as click options (run, create)."""
+    from pycontain.cli.runopts import FLAG, MULTI, RUN_FLAGS
+    for names, dest, kind, help_text in reversed(RUN_FLAGS):
+        if kind == FLAG:
+            func = click.option(*names, dest, is_flag=True, default=None, help=help_text)(func)
+        else:
+            func = click.option(*names, dest, multiple=kind == MULTI, help=help_text)(func)
+    return func

@@ -92,6 +92,20 @@ def update(ctr, res: dict) -> None:
     group.apply(res)
 
 
+def freeze(ctr, on: bool) -> None:
+    """Pause (freeze) or unpause (thaw) a running container's processes."""
+    group = _group(ctr)
+    if group is None or not group.exists():
+        raise PycontainError(f"cannot pause container {ctr.name}: it has no cgroup")
+    group.freeze(on)
+
+
+def pids(ctr) -> list:
+    """The pids in the container's cgroup ([] without one)."""
+    group = _group(ctr)
+    return group.pids() if group is not None and group.exists() else []
+
+
 def sample(ctr):
     """A usage reading of the container's cgroup, or None if it has none."""
     group = _group(ctr)

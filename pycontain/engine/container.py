@@ -5,6 +5,7 @@ import time
 
 from pycontain import paths
 from pycontain.engine import names, resources, state
+from pycontain.engine.events import container_event
 from pycontain.engine.attach import run_foreground, start_process
 from pycontain.engine.hostfiles import write_host_files
 from pycontain.engine.spec import RunOptions, build_spec
@@ -44,8 +45,9 @@ def _resolve_image(store, opts: RunOptions):
     return store.resolve(opts.image)
 
 
-def create(opts: RunOptions):
-    """Resolve the image, lay out the container on disk, build its spec."""
+def create(opts: RunOptions, kept: bool = False):
+    """Resolve the image, lay out the container on disk, build its spec.
+    kept: made by `create`, to wait for a `start` (system gc leaves it)."""
     from pycontain.image.store import ImageStore
 
     if opts.hostname is not None:
@@ -57,7 +59,8 @@ def create(opts: RunOptions):
         "name": names.validate(opts.name) if opts.name else names.generate(cid),
         "image": image.name, "image_id": image.id, "created": time.time(),
         "rm": opts.rm, "network": opts.network, "tty": opts.tty,
-        "store": store_root,
+        "interactive": opts.interactive, "stdin_once": opts.interactive and not opts.detach,
+        "store": store_root, "kept": kept,
         "lower": [os.path.relpath(d, store_root) for d in image.layer_dirs],
     }
     net = None
@@ -88,6 +91,7 @@ def create(opts: RunOptions):
     except BaseException:
         state.delete_record(ctr)
         raise
+    container_event(ctr, "create")
     return ctr, spec
 
 
@@ -96,7 +100,8 @@ def _init_context(ctr: state.Container, spec: dict) -> InitContext:
     ctx = InitContext(rootfs=ctr.path("rootfs"),
                       overlay={"base": meta["store"], "lower": meta["lower"],
                                "upper": ctr.path("upper"), "work": ctr.path("work")},
-                      hostname=spec["hostname"], loopback=meta["network"] != "host")
+                      hostname=spec["hostname"], loopback=meta["network"] != "host",
+                      die_with_parent=True)  # no container outlives its monitor (see orphans)
     resources.prepare(ctr, spec, ctx)
     return ctx
 
@@ -109,6 +114,7 @@ def _started(ctr):
     def record(pid):
         ctr.set_monitor(os.getpid())
         ctr.set_running(pid)
+        container_event(ctr, "start")
     return record
 
 
@@ -129,10 +135,31 @@ def supervise(ctr, pid: int) -> int:
     try:
         resources.release(ctr)
     finally:  # recorded even if releasing fails (a network's lease write on a full disk)
+        ctr.state.paused = False
         ctr.set_exited(code, save=not ctr.meta.get("rm"))  # --rm: the record goes right away
+    finish(ctr, code)
+    return code
+
+
+def finish(ctr, code: int) -> None:
+    """After an exit is recorded: its events; an --rm container's record goes."""
+    if ctr.state.oom_killed:
+        container_event(ctr, "oom")
+    container_event(ctr, "die", exitCode=code)
     if ctr.meta.get("rm"):
         state.delete_record(ctr)
-    return code
+        container_event(ctr, "destroy")
+
+
+def _unstarted(ctr, exc: BaseException) -> None:
+    """A container that failed to start: its resources released; a record the
+    user made (create, then start) keeps the failure, any other is removed."""
+    resources.release(ctr)
+    if ctr.keep:
+        ctr.state.error = str(exc)
+        ctr.set_exited(getattr(exc, "code", 125))
+    else:
+        state.delete_record(ctr)
 
 
 def run_attached(ctr, spec, opts: RunOptions) -> int:
@@ -141,30 +168,42 @@ def run_attached(ctr, spec, opts: RunOptions) -> int:
         return run_foreground(_spawner(ctr, spec, opts.tty), opts.tty, opts.interactive,
                               _started(ctr), lambda pid: supervise(ctr, pid),
                               _prepare(ctr, spec))
-    except BaseException:
-        if ctr.state.status == state.CREATED:
-            resources.release(ctr)  # attached, then failed to start
-            state.delete_record(ctr)  # a container that never ran leaves nothing behind
+    except BaseException as exc:
+        if ctr.state.status == state.CREATED:  # attached, then failed to start:
+            _unstarted(ctr, exc)  # a container that never ran leaves nothing behind
         raise
 
 
-def run_detached(ctr, spec, opts: RunOptions) -> None:
+def run_detached(ctr, spec, opts: RunOptions, attach: bool = False):
     """Fork a monitor that starts the container, then waits for it and records
-    its exit; return once the container's command is running."""
+    its exit; return once the container's command is running. attach: return
+    a socket attached to it (engine.attach_hub) before it started."""
     ready_r, ready_w = os.pipe()
     if os.fork() == 0:
         os.setsid()
-        _monitor(ctr, spec, opts, ready_w)
+        _monitor(ctr, spec, opts, ready_w, attach)
     os.close(ready_w)
+    sock = None
     with os.fdopen(ready_r, "rb") as pipe:
-        answer = pipe.read().decode()
+        answer = pipe.read(1)
+        if answer == b"L":  # the monitor listens: attach now, before the start
+            if attach:
+                from pycontain.engine.attach_hub import connect
+                sock = connect(ctr.run_dir)
+            answer = b""
+        answer = (answer + pipe.read()).decode()
     if answer != "ok":
+        if sock is not None:
+            sock.close()
         code, _, message = answer.partition(":")
         raise PycontainError(message or "container monitor died", int(code or 125))
+    return sock
 
 
-def _monitor(ctr, spec, opts, ready_w: int) -> None:
+def _monitor(ctr, spec, opts, ready_w: int, attach_first: bool) -> None:
     """Body of a detached container's monitor process. Never returns."""
+    from pycontain.engine.attach_hub import Hub, listen
+
     devnull = os.open(os.devnull, os.O_RDWR)
     log = os.open(ctr.path("ctr.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     for target, fd in ((0, devnull), (1, log), (2, log)):
@@ -173,30 +212,38 @@ def _monitor(ctr, spec, opts, ready_w: int) -> None:
     os.closerange(ready_w + 1, 65536)
     proc = None
     try:
-        pipes = None if opts.tty else Pipes(False, merged=True)  # both go to the log
+        hub = Hub(listen(ctr.run_dir), ctr.meta.get("stdin_once", False))
+        os.write(ready_w, b"L")
+        if attach_first:
+            hub.accept_first(10)
+        pipes = None if opts.tty else Pipes(opts.interactive, merged=True)  # one log
         proc = start_process(_spawner(ctr, spec, opts.tty), pipes, _prepare(ctr, spec))
         _started(ctr)(proc.pid)
     except BaseException as exc:  # noqa: BLE001 - a forked monitor must not unwind
         if proc is not None:
             proc.abort()  # started, but its record could not say so
-        resources.release(ctr)
-        state.delete_record(ctr)
         exc = from_disk(exc) or exc
+        _unstarted(ctr, exc)
         code, message = ((exc.code, str(exc)) if isinstance(exc, PycontainError)
                          else (125, f"container monitor failed: {exc!r}"))
         os.write(ready_w, f"{code}:{message}".encode())
         os._exit(0)
     os.write(ready_w, b"ok")
     os.close(ready_w)
+    code = None
     try:
         if proc.master is not None:
-            from pycontain.oci import tty
-            tty.proxy(proc.master, 1, None)
+            hub.run(proc.pid, proc.master, proc.master, 1)
         else:
-            pipes.relay(proc.pid)
-        supervise(ctr, proc.pid)
+            out_fd, in_fd = pipes.stdout, pipes.stdin
+            pipes.stdout = pipes.stdin = None  # the hub's to close
+            hub.run(proc.pid, out_fd, in_fd, 1)
+        code = supervise(ctr, proc.pid)
     finally:
-        os._exit(0)
+        try:
+            hub.finish(code)
+        finally:
+            os._exit(0)
 
 
 def run(opts: RunOptions) -> int | str:
@@ -212,6 +259,15 @@ def kill(ctr, sig: int = signal.SIGKILL) -> None:
     if not ctr.alive():
         raise PycontainError(f"container {ctr.name} is not running")
     os.kill(ctr.state.pid, sig)
+    container_event(ctr, "kill", signal=sig)
+    _thaw(ctr)
+
+
+def _thaw(ctr) -> None:
+    """A paused container just signalled: thawed, so that it can act on it."""
+    if ctr.state.paused:
+        from pycontain.engine.lifecycle import pause
+        pause(ctr, False)
 
 
 def stop(ctr, timeout: float = 10) -> None:
@@ -219,10 +275,12 @@ def stop(ctr, timeout: float = 10) -> None:
     if not ctr.alive():
         return
     os.kill(ctr.state.pid, signal.SIGTERM)
+    _thaw(ctr)
     if not wait_gone(ctr.state.pid, timeout):
         os.kill(ctr.state.pid, signal.SIGKILL)
         wait_gone(ctr.state.pid, 10)
     _await_monitor(ctr)
+    container_event(ctr, "stop")
 
 
 def _await_monitor(ctr) -> None:
@@ -238,7 +296,9 @@ def remove(ctr, force: bool = False) -> None:
             raise PycontainError(f"cannot remove running container {ctr.name}: stop it first "
                                  "or use rm -f")
         os.kill(ctr.state.pid, signal.SIGKILL)
+        _thaw(ctr)
         wait_gone(ctr.state.pid, 10)
     _await_monitor(ctr)
     resources.release(ctr)
     state.delete_record(ctr)
+    container_event(ctr, "destroy")

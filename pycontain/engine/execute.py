@@ -48,6 +48,8 @@ def exec_process(config: dict, ctr, opts: ExecOptions) -> dict:
 def execute(ctr, opts: ExecOptions) -> int:
     if not ctr.alive():
         raise PycontainError(f"container {ctr.name} is not running")
+    if ctr.state.paused:
+        raise PycontainError(f"container {ctr.name} is paused: unpause it before exec")
     config = read_json(ctr.path("config.json"))
     spec = {"process": exec_process(config, ctr, opts),  # same caps, seccomp and nnp
             "linux": {"seccomp": config.get("linux", {}).get("seccomp")}}

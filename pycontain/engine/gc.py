@@ -12,12 +12,16 @@ import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
 
 from pycontain import paths
 from pycontain.engine import resources, state
+from pycontain.engine.orphans import settle
 from pycontain.fsutil import remove_tree
 from pycontain.oci.waiting import wait_gone
 
 
 def _orphaned(ctr) -> bool:
-    """An --rm container, or one never started, whose monitor is gone."""
+    """An --rm container, or one never started, whose monitor is gone (not one
+    `create` made: that waits for its `start`, with no monitor)."""
+    if ctr.state.status == state.CREATED and ctr.meta.get("kept"):
+        return False
     return not ctr.monitor_alive() and (ctr.meta.get("rm") or ctr.state.status == state.CREATED)
 
 
@@ -30,6 +34,9 @@ def collect() -> list:
         except (FileNotFoundError, ValueError):
             remove_tree(os.path.join(state.containers_dir(), cid))
             removed.append(f"removed incomplete container {cid[:12]}")
+            continue
+        if settle(ctr):  # (removed too, if --rm)
+            removed.append(f"stopped unwatched container {ctr.name} ({cid[:12]})")
             continue
         if not _orphaned(ctr):
             continue

@@ -4,6 +4,7 @@ import os
 
 from pycontain.fsutil import read_json
 from pycontain.engine import state
+from pycontain.engine.orphans import settle
 
 
 def _iso(ts: float) -> str:
@@ -28,6 +29,8 @@ def summaries() -> list:
             ctr = state.load(cid)
         except (FileNotFoundError, ValueError):
             continue  # being created or removed right now
+        if settle(ctr) and ctr.meta.get("rm"):
+            continue
         spec = _spec(ctr)
         rows.append({"Id": ctr.id, "Name": ctr.name, "Image": ctr.meta["image"],
                      "Command": spec.get("process", {}).get("args", []),
@@ -39,14 +42,16 @@ def summaries() -> list:
 
 def inspect(ctr) -> dict:
     """docker-inspect-shaped description of one container."""
+    settle(ctr)
     spec = _spec(ctr)
     st = ctr.state
-    running = ctr.status == state.RUNNING
+    running = ctr.status in (state.RUNNING, state.PAUSED)
     process = spec.get("process", {})
     return {
         "Id": ctr.id, "Name": ctr.name, "Created": _iso(ctr.meta["created"]),
         "Path": (process.get("args") or [""])[0], "Args": (process.get("args") or [])[1:],
-        "State": {"Status": ctr.status, "Running": running, "Pid": st.pid if running else 0,
+        "State": {"Status": ctr.status, "Running": running, "Paused": ctr.status == state.PAUSED,
+                  "Pid": st.pid if running else 0,
                   "ExitCode": st.exit_code, "OOMKilled": st.oom_killed, "Error": st.error,
                   "StartedAt": _iso(st.started_at), "FinishedAt": _iso(st.finished_at)},
         "Image": ctr.meta["image_id"], "ImageName": ctr.meta["image"],

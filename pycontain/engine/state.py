@@ -12,16 +12,18 @@ import time
 
 from pycontain import paths
 from pycontain.errors import PycontainError, disk_refused
-from pycontain.fsutil import read_json, remove_tree, write_json, write_new
+from pycontain.fsutil import read_json, remove_tree, write_atomic, write_json, write_new
 from pycontain.record import Record
 
 CREATED, RUNNING, EXITED = "created", "running", "exited"
+PAUSED = "paused"  # shown, never stored: a running container whose cgroup is frozen
 # A kept container's exit is written into this file, made at its full size
 # when the container is created: rewriting bytes a file already holds needs
 # no new space, so a disk that the container's log (or anything else) filled
 # meanwhile cannot lose the exit code, as it can the state.json rewrite
 # (a new file, renamed over the old). Blank until the container exits.
 EXIT_SLOT, SLOT_SIZE = "exit", 64
+BLANK_SLOT = b" " * (SLOT_SIZE - 1) + b"\n"
 
 
 class State(Record):
@@ -29,7 +31,7 @@ class State(Record):
     FIELDS = {
         "status": CREATED, "pid": 0, "pid_start": "", "monitor_pid": 0, "monitor_start": "",
         "started_at": 0.0, "finished_at": 0.0, "exit_code": None, "oom_killed": False,
-        "error": "", "extra": {},
+        "error": "", "extra": {}, "paused": False,
     }
     __slots__ = tuple(FIELDS)
 
@@ -53,6 +55,7 @@ class Container:
         self.meta = meta
         self.state = state
         self.unsaved = False  # a change not on disk yet (see record_pid)
+        self.keep = False  # `start` of a kept record: a failed start must not delete it
 
     @property
     def name(self) -> str:
@@ -87,12 +90,23 @@ class Container:
         """The stored status, corrected when the process died unobserved."""
         if self.state.status == RUNNING and not self.alive():
             return EXITED
+        if self.state.status == RUNNING and self.state.paused:
+            return PAUSED
         return self.state.status
 
     def save_state(self) -> None:
         if os.path.isdir(self.run_dir):
             write_json(os.path.join(self.run_dir, "state.json"), self.state.as_dict(), sync=False)
         self.unsaved = False
+
+    def reset_for_start(self) -> None:
+        """Before a start (again): a fresh state, this process as its monitor
+        and a blank exit slot; what nests its cgroup (extra) is kept."""
+        self.state = State(extra=self.state.extra)
+        self.set_monitor(os.getpid())
+        self.save_state()
+        if not self.meta.get("rm"):
+            write_atomic(os.path.join(self.run_dir, EXIT_SLOT), BLANK_SLOT, sync=False)
 
     def record_pid(self, pid: int) -> None:
         """The container's first process exists (its command has not started).
@@ -170,7 +184,7 @@ def create_record(cid: str, meta: dict) -> Container:
         write_json(ctr.path("container.json"), meta, sync=False)
         ctr.save_state()
         if not meta.get("rm"):  # --rm: no record to keep the exit in
-            write_new(os.path.join(ctr.run_dir, EXIT_SLOT), b" " * (SLOT_SIZE - 1) + b"\n")
+            write_new(os.path.join(ctr.run_dir, EXIT_SLOT), BLANK_SLOT)
     except BaseException:
         delete_record(ctr)
         raise

@@ -1,7 +1,7 @@
 """One container's cgroup: <hierarchy>/<parent>/<container id>.
 
 V2Group and V1Group offer the same operations: create, add(pid), apply(res),
-pids, kill, remove, oom_killed, sample. They only ever create, write and
+pids, kill, freeze(on), remove, oom_killed, sample. They only ever create, write and
 remove directories under pycontain's parent, and the parent itself: made by
 the first cgroup's create, removed by the last one's remove (so nothing of
 pycontain's stays in the host's hierarchies once its last container is gone).
@@ -137,10 +137,18 @@ class V2Group:
         if os.path.exists(self._file("cgroup.kill")):
             files.write(self._file("cgroup.kill"), 1)
         else:  # kernels before 5.14: freeze, kill, thaw
-            files.write(self._file("cgroup.freeze"), 1)
+            self.freeze(True)
             _kill_all(self.pids())
-            files.write(self._file("cgroup.freeze"), 0)
+            self.freeze(False)
         _wait_empty(self.path, deadline)
+
+    def freeze(self, on: bool) -> None:
+        """Freeze (pause) or thaw every process in the cgroup."""
+        files.write(self._file("cgroup.freeze"), 1 if on else 0)
+        deadline = time.monotonic() + GONE_TIMEOUT
+        while on and files.keyed(self._file("cgroup.events")).get("frozen") != 1 \
+                and time.monotonic() < deadline:
+            time.sleep(0.002)
 
     def remove(self) -> None:
         _rmdir(self.path, time.monotonic() + GONE_TIMEOUT)
@@ -259,15 +267,22 @@ class V1Group:
         deadline = time.monotonic() + GONE_TIMEOUT
         freezer = self._dir("freezer")
         if freezer:
-            files.write(os.path.join(freezer, "freezer.state"), "FROZEN")
-            while (files.read(os.path.join(freezer, "freezer.state")) == "FREEZING"
-                   and time.monotonic() < deadline):
-                time.sleep(0.005)
+            self.freeze(True)
         _kill_all(self.pids())
         if freezer:
-            files.write(os.path.join(freezer, "freezer.state"), "THAWED")
+            self.freeze(False)
         for path in self.paths.values():
             _wait_empty(path, deadline)
+
+    def freeze(self, on: bool) -> None:
+        """Freeze (pause) or thaw every process in the cgroup (v1 freezer)."""
+        if self._dir("freezer") is None:
+            raise PycontainError("cannot pause: no freezer cgroup on this host")
+        knob = self.control_file("freezer", "freezer.state")
+        files.write(knob, "FROZEN" if on else "THAWED")
+        deadline = time.monotonic() + GONE_TIMEOUT
+        while on and files.read(knob) == "FREEZING" and time.monotonic() < deadline:
+            time.sleep(0.002)
 
     def remove(self) -> None:
         deadline = time.monotonic() + GONE_TIMEOUT

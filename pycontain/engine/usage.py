@@ -1,0 +1,105 @@
+"""`system df` (what the store holds) and `system prune` (what can go)."""
+import os
+import stat
+
+from pycontain import paths
+from pycontain.engine import state
+from pycontain.engine.orphans import settle
+
+
+def tree_size(path: str) -> int:
+    """Bytes in the files under path (a stack, not recursion; links not followed)."""
+    total, stack = 0, [path]
+    while stack:
+        directory = stack.pop()
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                stack.append(entry.path)
+            else:
+                total += st.st_blocks * 512 if stat.S_ISREG(st.st_mode) else 0
+    return total
+
+
+def _containers() -> list:
+    found = []
+    for cid in state.all_ids():
+        try:
+            ctr = state.load(cid)
+        except (FileNotFoundError, ValueError):
+            continue
+        if settle(ctr) and ctr.meta.get("rm"):
+            continue
+        found.append(ctr)
+    return found
+
+
+def disk_usage() -> list:
+    """Rows of `system df`: (type, total, active, size, reclaimable)."""
+    from pycontain.image.store import ImageStore
+
+    store = ImageStore(paths.data_root())
+    data = store._load()
+    containers = _containers()
+    used_ids = {c.meta.get("image_id") for c in containers}
+    layer_size = {d: r.get("size", 0) for d, r in data["layers"].items()}
+    by_id = {}
+    for record in data["images"].values():
+        by_id[record["config_digest"]] = record["diff_ids"]
+    active_layers = {d for cid, diffs in by_id.items() if cid in used_ids for d in diffs}
+    all_layers = {d for diffs in by_id.values() for d in diffs}
+    images_size = sum(layer_size.get(d, 0) for d in all_layers)
+    reclaim = sum(layer_size.get(d, 0) for d in all_layers - active_layers)
+    running = [c for c in containers if c.status in (state.RUNNING, state.PAUSED)]
+    sizes = {c.id: tree_size(c.path("upper")) for c in containers}
+    return [
+        ("Images", len(by_id), len(used_ids & set(by_id)), images_size, reclaim),
+        ("Containers", len(containers), len(running), sum(sizes.values()),
+         sum(sizes[c.id] for c in containers if c not in running)),
+        ("Local Volumes", 0, 0, 0, 0),
+        ("Build Cache", 0, 0, 0, 0),
+    ]
+
+
+def prune_containers() -> tuple:
+    """Remove every stopped container: (their ids, bytes freed)."""
+    from pycontain.engine.container import remove
+
+    removed, freed = [], 0
+    for ctr in _containers():
+        if ctr.status in (state.EXITED, state.CREATED) and not ctr.alive():
+            freed += tree_size(ctr.path("upper"))
+            remove(ctr)
+            removed.append(ctr.id)
+    return removed, freed
+
+
+def prune(all_images: bool) -> dict:
+    """Remove stopped containers, then (all_images) every image no container
+    uses, then the content nothing uses. What went, and the bytes freed."""
+    from pycontain.image.gc import prune as prune_store, remove_images
+    from pycontain.image.store import ImageStore
+
+    removed, freed = prune_containers()
+    report = {"containers": removed, "images": [], "bytes": freed}
+    store = ImageStore(paths.data_root())
+    before = _content_size(store)
+    if all_images:
+        used = {c.meta.get("image_id") for c in _containers()}
+        unused = [summary.id for summary in store.list() if summary.id not in used]
+        # one that a container started using meanwhile is refused, and stays
+        report["images"], _ = remove_images(store, unused, False)
+    prune_store(store)
+    report["bytes"] += max(0, before - _content_size(store))
+    return report
+
+
+def _content_size(store) -> int:
+    return sum(tree_size(os.path.join(store.root, d)) for d in ("blobs", "layers"))
