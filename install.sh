@@ -11,7 +11,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 PACKAGES=(python3 python3-venv python3-dev gcc libc6-dev busybox-static
-          libseccomp-dev libcap-dev uidmap iproute2 nftables runc bubblewrap skopeo umoci)
+          libseccomp-dev libcap-dev uidmap iproute2 nftables conntrack runc bubblewrap skopeo umoci)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

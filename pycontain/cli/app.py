@@ -4,6 +4,7 @@ from pycontain.cli import container_commands  # noqa: F401  (run, ps, exec, rm..
 from pycontain.cli import fn_commands  # noqa: F401  (fn)
 from pycontain.cli import image_commands  # noqa: F401  (pull, load, save, rmi...)
 from pycontain.cli import info  # noqa: F401  (info)
+from pycontain.cli import kube_commands  # noqa: F401  (kube play, down, ps)
 from pycontain.cli import network_commands  # noqa: F401  (network, port)
 from pycontain.cli import resource_commands  # noqa: F401  (update, stats)
 from pycontain.cli import system_commands  # noqa: F401  (system gc)

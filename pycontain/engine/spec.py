@@ -24,6 +24,7 @@ class RunOptions(Record):
         "cpu_shares": None, "cpuset_cpus": None, "pids_limit": None, "ulimits": [],
         "cap_add": [], "cap_drop": [], "privileged": False, "security_opt": [], "devices": [],
         "pull": "missing",
+        "join": {},  # OCI namespace type -> path to join (a pod's containers join its infra)
     }
     __slots__ = tuple(FIELDS)
 
@@ -139,7 +140,8 @@ def build_spec(image_cfg: dict, layer_dirs: list, opts: RunOptions, cid: str,
         "hostname": hostname,
         "mounts": mounts,
         "linux": {
-            "namespaces": [{"type": t} for t in namespaces],
+            "namespaces": [dict(type=t, **({"path": opts.join[t]} if t in opts.join else {}))
+                           for t in namespaces],
             "devices": default_devices(),
             "maskedPaths": MASKED_PATHS,
             "readonlyPaths": READONLY_PATHS + cgroup_spec.readonly_paths(),

@@ -2,7 +2,9 @@
 
 A container's hosts file lists localhost, its own address(es) with its host
 name and name, and, for each network with name resolution (user networks),
-every other container on it by name and host name. The file is bind-mounted
+every other container on it by name and host name, and the lines another
+part of pycontain set for the network (set_extra: kube's Service names).
+The file is bind-mounted
 into the container, so it is rewritten in place (same inode), never replaced.
 """
 import os
@@ -25,7 +27,31 @@ def render(cid: str, memberships: dict) -> str:
                 own.append(_line(address, lease["hostname"], lease["name"]))
             elif definition.get("dns"):
                 peers.append(_line(address, lease["name"], lease["hostname"]))
-    return HOSTS + "".join(own) + "".join(dict.fromkeys(peers))
+    extra = "".join(_extra(name) for name, (definition, _) in memberships.items()
+                    if definition.get("dns"))
+    return HOSTS + "".join(own) + "".join(dict.fromkeys(peers)) + extra
+
+
+def _extra_path(network: str) -> str:
+    return os.path.join(config.network_dir(network), "extra_hosts")
+
+
+def _extra(network: str) -> str:
+    try:
+        with open(_extra_path(network)) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def set_extra(network: str, entries: dict) -> None:
+    """Name -> address lines added to the hosts files of the network's
+    containers (a name resolution network only), and sync them."""
+    from pycontain.fsutil import write_atomic
+    text = "".join(_line(address, *names) for address, names in entries.items())
+    with ipam.locked(network):
+        write_atomic(_extra_path(network), text.encode(), sync=False)
+        sync(config.load(network))
 
 
 def rewrite(cid: str) -> None:
