@@ -168,3 +168,51 @@ def test_bad_input_is_one_clear_error_and_starts_nothing(npc, tmp_path):
     result = npc("kube", "play", path)
     assert result.returncode == 125 and "Secret 'nope' not found" in result.stderr
     assert _ps(npc) == {"pods": [], "services": []}
+
+
+PROBED = """\
+kind: Pod
+metadata: {name: probed, labels: {app: probed}}
+spec:
+  containers:
+  - name: web
+    image: busybox
+    command: ["sh", "-c", "touch /tmp/ready; mkdir -p /www; echo up > /www/index.html; exec httpd -f -p 8080 -h /www"]
+    readinessProbe: {exec: {command: [test, -f, /tmp/ready]}, periodSeconds: 0.3, failureThreshold: 1}
+    livenessProbe: {httpGet: {port: 8080, path: /index.html}, periodSeconds: 0.3, failureThreshold: 2}
+---
+kind: Service
+metadata: {name: probed}
+spec:
+  selector: {app: probed}
+  ports: [{port: 81, targetPort: 8080}]
+"""
+
+
+def _probed(npc) -> tuple:
+    found = _ps(npc)
+    return found["pods"][0], found["services"][0]["endpoints"]
+
+
+def _until(check, timeout=5):
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
+def test_readiness_gates_the_service_and_liveness_restarts(npc, tmp_path):
+    path = tmp_path / "probed.yaml"
+    path.write_text(PROBED)
+    npc.out("kube", "play", path)
+    try:
+        _until(lambda: _probed(npc)[1])
+        npc.out("exec", "probed-web", "rm", "/tmp/ready")  # not ready: out, not restarted
+        _until(lambda: not _probed(npc)[1])
+        assert _probed(npc)[0]["restarts"] == 0
+        npc.out("exec", "probed-web", "touch", "/tmp/ready")
+        _until(lambda: _probed(npc)[1])
+        npc.out("exec", "probed-web", "rm", "/www/index.html")  # liveness fails: restarted
+        _until(lambda: _probed(npc)[0]["restarts"] == 1 and _probed(npc)[1], timeout=8)
+    finally:
+        npc.out("kube", "down", path)
