@@ -251,9 +251,9 @@ def _document(where, doc) -> dict:
     if kind not in KINDS:
         where.fail("kind", f"unsupported kind {kind!r} (supported: {', '.join(KINDS)})")
     meta = _typed(where, doc.get("metadata"), dict, "metadata", required=True)
-    where.known(meta, META_KEYS, "metadata")
     name = _name(where, meta.get("name"), "metadata.name")
     where.doc += f" ({kind} {name})"
+    where.known(meta, META_KEYS, "metadata")
     where.known(doc, {"apiVersion", "kind", "metadata", "spec", "data", "stringData", "type"},
                 "")
     obj = {"kind": kind, "name": name,
