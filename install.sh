@@ -11,8 +11,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 PACKAGES=(python3 python3-venv python3-dev gcc libc6-dev busybox-static
-          libseccomp-dev libcap-dev uidmap iproute2 nftables runc bubblewrap skopeo umoci
-          dnsmasq-base)  # dnsmasq-base: the DNS server of user networks
+          libseccomp-dev libcap-dev uidmap iproute2 nftables conntrack runc bubblewrap skopeo umoci
+          dnsmasq-base)  # dnsmasq-base: the DNS server of user networks; conntrack: kube Services
 missing=()
 for pkg in "${PACKAGES[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -26,6 +26,7 @@ class RunOptions(Record):
         "pull": "missing",
         "add_hosts": [], "dns": [], "dns_search": [], "dns_options": [], "ip": None,
         "network_aliases": [],
+        "join": {},  # OCI namespace type -> path to join (a pod's containers join its infra)
     }
     __slots__ = tuple(FIELDS)
 
@@ -141,7 +142,8 @@ def build_spec(image_cfg: dict, layer_dirs: list, opts: RunOptions, cid: str,
         "hostname": hostname,
         "mounts": mounts,
         "linux": {
-            "namespaces": [{"type": t} for t in namespaces],
+            "namespaces": [dict(type=t, **({"path": opts.join[t]} if t in opts.join else {}))
+                           for t in namespaces],
             "devices": default_devices(),
             "maskedPaths": MASKED_PATHS,
             "readonlyPaths": READONLY_PATHS + cgroup_spec.readonly_paths(),

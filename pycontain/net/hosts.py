@@ -3,9 +3,10 @@
 A container's hosts file lists localhost, its --add-host entries, its own
 address(es) with its host name and name, and, for each network with name
 resolution (user networks), every other container on it by name, host name
-and --network-alias. The file is bind-mounted into the container, so it is
-rewritten in place (same inode), never replaced. The network's DNS server
-(pycontain.net.dns) gets the same names from the same leases.
+and --network-alias, and the lines another part of pycontain set for the
+network (set_extra: kube's Service names). The file is bind-mounted into the
+container, so it is rewritten in place (same inode), never replaced. The
+network's DNS server (pycontain.net.dns) gets the same names from the same leases.
 """
 import os
 
@@ -29,7 +30,31 @@ def render(cid: str, memberships: dict) -> str:
                 extra = extra or lease.get("extra_hosts", [])
             elif definition.get("dns"):
                 peers.append(peer_line(address, lease))
-    return hosts_text(extra, own, peers)
+    network_lines = "".join(_extra(name) for name, (definition, _) in memberships.items()
+                            if definition.get("dns"))
+    return hosts_text(extra, own, peers) + network_lines
+
+
+def _extra_path(network: str) -> str:
+    return os.path.join(config.network_dir(network), "extra_hosts")
+
+
+def _extra(network: str) -> str:
+    try:
+        with open(_extra_path(network)) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def set_extra(network: str, entries: dict) -> None:
+    """Name -> address lines added to the hosts files of the network's
+    containers (a name resolution network only), and sync them."""
+    from pycontain.fsutil import write_atomic
+    text = "".join(hosts_line(address, *names) for address, names in entries.items())
+    with ipam.locked(network):
+        write_atomic(_extra_path(network), text.encode(), sync=False)
+        sync(config.load(network))
 
 
 def rewrite(cid: str) -> None:

@@ -1,0 +1,97 @@
+"""Start and remove one pod: an infra container holding the network, IPC and
+UTS namespaces (busybox `sleep`, on the kube bridge network, host name = the
+pod's name), the pod's containers joining them, and its supervisor."""
+import os
+import _signal as signal
+
+from pycontain.errors import PycontainError
+from pycontain.kube import podspec, store
+
+INFRA_SUFFIX = "infra"
+
+
+def _run(fields: dict):
+    """Create and start a detached container; its record."""
+    from pycontain.engine import container, state
+    from pycontain.engine.spec import RunOptions
+    opts = RunOptions(**fields)
+    ctr, spec = container.create(opts)
+    container.run_detached(ctr, spec, opts)
+    return state.lookup(ctr.id)
+
+
+def run_container(fields: dict):
+    return _run(fields)
+
+
+def _address(network: str, cid: str) -> str:
+    from pycontain.net import ipam
+    return next(a for a, v in ipam.leases(network).items() if v["cid"] == cid)
+
+
+def start(name: str, obj: dict, spec: dict, sources, network: str, owner: str = "") -> dict:
+    """Start pod `name` (obj: its labels; spec: the validated pod spec).
+    Either the whole pod runs with its supervisor, or nothing is left."""
+    from pycontain.kube import supervise
+    record = {"name": name, "owner": owner, "labels": obj, "network": network,
+              "restartPolicy": spec["restartPolicy"], "ip": "", "ready": False,
+              "infra": f"{name}-{INFRA_SUFFIX}", "containers": [], "supervisor": 0,
+              "ports": {k: v for c in spec["containers"] for k, v in c["ports"].items()}}
+    with store.locked():
+        if os.path.exists(store.pod_dir(name)):
+            raise PycontainError(f"pod {name} already exists: use kube play --replace")
+        store.save_pod(record)
+    try:
+        infra = _run({"image": podspec.INFRA_IMAGE, "command": podspec.INFRA_COMMAND,
+                      "name": record["infra"], "hostname": name, "network": network,
+                      "detach": True})
+        record["ip"] = _address(network, infra.id)
+        volumes = podspec.prepare_volumes(record, spec, sources,
+                                          os.path.join(store.pod_dir(name), "volumes"))
+        for ctr in spec["containers"]:
+            fields = podspec.run_options(ctr, record, sources, volumes, infra)
+            record["containers"].append({"name": fields["name"], "run": fields,
+                                         "liveness": ctr["livenessProbe"],
+                                         "readiness": ctr["readinessProbe"]})
+            store.save_pod(record)
+            _run(fields)
+        store.save_pod(record)
+        record["supervisor"] = supervise.spawn(name)
+        store.update_pod(name, supervisor=record["supervisor"])
+    except BaseException:
+        remove(name)
+        raise
+    return record
+
+
+def _remove_container(ref: str) -> None:
+    from pycontain.engine import container, state
+    try:
+        ctr = state.lookup(ref)
+    except PycontainError:
+        return
+    container.remove(ctr, force=True)
+
+
+def remove(name: str) -> None:
+    """Stop the pod's supervisor, remove its containers (infra last), its files."""
+    from pycontain.oci.waiting import wait_gone
+    record = store.pod(name)
+    if record is None:
+        return
+    from pycontain.engine.state import proc_start_time
+    pid, started = record.get("supervisor") or (0, None)
+    if pid and proc_start_time(pid) == started:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        else:
+            if not wait_gone(pid, 5):
+                os.kill(pid, signal.SIGKILL)
+                wait_gone(pid, 5)
+    for ctr in record["containers"]:
+        _remove_container(ctr["name"])
+    _remove_container(record["infra"])
+    with store.locked():
+        store.delete_pod(name)

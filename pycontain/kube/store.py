@@ -1,0 +1,105 @@
+"""What `kube play` started, on disk: <data root>/kube/.
+
+    lock                    held (flock) around every read-modify-write
+    pods/<pod>/pod.json     a pod: its containers' run options, address, readiness,
+                            supervisor pid; pods/<pod>/volumes/ its emptyDir,
+                            configMap and secret files
+    services/<svc>.json     a Service: type, ports, selector, ClusterIP
+    lb.json                 the endpoints the load balancer was last given
+"""
+import fcntl
+import os
+from contextlib import contextmanager
+
+from pycontain import paths
+from pycontain.fsutil import read_json, remove_tree, write_json
+
+
+def root() -> str:
+    return paths.ensure_dir(os.path.join(paths.data_root(), "kube"))
+
+
+@contextmanager
+def locked():
+    fd = os.open(os.path.join(root(), "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _dir(kind: str) -> str:
+    return paths.ensure_dir(os.path.join(root(), kind))
+
+
+def pod_dir(name: str) -> str:
+    return os.path.join(_dir("pods"), name)
+
+
+def _names(kind: str, suffix: str = "") -> list:
+    return sorted(e[:len(e) - len(suffix)] for e in os.listdir(_dir(kind))
+                  if e.endswith(suffix) and not e.startswith("."))
+
+
+def pods() -> list:
+    found = []
+    for name in _names("pods"):
+        try:
+            found.append(read_json(os.path.join(pod_dir(name), "pod.json")))
+        except FileNotFoundError:
+            pass  # being created or removed
+    return found
+
+
+def pod(name: str):
+    try:
+        return read_json(os.path.join(pod_dir(name), "pod.json"))
+    except FileNotFoundError:
+        return None
+
+
+def save_pod(record: dict) -> None:
+    os.makedirs(pod_dir(record["name"]), 0o700, exist_ok=True)
+    write_json(os.path.join(pod_dir(record["name"]), "pod.json"), record, sync=False)
+
+
+def update_pod(name: str, **changes) -> dict | None:
+    """Change fields of a pod's record under the lock (None: it is gone)."""
+    with locked():
+        record = pod(name)
+        if record is not None:
+            record.update(changes)
+            save_pod(record)
+        return record
+
+
+def delete_pod(name: str) -> None:
+    remove_tree(pod_dir(name))
+
+
+def services() -> list:
+    return [read_json(os.path.join(_dir("services"), f"{n}.json"))
+            for n in _names("services", ".json")]
+
+
+def save_service(record: dict) -> None:
+    write_json(os.path.join(_dir("services"), f"{record['name']}.json"), record, sync=False)
+
+
+def delete_service(name: str) -> None:
+    try:
+        os.unlink(os.path.join(_dir("services"), f"{name}.json"))
+    except FileNotFoundError:
+        pass
+
+
+def lb_state() -> dict:
+    try:
+        return read_json(os.path.join(root(), "lb.json"))
+    except FileNotFoundError:
+        return {}
+
+
+def save_lb_state(value: dict) -> None:
+    write_json(os.path.join(root(), "lb.json"), value, sync=False)

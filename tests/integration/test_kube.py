@@ -1,0 +1,218 @@
+"""`pycontain kube`: the issue's classic Deployment + LoadBalancer Service,
+failover, ConfigMaps and Secrets, clean `kube down`, bad input. Every test runs
+inside the test's own network namespace (the `npc` fixture)."""
+import collections
+import json
+import time
+
+from test_net_bridge import in_ns
+
+APP = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: my-app}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: my-app}}
+  template:
+    metadata: {labels: {app: my-app}}
+    spec:
+      containers:
+      - name: web
+        image: busybox
+        command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
+        ports: [{containerPort: 8080, name: http}]
+        readinessProbe: {tcpSocket: {port: http}, periodSeconds: 0.5}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: my-app}
+spec:
+  type: LoadBalancer
+  selector: {app: my-app}
+  ports: [{port: 80, targetPort: http}]
+"""
+
+CONFIG = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+data: {greeting: hello-config, app.conf: "mode=fast\\n"}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: creds}
+data: {password: czNjcmV0}
+stringData: {user: admin}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: conf}
+spec:
+  restartPolicy: Never
+  volumes: [{name: cfg, configMap: {name: settings}}]
+  containers:
+  - name: main
+    image: busybox
+    command: ["sleep", "600"]
+    env:
+    - {name: GREETING, valueFrom: {configMapKeyRef: {name: settings, key: greeting}}}
+    - {name: PASSWORD, valueFrom: {secretKeyRef: {name: creds, key: password}}}
+    - {name: POD, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+    envFrom: [{secretRef: {name: creds}, prefix: S_}]
+    volumeMounts: [{name: cfg, mountPath: /etc/app, readOnly: true}]
+    stdin: true
+"""
+
+FETCH = ("for i in $(seq {n}); do timeout 5 busybox wget -qO- {url} || echo FAILED; done")
+
+
+def _ps(npc) -> dict:
+    return json.loads(npc.out("kube", "ps", "--format", "json"))
+
+
+def _wait_ready(npc, count: int, timeout: float = 20) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = _ps(npc)
+        eps = [e for s in found["services"] for e in s["endpoints"]]
+        if sum(p["ready"] for p in found["pods"]) == count and len(eps) == count:
+            return found
+        assert time.monotonic() < deadline, found
+        time.sleep(0.1)
+
+
+def test_classic_deployment_behind_a_load_balancer(npc, tmp_path):
+    app = tmp_path / "app.yaml"
+    app.write_text(APP)
+    out = npc.out("kube", "play", app)
+    assert out.count("pod/my-app-") == 3 and "service/my-app" in out
+    try:
+        pods = [p["name"] for p in _wait_ready(npc, 3)["pods"]]
+        assert all(len(p) == len("my-app-") + 5 for p in pods)
+        answers = in_ns(npc, "sh", "-c", FETCH.format(n=300, url="http://127.0.0.1:80/"),
+                        timeout=120).stdout.split()
+        counts = collections.Counter(answers)
+        assert set(counts) == set(pods), counts
+        assert all(60 <= c <= 141 for c in counts.values()), counts  # 20%-47% of 300
+        # another pod (a container on the kube network) finds it by name, and a
+        # replica reaches its own Service (hairpin)
+        got = npc.out("run", "--rm", "--network", "kube", "busybox", "sh", "-c",
+                      "for i in 1 2 3 4 5 6; do wget -qO- http://my-app/; done").split()
+        assert set(got) <= set(pods) and len(got) == 6
+        got = npc.out("exec", f"{pods[0]}-web", "sh", "-c", "for i in 1 2 3 4 5 6; do "
+                      "wget -qO- http://my-app.default.svc.cluster.local/; done").split()
+        assert set(got) <= set(pods) and len(got) == 6
+        # failover: one replica's server dies; within 2 s every request succeeds,
+        # and the replica restarts and serves again within 5 s
+        npc.out("kill", f"{pods[0]}-web")
+        time.sleep(2)
+        answers = in_ns(npc, "sh", "-c", FETCH.format(n=100, url="http://127.0.0.1/"),
+                        timeout=120).stdout.split()
+        assert "FAILED" not in answers and len(answers) == 100
+        found = _wait_ready(npc, 3, timeout=5)
+        assert next(p for p in found["pods"] if p["name"] == pods[0])["restarts"] == 1
+        answers = in_ns(npc, "sh", "-c", FETCH.format(n=60, url="http://127.0.0.1/"),
+                        timeout=60).stdout.split()
+        assert pods[0] in answers
+    finally:
+        removed = npc.out("kube", "down", app).split()
+    assert sorted(removed) == sorted(pods + ["my-app"])
+    assert _ps(npc) == {"pods": [], "services": []}
+    assert in_ns(npc, "nft", "list", "tables").stdout == ""
+    assert npc.containers() == []
+
+
+def test_configmap_and_secret_reach_env_and_files(npc, tmp_path):
+    conf = tmp_path / "conf.yaml"
+    conf.write_text(CONFIG)
+    result = npc("kube", "play", conf)
+    assert result.returncode == 0, result.stderr
+    assert "spec.containers[0].stdin is not supported: ignored" in result.stderr
+    try:
+        env = npc.out("exec", "conf-main", "env").splitlines()
+        for line in ("GREETING=hello-config", "PASSWORD=s3cret", "POD=conf", "S_user=admin",
+                     "S_password=s3cret"):
+            assert line in env
+        assert npc.out("exec", "conf-main", "cat", "/etc/app/app.conf") == "mode=fast\n"
+        assert npc.out("exec", "conf-main", "hostname") == "conf\n"
+    finally:
+        npc.out("kube", "down", conf)
+    assert npc.containers() == []
+
+
+BAD = {
+    "bad yaml": ("kind: Pod\nmetadata: {name: x\n", "invalid YAML"),
+    "unknown kind": ("kind: Job\nmetadata: {name: x}\n", "kind: unsupported kind 'Job'"),
+    "missing image": ("kind: Pod\nmetadata: {name: x}\nspec:\n  containers:\n  - name: a\n",
+                      "(Pod x): spec.containers[0].image: is required"),
+    "unknown image": ("kind: Pod\nmetadata: {name: x}\nspec:\n  containers:\n"
+                      "  - {name: a, image: nosuchimage}\n", "container a: image not known"),
+}
+
+
+def test_bad_input_is_one_clear_error_and_starts_nothing(npc, tmp_path):
+    path = tmp_path / "bad.yaml"
+    for text, message in BAD.values():
+        path.write_text("apiVersion: v1\n" + text)
+        result = npc("kube", "play", path)
+        assert result.returncode == 125
+        assert result.stderr.startswith("pycontain: ") and message in result.stderr, \
+            result.stderr
+        assert len(result.stderr.splitlines()) == 1
+        assert _ps(npc) == {"pods": [], "services": []}
+        assert npc.containers() == []
+    # the classic app with a Secret that does not exist: nothing started either
+    path.write_text(APP.replace("ports: [{containerPort", "envFrom: [{secretRef: {name: nope}}]"
+                                "\n        ports: [{containerPort"))
+    result = npc("kube", "play", path)
+    assert result.returncode == 125 and "Secret 'nope' not found" in result.stderr
+    assert _ps(npc) == {"pods": [], "services": []}
+
+
+PROBED = """\
+kind: Pod
+metadata: {name: probed, labels: {app: probed}}
+spec:
+  containers:
+  - name: web
+    image: busybox
+    command: ["sh", "-c", "touch /tmp/ready; mkdir -p /www; echo up > /www/index.html; exec httpd -f -p 8080 -h /www"]
+    readinessProbe: {exec: {command: [test, -f, /tmp/ready]}, periodSeconds: 0.3, failureThreshold: 1}
+    livenessProbe: {httpGet: {port: 8080, path: /index.html}, periodSeconds: 0.3, failureThreshold: 2}
+---
+kind: Service
+metadata: {name: probed}
+spec:
+  selector: {app: probed}
+  ports: [{port: 81, targetPort: 8080}]
+"""
+
+
+def _probed(npc) -> tuple:
+    found = _ps(npc)
+    return found["pods"][0], found["services"][0]["endpoints"]
+
+
+def _until(check, timeout=5):
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
+def test_readiness_gates_the_service_and_liveness_restarts(npc, tmp_path):
+    path = tmp_path / "probed.yaml"
+    path.write_text(PROBED)
+    npc.out("kube", "play", path)
+    try:
+        _until(lambda: _probed(npc)[1])
+        npc.out("exec", "probed-web", "rm", "/tmp/ready")  # not ready: out, not restarted
+        _until(lambda: not _probed(npc)[1])
+        assert _probed(npc)[0]["restarts"] == 0
+        npc.out("exec", "probed-web", "touch", "/tmp/ready")
+        _until(lambda: _probed(npc)[1])
+        npc.out("exec", "probed-web", "rm", "/www/index.html")  # liveness fails: restarted
+        _until(lambda: _probed(npc)[0]["restarts"] == 1 and _probed(npc)[1], timeout=8)
+    finally:
+        npc.out("kube", "down", path)
