@@ -113,3 +113,35 @@ def test_a_poststart_hook_keeps_start_in_python(rt, tmp_path):
     assert _call(RUNC, rt.root, "start", "c1") == (0, "", "")
     assert '"status": "running"' in out.read_text() or '"status":"running"' in out.read_text()
     rt("delete", "--force", "c1")
+
+
+def test_a_forced_delete_of_no_container_needs_no_python(rt, tmp_path):
+    lone = _lone(tmp_path)
+    rt.root.mkdir(exist_ok=True)
+    assert _call(lone, rt.root, "delete", "--force", "none") == (0, "", "")
+    assert _call(lone, rt.root, "delete", "-f", "none") == (0, "", "")
+    assert _call(lone, tmp_path / "no-root", "delete", "--force", "none") == (0, "", "")
+    assert _call(RUNC, rt.root, "delete", "--force", "none", fast=False) == (0, "", "")
+    # not forced, or something is there: the Python path's
+    assert _call(lone, rt.root, "delete", "none")[0] == 127
+    missing = _call(RUNC, rt.root, "delete", "none")
+    assert missing == _call(RUNC, rt.root, "delete", "none", fast=False)
+    assert missing[0] == 1 and 'container "none" does not exist' in missing[2]
+    (rt.root / "left").mkdir()
+    assert _call(lone, rt.root, "delete", "--force", "left")[0] == 127
+    assert _call(RUNC, rt.root, "delete", "--force", "left") == (0, "", "")
+    assert not (rt.root / "left").exists()
+
+
+def test_global_flags_the_callers_pass_keep_the_fast_path(rt, tmp_path):
+    lone = _lone(tmp_path)
+    rt.root.mkdir(exist_ok=True)
+    log = str(tmp_path / "log")
+    ok = ["--log", log, "--log-format", "json", "--systemd-cgroup", "--debug",
+          "--rootless=false", "--log-format=text"]
+    assert _call(lone, rt.root, *ok, "delete", "--force", "none") == (0, "", "")
+    for bad in (["--log-format", "yaml"], ["--rootless=maybe"], ["--log-format"]):
+        assert _call(lone, rt.root, *bad, "delete", "--force", "none")[0] == 127
+        refused = _call(RUNC, rt.root, *bad, "delete", "--force", "none")
+        assert refused == _call(RUNC, rt.root, *bad, "delete", "--force", "none", fast=False)
+        assert refused[0] == 1
