@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "plan.h"
+#include "runc_fast.h"
 
 static const char *const KEPT[] = {"HOME", "PATH", "XDG_RUNTIME_DIR", "XDG_DATA_HOME",
                                    "PYCONTAIN_ROOT", "PYCONTAIN_RUNROOT",
@@ -190,6 +191,8 @@ int main(int argc, char **argv)
     /* installed as pycontain-runc too (a link to this program): the OCI runtime's script */
     const char *name = argc > 0 && strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
     int runc = name && strcmp(name, "pycontain-runc") == 0;
+    if (runc)
+        runc_fast(argc, argv); /* returns unless it did the call: csrc/runc_fast.c */
     snprintf(script, sizeof script, "%s/%s", dir, runc ? "pycontain-runc-main" : "pycontain-main");
     char **args = calloc(argc + 4, sizeof *args);
     if (!args)

@@ -1,0 +1,147 @@
+"""`start` without Python (csrc/runc_fast.c): the launcher alone lets a created
+container run when its state says start is only the exec fifo step; every
+other case reaches the Python path, with the same output and exit status."""
+import json
+import os
+import shutil
+import subprocess
+
+from helpers import wait_for
+from .bundle import RUNC, state
+
+
+def _lone(tmp_path):
+    """The launcher copied where no python3 is beside it: the Python path
+    fails there (exit 127), so a success is the C path's alone."""
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    shutil.copy(RUNC, lone / "pycontain-runc")
+    return str(lone / "pycontain-runc")
+
+
+def _call(binary, root, *args, fast=True):
+    env = dict(os.environ)
+    env.pop("PYCONTAIN_RUNC_NO_FAST", None)
+    if not fast:
+        env["PYCONTAIN_RUNC_NO_FAST"] = "1"
+    proc = subprocess.run([binary, "--root", str(root), *args], capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL, env=env, timeout=60)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def _created(rt, cid, tmp_path):
+    bundle = rt.bundle(["sh", "-c", "touch /dev/shm/started; sleep 1000"])
+    rt("create", "--bundle", bundle, "--pid-file", tmp_path / f"{cid}.pid", cid)
+    return int((tmp_path / f"{cid}.pid").read_text())
+
+
+def test_start_of_a_created_container_needs_no_python(rt, tmp_path):
+    pid = _created(rt, "c1", tmp_path)
+    assert _call(_lone(tmp_path), rt.root, "start", "c1") == (0, "", "")
+    wait_for(lambda: os.path.exists(f"/proc/{pid}/root/dev/shm/started"), what="start")
+    assert state(rt.root, "c1")["status"] == "running"
+    assert not (rt.root / "c1" / "exec.fifo").exists()
+    rt("delete", "--force", "c1")
+    assert not (rt.root / "c1").exists()
+
+
+def test_fast_and_python_start_answer_alike(rt, tmp_path):
+    _created(rt, "fast", tmp_path)
+    _created(rt, "slow", tmp_path)
+    first = _call(RUNC, rt.root, "start", "fast")
+    assert first == _call(RUNC, rt.root, "start", "slow", fast=False) == (0, "", "")
+    again = _call(RUNC, rt.root, "start", "fast")
+    assert again == _call(RUNC, rt.root, "start", "slow", fast=False)
+    assert again[0] == 1 and "cannot start an already running container" in again[2]
+    for cid in ("fast", "slow"):
+        rt("kill", cid, "KILL")
+        wait_for(lambda: state(rt.root, cid)["status"] == "stopped", what="stop")
+    stopped = _call(RUNC, rt.root, "start", "fast")
+    assert stopped == _call(RUNC, rt.root, "start", "slow", fast=False)
+    assert stopped[0] == 1 and "cannot start a container that has stopped" in stopped[2]
+    missing = _call(RUNC, rt.root, "start", "nothere")
+    assert missing == _call(RUNC, rt.root, "start", "nothere", fast=False)
+    assert missing[0] == 1 and 'container "nothere" does not exist' in missing[2]
+    for cid in ("fast", "slow"):
+        rt("delete", cid)
+
+
+def test_a_damaged_state_or_marker_goes_to_python(rt, tmp_path):
+    lone = _lone(tmp_path)
+    _created(rt, "c1", tmp_path)
+    marker = rt.root / "c1" / "start.fifo-only"
+    good = marker.read_bytes()
+    for bad in (b"", b"12", b"x\n", b"-1\n", b"9" * 30 + b"\n", good + b"\n", b"1 2 3\n", b" 1 2\n"):
+        marker.write_bytes(bad)
+        assert _call(lone, rt.root, "start", "c1")[0] == 127  # not acted on
+    marker.write_bytes(good)
+    state_file = rt.root / "c1" / "state"
+    saved = state_file.read_bytes()
+    state_file.write_bytes(b"\xff" * len(saved))  # same size, damaged
+    damaged = _call(RUNC, rt.root, "start", "c1")
+    assert damaged == _call(RUNC, rt.root, "start", "c1", fast=False)
+    assert damaged[0] == 1 and 'container "c1": its state is damaged' in damaged[2]
+    state_file.write_bytes(saved[:-1])  # another size: not acted on
+    assert _call(lone, rt.root, "start", "c1")[0] == 127
+    state_file.write_bytes(saved)
+    assert (rt.root / "c1" / "exec.fifo").exists()  # still created
+    assert state(rt.root, "c1")["status"] == "created"
+    rt("delete", "--force", "c1")
+
+
+def test_unknown_flags_and_ids_go_to_python(rt, tmp_path):
+    lone = _lone(tmp_path)
+    _created(rt, "c1", tmp_path)
+    for args in (["--bogus", "start", "c1"], ["start", "--x", "c1"], ["start", "c1", "more"]):
+        assert subprocess.run([lone, "--root", str(rt.root), *args], capture_output=True,
+                              stdin=subprocess.DEVNULL).returncode == 127
+    assert subprocess.run([lone, "start", "c1"], capture_output=True).returncode == 127  # no --root
+    for cid in ("../state/c1", "c1/", "."):
+        assert _call(lone, rt.root, "start", cid)[0] == 127
+    assert state(rt.root, "c1")["status"] == "created"
+    rt("delete", "--force", "c1")
+
+
+def test_a_poststart_hook_keeps_start_in_python(rt, tmp_path):
+    out = tmp_path / "hook.out"
+    bundle = rt.bundle(["sh", "-c", "sleep 1000"],
+                       hooks={"poststart": [{"path": "/bin/sh",
+                                             "args": ["sh", "-c", f"cat > {out}"]}]})
+    rt("create", "--bundle", bundle, "c1")
+    assert not (rt.root / "c1" / "start.fifo-only").exists()
+    assert _call(_lone(tmp_path), rt.root, "start", "c1")[0] == 127
+    assert _call(RUNC, rt.root, "start", "c1") == (0, "", "")
+    assert '"status": "running"' in out.read_text() or '"status":"running"' in out.read_text()
+    rt("delete", "--force", "c1")
+
+
+def test_a_forced_delete_of_no_container_needs_no_python(rt, tmp_path):
+    lone = _lone(tmp_path)
+    rt.root.mkdir(exist_ok=True)
+    assert _call(lone, rt.root, "delete", "--force", "none") == (0, "", "")
+    assert _call(lone, rt.root, "delete", "-f", "none") == (0, "", "")
+    assert _call(lone, tmp_path / "no-root", "delete", "--force", "none") == (0, "", "")
+    assert _call(RUNC, rt.root, "delete", "--force", "none", fast=False) == (0, "", "")
+    # not forced, or something is there: the Python path's
+    assert _call(lone, rt.root, "delete", "none")[0] == 127
+    missing = _call(RUNC, rt.root, "delete", "none")
+    assert missing == _call(RUNC, rt.root, "delete", "none", fast=False)
+    assert missing[0] == 1 and 'container "none" does not exist' in missing[2]
+    (rt.root / "left").mkdir()
+    assert _call(lone, rt.root, "delete", "--force", "left")[0] == 127
+    assert _call(RUNC, rt.root, "delete", "--force", "left") == (0, "", "")
+    assert not (rt.root / "left").exists()
+
+
+def test_global_flags_the_callers_pass_keep_the_fast_path(rt, tmp_path):
+    lone = _lone(tmp_path)
+    rt.root.mkdir(exist_ok=True)
+    log = str(tmp_path / "log")
+    ok = ["--log", log, "--log-format", "json", "--systemd-cgroup", "--debug",
+          "--rootless=false", "--log-format=text"]
+    assert _call(lone, rt.root, *ok, "delete", "--force", "none") == (0, "", "")
+    for bad in (["--log-format", "yaml"], ["--rootless=maybe"], ["--log-format"]):
+        assert _call(lone, rt.root, *bad, "delete", "--force", "none")[0] == 127
+        refused = _call(RUNC, rt.root, *bad, "delete", "--force", "none")
+        assert refused == _call(RUNC, rt.root, *bad, "delete", "--force", "none", fast=False)
+        assert refused[0] == 1
