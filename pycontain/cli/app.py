@@ -6,6 +6,7 @@ from pycontain.cli import image_commands  # noqa: F401  (pull, load, save, rmi..
 from pycontain.cli import info  # noqa: F401  (info)
 from pycontain.cli import network_commands  # noqa: F401  (network, port)
 from pycontain.cli import resource_commands  # noqa: F401  (update, stats)
+from pycontain.cli import route_commands  # noqa: F401  (fn route)
 from pycontain.cli import system_commands  # noqa: F401  (system gc)
 from pycontain.cli.group import cli
 
