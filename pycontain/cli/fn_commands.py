@@ -41,6 +41,8 @@ def exec_(target, **values):
 
 
 def _settings_options(func):
+    func = click.option("--network/--no-network", "network", default=None,
+                        help="Share the host's network (default: loopback only).")(func)
     func = click.option("--description", help="What the function does (stored and shown).")(func)
     func = click.option("--image", help="Image whose python runs the handler.")(func)
     func = click.option("--env", multiple=True, help="KEY=VALUE for the handler.")(func)
@@ -82,14 +84,14 @@ def _print(obj) -> None:
 @click.option("--handler", required=True, help="MODULE.FUNCTION, e.g. main.handler.")
 @_settings_options
 def create(name, function_name, zip_file, handler, runtime, role, concurrency, timeout, memory,
-           env, image, description):
+           env, image, description, network):
     """Create function NAME from a zip file."""
     from pycontain.fn import functions
     _print(functions.create(_name(name, function_name), _code(zip_file), handler,
                             parse_whole_timeout(timeout or 3), parse_memory(memory or 128), env,
                             image or "python", concurrency,
                             runtime=runtime or functions.RUNTIME, role=role,
-                            description=description or ""))
+                            description=description or "", network=bool(network)))
 
 
 @fn.command()
@@ -98,7 +100,7 @@ def create(name, function_name, zip_file, handler, runtime, role, concurrency, t
 @click.option("--handler", help="MODULE.FUNCTION.")
 @_settings_options
 def update(name, function_name, zip_file, handler, runtime, role, concurrency, timeout, memory,
-           env, image, description):
+           env, image, description, network):
     """Change function NAME's code or settings (--env replaces all variables)."""
     from pycontain.fn import functions
     _print(functions.update(
@@ -106,7 +108,7 @@ def update(name, function_name, zip_file, handler, runtime, role, concurrency, t
         timeout=parse_whole_timeout(timeout) if timeout else None,
         memory=parse_memory(memory) if memory else None, env=list(env) if env else None,
         image=image, concurrency=concurrency, runtime=runtime, role=role,
-        description=description))
+        description=description, network=network))
 
 
 @fn.command(name="list")
@@ -175,7 +177,10 @@ def invoke(name, outfile, payload, log_type):
 
 @fn.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
-              help="Loopback address to listen on (no other: signatures are not checked).")
+              help="Address to listen on (other than loopback only with --api-key-file).")
+@click.option("--api-key-file", "api_key_file", type=click.Path(dir_okay=False),
+              help="API keys, one a line: Lambda's APIs and --api-key routes then need "
+              "one in an x-api-key header.")
 @click.option("--port", default=9000, show_default=True, type=click.IntRange(0, 65535),
               help="0: any free port.")
 @click.option("--max-concurrency", "max_concurrency", default=64, show_default=True,
@@ -195,15 +200,16 @@ def invoke(name, outfile, payload, log_type):
 @click.option("--keepalive-timeout", "keepalive_timeout", default=60.0, show_default=True,
               type=click.FloatRange(0, min_open=True),
               help="Seconds an idle connection is kept open.")
-def serve(host, port, max_concurrency, queue_timeout, idle_ttl, spares, max_connections,
-          read_timeout, keepalive_timeout):
+def serve(host, api_key_file, port, max_concurrency, queue_timeout, idle_ttl, spares,
+          max_connections, read_timeout, keepalive_timeout):
     """Serve every function through the Lambda Invoke API (boto3, AWS CLI),
     each call in a fresh jail forked from the function's warm zygote, and
-    Lambda's function API (create-function, update-function-code...)."""
+    Lambda's function API (create-function, update-function-code...), and
+    serve HTTP routes to functions (fn route create) as API Gateway's HTTP API."""
     from pycontain.fn.serve import serve as run
     run(host, port, max_concurrency, queue_timeout, idle_ttl, spares=spares,
         max_connections=max_connections, read_timeout=read_timeout,
-        keepalive_timeout=keepalive_timeout)
+        keepalive_timeout=keepalive_timeout, api_key_file=api_key_file)
 
 
 @fn.command()

@@ -189,7 +189,7 @@ def _environment(env) -> dict:
 
 
 def _settings(config: dict, handler=None, timeout=None, memory=None, env=None, image=None,
-              concurrency=None, runtime=None, role=None, description=None):
+              concurrency=None, runtime=None, role=None, description=None, network=None):
     """Apply and validate changed settings on config (in place). concurrency:
     Lambda's reserved concurrency, the most calls of this function at once;
     runtime and role (an ARN) are stored and shown, as Lambda's."""
@@ -212,6 +212,8 @@ def _settings(config: dict, handler=None, timeout=None, memory=None, env=None, i
         config["Environment"] = _environment(env)
     if image is not None:
         config["Image"] = image
+    if network is not None:  # the host's network for its calls (pycontain's, not Lambda's)
+        config["Network"] = bool(network)
     if concurrency is not None:
         if concurrency < 0:
             raise PycontainError("InvalidParameterValueException: the reserved concurrency "
@@ -239,7 +241,8 @@ def _conflict(name: str) -> PycontainError:
 
 def create(name: str, zip_path: str, handler: str, timeout: int = 3, memory: int = 128,
            env=(), image: str = "python", concurrency: int | None = None,
-           runtime: str = RUNTIME, role: str | None = None, description: str = "") -> dict:
+           runtime: str = RUNTIME, role: str | None = None, description: str = "",
+           network: bool = False) -> dict:
     directory = _dir(name)
     if os.path.exists(directory):
         raise _conflict(name)
@@ -248,7 +251,7 @@ def create(name: str, zip_path: str, handler: str, timeout: int = 3, memory: int
                         "MemorySize": memory, "Environment": {"Variables": {}},
                         "PackageType": "Zip", "Image": image},
                        env=list(env), concurrency=concurrency, runtime=runtime, role=role,
-                       description=description)
+                       description=description, network=network or None)
     config.update(_code_info(zip_path))
     tmp = f"{directory}.tmp-{secrets.token_hex(6)}"
     os.mkdir(tmp, 0o755)
@@ -315,4 +318,5 @@ def jail_config(name: str) -> JailConfig:
     env = [f"{k}={v}" for k, v in config["Environment"]["Variables"].items()]
     return JailConfig(code=os.path.join(_dir(name), "code"), handler=config["Handler"],
                       function_name=name, memory_mb=config["MemorySize"],
-                      timeout=config["Timeout"], env=env, image=config.get("Image", "python"))
+                      timeout=config["Timeout"], env=env, image=config.get("Image", "python"),
+                      network=config.get("Network", False))

@@ -47,15 +47,16 @@ IDLE, READING, BUSY, WRITING, LINGERING, CLOSED = range(6)
 
 class Request:
     """A request received whole: headers has lower-case names (the first of
-    a repeated field wins)."""
-    __slots__ = ("method", "target", "version", "headers", "body", "peer")
+    a repeated field wins); fields has every (name, value), in order."""
+    __slots__ = ("method", "target", "version", "headers", "body", "peer", "fields")
 
     def __init__(self, event, peer: str):
         self.method, self.target = event.method.decode(), event.target.decode()
         self.version = event.http_version.decode()
         self.headers, self.body, self.peer = {}, b"", peer
-        for name, value in event.headers:
-            self.headers.setdefault(name.decode(), value.decode("latin-1"))
+        self.fields = [(name.decode(), value.decode("latin-1")) for name, value in event.headers]
+        for name, value in self.fields:
+            self.headers.setdefault(name, value)
 
 
 class Response:
@@ -64,6 +65,13 @@ class Response:
 
     def __init__(self, status: int, headers=(), body: bytes = b"", note: str = "-"):
         self.status, self.headers, self.body, self.note = status, list(headers), body, note
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:  # a status a function chose (fn.route_app)
+        return ""
 
 
 class _Conn:
@@ -304,7 +312,7 @@ class HttpServer:
             headers.append(("Connection", "close"))
         try:
             data = h.send(h11.Response(status_code=response.status, headers=headers,
-                                       reason=HTTPStatus(response.status).phrase))
+                                       reason=_reason(response.status)))
             if body:
                 data += h.send(h11.Data(data=body))
             h.send(h11.EndOfMessage())

@@ -43,7 +43,7 @@ UPLOAD_LIMITS = {"CreateFunction": 70167211,  # Lambda's request limits: MAX_ZIP
 PAGE = 50                                     # functions per ListFunctions page, as Lambda
 MAX_ITEMS = 10000
 ENV_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
-HIDDEN = ("Image", "ReservedConcurrentExecutions")  # pycontain's, not FunctionConfiguration's
+HIDDEN = ("Image", "ReservedConcurrentExecutions", "Network")  # pycontain's, not FunctionConfiguration's
 STORAGE = {"TotalCodeSize": 80530636800, "CodeSizeUnzipped": 262144000,
            "CodeSizeZipped": MAX_ZIP}
 

@@ -1,5 +1,6 @@
-"""`pycontain fn serve`: the Invoke API for every created function, and
-Lambda's function API to manage them (fn.lambda_api), until SIGTERM or
+"""`pycontain fn serve`: the Invoke API for every created function,
+Lambda's function API to manage them (fn.lambda_api), and HTTP routes to
+functions (fn.route_app), until SIGTERM or
 SIGINT; then in-flight calls get a grace period, every zygote (and with it
 every jail) is killed, and nothing is left behind. A server
 killed with SIGKILL leaves its calls' cgroups (its jails die with it): the
@@ -23,6 +24,7 @@ from pycontain.fn.gateway import InvokeApi, is_loopback, server_error
 from pycontain.fn.httpd import HttpServer
 from pycontain.fn.lambda_api import ControlApi
 from pycontain.fn.outcome import MAX_EVENT
+from pycontain.fn.route_app import RouteApp, read_keys
 from pycontain.fn.zygote import SPARES
 from pycontain.fn.zygote_pool import ZygotePool
 
@@ -62,11 +64,11 @@ def _connections_that_fit(max_connections: int, max_concurrency: int) -> int:
     return max(1, min(max_connections, max(soft - reserve, soft // 2)))
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    if not is_loopback(host):
-        raise PycontainError(f"fn serve binds loopback addresses only, not {host}: "
-                             "the Invoke API does not check request signatures (put an "
-                             "authenticating proxy in front to serve other hosts)")
+def _listen(host: str, port: int, keys) -> socket.socket:
+    if not is_loopback(host) and not keys:
+        raise PycontainError(f"fn serve binds {host}, not a loopback address, only with "
+                             "--api-key-file: Lambda's APIs then need one of its keys "
+                             "(x-api-key header)")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         return socket.create_server((host, port), family=family, backlog=BACKLOG)
@@ -79,8 +81,9 @@ def _listen(host: str, port: int) -> socket.socket:
 def serve(host: str = "127.0.0.1", port: int = 9000, max_concurrency: int = 64,
           queue_timeout: float = 10.0, idle_ttl: float = 600.0, grace: float = 5.0,
           spares: int = SPARES, max_connections: int = 4096, read_timeout: float = 10.0,
-          keepalive_timeout: float = 60.0) -> None:
-    listener = _listen(host, port)
+          keepalive_timeout: float = 60.0, api_key_file: str | None = None) -> None:
+    keys = read_keys(api_key_file) if api_key_file else ()
+    listener = _listen(host, port, keys)
     log_lock = threading.Lock()
 
     def log(line: str) -> None:
@@ -93,10 +96,13 @@ def serve(host: str = "127.0.0.1", port: int = 9000, max_concurrency: int = 64,
                       output=streams.output)
     control = ControlApi(max_concurrency)
     api = InvokeApi(pool, log, control, streams)
-    server = HttpServer(listener, api, server_error, log, workers=2 * max_concurrency + 8,
+    anyone = lambda _host: True  # noqa: E731 - bound beyond loopback: the keys guard
+    server = HttpServer(listener, RouteApp(api, log, keys), server_error, log,
+                        workers=2 * max_concurrency + 8,
                         max_connections=max_connections, read_timeout=read_timeout,
                         keepalive_timeout=keepalive_timeout, queue_timeout=queue_timeout,
-                        max_body=MAX_EVENT, peer_ok=is_loopback, body_limit=control.body_limit)
+                        max_body=MAX_EVENT, peer_ok=anyone if keys else is_loopback,
+                        body_limit=control.body_limit)
     left = remove_leftovers()  # of servers killed with SIGKILL
     stop = _stop_signals()
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # kill -USR1: where is it stuck?

@@ -71,7 +71,7 @@ def zygote_spec(cfg: JailConfig, spares: int = SPARES) -> tuple:
                                   or linux["seccomp"])
     linux["seccomp"] = zygote_section
     init = {"handler": cfg.handler, "bpf": call_filter.hex(), "masked": masked,
-            "tmp_size": "512m", "spares": spares,
+            "tmp_size": "512m", "spares": spares, "network": cfg.network,
             "rlimits": [[r["type"], r["soft"], r["hard"]] for r in limits(cfg)
                         if r["type"] in PER_CALL_RLIMITS]}
     return spec, init

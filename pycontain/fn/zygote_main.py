@@ -102,6 +102,7 @@ class Setup:
         self.no_caps = (ctypes.c_uint32 * 6)()
         self.cap_header = (ctypes.c_uint32 * 2)(CAP_VERSION_3, 0)
         self.lo_up = struct.pack("16sH14x", b"lo", 0x1 | 0x8 | 0x40)  # UP|LOOPBACK|RUNNING
+        self.unshare = UNSHARE_FLAGS & ~CLONE_NEWNET if init.get("network") else UNSHARE_FLAGS
 
     def namespaces(self) -> None:
         """Map our own ids in the new user namespace, unshare the other
@@ -111,14 +112,15 @@ class Setup:
             fd = os.open(path, os.O_WRONLY)
             os.write(fd, text)
             os.close(fd)
-        if _unshare(UNSHARE_FLAGS):
+        if _unshare(self.unshare):
             _fail("unshare")
         for args in self.mounts:
             if _mount(*args):
                 _fail(f"mount {args[1]}")
-        s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
-        fcntl.ioctl(s.fileno(), 0x8914, self.lo_up)  # SIOCSIFFLAGS
-        s.close()
+        if self.unshare & CLONE_NEWNET:
+            s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+            fcntl.ioctl(s.fileno(), 0x8914, self.lo_up)  # SIOCSIFFLAGS
+            s.close()
 
     def lock_down(self) -> None:
         """rlimits, no capabilities (none gained by exec: no_new_privs), seccomp."""

@@ -1,0 +1,127 @@
+"""fn serve's front door: Lambda's APIs (fn.gateway, fn.lambda_api) at their
+paths, every other path through the route table (fn.routes) to a function,
+with API Gateway's event and response shapes (fn.apigw_events).
+
+Lambda's paths are /status and those under /YYYY-MM-DD/ (its API versions);
+a route cannot take them. With API keys (fn serve --api-key-file: one key
+a line), Lambda's APIs need one in an x-api-key header, and so do routes
+created with --api-key; a missing or wrong key gets 403. Each route request
+is one call through the pool: a fresh jail, its log in the function's stream.
+
+Answers the gateway gives itself, API Gateway's: no route 404 {"message":
+"Not Found"}; the function failed, timed out, or returned what cannot be a
+response 502 {"message": "Internal Server Error"}; no concurrency slot within
+the queue timeout 429 {"message": "Too Many Requests"}; the route's function
+is gone 500; an event over 6 MB 413.
+"""
+import hmac
+import re
+import time
+import traceback
+from urllib.parse import urlsplit
+
+from pycontain import jsonio
+from pycontain.errors import PycontainError
+from pycontain.fn import apigw_events, routes
+from pycontain.fn.gateway import error_response
+from pycontain.fn.httpd import Response
+from pycontain.fn.outcome import EXIT_BAD_REQUEST, MAX_EVENT, new_request_id
+
+LAMBDA_PATH = re.compile(r"/(status/?\Z|\d{4}-\d\d-\d\d(/|\Z))")
+MAX_KEYS, MAX_KEY_LENGTH = 1000, 1024
+MESSAGES = {403: "Forbidden", 404: "Not Found", 413: "Request Entity Too Large",
+            429: "Too Many Requests", 500: "Internal Server Error",
+            502: "Internal Server Error"}
+
+
+def read_keys(path: str) -> list:
+    """The API keys in a file: one a line, blank lines and # comments skipped."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_KEYS * (MAX_KEY_LENGTH + 2))
+    except OSError as exc:
+        raise PycontainError(f"cannot read --api-key-file {path}: {exc.strerror}") from None
+    keys = []
+    for line in data.decode(errors="replace").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            if len(line) < 16 or len(line) > MAX_KEY_LENGTH or not line.isprintable():
+                raise PycontainError(f"--api-key-file {path}: a key is 16 to {MAX_KEY_LENGTH} "
+                                     "printable characters")
+            keys.append(line.encode())
+    if not keys:
+        raise PycontainError(f"--api-key-file {path} holds no key")
+    return keys
+
+
+def message(status: int, request_id: str) -> Response:
+    body = jsonio.dumps({"message": MESSAGES[status]}, indent=None).encode()
+    return Response(status, [("Content-Type", "application/json"),
+                             ("apigw-requestid", request_id)], body, request_id)
+
+
+class RouteApp:
+    """lambda_app: fn.gateway.InvokeApi; keys: accepted API keys (bytes) or ()."""
+
+    def __init__(self, lambda_app, log, keys=()):
+        self.lambda_app, self.log, self.keys = lambda_app, log, list(keys)
+        self.table = routes.Watched()
+
+    def _key_ok(self, request) -> bool:
+        given = request.headers.get("x-api-key", "").encode("latin-1")
+        found = False
+        for key in self.keys:  # every key compared: the time says nothing of which matched
+            found |= hmac.compare_digest(given, key)
+        return found
+
+    def __call__(self, request) -> Response:
+        path = urlsplit(request.target).path or "/"
+        if LAMBDA_PATH.match(path):
+            if self.keys and not self._key_ok(request):
+                return error_response("UnrecognizedClientException", "The API key in the "
+                                      "request's x-api-key header is missing or not valid.",
+                                      new_request_id(), 403)
+            return self.lambda_app(request)
+        request_id = new_request_id()
+        route, params = self.table.current().match(request.method, path)
+        if route is None:
+            return message(404, request_id)
+        if route["ApiKeyRequired"] and not (self.keys and self._key_ok(request)):
+            return message(403, request_id)
+        try:
+            return self._call(route, params, request, request_id)
+        except PycontainError as exc:
+            if str(exc).startswith("TooManyRequestsException"):
+                return message(429, request_id)
+            self.log(f"pycontain fn serve: route {route['RouteKey']}: {exc}\n")
+            return message(500, request_id)
+        except Exception:  # noqa: BLE001 - a bug: answer 500, keep serving
+            self.log(f"pycontain fn serve: route {route['RouteKey']} failed:\n"
+                     f"{traceback.format_exc()}")
+            return message(500, request_id)
+
+    def _call(self, route: dict, params: dict, request, request_id: str) -> Response:
+        key, v2 = route["RouteKey"], route["PayloadFormatVersion"] == "2.0"
+        now = time.time()
+        if v2:
+            event = apigw_events.event_v2(request, key, params, request_id, now)
+        else:
+            resource = key.partition(" ")[2] if key != routes.DEFAULT else "/{proxy+}"
+            event = apigw_events.event_v1(request, resource, params, request_id, now)
+        data = jsonio.dumps(event, indent=None).encode()
+        if len(data) > MAX_EVENT:
+            return message(413, request_id)
+        out = self.lambda_app.call(route["Function"], data, request_id)
+        self.lambda_app.report(out)
+        if out.exit_code == EXIT_BAD_REQUEST:
+            return message(413, request_id)
+        if out.function_error:
+            return message(502, request_id)
+        try:
+            status, headers, body = apigw_events.response_parts(
+                out.payload, route["PayloadFormatVersion"])
+        except apigw_events.BadResult as exc:
+            self.log(f"pycontain fn serve: route {key}: {route['Function']}'s result is not "
+                     f"a response: {exc}\n")
+            return message(502, request_id)
+        return Response(status, headers + [("apigw-requestid", request_id)], body, request_id)
