@@ -7,6 +7,7 @@ from pycontain.cli import info  # noqa: F401  (info)
 from pycontain.cli import network_commands  # noqa: F401  (network, port)
 from pycontain.cli import resource_commands  # noqa: F401  (update, stats)
 from pycontain.cli import system_commands  # noqa: F401  (system gc)
+from pycontain.cli import trigger_commands  # noqa: F401  (fn trigger)
 from pycontain.cli.group import cli
 
 __all__ = ["cli"]
