@@ -161,8 +161,10 @@ def check(mapping: dict) -> dict:
     if any(t != "ReportBatchItemFailures" for t in types) or (types and kind != SQS):
         raise invalid("FunctionResponseTypes: only ReportBatchItemFailures, for SQS")
     scaling = typed(mapping, "ScalingConfig", dict, None)
+    if scaling is not None and (kind != SQS or set(scaling) != {"MaximumConcurrency"}):
+        raise invalid("ScalingConfig: {MaximumConcurrency: N}, for SQS")
     if scaling is not None:
-        number(scaling, "MaximumConcurrency", 1 if kind == RABBITMQ else 2, 1000, None)
+        number(scaling, "MaximumConcurrency", 2, 1000, None)
     if kind == RABBITMQ:
         rabbitmq_address(mapping["EventSourceArn"])
         if len(queues) != 1:

@@ -73,6 +73,7 @@ def _shown(stored: dict) -> dict:
         out.update({k: v for k, v in state.items() if k != "Version"})
     out.setdefault("LastProcessingResult", "No records processed")
     out.setdefault("StateTransitionReason", "USER_INITIATED")
+    out.setdefault("Counters", {"Processed": 0, "Failed": 0, "Retried": 0, "Batches": 0})
     return out
 
 

@@ -77,3 +77,104 @@ def free_port() -> int:
 
 def data_dir(tmp_path) -> str:
     return os.path.join(tmp_path, "data")
+
+
+@pytest.fixture(scope="session")
+def rabbitmq():
+    """A private rabbitmq-server node on loopback (as its own user, in
+    directories it owns, with an epmd of its own): its AMQP port."""
+    import shutil
+    import signal
+    import subprocess
+    if not shutil.which("rabbitmq-server"):
+        pytest.fail("rabbitmq-server is missing: ./test.sh installs it")
+    import tempfile
+    from pathlib import Path
+    base = Path(tempfile.mkdtemp(prefix="pycontain-test-rabbitmq-"))  # the node's user
+    os.chmod(base, 0o755)                                         # must reach it
+    for sub in ("mnesia", "log", "home"):
+        (base / sub).mkdir()
+    (base / "plugins").write_text("[].\n")
+    subprocess.run(["chown", "-R", "rabbitmq:rabbitmq", str(base)], check=True)
+    port, dist, epmd = free_port(), free_port(), free_port()
+    env = {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "HOME": str(base / "home"),
+           "RABBITMQ_MNESIA_BASE": str(base / "mnesia"), "RABBITMQ_LOG_BASE": str(base / "log"),
+           "RABBITMQ_PID_FILE": str(base / "pid"),
+           "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "plugins"),
+           "RABBITMQ_NODENAME": f"pycontain{port}@localhost",
+           "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1", "RABBITMQ_NODE_PORT": str(port),
+           "RABBITMQ_DIST_PORT": str(dist), "ERL_EPMD_ADDRESS": "127.0.0.1",
+           "ERL_EPMD_PORT": str(epmd), "RABBITMQ_CONF_ENV_FILE": str(base / "none.conf"),
+           "RABBITMQ_CONFIG_FILE": str(base / "none"),
+           "RABBITMQ_ADVANCED_CONFIG_FILE": str(base / "none-advanced.config")}
+    log = open(base / "server.out", "wb")
+    server = subprocess.Popen(["/usr/lib/rabbitmq/bin/rabbitmq-server"], env=env,
+                              user="rabbitmq", group="rabbitmq", cwd=base,
+                              start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        import pika
+        params = pika.ConnectionParameters("127.0.0.1", port, connection_attempts=1)
+
+        def up():
+            try:
+                pika.BlockingConnection(params).close()
+                return True
+            except pika.exceptions.AMQPConnectionError:
+                assert server.poll() is None, (base / "server.out").read_text()[-2000:]
+                return False
+        wait_until(up, 60, "rabbitmq-server to start")
+        yield port
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        log.close()
+        for pid in os.listdir("/proc"):  # the epmd our node started (its own port)
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as f:
+                    ours = f"ERL_EPMD_PORT={epmd}".encode() in f.read().split(b"\0")
+                if ours and os.readlink(f"/proc/{pid}/exe").endswith("/epmd"):
+                    os.kill(int(pid), signal.SIGTERM)
+            except (OSError, ValueError):
+                continue
+        shutil.rmtree(base)
+
+
+@pytest.fixture(scope="session")
+def moto():
+    """moto's server (S3 and SQS) on loopback: its endpoint URL. boto3 gets
+    dummy credentials through the environment (moto accepts any)."""
+    import signal
+    import subprocess
+    import sys
+    port = free_port()
+    server = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "moto_server"),
+                               "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                            "AWS_DEFAULT_REGION")}
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                      AWS_DEFAULT_REGION="us-east-1")
+    try:
+        import socket
+
+        def up():
+            assert server.poll() is None, "moto_server exited"
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return True
+            except OSError:
+                return False
+        wait_until(up, 30, "moto_server to start")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(10)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
