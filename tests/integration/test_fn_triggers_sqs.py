@@ -1,6 +1,7 @@
 """SQS queues and S3 notifications as event sources, against moto's server."""
 import json
 import uuid
+from urllib.parse import unquote_plus
 
 import boto3
 import pytest
@@ -88,3 +89,41 @@ def test_a_missing_queue_is_the_mappings_state(store, moto):
     finally:
         runner.stop(5.0)
     assert "no-such-queue" in shown["StateTransitionReason"]
+
+
+def test_s3_object_events_through_a_queue_with_a_suffix_filter(store, moto):
+    url = _queue(moto, visibility=30)
+    sqs, s3 = _sqs(moto), boto3.client("s3", endpoint_url=moto, region_name="us-east-1")
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    s3.create_bucket(Bucket="bkt")
+    s3.put_bucket_notification_configuration(Bucket="bkt", NotificationConfiguration={
+        "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
+    recorder = Recorder()
+    jpg = mappings.create({"FunctionName": "f", "EventSourceArn": "arn:aws:s3:::bkt",
+                           "Queues": [url], "Filter": {"Key": {"FilterRules": [
+                               {"Name": "suffix", "Value": ".jpg"}]}}})
+    runner = Runner(recorder, log=lambda line: None, reload_every=0.05).start()
+    try:
+        s3.put_object(Bucket="bkt", Key="a b/c.txt", Body=b"hello")
+        wait_until(lambda: mappings.get(jpg["UUID"])["Counters"]["Batches"] >= 1,
+                   what="the .txt notification to be read")
+        assert recorder.calls == []  # the suffix filter suppressed it
+        mappings.update(jpg["UUID"], {"Filter": {}, "FunctionName": "g"})
+        wait_until(lambda: getattr(runner.sources.get(jpg["UUID"]), "name", "") == "g",
+                   what="the changed mapping to run")  # the old one's polls are over
+        put = s3.put_object(Bucket="bkt", Key="a b/c.txt", Body=b"hello")
+        wait_until(lambda: recorder.calls, what="the event")
+    finally:
+        runner.stop(5.0)
+    (name, event, _), = recorder.calls
+    (record,) = event["Records"]
+    assert name == "g"
+    assert record["eventSource"] == "aws:s3" and record["eventName"] == "ObjectCreated:Put"
+    assert record["eventVersion"].startswith("2.")
+    assert record["s3"]["bucket"]["name"] == "bkt" and record["s3"]["bucket"]["arn"] == \
+        "arn:aws:s3:::bkt"
+    key = record["s3"]["object"]["key"]  # URL-encoded as S3 does (moto also encodes '/')
+    assert key.startswith("a+b") and unquote_plus(key) == "a b/c.txt"
+    assert record["s3"]["object"]["size"] == 5
+    assert record["s3"]["object"]["eTag"] == put["ETag"].strip('"')
