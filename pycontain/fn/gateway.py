@@ -77,6 +77,7 @@ class InvokeApi:
         self.pool, self.log = pool, log
         self.tasks = set()  # Event invocations running in the background
         self._events = threading.BoundedSemaphore(MAX_EVENTS)
+        self.triggers = None  # triggers.runner.Runner: mappings, the durable async queue
 
     def __call__(self, request) -> Response:
         request_id = new_request_id()
@@ -105,7 +106,10 @@ class InvokeApi:
     def _route(self, request, request_id: str) -> Response:
         path = urlsplit(request.target).path
         if request.method == "GET" and path.rstrip("/") in ("/status", "/2015-03-31/status"):
-            return self._reply(request_id, 200, jsonio.dumps(self.pool.status()).encode())
+            status = self.pool.status()
+            if self.triggers is not None:
+                status["triggers"] = self.triggers.status()
+            return self._reply(request_id, 200, jsonio.dumps(status).encode())
         if request.method != "POST" or not (path.startswith(PREFIX) and path.endswith(SUFFIX)):
             raise ApiError("UnknownOperationException",
                            f"no operation at {request.method} {path}")
@@ -114,6 +118,9 @@ class InvokeApi:
         kind = request.headers.get("x-amz-invocation-type") or "RequestResponse"
         if kind == "DryRun":
             return self._reply(request_id, 204)
+        if kind == "Event" and self.triggers is not None:  # durable: survives a restart
+            self.triggers.events.accept(name, request.body or b"{}", request_id)
+            return self._reply(request_id, 202)
         if kind == "Event":
             self.background(name, request.body, request_id)
             return self._reply(request_id, 202)

@@ -87,6 +87,8 @@ def serve(host: str = "127.0.0.1", port: int = 9000, max_concurrency: int = 64,
     max_connections = _connections_that_fit(max_connections, max_concurrency)
     pool = ZygotePool(max_concurrency, queue_timeout, idle_ttl, spares=spares)
     api = InvokeApi(pool, log)
+    from pycontain.triggers.runner import Runner  # event sources, async queue (issue 21)
+    api.triggers = Runner(pool.invoke, log).start()
     server = HttpServer(listener, api, server_error, log, workers=2 * max_concurrency + 8,
                         max_connections=max_connections, read_timeout=read_timeout,
                         keepalive_timeout=keepalive_timeout, queue_timeout=queue_timeout,
@@ -109,6 +111,7 @@ def serve(host: str = "127.0.0.1", port: int = 9000, max_concurrency: int = 64,
         faulthandler.dump_traceback_later(SLOW_SHUTDOWN)  # only if something hangs
 
         def stop_calls():
+            api.triggers.stop(grace)  # a batch in flight finishes, or goes back to its queue
             pool.close(grace)
             for task in list(api.tasks):
                 task.join(grace)
