@@ -110,6 +110,10 @@ class InvokeApi:
             if self.triggers is not None:
                 status["triggers"] = self.triggers.status()
             return self._reply(request_id, 200, jsonio.dumps(status).encode())
+        if request.method == "POST" and path == "/pycontain/s3-events" and self.triggers:
+            from pycontain.triggers import s3events  # MinIO's, Ceph RGW's webhook
+            return self._reply(request_id, 200, jsonio.dumps(
+                {"Queued": s3events.receive(self.triggers, request.body)}).encode())
         if request.method != "POST" or not (path.startswith(PREFIX) and path.endswith(SUFFIX)):
             raise ApiError("UnknownOperationException",
                            f"no operation at {request.method} {path}")

@@ -65,3 +65,49 @@ def test_a_schedule_mapping_shows_in_the_status_json(pc, functions):
     finally:
         assert server.stop() == 0
         pc.out("fn", "trigger", "delete", made["UUID"])
+
+
+def _minio(key: str) -> bytes:
+    """A notification as MinIO's webhook target sends it (recorded shape)."""
+    return json.dumps({"EventName": "s3:ObjectCreated:Put", "Key": f"photos/{key}", "Records": [{
+        "eventVersion": "2.0", "eventSource": "minio:s3", "awsRegion": "",
+        "eventTime": "2026-12-04T19:00:00.000Z", "eventName": "s3:ObjectCreated:Put",
+        "userIdentity": {"principalId": "minioadmin"},
+        "requestParameters": {"principalId": "minioadmin", "region": "",
+                              "sourceIPAddress": "127.0.0.1"},
+        "responseElements": {"x-amz-request-id": "17E0B4C1D0C5F5A1",
+                             "x-minio-origin-endpoint": "http://127.0.0.1:9000"},
+        "s3": {"s3SchemaVersion": "1.0", "configurationId": "Config",
+               "bucket": {"name": "photos", "ownerIdentity": {"principalId": "minioadmin"},
+                          "arn": "arn:aws:s3:::photos"},
+               "object": {"key": key, "size": 3, "eTag": "acbd18db4cc2f85cedef654fccc4a4d8",
+                          "contentType": "image/jpeg", "sequencer": "17E0B4C1D1A8F9C2"}},
+        "source": {"host": "127.0.0.1", "port": "", "userAgent": "MinIO (linux; amd64)"}}]}
+    ).encode()
+
+
+def test_minio_webhook_notifications_with_a_suffix_filter(pc, functions, tmp_path):
+    import urllib.request
+    done = tmp_path / "succeeded"
+    done.mkdir()
+    pc.out("fn", "trigger", "invoke-config", "shout", "--on-success", done)
+    made = json.loads(pc.out("fn", "trigger", "create", "--function-name", "shout",
+                             "--event-source-arn", "arn:aws:s3:::photos", "--filter",
+                             '{"Key": {"FilterRules": [{"Name": "suffix", "Value": ".jpg"}]}}'))
+    server = Server(pc)
+    try:
+        answers = []
+        for key in ("notes.txt", "cat+1.jpg"):
+            request = urllib.request.Request(f"{server.url}/pycontain/s3-events",
+                                             data=_minio(key), method="POST")
+            with urllib.request.urlopen(request) as r:
+                answers.append(json.load(r)["Queued"])
+        (record,) = wait_for(lambda: list(done.iterdir()), 30, "the event to run")
+    finally:
+        assert server.stop() == 0
+        pc.out("fn", "trigger", "delete", made["UUID"])
+        pc.out("fn", "trigger", "invoke-config", "shout", "--delete")
+    assert answers == [0, 1]
+    (s3_record,) = json.loads(record.read_text())["requestPayload"]["Records"]
+    assert s3_record["eventName"] == "ObjectCreated:Put"
+    assert s3_record["s3"]["object"]["key"] == "cat+1.jpg"
