@@ -6,9 +6,11 @@ cd "$(dirname "$0")"
 # What only the tests need: the real callers of pycontain-runc (podman, containerd),
 # a registry with basic auth (docker-registry, htpasswd from apache2-utils), the AWS
 # CLI version 2 (awscli; version 1 is in the `test` extra), the reference builder
-# `pycontain build` is compared with (buildah), and the Python test dependencies
-# (pyproject.toml's `test` extra).
-TEST_PACKAGES=(podman containerd golang-go docker-registry apache2-utils awscli buildah)
+# `pycontain build` is compared with (buildah), a RabbitMQ broker for fn triggers
+# (rabbitmq-server; the tests start private nodes), and the Python test
+# dependencies (pyproject.toml's `test` extra).
+TEST_PACKAGES=(podman containerd golang-go docker-registry apache2-utils awscli buildah
+               rabbitmq-server)
 missing=()
 for pkg in "${TEST_PACKAGES[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -80,6 +80,7 @@ class InvokeApi:
         self.pool, self.log, self.control, self.streams = pool, log, control, streams
         self.tasks = set()  # Event invocations running in the background
         self._events = threading.BoundedSemaphore(MAX_EVENTS)
+        self.triggers = None  # triggers.runner.Runner: mappings, the durable async queue
 
     def __call__(self, request) -> Response:
         request_id = new_request_id()
@@ -108,7 +109,14 @@ class InvokeApi:
     def _route(self, request, request_id: str) -> Response:
         path = urlsplit(request.target).path
         if request.method == "GET" and path.rstrip("/") in ("/status", "/2015-03-31/status"):
-            return self._reply(request_id, 200, jsonio.dumps(self.pool.status()).encode())
+            status = self.pool.status()
+            if self.triggers is not None:
+                status["triggers"] = self.triggers.status()
+            return self._reply(request_id, 200, jsonio.dumps(status).encode())
+        if request.method == "POST" and path == "/pycontain/s3-events" and self.triggers:
+            from pycontain.triggers import s3events  # MinIO's, Ceph RGW's webhook
+            return self._reply(request_id, 200, jsonio.dumps(
+                {"Queued": s3events.receive(self.triggers, request.body)}).encode())
         if request.method != "POST" or not (path.startswith(PREFIX) and path.endswith(SUFFIX)):
             answer = self.control and self.control.route(request, request_id)
             if not answer:
@@ -120,6 +128,9 @@ class InvokeApi:
         kind = request.headers.get("x-amz-invocation-type") or "RequestResponse"
         if kind == "DryRun":
             return self._reply(request_id, 204)
+        if kind == "Event" and self.triggers is not None:  # durable: survives a restart
+            self.triggers.events.accept(name, request.body or b"{}", request_id)
+            return self._reply(request_id, 202)
         if kind == "Event":
             self.background(name, request.body, request_id)
             return self._reply(request_id, 202)

@@ -96,6 +96,8 @@ def serve(host: str = "127.0.0.1", port: int = 9000, max_concurrency: int = 64,
                       output=streams.output)
     control = ControlApi(max_concurrency)
     api = InvokeApi(pool, log, control, streams)
+    from pycontain.triggers.runner import Runner  # event sources, async queue (issue 21)
+    api.triggers = Runner(api.call, log).start()  # through api.call: calls reach fn logs
     anyone = lambda _host: True  # noqa: E731 - bound beyond loopback: the keys guard
     server = HttpServer(listener, RouteApp(api, log, keys), server_error, log,
                         workers=2 * max_concurrency + 8,
@@ -121,6 +123,7 @@ def serve(host: str = "127.0.0.1", port: int = 9000, max_concurrency: int = 64,
         faulthandler.dump_traceback_later(SLOW_SHUTDOWN)  # only if something hangs
 
         def stop_calls():
+            api.triggers.stop(grace)  # a batch in flight finishes, or goes back to its queue
             pool.close(grace)
             for task in list(api.tasks):
                 task.join(grace)
