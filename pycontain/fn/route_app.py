@@ -2,7 +2,8 @@
 paths, every other path through the route table (fn.routes) to a function,
 with API Gateway's event and response shapes (fn.apigw_events).
 
-Lambda's paths are /status and those under /YYYY-MM-DD/ (its API versions);
+Lambda's paths are /status and those under /YYYY-MM-DD/ (its API versions),
+and pycontain's own under /pycontain/ (the S3 webhook);
 a route cannot take them. With API keys (fn serve --api-key-file: one key
 a line), Lambda's APIs need one in an x-api-key header, and so do routes
 created with --api-key; a missing or wrong key gets 403. Each route request
@@ -27,7 +28,7 @@ from pycontain.fn.gateway import error_response
 from pycontain.fn.httpd import Response
 from pycontain.fn.outcome import EXIT_BAD_REQUEST, MAX_EVENT, new_request_id
 
-LAMBDA_PATH = re.compile(r"/(status/?\Z|\d{4}-\d\d-\d\d(/|\Z))")
+LAMBDA_PATH = re.compile(r"/(status/?\Z|pycontain/|\d{4}-\d\d-\d\d(/|\Z))")
 MAX_KEYS, MAX_KEY_LENGTH = 1000, 1024
 MESSAGES = {403: "Forbidden", 404: "Not Found", 413: "Request Entity Too Large",
             429: "Too Many Requests", 500: "Internal Server Error",

@@ -97,7 +97,7 @@ def serve(host: str = "127.0.0.1", port: int = 9000, max_concurrency: int = 64,
     control = ControlApi(max_concurrency)
     api = InvokeApi(pool, log, control, streams)
     from pycontain.triggers.runner import Runner  # event sources, async queue (issue 21)
-    api.triggers = Runner(api.call, log).start()  # through api.call: calls reach fn logs
+    api.triggers = Runner(api.call, log)  # through api.call: calls reach fn logs
     anyone = lambda _host: True  # noqa: E731 - bound beyond loopback: the keys guard
     server = HttpServer(listener, RouteApp(api, log, keys), server_error, log,
                         workers=2 * max_concurrency + 8,
@@ -115,6 +115,7 @@ def serve(host: str = "127.0.0.1", port: int = 9000, max_concurrency: int = 64,
         f"limits: {limits_applied()})\n")
     if left:
         log(f"pycontain fn serve: removed {len(left)} call cgroups of servers that are gone\n")
+    api.triggers.start()  # after the first line: replayed events log their own lines
     try:
         while not readable([stop], REAP_EVERY):
             pool.reap_idle()
