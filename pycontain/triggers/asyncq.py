@@ -24,7 +24,7 @@ from pycontain.fsutil import read_json, write_json
 from pycontain.triggers import invoke_config, store
 
 RETRY_DELAY = 60.0
-MAX_QUEUED = 100000
+MAX_QUEUED = 256  # events accepted and not finished (6 MB each at most): past that 429
 WORKERS = 8      # async calls at once
 POLL = 0.2       # seconds between looks at the queue when nothing wakes it
 
