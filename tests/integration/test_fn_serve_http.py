@@ -242,9 +242,9 @@ def test_slow_loris_is_disconnected_while_calls_go_on(start):
     assert calls(srv) == i + 1
 
 
-def test_event_invocations_in_progress_are_capped(start):
-    """Each Event invocation waits in a thread for a slot: past 256 at once,
-    429 instead of one more thread (and event) held without limit."""
+def test_event_invocations_in_progress_are_capped(start, pc):
+    """Event invocations go to the durable queue: past 256 queued or running,
+    429 instead of one more event held without limit."""
     srv = start("--max-concurrency", "1", "--queue-timeout", "2")
     event = json.dumps({"sleep": 1}).encode()
     request = head("http-slow", f"Content-Length: {len(event)}",
@@ -257,3 +257,8 @@ def test_event_invocations_in_progress_are_capped(start):
     assert codes[:256] == [202] * 256 and set(codes[256:300]) == {429}, codes
     assert found[299][1]["x-amzn-errortype"] == "TooManyRequestsException"
     assert codes[300:] == [200]  # the server goes on
+    assert srv.stop() == 0
+    queue = pc.root / "fn" / "triggers" / "events"  # accepted events outlive the server
+    assert 0 < len(list(queue.glob("*.json"))) <= 256
+    for path in queue.glob("*.json"):  # not for the next tests' servers to run
+        path.unlink()
