@@ -144,11 +144,11 @@ def test_async_failure_lands_in_the_destination_directory(store, tmp_path):
     runner = Runner(recorder, log=lambda line: None, retry_delay=0.05).start()
     try:
         request_id = runner.events.accept("f", b'{"k": 2}')
-        wait_until(lambda: list(failed.iterdir()), what="the destination record")
+        wait_until(lambda: list(failed.glob("*.json")), what="the destination record")
     finally:
         runner.stop(2.0)
     assert len(recorder.calls) == 2  # MaximumRetryAttempts 1
-    (path,) = failed.iterdir()
+    (path,) = failed.glob("*.json")
     record = json.loads(path.read_text())
     assert record["version"] == "1.0" and record["timestamp"].endswith("Z")
     assert record["requestContext"] == {
@@ -174,10 +174,10 @@ def test_async_event_older_than_its_maximum_age_is_not_called(store, tmp_path):
     try:
         wait_until(lambda: len(recorder.calls) == 1, what="the first call")
         clock.advance(61)
-        wait_until(lambda: list(failed.iterdir()), what="the destination record")
+        wait_until(lambda: list(failed.glob("*.json")), what="the destination record")
     finally:
         runner.stop(2.0)
-    record = json.loads(next(failed.iterdir()).read_text())
+    record = json.loads(next(failed.glob("*.json")).read_text())
     assert record["requestContext"]["condition"] == "EventAgeExceeded"
     assert len(recorder.calls) == 1
 
