@@ -6,10 +6,9 @@ it were '/'), a symlink at the end is returned as one;
 excluded entries do not exist, and an excluded directory is not walked
 unless an exception could match below it (ignore.Ignore)."""
 import os
-import stat
 
 from pycontain.build.ignore import Ignore
-from pycontain.build.merged import resolve
+from pycontain.build.merged import resolve, walk
 
 
 class ContextTree:
@@ -56,18 +55,7 @@ class ContextTree:
 
     def walk(self, rel: str):
         """(rel, host, lstat) of rel and everything kept below it, parents first."""
-        rel = resolve(self, rel)
-        found = self.literal(rel)
-        if found is None:
-            return
-        todo = [(rel, found)]
-        while todo:
-            path, (host, st) = todo.pop()
-            yield path, host, st
-            if stat.S_ISDIR(st.st_mode):
-                children = []
-                for name in self.listdir(path):
-                    child = f"{path}/{name}" if path else name
-                    child_host = os.path.join(host, name)
-                    children.append((child, (child_host, os.lstat(child_host))))
-                todo.extend(reversed(children))
+        def entry(_child, host, name):
+            path = os.path.join(host, name)
+            return path, os.lstat(path)
+        return walk(self, rel, entry)

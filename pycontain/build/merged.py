@@ -53,6 +53,28 @@ def resolve(tree, rel: str, follow_last: bool = False) -> str:
     return "/".join(done)
 
 
+def walk(tree, rel: str, entry):
+    """(rel, host, lstat) of rel and everything below it in tree (a context or
+    a merged view: resolve, literal, listdir), parents first, iteratively;
+    entry(child rel, parent's host path, name) -> (host, lstat) or None."""
+    rel = resolve(tree, rel)
+    found = tree.literal(rel)
+    if found is None:
+        return
+    todo = [(rel, found)]
+    while todo:
+        path, (host, st) = todo.pop()
+        yield path, host, st
+        if stat.S_ISDIR(st.st_mode):
+            children = []
+            for name in tree.listdir(path):
+                child = f"{path}/{name}" if path else name
+                got = entry(child, host, name)
+                if got is not None:
+                    children.append((child, got))
+            todo.extend(reversed(children))
+
+
 class Merged:
     """layer_dirs: bottom first, as Image.layer_dirs. Paths given to lookup,
     listdir and walk are resolved inside the merged tree (resolve())."""
@@ -129,19 +151,4 @@ class Merged:
     def walk(self, rel: str):
         """(rel path, host path, lstat) of rel and everything below it, parents
         first, names sorted; iterative."""
-        rel = resolve(self, rel)
-        found = self.literal(rel)
-        if found is None:
-            return
-        todo = [(rel, found)]
-        while todo:
-            path, (host, st) = todo.pop()
-            yield path, host, st
-            if stat.S_ISDIR(st.st_mode):
-                children = []
-                for name in self.listdir(path):
-                    child = f"{path}/{name}" if path else name
-                    got = self.literal(child)
-                    if got is not None:
-                        children.append((child, got))
-                todo.extend(reversed(children))
+        return walk(self, rel, lambda child, _host, _name: self.literal(child))
