@@ -56,8 +56,8 @@ def ls(quiet, filters, fmt):
             click.echo(f"{'local':<10}{vol['Name']}")
 
 
-def _each(names, action) -> None:
-    """action(name) for every name; one line per failure, exit 1 if any failed."""
+def _each(names, action, then=None) -> None:
+    """action(name) for every name, one line per failure; then(); exit 1 if any failed."""
     failed = False
     for name in names:
         try:
@@ -65,6 +65,8 @@ def _each(names, action) -> None:
         except PycontainError as exc:
             click.echo(f"pycontain: {exc}", err=True)
             failed = True
+    if then is not None:
+        then()
     if failed:
         sys.exit(1)
 
@@ -75,8 +77,8 @@ def inspect(names):
     """Show volumes as JSON."""
     from pycontain.engine import volumes
     found = []
-    _each(names, lambda name: found.append(volumes.get(name)))  # prints what it found
-    click.echo(json.dumps(found, indent=4))
+    _each(names, lambda name: found.append(volumes.get(name)),
+          lambda: click.echo(json.dumps(found, indent=4)))  # what it found, as docker
 
 
 @volume.command()
