@@ -110,9 +110,12 @@ def create(opts: RunOptions, kept: bool = False):
 
 def _mount_plan(opts: RunOptions, image_cfg: dict):
     """-v, --mount, --tmpfs, --shm-size, --sysctl and the image's Volumes,
-    checked (engine.mountopts); None if there are none."""
-    from pycontain.engine import mountopts
-    return mountopts.plan(opts, image_cfg) if mountopts.wanted(opts, image_cfg) else None
+    checked (engine.mountopts); None if there are none (not imported then)."""
+    if not (opts.volumes or opts.mounts or opts.tmpfs or opts.shm_size or opts.sysctls
+            or image_cfg.get("Volumes")):
+        return None
+    from pycontain.engine.mountopts import plan
+    return plan(opts, image_cfg)
 
 
 def _init_context(ctr: state.Container, spec: dict) -> InitContext:

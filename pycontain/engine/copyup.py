@@ -75,10 +75,12 @@ def _xattrs(src: str, dst: str) -> None:
                 raise
 
 
-def _attributes(fd: int, st) -> None:
-    """Owner, then mode (chown clears set-id bits), then times, on an open file."""
+def _attributes(fd: int, st, src: str, dst: str) -> None:
+    """Owner, then mode and extended attributes (chown clears set-id bits
+    and file capabilities), then times, on an open file or directory."""
     os.fchown(fd, st.st_uid, st.st_gid)
     os.fchmod(fd, stat.S_IMODE(st.st_mode))
+    _xattrs(src, dst)
     os.utime(fd, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
@@ -93,8 +95,7 @@ def _copy_file(src: str, dst: str, st) -> None:
                 if sent == 0:
                     break
                 offset += sent
-            _xattrs(src, dst)
-            _attributes(fout, st)
+            _attributes(fout, st, src, dst)
         finally:
             os.close(fout)
     finally:
@@ -125,10 +126,10 @@ def _copy_entry(src: str, dst: str, st, links: dict) -> bool:
     return True
 
 
-def _finish_dir(path: str, st) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | NOFOLLOW)
+def _finish_dir(src: str, dst: str, st) -> None:
+    fd = os.open(dst, os.O_RDONLY | os.O_DIRECTORY | NOFOLLOW)
     try:
-        _attributes(fd, st)
+        _attributes(fd, st, src, dst)
     finally:
         os.close(fd)
 
@@ -145,13 +146,12 @@ def copy_tree(src: str = "/src", dst: str = "/dst") -> None:
             target = os.path.join(dst, sub)
             if stat.S_ISDIR(st.st_mode):
                 os.mkdir(target, 0o700)
-                _xattrs(os.path.join(src, sub), target)
                 stack.append(sub)
                 dirs.append((sub, st))
             else:
                 _copy_entry(os.path.join(src, sub), target, st, links)
     for rel, st in reversed(dirs):  # deepest first: times stay as the image has them
-        _finish_dir(os.path.join(dst, rel) if rel else dst, st)
+        _finish_dir(os.path.join(src, rel), os.path.join(dst, rel), st)
 
 
 def copy_up(scratch: str, base: str, lower: list, path: str, volume: str) -> None:

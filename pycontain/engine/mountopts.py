@@ -24,12 +24,6 @@ IPC_SYSCTLS = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
                "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced")
 
 
-def wanted(opts, image_cfg: dict) -> bool:
-    """Whether there is anything here to do (cheap: `run` asks on every start)."""
-    return bool(opts.volumes or opts.mounts or opts.tmpfs or opts.shm_size or opts.sysctls
-                or image_cfg.get("Volumes"))
-
-
 def destination(path: str, what: str) -> str:
     """An absolute, normalised container path a mount may take."""
     if not path.startswith("/"):

@@ -212,10 +212,24 @@ def prune(all_volumes: bool = False) -> tuple:
             freed += size(vol["Name"])
             _delete(vol["Name"])
             removed.append(vol["Name"])
-        for leftover in os.listdir(volumes_dir()):  # of a crash mid-create or mid-remove
-            if leftover.startswith((".new-", ".gone-")):
-                remove_tree(os.path.join(volumes_dir(), leftover))
+        _collect()
     return removed, freed
+
+
+def _collect() -> list:
+    """What a crash in the middle of making or removing a volume left."""
+    found = [n for n in os.listdir(volumes_dir()) if n.startswith((".new-", ".gone-"))]
+    for leftover in found:
+        remove_tree(os.path.join(volumes_dir(), leftover))
+    return found
+
+
+def collect() -> list:
+    """`system gc`: one line per leftover removed."""
+    if not os.path.isdir(volumes_dir()):
+        return []
+    with locked(True):
+        return [f"removed unfinished volume directory {n}" for n in _collect()]
 
 
 def claim(refs: list, make_record):
