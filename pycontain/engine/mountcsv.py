@@ -4,8 +4,8 @@ or one that does not apply to the type, is an error."""
 import csv
 
 from pycontain.errors import PycontainError
-from pycontain.engine.mountopts import (MAX_TEXT, PROPAGATIONS, bind_mount, flag_value, volume_mount,
-                                        destination, tmpfs_options)
+from pycontain.engine.mountopts import (MAX_TEXT, PROPAGATIONS, bind_mount, destination,
+                                        flag_value, tmpfs_options, volume_mount)
 
 ALIASES = {"src": "source", "dst": "target", "destination": "target", "ro": "readonly"}
 COMMON = {"type", "source", "target", "readonly", "consistency"}
@@ -76,9 +76,10 @@ def parse_mount(text: str, dev: bool = False) -> tuple:
         return bind_mount(source, dst, what, options + [propagation]), None
     if one.get("volume-driver", "local") != "local":
         raise PycontainError(f"invalid {what}: only the local volume driver exists")
-    copy = not ("volume-nocopy" in one and flag_value(one["volume-nocopy"], "volume-nocopy", what))
+    copy = not ("volume-nocopy" in one
+                and flag_value(one["volume-nocopy"], "volume-nocopy", what))
     mount, ref = volume_mount(source, dst, options, copy)
-    labels = [label for label in fields.get("volume-label", ())]
+    labels = fields.get("volume-label")
     if labels:
         from pycontain.engine.volumes import parse_labels
         ref["labels"] = parse_labels(label or "" for label in labels)
