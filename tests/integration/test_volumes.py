@@ -149,6 +149,12 @@ def test_copy_up_keeps_owners_modes_and_links(vpc, seeded_image):
     vpc.out("volume", "rm", "seeded", "etc")
     # the image's Volume without -v: anonymous, copied up, gone with --rm
     assert vpc.out("run", "--rm", seeded_image, "cat", "/seed/tool") == "tool\n"
+    # a destination that is a symlink to '/' in the image copies the image's root, not ours
+    vpc.out("run", "--rm", "-v", "esc:/seed/root-link", seeded_image, "true")
+    copied = set(os.listdir(volume_dir(vpc, "esc")))
+    image_root = set(vpc.out("run", "--rm", seeded_image, "ls", "/").split())
+    assert {"seed", "bin"} <= copied <= image_root and set(os.listdir("/")) - image_root
+    vpc.out("volume", "rm", "esc")
     # nocopy: an empty volume
     assert vpc.out("run", "--rm", "-v", "empty:/seed:nocopy", seeded_image, "ls", "/seed") == ""
     vpc.out("volume", "rm", "empty")
