@@ -112,8 +112,7 @@ def _make(name: str, labels: dict, anonymous: bool) -> bool:
         if anonymous:
             labels = dict(labels, **{ANONYMOUS_LABEL: ""})
         write_json(os.path.join(temp, "volume.json"),
-                   {"Name": name, "CreatedAt": _now(), "Labels": labels, "Options": {},
-                    "Anonymous": anonymous})
+                   {"Name": name, "CreatedAt": _now(), "Labels": labels, "Options": {}})
         try:
             os.rename(temp, final)
         except OSError as exc:
