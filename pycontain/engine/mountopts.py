@@ -8,6 +8,7 @@ them in a built spec. Volumes themselves are made by engine.volumes.
 """
 import os
 
+from pycontain.engine import volumes
 from pycontain.errors import PycontainError
 from pycontain.oci.defaults import reserved_destination
 
@@ -39,6 +40,7 @@ def destination(path: str, what: str) -> str:
 
 
 def bind_mount(source: str, dst: str, what: str, options: list) -> dict:
+    """A bind of an existing host path (never created on the host)."""
     if not os.path.isabs(source):
         raise PycontainError(f"invalid {what}: the source must be an absolute path")
     if not os.path.exists(source):
@@ -48,7 +50,7 @@ def bind_mount(source: str, dst: str, what: str, options: list) -> dict:
 
 
 def volume_mount(name, dst: str, options: list, copy: bool) -> tuple:
-    from pycontain.engine import volumes
+    """A volume's bind (name None: a new anonymous one) and its reference."""
     anonymous = not name
     name = os.urandom(32).hex() if anonymous else volumes.check_name(name)
     mount = {"destination": dst, "type": "bind", "source": volumes.mountpoint(name),
