@@ -251,3 +251,13 @@ def test_publishing_says_it_needs_root(rootless):
     assert result.returncode == 125
     assert result.stderr == ("pycontain: --network bridge: bridge networks (and so -p/-P) need "
                              "root; rootless containers have --network none or host\n")
+
+
+def test_named_volume_rootless(rootless):
+    """A rootless store has volumes too (they start empty: no copy-up)."""
+    for _ in range(2):
+        result = rootless.pc("run", "--rm", "-v", "rv:/data", "busybox", "sh", "-c",
+                             "echo x >> /data/f && cat /data/f")
+        assert result.returncode == 0, result.stderr
+    assert result.stdout == "x\nx\n"
+    assert rootless.pc("volume", "rm", "rv").stdout == "rv\n"
