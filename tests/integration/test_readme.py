@@ -15,7 +15,8 @@ UNATTENDED = {
 }
 EXPECT = {  # what a command's output shows, by the start of its first line
     "pycontain run --rm busybox echo hello": "hello",
-    "pycontain run --rm -v": "hello",
+    "pycontain run --rm -v \"$PWD": "hello",
+    "pycontain run --rm -v store:/store:ro": "kept",
     "curl -s --retry 20 --retry-connrefused --retry-delay 1 http://127.0.0.1:8080/": "hello",
     "pycontain run --rm --network shop": "hello",
     "pycontain run --rm app:1": "built by pycontain",
@@ -25,6 +26,7 @@ EXPECT = {  # what a command's output shows, by the start of its first line
     "pycontain fn invoke greeter": '"greeting": "hello Jane"',
 }
 CLEANUP = ("pycontain rm -f web web2 user-service; pycontain network rm shop; "
+           "pycontain volume rm -f store; "
            "pycontain kube down web.yaml; pycontain fn delete greeter; "
            "pycontain rmi web-snapshot:1 app:1")
 
