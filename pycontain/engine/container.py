@@ -4,9 +4,10 @@ import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
 import time
 
 from pycontain import paths
-from pycontain.engine import names, resources, state
+from pycontain.engine import health, labels, names, nsjoin, resources, state, stopping
 from pycontain.engine.events import container_event
 from pycontain.engine.attach import run_foreground, start_process
+from pycontain.engine.healthcheck import begin as begin_healthcheck
 from pycontain.engine.hostfiles import write_host_files
 from pycontain.engine.spec import RunOptions, build_spec
 from pycontain.engine.streams import Pipes
@@ -54,6 +55,8 @@ def create(opts: RunOptions, kept: bool = False):
         names.validate_hostname(opts.hostname)
     store_root = paths.data_root()
     image = _resolve_image(ImageStore(store_root), opts)
+    image_cfg = image.config.get("config") or {}
+    settings = _settings(image_cfg, opts)
     cid = os.urandom(32).hex()
     meta = {
         "name": names.validate(opts.name) if opts.name else names.generate(cid),
@@ -62,6 +65,7 @@ def create(opts: RunOptions, kept: bool = False):
         "interactive": opts.interactive, "stdin_once": opts.interactive and not opts.detach,
         "store": store_root, "kept": kept,
         "lower": [os.path.relpath(d, store_root) for d in image.layer_dirs],
+        **settings,
     }
     net = None
     if opts.network not in ("none", "host") or opts.publish or opts.publish_all \
@@ -77,12 +81,13 @@ def create(opts: RunOptions, kept: bool = False):
             net["extra_hosts"] = extra_hosts
     ctr = state.create_record(cid, meta)
     try:
-        hostname = os.uname().nodename if opts.network == "host" else (opts.hostname or cid[:12])
+        hostname = nsjoin.hostname(settings.get("namespaces") or {}) or (
+            os.uname().nodename if opts.network == "host" else (opts.hostname or cid[:12]))
         etc = write_host_files(ctr.dir, hostname, opts.network, opts,
                                [net["dns"]] if net and net["dns"] else [], extra_hosts)
-        spec = build_spec(image.config.get("config") or {}, image.layer_dirs,
-                          opts.replace(hostname=hostname),
+        spec = build_spec(image_cfg, image.layer_dirs, opts.replace(hostname=hostname),
                           cid, etc, INIT_BINARY)
+        spec = nsjoin.apply(spec, settings.get("namespaces") or {})
         for sub in ("upper", "work", "rootfs"):
             os.mkdir(ctr.path(sub), 0o755)
         # atomic but not fsynced: a container does not outlive a crash of the
@@ -95,12 +100,26 @@ def create(opts: RunOptions, kept: bool = False):
     return ctr, spec
 
 
+def _settings(image_cfg: dict, opts: RunOptions) -> dict:
+    """What the record keeps of --stop-*, --label, --health-* and --pid/--ipc/--uts
+    (each checked here, before anything is made)."""
+    out = stopping.settings(image_cfg, opts.stop_signal, opts.stop_timeout)
+    out["labels"] = labels.merged(image_cfg, opts.label_files, opts.labels)
+    check = health.settings(image_cfg, opts)
+    if check:
+        out["healthcheck"] = check
+    chosen = nsjoin.modes(opts)
+    if chosen:
+        out["namespaces"] = nsjoin.record(chosen)
+    return out
+
+
 def _init_context(ctr: state.Container, spec: dict) -> InitContext:
     meta = ctr.meta
     ctx = InitContext(rootfs=ctr.path("rootfs"),
                       overlay={"base": meta["store"], "lower": meta["lower"],
                                "upper": ctr.path("upper"), "work": ctr.path("work")},
-                      hostname=spec["hostname"], loopback=meta["network"] != "host",
+                      hostname=spec.get("hostname"), loopback=meta["network"] != "host",
                       die_with_parent=True)  # no container outlives its monitor (see orphans)
     resources.prepare(ctr, spec, ctx)
     return ctx
@@ -115,6 +134,7 @@ def _started(ctr):
         ctr.set_monitor(os.getpid())
         ctr.set_running(pid)
         container_event(ctr, "start")
+        begin_healthcheck(ctr)
     return record
 
 
@@ -270,11 +290,13 @@ def _thaw(ctr) -> None:
         pause(ctr, False)
 
 
-def stop(ctr, timeout: float = 10) -> None:
-    """SIGTERM, then SIGKILL after timeout seconds; wait for the exit."""
+def stop(ctr, timeout: float | None = None, sig: str | None = None) -> None:
+    """The stop signal, then SIGKILL after the stop timeout (the container's
+    own unless given: engine.stopping); wait for the exit."""
     if not ctr.alive():
         return
-    os.kill(ctr.state.pid, signal.SIGTERM)
+    signum, timeout = stopping.plan(ctr.meta, timeout, sig)
+    os.kill(ctr.state.pid, signum)
     _thaw(ctr)
     if not wait_gone(ctr.state.pid, timeout):
         os.kill(ctr.state.pid, signal.SIGKILL)

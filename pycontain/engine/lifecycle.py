@@ -3,7 +3,7 @@ unpause, rename, attach and top (create and run are in engine.container)."""
 import os
 import time
 
-from pycontain.engine import names, state
+from pycontain.engine import names, nsjoin, state
 from pycontain.engine.events import container_event, last_exit
 from pycontain.engine.orphans import settle
 from pycontain.errors import PycontainError
@@ -29,6 +29,7 @@ def start(ctr, attach: bool = False, interactive: bool = False):
     except FileNotFoundError:
         raise PycontainError(f"container {ctr.name} cannot start: its configuration is "
                              "missing") from None
+    spec = nsjoin.apply(spec, ctr.meta.get("namespaces") or {})  # their pids now
     ctr.reset_for_start()
     ctr.keep = True
     opts = RunOptions(tty=ctr.meta.get("tty", False), rm=ctr.meta.get("rm", False),
@@ -122,14 +123,14 @@ def pause(ctr, on: bool = True) -> None:
     container_event(ctr, "pause" if on else "unpause")
 
 
-def restart(ctr, timeout: float = 10) -> None:
+def restart(ctr, timeout: float | None = None, sig: str | None = None) -> None:
     """Stop (if running) and start again, under a new monitor."""
     from pycontain.engine.container import stop
 
     if ctr.meta.get("rm") and ctr.alive():
         raise PycontainError(f"cannot restart container {ctr.name}: it was run with --rm "
                              "and would be removed when it stops")
-    stop(ctr, timeout)
+    stop(ctr, timeout, sig)
     start(state.load(ctr.id))
     container_event(ctr, "restart")
 

@@ -3,6 +3,7 @@ import os
 
 from pycontain.errors import PycontainError
 from pycontain.record import Record
+from pycontain.engine.nsjoin import own_namespaces
 from pycontain.oci.defaults import (DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS,
                                     default_devices, default_mounts, reserved_destination)
 from pycontain.oci.cgroups import ocispec as cgroup_spec
@@ -26,6 +27,10 @@ class RunOptions(Record):
         "pull": "missing",
         "add_hosts": [], "dns": [], "dns_search": [], "dns_options": [], "ip": None,
         "network_aliases": [],
+        "stop_signal": None, "stop_timeout": None, "labels": [], "label_files": [],
+        "pid": None, "ipc": None, "uts": None,  # engine.nsjoin
+        "health_cmd": None, "health_interval": None, "health_timeout": None,
+        "health_start_period": None, "health_retries": None, "no_healthcheck": False,
         "join": {},  # OCI namespace type -> path to join (a pod's containers join its infra)
     }
     __slots__ = tuple(FIELDS)
@@ -128,7 +133,7 @@ def build_spec(image_cfg: dict, layer_dirs: list, opts: RunOptions, cid: str,
                        "options": ["bind", "ro", "nosuid"]})
     mounts += cgroup_spec.mounts()
     mounts += [parse_volume(v, dev=opts.privileged) for v in opts.volumes]
-    namespaces = ["pid", "ipc", "uts", "mount", "cgroup"]
+    namespaces = own_namespaces(opts) + ["mount", "cgroup"]
     namespaces += [] if opts.network == "host" else ["network"]
     spec = {
         "ociVersion": "1.0.2",
