@@ -68,14 +68,15 @@ def _check_until_exit(ctr, check: dict, pidfd: int) -> None:
         health.record(current, result)
 
 
-def probe_now(ctr) -> str:
-    """`healthcheck run`: one probe now, recorded; the status."""
+def probe_now(ctr) -> tuple:
+    """`healthcheck run`: one probe now, recorded; (passed, the status)."""
     check = ctr.meta.get("healthcheck")
     if not health.active(check):
         raise PycontainError(f"container {ctr.name} has no healthcheck")
     if not ctr.alive():
         raise PycontainError(f"container {ctr.name} is not running")
-    return health.record(ctr, probe(ctr, check))
+    result = probe(ctr, check)
+    return result["ExitCode"] == 0, health.record(ctr, result)
 
 
 def probe(ctr, check: dict) -> dict:
