@@ -7,7 +7,7 @@ from pycontain import paths
 from pycontain.engine import health, labels, names, nsjoin, resources, state, stopping
 from pycontain.engine.events import container_event
 from pycontain.engine.attach import run_foreground, start_process
-from pycontain.engine.healthcheck import begin as begin_healthcheck
+from pycontain.engine.healthcheck import begin as begin_healthcheck, end as end_healthcheck
 from pycontain.engine.hostfiles import write_host_files
 from pycontain.engine.spec import RunOptions, build_spec
 from pycontain.engine.streams import Pipes
@@ -152,6 +152,7 @@ def _prepare(ctr, spec):
 def supervise(ctr, pid: int) -> int:
     """Wait for the container's process, record its exit, tidy up if --rm."""
     code = wait_child(pid)
+    end_healthcheck(ctr)
     try:
         resources.release(ctr)
     finally:  # recorded even if releasing fails (a network's lease write on a full disk)

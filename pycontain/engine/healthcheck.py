@@ -20,21 +20,37 @@ from pycontain.fdio import readable
 
 
 def begin(ctr) -> None:
-    """Start the checker of a container that just started (if it has a check)."""
+    """Start the checker of a container that just started (if it has a check);
+    its pid is noted on ctr for `end`."""
     check = ctr.meta.get("healthcheck")
     if not health.active(check):
         return
     health.reset(ctr)
     pidfd = os.pidfd_open(ctr.state.pid)
     try:
-        if os.fork() == 0:
+        pid = os.fork()
+        if pid == 0:
             try:
                 _become_checker(pidfd)
                 _check_until_exit(ctr, check, pidfd)
             finally:
                 os._exit(0)
+        ctr.checker = pid
     finally:
         os.close(pidfd)
+
+
+def end(ctr) -> None:
+    """In the monitor, once the container exited: its checker stopped and
+    reaped, before the record may go (--rm) with the directory it writes in."""
+    pid = getattr(ctr, "checker", 0)
+    if pid:
+        ctr.checker = 0
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)
 
 
 def _become_checker(pidfd: int) -> None:

@@ -229,3 +229,11 @@ def test_namespaces_of_another_container(pc):
     result = pc("run", "--rm", "--pid", "container:no-such-ctr", "busybox", "true")
     assert "no such container" in one_error_line(result)
     assert "invalid --ipc" in one_error_line(pc("run", "--rm", "--ipc", "bogus", "busybox", "true"))
+
+
+def test_a_foreground_run_with_a_healthcheck_leaves_nothing(pc):
+    """The checker of an attached --rm run ends with it (the fixture checks
+    that no record, state directory or process is left)."""
+    result = pc("run", "--rm", "--health-cmd", "true", "--health-interval", "50ms",
+                "busybox", "sh", "-c", "sleep 1; echo done")
+    assert (result.returncode, result.stdout) == (0, "done\n"), result.stderr
