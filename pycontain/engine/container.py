@@ -4,10 +4,9 @@ import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
 import time
 
 from pycontain import paths
-from pycontain.engine import health, labels, names, nsjoin, resources, state, stopping
+from pycontain.engine import names, resources, state
 from pycontain.engine.events import container_event
 from pycontain.engine.attach import run_foreground, start_process
-from pycontain.engine.healthcheck import begin as begin_healthcheck, end as end_healthcheck
 from pycontain.engine.hostfiles import write_host_files
 from pycontain.engine.spec import RunOptions, build_spec
 from pycontain.engine.streams import Pipes
@@ -81,13 +80,16 @@ def create(opts: RunOptions, kept: bool = False):
             net["extra_hosts"] = extra_hosts
     ctr = state.create_record(cid, meta)
     try:
-        hostname = nsjoin.hostname(settings.get("namespaces") or {}) or (
-            os.uname().nodename if opts.network == "host" else (opts.hostname or cid[:12]))
+        hostname = os.uname().nodename if opts.network == "host" else (opts.hostname or cid[:12])
+        if "namespaces" in settings:
+            from pycontain.engine import nsjoin
+            hostname = nsjoin.hostname(settings["namespaces"]) or hostname
         etc = write_host_files(ctr.dir, hostname, opts.network, opts,
                                [net["dns"]] if net and net["dns"] else [], extra_hosts)
         spec = build_spec(image_cfg, image.layer_dirs, opts.replace(hostname=hostname),
                           cid, etc, INIT_BINARY)
-        spec = nsjoin.apply(spec, settings.get("namespaces") or {})
+        if "namespaces" in settings:
+            spec = nsjoin.apply(spec, settings["namespaces"])
         for sub in ("upper", "work", "rootfs"):
             os.mkdir(ctr.path(sub), 0o755)
         # atomic but not fsynced: a container does not outlive a crash of the
@@ -102,15 +104,27 @@ def create(opts: RunOptions, kept: bool = False):
 
 def _settings(image_cfg: dict, opts: RunOptions) -> dict:
     """What the record keeps of --stop-*, --label, --health-* and --pid/--ipc/--uts
-    (each checked here, before anything is made)."""
-    out = stopping.settings(image_cfg, opts.stop_signal, opts.stop_timeout)
-    out["labels"] = labels.merged(image_cfg, opts.label_files, opts.labels)
-    check = health.settings(image_cfg, opts)
-    if check:
-        out["healthcheck"] = check
-    chosen = nsjoin.modes(opts)
-    if chosen:
-        out["namespaces"] = nsjoin.record(chosen)
+    (each checked here, before anything is made). Each module is imported
+    only when asked for: this is the start path of every container."""
+    out = {}
+    if opts.stop_signal or opts.stop_timeout is not None or image_cfg.get("StopSignal"):
+        from pycontain.engine import stopping
+        out.update(stopping.settings(image_cfg, opts.stop_signal, opts.stop_timeout))
+    if opts.labels or opts.label_files or image_cfg.get("Labels"):
+        from pycontain.engine import labels
+        out["labels"] = labels.merged(image_cfg, opts.label_files, opts.labels)
+    if opts.no_healthcheck or image_cfg.get("Healthcheck") or any(
+            value is not None for key, value in opts.as_dict().items()
+            if key.startswith("health_")):
+        from pycontain.engine import health
+        check = health.settings(image_cfg, opts)
+        if check:
+            out["healthcheck"] = check
+    if opts.pid or opts.ipc or opts.uts:
+        from pycontain.engine import nsjoin
+        chosen = nsjoin.modes(opts)
+        if chosen:
+            out["namespaces"] = nsjoin.record(chosen)
     return out
 
 
@@ -134,7 +148,9 @@ def _started(ctr):
         ctr.set_monitor(os.getpid())
         ctr.set_running(pid)
         container_event(ctr, "start")
-        begin_healthcheck(ctr)
+        if ctr.meta.get("healthcheck"):
+            from pycontain.engine.healthcheck import begin
+            begin(ctr)
     return record
 
 
@@ -152,7 +168,9 @@ def _prepare(ctr, spec):
 def supervise(ctr, pid: int) -> int:
     """Wait for the container's process, record its exit, tidy up if --rm."""
     code = wait_child(pid)
-    end_healthcheck(ctr)
+    if getattr(ctr, "checker", 0):
+        from pycontain.engine.healthcheck import end
+        end(ctr)
     try:
         resources.release(ctr)
     finally:  # recorded even if releasing fails (a network's lease write on a full disk)
@@ -294,9 +312,11 @@ def _thaw(ctr) -> None:
 def stop(ctr, timeout: float | None = None, sig: str | None = None) -> None:
     """The stop signal, then SIGKILL after the stop timeout (the container's
     own unless given: engine.stopping); wait for the exit."""
+    from pycontain.engine.stopping import plan
+
     if not ctr.alive():
         return
-    signum, timeout = stopping.plan(ctr.meta, timeout, sig)
+    signum, timeout = plan(ctr.meta, timeout, sig)
     os.kill(ctr.state.pid, signum)
     _thaw(ctr)
     if not wait_gone(ctr.state.pid, timeout):

@@ -3,7 +3,7 @@ unpause, rename, attach and top (create and run are in engine.container)."""
 import os
 import time
 
-from pycontain.engine import names, nsjoin, state
+from pycontain.engine import names, state
 from pycontain.engine.events import container_event, last_exit
 from pycontain.engine.orphans import settle
 from pycontain.errors import PycontainError
@@ -29,7 +29,9 @@ def start(ctr, attach: bool = False, interactive: bool = False):
     except FileNotFoundError:
         raise PycontainError(f"container {ctr.name} cannot start: its configuration is "
                              "missing") from None
-    spec = nsjoin.apply(spec, ctr.meta.get("namespaces") or {})  # their pids now
+    if ctr.meta.get("namespaces"):  # --pid/--ipc/--uts container:NAME: its pid now
+        from pycontain.engine.nsjoin import apply
+        spec = apply(spec, ctr.meta["namespaces"])
     ctr.reset_for_start()
     ctr.keep = True
     opts = RunOptions(tty=ctr.meta.get("tty", False), rm=ctr.meta.get("rm", False),

@@ -3,7 +3,6 @@ import os
 
 from pycontain.errors import PycontainError
 from pycontain.record import Record
-from pycontain.engine.nsjoin import own_namespaces
 from pycontain.oci.defaults import (DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS,
                                     default_devices, default_mounts, reserved_destination)
 from pycontain.oci.cgroups import ocispec as cgroup_spec
@@ -133,7 +132,11 @@ def build_spec(image_cfg: dict, layer_dirs: list, opts: RunOptions, cid: str,
                        "options": ["bind", "ro", "nosuid"]})
     mounts += cgroup_spec.mounts()
     mounts += [parse_volume(v, dev=opts.privileged) for v in opts.volumes]
-    namespaces = own_namespaces(opts) + ["mount", "cgroup"]
+    namespaces = ["pid", "ipc", "uts"]
+    if opts.pid or opts.ipc or opts.uts:
+        from pycontain.engine.nsjoin import own_namespaces
+        namespaces = own_namespaces(opts)
+    namespaces += ["mount", "cgroup"]
     namespaces += [] if opts.network == "host" else ["network"]
     spec = {
         "ociVersion": "1.0.2",
