@@ -237,3 +237,31 @@ def test_a_foreground_run_with_a_healthcheck_leaves_nothing(pc):
     result = pc("run", "--rm", "--health-cmd", "true", "--health-interval", "50ms",
                 "busybox", "sh", "-c", "sleep 1; echo done")
     assert (result.returncode, result.stdout) == (0, "done\n"), result.stderr
+
+
+GRACEFUL_POD = """\
+kind: Pod
+metadata: {{name: {name}}}
+spec:
+  terminationGracePeriodSeconds: 30
+  volumes: [{{name: out, hostPath: {{path: {out}}}}}]
+  containers:
+  - name: main
+    image: busybox
+    command: ["sh", "-c", 'trap "echo got-TERM > /out/signal; exit 0" TERM; {idle}']
+    volumeMounts: [{{name: out, mountPath: /out}}]
+"""
+
+
+def test_kube_down_stops_gracefully(npc, tmp_path):
+    """kube down sends the stop signal and waits (here up to the pod's 30 s
+    grace period) instead of killing at once: the trap runs."""
+    name = unique("graceful")
+    manifest = tmp_path / "pod.yaml"
+    manifest.write_text(GRACEFUL_POD.format(name=name, out=tmp_path, idle=IDLE))
+    npc.out("kube", "play", manifest, timeout=120)
+    try:
+        assert inspect(npc, f"{name}-main")["Config"]["StopTimeout"] == 30
+    finally:
+        npc.out("kube", "down", manifest, timeout=120)
+    assert (tmp_path / "signal").read_text() == "got-TERM\n"
