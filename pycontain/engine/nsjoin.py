@@ -9,8 +9,8 @@ that container's mount namespace, which the kernel does not let another
 namespace bind).
 
 Joined namespaces are named by the other container's pid, so `start` looks
-them up again (`refresh`): a container stopped meanwhile is refused, and a
-recycled pid is never joined."""
+them up again (`apply`): a container stopped meanwhile is refused, and the
+pid it had at `create` (by now perhaps another process's) is not reused."""
 import os
 
 from pycontain.errors import PycontainError
@@ -87,6 +87,8 @@ def hostname(recorded: dict) -> str | None:
         return os.uname().nodename
     if mode:
         other = state.lookup(mode[len(CONTAINER):])
+        if (other.meta.get("namespaces") or {}).get("uts") == "host":
+            return os.uname().nodename
         return read_json(other.path("config.json")).get("hostname")
     return None
 
