@@ -9,8 +9,6 @@ import re
 from pycontain.build.substitution import key_values, split_raw
 from pycontain.errors import PycontainError
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_UNITS = {"ns": 1, "us": 1e3, "µs": 1e3, "ms": 1e6, "s": 1e9, "m": 60e9, "h": 3600e9}
 _NOT_IN_ONBUILD = ("onbuild", "from", "maintainer")
 
 
@@ -100,15 +98,11 @@ def do_onbuild(state, inst, lex):
 
 def duration(text: str, what: str) -> int:
     """A Go duration ('30s', '1m30s') in nanoseconds."""
-    pos, total = 0, 0
-    for match in _DURATION.finditer(text):
-        if match.start() != pos:
-            break
-        total += float(match.group(1)) * _UNITS[match.group(2)]
-        pos = match.end()
-    if pos != len(text) or not text:
-        raise PycontainError(f"HEALTHCHECK --{what}: invalid duration {text!r}")
-    return int(total)
+    from pycontain.durations import go_duration
+    try:
+        return go_duration(text)
+    except ValueError:
+        raise PycontainError(f"HEALTHCHECK --{what}: invalid duration {text!r}") from None
 
 
 def do_healthcheck(state, inst, lex):

@@ -5,6 +5,7 @@ from pycontain.cli import changes_commands  # noqa: F401  (diff, commit, export,
 from pycontain.cli import container_commands  # noqa: F401  (run, ps, exec, rm...)
 from pycontain.cli import copy_commands  # noqa: F401  (cp)
 from pycontain.cli import fn_commands  # noqa: F401  (fn)
+from pycontain.cli import health_commands  # noqa: F401  (healthcheck run)
 from pycontain.cli import image_commands  # noqa: F401  (pull, load, save, rmi...)
 from pycontain.cli import info  # noqa: F401  (info)
 from pycontain.cli import kube_commands  # noqa: F401  (kube play, down, ps)

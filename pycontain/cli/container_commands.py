@@ -31,7 +31,8 @@ def _ago(ts: float) -> str:
 def _status_text(row: dict) -> str:
     if row["State"] in ("running", "paused"):
         paused = " (Paused)" if row["State"] == "paused" else ""
-        return f"Up since {_ago(row['StartedAt'])}{paused}"
+        checked = f" ({row['Health']})" if row.get("Health") else ""
+        return f"Up since {_ago(row['StartedAt'])}{paused}{checked}"
     if row["State"] == "exited":
         code = "?" if row["ExitCode"] is None else row["ExitCode"]
         return f"Exited ({code}) {_ago(row['FinishedAt'] or row['Created'])}"
@@ -80,14 +81,16 @@ def logs(follow, container):
 
 
 @cli.command()
-@click.option("-t", "--time", "timeout", type=float, default=10, show_default=True,
-              help="Seconds to wait after SIGTERM before SIGKILL.")
+@click.option("-t", "--time", "timeout", type=int,
+              help="Seconds to wait before SIGKILL (default: its --stop-timeout, else 10).")
+@click.option("-s", "--signal", "sig",
+              help="Signal to stop it with (default: its --stop-signal, else SIGTERM).")
 @click.argument("containers", nargs=-1, required=True)
-def stop(timeout, containers):
-    """Stop containers: SIGTERM, then SIGKILL."""
+def stop(timeout, sig, containers):
+    """Stop containers: their stop signal, then SIGKILL."""
     from pycontain.engine.container import stop as stop_container
     for ref in containers:
-        stop_container(lookup(ref), timeout)
+        stop_container(lookup(ref), timeout, sig)
         click.echo(ref)
 
 

@@ -41,14 +41,16 @@ def start(attach, interactive, containers):
 
 
 @cli.command()
-@click.option("-t", "--time", "timeout", type=float, default=10, show_default=True,
-              help="Seconds to wait after SIGTERM before SIGKILL.")
+@click.option("-t", "--time", "timeout", type=int,
+              help="Seconds to wait before SIGKILL (default: its --stop-timeout, else 10).")
+@click.option("-s", "--signal", "sig",
+              help="Signal to stop it with (default: its --stop-signal, else SIGTERM).")
 @click.argument("containers", nargs=-1, required=True)
-def restart(timeout, containers):
+def restart(timeout, sig, containers):
     """Restart containers."""
     from pycontain.engine.lifecycle import restart as restart_container
     for ref in containers:
-        restart_container(lookup(ref), timeout)
+        restart_container(lookup(ref), timeout, sig)
         click.echo(ref)
 
 

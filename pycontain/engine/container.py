@@ -56,6 +56,7 @@ def create(opts: RunOptions, kept: bool = False):
     image = _resolve_image(ImageStore(store_root), opts)
     image_cfg = image.config.get("config") or {}
     mounts = _mount_plan(opts, image_cfg)
+    settings = _settings(image_cfg, opts)
     cid = os.urandom(32).hex()
     meta = {
         "name": names.validate(opts.name) if opts.name else names.generate(cid),
@@ -64,6 +65,7 @@ def create(opts: RunOptions, kept: bool = False):
         "interactive": opts.interactive, "stdin_once": opts.interactive and not opts.detach,
         "store": store_root, "kept": kept,
         "lower": [os.path.relpath(d, store_root) for d in image.layer_dirs],
+        **settings,
     }
     net = None
     if opts.network not in ("none", "host") or opts.publish or opts.publish_all \
@@ -86,11 +88,16 @@ def create(opts: RunOptions, kept: bool = False):
         ctr = state.create_record(cid, meta)
     try:
         hostname = os.uname().nodename if opts.network == "host" else (opts.hostname or cid[:12])
+        if "namespaces" in settings:
+            from pycontain.engine import nsjoin
+            hostname = nsjoin.hostname(settings["namespaces"]) or hostname
         etc = write_host_files(ctr.dir, hostname, opts.network, opts,
                                [net["dns"]] if net and net["dns"] else [], extra_hosts)
         spec = build_spec(image_cfg, image.layer_dirs, opts.replace(hostname=hostname),
                           cid, etc, INIT_BINARY)
-        if mounts:
+        if "namespaces" in settings:
+            spec = nsjoin.apply(spec, settings["namespaces"])
+        if mounts:  # after the namespaces: the sysctl checks see the final ones
             mounts.apply(spec)
         for sub in ("upper", "work", "rootfs"):
             os.mkdir(ctr.path(sub), 0o755)
@@ -118,12 +125,38 @@ def _mount_plan(opts: RunOptions, image_cfg: dict):
     return plan(opts, image_cfg)
 
 
+def _settings(image_cfg: dict, opts: RunOptions) -> dict:
+    """What the record keeps of --stop-*, --label, --health-* and --pid/--ipc/--uts
+    (each checked here, before anything is made). Each module is imported
+    only when asked for: this is the start path of every container."""
+    out = {}
+    if opts.stop_signal or opts.stop_timeout is not None or image_cfg.get("StopSignal"):
+        from pycontain.engine import stopping
+        out.update(stopping.settings(image_cfg, opts.stop_signal, opts.stop_timeout))
+    if opts.labels or opts.label_files or image_cfg.get("Labels"):
+        from pycontain.engine import labels
+        out["labels"] = labels.merged(image_cfg, opts.label_files, opts.labels)
+    if opts.no_healthcheck or image_cfg.get("Healthcheck") or any(
+            value is not None for key, value in opts.as_dict().items()
+            if key.startswith("health_")):
+        from pycontain.engine import health
+        check = health.settings(image_cfg, opts)
+        if check:
+            out["healthcheck"] = check
+    if opts.pid or opts.ipc or opts.uts:
+        from pycontain.engine import nsjoin
+        chosen = nsjoin.modes(opts)
+        if chosen:
+            out["namespaces"] = nsjoin.record(chosen)
+    return out
+
+
 def _init_context(ctr: state.Container, spec: dict) -> InitContext:
     meta = ctr.meta
     ctx = InitContext(rootfs=ctr.path("rootfs"),
                       overlay={"base": meta["store"], "lower": meta["lower"],
                                "upper": ctr.path("upper"), "work": ctr.path("work")},
-                      hostname=spec["hostname"], loopback=meta["network"] != "host",
+                      hostname=spec.get("hostname"), loopback=meta["network"] != "host",
                       die_with_parent=True)  # no container outlives its monitor (see orphans)
     resources.prepare(ctr, spec, ctx)
     return ctx
@@ -138,6 +171,9 @@ def _started(ctr):
         ctr.set_monitor(os.getpid())
         ctr.set_running(pid)
         container_event(ctr, "start")
+        if ctr.meta.get("healthcheck"):
+            from pycontain.engine.healthcheck import begin
+            begin(ctr)
     return record
 
 
@@ -155,6 +191,9 @@ def _prepare(ctr, spec):
 def supervise(ctr, pid: int) -> int:
     """Wait for the container's process, record its exit, tidy up if --rm."""
     code = wait_child(pid)
+    if getattr(ctr, "checker", 0):
+        from pycontain.engine.healthcheck import end
+        end(ctr)
     try:
         resources.release(ctr)
     finally:  # recorded even if releasing fails (a network's lease write on a full disk)
@@ -293,11 +332,15 @@ def _thaw(ctr) -> None:
         pause(ctr, False)
 
 
-def stop(ctr, timeout: float = 10) -> None:
-    """SIGTERM, then SIGKILL after timeout seconds; wait for the exit."""
+def stop(ctr, timeout: float | None = None, sig: str | None = None) -> None:
+    """The stop signal, then SIGKILL after the stop timeout (the container's
+    own unless given: engine.stopping); wait for the exit."""
+    from pycontain.engine.stopping import plan
+
     if not ctr.alive():
         return
-    os.kill(ctr.state.pid, signal.SIGTERM)
+    signum, timeout = plan(ctr.meta, timeout, sig)
+    os.kill(ctr.state.pid, signum)
     _thaw(ctr)
     if not wait_gone(ctr.state.pid, timeout):
         os.kill(ctr.state.pid, signal.SIGKILL)

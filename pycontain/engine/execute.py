@@ -45,7 +45,9 @@ def exec_process(config: dict, ctr, opts: ExecOptions) -> dict:
     return process
 
 
-def execute(ctr, opts: ExecOptions) -> int:
+def exec_launcher(ctr, opts: ExecOptions) -> tuple:
+    """(spawn_fn, prepare) for start_process or run_foreground: a process of
+    opts in the running container's namespaces, joining its resources."""
     if not ctr.alive():
         raise PycontainError(f"container {ctr.name} is not running")
     if ctr.state.paused:
@@ -54,6 +56,10 @@ def execute(ctr, opts: ExecOptions) -> int:
     spec = {"process": exec_process(config, ctr, opts),  # same caps, seccomp and nnp
             "linux": {"seccomp": config.get("linux", {}).get("seccomp")}}
     pid = ctr.state.pid
-    return run_foreground(lambda stdio: spawn(spec, InitContext(), stdio, opts.tty, join_pid=pid),
-                          opts.tty, opts.interactive,
-                          prepare=lambda child: resources.join(ctr, child))
+    return (lambda stdio: spawn(spec, InitContext(), stdio, opts.tty, join_pid=pid),
+            lambda child: resources.join(ctr, child))
+
+
+def execute(ctr, opts: ExecOptions) -> int:
+    spawn_fn, prepare = exec_launcher(ctr, opts)
+    return run_foreground(spawn_fn, opts.tty, opts.interactive, prepare=prepare)

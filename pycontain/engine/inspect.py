@@ -3,7 +3,7 @@ import datetime
 import os
 
 from pycontain.fsutil import read_json
-from pycontain.engine import state
+from pycontain.engine import health, state
 from pycontain.engine.orphans import settle
 
 
@@ -36,8 +36,31 @@ def summaries() -> list:
                      "Command": spec.get("process", {}).get("args", []),
                      "Created": ctr.meta["created"], "State": ctr.status,
                      "StartedAt": ctr.state.started_at, "FinishedAt": ctr.state.finished_at,
-                     "ExitCode": ctr.state.exit_code})
+                     "ExitCode": ctr.state.exit_code,
+                     "Health": health.status(ctr) if ctr.alive() else None})
     return sorted(rows, key=lambda r: -r["Created"])
+
+
+def _health(ctr) -> dict:
+    """State.Health, if the container has a healthcheck (times as docker's)."""
+    found = health.read(ctr)
+    if found is None:
+        return {}
+    log = [dict(r, Start=_iso(r["Start"]), End=_iso(r["End"])) for r in found.get("Log", [])]
+    return {"Health": dict(found, Log=log)}
+
+
+def _run_settings(meta: dict) -> dict:
+    """Config.StopSignal, StopTimeout and Healthcheck, where set (docker omits them)."""
+    keys = (("StopSignal", "stop_signal"), ("StopTimeout", "stop_timeout"),
+            ("Healthcheck", "healthcheck"))
+    return {key: meta[field] for key, field in keys if meta.get(field) is not None}
+
+
+def _namespace_modes(meta: dict) -> dict:
+    modes = meta.get("namespaces") or {}
+    return {"PidMode": modes.get("pid", ""), "IpcMode": modes.get("ipc", "private"),
+            "UTSMode": modes.get("uts", "")}
 
 
 def inspect(ctr) -> dict:
@@ -53,14 +76,16 @@ def inspect(ctr) -> dict:
         "State": {"Status": ctr.status, "Running": running, "Paused": ctr.status == state.PAUSED,
                   "Pid": st.pid if running else 0,
                   "ExitCode": st.exit_code, "OOMKilled": st.oom_killed, "Error": st.error,
-                  "StartedAt": _iso(st.started_at), "FinishedAt": _iso(st.finished_at)},
+                  "StartedAt": _iso(st.started_at), "FinishedAt": _iso(st.finished_at),
+                  **_health(ctr)},
         "Image": ctr.meta["image_id"], "ImageName": ctr.meta["image"],
         "LogPath": ctr.path("ctr.log") if os.path.exists(ctr.path("ctr.log")) else "",
         "Config": {"Hostname": spec.get("hostname"), "Env": process.get("env"),
                    "Cmd": process.get("args"), "WorkingDir": process.get("cwd"),
-                   "User": process.get("user"), "Tty": process.get("terminal")},
+                   "User": process.get("user"), "Tty": process.get("terminal"),
+                   "Labels": ctr.meta.get("labels") or {}, **_run_settings(ctr.meta)},
         "HostConfig": {"AutoRemove": ctr.meta.get("rm", False),
-                       "NetworkMode": ctr.meta.get("network"),
+                       "NetworkMode": ctr.meta.get("network"), **_namespace_modes(ctr.meta),
                        "ReadonlyRootfs": spec.get("root", {}).get("readonly", False)},
         "GraphDriver": {"Name": "overlay", "Data": {
             "LowerDir": ":".join(os.path.join(ctr.meta["store"], d) for d in ctr.meta["lower"]),

@@ -29,6 +29,9 @@ def start(ctr, attach: bool = False, interactive: bool = False):
     except FileNotFoundError:
         raise PycontainError(f"container {ctr.name} cannot start: its configuration is "
                              "missing") from None
+    if ctr.meta.get("namespaces"):  # --pid/--ipc/--uts container:NAME: its pid now
+        from pycontain.engine.nsjoin import apply
+        spec = apply(spec, ctr.meta["namespaces"])
     ctr.reset_for_start()
     ctr.keep = True
     opts = RunOptions(tty=ctr.meta.get("tty", False), rm=ctr.meta.get("rm", False),
@@ -122,14 +125,14 @@ def pause(ctr, on: bool = True) -> None:
     container_event(ctr, "pause" if on else "unpause")
 
 
-def restart(ctr, timeout: float = 10) -> None:
+def restart(ctr, timeout: float | None = None, sig: str | None = None) -> None:
     """Stop (if running) and start again, under a new monitor."""
     from pycontain.engine.container import stop
 
     if ctr.meta.get("rm") and ctr.alive():
         raise PycontainError(f"cannot restart container {ctr.name}: it was run with --rm "
                              "and would be removed when it stops")
-    stop(ctr, timeout)
+    stop(ctr, timeout, sig)
     start(state.load(ctr.id))
     container_event(ctr, "restart")
 

@@ -27,6 +27,10 @@ class RunOptions(Record):
         "add_hosts": [], "dns": [], "dns_search": [], "dns_options": [], "ip": None,
         "network_aliases": [],
         "mounts": [], "tmpfs": [], "shm_size": None, "sysctls": [],  # engine.mountopts
+        "stop_signal": None, "stop_timeout": None, "labels": [], "label_files": [],
+        "pid": None, "ipc": None, "uts": None,  # engine.nsjoin
+        "health_cmd": None, "health_interval": None, "health_timeout": None,
+        "health_start_period": None, "health_retries": None, "no_healthcheck": False,
         "join": {},  # OCI namespace type -> path to join (a pod's containers join its infra)
     }
     __slots__ = tuple(FIELDS)
@@ -95,7 +99,11 @@ def build_spec(image_cfg: dict, layer_dirs: list, opts: RunOptions, cid: str,
         mounts.append({"destination": INIT_PATH, "type": "bind", "source": init_binary,
                        "options": ["bind", "ro", "nosuid"]})
     mounts += cgroup_spec.mounts()
-    namespaces = ["pid", "ipc", "uts", "mount", "cgroup"]
+    namespaces = ["pid", "ipc", "uts"]
+    if opts.pid or opts.ipc or opts.uts:
+        from pycontain.engine.nsjoin import own_namespaces
+        namespaces = own_namespaces(opts)
+    namespaces += ["mount", "cgroup"]
     namespaces += [] if opts.network == "host" else ["network"]
     spec = {
         "ociVersion": "1.0.2",

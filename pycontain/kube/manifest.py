@@ -18,7 +18,8 @@ KEY_RE = re.compile(r"[-._a-zA-Z0-9]+$")
 KINDS = ("Pod", "Deployment", "Service", "ConfigMap", "Secret")
 
 META_KEYS = {"name", "namespace", "labels", "annotations"}
-POD_KEYS = {"containers", "restartPolicy", "volumes", "hostname"}
+POD_KEYS = {"containers", "restartPolicy", "volumes", "hostname",
+            "terminationGracePeriodSeconds"}
 CONTAINER_KEYS = {"name", "image", "command", "args", "env", "envFrom", "ports", "workingDir",
                   "volumeMounts", "resources", "securityContext", "livenessProbe",
                   "readinessProbe"}
@@ -209,7 +210,11 @@ def pod_spec(where, spec, field) -> dict:
     if policy not in RESTART_POLICIES:
         where.fail(f"{field}.restartPolicy", f"invalid {policy!r} (want Always, OnFailure or "
                                              "Never)")
-    out = {"restartPolicy": policy, "volumes": volumes,
+    grace = spec.get("terminationGracePeriodSeconds")
+    if grace is not None and (not isinstance(grace, int) or isinstance(grace, bool)
+                              or not 0 <= grace <= 86400):
+        where.fail(f"{field}.terminationGracePeriodSeconds", f"invalid value {grace!r}")
+    out = {"restartPolicy": policy, "volumes": volumes, "grace": grace,
            "containers": [_container(where, c, f"{field}.containers[{i}]", volumes)
                           for i, c in enumerate(containers)]}
     names = [c["name"] for c in out["containers"]]

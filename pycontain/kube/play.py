@@ -145,9 +145,9 @@ def play(files: list, replace: bool = False, network: str = "kube") -> tuple:
     return started, services, warnings
 
 
-def _undo(pod_names: list, service_names: list, network: str) -> None:
+def _undo(pod_names: list, service_names: list, network: str, graceful: bool = False) -> None:
     for name in pod_names:
-        pods.remove(name)
+        pods.remove(name, graceful)
     with store.locked():
         for name in service_names:
             store.delete_service(name)
@@ -165,7 +165,7 @@ def down(files: list) -> list:
     removed = found_pods + found_services
     networks = {p["network"] for p in store.pods() if p["name"] in found_pods} or {"kube"}
     for network in sorted(networks):
-        _undo(found_pods, found_services, network)
+        _undo(found_pods, found_services, network, graceful=True)
         found_pods = found_services = []
     return removed
 

@@ -2,6 +2,7 @@
 UTS namespaces (busybox `sleep`, on the kube bridge network, host name = the
 pod's name), the pod's containers joining them, and its supervisor."""
 import os
+import sys
 import _signal as signal
 
 from pycontain.errors import PycontainError
@@ -34,7 +35,8 @@ def start(name: str, obj: dict, spec: dict, sources, network: str, owner: str = 
     Either the whole pod runs with its supervisor, or nothing is left."""
     from pycontain.kube import supervise
     record = {"name": name, "owner": owner, "labels": obj, "network": network,
-              "restartPolicy": spec["restartPolicy"], "ip": "", "ready": False,
+              "restartPolicy": spec["restartPolicy"], "grace": spec.get("grace"),
+              "ip": "", "ready": False,
               "infra": f"{name}-{INFRA_SUFFIX}", "containers": [], "supervisor": 0,
               "ports": {k: v for c in spec["containers"] for k, v in c["ports"].items()}}
     with store.locked():
@@ -73,8 +75,23 @@ def _remove_container(ref: str) -> None:
     container.remove(ctr, force=True)
 
 
-def remove(name: str) -> None:
-    """Stop the pod's supervisor, remove its containers (infra last), its files."""
+def _stop_all(names: list) -> None:
+    from pycontain.engine import state
+    from pycontain.engine.stopping import stop_all
+    found = []
+    for ref in names:
+        try:
+            found.append(state.lookup(ref))
+        except PycontainError:
+            continue
+    for exc in stop_all(found):  # not fatal: the rm -f that follows kills what is left
+        print(f"pycontain: kube down: {exc}", file=sys.stderr)
+
+
+def remove(name: str, graceful: bool = False) -> None:
+    """Stop the pod's supervisor, remove its containers (infra last), its files.
+    graceful (`kube down`): its containers are first stopped together, each
+    with its stop signal and timeout (the pod's terminationGracePeriodSeconds)."""
     from pycontain.oci.waiting import wait_gone
     record = store.pod(name)
     if record is None:
@@ -90,6 +107,8 @@ def remove(name: str) -> None:
             if not wait_gone(pid, 5):
                 os.kill(pid, signal.SIGKILL)
                 wait_gone(pid, 5)
+    if graceful:
+        _stop_all([ctr["name"] for ctr in record["containers"]])
     for ctr in record["containers"]:
         _remove_container(ctr["name"])
     _remove_container(record["infra"])

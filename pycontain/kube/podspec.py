@@ -132,6 +132,8 @@ def run_options(ctr: dict, pod: dict, sources: Sources, volumes: dict, infra) ->
         opts.update(entrypoint=ctr["command"][0], command=ctr["command"][1:] + ctr["args"])
     else:
         opts["command"] = ctr["args"]
+    if pod.get("grace") is not None:
+        opts["stop_timeout"] = str(pod["grace"])
     if ctr["workingDir"]:
         opts["workdir"] = str(ctr["workingDir"])
     if "memory" in ctr["limits"]:

@@ -17,6 +17,7 @@ spec:
   template:
     metadata: {labels: {app: my-app}}
     spec:
+      terminationGracePeriodSeconds: 1  # httpd as PID 1 ignores SIGTERM
       containers:
       - name: web
         image: busybox
@@ -50,6 +51,7 @@ kind: Pod
 metadata: {name: conf}
 spec:
   restartPolicy: Never
+  terminationGracePeriodSeconds: 0
   volumes: [{name: cfg, configMap: {name: settings}}]
   containers:
   - name: main
@@ -174,6 +176,7 @@ PROBED = """\
 kind: Pod
 metadata: {name: probed, labels: {app: probed}}
 spec:
+  terminationGracePeriodSeconds: 1
   containers:
   - name: web
     image: busybox
