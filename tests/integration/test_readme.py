@@ -22,10 +22,11 @@ EXPECT = {  # what a command's output shows, by the start of its first line
     "pycontain run --rm app:1": "built by pycontain",
     "curl -s --retry 20 --retry-connrefused --retry-delay 1 http://127.0.0.1:8081/":
         "hello from web-",
+    "pycontain run --rm --pid container:probed": "sleep 600",
     "pycontain fn exec handler.py": '"greeting": "hello John Doe"',
     "pycontain fn invoke greeter": '"greeting": "hello Jane"',
 }
-CLEANUP = ("pycontain rm -f web web2 user-service; pycontain network rm shop; "
+CLEANUP = ("pycontain rm -f web web2 probed user-service; pycontain network rm shop; "
            "pycontain volume rm -f store; "
            "pycontain kube down web.yaml; pycontain fn delete greeter; "
            "pycontain rmi web-snapshot:1 app:1")
