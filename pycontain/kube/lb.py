@@ -94,7 +94,7 @@ def render(services: list, pods: list) -> tuple:
     return body, used
 
 
-def _flush_conntrack(addresses) -> None:
+def forget(addresses) -> None:
     """Forget the flows to endpoints that left (exit 1 = none found)."""
     for address in sorted(addresses):
         try:
@@ -105,8 +105,10 @@ def _flush_conntrack(addresses) -> None:
                                  "(apt-get install conntrack)") from None
 
 
-def sync() -> None:
-    """Make the kernel's table match the Services and ready pods on disk."""
+def sync(flush: bool = True) -> None:
+    """Make the kernel's table match the Services and ready pods on disk.
+    flush: forget the flows of endpoints that left (not for a pod being
+    drained: its open connections finish, see pods.drain)."""
     with store.locked():
         services, pods = store.services(), store.pods()
         before = store.lb_state()
@@ -117,6 +119,14 @@ def sync() -> None:
         body, used = render(services, pods)
         _nft(f"add table ip {TABLE}\ndelete table ip {TABLE}\ntable ip {TABLE} {{\n{body}}}\n")
         store.save_lb_state(used)
-    gone = {ip for ips in before.values() for ip in ips} - {ip for ips in used.values()
-                                                            for ip in ips}
-    _flush_conntrack(gone)
+    if flush:
+        forget({ip for ips in before.values() for ip in ips}
+               - {ip for ips in used.values() for ip in ips})
+
+
+def open_flows(address: str) -> int:
+    """How many TCP connections to address are being set up or open."""
+    result = subprocess.run(["conntrack", "-L", "-p", "tcp", "--reply-src", address],
+                            capture_output=True, text=True, timeout=5)
+    return sum(1 for line in result.stdout.splitlines()
+               if any(s in line.split() for s in ("SYN_SENT", "SYN_RECV", "ESTABLISHED")))

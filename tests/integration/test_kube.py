@@ -71,6 +71,10 @@ def _ps(npc) -> dict:
     return json.loads(npc.out("kube", "ps", "--format", "json"))
 
 
+def _nothing(npc) -> bool:
+    return not any(_ps(npc).values())
+
+
 def _wait_ready(npc, count: int, timeout: float = 20) -> dict:
     deadline = time.monotonic() + timeout
     while True:
@@ -118,7 +122,7 @@ def test_classic_deployment_behind_a_load_balancer(npc, tmp_path):
     finally:
         removed = npc.out("kube", "down", app).split()
     assert sorted(removed) == sorted(pods + ["my-app"])
-    assert _ps(npc) == {"pods": [], "services": []}
+    assert _nothing(npc)
     assert in_ns(npc, "nft", "list", "tables").stdout == ""
     assert npc.containers() == []
 
@@ -160,14 +164,14 @@ def test_bad_input_is_one_clear_error_and_starts_nothing(npc, tmp_path):
         assert result.stderr.startswith("pycontain: ") and message in result.stderr, \
             result.stderr
         assert len(result.stderr.splitlines()) == 1
-        assert _ps(npc) == {"pods": [], "services": []}
+        assert _nothing(npc)
         assert npc.containers() == []
     # the classic app with a Secret that does not exist: nothing started either
     path.write_text(APP.replace("ports: [{containerPort", "envFrom: [{secretRef: {name: nope}}]"
                                 "\n        ports: [{containerPort"))
     result = npc("kube", "play", path)
     assert result.returncode == 125 and "Secret 'nope' not found" in result.stderr
-    assert _ps(npc) == {"pods": [], "services": []}
+    assert _nothing(npc)
 
 
 PROBED = """\
