@@ -2,6 +2,7 @@
 failover, ConfigMaps and Secrets, clean `kube down`, bad input. Every test runs
 inside the test's own network namespace (the `npc` fixture)."""
 import collections
+import subprocess
 import json
 import time
 
@@ -220,3 +221,47 @@ def test_readiness_gates_the_service_and_liveness_restarts(npc, tmp_path):
         _until(lambda: _probed(npc)[0]["restarts"] == 1 and _probed(npc)[1], timeout=8)
     finally:
         npc.out("kube", "down", path)
+
+
+ROLLING = APP.replace('command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html',
+                      'env: [{name: VERSION, value: "1"}]\n'
+                      '        command: ["sh", "-c", "mkdir -p /www && '
+                      'echo $VERSION-$(hostname) > /www/index.html')
+LOOP = ("n=0; while [ ! -f {stop} ] || [ $n -lt 100 ]; do n=$((n+1)); "
+        "timeout 5 busybox wget -qO- http://127.0.0.1/ || echo FAILED; done")
+
+
+def test_replace_rolls_replicas_without_a_failed_request(npc, tmp_path):
+    """--replace with a changed image and env: new pods one at a time (maxSurge
+    1, maxUnavailable 0), each ready before an old one drains; a client
+    looping on the Service meanwhile sees no failed request."""
+    app = tmp_path / "app.yaml"
+    app.write_text(ROLLING)
+    npc.out("kube", "play", app)
+    npc.out("tag", "busybox", "localhost/busybox:v2")
+    try:
+        old = {p["name"] for p in _wait_ready(npc, 3)["pods"]}
+        stop = tmp_path / "stop"
+        client = subprocess.Popen([*npc.prefix, "sh", "-c", LOOP.format(stop=stop)],
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            app.write_text(ROLLING.replace('value: "1"', 'value: "2"')
+                           .replace("image: busybox", "image: localhost/busybox:v2"))
+            out = npc.out("kube", "play", "--replace", app, timeout=120)
+        finally:
+            stop.touch()
+            answers = client.communicate(timeout=120)[0].split()
+        assert out.count("pod/my-app-") == 3
+        assert "FAILED" not in answers and len(answers) >= 100
+        found = _wait_ready(npc, 3)
+        new = {p["name"] for p in found["pods"]}
+        assert not new & old and found["deployments"] == [
+            {"name": "my-app", "desired": 3, "ready": 3}]
+        versions = [a.split("-", 1) for a in answers]
+        assert {v for v, _ in versions} <= {"1", "2"}
+        assert {p for v, p in versions if v == "2"} <= new  # every new answer from a new pod
+        assert versions[-1][0] == "2"
+    finally:
+        npc.out("kube", "down", app)
+        npc("rmi", "localhost/busybox:v2")
+    assert _nothing(npc) and npc.containers() == []
