@@ -265,3 +265,64 @@ def test_replace_rolls_replicas_without_a_failed_request(npc, tmp_path):
         npc.out("kube", "down", app)
         npc("rmi", "localhost/busybox:v2")
     assert _nothing(npc) and npc.containers() == []
+
+
+CLAIMED = """\
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+spec: {accessModes: [ReadWriteOnce]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: saver}
+spec:
+  volumes: [{name: store, persistentVolumeClaim: {claimName: data}}]
+  containers:
+  - name: web
+    image: busybox
+    command: ["sh", "-c", "echo $POD >> /data/log; exec httpd -f -p 8080 -h /data"]
+    env: [{name: POD, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]
+    ports: [{containerPort: 8080}]
+    readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 0.3}
+    volumeMounts: [{name: store, mountPath: /data}]
+"""
+TAKEN = """\
+apiVersion: v1
+kind: Service
+metadata: {name: other}
+spec:
+  type: LoadBalancer
+  selector: {app: other}
+  ports: [{port: 8080}]
+"""
+
+
+def _get(npc, url) -> str:
+    return in_ns(npc, "busybox", "wget", "-qO-", url).stdout
+
+
+def test_claims_survive_down_and_publish_all_reaches_the_pod(npc, tmp_path):
+    """A PersistentVolumeClaim's data outlives `kube down` (not `--volumes`);
+    --publish-all publishes a containerPort on the same host port, and a
+    Service wanting that port is refused with nothing started."""
+    path, taken = tmp_path / "claimed.yaml", tmp_path / "taken.yaml"
+    path.write_text(CLAIMED)
+    taken.write_text(TAKEN)
+    try:
+        for run in (1, 2):
+            npc.out("kube", "play", "--publish-all", path)
+            _until(lambda: _ps(npc)["pods"][0]["ready"])
+            assert _get(npc, "http://127.0.0.1:8080/log") == "saver\n" * run
+            if run == 1:
+                result = npc("kube", "play", taken)
+                assert result.returncode == 125 and \
+                    "cannot expose port 8080/tcp" in result.stderr, result.stderr
+                assert [s["name"] for s in _ps(npc)["services"]] == []
+                npc.out("kube", "down", path)
+                assert [c["name"] for c in _ps(npc)["claims"]] == ["data"]
+                assert _get(npc, "http://127.0.0.1:8080/log") == ""
+    finally:
+        assert npc.out("kube", "down", "--volumes", path).split() == ["saver", "data"]
+    assert _nothing(npc) and npc.containers() == []
+    assert not (npc.root / "kube" / "claims" / "data").exists()
