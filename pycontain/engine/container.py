@@ -60,7 +60,7 @@ def create(opts: RunOptions, kept: bool = False):
         "image": image.name, "image_id": image.id, "created": time.time(),
         "rm": opts.rm, "network": opts.network, "tty": opts.tty,
         "interactive": opts.interactive, "stdin_once": opts.interactive and not opts.detach,
-        "store": store_root, "kept": kept,
+        "store": store_root, "kept": kept, "restart": opts.restart,
         "lower": [os.path.relpath(d, store_root) for d in image.layer_dirs],
     }
     net = None
@@ -242,6 +242,9 @@ def _monitor(ctr, spec, opts, ready_w: int, attach_first: bool) -> None:
     finally:
         try:
             hub.finish(code)
+            if code is not None and opts.restart != "no":
+                from pycontain.engine.restart import after_exit
+                after_exit(ctr, code)
         finally:
             os._exit(0)
 
@@ -256,11 +259,21 @@ def run(opts: RunOptions) -> int | str:
 
 
 def kill(ctr, sig: int = signal.SIGKILL) -> None:
+    if ctr.alive() and ctr.meta.get("restart"):
+        ctr = _hold(ctr)
     if not ctr.alive():
         raise PycontainError(f"container {ctr.name} is not running")
     os.kill(ctr.state.pid, sig)
     container_event(ctr, "kill", signal=sig)
     _thaw(ctr)
+
+
+def _hold(ctr):
+    """Stopped by hand: its restart policy no longer applies (engine.restart)."""
+    if ctr.meta.get("restart", "no") == "no":
+        return ctr
+    from pycontain.engine.restart import hold
+    return hold(ctr)
 
 
 def _thaw(ctr) -> None:
@@ -272,6 +285,7 @@ def _thaw(ctr) -> None:
 
 def stop(ctr, timeout: float = 10) -> None:
     """SIGTERM, then SIGKILL after timeout seconds; wait for the exit."""
+    ctr = _hold(ctr)
     if not ctr.alive():
         return
     os.kill(ctr.state.pid, signal.SIGTERM)
@@ -291,6 +305,8 @@ def _await_monitor(ctr) -> None:
 
 def remove(ctr, force: bool = False) -> None:
     """`rm`: refuse a running container unless forced; erase it from disk."""
+    if force:
+        ctr = _hold(ctr)
     if ctr.alive():
         if not force:
             raise PycontainError(f"cannot remove running container {ctr.name}: stop it first "

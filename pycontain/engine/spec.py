@@ -26,6 +26,7 @@ class RunOptions(Record):
         "pull": "missing",
         "add_hosts": [], "dns": [], "dns_search": [], "dns_options": [], "ip": None,
         "network_aliases": [],
+        "restart": "no",  # engine.restart
         "join": {},  # OCI namespace type -> path to join (a pod's containers join its infra)
     }
     __slots__ = tuple(FIELDS)
