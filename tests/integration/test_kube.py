@@ -61,7 +61,9 @@ spec:
     - {name: PASSWORD, valueFrom: {secretKeyRef: {name: creds, key: password}}}
     - {name: POD, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
     envFrom: [{secretRef: {name: creds}, prefix: S_}]
-    volumeMounts: [{name: cfg, mountPath: /etc/app, readOnly: true}]
+    volumeMounts:
+    - {name: cfg, mountPath: /etc/app, readOnly: true}
+    - {name: cfg, mountPath: /greeting, subPath: greeting}
     stdin: true
 """
 
@@ -140,6 +142,7 @@ def test_configmap_and_secret_reach_env_and_files(npc, tmp_path):
                      "S_password=s3cret"):
             assert line in env
         assert npc.out("exec", "conf-main", "cat", "/etc/app/app.conf") == "mode=fast\n"
+        assert npc.out("exec", "conf-main", "cat", "/greeting") == "hello-config"
         assert npc.out("exec", "conf-main", "hostname") == "conf\n"
     finally:
         npc.out("kube", "down", conf)
