@@ -15,7 +15,10 @@ MAX_FILE_BYTES = 1 << 20
 MAX_DOCUMENTS = 100
 MAX_REPLICAS = 50
 KINDS = ("Pod", "Deployment", "Service", "ConfigMap", "Secret", "PersistentVolumeClaim")
-VOLUME_KINDS = ("configMap", "secret", "emptyDir", "hostPath", "persistentVolumeClaim")
+VOLUME_KEYS = {"configMap": {"name", "optional"}, "secret": {"secretName", "optional"},
+               "emptyDir": set(), "hostPath": {"path"},
+               "persistentVolumeClaim": {"claimName", "readOnly"}}
+VOLUME_KINDS = tuple(VOLUME_KEYS)
 
 META_KEYS = {"name", "namespace", "labels", "annotations"}
 POD_KEYS = {"containers", "restartPolicy", "volumes", "hostname",
@@ -41,6 +44,8 @@ def _probe(where, probe, field):
     if len(kinds) != 1:
         where.fail(field, "needs exactly one of exec, httpGet, tcpSocket")
     handler = typed(where, probe[kinds[0]], dict, f"{field}.{kinds[0]}", required=True)
+    where.known(handler, {"exec": {"command"}, "httpGet": {"port", "path"},
+                          "tcpSocket": {"port"}}[kinds[0]], f"{field}.{kinds[0]}")
     out = {"kind": kinds[0]}
     if kinds[0] == "exec":
         out["command"] = strings(where, handler.get("command"), f"{field}.exec.command")
@@ -75,6 +80,7 @@ def _container(where, ctr, field, volumes) -> dict:
     out["env"] = []
     for i, env in enumerate(typed(where, ctr.get("env"), list, f"{field}.env")):
         env = typed(where, env, dict, f"{field}.env[{i}]")
+        where.known(env, {"name", "value", "valueFrom"}, f"{field}.env[{i}]")
         name = typed(where, env.get("name"), str, f"{field}.env[{i}].name", required=True)
         if "valueFrom" in env:
             source = typed(where, env["valueFrom"], dict, f"{field}.env[{i}].valueFrom")
@@ -84,6 +90,8 @@ def _container(where, ctr, field, volumes) -> dict:
                            "needs one of configMapKeyRef, secretKeyRef, fieldRef")
             kind, ref = next(iter(source.items()))
             ref = typed(where, ref, dict, f"{field}.env[{i}].valueFrom.{kind}")
+            where.known(ref, {"fieldPath", "apiVersion"} if kind == "fieldRef" else
+                        {"name", "key", "optional"}, f"{field}.env[{i}].valueFrom.{kind}")
             if kind == "fieldRef" and ref.get("fieldPath") not in ("metadata.name",
                                                                    "status.podIP"):
                 where.fail(f"{field}.env[{i}].valueFrom.fieldRef.fieldPath",
@@ -94,9 +102,12 @@ def _container(where, ctr, field, volumes) -> dict:
     out["envFrom"] = []
     for i, src in enumerate(typed(where, ctr.get("envFrom"), list, f"{field}.envFrom")):
         src = typed(where, src, dict, f"{field}.envFrom[{i}]")
+        where.known(src, {"configMapRef", "secretRef", "prefix"}, f"{field}.envFrom[{i}]")
         kind = "configMapRef" if "configMapRef" in src else "secretRef"
         ref = typed(where, src.get(kind), dict, f"{field}.envFrom[{i}].{kind}", required=True)
+        where.known(ref, {"name", "optional"}, f"{field}.envFrom[{i}].{kind}")
         out["envFrom"].append({"from": kind, "name": ref.get("name"),
+                               "optional": bool(ref.get("optional")),
                                "prefix": str(src.get("prefix", ""))})
     out["ports"], out["hostPorts"] = {}, []
     for i, port in enumerate(typed(where, ctr.get("ports"), list, f"{field}.ports")):
@@ -114,6 +125,8 @@ def _container(where, ctr, field, volumes) -> dict:
     for i, mount in enumerate(typed(where, ctr.get("volumeMounts"), list,
                                      f"{field}.volumeMounts")):
         mount = typed(where, mount, dict, f"{field}.volumeMounts[{i}]")
+        where.known(mount, {"name", "mountPath", "readOnly", "subPath"},
+                    f"{field}.volumeMounts[{i}]")
         if mount.get("name") not in volumes:
             where.fail(f"{field}.volumeMounts[{i}].name", f"no volume {mount.get('name')!r}")
         path = typed(where, mount.get("mountPath"), str, f"{field}.volumeMounts[{i}].mountPath",
@@ -123,10 +136,14 @@ def _container(where, ctr, field, volumes) -> dict:
                                     "subPath": str(mount.get("subPath") or "")})
     resources = typed(where, ctr.get("resources"), dict, f"{field}.resources")
     where.known(resources, {"limits", "requests"}, f"{field}.resources")
-    out["limits"] = typed(where, resources.get("limits"), dict, f"{field}.resources.limits")
-    where.known(out["limits"], {"memory", "cpu"}, f"{field}.resources.limits")
+    for kind in ("limits", "requests"):
+        out[kind] = typed(where, resources.get(kind), dict, f"{field}.resources.{kind}")
+        where.known(out[kind], {"memory", "cpu"}, f"{field}.resources.{kind}")
     security = typed(where, ctr.get("securityContext"), dict, f"{field}.securityContext")
     where.known(security, SECURITY_KEYS, f"{field}.securityContext")
+    where.known(typed(where, security.get("capabilities"), dict,
+                      f"{field}.securityContext.capabilities"), {"add", "drop"},
+                f"{field}.securityContext.capabilities")
     out["securityContext"] = security
     out["livenessProbe"] = _probe(where, ctr.get("livenessProbe"), f"{field}.livenessProbe")
     out["readinessProbe"] = _probe(where, ctr.get("readinessProbe"), f"{field}.readinessProbe")
@@ -142,8 +159,8 @@ def _volumes(where, items, field) -> dict:
         if len(kinds) != 1 or kinds[0] not in VOLUME_KINDS:
             where.fail(f"{field}[{i}]", f"needs one of {', '.join(VOLUME_KINDS)}")
         source = typed(where, vol[kinds[0]], dict, f"{field}[{i}].{kinds[0]}")
+        where.known(source, VOLUME_KEYS[kinds[0]], f"{field}[{i}].{kinds[0]}")
         if kinds[0] == "persistentVolumeClaim":
-            where.known(source, {"claimName", "readOnly"}, f"{field}[{i}].{kinds[0]}")
             valid_name(where, source.get("claimName"), f"{field}[{i}].{kinds[0]}.claimName")
         found[name] = {"kind": kinds[0], **source}
     return found
@@ -268,9 +285,12 @@ def _document(where, doc) -> dict:
                          "spec.progressDeadlineSeconds", 1, 3600)
         replicas = whole(where, spec.get("replicas", 1), "spec.replicas", 0, MAX_REPLICAS)
         selector = typed(where, spec.get("selector"), dict, "spec.selector", required=True)
+        where.known(selector, {"matchLabels"}, "spec.selector")
         labels = string_map(where, selector.get("matchLabels"), "spec.selector.matchLabels")
         template = typed(where, spec.get("template"), dict, "spec.template", required=True)
+        where.known(template, {"metadata", "spec"}, "spec.template")
         tmeta = typed(where, template.get("metadata"), dict, "spec.template.metadata")
+        where.known(tmeta, {"labels", "annotations"}, "spec.template.metadata")
         tlabels = string_map(where, tmeta.get("labels"), "spec.template.metadata.labels")
         if not labels or any(tlabels.get(k) != v for k, v in labels.items()):
             where.fail("spec.selector", "must be non-empty and match spec.template's labels")

@@ -43,7 +43,7 @@ def environment(ctr: dict, pod: dict, sources: Sources) -> list:
     env = {}
     for item in ctr["envFrom"]:
         kind = "ConfigMap" if item["from"] == "configMapRef" else "Secret"
-        for key, value in sources.data(kind, item["name"]).items():
+        for key, value in sources.data(kind, item["name"], item["optional"]).items():
             env[item["prefix"] + key] = value
     for item in ctr["env"]:
         if "value" in item:
@@ -151,5 +151,10 @@ def run_options(ctr: dict, pod: dict, sources: Sources, volumes: dict, infra) ->
         opts["memory"] = str(int(quantity(ctr["limits"]["memory"], "memory")))
     if "cpu" in ctr["limits"]:
         opts["cpus"] = str(round(quantity(ctr["limits"]["cpu"], "cpu"), 3))
+    # requests, as the kubelet maps them: a soft memory limit, CPU shares
+    if "memory" in ctr["requests"]:
+        opts["memory_reservation"] = str(int(quantity(ctr["requests"]["memory"], "memory")))
+    if "cpu" in ctr["requests"]:
+        opts["cpu_shares"] = str(max(2, int(quantity(ctr["requests"]["cpu"], "cpu") * 1024)))
     opts.update(_security(ctr["securityContext"]))
     return opts
