@@ -21,33 +21,9 @@ import sys
 import tempfile
 import time
 
-from common import PYCONTAIN, in_private_netns
+from common import PYCONTAIN, REPO, in_private_netns
 
-APP = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: my-app}
-spec:
-  replicas: 3
-  selector: {matchLabels: {app: my-app}}
-  template:
-    metadata: {labels: {app: my-app}}
-    spec:
-      containers:
-      - name: web
-        image: busybox
-        command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
-        ports: [{containerPort: 8080}]
-        readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 0.2}
----
-apiVersion: v1
-kind: Service
-metadata: {name: my-app}
-spec:
-  type: LoadBalancer
-  selector: {app: my-app}
-  ports: [{port: 80, targetPort: 8080}]
-"""
+APP = (REPO / "tests" / "integration" / "kube-my-app.yaml").read_text()  # as the tests
 
 
 def pycontain(*args) -> str:

@@ -2,37 +2,14 @@
 failover, ConfigMaps and Secrets, clean `kube down`, bad input. Every test runs
 inside the test's own network namespace (the `npc` fixture)."""
 import collections
-import subprocess
 import json
+import subprocess
 import time
+from pathlib import Path
 
 from test_net_bridge import in_ns
 
-APP = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: my-app}
-spec:
-  replicas: 3
-  selector: {matchLabels: {app: my-app}}
-  template:
-    metadata: {labels: {app: my-app}}
-    spec:
-      containers:
-      - name: web
-        image: busybox
-        command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
-        ports: [{containerPort: 8080, name: http}]
-        readinessProbe: {tcpSocket: {port: http}, periodSeconds: 0.5}
----
-apiVersion: v1
-kind: Service
-metadata: {name: my-app}
-spec:
-  type: LoadBalancer
-  selector: {app: my-app}
-  ports: [{port: 80, targetPort: http}]
-"""
+APP = (Path(__file__).parent / "kube-my-app.yaml").read_text()
 
 CONFIG = """\
 apiVersion: v1
@@ -260,6 +237,7 @@ def test_replace_rolls_replicas_without_a_failed_request(npc, tmp_path):
         new = {p["name"] for p in found["pods"]}
         assert not new & old and found["deployments"] == [
             {"name": "my-app", "desired": 3, "ready": 3}]
+        assert "deployment/my-app  3/3 ready" in npc.out("kube", "status")
         versions = [a.split("-", 1) for a in answers]
         assert {v for v, _ in versions} <= {"1", "2"}
         assert {p for v, p in versions if v == "2"} <= new  # every new answer from a new pod

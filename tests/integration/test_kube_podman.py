@@ -9,13 +9,9 @@ what Kubernetes does (test_kube.py)."""
 import os
 
 from runc.callers import Podman, remove_cgroup_dirs
+from test_kube import CONFIG
 
-PARITY = """\
-apiVersion: v1
-kind: ConfigMap
-metadata: {name: settings}
-data: {greeting: hello-config, app.conf: "mode=fast\\n"}
----
+PARITY = CONFIG.split("---\n")[0] + """---
 apiVersion: v1
 kind: Pod
 metadata: {name: conf}
