@@ -305,7 +305,7 @@ def _await_monitor(ctr) -> None:
 
 def remove(ctr, force: bool = False) -> None:
     """`rm`: refuse a running container unless forced; erase it from disk."""
-    if force:
+    if force or not ctr.alive():  # (between two runs: no restart of what goes)
         ctr = _hold(ctr)
     if ctr.alive():
         if not force:

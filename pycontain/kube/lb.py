@@ -21,6 +21,7 @@ from pycontain.kube import store
 
 TABLE = "pycontain-kube"
 MARK = "0x4000"
+NO_CONNTRACK = "conntrack is needed by Services: install it (apt-get install conntrack)"
 
 
 def _nft(script: str) -> None:
@@ -101,8 +102,7 @@ def forget(addresses) -> None:
             subprocess.run(["conntrack", "-D", "--reply-src", address],
                            capture_output=True, timeout=5)
         except FileNotFoundError:
-            raise PycontainError("conntrack is needed by Services: install it "
-                                 "(apt-get install conntrack)") from None
+            raise PycontainError(NO_CONNTRACK) from None
 
 
 def sync(flush: bool = True) -> None:
@@ -126,7 +126,10 @@ def sync(flush: bool = True) -> None:
 
 def open_flows(address: str) -> int:
     """How many TCP connections to address are being set up or open."""
-    result = subprocess.run(["conntrack", "-L", "-p", "tcp", "--reply-src", address],
-                            capture_output=True, text=True, timeout=5)
+    try:
+        result = subprocess.run(["conntrack", "-L", "-p", "tcp", "--reply-src", address],
+                                capture_output=True, text=True, timeout=5)
+    except FileNotFoundError:
+        raise PycontainError(NO_CONNTRACK) from None
     return sum(1 for line in result.stdout.splitlines()
                if any(s in line.split() for s in ("SYN_SENT", "SYN_RECV", "ESTABLISHED")))
