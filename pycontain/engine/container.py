@@ -251,6 +251,9 @@ def _monitor(ctr, spec, opts, ready_w: int, attach_first: bool) -> None:
 
 def run(opts: RunOptions) -> int | str:
     """`pycontain run`: the exit code (attached) or the container id (detached)."""
+    if opts.restart != "no":
+        from pycontain.engine.restart import check_detached
+        check_detached(opts)
     ctr, spec = create(opts)
     if opts.detach:
         run_detached(ctr, spec, opts)

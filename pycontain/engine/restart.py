@@ -61,12 +61,14 @@ def parse(text: str) -> tuple:
 
 
 def validate(opts) -> None:
-    """`run`'s --restart (called by the CLI's option check)."""
-    if parse(opts.restart)[0] == "no":
-        return
-    if opts.rm:
+    """`run`/`create`'s --restart (called by the CLI's option check)."""
+    if parse(opts.restart)[0] != "no" and opts.rm:
         raise PycontainError("conflicting options: --restart and --rm")
-    if not opts.detach:
+
+
+def check_detached(opts) -> None:
+    """`run` in the foreground is its own monitor and returns at the exit."""
+    if opts.restart != "no" and not opts.detach:
         raise PycontainError("--restart needs -d: no daemon restarts a container run in "
                              "the foreground")
 
@@ -106,13 +108,19 @@ def release(ctr) -> None:
         pass
 
 
-def count(ctr) -> int:
-    """How many times the policy restarted the container (inspect's RestartCount)."""
+def _counts(ctr) -> tuple:
+    """(restarts so far, restarts in a row)."""
     try:
         with open(os.path.join(ctr.run_dir, COUNT)) as f:
-            return int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 0
+            done, streak = f.read().split()
+        return int(done), int(streak)
+    except (OSError, ValueError):
+        return 0, 0
+
+
+def count(ctr) -> int:
+    """How many times the policy restarted the container (inspect's RestartCount)."""
+    return _counts(ctr)[0]
 
 
 def _held(ctr) -> bool:
@@ -123,14 +131,12 @@ def after_exit(ctr, code: int) -> None:
     """In the container's monitor, after its exit is recorded: start it again
     if its policy says so (after the back-off), unless it is held."""
     policy, limit = _policy(ctr)
-    done = count(ctr)
-    if policy == "no" or policy == "on-failure" and (code == 0 or limit and done >= limit):
+    if policy == "no" or _held(ctr):
         return
-    try:
-        with open(os.path.join(ctr.run_dir, COUNT)) as f:
-            streak = int(f.read().split()[1])
-    except (OSError, ValueError, IndexError):
-        streak = 0
+    with _locked(ctr):  # the monitor that started this run counts it under the lock
+        done, streak = _counts(ctr)
+    if policy == "on-failure" and (code == 0 or limit and done >= limit):
+        return
     streak = DOCKER.streak(streak, ctr.state.finished_at - ctr.state.started_at)
     deadline = time.monotonic() + DOCKER.delay(streak)
     while time.monotonic() < deadline:
@@ -141,6 +147,7 @@ def after_exit(ctr, code: int) -> None:
     with _locked(ctr):
         if _held(ctr):
             return
+        lifecycle.start(state.load(ctr.id))
+        # counted once running: a count seen with an exited state is of the last run
         with open(os.path.join(ctr.run_dir, COUNT), "w") as f:
             f.write(f"{done + 1} {streak + 1}\n")
-        lifecycle.start(state.load(ctr.id))

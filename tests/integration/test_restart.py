@@ -32,6 +32,15 @@ def test_on_failure_restarts_up_to_its_limit(pc):
     finally:
         pc.out("rm", "-f", "fine")
 
+    # created with a policy, started later: the policy applies
+    pc.out("create", "--restart", "on-failure:1", "--name", "later", "busybox", "false")
+    try:
+        pc.out("start", "later")
+        wait_for(lambda: (lambda i: i["RestartCount"] == 1 and
+                          i["State"]["Status"] == "exited")(_inspect(pc, "later")))
+    finally:
+        pc.out("rm", "-f", "later")
+
 
 def test_always_restarts_until_stopped_by_hand(pc):
     pc.out("run", "-d", "--restart", "always", "--name", "again", "busybox",
