@@ -137,6 +137,7 @@ def play(files: list, replace: bool = False, network: str = "kube",
                              "(use kube play --replace, or kube down first)")
     _ensure_network(network)
     started, services, claims = [], [], []
+    known = {d["name"] for d in store.records("deployments")}
     try:
         for obj in objects:
             if obj["kind"] == "PersistentVolumeClaim" and \
@@ -163,6 +164,9 @@ def play(files: list, replace: bool = False, network: str = "kube",
                     name, o["podLabels"], o["spec"], sources, network, owner=o["name"],
                     publish_all=publish_all), started)
     except BaseException:
+        for obj in objects:
+            if obj["kind"] == "Deployment" and obj["name"] not in known:
+                store.delete_record("deployments", obj["name"])
         _undo(started, services, network, claims)
         raise
     return started, services, warnings

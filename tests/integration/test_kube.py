@@ -7,6 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from helpers import one_error_line
 from test_net_bridge import in_ns
 
 APP = (Path(__file__).parent / "kube-my-app.yaml").read_text()
@@ -153,6 +154,12 @@ def test_bad_input_is_one_clear_error_and_starts_nothing(npc, tmp_path):
     result = npc("kube", "play", path)
     assert result.returncode == 125 and "Secret 'nope' not found" in result.stderr
     assert _nothing(npc)
+    # a failure once pods run (the second replica wants the first one's host
+    # port): what had started is removed, the Deployment's record too
+    path.write_text(APP.replace("name: http}", "name: http, hostPort: 8080}"))
+    result = npc("kube", "play", path)
+    assert result.returncode == 125 and "8080" in one_error_line(result), result.stderr
+    assert _nothing(npc) and npc.containers() == []
 
 
 PROBED = """\
