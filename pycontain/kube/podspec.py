@@ -114,8 +114,14 @@ def _mounts(ctr: dict, volumes: dict) -> list:
             raise PycontainError(f"invalid subPath {mount['subPath']!r}: it must stay inside "
                                  "the volume")
         if sub:
-            source = os.path.join(source, sub)
-        specs.append(f"{source}:{mount['mountPath']}" + (":ro" if mount["readOnly"] or read_only else ""))
+            # a container may have made the subPath a symbolic link (in an
+            # emptyDir or a claim): what it resolves to must stay inside too
+            base, source = os.path.realpath(source), os.path.realpath(os.path.join(source, sub))
+            if os.path.commonpath([base, source]) != base:
+                raise PycontainError(f"subPath {mount['subPath']!r} leads out of volume "
+                                     f"{mount['name']}")
+        read_only = read_only or mount["readOnly"]
+        specs.append(f"{source}:{mount['mountPath']}" + (":ro" if read_only else ""))
     return specs
 
 

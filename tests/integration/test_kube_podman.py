@@ -41,8 +41,9 @@ spec:
 """
 # what each engine adds by itself: not from the YAML
 ENGINE_VARS = ("HOME", "HOSTNAME", "TERM", "container")
-SHOW = ("env; echo ---; pwd; hostname; cat /etc/app/app.conf /etc/app/greeting /cfg/app.conf 2>&1; "
-        "touch /etc/app/x 2>&1 | sed 's/.*: //'; touch /scratch/y 2>/dev/null && echo scratch-rw; true")
+SHOW = ("env; echo ---; pwd; hostname; cat /etc/app/app.conf /etc/app/greeting /cfg/app.conf "
+        "2>&1; touch /etc/app/x 2>&1 | sed 's/.*: //'; "
+        "touch /scratch/y 2>/dev/null && echo scratch-rw; true")
 
 
 def _view(exec_in, names) -> dict:

@@ -92,3 +92,16 @@ spec:
     spec:
       containers: [{{name: c, image: busybox, ports: [{{containerPort: 80}}]}}]
 """
+
+
+def test_a_sub_path_cannot_lead_out_of_its_volume(tmp_path):
+    from pycontain.kube.podspec import _mounts
+    (tmp_path / "in").mkdir()
+    (tmp_path / "esc").symlink_to("/etc")  # what a container may leave in an emptyDir
+    ctr = {"volumeMounts": [{"name": "v", "mountPath": "/x", "readOnly": False,
+                             "subPath": "in"}]}
+    assert _mounts(ctr, {"v": (str(tmp_path), True)}) == [f"{tmp_path}/in:/x:ro"]
+    for sub in ("esc", "../x", "in/../../x"):
+        ctr["volumeMounts"][0]["subPath"] = sub
+        with pytest.raises(PycontainError, match="subPath"):
+            _mounts(ctr, {"v": (str(tmp_path), False)})
