@@ -105,10 +105,10 @@ def forget(addresses) -> None:
             raise PycontainError(NO_CONNTRACK) from None
 
 
-def sync(flush: bool = True) -> None:
-    """Make the kernel's table match the Services and ready pods on disk.
-    flush: forget the flows of endpoints that left (not for a pod being
-    drained: its open connections finish, see pods.drain)."""
+def sync() -> None:
+    """Make the kernel's table match the Services and ready pods on disk, and
+    forget the flows of endpoints that left (not those of a pod draining: its
+    open connections finish, see pods.drain)."""
     with store.locked():
         services, pods = store.services(), store.pods()
         before = store.lb_state()
@@ -119,9 +119,9 @@ def sync(flush: bool = True) -> None:
         body, used = render(services, pods)
         _nft(f"add table ip {TABLE}\ndelete table ip {TABLE}\ntable ip {TABLE} {{\n{body}}}\n")
         store.save_lb_state(used)
-    if flush:
-        forget({ip for ips in before.values() for ip in ips}
-               - {ip for ips in used.values() for ip in ips})
+    forget({ip for ips in before.values() for ip in ips}
+           - {ip for ips in used.values() for ip in ips}
+           - {p["ip"] for p in pods if p.get("draining")})
 
 
 def open_flows(address: str) -> int:

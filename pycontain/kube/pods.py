@@ -126,9 +126,9 @@ def drain(name: str) -> None:
     if record is None:
         return
     _stop_supervisor(record)  # it would make the pod ready again
-    store.update_pod(name, ready=False)
+    store.update_pod(name, ready=False, draining=True)
     if record["ready"] and record["ip"]:
-        lb.sync(flush=False)
+        lb.sync()
         deadline = time.monotonic() + record.get("grace", 30)
         time.sleep(0.1)  # a connection the old rules just sent its way is under way
         while lb.open_flows(record["ip"]) and time.monotonic() < deadline:
