@@ -10,6 +10,16 @@ REPO = Path(__file__).resolve().parent.parent
 PYCONTAIN = os.environ.get("PYCONTAIN_BIN") or str(Path(sys.executable).parent / "pycontain")
 
 
+def in_private_netns() -> None:
+    """Unless already there: run this script again under `unshare --net`, with
+    lo up, so that what it measures never touches the host's network."""
+    if os.environ.get("PYCONTAIN_BENCH_NETNS") == "1":
+        return
+    script = 'ip link set lo up && exec "$0" "$@"'
+    os.execvpe("unshare", ["unshare", "--net", "sh", "-c", script, sys.executable,
+                           *sys.argv], dict(os.environ, PYCONTAIN_BENCH_NETNS="1"))
+
+
 def run_quiet(cmd, **kwargs) -> None:
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, **kwargs)
 

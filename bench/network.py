@@ -22,21 +22,14 @@ import sys
 import threading
 import time
 
-from common import PYCONTAIN, REPO, measure, print_table, time_once
+from common import (PYCONTAIN, REPO, in_private_netns, measure, print_table,
+                    time_once)
 
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 from runc.callers import Podman  # noqa: E402  (the harness the tests use)
 
-INNER = "PYCONTAIN_BENCH_NETNS"
 HTTPD = "mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 80 -h /www"
 PROXY_PORT = 8081
-
-
-def reexec_in_private_netns() -> None:
-    """Run this script again under `unshare --net`, with lo up."""
-    script = 'ip link set lo up && exec "$0" "$@"'
-    os.execvpe("unshare", ["unshare", "--net", "sh", "-c", script, sys.executable,
-                           *sys.argv], dict(os.environ, **{INNER: "1"}))
 
 
 def pycontain(*args) -> str:
@@ -127,8 +120,7 @@ def podman_samples(rounds: int) -> dict:
 
 
 def main() -> None:
-    if os.environ.get(INNER) != "1":
-        reexec_in_private_netns()
+    in_private_netns()
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 30
     run = [PYCONTAIN, "run", "--rm"]
 

@@ -67,6 +67,8 @@ RUN_FLAGS = (
      "Add a host device: HOST[:CONTAINER][:PERMISSIONS] (r, w, m; default rwm)."),
     (("--privileged",), "privileged", FLAG,
      "Give every capability and the host's devices; no seccomp, masked or read-only paths."),
+    (("--restart",), "restart", VALUE,
+     "Restart policy: no (default), always, on-failure[:MAX-RETRIES], unless-stopped."),
     (("--security-opt",), "security_opt", MULTI,
      "seccomp=unconfined|PROFILE.json, no-new-privileges[=true|false]."),
     (("--stop-signal",), "stop_signal", VALUE,
@@ -103,6 +105,9 @@ def make_options(values: dict, image: str, command) -> RunOptions:
     opts = RunOptions(image=image, command=list(command), **values)
     if opts.pull not in PULL_POLICIES:
         raise PycontainError(f"invalid --pull {opts.pull!r}: use " + ", ".join(PULL_POLICIES))
+    if opts.restart != "no":
+        from pycontain.engine.restart import validate
+        validate(opts)
     if opts.network not in NETWORKS:
         from pycontain.net.config import load
         load(opts.network)  # a user network, or "network NAME not found"

@@ -63,7 +63,7 @@ def create(opts: RunOptions, kept: bool = False):
         "image": image.name, "image_id": image.id, "created": time.time(),
         "rm": opts.rm, "network": opts.network, "tty": opts.tty,
         "interactive": opts.interactive, "stdin_once": opts.interactive and not opts.detach,
-        "store": store_root, "kept": kept,
+        "store": store_root, "kept": kept, "restart": opts.restart,
         "lower": [os.path.relpath(d, store_root) for d in image.layer_dirs],
         **settings,
     }
@@ -304,12 +304,18 @@ def _monitor(ctr, spec, opts, ready_w: int, attach_first: bool) -> None:
     finally:
         try:
             hub.finish(code)
+            if code is not None and opts.restart != "no":
+                from pycontain.engine.restart import after_exit
+                after_exit(ctr, code)
         finally:
             os._exit(0)
 
 
 def run(opts: RunOptions) -> int | str:
     """`pycontain run`: the exit code (attached) or the container id (detached)."""
+    if opts.restart != "no":
+        from pycontain.engine.restart import check_detached
+        check_detached(opts)
     ctr, spec = create(opts)
     if opts.detach:
         run_detached(ctr, spec, opts)
@@ -318,11 +324,21 @@ def run(opts: RunOptions) -> int | str:
 
 
 def kill(ctr, sig: int = signal.SIGKILL) -> None:
+    if ctr.alive() and ctr.meta.get("restart"):
+        ctr = _hold(ctr)
     if not ctr.alive():
         raise PycontainError(f"container {ctr.name} is not running")
     os.kill(ctr.state.pid, sig)
     container_event(ctr, "kill", signal=sig)
     _thaw(ctr)
+
+
+def _hold(ctr):
+    """Stopped by hand: its restart policy no longer applies (engine.restart)."""
+    if ctr.meta.get("restart", "no") == "no":
+        return ctr
+    from pycontain.engine.restart import hold
+    return hold(ctr)
 
 
 def _thaw(ctr) -> None:
@@ -337,6 +353,7 @@ def stop(ctr, timeout: float | None = None, sig: str | None = None) -> None:
     own unless given: engine.stopping); wait for the exit."""
     from pycontain.engine.stopping import plan
 
+    ctr = _hold(ctr)
     if not ctr.alive():
         return
     signum, timeout = plan(ctr.meta, timeout, sig)
@@ -358,6 +375,8 @@ def _await_monitor(ctr) -> None:
 def remove(ctr, force: bool = False, volumes: bool = False) -> None:
     """`rm`: refuse a running container unless forced; erase it from disk
     (volumes: its anonymous volumes too, `rm -v`)."""
+    if force or not ctr.alive():  # (between two runs: no restart of what goes)
+        ctr = _hold(ctr)
     if ctr.alive():
         if not force:
             raise PycontainError(f"cannot remove running container {ctr.name}: stop it first "

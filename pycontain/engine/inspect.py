@@ -21,6 +21,19 @@ def _spec(ctr) -> dict:
         return {}
 
 
+def _restart_policy(ctr) -> dict:
+    from pycontain.engine.restart import parse
+    name, retries = parse(ctr.meta.get("restart") or "no")
+    return {"Name": name, "MaximumRetryCount": retries}
+
+
+def _restarts(ctr) -> int:
+    if (ctr.meta.get("restart") or "no") == "no":
+        return 0
+    from pycontain.engine.restart import count
+    return count(ctr)
+
+
 def summaries() -> list:
     """One dict per container, for `ps`."""
     rows = []
@@ -84,7 +97,9 @@ def inspect(ctr) -> dict:
                    "Cmd": process.get("args"), "WorkingDir": process.get("cwd"),
                    "User": process.get("user"), "Tty": process.get("terminal"),
                    "Labels": ctr.meta.get("labels") or {}, **_run_settings(ctr.meta)},
+        "RestartCount": _restarts(ctr),
         "HostConfig": {"AutoRemove": ctr.meta.get("rm", False),
+                       "RestartPolicy": _restart_policy(ctr),
                        "NetworkMode": ctr.meta.get("network"), **_namespace_modes(ctr.meta),
                        "ReadonlyRootfs": spec.get("root", {}).get("readonly", False)},
         "GraphDriver": {"Name": "overlay", "Data": {

@@ -32,9 +32,13 @@ def start(ctr, attach: bool = False, interactive: bool = False):
     if ctr.meta.get("namespaces"):  # --pid/--ipc/--uts container:NAME: its pid now
         from pycontain.engine.nsjoin import apply
         spec = apply(spec, ctr.meta["namespaces"])
+    if ctr.meta.get("restart", "no") != "no":
+        from pycontain.engine.restart import release
+        release(ctr)
     ctr.reset_for_start()
     ctr.keep = True
     opts = RunOptions(tty=ctr.meta.get("tty", False), rm=ctr.meta.get("rm", False),
+                      restart=ctr.meta.get("restart") or "no",
                       interactive=ctr.meta.get("interactive", False), detach=True)
     sock = run_detached(ctr, spec, opts, attach=attach)
     if sock is None:

@@ -31,6 +31,7 @@ class RunOptions(Record):
         "pid": None, "ipc": None, "uts": None,  # engine.nsjoin
         "health_cmd": None, "health_interval": None, "health_timeout": None,
         "health_start_period": None, "health_retries": None, "no_healthcheck": False,
+        "restart": "no",  # engine.restart
         "join": {},  # OCI namespace type -> path to join (a pod's containers join its infra)
     }
     __slots__ = tuple(FIELDS)

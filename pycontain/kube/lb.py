@@ -21,6 +21,7 @@ from pycontain.kube import store
 
 TABLE = "pycontain-kube"
 MARK = "0x4000"
+NO_CONNTRACK = "conntrack is needed by Services: install it (apt-get install conntrack)"
 
 
 def _nft(script: str) -> None:
@@ -94,19 +95,20 @@ def render(services: list, pods: list) -> tuple:
     return body, used
 
 
-def _flush_conntrack(addresses) -> None:
+def forget(addresses) -> None:
     """Forget the flows to endpoints that left (exit 1 = none found)."""
     for address in sorted(addresses):
         try:
             subprocess.run(["conntrack", "-D", "--reply-src", address],
                            capture_output=True, timeout=5)
         except FileNotFoundError:
-            raise PycontainError("conntrack is needed by Services: install it "
-                                 "(apt-get install conntrack)") from None
+            raise PycontainError(NO_CONNTRACK) from None
 
 
 def sync() -> None:
-    """Make the kernel's table match the Services and ready pods on disk."""
+    """Make the kernel's table match the Services and ready pods on disk, and
+    forget the flows of endpoints that left (not those of a pod draining: its
+    open connections finish, see pods.drain)."""
     with store.locked():
         services, pods = store.services(), store.pods()
         before = store.lb_state()
@@ -117,6 +119,17 @@ def sync() -> None:
         body, used = render(services, pods)
         _nft(f"add table ip {TABLE}\ndelete table ip {TABLE}\ntable ip {TABLE} {{\n{body}}}\n")
         store.save_lb_state(used)
-    gone = {ip for ips in before.values() for ip in ips} - {ip for ips in used.values()
-                                                            for ip in ips}
-    _flush_conntrack(gone)
+    forget({ip for ips in before.values() for ip in ips}
+           - {ip for ips in used.values() for ip in ips}
+           - {p["ip"] for p in pods if p.get("draining")})
+
+
+def open_flows(address: str) -> int:
+    """How many TCP connections to address are being set up or open."""
+    try:
+        result = subprocess.run(["conntrack", "-L", "-p", "tcp", "--reply-src", address],
+                                capture_output=True, text=True, timeout=5)
+    except FileNotFoundError:
+        raise PycontainError(NO_CONNTRACK) from None
+    return sum(1 for line in result.stdout.splitlines()
+               if any(s in line.split() for s in ("SYN_SENT", "SYN_RECV", "ESTABLISHED")))

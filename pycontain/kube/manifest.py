@@ -8,14 +8,17 @@ import base64
 import re
 
 from pycontain.errors import PycontainError
+from pycontain.kube.fields import (Where, port_number, protocol, string_map, strings,
+                                   typed, valid_name, whole)
 
 MAX_FILE_BYTES = 1 << 20
 MAX_DOCUMENTS = 100
 MAX_REPLICAS = 50
-MAX_ITEMS = 200  # containers, env entries, ports, volumes... per list
-NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-KEY_RE = re.compile(r"[-._a-zA-Z0-9]+$")
-KINDS = ("Pod", "Deployment", "Service", "ConfigMap", "Secret")
+KINDS = ("Pod", "Deployment", "Service", "ConfigMap", "Secret", "PersistentVolumeClaim")
+VOLUME_KEYS = {"configMap": {"name", "optional"}, "secret": {"secretName", "optional"},
+               "emptyDir": set(), "hostPath": {"path"},
+               "persistentVolumeClaim": {"claimName", "readOnly"}}
+VOLUME_KINDS = tuple(VOLUME_KEYS)
 
 META_KEYS = {"name", "namespace", "labels", "annotations"}
 POD_KEYS = {"containers", "restartPolicy", "volumes", "hostname",
@@ -32,83 +35,25 @@ SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
 
 
-class Where:
-    """Names the place of a problem: `FILE document N (Kind name): field`."""
-
-    def __init__(self, source: str, index: int, warnings: list):
-        self.doc, self.warnings = f"{source} document {index}", warnings
-
-    def fail(self, field: str, problem: str):
-        raise PycontainError(f"{self.doc}: {field}: {problem}")
-
-    def known(self, obj: dict, keys: set, field: str) -> None:
-        for key in obj:
-            if key not in keys:
-                self.warnings.append(f"{self.doc}: {field}.{key} is not supported: ignored")
-
-
-def _typed(where, obj, kind, field, required=False):
-    if obj is None:
-        if required:
-            where.fail(field, "is required")
-        return kind()
-    if not isinstance(obj, kind) or isinstance(obj, bool) and kind is int:
-        where.fail(field, f"must be {'a mapping' if kind is dict else 'a ' + kind.__name__}")
-    if isinstance(obj, (list, dict)) and len(obj) > MAX_ITEMS:
-        where.fail(field, f"has more than {MAX_ITEMS} entries")
-    return obj
-
-
-def _name(where, value, field) -> str:
-    value = _typed(where, value, str, field, required=True)
-    if len(value) > 50 or not NAME_RE.match(value):
-        where.fail(field, f"invalid name {value!r} (lower case letters, digits and '-', "
-                          "at most 50 characters)")
-    return value
-
-
-def _strings(where, value, field) -> list:
-    items = _typed(where, value, list, field)
-    for i, item in enumerate(items):
-        if not isinstance(item, (str, int, float)) or isinstance(item, bool):
-            where.fail(f"{field}[{i}]", "must be a string")
-    return [str(i) for i in items]
-
-
-def _string_map(where, value, field) -> dict:
-    items = _typed(where, value, dict, field)
-    for key, item in items.items():
-        if not isinstance(key, str) or not KEY_RE.match(key):
-            where.fail(field, f"invalid key {key!r}")
-        if not isinstance(item, str):
-            where.fail(f"{field}.{key}", "must be a string")
-    return items
-
-
-def _port(where, value, field, names=False):
-    if names and isinstance(value, str):
-        return value
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 65535:
-        where.fail(field, f"invalid port {value!r}")
-    return value
-
-
 def _probe(where, probe, field):
     if probe is None:
         return None
-    probe = _typed(where, probe, dict, field)
+    probe = typed(where, probe, dict, field)
     where.known(probe, PROBE_KEYS, field)
     kinds = [k for k in ("exec", "httpGet", "tcpSocket") if k in probe]
     if len(kinds) != 1:
         where.fail(field, "needs exactly one of exec, httpGet, tcpSocket")
-    handler = _typed(where, probe[kinds[0]], dict, f"{field}.{kinds[0]}", required=True)
+    handler = typed(where, probe[kinds[0]], dict, f"{field}.{kinds[0]}", required=True)
+    where.known(handler, {"exec": {"command"}, "httpGet": {"port", "path"},
+                          "tcpSocket": {"port"}}[kinds[0]], f"{field}.{kinds[0]}")
     out = {"kind": kinds[0]}
     if kinds[0] == "exec":
-        out["command"] = _strings(where, handler.get("command"), f"{field}.exec.command")
+        out["command"] = strings(where, handler.get("command"), f"{field}.exec.command")
         if not out["command"]:
             where.fail(f"{field}.exec.command", "is required")
     else:
-        out["port"] = _port(where, handler.get("port"), f"{field}.{kinds[0]}.port", names=True)
+        out["port"] = port_number(where, handler.get("port"), f"{field}.{kinds[0]}.port",
+                                  names=True)
         out["path"] = str(handler.get("path") or "/")
     for key, default in (("initialDelaySeconds", 0), ("periodSeconds", 10),
                          ("timeoutSeconds", 1), ("failureThreshold", 3),
@@ -123,27 +68,30 @@ def _probe(where, probe, field):
 
 
 def _container(where, ctr, field, volumes) -> dict:
-    ctr = _typed(where, ctr, dict, field)
+    ctr = typed(where, ctr, dict, field)
     where.known(ctr, CONTAINER_KEYS, field)
-    out = {"name": _name(where, ctr.get("name"), f"{field}.name"),
-           "image": _typed(where, ctr.get("image"), str, f"{field}.image", required=True),
-           "command": _strings(where, ctr.get("command"), f"{field}.command"),
-           "args": _strings(where, ctr.get("args"), f"{field}.args"),
+    out = {"name": valid_name(where, ctr.get("name"), f"{field}.name"),
+           "image": typed(where, ctr.get("image"), str, f"{field}.image", required=True),
+           "command": strings(where, ctr.get("command"), f"{field}.command"),
+           "args": strings(where, ctr.get("args"), f"{field}.args"),
            "workingDir": ctr.get("workingDir")}
     if not out["image"]:
         where.fail(f"{field}.image", "is required")
     out["env"] = []
-    for i, env in enumerate(_typed(where, ctr.get("env"), list, f"{field}.env")):
-        env = _typed(where, env, dict, f"{field}.env[{i}]")
-        name = _typed(where, env.get("name"), str, f"{field}.env[{i}].name", required=True)
+    for i, env in enumerate(typed(where, ctr.get("env"), list, f"{field}.env")):
+        env = typed(where, env, dict, f"{field}.env[{i}]")
+        where.known(env, {"name", "value", "valueFrom"}, f"{field}.env[{i}]")
+        name = typed(where, env.get("name"), str, f"{field}.env[{i}].name", required=True)
         if "valueFrom" in env:
-            source = _typed(where, env["valueFrom"], dict, f"{field}.env[{i}].valueFrom")
+            source = typed(where, env["valueFrom"], dict, f"{field}.env[{i}].valueFrom")
             if len(source) != 1 or next(iter(source)) not in (
                     "configMapKeyRef", "secretKeyRef", "fieldRef"):
                 where.fail(f"{field}.env[{i}].valueFrom",
                            "needs one of configMapKeyRef, secretKeyRef, fieldRef")
             kind, ref = next(iter(source.items()))
-            ref = _typed(where, ref, dict, f"{field}.env[{i}].valueFrom.{kind}")
+            ref = typed(where, ref, dict, f"{field}.env[{i}].valueFrom.{kind}")
+            where.known(ref, {"fieldPath", "apiVersion"} if kind == "fieldRef" else
+                        {"name", "key", "optional"}, f"{field}.env[{i}].valueFrom.{kind}")
             if kind == "fieldRef" and ref.get("fieldPath") not in ("metadata.name",
                                                                    "status.podIP"):
                 where.fail(f"{field}.env[{i}].valueFrom.fieldRef.fieldPath",
@@ -152,34 +100,50 @@ def _container(where, ctr, field, volumes) -> dict:
         else:
             out["env"].append({"name": name, "value": str(env.get("value", ""))})
     out["envFrom"] = []
-    for i, src in enumerate(_typed(where, ctr.get("envFrom"), list, f"{field}.envFrom")):
-        src = _typed(where, src, dict, f"{field}.envFrom[{i}]")
+    for i, src in enumerate(typed(where, ctr.get("envFrom"), list, f"{field}.envFrom")):
+        src = typed(where, src, dict, f"{field}.envFrom[{i}]")
+        where.known(src, {"configMapRef", "secretRef", "prefix"}, f"{field}.envFrom[{i}]")
         kind = "configMapRef" if "configMapRef" in src else "secretRef"
-        ref = _typed(where, src.get(kind), dict, f"{field}.envFrom[{i}].{kind}", required=True)
+        ref = typed(where, src.get(kind), dict, f"{field}.envFrom[{i}].{kind}", required=True)
+        where.known(ref, {"name", "optional"}, f"{field}.envFrom[{i}].{kind}")
         out["envFrom"].append({"from": kind, "name": ref.get("name"),
+                               "optional": bool(ref.get("optional")),
                                "prefix": str(src.get("prefix", ""))})
-    out["ports"] = {}
-    for i, port in enumerate(_typed(where, ctr.get("ports"), list, f"{field}.ports")):
-        port = _typed(where, port, dict, f"{field}.ports[{i}]")
-        number = _port(where, port.get("containerPort"), f"{field}.ports[{i}].containerPort")
+    out["ports"], out["hostPorts"] = {}, []
+    for i, port in enumerate(typed(where, ctr.get("ports"), list, f"{field}.ports")):
+        at = f"{field}.ports[{i}]"
+        port = typed(where, port, dict, at)
+        where.known(port, {"name", "containerPort", "hostPort", "protocol"}, at)
+        number = port_number(where, port.get("containerPort"), f"{at}.containerPort")
+        proto = protocol(where, port.get("protocol", "TCP"), f"{at}.protocol")
         out["ports"][str(port.get("name") or number)] = number
+        host = port.get("hostPort")
+        out["hostPorts"].append({"containerPort": number, "protocol": proto,
+                                 "hostPort": None if host is None else
+                                 port_number(where, host, f"{at}.hostPort")})
     out["volumeMounts"] = []
-    for i, mount in enumerate(_typed(where, ctr.get("volumeMounts"), list,
+    for i, mount in enumerate(typed(where, ctr.get("volumeMounts"), list,
                                      f"{field}.volumeMounts")):
-        mount = _typed(where, mount, dict, f"{field}.volumeMounts[{i}]")
+        mount = typed(where, mount, dict, f"{field}.volumeMounts[{i}]")
+        where.known(mount, {"name", "mountPath", "readOnly", "subPath"},
+                    f"{field}.volumeMounts[{i}]")
         if mount.get("name") not in volumes:
             where.fail(f"{field}.volumeMounts[{i}].name", f"no volume {mount.get('name')!r}")
-        path = _typed(where, mount.get("mountPath"), str, f"{field}.volumeMounts[{i}].mountPath",
+        path = typed(where, mount.get("mountPath"), str, f"{field}.volumeMounts[{i}].mountPath",
                       required=True)
         out["volumeMounts"].append({"name": mount["name"], "mountPath": path,
                                     "readOnly": bool(mount.get("readOnly")),
                                     "subPath": str(mount.get("subPath") or "")})
-    resources = _typed(where, ctr.get("resources"), dict, f"{field}.resources")
+    resources = typed(where, ctr.get("resources"), dict, f"{field}.resources")
     where.known(resources, {"limits", "requests"}, f"{field}.resources")
-    out["limits"] = _typed(where, resources.get("limits"), dict, f"{field}.resources.limits")
-    where.known(out["limits"], {"memory", "cpu"}, f"{field}.resources.limits")
-    security = _typed(where, ctr.get("securityContext"), dict, f"{field}.securityContext")
+    for kind in ("limits", "requests"):
+        out[kind] = typed(where, resources.get(kind), dict, f"{field}.resources.{kind}")
+        where.known(out[kind], {"memory", "cpu"}, f"{field}.resources.{kind}")
+    security = typed(where, ctr.get("securityContext"), dict, f"{field}.securityContext")
     where.known(security, SECURITY_KEYS, f"{field}.securityContext")
+    where.known(typed(where, security.get("capabilities"), dict,
+                      f"{field}.securityContext.capabilities"), {"add", "drop"},
+                f"{field}.securityContext.capabilities")
     out["securityContext"] = security
     out["livenessProbe"] = _probe(where, ctr.get("livenessProbe"), f"{field}.livenessProbe")
     out["readinessProbe"] = _probe(where, ctr.get("readinessProbe"), f"{field}.readinessProbe")
@@ -188,33 +152,37 @@ def _container(where, ctr, field, volumes) -> dict:
 
 def _volumes(where, items, field) -> dict:
     found = {}
-    for i, vol in enumerate(_typed(where, items, list, field)):
-        vol = _typed(where, vol, dict, f"{field}[{i}]")
-        name = _name(where, vol.get("name"), f"{field}[{i}].name")
+    for i, vol in enumerate(typed(where, items, list, field)):
+        vol = typed(where, vol, dict, f"{field}[{i}]")
+        name = valid_name(where, vol.get("name"), f"{field}[{i}].name")
         kinds = [k for k in vol if k != "name"]
-        if len(kinds) != 1 or kinds[0] not in ("configMap", "secret", "emptyDir", "hostPath"):
-            where.fail(f"{field}[{i}]", "needs one of configMap, secret, emptyDir, hostPath")
-        source = _typed(where, vol[kinds[0]], dict, f"{field}[{i}].{kinds[0]}")
+        if len(kinds) != 1 or kinds[0] not in VOLUME_KINDS:
+            where.fail(f"{field}[{i}]", f"needs one of {', '.join(VOLUME_KINDS)}")
+        source = typed(where, vol[kinds[0]], dict, f"{field}[{i}].{kinds[0]}")
+        where.known(source, VOLUME_KEYS[kinds[0]], f"{field}[{i}].{kinds[0]}")
+        if kinds[0] == "persistentVolumeClaim":
+            valid_name(where, source.get("claimName"), f"{field}[{i}].{kinds[0]}.claimName")
         found[name] = {"kind": kinds[0], **source}
     return found
 
 
 def pod_spec(where, spec, field) -> dict:
-    spec = _typed(where, spec, dict, field, required=True)
+    spec = typed(where, spec, dict, field, required=True)
     where.known(spec, POD_KEYS, field)
     volumes = _volumes(where, spec.get("volumes"), f"{field}.volumes")
-    containers = _typed(where, spec.get("containers"), list, f"{field}.containers")
+    containers = typed(where, spec.get("containers"), list, f"{field}.containers")
     if not containers:
         where.fail(f"{field}.containers", "needs at least one container")
     policy = spec.get("restartPolicy", "Always")
     if policy not in RESTART_POLICIES:
         where.fail(f"{field}.restartPolicy", f"invalid {policy!r} (want Always, OnFailure or "
                                              "Never)")
-    grace = spec.get("terminationGracePeriodSeconds")
-    if grace is not None and (not isinstance(grace, int) or isinstance(grace, bool)
-                              or not 0 <= grace <= 86400):
-        where.fail(f"{field}.terminationGracePeriodSeconds", f"invalid value {grace!r}")
-    out = {"restartPolicy": policy, "volumes": volumes, "grace": grace,
+    hostname = spec.get("hostname")
+    if hostname is not None:
+        hostname = valid_name(where, hostname, f"{field}.hostname")
+    grace = whole(where, spec.get("terminationGracePeriodSeconds", 30),
+                  f"{field}.terminationGracePeriodSeconds", 0, 3600)
+    out = {"restartPolicy": policy, "volumes": volumes, "hostname": hostname, "grace": grace,
            "containers": [_container(where, c, f"{field}.containers[{i}]", volumes)
                           for i, c in enumerate(containers)]}
     names = [c["name"] for c in out["containers"]]
@@ -224,74 +192,124 @@ def pod_spec(where, spec, field) -> dict:
 
 
 def _service(where, spec) -> dict:
-    spec = _typed(where, spec, dict, "spec", required=True)
+    spec = typed(where, spec, dict, "spec", required=True)
     where.known(spec, SERVICE_KEYS, "spec")
     kind = spec.get("type", "ClusterIP")
     if kind not in SERVICE_TYPES:
         where.fail("spec.type", f"invalid {kind!r} (want ClusterIP, NodePort or LoadBalancer)")
     ports = []
-    for i, port in enumerate(_typed(where, spec.get("ports"), list, "spec.ports")):
-        port = _typed(where, port, dict, f"spec.ports[{i}]")
+    for i, port in enumerate(typed(where, spec.get("ports"), list, "spec.ports")):
+        port = typed(where, port, dict, f"spec.ports[{i}]")
         where.known(port, {"name", "port", "targetPort", "nodePort", "protocol"},
                     f"spec.ports[{i}]")
-        number = _port(where, port.get("port"), f"spec.ports[{i}].port")
-        proto = port.get("protocol", "TCP")
-        if proto not in ("TCP", "UDP"):
-            where.fail(f"spec.ports[{i}].protocol", f"invalid {proto!r} (want TCP or UDP)")
+        number = port_number(where, port.get("port"), f"spec.ports[{i}].port")
+        proto = protocol(where, port.get("protocol", "TCP"), f"spec.ports[{i}].protocol")
         node = port.get("nodePort")
-        ports.append({"port": number, "protocol": proto.lower(),
-                      "targetPort": _port(where, port.get("targetPort", number),
+        ports.append({"port": number, "protocol": proto,
+                      "targetPort": port_number(where, port.get("targetPort", number),
                                           f"spec.ports[{i}].targetPort", names=True),
                       "nodePort": None if node is None else
-                      _port(where, node, f"spec.ports[{i}].nodePort")})
+                      port_number(where, node, f"spec.ports[{i}].nodePort")})
     if not ports:
         where.fail("spec.ports", "needs at least one port")
-    return {"type": kind, "ports": ports,
-            "selector": _string_map(where, spec.get("selector"), "spec.selector")}
+    address = spec.get("clusterIP")
+    if address is not None:
+        import ipaddress
+        try:
+            address = str(ipaddress.IPv4Address(address))
+        except ValueError:
+            where.fail("spec.clusterIP", f"invalid {address!r} (want an IPv4 address of the "
+                                         "service subnet)")
+    return {"type": kind, "ports": ports, "clusterIP": address,
+            "selector": string_map(where, spec.get("selector"), "spec.selector")}
+
+
+def _amount(where, value, field, replicas: int, up: bool) -> int:
+    """maxSurge / maxUnavailable: a count or a percentage of replicas
+    (rounded up for the surge, down for unavailability, as Kubernetes does)."""
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,3}%", value):
+        share = int(value[:-1]) * replicas
+        return -(-share // 100) if up else share // 100
+    return whole(where, value, field, 0, MAX_REPLICAS)
+
+
+def _strategy(where, spec, replicas: int) -> dict:
+    """Deployment.spec.strategy: RollingUpdate (default 25%/25%) or Recreate."""
+    strategy = typed(where, spec, dict, "spec.strategy")
+    where.known(strategy, {"type", "rollingUpdate"}, "spec.strategy")
+    kind = strategy.get("type", "RollingUpdate")
+    if kind not in ("RollingUpdate", "Recreate"):
+        where.fail("spec.strategy.type", f"invalid {kind!r} (want RollingUpdate or Recreate)")
+    field = "spec.strategy.rollingUpdate"
+    rolling = typed(where, strategy.get("rollingUpdate"), dict, field)
+    if kind == "Recreate":
+        if rolling:
+            where.fail(field, "is only for type RollingUpdate")
+        return {"type": kind}
+    where.known(rolling, {"maxSurge", "maxUnavailable"}, field)
+    given = [rolling.get("maxSurge", "25%"), rolling.get("maxUnavailable", "25%")]
+    if all(v in (0, "0%") for v in given):
+        where.fail(field, "maxSurge and maxUnavailable cannot both be 0")
+    surge = _amount(where, given[0], f"{field}.maxSurge", replicas, True)
+    unavailable = _amount(where, given[1], f"{field}.maxUnavailable", replicas, False)
+    # both rounded to 0 (few replicas): one may be unavailable, as Kubernetes resolves it
+    return {"type": kind, "maxSurge": surge, "maxUnavailable": unavailable or int(not surge)}
+
+
+def _claim(where, spec) -> dict:
+    spec = typed(where, spec, dict, "spec")
+    where.known(spec, {"accessModes"}, "spec")
+    return {"accessModes": strings(where, spec.get("accessModes"), "spec.accessModes")}
 
 
 def _document(where, doc) -> dict:
-    doc = _typed(where, doc, dict, "document")
+    doc = typed(where, doc, dict, "document")
     kind = doc.get("kind")
     if kind not in KINDS:
         where.fail("kind", f"unsupported kind {kind!r} (supported: {', '.join(KINDS)})")
-    meta = _typed(where, doc.get("metadata"), dict, "metadata", required=True)
-    name = _name(where, meta.get("name"), "metadata.name")
+    meta = typed(where, doc.get("metadata"), dict, "metadata", required=True)
+    name = valid_name(where, meta.get("name"), "metadata.name")
     where.doc += f" ({kind} {name})"
     where.known(meta, META_KEYS, "metadata")
     where.known(doc, {"apiVersion", "kind", "metadata", "spec", "data", "stringData", "type"},
                 "")
     obj = {"kind": kind, "name": name,
-           "labels": _string_map(where, meta.get("labels"), "metadata.labels")}
+           "labels": string_map(where, meta.get("labels"), "metadata.labels")}
     if kind == "Pod":
         obj["spec"] = pod_spec(where, doc.get("spec"), "spec")
     elif kind == "Deployment":
-        spec = _typed(where, doc.get("spec"), dict, "spec", required=True)
-        where.known(spec, {"replicas", "selector", "template", "strategy"}, "spec")
-        replicas = spec.get("replicas", 1)
-        if not isinstance(replicas, int) or isinstance(replicas, bool) or \
-                not 0 <= replicas <= MAX_REPLICAS:
-            where.fail("spec.replicas", f"invalid {replicas!r} (want 0-{MAX_REPLICAS})")
-        selector = _typed(where, spec.get("selector"), dict, "spec.selector", required=True)
-        labels = _string_map(where, selector.get("matchLabels"), "spec.selector.matchLabels")
-        template = _typed(where, spec.get("template"), dict, "spec.template", required=True)
-        tmeta = _typed(where, template.get("metadata"), dict, "spec.template.metadata")
-        tlabels = _string_map(where, tmeta.get("labels"), "spec.template.metadata.labels")
+        spec = typed(where, doc.get("spec"), dict, "spec", required=True)
+        where.known(spec, {"replicas", "selector", "template", "strategy",
+                           "progressDeadlineSeconds"}, "spec")
+        deadline = whole(where, spec.get("progressDeadlineSeconds", 600),
+                         "spec.progressDeadlineSeconds", 1, 3600)
+        replicas = whole(where, spec.get("replicas", 1), "spec.replicas", 0, MAX_REPLICAS)
+        selector = typed(where, spec.get("selector"), dict, "spec.selector", required=True)
+        where.known(selector, {"matchLabels"}, "spec.selector")
+        labels = string_map(where, selector.get("matchLabels"), "spec.selector.matchLabels")
+        template = typed(where, spec.get("template"), dict, "spec.template", required=True)
+        where.known(template, {"metadata", "spec"}, "spec.template")
+        tmeta = typed(where, template.get("metadata"), dict, "spec.template.metadata")
+        where.known(tmeta, {"labels", "annotations"}, "spec.template.metadata")
+        tlabels = string_map(where, tmeta.get("labels"), "spec.template.metadata.labels")
         if not labels or any(tlabels.get(k) != v for k, v in labels.items()):
             where.fail("spec.selector", "must be non-empty and match spec.template's labels")
-        obj.update(replicas=replicas, podLabels=tlabels,
+        obj.update(replicas=replicas, podLabels=tlabels, deadline=deadline,
+                   strategy=_strategy(where, spec.get("strategy"), replicas),
                    spec=pod_spec(where, template.get("spec"), "spec.template.spec"))
     elif kind == "Service":
         obj["spec"] = _service(where, doc.get("spec"))
+    elif kind == "PersistentVolumeClaim":
+        obj["spec"] = _claim(where, doc.get("spec"))
     else:
-        data = dict(_string_map(where, doc.get("data"), "data"))
+        data = dict(string_map(where, doc.get("data"), "data"))
         if kind == "Secret":
             for key, value in data.items():
                 try:
                     data[key] = base64.b64decode(value, validate=True).decode()
                 except (ValueError, UnicodeDecodeError):
                     where.fail(f"data.{key}", "is not base64 of UTF-8 text")
-            data.update(_string_map(where, doc.get("stringData"), "stringData"))
+            data.update(string_map(where, doc.get("stringData"), "stringData"))
         obj["data"] = data
     return obj
 

@@ -5,16 +5,11 @@ import os
 import socket
 
 from pycontain.errors import PycontainError
-from pycontain.kube import lb, manifest, podspec, pods, store
+from pycontain.kube import lb, manifest, podspec, pods, rollout, store
 
 SERVICE_SUBNET = os.environ.get("PYCONTAIN_KUBE_SERVICE_SUBNET", "10.96.0.0/16")
 NODE_PORTS = range(30000, 32768)
-POD_NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' (no vowels, no 0/1/3)
 NAMESPACE = "default"
-
-
-def _pod_suffix() -> str:
-    return "".join(POD_NAME_CHARS[b % len(POD_NAME_CHARS)] for b in os.urandom(5))
 
 
 def _check(objects: list, sources) -> None:
@@ -32,7 +27,10 @@ def _check(objects: list, sources) -> None:
                 raise PycontainError(f"{obj['kind']} {obj['name']}: container {ctr['name']}: "
                                      f"{exc}") from None
             podspec.environment(ctr, {"name": obj["name"], "ip": ""}, sources)
+        claims = {o["name"] for o in objects if o["kind"] == "PersistentVolumeClaim"}
         for name, vol in obj["spec"]["volumes"].items():
+            if vol["kind"] == "persistentVolumeClaim" and vol["claimName"] not in claims:
+                podspec.claim(vol["claimName"])
             if vol["kind"] in ("configMap", "secret"):
                 kind = "ConfigMap" if vol["kind"] == "configMap" else "Secret"
                 sources.data(kind, vol.get("name") or vol.get("secretName"), vol.get("optional"))
@@ -60,23 +58,41 @@ def _free_port(port: int, proto: str) -> None:
 
 
 def _service_record(obj: dict, taken: list) -> dict:
+    """A Service's record: its ClusterIP (the one asked for, the one it had, or
+    the lowest free one) and its ports (a node port chosen if not given; the
+    host ports it takes must be free, unless it holds them already)."""
+    previous = next((s for s in taken if s["name"] == obj["name"]), None)
+    taken = [s for s in taken if s is not previous]
     used = {s["clusterIP"] for s in taken}
     net = ipaddress.ip_network(SERVICE_SUBNET)
-    address = next(str(a) for a in net.hosts() if int(a) - int(net.network_address) >= 10
-                   and str(a) not in used)
+    address = obj["spec"]["clusterIP"] or (previous or {}).get("clusterIP")
+    if obj["spec"]["clusterIP"] and (ipaddress.ip_address(address) not in net
+                                     or address in used):
+        raise PycontainError(f"Service {obj['name']}: clusterIP {address} is not a free "
+                             f"address of the service subnet {SERVICE_SUBNET}")
+    address = address or next(str(a) for a in net.hosts()
+                              if int(a) - int(net.network_address) >= 10 and str(a) not in used)
     node_used = {p.get("nodePort") for s in taken for p in s["ports"]}
+    held = _local_ports(previous) if previous else set()
     ports = []
     for port in obj["spec"]["ports"]:
         port = dict(port)
         if obj["spec"]["type"] == "NodePort" and port["nodePort"] is None:
             port["nodePort"] = next(p for p in NODE_PORTS if p not in node_used)
         node_used.add(port["nodePort"])
-        local = port["port"] if obj["spec"]["type"] == "LoadBalancer" else port["nodePort"]
-        if obj["spec"]["type"] != "ClusterIP":
-            _free_port(local, port["protocol"])
         ports.append(port)
-    return {"name": obj["name"], "type": obj["spec"]["type"], "clusterIP": address,
-            "ports": ports, "selector": obj["spec"]["selector"]}
+    record = {"name": obj["name"], "type": obj["spec"]["type"], "clusterIP": address,
+              "ports": ports, "selector": obj["spec"]["selector"]}
+    for local, proto in _local_ports(record) - held:
+        _free_port(local, proto)
+    return record
+
+
+def _local_ports(service: dict) -> set:
+    """The host ports a Service takes: its port (LoadBalancer), its nodePort."""
+    kind = service["type"]
+    return {(p["port"] if kind == "LoadBalancer" else p["nodePort"], p["protocol"])
+            for p in service["ports"] if kind != "ClusterIP"}
 
 
 def _names_file(network: str) -> None:
@@ -107,50 +123,64 @@ def _drop_network(network: str) -> None:
         os.unlink(marker)
 
 
-def play(files: list, replace: bool = False, network: str = "kube") -> tuple:
-    """Start every object of the files; (started pod names, services, warnings)."""
+def play(files: list, replace: bool = False, network: str = "kube",
+         publish_all: bool = False) -> tuple:
+    """Start every object of the files; (started pod names, services, warnings).
+    With replace, what runs already is replaced: Deployments by their strategy
+    (rollout), Pods removed and started again, Services updated in place."""
     objects, warnings = manifest.load(files)
     sources = podspec.Sources(objects)
     _check(objects, sources)
     found_pods, found_services = _existing(objects)
-    if found_pods or found_services:
-        if not replace:
-            raise PycontainError(f"already running: {', '.join(found_pods + found_services)} "
-                                 "(use kube play --replace, or kube down first)")
-        down(files)
+    if (found_pods or found_services) and not replace:
+        raise PycontainError(f"already running: {', '.join(found_pods + found_services)} "
+                             "(use kube play --replace, or kube down first)")
     _ensure_network(network)
-    started, services = [], []
+    started, services, claims = [], [], []
+    known = {d["name"] for d in store.records("deployments")}
     try:
+        for obj in objects:
+            if obj["kind"] == "PersistentVolumeClaim" and \
+                    not os.path.isdir(store.claim_dir(obj["name"])):
+                os.mkdir(store.claim_dir(obj["name"]), 0o755)
+                claims.append(obj["name"])
         with store.locked():
             for obj in objects:
                 if obj["kind"] == "Service":
-                    record = _service_record(obj, store.services())
-                    store.save_service(record)
-                    services.append(record["name"])
+                    store.save_record("services", _service_record(obj, store.services()))
+                    if obj["name"] not in found_services:
+                        services.append(obj["name"])
         _names_file(network)
         lb.sync()
         for obj in objects:
             if obj["kind"] == "Pod":
-                pods.start(obj["name"], obj["labels"], obj["spec"], sources, network)
+                if obj["name"] in found_pods:
+                    pods.drain(obj["name"])
+                pods.start(obj["name"], obj["labels"], obj["spec"], sources, network,
+                           publish_all=publish_all)
                 started.append(obj["name"])
             elif obj["kind"] == "Deployment":
-                for _ in range(obj["replicas"]):
-                    name = f"{obj['name']}-{_pod_suffix()}"
-                    pods.start(name, obj["podLabels"], obj["spec"], sources, network,
-                               owner=obj["name"])
-                    started.append(name)
+                rollout.roll(obj, lambda name, o=obj: pods.start(
+                    name, o["podLabels"], o["spec"], sources, network, owner=o["name"],
+                    publish_all=publish_all), started)
     except BaseException:
-        _undo(started, services, network)
+        for obj in objects:
+            if obj["kind"] == "Deployment" and obj["name"] not in known:
+                store.delete_record("deployments", obj["name"])
+        _undo(started, services, network, claims)
         raise
     return started, services, warnings
 
 
-def _undo(pod_names: list, service_names: list, network: str, graceful: bool = False) -> None:
-    for name in pod_names:
-        pods.remove(name, graceful)
+def _undo(pod_names: list, service_names: list, network: str, claims=(),
+          graceful: bool = False) -> None:
+    pods.remove_all(pod_names, graceful)
     with store.locked():
         for name in service_names:
-            store.delete_service(name)
+            store.delete_record("services", name)
+    for name in claims:
+        from pycontain.fsutil import remove_tree
+        remove_tree(store.claim_dir(name))
     lb.sync()
     from pycontain.net import config
     if network in config.names():
@@ -158,25 +188,37 @@ def _undo(pod_names: list, service_names: list, network: str, graceful: bool = F
     _drop_network(network)
 
 
-def down(files: list) -> list:
-    """Remove what the files' objects started; the names removed."""
+def down(files: list, volumes: bool = False) -> list:
+    """Remove what the files' objects started (with volumes, their
+    PersistentVolumeClaims' data too); the names removed."""
     objects, _ = manifest.load(files)
     found_pods, found_services = _existing(objects)
-    removed = found_pods + found_services
+    claims = [o["name"] for o in objects if o["kind"] == "PersistentVolumeClaim"
+              and volumes and o["name"] in store.claims()]
+    removed = found_pods + found_services + claims
     networks = {p["network"] for p in store.pods() if p["name"] in found_pods} or {"kube"}
+    for obj in objects:
+        if obj["kind"] == "Deployment":
+            store.delete_record("deployments", obj["name"])
     for network in sorted(networks):
-        _undo(found_pods, found_services, network, graceful=True)
-        found_pods = found_services = []
+        _undo(found_pods, found_services, network, claims, graceful=True)
+        found_pods = found_services = claims = []
     return removed
 
 
 def status() -> dict:
-    """Pods and Services as `kube ps` shows them."""
+    """Deployments (ready/desired), pods, Services with their ready endpoints
+    and PersistentVolumeClaims, as `kube ps` shows them."""
     all_pods, services = store.pods(), store.services()
-    return {"pods": [{"name": p["name"], "owner": p["owner"], "ip": p["ip"],
+    return {"deployments": [{"name": d["name"], "desired": d["replicas"],
+                             "ready": sum(1 for p in all_pods
+                                          if p["owner"] == d["name"] and p["ready"])}
+                            for d in store.records("deployments")],
+            "pods": [{"name": p["name"], "owner": p["owner"], "ip": p["ip"],
                       "ready": p["ready"], "restarts": sum((p.get("restarts") or {}).values()),
                       "containers": [c["name"] for c in p["containers"]]} for p in all_pods],
             "services": [{"name": s["name"], "type": s["type"], "clusterIP": s["clusterIP"],
                           "ports": s["ports"],
                           "endpoints": [f"{ip}:{target}" for _, eps in lb.endpoints(s, all_pods)
-                                        for ip, target in eps]} for s in services]}
+                                        for ip, target in eps]} for s in services],
+            "claims": [{"name": c, "path": store.claim_dir(c)} for c in store.claims()]}

@@ -43,7 +43,7 @@ def environment(ctr: dict, pod: dict, sources: Sources) -> list:
     env = {}
     for item in ctr["envFrom"]:
         kind = "ConfigMap" if item["from"] == "configMapRef" else "Secret"
-        for key, value in sources.data(kind, item["name"]).items():
+        for key, value in sources.data(kind, item["name"], item["optional"]).items():
             env[item["prefix"] + key] = value
     for item in ctr["env"]:
         if "value" in item:
@@ -68,15 +68,28 @@ def _write_files(directory: str, data: dict, mode: int) -> None:
         write_new(os.path.join(directory, key), value.encode(), mode)
 
 
+def claim(name: str) -> str:
+    """The host directory of PersistentVolumeClaim name (it must have been played)."""
+    from pycontain.kube import store
+    path = store.claim_dir(name)
+    if not os.path.isdir(path):
+        raise PycontainError(f"PersistentVolumeClaim {name!r} not found (it must be in the "
+                             "files played, or played before)")
+    return path
+
+
 def prepare_volumes(pod: dict, spec: dict, sources: Sources, volumes_dir: str) -> dict:
-    """Create the pod's volumes on the host; {name: host path}."""
+    """Create the pod's volumes on the host; {name: (host path, read-only)}."""
     found = {}
     for name, vol in spec["volumes"].items():
         if vol["kind"] == "hostPath":
             path = str(vol.get("path") or "")
             if not os.path.isabs(path) or not os.path.exists(path):
                 raise PycontainError(f"volume {name}: hostPath {path!r} does not exist")
-            found[name] = path
+            found[name] = (path, False)
+            continue
+        if vol["kind"] == "persistentVolumeClaim":
+            found[name] = (claim(vol["claimName"]), bool(vol.get("readOnly")))
             continue
         path = os.path.join(volumes_dir, name)
         if vol["kind"] == "emptyDir":
@@ -88,21 +101,27 @@ def prepare_volumes(pod: dict, spec: dict, sources: Sources, volumes_dir: str) -
         else:
             _write_files(path, sources.data("Secret", vol.get("secretName"),
                                             vol.get("optional")), 0o444)
-        found[name] = path
+        found[name] = (path, False)
     return found
 
 
 def _mounts(ctr: dict, volumes: dict) -> list:
     specs = []
     for mount in ctr["volumeMounts"]:
-        source = volumes[mount["name"]]
+        source, read_only = volumes[mount["name"]]
         sub = os.path.normpath(mount["subPath"]) if mount["subPath"] else ""
         if sub.startswith(("/", "..")):
             raise PycontainError(f"invalid subPath {mount['subPath']!r}: it must stay inside "
                                  "the volume")
         if sub:
-            source = os.path.join(source, sub)
-        specs.append(f"{source}:{mount['mountPath']}" + (":ro" if mount["readOnly"] else ""))
+            # a container may have made the subPath a symbolic link (in an
+            # emptyDir or a claim): what it resolves to must stay inside too
+            base, source = os.path.realpath(source), os.path.realpath(os.path.join(source, sub))
+            if os.path.commonpath([base, source]) != base:
+                raise PycontainError(f"subPath {mount['subPath']!r} leads out of volume "
+                                     f"{mount['name']}")
+        read_only = read_only or mount["readOnly"]
+        specs.append(f"{source}:{mount['mountPath']}" + (":ro" if read_only else ""))
     return specs
 
 
@@ -122,7 +141,7 @@ def _security(ctx: dict) -> dict:
 def run_options(ctr: dict, pod: dict, sources: Sources, volumes: dict, infra) -> dict:
     """The RunOptions fields (a dict, kept in the pod's record for restarts)."""
     opts = {"image": ctr["image"], "name": f"{pod['name']}-{ctr['name']}",
-            "hostname": pod["name"], "detach": True, "network": "none",
+            "hostname": pod["hostname"], "detach": True, "network": "none",
             "env": environment(ctr, pod, sources),
             "volumes": _mounts(ctr, volumes) + [f"{infra.path(f)}:/etc/{f}"
                                                 for f in ("hosts", "resolv.conf")],
@@ -140,5 +159,10 @@ def run_options(ctr: dict, pod: dict, sources: Sources, volumes: dict, infra) ->
         opts["memory"] = str(int(quantity(ctr["limits"]["memory"], "memory")))
     if "cpu" in ctr["limits"]:
         opts["cpus"] = str(round(quantity(ctr["limits"]["cpu"], "cpu"), 3))
+    # requests, as the kubelet maps them: a soft memory limit, CPU shares
+    if "memory" in ctr["requests"]:
+        opts["memory_reservation"] = str(int(quantity(ctr["requests"]["memory"], "memory")))
+    if "cpu" in ctr["requests"]:
+        opts["cpu_shares"] = str(max(2, int(quantity(ctr["requests"]["cpu"], "cpu") * 1024)))
     opts.update(_security(ctr["securityContext"]))
     return opts

@@ -5,6 +5,9 @@
                             supervisor pid; pods/<pod>/volumes/ its emptyDir,
                             configMap and secret files
     services/<svc>.json     a Service: type, ports, selector, ClusterIP
+    deployments/<d>.json    a Deployment: its desired replicas
+    claims/<claim>/         a PersistentVolumeClaim's data (kept by `kube down`
+                            unless --volumes)
     lb.json                 the endpoints the load balancer was last given
 """
 import fcntl
@@ -78,20 +81,24 @@ def delete_pod(name: str) -> None:
     remove_tree(pod_dir(name))
 
 
-def services() -> list:
-    return [read_json(os.path.join(_dir("services"), f"{n}.json"))
-            for n in _names("services", ".json")]
+def records(kind: str) -> list:
+    """The records of kind ("services", "deployments"), by name."""
+    return [read_json(os.path.join(_dir(kind), f"{n}.json")) for n in _names(kind, ".json")]
 
 
-def save_service(record: dict) -> None:
-    write_json(os.path.join(_dir("services"), f"{record['name']}.json"), record, sync=False)
+def save_record(kind: str, record: dict) -> None:
+    write_json(os.path.join(_dir(kind), f"{record['name']}.json"), record, sync=False)
 
 
-def delete_service(name: str) -> None:
+def delete_record(kind: str, name: str) -> None:
     try:
-        os.unlink(os.path.join(_dir("services"), f"{name}.json"))
+        os.unlink(os.path.join(_dir(kind), f"{name}.json"))
     except FileNotFoundError:
         pass
+
+
+def services() -> list:
+    return records("services")
 
 
 def lb_state() -> dict:
@@ -103,3 +110,13 @@ def lb_state() -> dict:
 
 def save_lb_state(value: dict) -> None:
     write_json(os.path.join(root(), "lb.json"), value, sync=False)
+
+
+def claim_dir(name: str) -> str:
+    """Where a PersistentVolumeClaim's data lives: a directory under the store
+    (the one place to change to back claims with named volumes instead)."""
+    return os.path.join(_dir("claims"), name)
+
+
+def claims() -> list:
+    return _names("claims")

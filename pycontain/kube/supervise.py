@@ -4,7 +4,8 @@ One detached process per pod (double-forked, its own session, as a container's
 monitor is) polls the pod's containers every 0.2 s and runs their probes:
 - a container that exited is restarted per the pod's restartPolicy (Always,
   OnFailure: non-zero exit, Never) with Kubernetes' back-off: the first restart
-  at once, then 10 s doubling up to 5 min, reset once it ran 10 minutes;
+  at once, then 10 s doubling up to 5 min, reset once it ran 10 minutes
+  (engine.restart.KUBERNETES, the rule `run --restart` uses with docker's times);
 - a liveness probe failing failureThreshold times in a row kills the container
   (which the restart policy then restarts);
 - the pod is ready while every container runs and passes its readiness probe
@@ -17,10 +18,10 @@ import os
 import socket
 import time
 
+from pycontain.engine.restart import KUBERNETES
 from pycontain.kube import lb, store
 
 TICK = 0.2
-BACKOFF_START, BACKOFF_MAX, BACKOFF_RESET = 10.0, 300.0, 600.0
 
 
 def spawn(pod: str) -> list:
@@ -136,12 +137,8 @@ class Supervisor:
     def _restart(self, t: Tracked, ctr, now: float, policy: str) -> None:
         if t.exit_code is None:  # just noticed the exit
             t.exit_code = ctr.state.exit_code if ctr is not None else -1
-            ran = now - t.started
-            delay = 0.0 if t.restarts == 0 or ran >= BACKOFF_RESET else \
-                min(BACKOFF_START * 2 ** (t.restarts - 1), BACKOFF_MAX)
-            if ran >= BACKOFF_RESET:
-                t.restarts = 0
-            t.next_start = now + delay
+            t.restarts = KUBERNETES.streak(t.restarts, now - t.started)
+            t.next_start = now + KUBERNETES.delay(t.restarts)
         wanted = policy == "Always" or policy == "OnFailure" and t.exit_code != 0
         if not wanted or now < t.next_start or self.stopping:
             return

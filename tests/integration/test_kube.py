@@ -3,36 +3,14 @@ failover, ConfigMaps and Secrets, clean `kube down`, bad input. Every test runs
 inside the test's own network namespace (the `npc` fixture)."""
 import collections
 import json
+import subprocess
 import time
+from pathlib import Path
 
+from helpers import one_error_line
 from test_net_bridge import in_ns
 
-APP = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: my-app}
-spec:
-  replicas: 3
-  selector: {matchLabels: {app: my-app}}
-  template:
-    metadata: {labels: {app: my-app}}
-    spec:
-      terminationGracePeriodSeconds: 1  # httpd as PID 1 ignores SIGTERM
-      containers:
-      - name: web
-        image: busybox
-        command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
-        ports: [{containerPort: 8080, name: http}]
-        readinessProbe: {tcpSocket: {port: http}, periodSeconds: 0.5}
----
-apiVersion: v1
-kind: Service
-metadata: {name: my-app}
-spec:
-  type: LoadBalancer
-  selector: {app: my-app}
-  ports: [{port: 80, targetPort: http}]
-"""
+APP = (Path(__file__).parent / "kube-my-app.yaml").read_text()
 
 CONFIG = """\
 apiVersion: v1
@@ -62,7 +40,9 @@ spec:
     - {name: PASSWORD, valueFrom: {secretKeyRef: {name: creds, key: password}}}
     - {name: POD, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
     envFrom: [{secretRef: {name: creds}, prefix: S_}]
-    volumeMounts: [{name: cfg, mountPath: /etc/app, readOnly: true}]
+    volumeMounts:
+    - {name: cfg, mountPath: /etc/app, readOnly: true}
+    - {name: cfg, mountPath: /greeting, subPath: greeting}
     stdin: true
 """
 
@@ -71,6 +51,10 @@ FETCH = ("for i in $(seq {n}); do timeout 5 busybox wget -qO- {url} || echo FAIL
 
 def _ps(npc) -> dict:
     return json.loads(npc.out("kube", "ps", "--format", "json"))
+
+
+def _nothing(npc) -> bool:
+    return not any(_ps(npc).values())
 
 
 def _wait_ready(npc, count: int, timeout: float = 20) -> dict:
@@ -120,7 +104,7 @@ def test_classic_deployment_behind_a_load_balancer(npc, tmp_path):
     finally:
         removed = npc.out("kube", "down", app).split()
     assert sorted(removed) == sorted(pods + ["my-app"])
-    assert _ps(npc) == {"pods": [], "services": []}
+    assert _nothing(npc)
     assert in_ns(npc, "nft", "list", "tables").stdout == ""
     assert npc.containers() == []
 
@@ -137,6 +121,7 @@ def test_configmap_and_secret_reach_env_and_files(npc, tmp_path):
                      "S_password=s3cret"):
             assert line in env
         assert npc.out("exec", "conf-main", "cat", "/etc/app/app.conf") == "mode=fast\n"
+        assert npc.out("exec", "conf-main", "cat", "/greeting") == "hello-config"
         assert npc.out("exec", "conf-main", "hostname") == "conf\n"
     finally:
         npc.out("kube", "down", conf)
@@ -162,14 +147,20 @@ def test_bad_input_is_one_clear_error_and_starts_nothing(npc, tmp_path):
         assert result.stderr.startswith("pycontain: ") and message in result.stderr, \
             result.stderr
         assert len(result.stderr.splitlines()) == 1
-        assert _ps(npc) == {"pods": [], "services": []}
+        assert _nothing(npc)
         assert npc.containers() == []
     # the classic app with a Secret that does not exist: nothing started either
     path.write_text(APP.replace("ports: [{containerPort", "envFrom: [{secretRef: {name: nope}}]"
                                 "\n        ports: [{containerPort"))
     result = npc("kube", "play", path)
     assert result.returncode == 125 and "Secret 'nope' not found" in result.stderr
-    assert _ps(npc) == {"pods": [], "services": []}
+    assert _nothing(npc)
+    # a failure once pods run (the second replica wants the first one's host
+    # port): what had started is removed, the Deployment's record too
+    path.write_text(APP.replace("name: http}", "name: http, hostPort: 8080}"))
+    result = npc("kube", "play", path)
+    assert result.returncode == 125 and "8080" in one_error_line(result), result.stderr
+    assert _nothing(npc) and npc.containers() == []
 
 
 PROBED = """\
@@ -219,3 +210,109 @@ def test_readiness_gates_the_service_and_liveness_restarts(npc, tmp_path):
         _until(lambda: _probed(npc)[0]["restarts"] == 1 and _probed(npc)[1], timeout=8)
     finally:
         npc.out("kube", "down", path)
+
+
+ROLLING = APP.replace('command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html',
+                      'env: [{name: VERSION, value: "1"}]\n'
+                      '        command: ["sh", "-c", "mkdir -p /www && '
+                      'echo $VERSION-$(hostname) > /www/index.html')
+LOOP = ("n=0; while [ ! -f {stop} ] || [ $n -lt 100 ]; do n=$((n+1)); "
+        "timeout 5 busybox wget -qO- http://127.0.0.1/ || echo FAILED; done")
+
+
+def test_replace_rolls_replicas_without_a_failed_request(npc, tmp_path):
+    """--replace with a changed image and env: new pods one at a time (maxSurge
+    1, maxUnavailable 0), each ready before an old one drains; a client
+    looping on the Service meanwhile sees no failed request."""
+    app = tmp_path / "app.yaml"
+    app.write_text(ROLLING)
+    npc.out("kube", "play", app)
+    npc.out("tag", "busybox", "localhost/busybox:v2")
+    try:
+        old = {p["name"] for p in _wait_ready(npc, 3)["pods"]}
+        stop = tmp_path / "stop"
+        client = subprocess.Popen([*npc.prefix, "sh", "-c", LOOP.format(stop=stop)],
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            app.write_text(ROLLING.replace('value: "1"', 'value: "2"')
+                           .replace("image: busybox", "image: localhost/busybox:v2"))
+            out = npc.out("kube", "play", "--replace", app, timeout=120)
+        finally:
+            stop.touch()
+            answers = client.communicate(timeout=120)[0].split()
+        assert out.count("pod/my-app-") == 3
+        assert "FAILED" not in answers and len(answers) >= 100
+        found = _wait_ready(npc, 3)
+        new = {p["name"] for p in found["pods"]}
+        assert not new & old and found["deployments"] == [
+            {"name": "my-app", "desired": 3, "ready": 3}]
+        assert "deployment/my-app  3/3 ready" in npc.out("kube", "status")
+        versions = [a.split("-", 1) for a in answers]
+        assert {v for v, _ in versions} <= {"1", "2"}
+        assert {p for v, p in versions if v == "2"} <= new  # every new answer from a new pod
+        assert versions[-1][0] == "2"
+    finally:
+        npc.out("kube", "down", app)
+        npc("rmi", "localhost/busybox:v2")
+    assert _nothing(npc) and npc.containers() == []
+
+
+CLAIMED = """\
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+spec: {accessModes: [ReadWriteOnce]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: saver}
+spec:
+  volumes: [{name: store, persistentVolumeClaim: {claimName: data}}]
+  containers:
+  - name: web
+    image: busybox
+    command: ["sh", "-c", "echo $POD >> /data/log; exec httpd -f -p 8080 -h /data"]
+    env: [{name: POD, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]
+    ports: [{containerPort: 8080}]
+    readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 0.3}
+    volumeMounts: [{name: store, mountPath: /data}]
+"""
+TAKEN = """\
+apiVersion: v1
+kind: Service
+metadata: {name: other}
+spec:
+  type: LoadBalancer
+  selector: {app: other}
+  ports: [{port: 8080}]
+"""
+
+
+def _get(npc, url) -> str:
+    return in_ns(npc, "busybox", "wget", "-qO-", url).stdout
+
+
+def test_claims_survive_down_and_publish_all_reaches_the_pod(npc, tmp_path):
+    """A PersistentVolumeClaim's data outlives `kube down` (not `--volumes`);
+    --publish-all publishes a containerPort on the same host port, and a
+    Service wanting that port is refused with nothing started."""
+    path, taken = tmp_path / "claimed.yaml", tmp_path / "taken.yaml"
+    path.write_text(CLAIMED)
+    taken.write_text(TAKEN)
+    try:
+        for run in (1, 2):
+            npc.out("kube", "play", "--publish-all", path)
+            _until(lambda: _ps(npc)["pods"][0]["ready"])
+            assert _get(npc, "http://127.0.0.1:8080/log") == "saver\n" * run
+            if run == 1:
+                result = npc("kube", "play", taken)
+                assert result.returncode == 125 and \
+                    "cannot expose port 8080/tcp" in result.stderr, result.stderr
+                assert [s["name"] for s in _ps(npc)["services"]] == []
+                npc.out("kube", "down", path)
+                assert [c["name"] for c in _ps(npc)["claims"]] == ["data"]
+                assert _get(npc, "http://127.0.0.1:8080/log") == ""
+    finally:
+        assert npc.out("kube", "down", "--volumes", path).split() == ["saver", "data"]
+    assert _nothing(npc) and npc.containers() == []
+    assert not (npc.root / "kube" / "claims" / "data").exists()

@@ -40,3 +40,68 @@ def test_service_without_ready_endpoint_is_refused():
     assert used == {"web": []}
     body, used = render([svc], [dict(pod, ready=True)])
     assert "numgen random mod 1" in body and "dnat to 10.89.0.2:8080" in body
+
+
+def test_back_off_doubles_and_starts_over():
+    from pycontain.engine.restart import DOCKER, KUBERNETES, parse
+    assert [KUBERNETES.delay(n) for n in range(7)] == [0, 10, 20, 40, 80, 160, 300]
+    assert [DOCKER.delay(n) for n in (0, 1, 2, 10)] == [0.1, 0.2, 0.4, 60]
+    assert KUBERNETES.streak(4, 599) == 4 and KUBERNETES.streak(4, 600) == 0
+    assert parse("on-failure:5") == ("on-failure", 5) and parse("always") == ("always", 0)
+    for bad in ("on-failure:x", "always:1", "never", "on-failure:9999999"):
+        with pytest.raises(PycontainError, match="invalid restart policy"):
+            parse(bad)
+
+
+def test_rolling_update_amounts_resolve_as_kubernetes_does(tmp_path):
+    def strategy(rolling, replicas=3):
+        text = APP_DOC.format(replicas=replicas, rolling=rolling)
+        return _load(tmp_path, text)[0][0]["strategy"]
+    assert strategy("{}") == {"type": "RollingUpdate", "maxSurge": 1, "maxUnavailable": 0}
+    assert strategy("{maxSurge: 0, maxUnavailable: 50%}", 5) == {
+        "type": "RollingUpdate", "maxSurge": 0, "maxUnavailable": 2}
+    assert strategy("{}", 1) == {"type": "RollingUpdate", "maxSurge": 1, "maxUnavailable": 0}
+    assert strategy("{maxSurge: 0%, maxUnavailable: 10%}", 2)["maxUnavailable"] == 1
+    with pytest.raises(PycontainError, match="maxSurge and maxUnavailable cannot both be 0"):
+        strategy("{maxSurge: 0, maxUnavailable: 0%}")
+    with pytest.raises(PycontainError, match="rollingUpdate.maxSurge: invalid '1.5'"):
+        strategy("{maxSurge: '1.5'}")
+
+
+def test_unknown_port_and_claim_fields_warn(tmp_path):
+    objects, warnings = _load(tmp_path, APP_DOC.format(replicas=1, rolling="{}").replace(
+        "containerPort: 80", "containerPort: 80, hostIP: 1.2.3.4") +
+        "---\nkind: PersistentVolumeClaim\nmetadata: {name: c}\n"
+        "spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n")
+    assert [w.split(": ", 1)[1] for w in warnings] == [
+        "spec.template.spec.containers[0].ports[0].hostIP is not supported: ignored",
+        "spec.resources is not supported: ignored"]
+    assert objects[0]["spec"]["containers"][0]["hostPorts"] == [
+        {"containerPort": 80, "protocol": "tcp", "hostPort": None}]
+
+
+APP_DOC = """\
+kind: Deployment
+metadata: {{name: d}}
+spec:
+  replicas: {replicas}
+  strategy: {{type: RollingUpdate, rollingUpdate: {rolling}}}
+  selector: {{matchLabels: {{app: d}}}}
+  template:
+    metadata: {{labels: {{app: d}}}}
+    spec:
+      containers: [{{name: c, image: busybox, ports: [{{containerPort: 80}}]}}]
+"""
+
+
+def test_a_sub_path_cannot_lead_out_of_its_volume(tmp_path):
+    from pycontain.kube.podspec import _mounts
+    (tmp_path / "in").mkdir()
+    (tmp_path / "esc").symlink_to("/etc")  # what a container may leave in an emptyDir
+    ctr = {"volumeMounts": [{"name": "v", "mountPath": "/x", "readOnly": False,
+                             "subPath": "in"}]}
+    assert _mounts(ctr, {"v": (str(tmp_path), True)}) == [f"{tmp_path}/in:/x:ro"]
+    for sub in ("esc", "../x", "in/../../x"):
+        ctr["volumeMounts"][0]["subPath"] = sub
+        with pytest.raises(PycontainError, match="subPath"):
+            _mounts(ctr, {"v": (str(tmp_path), False)})
