@@ -82,7 +82,7 @@ def become_runner(env: list, args: list, blocks: list, runner, sigint):
 
 
 def runner_hook(process: dict, shared: bool = True, sigint=None):
-    """The InitContext.in_process callable of a jail that nsinit runs instead of
+    """The InitContext.replace_exec callable of a jail that nsinit runs instead of
     exec'ing the spec's process (its env and args: jail.BOOT); called before
     the jail's root exists: what it imports is the engine's. shared: the
     process is a fork of a longer-lived one, whose memory pages it shares.

@@ -24,7 +24,7 @@ def _launch(spec: dict, ctx, in_process: bool, event: bytes, log_sink, prejail):
     from pycontain.oci.process import spawn
     if in_process:
         from pycontain.fn.inprocess import runner_hook
-        ctx.in_process = runner_hook(spec["process"])
+        ctx.replace_exec = runner_hook(spec["process"])
     return with_call_fds(lambda fds: spawn(spec, ctx, fds), event, log_sink)
 
 

@@ -13,7 +13,7 @@ caller's environment, files and descriptors never enter.
 
 As root, each jail has a host uid of its own (group 990, Lambda's sandbox
 group): SANDBOX_UID_BASE + the host pid of the jail's PID 1 (the context's
-uid_per_pid, see nsinit.container_main; csrc/plan.c's op J). The kernel counts
+uid_per_pid, see fn.jail_init; csrc/plan.c's op J). The kernel counts
 RLIMIT_NPROC, pending signals, inotify instances, key quotas... per uid, so a
 uid shared by all jails would let one handler exhaust them for every other;
 and a pid is unique while its process lives, which every process of the jail
@@ -25,7 +25,7 @@ import stat
 import sys
 
 from pycontain.fn.environment import BASE, lambda_env, parse_env
-from pycontain.oci.context import InitContext
+from pycontain.fn.jail_init import JailContext
 from pycontain.oci.defaults import (MASKED_PATHS, READONLY_PATHS, default_devices,
                                     default_mounts)
 from pycontain.oci.security import seccomp
@@ -237,12 +237,12 @@ def _rootless(spec: dict) -> dict:
 
 
 def jail_context(spec: dict, store_root: str, layer_dirs: list,
-                 mount_point: str) -> InitContext:
-    """The init's context (see oci.context.InitContext) of a jail built on
+                 mount_point: str) -> JailContext:
+    """The init's context (see fn.jail_init.JailContext) of a jail built on
     mount_point, an empty host directory every jail may share: each mounts its
     own tmpfs there, in its own mount namespace."""
     namespaces = [ns["type"] for ns in spec["linux"]["namespaces"]]
-    return InitContext(
+    return JailContext(
         rootfs=mount_point,
         overlay={"base": store_root, "volatile": "1m",
                  "lower": [os.path.relpath(d, store_root) for d in layer_dirs]},

@@ -5,7 +5,7 @@ bwrap builds its own in a few ms of C. So, as root on two CPUs or more, the
 launcher (csrc/launcher.c, csrc/plan.c) builds the jail in C from a plan
 recorded the last time this very invocation ran (same arguments but for
 --event's value, same working directory and environment): the file system
-operations of the jail's set-up (oci.rootfs_record), the lockdown of the
+operations of the jail's set-up (fn.rootfs_record), the lockdown of the
 spec's process, and the exec of the jail's python3 with the runner, which
 waits for the go-ahead (runner.await_go). When none of the files the call
 was made from has changed (the plan's stamps), the launcher runs the call
@@ -40,6 +40,7 @@ import os
 import sys
 
 from pycontain.fn.environment import CALL_VARIABLES
+from pycontain.fn.jail_init import ops_of
 
 MAGIC = b"PYCPLAN4"
 MAX_PLAN = 1 << 20                   # csrc/plan.c refuses larger files
@@ -145,8 +146,9 @@ def stamps(key: str, cfg, event_source, inputs: list, installed: list):
 
 
 def _process_ops(spec: dict, ctx):
-    """(ops before, ops after) the root file system's, as nsinit.container_main
-    and security.lockdown.drop_privileges do them; None for a spec they would
+    """(ops before, ops after) the root file system's, as the jail's init
+    (oci.nsinit.container_main with fn.jail_init's steps) and
+    security.lockdown.drop_privileges do them; None for a spec they would
     not do right (a planned jail is a one-shot function jail)."""
     import resource
 
@@ -167,7 +169,7 @@ def _process_ops(spec: dict, ctx):
     cwd = process.get("cwd", "/")
     ops += [("A", cwd, 0o755), ("d", cwd), ("W", PR_SET_NO_NEW_PRIVS, 1), ("S", ctx.seccomp)]
     ops += [("B", cap) for cap in range(CAPABILITIES)]  # those this kernel has (csrc/plan.c)
-    # J: the uid + the jail's host pid (nsinit.per_pid_user), V: the uid
+    # J: the uid + the jail's host pid (jail_init.per_pid_user), V: the uid
     uid = ("J" if ctx.uid_per_pid else "V", user.get("uid", 0))
     ops += [("W", PR_SET_KEEPCAPS, 1), ("G",), ("g", user.get("gid", 0)), uid,
             ("W", PR_SET_KEEPCAPS, 0), ("K", 0, 0, 0),
@@ -259,8 +261,9 @@ class Recording:
         """Once the call runs (launch: a oci.launch.Launch): the plan of
         the jail it built, or, if it runs in a planned jail (fn.planned), new
         stamps for that jail's plan, which fits but whose stamps did not hold."""
-        if launch.rootfs_ops is not None:
-            self.save(launch.rootfs_ops)
+        rootfs_ops = ops_of(launch)
+        if rootfs_ops is not None:
+            self.save(rootfs_ops)
         elif planned is not None and planned.data:
             self.restamp(planned.data)
 

@@ -94,7 +94,7 @@ class PreJail(LauncherJail):
     VARIABLE, FDS = ENGINE_VARIABLE, ("ctl", "err", "result", "log")
 
     def start(self, spec: dict, ctx, in_process: bool, event: bytes):
-        """Hand the jail side its call (ctx: its oci.context.InitContext, whose
+        """Hand the jail side its call (ctx: its fn.jail_init.JailContext, whose
         callables are None; in_process: whether the jail side runs the handler
         in its interpreter): a oci.launch.Launch for it (whose start() reports
         the jail's failure, as for a forked jail)."""
@@ -143,7 +143,7 @@ def _become_jail(ctl: int, err: int, result: int, log: int, net: int, sigint_ign
         early = 0  # become_container reports it
     from pycontain.fn.inprocess import runner_hook
     from pycontain.oci import nsinit, process  # noqa: F401 - before the root changes
-    from pycontain.oci.context import InitContext
+    from pycontain.fn.jail_init import JailContext
     from pycontain.oci.security import caps
 
     caps.last_cap()  # while /proc is the host's
@@ -153,14 +153,14 @@ def _become_jail(ctl: int, err: int, result: int, log: int, net: int, sigint_ign
         os._exit(0)  # the engine went another way
     spec, fields, event = marshal.loads(data)
     in_process = fields.pop("in_process")
-    ctx = InitContext(**fields)
+    ctx = JailContext(**fields)
     event_fd = os.memfd_create("event", os.MFD_CLOEXEC)
     os.write(event_fd, event)
     os.lseek(event_fd, 0, os.SEEK_SET)
     ctx.setup_stdio = process.stdio_setup((event_fd, result, log))
     if in_process:
         sigint = signal.SIG_IGN if sigint_ignored else signal.default_int_handler
-        ctx.in_process = runner_hook(spec["process"], shared=False, sigint=sigint)
+        ctx.replace_exec = runner_hook(spec["process"], shared=False, sigint=sigint)
     elif not sigint_ignored:  # the image's python then starts as from the caller
         ctx.before_exec = [lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)]
     flags = process.namespace_flags(spec) & ~n.CLONE_NEWPID

@@ -4,11 +4,11 @@ The spec says what the container is; the context says how this caller wants
 it built (nsinit.container_main reads it, process.spawn fills the stdio,
 console and seccomp fields). A plain class with __slots__, not a dataclass:
 importing dataclasses costs ~12 ms, and this module is on every start path.
-"""
 
-FIELDS = ("rootfs", "overlay", "hostname", "loopback", "cgroup_join", "setup_stdio",
-          "console", "seccomp", "keep_fds", "before_exec", "before_pivot", "await_start",
-          "after_start", "die_with_parent", "record_rootfs", "in_process", "uid_per_pid")
+A caller whose init does more than a container's subclasses it: its own
+fields (FIELDS) and its own version of the init's replaceable steps,
+`process_to_run` and `build_rootfs`; copies keep the subclass.
+"""
 
 
 class InitContext:
@@ -35,39 +35,47 @@ class InitContext:
     after_start (callable)   an OCI startContainer hook, just before exec
     die_with_parent (bool)   killed when the thread that spawned it dies
                              (armed after the user switch, which disarms it)
-
-    Function jails (fn/) only:
-    record_rootfs (bool)  build the rootfs while recording its ops and send
-                          them on the error pipe (rootfs_record, fn.plan)
-    in_process (callable) called instead of exec: the command is this
-                          interpreter itself
-    uid_per_pid (bool)    run as the spec's uid + the init's host pid
-                          (nsinit.per_pid_user)
+    replace_exec (callable)  called, once locked down, instead of exec'ing
+                             the process (the command is this interpreter
+                             itself); never returns
     """
+    FIELDS = ("rootfs", "overlay", "hostname", "loopback", "cgroup_join", "setup_stdio",
+              "console", "seccomp", "keep_fds", "before_exec", "before_pivot", "await_start",
+              "after_start", "die_with_parent", "replace_exec")
     __slots__ = FIELDS
 
     def __init__(self, rootfs=None, overlay=None, hostname=None, loopback=False,
                  cgroup_join=(), setup_stdio=None, console=None, seccomp=None, keep_fds=(),
                  before_exec=(), before_pivot=None, await_start=None, after_start=None,
-                 die_with_parent=False, record_rootfs=False, in_process=None,
-                 uid_per_pid=False):
+                 die_with_parent=False, replace_exec=None):
         self.rootfs, self.overlay, self.hostname = rootfs, overlay, hostname
         self.loopback, self.cgroup_join, self.setup_stdio = loopback, cgroup_join, setup_stdio
         self.console, self.seccomp, self.keep_fds = console, seccomp, keep_fds
         self.before_exec, self.before_pivot = before_exec, before_pivot
         self.await_start, self.after_start = await_start, after_start
-        self.die_with_parent, self.record_rootfs = die_with_parent, record_rootfs
-        self.in_process, self.uid_per_pid = in_process, uid_per_pid
+        self.die_with_parent, self.replace_exec = die_with_parent, replace_exec
+
+    def process_to_run(self, spec: dict) -> dict:
+        """The init's first step: the process it will run (the spec's).
+        Called in the new process (PID 1 of its pid namespace, if it has
+        one) before anything else, while /proc is still the host's."""
+        return spec["process"]
+
+    def build_rootfs(self, spec: dict):
+        """The init's root file system step: build it on self.rootfs (not
+        None). Returns None, or bytes the engine gets as the Launch's note."""
+        from pycontain.oci.rootfs import setup_rootfs  # nsinit has imported it
+        setup_rootfs(spec, self.rootfs, self.overlay, self.before_pivot)
 
     def copy(self, **changes) -> "InitContext":
-        """A copy of this context with changes."""
+        """A copy of this context (of the same class) with changes."""
         fields = self.fields()
         fields.update(changes)
-        return InitContext(**fields)
+        return type(self)(**fields)
 
     def fields(self) -> dict:
         """The fields, by name (marshal-able if the callables are None)."""
-        return {name: getattr(self, name) for name in FIELDS}
+        return {name: getattr(self, name) for name in self.FIELDS}
 
     def __repr__(self) -> str:
-        return f"InitContext({self.fields()!r})"
+        return f"{type(self).__name__}({self.fields()!r})"

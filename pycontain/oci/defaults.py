@@ -1,4 +1,4 @@
-"""What every container and function jail starts with: base mounts, device
+"""What every container starts with, whoever builds its spec: base mounts, device
 nodes, the device cgroup rules, masked and read-only paths (docker's defaults),
 and the destinations a volume may not take."""
 
@@ -35,7 +35,7 @@ BASE_MOUNTS = [
 
 
 def default_mounts() -> list:
-    """The OCI mount entries every container (and function jail) starts with."""
+    """The OCI mount entries every container starts with."""
     return [{"destination": d, "type": t, "source": s, "options": o} for d, t, s, o in BASE_MOUNTS]
 
 

@@ -2,22 +2,22 @@
 command (see oci.process): the go-ahead steps, the failure report, abort.
 
 Apart from process.py so that a caller that only hands over to such a process
-(fn.prejail) needs none of the native modules.
+(one started by someone else) needs none of the native modules.
+
+The error pipe carries, before the failure report if any, at most one note:
+bytes the init's steps hand the engine (InitContext.build_rootfs).
 """
-import marshal
 import os
 import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
 
 from pycontain.errors import PycontainError
 
-OPS_MARK = b"\0ops"  # a failure report starts with its exit code, never with a NUL
+NOTE_MARK = b"\0note"  # a failure report starts with its exit code, never with a NUL
 
 
-def frame_ops(ops: list) -> bytes:
-    """What a process that recorded its root file system's ops (ctx
-    record_rootfs, see oci.rootfs_record) writes to its error pipe."""
-    data = marshal.dumps(ops)
-    return OPS_MARK + len(data).to_bytes(8, "little") + data
+def frame_note(data: bytes) -> bytes:
+    """A note (see the module doc) as the init writes it to its error pipe."""
+    return NOTE_MARK + len(data).to_bytes(8, "little") + data
 
 
 class Launch:
@@ -30,11 +30,11 @@ class Launch:
         self._console = console
         self._begun = False
         self.master = None  # with a terminal: the pty master, once started
-        self.rootfs_ops = None  # what it recorded building its root (frame_ops), once started
+        self.note = None  # the note it sent (frame_note), once started
 
     def _go(self, step: bytes) -> None:
         if self._go_fd is None:
-            return  # a process that needs no go-ahead (fn.prejail)
+            return  # a process that needs no go-ahead (started by someone else)
         try:
             os.write(self._go_fd, step)
         except BrokenPipeError:
@@ -54,14 +54,14 @@ class Launch:
             os.close(self._go_fd)
             self._go_fd = None  # closed: its number may be another file's soon
         report = b""
-        if self._err_fd is not None:  # None: a planned jail, running already (fn.plan)
+        if self._err_fd is not None:  # None: its command runs already (started by someone else)
             with os.fdopen(self._err_fd, "rb") as err:
                 self._err_fd = None
                 report = err.read()
-        if report.startswith(OPS_MARK):
-            size = int.from_bytes(report[len(OPS_MARK):len(OPS_MARK) + 8], "little")
-            ops = report[len(OPS_MARK) + 8:]
-            self.rootfs_ops, report = marshal.loads(ops[:size]), ops[size:]
+        if report.startswith(NOTE_MARK):
+            size = int.from_bytes(report[len(NOTE_MARK):len(NOTE_MARK) + 8], "little")
+            note = report[len(NOTE_MARK) + 8:]
+            self.note, report = note[:size], note[size:]
         if report:
             os.waitpid(self.pid, 0)
             code, _, message = report.decode(errors="replace").partition(":")

@@ -5,6 +5,8 @@ new pid namespace). It waits for the engine's go-ahead, builds the root file
 system, drops to the spec's user and execs the command. Any failure is written
 to the error pipe as "CODE:message" and the process exits; on success exec
 closes the pipe (O_CLOEXEC), which tells the engine the command is running.
+Two steps are the context's (InitContext.process_to_run, .build_rootfs), so
+that a caller whose init does more subclasses the context, not this.
 """
 import errno
 import os
@@ -16,7 +18,8 @@ from pycontain.errors import CANNOT_EXEC, ENGINE, NOT_FOUND, PycontainError
 from pycontain.fdio import write_all
 from pycontain.namespaces import namespace_flags
 from pycontain.oci.context import InitContext
-from pycontain.oci.rootfs import mount_cgroup_fs, setup_rootfs
+from pycontain.oci.launch import frame_note
+from pycontain.oci.rootfs import mount_cgroup_fs  # and setup_rootfs, for ctx.build_rootfs
 from pycontain.oci.security.lockdown import drop_privileges
 
 RLIMITS = {name: getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")}
@@ -59,16 +62,6 @@ def apply_process(process: dict) -> None:
         raise PycontainError(f"cannot use working directory {cwd}: {exc.strerror}") from None
 
 
-def per_pid_user(user: dict) -> dict:
-    """user, its uid moved up by this process's pid on the host (as /proc,
-    still the host's, says): unique among the uids of running containers that
-    do the same, if this process is PID 1 of its pid namespace (every process
-    that can have the uid then dies before the pid can be another's)."""
-    if os.getpid() != 1:
-        raise PycontainError("a uid per pid needs the container's own pid namespace")
-    return dict(user, uid=user.get("uid", 0) + int(os.readlink("/proc/self")))
-
-
 def _report(err_fd: int, code: int, message: str) -> None:
     write_all(err_fd, f"{code}:{message}".encode(errors="replace"))
 
@@ -76,15 +69,15 @@ def _report(err_fd: int, code: int, message: str) -> None:
 def container_main(spec: dict, ctx: InitContext, go_fd: int, err_fd: int) -> None:
     """Body of a container process until exec. Never returns.
 
-    go_fd: the engine's go-ahead pipe (None: go at once, see fn.prejail).
-    ctx: how to build it (see oci.context.InitContext).
+    go_fd: the engine's go-ahead pipe (None: go at once, the engine having
+    done its part before it handed over the spec).
+    ctx: how to build it (see oci.context.InitContext; a subclass may replace
+    the steps process_to_run and build_rootfs).
     """
     code = ENGINE
     try:
         n.prctl(n.PR_SET_DUMPABLE, 0)
-        process = spec["process"]
-        if ctx.uid_per_pid:  # while /proc is the host's
-            process = dict(process, user=per_pid_user(process.get("user", {})))
+        process = ctx.process_to_run(spec)  # while /proc is the host's
         # go 1: the engine has our pid (and id maps)
         if go_fd is not None and os.read(go_fd, 1) != b"1":
             os._exit(ENGINE)
@@ -92,12 +85,10 @@ def container_main(spec: dict, ctx: InitContext, go_fd: int, err_fd: int) -> Non
             ctx.setup_stdio()
         cgroup_roots = [(os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC), tasks)
                         for root, tasks in ctx.cgroup_join]  # before pivot_root
-        if ctx.record_rootfs:  # for the plan of the next such jail (fn.plan)
-            from pycontain.oci.launch import frame_ops
-            from pycontain.oci.rootfs_record import recorded
-            write_all(err_fd, frame_ops(recorded(spec, ctx.rootfs, ctx.overlay)))
-        elif ctx.rootfs is not None:
-            setup_rootfs(spec, ctx.rootfs, ctx.overlay, ctx.before_pivot)
+        if ctx.rootfs is not None:
+            note = ctx.build_rootfs(spec)
+            if note is not None:  # for the engine, ahead of any failure report
+                write_all(err_fd, frame_note(note))
         if ctx.hostname:
             n.sethostname(ctx.hostname)
         if ctx.loopback:
@@ -130,9 +121,9 @@ def container_main(spec: dict, ctx: InitContext, go_fd: int, err_fd: int) -> Non
         drop_privileges(process, ctx.seccomp)
         if ctx.die_with_parent:
             n.prctl(n.PR_SET_PDEATHSIG, signal.SIGKILL)
-        if ctx.in_process is not None:  # the command is this interpreter itself (fn exec)
+        if ctx.replace_exec is not None:  # the command is this interpreter itself
             os.close(err_fd)  # what exec would do: the engine learns that we run
-            ctx.in_process()  # never returns
+            ctx.replace_exec()  # never returns
         args = process["args"]
         path = find_executable(args[0], process.get("env", []))
         env = dict(e.split("=", 1) for e in process.get("env", []) if "=" in e)

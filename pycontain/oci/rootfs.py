@@ -47,7 +47,7 @@ def mount_overlay(target: str, overlay: dict, userns: bool = False, nodev: bool 
 
 
 def volatile_upper(target: str, overlay: dict):
-    """For throwaway roots (function jails): a tmpfs on target holds the
+    """For throwaway roots (overlay volatile): a tmpfs on target holds the
     overlay's upper and work dirs, so nothing is written to disk and nothing
     needs removing. Returns (root path to mount on, overlay with those dirs)."""
     n.mount("tmpfs", target, "tmpfs", n.MS_NOSUID | n.MS_NODEV,

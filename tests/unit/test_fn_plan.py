@@ -2,7 +2,7 @@
 import os
 
 from pycontain.fn import plan
-from pycontain.oci.context import InitContext
+from pycontain.fn.jail_init import JailContext
 
 
 def test_only_the_plans_written_last_are_kept(tmp_path, monkeypatch):
@@ -27,7 +27,7 @@ def test_a_jail_with_a_uid_per_pid_switches_with_op_j():
                         "noNewPrivileges": True,
                         "capabilities": {"bounding": [], "effective": []}},
             "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}]}}
-    ctx = InitContext(seccomp=b"\0" * 8, uid_per_pid=True)
+    ctx = JailContext(seccomp=b"\0" * 8, uid_per_pid=True)
     ops = plan._process_ops(spec, ctx)[1]
     assert ("J", 7000) in ops and not any(op[0] == "V" for op in ops)
     ops = plan._process_ops(spec, ctx.copy(uid_per_pid=False))[1]

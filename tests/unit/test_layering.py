@@ -1,16 +1,24 @@
 """The layers: the OCI core (pycontain.oci) and pycontain-runc (pycontain.runc)
 run a bundle without the engine, images, networks, function jails or the
-command line, so neither may import them (lazily inside a function either)."""
+command line, so neither may import them (lazily inside a function either);
+and the core's init context has nothing only a function jail uses (fn
+subclasses it: fn.jail_init), nor does the core name what the functions do."""
 import ast
+import re
 from pathlib import Path
 
 import pytest
 
 import pycontain
+from pycontain.oci.context import InitContext
 
 PACKAGE = Path(pycontain.__file__).parent
 FORBIDDEN = ("pycontain.engine", "pycontain.image", "pycontain.net", "pycontain.fn",
              "pycontain.cli")
+# what only the functions (pycontain.fn) do; `Lambda` the service, not python's lambda
+FN_WORDS = re.compile(r"(?i:\bfn\b|function jail|\bjails?\b|zygote|prejail|\bplan(s|ned)?\b"
+                      r"|\brunner\b|handler call|uid_per_pid|per_pid|record_rootfs|in_process"
+                      r"|rootfs_record)|\bLambda\b")
 
 
 def _imports(path: Path, package: str) -> set:
@@ -60,3 +68,33 @@ def test_the_check_sees_lazy_and_relative_imports(tmp_path):
 
 def test_runtime_is_gone():
     assert not (PACKAGE / "runtime").exists()
+
+
+def _fn_words(text: str) -> list:
+    return [m.group(0) for m in FN_WORDS.finditer(text)]
+
+
+def test_the_init_context_has_no_field_only_functions_use():
+    assert _fn_words(" ".join(InitContext.FIELDS)) == []
+    assert _fn_words(InitContext.__doc__) == []
+    read = {node.attr for path in (PACKAGE / "oci").rglob("*.py")
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load)
+            and getattr(node.value, "id", "") in ("ctx", "self")}
+    unread = [f for f in InitContext.FIELDS if f not in read]
+    assert unread == [], "fields the core's init never reads: a caller's, not the core's"
+
+
+def test_the_core_names_nothing_only_functions_do():
+    found = [f"{path.relative_to(PACKAGE)}: {word}"
+             for path in sorted((PACKAGE / "oci").rglob("*.py"))
+             if path != PACKAGE / "oci" / "__init__.py"  # its docstring states this rule
+             for word in _fn_words(path.read_text())]
+    assert found == []
+
+
+def test_the_words_check_sees_the_old_fields():
+    assert _fn_words("record_rootfs (bool) ... (rootfs_record, fn.plan)") == [
+        "record_rootfs", "rootfs_record", "fn", "plan"]
+    assert _fn_words("uid_per_pid, in_process; lambda v: v; Lambda's sandbox") == [
+        "uid_per_pid", "in_process", "Lambda"]

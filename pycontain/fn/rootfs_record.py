@@ -1,7 +1,8 @@
 """Record what building a root file system does, for a planned jail (fn.plan).
 
-`recorded` runs rootfs.setup_rootfs with stand-ins for the `os` and native
-modules that rootfs.py and mounts.py use: every call that changes something
+`recorded` runs the OCI core's rootfs.setup_rootfs with stand-ins for the
+`os` and native modules that oci/rootfs.py and oci/mounts.py use: every call
+that changes something
 (a mount, a directory, a device node...) is made as usual and noted, with
 the paths it ended up using (securejoin has resolved them inside the root
 already); what only reads is not noted. Replayed in the same order on the
@@ -10,6 +11,9 @@ same image, the ops build the same root (csrc/plan.c does that in C).
 Masked and read-only paths are noted as such, not as the mounts they took
 here: which of them exist is decided where the plan is replayed (a module
 loaded since may have added one).
+
+The core knows nothing of this: the jail's init (fn.jail_init) calls it
+instead of the core's root file system step.
 
     op codes: M mount, u umount2, P pivot_root, D mkdir, A makedirs
     (exist_ok), F open with O_CREAT then close, N mknod, O chown, C chmod,
