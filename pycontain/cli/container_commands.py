@@ -72,11 +72,25 @@ def inspect(container):
 
 @cli.command()
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new output until it exits.")
+@click.option("-n", "--tail", default="all", show_default=True,
+              help="Lines to show from the end of the log.")
+@click.option("--since", help="Show lines since a time: RFC 3339, Unix seconds, or 10m.")
+@click.option("--until", help="Show lines before a time: RFC 3339, Unix seconds, or 10m.")
+@click.option("-t", "--timestamps", is_flag=True, help="Show each line's time.")
 @click.argument("container")
-def logs(follow, container):
-    """Print the output of a detached container."""
-    from pycontain.engine.logs import copy_log
-    copy_log(lookup(container), sys.stdout.buffer, follow)
+def logs(follow, tail, since, until, timestamps, container):
+    """Print the output of a detached container (its stdout to stdout, its
+    stderr to stderr)."""
+    from pycontain.engine.logs import Query, parse_tail, show
+    from pycontain.timefmt import parse_time
+    query = Query(tail=parse_tail(tail), since_ns=parse_time(since) if since else 0,
+                  until_ns=parse_time(until) if until else None, follow=follow,
+                  timestamps=timestamps)
+    sys.stdout.flush()
+    try:
+        show(lookup(container), query)
+    except BrokenPipeError:  # `logs NAME | head`
+        sys.exit(0)
 
 
 @cli.command()

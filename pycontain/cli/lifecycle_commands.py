@@ -121,7 +121,8 @@ def attach(no_stdin, container):
 def events(since, until, fmt, filters):
     """Show the engine's events (start, die, oom...), then new ones as they happen."""
     from pycontain import jsonio
-    from pycontain.engine.events import format_line, parse_time, read
+    from pycontain.engine.events import format_line, read
+    from pycontain.timefmt import parse_time
     from pycontain.errors import PycontainError
 
     if fmt not in (None, "json", "{{json .}}"):

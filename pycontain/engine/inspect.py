@@ -1,17 +1,10 @@
 """What `ps` and `inspect` show about containers."""
-import datetime
 import os
 
 from pycontain.fsutil import read_json
 from pycontain.engine import state
 from pycontain.engine.orphans import settle
-
-
-def _iso(ts: float) -> str:
-    if not ts:
-        return "0001-01-01T00:00:00Z"
-    return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).isoformat().replace(
-        "+00:00", "Z")
+from pycontain.timefmt import iso as _iso
 
 
 def _spec(ctr) -> dict:
@@ -19,6 +12,14 @@ def _spec(ctr) -> dict:
         return read_json(ctr.path("config.json"))
     except FileNotFoundError:
         return {}
+
+
+def _log_path(ctr) -> str:
+    from pycontain.engine import logfile
+    for name in (logfile.NAME, logfile.PLAIN_NAME):
+        if os.path.exists(ctr.path(name)):
+            return ctr.path(name)
+    return ""
 
 
 def summaries() -> list:
@@ -55,7 +56,7 @@ def inspect(ctr) -> dict:
                   "ExitCode": st.exit_code, "OOMKilled": st.oom_killed, "Error": st.error,
                   "StartedAt": _iso(st.started_at), "FinishedAt": _iso(st.finished_at)},
         "Image": ctr.meta["image_id"], "ImageName": ctr.meta["image"],
-        "LogPath": ctr.path("ctr.log") if os.path.exists(ctr.path("ctr.log")) else "",
+        "LogPath": _log_path(ctr),
         "Config": {"Hostname": spec.get("hostname"), "Env": process.get("env"),
                    "Cmd": process.get("args"), "WorkingDir": process.get("cwd"),
                    "User": process.get("user"), "Tty": process.get("terminal")},
