@@ -2,7 +2,6 @@
 import): parse, call the library, format output. Nothing else."""
 import json
 import sys
-import time
 
 import click
 
@@ -20,46 +19,19 @@ def run(image, command, **values):
     run_and_exit(values, image, command)
 
 
-def _ago(ts: float) -> str:
-    secs = max(0, int(time.time() - ts))
-    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
-        if secs >= size:
-            return f"{secs // size} {unit} ago"
-    return f"{secs} seconds ago"
-
-
-def _status_text(row: dict) -> str:
-    if row["State"] in ("running", "paused"):
-        paused = " (Paused)" if row["State"] == "paused" else ""
-        return f"Up since {_ago(row['StartedAt'])}{paused}"
-    if row["State"] == "exited":
-        code = "?" if row["ExitCode"] is None else row["ExitCode"]
-        return f"Exited ({code}) {_ago(row['FinishedAt'] or row['Created'])}"
-    return "Created"
-
-
 @cli.command()
 @click.option("-a", "--all", "show_all", is_flag=True, help="Show stopped containers too.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--format", "fmt", help="table, json, or a Go template: 'table {{.ID}}\\t{{.Names}}'.")
+@click.option("-f", "--filter", "filters", multiple=True,
+              help="name=, id=, status=, ancestor=, label=K[=V], exited=N, network=.")
+@click.option("-n", "--last", type=int, default=-1, help="Show the N last created containers.")
+@click.option("-l", "--latest", is_flag=True, help="Show the last created container.")
+@click.option("--no-trunc", is_flag=True, help="Do not truncate ids and commands.")
 @click.option("-q", "--quiet", is_flag=True, help="Only print ids.")
-def ps(show_all, fmt, quiet):
+def ps(show_all, fmt, filters, last, latest, no_trunc, quiet):
     """List containers."""
-    from pycontain.engine.inspect import summaries
-    rows = [dict(r, Status=_status_text(r)) for r in summaries()
-            if show_all or r["State"] in ("running", "paused")]
-    if fmt == "json":
-        click.echo(json.dumps(rows, indent=1))
-    elif quiet:
-        for r in rows:
-            click.echo(r["Id"][:12])
-    else:
-        line = "{:<14}{:<26}{:<22}{:<18}{:<28}{}"
-        click.echo(line.format("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"))
-        for r in rows:
-            cmd = " ".join(r["Command"])
-            cmd = f'"{cmd[:17]}…"' if len(cmd) > 18 else f'"{cmd}"'
-            click.echo(line.format(r["Id"][:12], r["Image"][:25], cmd, _ago(r["Created"]),
-                                   r["Status"], r["Name"]))
+    from pycontain.cli.ps_output import print_ps
+    print_ps(show_all, fmt, quiet, filters, no_trunc, 1 if latest else last)
 
 
 @cli.command()

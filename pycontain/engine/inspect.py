@@ -33,12 +33,34 @@ def summaries() -> list:
         if settle(ctr) and ctr.meta.get("rm"):
             continue
         spec = _spec(ctr)
+        running = ctr.status in (state.RUNNING, state.PAUSED)
         rows.append({"Id": ctr.id, "Name": ctr.name, "Image": ctr.meta["image"],
+                     "ImageID": ctr.meta["image_id"],
                      "Command": spec.get("process", {}).get("args", []),
                      "Created": ctr.meta["created"], "State": ctr.status,
                      "StartedAt": ctr.state.started_at, "FinishedAt": ctr.state.finished_at,
-                     "ExitCode": ctr.state.exit_code})
+                     "ExitCode": ctr.state.exit_code, "Labels": labels(ctr),
+                     "Networks": networks(ctr), "Ports": ports(ctr) if running else []})
     return sorted(rows, key=lambda r: -r["Created"])
+
+
+def labels(ctr) -> dict:
+    """The container's labels (run --label), as inspect's Config.Labels."""
+    return dict(ctr.meta.get("labels") or {})
+
+
+def networks(ctr) -> list:
+    """The networks the container was run on (docker's NETWORKS)."""
+    net = ctr.meta.get("net")
+    return list(net.get("networks", [])) if net else [ctr.meta.get("network") or "none"]
+
+
+def ports(ctr) -> list:
+    """Its published ports ({host_ip, host_port, container_port, proto})."""
+    try:
+        return read_json(ctr.path("net.json")).get("ports", [])
+    except (FileNotFoundError, ValueError):
+        return []
 
 
 def inspect(ctr) -> dict:
@@ -59,7 +81,8 @@ def inspect(ctr) -> dict:
         "LogPath": _log_path(ctr),
         "Config": {"Hostname": spec.get("hostname"), "Env": process.get("env"),
                    "Cmd": process.get("args"), "WorkingDir": process.get("cwd"),
-                   "User": process.get("user"), "Tty": process.get("terminal")},
+                   "User": process.get("user"), "Tty": process.get("terminal"),
+                   "Labels": labels(ctr)},
         "HostConfig": {"AutoRemove": ctr.meta.get("rm", False),
                        "NetworkMode": ctr.meta.get("network"),
                        "ReadonlyRootfs": spec.get("root", {}).get("readonly", False)},
