@@ -119,11 +119,17 @@ def exec_(interactive, tty, env, workdir, user, container, command):
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-def images(fmt):
+@click.option("--format", "fmt", help="table, json, or a Go template: 'table {{.Repository}}'.")
+@click.option("-f", "--filter", "filters", multiple=True,
+              help="reference=PATTERN, dangling=true|false, label=K[=V], before=, since=.")
+@click.option("-a", "--all", "show_all", is_flag=True, help="Accepted (no intermediate images).")
+@click.option("--digests", is_flag=True, help="Show digests.")
+@click.option("--no-trunc", is_flag=True, help="Do not truncate ids.")
+@click.option("-q", "--quiet", is_flag=True, help="Only print image ids.")
+def images(fmt, filters, show_all, digests, no_trunc, quiet):
     """List images in the local store."""
     from pycontain.cli.image_output import print_images
-    print_images(fmt)
+    print_images(fmt, quiet, filters, no_trunc, digests)
 
 
 @cli.command(name="import")
