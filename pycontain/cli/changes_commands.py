@@ -105,8 +105,9 @@ def history(fmt, quiet, image):
 
 
 @cli.command(name="image-inspect", hidden=True)  # `image inspect` (cli.aliases)
+@click.option("-f", "--format", "fmt", help="A Go template: '{{.Config.Labels}}'.")
 @click.argument("images", nargs=-1, required=True)
-def image_inspect(images):
+def image_inspect(fmt, images):
     """Show images' configuration as JSON (`image inspect`)."""
     out = []
     for ref in images:
@@ -122,4 +123,5 @@ def image_inspect(images):
                        "Layers": list(config.get("rootfs", {}).get("diff_ids", []))},
             "History": config.get("history") or [], "ManifestDigest": img.manifest_digest,
         })
-    click.echo(json.dumps(out, indent=2))
+    from pycontain.cli.listformat import print_inspect
+    print_inspect(out, fmt)

@@ -1,6 +1,5 @@
 """Container commands (run, ps, inspect, logs, stop, kill, rm, exec, images,
 import): parse, call the library, format output. Nothing else."""
-import json
 import sys
 
 import click
@@ -35,11 +34,13 @@ def ps(show_all, fmt, filters, last, latest, no_trunc, quiet):
 
 
 @cli.command()
-@click.argument("container")
-def inspect(container):
-    """Show a container's configuration and state as JSON."""
+@click.option("-f", "--format", "fmt", help="A Go template: '{{.State.Status}}'.")
+@click.argument("containers", nargs=-1, required=True)
+def inspect(fmt, containers):
+    """Show containers' configuration and state as JSON."""
+    from pycontain.cli.listformat import print_inspect
     from pycontain.engine.inspect import inspect as describe
-    click.echo(json.dumps([describe(lookup(container))], indent=2))
+    print_inspect([describe(lookup(ref)) for ref in containers], fmt)
 
 
 @cli.command()

@@ -63,3 +63,15 @@ def labels_text(labels: dict) -> str:
 def label_method(labels: dict):
     """The rows' {{.Label "key"}}."""
     return lambda key: (labels or {}).get(key, "")
+
+
+def print_inspect(objects: list, fmt: str | None) -> None:
+    """inspect: a JSON array, or -f TEMPLATE once per object (an unknown
+    field prints <no value>, as docker's inspect does on its JSON)."""
+    import json
+    if fmt in (None, "", "json"):
+        click.echo(json.dumps(objects, indent=2))
+        return
+    template = Template(_prepare(fmt)[1], strict=False)
+    for obj in objects:
+        click.echo(template.render(obj))
