@@ -40,14 +40,12 @@ def commit(message, author, pause, container, name):
 def export(output, container):
     """Write a container's file system as a tar archive."""
     from pycontain.engine.changes import export as export_container
-    from pycontain.errors import PycontainError
     from pycontain.fsutil import replacing
 
     ctr = lookup(container)
     if output is None:
-        if os.isatty(1):
-            raise PycontainError("cowardly refusing to write a tar archive to a terminal: "
-                                 "use -o FILE or redirect stdout")
+        from pycontain.cli.archive_io import refuse_terminal
+        refuse_terminal("a tar archive")
         sys.stdout.flush()
         export_container(ctr, 1)
         return

@@ -52,7 +52,12 @@ def import_image(source: str, name: str | None) -> None:
         if not name:
             raise PycontainError(f"importing {source} as a root filesystem needs a NAME[:TAG] "
                                  "(for an OCI layout use oci:DIR[:TAG])")
-        image = import_rootfs(store(), source, name)
+        if source == "-":
+            from pycontain.cli.archive_io import spooled_stdin
+            with spooled_stdin(store(), "rootfs.tar") as spool:
+                image = import_rootfs(store(), spool, name)
+        else:
+            image = import_rootfs(store(), source, name)
         click.echo(f"{image.name} {image.id}")
         return
     directory, tag = source[4:], None
