@@ -10,7 +10,7 @@ from pycontain.cli.gotemplate import Template
 MIN_WIDTH, PADDING = 10, 3  # docker's tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)
 
 
-def _prepare(fmt: str) -> tuple:
+def split_format(fmt: str) -> tuple:
     """(is a table, template text)."""
     is_table = fmt.startswith("table")
     text = fmt[len("table"):] if is_table else fmt
@@ -27,13 +27,13 @@ def tabulate(lines: list) -> list:
         for i, cell in enumerate(cells[:-1]):
             widths[i] = max(widths.get(i, MIN_WIDTH), len(cell) + PADDING)
     return ["".join(cell.ljust(widths[i]) for i, cell in enumerate(cells[:-1])) + cells[-1]
-            for cells in rows]
+            for cells in rows]  # trailing blanks kept, as docker's
 
 
 def render(rows: list, fmt: str, default: str, headers: dict) -> list:
     """The output lines of rows (dicts of docker's field names) for --format
     fmt ("table" or None: default, itself "table ...")."""
-    is_table, text = _prepare(default if fmt in (None, "", "table") else fmt)
+    is_table, text = split_format(default if fmt in (None, "", "table") else fmt)
     template = Template(text)
     lines = []
     if is_table:
@@ -72,6 +72,6 @@ def print_inspect(objects: list, fmt: str | None) -> None:
     if fmt in (None, "", "json"):
         click.echo(json.dumps(objects, indent=2))
         return
-    template = Template(_prepare(fmt)[1], strict=False)
+    template = Template(split_format(fmt)[1], strict=False)
     for obj in objects:
         click.echo(template.render(obj))

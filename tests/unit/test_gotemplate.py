@@ -74,3 +74,9 @@ def test_table_header_from_field_names_and_columns_sized_to_content():
 
 def test_tabulate_pads_to_docker_minimum_width():
     assert tabulate(["A\tB", "CC\tD"]) == ["A         B", "CC        D"]
+
+
+def test_events_and_inspect_share_the_escapes():
+    from pycontain.cli.listformat import split_format
+    assert split_format(r"table {{.A}}\t{{.B}}\n") == (True, "{{.A}}\t{{.B}}\n")
+    assert split_format(r"{{.A}}\t") == (False, "{{.A}}\t")
