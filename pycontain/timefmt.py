@@ -88,6 +88,12 @@ def iso(ts: float) -> str:
         "+00:00", "Z")
 
 
+def go_time_string(ts: float) -> str:
+    """Go's time.String() in UTC, as docker's CreatedAt: 2006-01-02 15:04:05 +0000 UTC."""
+    moment = datetime.datetime.fromtimestamp(int(ts), datetime.timezone.utc)
+    return f"{moment:%Y-%m-%d %H:%M:%S} +0000 UTC"
+
+
 def human_duration(seconds: float) -> str:
     """docker's units.HumanDuration: "Less than a second", "About a minute", "2 hours"."""
     secs = int(seconds)

@@ -1,9 +1,7 @@
 """`images`: rows with docker's field names, and its filters."""
-import datetime
-
 from pycontain.cli import filters, listformat
 from pycontain.errors import PycontainError
-from pycontain.timefmt import ago, parse_rfc3339
+from pycontain.timefmt import ago, go_time_string, parse_rfc3339
 
 DEFAULT = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
 DEFAULT_DIGESTS = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}" \
@@ -81,16 +79,11 @@ def rows(store, filter_items=()) -> list:
     return out
 
 
-def _created_at(created: str) -> str:
-    moment = datetime.datetime.fromtimestamp(int(_seconds(created)), datetime.timezone.utc)
-    return f"{moment:%Y-%m-%d %H:%M:%S} +0000 UTC"
-
-
 def docker_row(row: dict, no_trunc: bool, human_size) -> dict:
     """The fields docker's images templates see."""
     image_id = row["Id"] if no_trunc else row["Id"].split(":")[-1][:12]
     labels = row["_labels"]()
-    return {"Containers": "N/A", "CreatedAt": _created_at(row["Created"]),
+    return {"Containers": "N/A", "CreatedAt": go_time_string(_seconds(row["Created"])),
             "CreatedSince": ago(_seconds(row["Created"])), "Digest": row["Digest"],
             "ID": image_id, "Label": listformat.label_method(labels),
             "Labels": listformat.labels_text(labels),

@@ -1,5 +1,4 @@
 """`ps`: container rows with docker's field names, filters and columns."""
-import datetime
 import json
 import re
 import time
@@ -8,7 +7,7 @@ import click
 
 from pycontain.cli import filters, listformat
 from pycontain.errors import PycontainError
-from pycontain.timefmt import ago, human_duration, iso
+from pycontain.timefmt import ago, go_time_string, human_duration, iso
 
 DEFAULT = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t" \
           "{{.Ports}}\t{{.Names}}"
@@ -40,19 +39,13 @@ def ports_text(ports: list) -> str:
                      f"{p['container_port']}/{p['proto']}" for p in ports)
 
 
-def _created_at(ts: float) -> str:
-    """Go's time.String(): 2006-01-02 15:04:05 +0000 UTC."""
-    moment = datetime.datetime.fromtimestamp(int(ts), datetime.timezone.utc)
-    return f"{moment:%Y-%m-%d %H:%M:%S} +0000 UTC"
-
-
 def docker_row(row: dict, no_trunc: bool) -> dict:
     """The fields docker's ps templates see."""
     command = " ".join(row["Command"])
     if not no_trunc and len(command) > COMMAND_WIDTH:
         command = command[:COMMAND_WIDTH - 1] + "…"
     labels = row["Labels"]
-    return {"Command": f'"{command}"', "CreatedAt": _created_at(row["Created"]),
+    return {"Command": f'"{command}"', "CreatedAt": go_time_string(row["Created"]),
             "ID": row["Id"] if no_trunc else row["Id"][:12], "Image": row["Image"],
             "Label": listformat.label_method(labels), "Labels": listformat.labels_text(labels),
             "LocalVolumes": "0", "Mounts": "", "Names": row["Name"],
