@@ -57,7 +57,8 @@ def tail_offset(f, count: int) -> tuple:
 
 def _lines(f, follow_until=None, poll: float = 0.05):
     """Complete lines of f from its position; with follow_until (a function
-    saying whether to stop), keep reading what is appended."""
+    saying whether to stop), keep reading what is appended (yielding None
+    each time it waits)."""
     partial, overflow = b"", False
     while True:
         line = f.readline(MAX_RECORD)
@@ -80,6 +81,7 @@ def _lines(f, follow_until=None, poll: float = 0.05):
         if follow_until():
             follow_until = None  # one more pass for what came before the end
             continue
+        yield None  # waiting: what was read can be written
         time.sleep(poll)
 
 
@@ -93,37 +95,47 @@ def _sources(ctr) -> list:
 
 
 def _records(path: str, is_json: bool, f, follow_until):
-    stamp = os.stat(path).st_mtime_ns
+    """(stream, stamp, bytes) of each line; None when a follow waits."""
+    stamp = rfc3339_nano(os.stat(path).st_mtime_ns).encode()
     for line in _lines(f, follow_until):
-        if not is_json:
-            yield "stdout", stamp, line
+        if line is None or not is_json:
+            yield None if line is None else ("stdout", stamp, line)
             continue
         entry = logfile.parse(line)
         if entry is not None:
             yield entry
 
 
-def records(ctr, query: Query):
-    """(stream, time in ns, bytes) of the log lines the query selects."""
-    sources = _sources(ctr)
-    starts, wanted = [0] * len(sources), query.tail
+def _tail_starts(sources: list, wanted) -> list:
+    """Where to start reading each source for the last `wanted` lines of all."""
+    starts = [0] * len(sources)
     for i in reversed(range(len(sources))):
         if wanted is None:
             break
         with open(sources[i][0], "rb") as f:
             starts[i], found = tail_offset(f, wanted) if wanted else (f.seek(0, 2), 0)
         wanted = max(0, wanted - found)
-    for i, (path, is_json) in enumerate(sources):
-        last = i == len(sources) - 1
-        stop = _stop(ctr, query) if query.follow and last else None
+    return starts
+
+
+def records(ctr, query: Query):
+    """(stream, stamp, bytes) of the log lines the query selects (stamps:
+    RFC 3339 with nine decimals, as bytes, which sort as times); None while
+    a follow waits for more."""
+    sources = _sources(ctr)
+    since = rfc3339_nano(query.since_ns).encode() if query.since_ns else b""
+    until = rfc3339_nano(query.until_ns).encode() if query.until_ns is not None else None
+    for i, start in enumerate(_tail_starts(sources, query.tail)):
+        path, is_json = sources[i]
+        stop = _stop(ctr, query) if query.follow and i == len(sources) - 1 else None
         with open(path, "rb") as f:
-            f.seek(starts[i])
-            for stream, ns, data in _records(path, is_json, f, stop):
-                if ns < query.since_ns:
+            f.seek(start)
+            for entry in _records(path, is_json, f, stop):
+                if entry is not None and entry[1] < since:
                     continue
-                if query.until_ns is not None and ns > query.until_ns:
+                if entry is not None and until is not None and entry[1] > until:
                     return
-                yield stream, ns, data
+                yield entry
 
 
 def _stop(ctr, query: Query):
@@ -135,8 +147,20 @@ def _stop(ctr, query: Query):
 
 
 def show(ctr, query: Query, out_fd: int = 1, err_fd: int = 2) -> None:
-    """Write the selected lines, stdout's to out_fd and stderr's to err_fd."""
-    for stream, ns, data in records(ctr, query):
-        if query.timestamps:
-            data = f"{rfc3339_nano(ns)} ".encode() + data
-        write_all(err_fd if stream == "stderr" else out_fd, data)
+    """Write the selected lines, stdout's to out_fd and stderr's to err_fd
+    (gathered into writes of up to BLOCK bytes, in order)."""
+    pending, fd = [], out_fd
+    size = 0
+    for entry in records(ctr, query):
+        target = None if entry is None else (err_fd if entry[0] == "stderr" else out_fd)
+        if pending and (target != fd or size >= BLOCK):
+            write_all(fd, b"".join(pending))
+            pending, size = [], 0
+        if entry is None:
+            continue
+        data = entry[1] + b" " + entry[2] if query.timestamps else entry[2]
+        pending.append(data)
+        size += len(data)
+        fd = target
+    if pending:
+        write_all(fd, b"".join(pending))

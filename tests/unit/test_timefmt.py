@@ -85,3 +85,17 @@ def test_log_writer_cuts_lines_per_stream(tmp_path):
         ("stdout", b"one\n"), ("stderr", b"err\n"), ("stdout", b"two\n"),
         ("stdout", b"x" * MAX_LINE), ("stdout", b"xxxxx")]
     assert parse(b'{"log": 1}') is None and parse(b"not json") is None
+
+
+def test_log_records_parse_fast_or_through_json_alike():
+    """The writer's lines are cut apart without JSON where they have no
+    escapes but the final newline; the result is the same as json's."""
+    import json
+    from pycontain.engine.logfile import record
+    for data in (b"plain\n", b"", b"\n", "caf\u00e9\n".encode(), b'say "hi"\n', b"a\\n",
+                 b"tab\there", b"\\", b"\xff\n"):
+        line = record("stderr", data, NOW + 7)
+        stream, stamp, text = parse(line)
+        entry = json.loads(line)
+        assert (stream, stamp.decode(), text) == ("stderr", entry["time"], entry["log"].encode())
+        assert stamp == rfc3339_nano(NOW + 7).encode()
