@@ -40,14 +40,16 @@ for main in pycontain-main pycontain-runc-main; do
     [ -x .venv/bin/$main ] || { echo "install.sh: launcher missing ($main)" >&2; exit 1; }
 done
 
-for image in busybox python; do
-    if ! .venv/bin/pycontain images --format json | grep -q "\"localhost/$image:latest\""; then
-        tmp=$(mktemp -d)
-        trap 'rm -rf "$tmp"' EXIT
-        .venv/bin/python rootfs/build.py "$tmp" "$image" >/dev/null
-        .venv/bin/pycontain import "oci:$tmp/$image" "localhost/$image:latest"
-        rm -rf "$tmp"
-        trap - EXIT
+rootfs/import.sh
+# Run through sudo: the invoking user gets the images too, for rootless use.
+if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
+    home=$(getent passwd "$SUDO_USER" | cut -d: -f6)
+    runtime=/run/user/$(id -u "$SUDO_USER")
+    [ -d "$runtime" ] || runtime=
+    if ! runuser -u "$SUDO_USER" -- env -i HOME="$home" PATH=/usr/bin:/bin \
+            ${runtime:+XDG_RUNTIME_DIR=$runtime} rootfs/import.sh; then
+        echo "install.sh: could not import the bundled images for $SUDO_USER" \
+             "(rootless needs read access to this directory and user namespaces)" >&2
     fi
-done
+fi
 echo "install.sh: ready: .venv/bin/pycontain"

@@ -7,10 +7,10 @@ cd "$(dirname "$0")"
 # a registry with basic auth (docker-registry, htpasswd from apache2-utils), the AWS
 # CLI version 2 (awscli; version 1 is in the `test` extra), the reference builder
 # `pycontain build` is compared with (buildah), a RabbitMQ broker for fn triggers
-# (rabbitmq-server; the tests start private nodes), and the Python test
-# dependencies (pyproject.toml's `test` extra).
+# (rabbitmq-server; the tests start private nodes), curl and zip (the README test),
+# and the Python test dependencies (pyproject.toml's `test` extra).
 TEST_PACKAGES=(podman containerd golang-go docker-registry apache2-utils awscli buildah
-               rabbitmq-server)
+               rabbitmq-server curl zip)
 missing=()
 for pkg in "${TEST_PACKAGES[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -73,7 +73,7 @@ def df():
 @system.command(name="prune")
 @click.option("-a", "--all", "all_images", is_flag=True,
               help="Remove every image no container uses (not only dangling ones).")
-@click.option("--volumes", is_flag=True, help="Prune volumes too (pycontain has none yet).")
+@click.option("--volumes", is_flag=True, help="Prune anonymous volumes no container uses too.")
 @click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
 def system_prune(all_images, volumes, force):
     """Remove stopped containers, unused images (-a) and unused content."""
@@ -81,13 +81,16 @@ def system_prune(all_images, volumes, force):
     what = ["all stopped containers",
             "all images without at least one container associated to them" if all_images
             else "all dangling images", "all unused image content"]
+    what += ["all anonymous volumes not used by at least one container"] if volumes else []
     if not force:
         click.echo("WARNING! This will remove:\n" + "".join(f"  - {w}\n" for w in what))
         if not click.confirm("Are you sure you want to continue?", default=False):
             sys.exit(0)
-    report = prune(all_images)
+    report = prune(all_images, volumes)
     if report["containers"]:
         click.echo("Deleted Containers:\n" + "\n".join(report["containers"]) + "\n")
+    if report["volumes"]:
+        click.echo("Deleted Volumes:\n" + "\n".join(report["volumes"]) + "\n")
     if report["images"]:
         click.echo("Deleted Images:\n" + "\n".join(report["images"]) + "\n")
     click.echo(f"Total reclaimed space: {_size(report['bytes'])}")

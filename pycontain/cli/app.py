@@ -14,6 +14,7 @@ from pycontain.cli import resource_commands  # noqa: F401  (update, stats)
 from pycontain.cli import route_commands  # noqa: F401  (fn route)
 from pycontain.cli import system_commands  # noqa: F401  (system gc)
 from pycontain.cli import trigger_commands  # noqa: F401  (fn trigger)
+from pycontain.cli import volume_commands  # noqa: F401  (volume)
 from pycontain.cli import aliases  # noqa: F401,E402  (last: container/image groups, system df)
 from pycontain.cli.group import cli
 

@@ -94,12 +94,13 @@ def kill(sig, containers):
 
 @cli.command()
 @click.option("-f", "--force", is_flag=True, help="Kill a running container first.")
+@click.option("-v", "--volumes", is_flag=True, help="Remove its anonymous volumes too.")
 @click.argument("containers", nargs=-1, required=True)
-def rm(force, containers):
+def rm(force, volumes, containers):
     """Remove containers."""
     from pycontain.engine.container import remove
     for ref in containers:
-        remove(lookup(ref), force)
+        remove(lookup(ref), force, volumes)
         click.echo(ref)
 
 

@@ -21,7 +21,15 @@ RUN_FLAGS = (
     (("-e", "--env"), "env", MULTI, "Set an environment variable (KEY=VALUE or KEY)."),
     (("--env-file",), "env_files", MULTI, "Read environment variables from a file."),
     (("-v", "--volume"), "volumes", MULTI,
-     "Bind mount SRC:DST[:OPTIONS], OPTIONS ro or rw, dev or nodev (default: rw,nodev)."),
+     "Mount [SRC:]DST[:OPTIONS]: SRC a host path, a volume name or none (an anonymous "
+     "volume); OPTIONS ro|rw, dev|nodev (default: rw,nodev), nocopy."),
+    (("--mount",), "mounts", MULTI,
+     "Mount type=bind|volume|tmpfs,source=SRC,target=DST[,readonly][,bind-propagation=P]"
+     "[,volume-nocopy][,volume-label=K=V][,tmpfs-size=N][,tmpfs-mode=M]."),
+    (("--tmpfs",), "tmpfs", MULTI, "Mount a tmpfs: DST[:OPTIONS] (e.g. /run:size=64m,mode=755)."),
+    (("--shm-size",), "shm_size", VALUE, "Size of /dev/shm (e.g. 256m; default 64m)."),
+    (("--sysctl",), "sysctls", MULTI,
+     "Set a namespaced kernel parameter KEY=VALUE (net.*, kernel.shm*|msg*|sem, fs.mqueue.*)."),
     (("-w", "--workdir"), "workdir", VALUE, "Working directory inside the container."),
     (("-u", "--user"), "user", VALUE, "User: NAME|UID[:GROUP|GID]."),
     (("-h", "--hostname"), "hostname", VALUE, "Container host name."),

@@ -54,6 +54,8 @@ def create(opts: RunOptions, kept: bool = False):
         names.validate_hostname(opts.hostname)
     store_root = paths.data_root()
     image = _resolve_image(ImageStore(store_root), opts)
+    image_cfg = image.config.get("config") or {}
+    mounts = _mount_plan(opts, image_cfg)
     cid = os.urandom(32).hex()
     meta = {
         "name": names.validate(opts.name) if opts.name else names.generate(cid),
@@ -67,7 +69,7 @@ def create(opts: RunOptions, kept: bool = False):
     if opts.network not in ("none", "host") or opts.publish or opts.publish_all \
             or opts.ip or opts.network_aliases:
         from pycontain.net.request import network_request
-        net = meta["net"] = network_request(opts, image.config.get("config") or {})
+        net = meta["net"] = network_request(opts, image_cfg)
     extra_hosts = []
     if opts.add_hosts or opts.dns or opts.dns_search or opts.dns_options:
         from pycontain.engine.hostfiles import check_dns_options, extra_hosts as parse_hosts
@@ -75,24 +77,45 @@ def create(opts: RunOptions, kept: bool = False):
         extra_hosts = parse_hosts(opts.add_hosts, net["gateway"] if net else "")
         if net:
             net["extra_hosts"] = extra_hosts
-    ctr = state.create_record(cid, meta)
+    refs, made = mounts.volumes if mounts else [], []
+    if refs:
+        from pycontain.engine import volumes
+        meta["volumes"] = refs
+        ctr, made = volumes.claim(refs, lambda: state.create_record(cid, meta))
+    else:
+        ctr = state.create_record(cid, meta)
     try:
         hostname = os.uname().nodename if opts.network == "host" else (opts.hostname or cid[:12])
         etc = write_host_files(ctr.dir, hostname, opts.network, opts,
                                [net["dns"]] if net and net["dns"] else [], extra_hosts)
-        spec = build_spec(image.config.get("config") or {}, image.layer_dirs,
-                          opts.replace(hostname=hostname),
+        spec = build_spec(image_cfg, image.layer_dirs, opts.replace(hostname=hostname),
                           cid, etc, INIT_BINARY)
+        if mounts:
+            mounts.apply(spec)
         for sub in ("upper", "work", "rootfs"):
             os.mkdir(ctr.path(sub), 0o755)
+        if refs:
+            volumes.populate(ctr, refs)
         # atomic but not fsynced: a container does not outlive a crash of the
         # machine, and `system gc` removes what such a crash leaves
         write_json(ctr.path("config.json"), spec, sync=False)
     except BaseException:
-        state.delete_record(ctr)
+        state.delete_record(ctr, volumes=True)
+        if made:
+            volumes.release([], made)  # the named ones made for it too
         raise
     container_event(ctr, "create")
     return ctr, spec
+
+
+def _mount_plan(opts: RunOptions, image_cfg: dict):
+    """-v, --mount, --tmpfs, --shm-size, --sysctl and the image's Volumes,
+    checked (engine.mountopts); None if there are none (not imported then)."""
+    if not (opts.volumes or opts.mounts or opts.tmpfs or opts.shm_size or opts.sysctls
+            or image_cfg.get("Volumes")):
+        return None
+    from pycontain.engine.mountopts import plan
+    return plan(opts, image_cfg)
 
 
 def _init_context(ctr: state.Container, spec: dict) -> InitContext:
@@ -159,7 +182,7 @@ def _unstarted(ctr, exc: BaseException) -> None:
         ctr.state.error = str(exc)
         ctr.set_exited(getattr(exc, "code", 125))
     else:
-        state.delete_record(ctr)
+        state.delete_record(ctr, volumes=True)
 
 
 def run_attached(ctr, spec, opts: RunOptions) -> int:
@@ -295,8 +318,9 @@ def _await_monitor(ctr) -> None:
         wait_gone(ctr.state.monitor_pid, 5)
 
 
-def remove(ctr, force: bool = False) -> None:
-    """`rm`: refuse a running container unless forced; erase it from disk."""
+def remove(ctr, force: bool = False, volumes: bool = False) -> None:
+    """`rm`: refuse a running container unless forced; erase it from disk
+    (volumes: its anonymous volumes too, `rm -v`)."""
     if ctr.alive():
         if not force:
             raise PycontainError(f"cannot remove running container {ctr.name}: stop it first "
@@ -306,5 +330,5 @@ def remove(ctr, force: bool = False) -> None:
         wait_gone(ctr.state.pid, 10)
     _await_monitor(ctr)
     resources.release(ctr)
-    state.delete_record(ctr)
+    state.delete_record(ctr, volumes)
     container_event(ctr, "destroy")

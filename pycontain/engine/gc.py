@@ -11,7 +11,7 @@ import os
 import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
 
 from pycontain import paths
-from pycontain.engine import resources, state
+from pycontain.engine import resources, state, volumes
 from pycontain.engine.orphans import settle
 from pycontain.fsutil import remove_tree
 from pycontain.oci.waiting import wait_gone
@@ -48,6 +48,7 @@ def collect() -> list:
         removed.append(f"removed container {ctr.name} ({cid[:12]})")
     known = set(state.all_ids())
     removed += resources.collect(known)
+    removed += volumes.collect()
     for cid in _listdir(paths.run_root()):
         if cid not in known and len(cid) == 64:
             remove_tree(os.path.join(paths.run_root(), cid))

@@ -89,8 +89,20 @@ def inspect(ctr) -> dict:
         "GraphDriver": {"Name": "overlay", "Data": {
             "LowerDir": ":".join(os.path.join(ctr.meta["store"], d) for d in ctr.meta["lower"]),
             "UpperDir": ctr.path("upper"), "WorkDir": ctr.path("work")}},
-        "Mounts": [{"Type": "bind", "Source": m["source"], "Destination": m["destination"],
-                    "RW": "ro" not in m.get("options", [])}
-                   for m in spec.get("mounts", []) if m.get("type") == "bind"
-                   and not m["destination"].startswith(("/etc/", "/dev/"))],
+        "Mounts": _mounts(ctr, spec),
     }
+
+
+def _mounts(ctr, spec: dict) -> list:
+    """The user's binds and volumes (as docker shows them), not the engine's own."""
+    named = {ref["destination"]: ref["name"] for ref in ctr.meta.get("volumes") or ()}
+    found = []
+    for m in spec.get("mounts", []):
+        if m.get("type") != "bind" or m["destination"].startswith(("/etc/", "/dev/")):
+            continue
+        entry = {"Type": "bind", "Source": m["source"], "Destination": m["destination"],
+                 "RW": "ro" not in m.get("options", [])}
+        if m["destination"] in named:
+            entry.update(Type="volume", Name=named[m["destination"]], Driver="local")
+        found.append(entry)
+    return found

@@ -47,10 +47,16 @@ def _enter(ctr, whole: bool) -> None:
     os.chdir("/")
 
 
-def in_root(ctr, work, keep_fds=(), whole: bool = True) -> None:
+def in_root(ctr, work, keep_fds=(), whole: bool = True):
     """Start work() in a child inside the container's root (keep_fds stay
     open in it: pipes, our stdin/stdout). Returns wait(): it reaps the child
     and raises its error (a PycontainError's code and message), if any."""
+    return in_child(lambda: _enter(ctr, whole), work, keep_fds)
+
+
+def in_child(enter, work, keep_fds=(), what: str = "copy"):
+    """Fork a child that closes every fd but keep_fds, runs enter() (into a
+    root of its choice) then work(); wait() as for in_root."""
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     pid = os.fork()
     if pid == 0:
@@ -65,7 +71,7 @@ def in_root(ctr, work, keep_fds=(), whole: bool = True) -> None:
                 os.closerange(low, fd)
                 low = fd + 1
             os.closerange(low, 1 << 20)
-            _enter(ctr, whole)
+            enter()
             work()
         except PycontainError as exc:
             code, message = exc.code, str(exc)
@@ -73,7 +79,7 @@ def in_root(ctr, work, keep_fds=(), whole: bool = True) -> None:
             code = 1
             message = f"{exc.strerror}: {exc.filename}" if exc.filename else str(exc.strerror)
         except BaseException as exc:  # noqa: BLE001 - a forked child: report, never unwind
-            code, message = 125, f"copy failed: {exc!r}"
+            code, message = 125, f"{what} failed: {exc!r}"
         try:
             if message:
                 os.write(err_w, f"{code}:{message}".encode(errors="replace")[:4096])
@@ -89,5 +95,5 @@ def in_root(ctr, work, keep_fds=(), whole: bool = True) -> None:
             code, _, message = report.partition(":")
             raise PycontainError(message, int(code))
         if status:
-            raise PycontainError(f"copy failed (status {status})")
+            raise PycontainError(f"{what} failed (status {status})")
     return wait

@@ -4,7 +4,7 @@ import os
 from pycontain.errors import PycontainError
 from pycontain.record import Record
 from pycontain.oci.defaults import (DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS,
-                                    default_devices, default_mounts, reserved_destination)
+                                    default_devices, default_mounts)
 from pycontain.oci.cgroups import ocispec as cgroup_spec
 from pycontain.oci.security.config import apply as apply_security
 from pycontain.userdb import resolve_user
@@ -26,6 +26,7 @@ class RunOptions(Record):
         "pull": "missing",
         "add_hosts": [], "dns": [], "dns_search": [], "dns_options": [], "ip": None,
         "network_aliases": [],
+        "mounts": [], "tmpfs": [], "shm_size": None, "sysctls": [],  # engine.mountopts
         "join": {},  # OCI namespace type -> path to join (a pod's containers join its infra)
     }
     __slots__ = tuple(FIELDS)
@@ -70,43 +71,10 @@ def command_args(image_cfg: dict, opts: RunOptions) -> list:
     return args
 
 
-VOLUME_OPTIONS = {"ro": "mode", "rw": "mode", "dev": "dev", "nodev": "dev"}
-
-
-def parse_volume(spec: str, dev: bool = False) -> dict:
-    """`SRC:DST[:OPTIONS]` (SRC an existing host path; OPTIONS a comma list of
-    ro|rw and dev|nodev) into an OCI bind mount. nodev unless asked for dev
-    (dev: the default), so a device node in a volume opens nothing."""
-    parts = spec.split(":")
-    if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
-        raise PycontainError(f"invalid volume specification: {spec!r} (want SRC:DST[:ro])")
-    src, dst = parts[0], parts[1]
-    chosen = {"mode": "rw", "dev": "dev" if dev else "nodev"}
-    seen = set()
-    for option in parts[2].split(",") if len(parts) == 3 else ():
-        kind = VOLUME_OPTIONS.get(option)
-        if kind is None or kind in seen:
-            raise PycontainError(f"invalid volume option {option!r} in {spec!r} "
-                                 "(want ro or rw, and dev or nodev)")
-        seen.add(kind)
-        chosen[kind] = option
-    if not os.path.isabs(src) or not os.path.isabs(dst):
-        raise PycontainError(f"invalid volume {spec!r}: both paths must be absolute")
-    dst = "/" + os.path.normpath(dst).lstrip("/")  # POSIX keeps a leading "//"
-    if dst == "/":
-        raise PycontainError(f"invalid volume {spec!r}: the destination cannot be '/'")
-    if reserved_destination(dst):
-        raise PycontainError(f"invalid volume {spec!r}: the destination cannot be /proc, "
-                             "/sys or /dev, nor under them (but /dev/shm and /dev/mqueue)")
-    if not os.path.exists(src):
-        raise PycontainError(f"volume source {src} does not exist on the host")
-    return {"destination": dst, "type": "bind", "source": os.path.realpath(src),
-            "options": ["rbind", chosen["mode"], chosen["dev"]]}
-
-
 def build_spec(image_cfg: dict, layer_dirs: list, opts: RunOptions, cid: str,
                etc_files: dict, init_binary: str) -> dict:
-    """The OCI runtime spec for a container; etc_files maps /etc paths to host files."""
+    """The OCI runtime spec for a container; etc_files maps /etc paths to host files.
+    The user's mounts (-v, --mount, --tmpfs...) are added by engine.mountopts."""
     user = resolve_user(opts.user or image_cfg.get("User") or "", layer_dirs)
     env = merge_env(image_cfg.get("Env") or [], opts)
     hostname = opts.hostname or cid[:12]
@@ -127,7 +95,6 @@ def build_spec(image_cfg: dict, layer_dirs: list, opts: RunOptions, cid: str,
         mounts.append({"destination": INIT_PATH, "type": "bind", "source": init_binary,
                        "options": ["bind", "ro", "nosuid"]})
     mounts += cgroup_spec.mounts()
-    mounts += [parse_volume(v, dev=opts.privileged) for v in opts.volumes]
     namespaces = ["pid", "ipc", "uts", "mount", "cgroup"]
     namespaces += [] if opts.network == "host" else ["network"]
     spec = {

@@ -191,8 +191,9 @@ def create_record(cid: str, meta: dict) -> Container:
     return ctr
 
 
-def delete_record(ctr: Container) -> None:
-    """Remove every trace of the container from disk."""
+def delete_record(ctr: Container, volumes: bool = False) -> None:
+    """Remove every trace of the container from disk; with volumes, or for an
+    --rm container, its anonymous volumes too (those no other container uses)."""
     link = os.path.join(names_dir(), ctr.meta["name"])
     try:
         if os.readlink(link) == ctr.id:
@@ -201,6 +202,9 @@ def delete_record(ctr: Container) -> None:
         pass
     remove_tree(ctr.run_dir)
     remove_tree(ctr.dir)
+    if ctr.meta.get("volumes") and (volumes or ctr.meta.get("rm")):
+        from pycontain.engine.volumes import release
+        release(ctr.meta["volumes"])
 
 
 def load(cid: str) -> Container:

@@ -63,7 +63,7 @@ def disk_usage() -> list:
         ("Images", len(by_id), len(used_ids & set(by_id)), images_size, reclaim),
         ("Containers", len(containers), len(running), sum(sizes.values()),
          sum(sizes[c.id] for c in containers if c not in running)),
-        ("Local Volumes", 0, 0, 0, 0),
+        volume_usage(),
         ("Build Cache", 0, 0, 0, 0),
     ]
 
@@ -81,14 +81,29 @@ def prune_containers() -> tuple:
     return removed, freed
 
 
-def prune(all_images: bool) -> dict:
+def volume_usage() -> tuple:
+    """The "Local Volumes" row: reclaimable, the volumes no container uses."""
+    from pycontain.engine import volumes
+
+    used = volumes.users()
+    sizes = {name: volumes.size(name) for name in volumes.names()}
+    return ("Local Volumes", len(sizes), len(set(sizes) & set(used)), sum(sizes.values()),
+            sum(size for name, size in sizes.items() if name not in used))
+
+
+def prune(all_images: bool, volumes: bool = False) -> dict:
     """Remove stopped containers, then (all_images) every image no container
-    uses, then the content nothing uses. What went, and the bytes freed."""
+    uses, then the content nothing uses, then (volumes) the anonymous volumes
+    no container uses. What went, and the bytes freed."""
     from pycontain.image.gc import prune as prune_store, remove_images
     from pycontain.image.store import ImageStore
 
     removed, freed = prune_containers()
-    report = {"containers": removed, "images": [], "bytes": freed}
+    report = {"containers": removed, "images": [], "volumes": [], "bytes": freed}
+    if volumes:
+        from pycontain.engine.volumes import prune as prune_volumes
+        report["volumes"], volume_bytes = prune_volumes()
+        report["bytes"] += volume_bytes
     store = ImageStore(paths.data_root())
     before = _content_size(store)
     if all_images:

@@ -14,7 +14,8 @@ FLAG_OPTIONS = {
     "bind": (n.MS_BIND, 0), "rbind": (n.MS_BIND | n.MS_REC, 0),
 }
 PROPAGATION = {"private": n.MS_PRIVATE, "rprivate": n.MS_PRIVATE | n.MS_REC,
-               "slave": n.MS_SLAVE, "rslave": n.MS_SLAVE | n.MS_REC}
+               "slave": n.MS_SLAVE, "rslave": n.MS_SLAVE | n.MS_REC,
+               "shared": n.MS_SHARED, "rshared": n.MS_SHARED | n.MS_REC}
 # read-only, nosuid, nodev and noexec are the flags a bind remount may change
 REMOUNT_MASK = n.MS_RDONLY | n.MS_NOSUID | n.MS_NODEV | n.MS_NOEXEC
 MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 1024, 2048, 4096

@@ -15,8 +15,8 @@ from pycontain.oci.mounts import PROPAGATION, mount_entry
 from pycontain.oci.securejoin import secure_join
 from pycontain.oci.security.mountcheck import check_dev_null, check_target
 
-ROOT_PROPAGATION = dict(PROPAGATION, shared=n.MS_SHARED, rshared=n.MS_SHARED | n.MS_REC,
-                        unbindable=n.MS_UNBINDABLE, runbindable=n.MS_UNBINDABLE | n.MS_REC)
+ROOT_PROPAGATION = dict(PROPAGATION, unbindable=n.MS_UNBINDABLE,
+                        runbindable=n.MS_UNBINDABLE | n.MS_REC)
 DEVICE_KINDS = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
 
 DEV_SYMLINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
