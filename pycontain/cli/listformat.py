@@ -65,12 +65,12 @@ def label_method(labels: dict):
     return lambda key: (labels or {}).get(key, "")
 
 
-def print_inspect(objects: list, fmt: str | None) -> None:
+def print_inspect(objects: list, fmt: str | None, indent: int = 2) -> None:
     """inspect: a JSON array, or -f TEMPLATE once per object (an unknown
     field prints <no value>, as docker's inspect does on its JSON)."""
     import json
     if fmt in (None, "", "json"):
-        click.echo(json.dumps(objects, indent=2))
+        click.echo(json.dumps(objects, indent=indent))
         return
     template = Template(split_format(fmt)[1], strict=False)
     for obj in objects:

@@ -266,3 +266,15 @@ def test_save_load_import_and_export_through_pipes(pc, tmp_path):
     finally:
         pc("rm", "-f", "exported")
         pc("rmi", "localhost/piped:1", "localhost/flat:1")
+
+
+def test_volume_ls_and_inspect_templates(pc):
+    pc.out("volume", "create", "--label", "tier=db", "tmpl-data")
+    try:
+        lines = pc.out("volume", "ls", "--filter", "name=tmpl",
+                       "--format", r'table {{.Name}}\t{{.Label "tier"}}\t{{.Labels}}').splitlines()
+        assert lines == ["VOLUME NAME   LABEL     LABELS", "tmpl-data     db        tier=db"]
+        assert pc.out("volume", "inspect", "-f", "{{.Name}} {{.Labels.tier}}", "tmpl-data") == \
+            "tmpl-data db\n"
+    finally:
+        pc("volume", "rm", "tmpl-data")
