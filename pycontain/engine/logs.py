@@ -89,7 +89,7 @@ def _sources(ctr) -> list:
     """(path, is json) of the logs that exist, oldest first."""
     found = [(ctr.path(name), name == logfile.NAME) for name in (logfile.PLAIN_NAME, logfile.NAME)
              if os.path.exists(ctr.path(name))]
-    if not found:
+    if not found and ctr.status != "created":  # created, never started: nothing yet
         raise PycontainError(f"container {ctr.name} has no logs (it was not run detached)")
     return found
 

@@ -94,6 +94,19 @@ def test_logs_read_the_plain_log_of_an_earlier_version_first(pc, talker):
         (records[-1]["log"] if records[-1]["stream"] == "stdout" else "")
 
 
+def test_logs_of_a_created_container_are_empty_until_it_starts(pc):
+    pc.out("create", "--name", "later", "busybox", "sh", "-c", "echo started; echo oops >&2")
+    try:
+        result = pc("logs", "later")
+        assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+        pc.out("start", "later")
+        wait_for(lambda: _status(pc, "later") == "exited", what="the container to finish")
+        result = pc("logs", "later")
+        assert (result.stdout, result.stderr) == ("started\n", "oops\n")
+    finally:
+        pc("rm", "-f", "later")
+
+
 def test_logs_tail_of_a_big_log_reads_only_its_end(pc, talker):
     """--tail 2 of a 48 MB log: the last lines, memory not growing with the log."""
     path = json.loads(pc.out("inspect", talker))[0]["LogPath"]
