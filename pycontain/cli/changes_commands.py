@@ -40,14 +40,12 @@ def commit(message, author, pause, container, name):
 def export(output, container):
     """Write a container's file system as a tar archive."""
     from pycontain.engine.changes import export as export_container
-    from pycontain.errors import PycontainError
     from pycontain.fsutil import replacing
 
     ctr = lookup(container)
     if output is None:
-        if os.isatty(1):
-            raise PycontainError("cowardly refusing to write a tar archive to a terminal: "
-                                 "use -o FILE or redirect stdout")
+        from pycontain.cli.archive_io import refuse_terminal
+        refuse_terminal("a tar archive")
         sys.stdout.flush()
         export_container(ctr, 1)
         return
@@ -71,10 +69,11 @@ def _image_and_summary(ref):
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--format", "fmt", help="table, json, or a Go template: '{{.CreatedBy}}'.")
+@click.option("--no-trunc", is_flag=True, help="Do not truncate ids and commands.")
 @click.option("-q", "--quiet", is_flag=True, help="Only print image ids.")
 @click.argument("image")
-def history(fmt, quiet, image):
+def history(fmt, no_trunc, quiet, image):
     """Show the history of an image (its layers, newest first)."""
     from pycontain.cli.image_output import _human_size
     images, img, _ = _image_and_summary(image)
@@ -95,18 +94,39 @@ def history(fmt, quiet, image):
     if quiet:
         click.echo(img.id.partition(":")[2][:12])
         return
-    line = "{:<14}{:<22}{:<46}{:<10}{}"
-    click.echo(line.format("IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"))
-    for row in rows:
-        short = row["ID"].partition(":")[2][:12] if row["ID"] != "<missing>" else row["ID"]
-        by = row["CreatedBy"] if len(row["CreatedBy"]) <= 44 else row["CreatedBy"][:43] + "…"
-        click.echo(line.format(short, row["CreatedAt"], by, _human_size(row["Size"]),
-                               row["Comment"]).rstrip())
+    from pycontain.cli import listformat
+    from pycontain.timefmt import ago, parse_rfc3339
+    from pycontain.errors import PycontainError
+
+    def since(created: str) -> str:
+        try:
+            return ago(parse_rfc3339(created) / 1e9)
+        except PycontainError:
+            return "N/A"
+
+    def short(row) -> str:
+        if row["ID"] == "<missing>" or no_trunc:
+            return row["ID"]
+        return row["ID"].partition(":")[2][:12]
+
+    def by(text: str) -> str:
+        return text if no_trunc or len(text) <= 45 else text[:44] + "…"
+
+    listformat.emit([{"ID": short(r), "CreatedSince": since(r["CreatedAt"]),
+                      "CreatedAt": r["CreatedAt"], "CreatedBy": by(r["CreatedBy"]),
+                      "Size": _human_size(r["Size"]), "Comment": r["Comment"]} for r in rows],
+                    fmt, HISTORY_DEFAULT, HISTORY_HEADERS)
+
+
+HISTORY_DEFAULT = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+HISTORY_HEADERS = {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
+                   "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT"}
 
 
 @cli.command(name="image-inspect", hidden=True)  # `image inspect` (cli.aliases)
+@click.option("-f", "--format", "fmt", help="A Go template: '{{.Config.Labels}}'.")
 @click.argument("images", nargs=-1, required=True)
-def image_inspect(images):
+def image_inspect(fmt, images):
     """Show images' configuration as JSON (`image inspect`)."""
     out = []
     for ref in images:
@@ -122,4 +142,5 @@ def image_inspect(images):
                        "Layers": list(config.get("rootfs", {}).get("diff_ids", []))},
             "History": config.get("history") or [], "ManifestDigest": img.manifest_digest,
         })
-    click.echo(json.dumps(out, indent=2))
+    from pycontain.cli.listformat import print_inspect
+    print_inspect(out, fmt)

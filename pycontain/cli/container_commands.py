@@ -1,8 +1,6 @@
 """Container commands (run, ps, inspect, logs, stop, kill, rm, exec, images,
 import): parse, call the library, format output. Nothing else."""
-import json
 import sys
-import time
 
 import click
 
@@ -20,64 +18,52 @@ def run(image, command, **values):
     run_and_exit(values, image, command)
 
 
-def _ago(ts: float) -> str:
-    secs = max(0, int(time.time() - ts))
-    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
-        if secs >= size:
-            return f"{secs // size} {unit} ago"
-    return f"{secs} seconds ago"
-
-
-def _status_text(row: dict) -> str:
-    if row["State"] in ("running", "paused"):
-        paused = " (Paused)" if row["State"] == "paused" else ""
-        checked = f" ({row['Health']})" if row.get("Health") else ""
-        return f"Up since {_ago(row['StartedAt'])}{paused}{checked}"
-    if row["State"] == "exited":
-        code = "?" if row["ExitCode"] is None else row["ExitCode"]
-        return f"Exited ({code}) {_ago(row['FinishedAt'] or row['Created'])}"
-    return "Created"
-
-
 @cli.command()
 @click.option("-a", "--all", "show_all", is_flag=True, help="Show stopped containers too.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--format", "fmt", help="table, json, or a Go template: 'table {{.ID}}\\t{{.Names}}'.")
+@click.option("-f", "--filter", "filters", multiple=True,
+              help="name=, id=, status=, ancestor=, label=K[=V], exited=N, network=.")
+@click.option("-n", "--last", type=int, default=-1, help="Show the N last created containers.")
+@click.option("-l", "--latest", is_flag=True, help="Show the last created container.")
+@click.option("--no-trunc", is_flag=True, help="Do not truncate ids and commands.")
 @click.option("-q", "--quiet", is_flag=True, help="Only print ids.")
-def ps(show_all, fmt, quiet):
+def ps(show_all, fmt, filters, last, latest, no_trunc, quiet):
     """List containers."""
-    from pycontain.engine.inspect import summaries
-    rows = [dict(r, Status=_status_text(r)) for r in summaries()
-            if show_all or r["State"] in ("running", "paused")]
-    if fmt == "json":
-        click.echo(json.dumps(rows, indent=1))
-    elif quiet:
-        for r in rows:
-            click.echo(r["Id"][:12])
-    else:
-        line = "{:<14}{:<26}{:<22}{:<18}{:<28}{}"
-        click.echo(line.format("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"))
-        for r in rows:
-            cmd = " ".join(r["Command"])
-            cmd = f'"{cmd[:17]}…"' if len(cmd) > 18 else f'"{cmd}"'
-            click.echo(line.format(r["Id"][:12], r["Image"][:25], cmd, _ago(r["Created"]),
-                                   r["Status"], r["Name"]))
+    from pycontain.cli.ps_output import print_ps
+    print_ps(show_all, fmt, quiet, filters, no_trunc, 1 if latest else last)
 
 
 @cli.command()
-@click.argument("container")
-def inspect(container):
-    """Show a container's configuration and state as JSON."""
+@click.option("-f", "--format", "fmt", help="A Go template: '{{.State.Status}}'.")
+@click.argument("containers", nargs=-1, required=True)
+def inspect(fmt, containers):
+    """Show containers' configuration and state as JSON."""
+    from pycontain.cli.listformat import print_inspect
     from pycontain.engine.inspect import inspect as describe
-    click.echo(json.dumps([describe(lookup(container))], indent=2))
+    print_inspect([describe(lookup(ref)) for ref in containers], fmt)
 
 
 @cli.command()
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new output until it exits.")
+@click.option("-n", "--tail", default="all", show_default=True,
+              help="Lines to show from the end of the log.")
+@click.option("--since", help="Show lines since a time: RFC 3339, Unix seconds, or 10m.")
+@click.option("--until", help="Show lines before a time: RFC 3339, Unix seconds, or 10m.")
+@click.option("-t", "--timestamps", is_flag=True, help="Show each line's time.")
 @click.argument("container")
-def logs(follow, container):
-    """Print the output of a detached container."""
-    from pycontain.engine.logs import copy_log
-    copy_log(lookup(container), sys.stdout.buffer, follow)
+def logs(follow, tail, since, until, timestamps, container):
+    """Print the output of a detached container (its stdout to stdout, its
+    stderr to stderr)."""
+    from pycontain.engine.logs import Query, parse_tail, show
+    from pycontain.timefmt import parse_time
+    query = Query(tail=parse_tail(tail), since_ns=parse_time(since) if since else 0,
+                  until_ns=parse_time(until) if until else None, follow=follow,
+                  timestamps=timestamps)
+    sys.stdout.flush()
+    try:
+        show(lookup(container), query)
+    except BrokenPipeError:  # `logs NAME | head`
+        sys.exit(0)
 
 
 @cli.command()
@@ -137,11 +123,17 @@ def exec_(interactive, tty, env, workdir, user, container, command):
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-def images(fmt):
+@click.option("--format", "fmt", help="table, json, or a Go template: 'table {{.Repository}}'.")
+@click.option("-f", "--filter", "filters", multiple=True,
+              help="reference=PATTERN, dangling=true|false, label=K[=V], before=, since=.")
+@click.option("-a", "--all", "show_all", is_flag=True, help="Accepted (no intermediate images).")
+@click.option("--digests", is_flag=True, help="Show digests.")
+@click.option("--no-trunc", is_flag=True, help="Do not truncate ids.")
+@click.option("-q", "--quiet", is_flag=True, help="Only print image ids.")
+def images(fmt, filters, show_all, digests, no_trunc, quiet):
     """List images in the local store."""
     from pycontain.cli.image_output import print_images
-    print_images(fmt)
+    print_images(fmt, quiet, filters, no_trunc, digests)
 
 
 @cli.command(name="import")

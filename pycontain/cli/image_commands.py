@@ -59,26 +59,41 @@ def push(quiet, chunk_size, tls_verify, image, destination):
 
 
 @cli.command()
-@click.option("-i", "--input", "path", required=True, type=click.Path(dir_okay=False),
-              help="A docker-archive or oci-archive file (gzip or not).")
+@click.option("-i", "--input", "path", type=click.Path(dir_okay=False),
+              help="A docker-archive or oci-archive file (gzip or not); default: stdin.")
+@click.option("-q", "--quiet", is_flag=True, help="Accepted, as docker's.")
 @click.argument("name", required=False)
-def load(path, name):
-    """Load images from a docker save / OCI archive."""
+def load(path, quiet, name):
+    """Load images from a docker save / OCI archive (a file, or stdin)."""
     from pycontain.image.archive_load import load_archive
-    for image in load_archive(_store(), path, name):
+    store = _store()
+    if path is None or path == "-":
+        from pycontain.cli.archive_io import spooled_stdin
+        with spooled_stdin(store, "image.tar") as spool:
+            images = load_archive(store, spool, name)
+    else:
+        images = load_archive(store, path, name)
+    for image in images:
         click.echo(f"Loaded image: {image.name} {image.id}")
 
 
 @cli.command()
-@click.option("-o", "--output", "path", required=True, type=click.Path(dir_okay=False),
-              help="The archive file to write.")
+@click.option("-o", "--output", "path", type=click.Path(dir_okay=False),
+              help="The archive file to write; default: stdout (not a terminal).")
 @click.option("--format", "fmt", type=click.Choice(["docker-archive", "oci-archive"]),
               default="docker-archive", show_default=True)
 @click.argument("image")
 def save(path, fmt, image):
-    """Write IMAGE to an archive file."""
+    """Write IMAGE to an archive file (or to stdout)."""
     from pycontain.image.archive_save import save_archive
-    save_archive(_store(), image, path, fmt)
+    store = _store()
+    if path is None or path == "-":
+        from pycontain.cli.archive_io import refuse_terminal, spooled_stdout
+        refuse_terminal("an image archive")
+        with spooled_stdout(store, "image.tar") as spool:
+            save_archive(store, image, spool, fmt)
+        return
+    save_archive(store, image, path, fmt)
 
 
 @cli.command()

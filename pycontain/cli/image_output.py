@@ -14,31 +14,34 @@ def store():
 
 
 def _human_size(size: int) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.3g} {unit}" if unit != "B" else f"{size} B"
+    """docker's units.HumanSize: 2.14MB, 0B."""
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.3g}{unit}" if unit != "B" else f"{int(size)}B"
         size /= 1000
     return ""
 
 
-def print_images(fmt: str) -> None:
-    from pycontain.image import reference
+def print_images(fmt: str | None, quiet: bool = False, filter_items=(), no_trunc: bool = False,
+                 digests: bool = False) -> None:
+    from pycontain.cli import image_list, listformat
 
-    rows = []
-    for image in store().list():
-        for name in image.names:
-            ref = reference.parse(name)
-            rows.append({"Repository": ref.short, "Tag": ref.tag or "<none>", "Name": name,
-                         "Id": image.id, "Digest": image.manifest_digest,
-                         "Created": image.created, "Size": image.size})
-    if fmt == "json":
-        click.echo(json.dumps(rows, indent=1))
-        return
-    line = "{:<36}{:<12}{:<16}{:<28}{}"
-    click.echo(line.format("REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"))
-    for r in rows:
-        click.echo(line.format(r["Repository"], r["Tag"], r["Id"].split(":")[-1][:12],
-                               r["Created"][:19], _human_size(r["Size"])))
+    rows = image_list.rows(store(), filter_items)
+    if quiet:
+        seen = []
+        for r in rows:
+            short = r["Id"] if no_trunc else r["Id"].split(":")[-1][:12]
+            if short not in seen:
+                seen.append(short)
+        for short in seen:
+            click.echo(short)
+    elif fmt == "json":
+        click.echo(json.dumps([{k: v for k, v in r.items() if not k.startswith("_")}
+                               for r in rows], indent=1))
+    else:
+        default = image_list.DEFAULT_DIGESTS if digests else image_list.DEFAULT
+        listformat.emit([image_list.docker_row(r, no_trunc, _human_size) for r in rows],
+                        fmt, default, image_list.HEADERS)
 
 
 def import_image(source: str, name: str | None) -> None:
@@ -49,7 +52,12 @@ def import_image(source: str, name: str | None) -> None:
         if not name:
             raise PycontainError(f"importing {source} as a root filesystem needs a NAME[:TAG] "
                                  "(for an OCI layout use oci:DIR[:TAG])")
-        image = import_rootfs(store(), source, name)
+        if source == "-":
+            from pycontain.cli.archive_io import spooled_stdin
+            with spooled_stdin(store(), "rootfs.tar") as spool:
+                image = import_rootfs(store(), spool, name)
+        else:
+            image = import_rootfs(store(), source, name)
         click.echo(f"{image.name} {image.id}")
         return
     directory, tag = source[4:], None

@@ -117,17 +117,22 @@ def attach(no_stdin, container):
 @cli.command()
 @click.option("--since", help="Show events from this time (unix seconds, RFC 3339, or 10m).")
 @click.option("--until", help="Stop at this time (without it: follow forever).")
-@click.option("--format", "fmt", help="json (or '{{json .}}'): one JSON object a line.")
+@click.option("--format", "fmt", help="json (one JSON object a line) or a Go template: "
+              "'{{.Action}} {{.Actor.Attributes.name}}'.")
 @click.option("-f", "--filter", "filters", multiple=True,
               help="container=NAME|ID, event=ACTION, type=container|image.")
 def events(since, until, fmt, filters):
     """Show the engine's events (start, die, oom...), then new ones as they happen."""
     from pycontain import jsonio
-    from pycontain.engine.events import format_line, parse_time, read
+    from pycontain.engine.events import format_line, read
+    from pycontain.timefmt import parse_time
     from pycontain.errors import PycontainError
 
+    template = None
     if fmt not in (None, "json", "{{json .}}"):
-        raise PycontainError(f"unsupported --format {fmt!r}: use json")
+        from pycontain.cli.gotemplate import Template
+        from pycontain.cli.listformat import split_format
+        template = Template(split_format(fmt)[1], strict=False)
     wanted = {}
     for item in filters:
         key, eq, value = item.partition("=")
@@ -147,4 +152,7 @@ def events(since, until, fmt, filters):
             continue
         if "type" in wanted and record.get("Type") not in wanted["type"]:
             continue
-        click.echo(jsonio.dumps(record, indent=None) if fmt else format_line(record))
+        if template is not None:
+            click.echo(template.render(record))
+        else:
+            click.echo(jsonio.dumps(record, indent=None) if fmt else format_line(record))

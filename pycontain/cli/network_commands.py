@@ -23,30 +23,48 @@ def network_create(subnet, masquerade, name):
 
 
 @network.command(name="ls")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-@click.option("-q", "--quiet", is_flag=True, help="Only print names.")
-def network_ls(fmt, quiet):
+@click.option("--format", "fmt", help="table, json, or a Go template: 'table {{.Name}}'.")
+@click.option("-f", "--filter", "filters", multiple=True, help="name=, id=, driver=.")
+@click.option("--no-trunc", is_flag=True, help="Do not truncate ids.")
+@click.option("-q", "--quiet", is_flag=True, help="Only print ids.")
+def network_ls(fmt, filters, no_trunc, quiet):
     """List networks."""
+    from pycontain.cli import filters as filtering, listformat
     from pycontain.net import api
-    rows = api.listing()
+    from pycontain.timefmt import iso
+    wanted = filtering.parse(filters, ("name", "id", "driver"))
+    rows = [r for r in api.listing()
+            if all(any(r[_NET_KEYS[k]].startswith(v) if k == "id" else v in r[_NET_KEYS[k]]
+                       for v in values) for k, values in wanted.items())]
     if fmt == "json":
-        click.echo(json.dumps(rows, indent=1))
+        click.echo(json.dumps([dict(r, Created=iso(r["Created"])) for r in rows], indent=1))
         return
+    docker_rows = [{"ID": r["Id"] if no_trunc else r["Id"][:12], "Name": r["Name"],
+                    "Driver": r["Driver"], "Scope": "local", "IPv6": "false",
+                    "Internal": "false", "Subnet": r["Subnet"], "Labels": "",
+                    "Label": listformat.label_method({}), "CreatedAt": iso(r["Created"])}
+                   for r in rows]
     if quiet:
-        click.echo("\n".join(r["Name"] for r in rows))
+        for row in docker_rows:
+            click.echo(row["ID"])
         return
-    line = "{:<14}{:<22}{:<10}{}"
-    click.echo(line.format("NETWORK ID", "NAME", "DRIVER", "SUBNET"))
-    for r in rows:
-        click.echo(line.format(r["Id"][:12], r["Name"], r["Driver"], r["Subnet"]))
+    listformat.emit(docker_rows, fmt, "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
+                    {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE",
+                     "IPv6": "IPV6", "Internal": "INTERNAL", "Subnet": "SUBNET",
+                     "Labels": "LABELS", "CreatedAt": "CREATED AT"})
+
+
+_NET_KEYS = {"name": "Name", "id": "Id", "driver": "Driver"}
 
 
 @network.command(name="inspect")
+@click.option("-f", "--format", "fmt", help="A Go template: '{{.Subnet}}'.")
 @click.argument("names", nargs=-1, required=True)
-def network_inspect(names):
+def network_inspect(fmt, names):
     """Show networks and their containers as JSON."""
+    from pycontain.cli.listformat import print_inspect
     from pycontain.net import api
-    click.echo(json.dumps([api.inspect(n) for n in names], indent=2))
+    print_inspect([api.inspect(n) for n in names], fmt)
 
 
 @network.command(name="rm")

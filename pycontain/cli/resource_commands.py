@@ -10,9 +10,11 @@ from pycontain.cli.runopts import RUN_FLAGS
 
 UPDATE_FIELDS = ("memory", "memory_swap", "memory_reservation", "cpus", "cpu_shares",
                  "cpuset_cpus", "pids_limit")
-STATS_COLUMNS = (("CONTAINER ID", "ID", 14), ("NAME", "Name", 22), ("CPU %", "CPUPerc", 9),
-                 ("MEM USAGE / LIMIT", "MemUsage", 22), ("MEM %", "MemPerc", 8),
-                 ("NET I/O", "NetIO", 10), ("BLOCK I/O", "BlockIO", 18), ("PIDS", "PIDs", 0))
+STATS_DEFAULT = "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t" \
+    "{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}"
+STATS_HEADERS = {"ID": "CONTAINER ID", "Container": "CONTAINER", "Name": "NAME",
+                 "CPUPerc": "CPU %", "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %",
+                 "NetIO": "NET I/O", "BlockIO": "BLOCK I/O", "PIDs": "PIDS"}
 
 
 def _limit_options(func):
@@ -44,22 +46,23 @@ def _targets(refs):
     return [c for c in ctrs if c.status == state.RUNNING]
 
 
-def _print(rows, fmt: str, clear: bool) -> None:
+def _print(rows, fmt: str | None, clear: bool) -> None:
+    from pycontain.cli import listformat
     if fmt == "json":
         for row in rows:
             click.echo(json.dumps(row))
         return
+    lines = listformat.render([dict(r, Container=r["ID"]) for r in rows], fmt,
+                              STATS_DEFAULT, STATS_HEADERS)
     if clear:
         click.echo("\033[2J\033[H", nl=False)
-    line = "".join(f"{{:<{w}}}" if w else "{}" for _, _, w in STATS_COLUMNS)
-    click.echo(line.format(*(title for title, _, _ in STATS_COLUMNS)))
-    for row in rows:
-        click.echo(line.format(*(row[key] for _, key, _ in STATS_COLUMNS)))
+    for line in lines:
+        click.echo(line)
 
 
 @cli.command()
 @click.option("--no-stream", is_flag=True, help="Print one sample and exit.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--format", "fmt", help="table, json, or a Go template: 'table {{.Name}}\\t{{.NetIO}}'.")
 @click.argument("containers", nargs=-1)
 def stats(no_stream, fmt, containers):
     """Show containers' CPU, memory, block I/O and pids usage (running ones by default)."""

@@ -1,6 +1,5 @@
 """`pycontain volume create|ls|inspect|rm|prune`, with docker's output and
 exit codes (engine.volumes does the work)."""
-import json
 import sys
 
 import click
@@ -27,18 +26,30 @@ def create(driver, labels, name):
     click.echo(volumes.create(name, volumes.parse_labels(labels))["Name"])
 
 
-def _label_text(labels: dict) -> str:
-    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+VOLUME_DEFAULT = "table {{.Driver}}\t{{.Name}}"
+VOLUME_HEADERS = {"Name": "VOLUME NAME", "Driver": "DRIVER", "Scope": "SCOPE",
+                  "Mountpoint": "MOUNTPOINT", "Labels": "LABELS", "Links": "LINKS",
+                  "Size": "SIZE"}
+
+
+def _row(vol: dict) -> dict:
+    """The fields docker's volume templates see."""
+    from pycontain.cli.listformat import label_method, labels_text
+    return {"Driver": "local", "Labels": labels_text(vol["Labels"]), "Links": "N/A",
+            "Mountpoint": vol["Mountpoint"], "Name": vol["Name"], "Scope": "local",
+            "Size": "N/A", "Label": label_method(vol["Labels"])}
 
 
 @volume.command(name="ls")
 @click.option("-q", "--quiet", is_flag=True, help="Only print names.")
 @click.option("-f", "--filter", "filters", multiple=True,
               help="name=SUBSTRING, label=KEY[=VALUE], dangling=true|false.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              help="table, or json (one object per line, as docker prints them).")
+@click.option("--format", "fmt",
+              help="table, json (one object per line, as docker prints them), or a Go "
+                   "template: 'table {{.Name}}\\t{{.Mountpoint}}'.")
 def ls(quiet, filters, fmt):
     """List volumes."""
+    from pycontain.cli.listformat import emit
     from pycontain.engine import volumes
     used = volumes.users()
     rows = [v for v in volumes.listing() if volumes.matches(v, list(filters), used)]
@@ -46,14 +57,9 @@ def ls(quiet, filters, fmt):
         for vol in rows:
             click.echo(vol["Name"])
     elif fmt == "json":
-        for vol in rows:
-            click.echo(json.dumps({"Driver": "local", "Labels": _label_text(vol["Labels"]),
-                                   "Links": "N/A", "Mountpoint": vol["Mountpoint"],
-                                   "Name": vol["Name"], "Scope": "local", "Size": "N/A"}))
+        emit([_row(vol) for vol in rows], "{{json .}}", "", {})
     else:
-        click.echo(f"{'DRIVER':<10}VOLUME NAME")
-        for vol in rows:
-            click.echo(f"{'local':<10}{vol['Name']}")
+        emit([_row(vol) for vol in rows], fmt, VOLUME_DEFAULT, VOLUME_HEADERS)
 
 
 def _each(names, action, then=None) -> None:
@@ -72,13 +78,15 @@ def _each(names, action, then=None) -> None:
 
 
 @volume.command()
+@click.option("-f", "--format", "fmt", help="A Go template: '{{.Mountpoint}}'.")
 @click.argument("names", nargs=-1, required=True)
-def inspect(names):
+def inspect(fmt, names):
     """Show volumes as JSON."""
+    from pycontain.cli.listformat import print_inspect
     from pycontain.engine import volumes
     found = []
     _each(names, lambda name: found.append(volumes.get(name)),
-          lambda: click.echo(json.dumps(found, indent=4)))  # what it found, as docker
+          lambda: print_inspect(found, fmt, indent=4))  # what it found, as docker
 
 
 @volume.command()

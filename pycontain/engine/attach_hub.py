@@ -1,7 +1,8 @@
 """Attaching to a detached container: its monitor's hub and the client.
 
 A detached container's monitor (engine.container) copies the container's
-output (one pipe for stdout and stderr, or its terminal) to the log and to
+output (a pipe for stdout and one for stderr, or its terminal) to the log
+(engine.logfile) and to
 every client connected to a Unix socket in the container's run directory
 (`attach.sock`, mode 0600, in a 0700 directory: only its owner connects);
 what clients send goes to the container's stdin (a pipe if it was run with
@@ -9,7 +10,7 @@ what clients send goes to the container's stdin (a pipe if it was run with
 recorded, each client gets the exit code.
 
 Monitor -> client: frames, 1 byte kind + 4 byte big-endian length + data:
-b"o" output, b"x" the exit code (decimal). Client -> monitor: raw input; a
+b"o" stdout, b"e" stderr, b"x" the exit code (decimal). Client -> monitor: raw input; a
 client that half-closes its side ends the container's stdin if the container
 takes stdin once (`create -i` + `start -ai`, as docker's StdinOnce).
 
@@ -93,7 +94,8 @@ class Hub:
     def __init__(self, listener, stdin_once: bool):
         self.listener = listener
         self.stdin_once = stdin_once
-        self.out_fd = self.in_fd = self.log_fd = None
+        self.outputs = {}  # the container's output fds -> "stdout"|"stderr"
+        self.in_fd = self.log = None
         self.clients = {}
         self.pending = b""  # input not yet taken by the container
         listener.setblocking(False)
@@ -127,25 +129,26 @@ class Hub:
     def _drop(self, fd: int) -> None:
         self.clients.pop(fd).sock.close()
 
-    def _output(self) -> bool:
-        """One read of the container's output, kept and passed on; False at its end."""
+    def _output(self, fd: int) -> None:
+        """One read of the container's output, kept and passed on; at its
+        end, that output is closed."""
         try:
-            data = os.read(self.out_fd, CHUNK)
+            data = os.read(fd, CHUNK)
         except OSError as exc:
             if exc.errno != errno.EIO:  # EIO: a terminal whose last user is gone
                 raise
             data = b""
+        stream = self.outputs[fd]
         if not data:
-            return False
-        try:
-            write_all(self.log_fd, data)
-        except OSError:
-            pass  # a full disk loses the log, not the container or its clients
-        frame = _frame(b"o", data)
-        for fd, client in list(self.clients.items()):
+            if fd != self.in_fd:
+                os.close(fd)
+            del self.outputs[fd]
+            return
+        self.log.write(stream, data)
+        frame = _frame(b"e" if stream == "stderr" else b"o", data)
+        for cfd, client in list(self.clients.items()):
             if not client.queue(frame) or not client.flush():
-                self._drop(fd)
-        return True
+                self._drop(cfd)
 
     def _input(self, fd: int) -> None:
         try:
@@ -171,28 +174,29 @@ class Hub:
             self._close_stdin()
 
     def _close_stdin(self) -> None:
-        if self.in_fd is not None and self.in_fd != self.out_fd:
+        if self.in_fd is not None and self.in_fd not in self.outputs:
             os.close(self.in_fd)
         self.in_fd = None
 
-    def run(self, pid: int, out_fd: int, in_fd, log_fd: int) -> None:
+    def run(self, pid: int, outputs: dict, in_fd, log) -> None:
         """Relay until the container (pid) exits, then drain its output.
-        out_fd: its output (pipe or pty master); in_fd: its stdin (pipe, pty
-        master) or None, both ours to close (finish); log_fd: where output is kept."""
-        self.out_fd, self.in_fd, self.log_fd = out_fd, in_fd, log_fd
+        outputs: its output fds (pipes or pty master) -> "stdout"|"stderr";
+        in_fd: its stdin (pipe, pty master) or None, all ours to close
+        (finish); log: the logfile.Writer that keeps the output."""
+        self.outputs, self.in_fd, self.log = dict(outputs), in_fd, log
         pidfd = os.pidfd_open(pid)
-        out_open = True
         try:
             while True:
-                readers = [pidfd, self.listener.fileno()] + ([self.out_fd] if out_open else [])
+                readers = [pidfd, self.listener.fileno()] + list(self.outputs)
                 if not self.pending:
                     readers += [fd for fd, c in self.clients.items() if c.reading]
                 writers = [fd for fd, c in self.clients.items() if c.out]
                 if self.pending and self.in_fd is not None:
                     writers.append(self.in_fd)
                 got, writable = ready(readers, writers)
-                if out_open and self.out_fd in got:
-                    out_open = self._output()
+                for fd in got:
+                    if fd in self.outputs:
+                        self._output(fd)
                 if self.listener.fileno() in got:
                     self._accept()
                 for fd in writable:
@@ -206,11 +210,15 @@ class Hub:
                 if pidfd in got:
                     break
             deadline = time.monotonic() + DRAIN_SECONDS
-            while out_open and time.monotonic() < deadline and \
-                    ready([self.out_fd], (), 0)[0]:
-                out_open = self._output()
+            while self.outputs and time.monotonic() < deadline:
+                got = ready(list(self.outputs), (), 0)[0]
+                if not got:
+                    break
+                for fd in got:
+                    self._output(fd)
         finally:
             os.close(pidfd)
+            log.flush()
 
     def finish(self, code) -> None:
         """Tell every client the exit code; close everything."""
@@ -225,10 +233,10 @@ class Hub:
             except OSError:
                 pass
             self._drop(fd)
-        self._close_stdin()
-        if self.out_fd is not None:
-            os.close(self.out_fd)
-            self.out_fd = None
+        in_fd, self.in_fd = self.in_fd, None
+        for fd in set(self.outputs) | ({in_fd} if in_fd is not None else set()):
+            os.close(fd)
+        self.outputs = {}
 
 
 def connect(run_dir: str) -> socket.socket:
@@ -256,9 +264,11 @@ def _frames(buffer: bytearray):
         yield kind, data
 
 
-def client(sock, stdin: int | None, out_fd: int = 1, detach_keys: bytes = b""):
+def client(sock, stdin: int | None, out_fd: int = 1, detach_keys: bytes = b"",
+           err_fd: int = 2):
     """Relay until the container exits (its code) or the user types
-    detach_keys (None). stdin: our input to send, or None."""
+    detach_keys (None). stdin: our input to send, or None; its stdout goes
+    to out_fd, its stderr to err_fd."""
     from pycontain.oci.waiting import SignalWakeup
 
     buffer = bytearray()
@@ -285,7 +295,7 @@ def client(sock, stdin: int | None, out_fd: int = 1, detach_keys: bytes = b""):
                     return "gone"
                 buffer += data
                 for kind, payload in _frames(buffer):
-                    if kind == b"o":
-                        write_all(out_fd, payload)
+                    if kind in (b"o", b"e"):
+                        write_all(out_fd if kind == b"o" else err_fd, payload)
                     elif kind == b"x":
                         return int(payload)

@@ -266,19 +266,24 @@ def _monitor(ctr, spec, opts, ready_w: int, attach_first: bool) -> None:
     """Body of a detached container's monitor process. Never returns."""
     from pycontain.engine.attach_hub import Hub, listen
 
+    from pycontain.engine.logfile import NAME, Writer
+
     devnull = os.open(os.devnull, os.O_RDWR)
-    log = os.open(ctr.path("ctr.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    for target, fd in ((0, devnull), (1, log), (2, log)):
-        os.dup2(fd, target)
-    os.closerange(3, ready_w)
-    os.closerange(ready_w + 1, 65536)
+    for target in (0, 1, 2):
+        os.dup2(devnull, target)
+    log = os.open(ctr.path(NAME), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    low = 3
+    for keep in sorted((ready_w, log)):
+        os.closerange(low, keep)
+        low = keep + 1
+    os.closerange(low, 65536)
     proc = None
     try:
         hub = Hub(listen(ctr.run_dir), ctr.meta.get("stdin_once", False))
         os.write(ready_w, b"L")
         if attach_first:
             hub.accept_first(10)
-        pipes = None if opts.tty else Pipes(opts.interactive, merged=True)  # one log
+        pipes = None if opts.tty else Pipes(opts.interactive)
         proc = start_process(_spawner(ctr, spec, opts.tty), pipes, _prepare(ctr, spec))
         _started(ctr)(proc.pid)
     except BaseException as exc:  # noqa: BLE001 - a forked monitor must not unwind
@@ -295,11 +300,12 @@ def _monitor(ctr, spec, opts, ready_w: int, attach_first: bool) -> None:
     code = None
     try:
         if proc.master is not None:
-            hub.run(proc.pid, proc.master, proc.master, 1)
+            hub.run(proc.pid, {proc.master: "stdout"}, proc.master, Writer(log))
         else:
-            out_fd, in_fd = pipes.stdout, pipes.stdin
-            pipes.stdout = pipes.stdin = None  # the hub's to close
-            hub.run(proc.pid, out_fd, in_fd, 1)
+            outputs = {pipes.stdout: "stdout", pipes.stderr: "stderr"}
+            in_fd = pipes.stdin
+            pipes.stdout = pipes.stderr = pipes.stdin = None  # the hub's to close
+            hub.run(proc.pid, outputs, in_fd, Writer(log))
         code = supervise(ctr, proc.pid)
     finally:
         try:

@@ -134,38 +134,10 @@ def last_exit(actor_id: str, since_ns: int = 0):
     return int(code) if isinstance(code, str) and code.lstrip("-").isdigit() else None
 
 
-def parse_time(text: str, now: float | None = None) -> int:
-    """docker's --since/--until: unix seconds (with fraction), RFC 3339, or a
-    duration before now (10s, 5m, 2h, 1h30m); nanoseconds."""
-    import datetime
-    import re
-
-    from pycontain.errors import PycontainError
-
-    now = time.time() if now is None else now
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return int(float(text) * 1e9)
-    if re.fullmatch(r"(\d+(\.\d+)?(ns|us|ms|s|m|h))+", text):
-        units = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
-        seconds = sum(float(n) * units[u] for n, _, u in
-                      re.findall(r"(\d+(\.\d+)?)(ns|us|ms|s|m|h)", text))
-        return int((now - seconds) * 1e9)
-    try:
-        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise PycontainError(f"invalid time {text!r}: use unix seconds, RFC 3339 or a "
-                             "duration such as 10m") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
-    return int(moment.timestamp() * 1e9)
-
-
 def format_line(record: dict) -> str:
     """docker's text form: TIME TYPE ACTION ID (key=value, ...)."""
-    import datetime
-    ns = record["timeNano"]
-    stamp = datetime.datetime.fromtimestamp(ns // 1_000_000_000, datetime.timezone.utc)
+    from pycontain.timefmt import rfc3339_nano
     attrs = record.get("Actor", {}).get("Attributes", {})
     pairs = ", ".join(f"{k}={v}" for k, v in sorted(attrs.items()))
-    return (f"{stamp:%Y-%m-%dT%H:%M:%S}.{ns % 1_000_000_000:09d}Z {record.get('Type')} "
+    return (f"{rfc3339_nano(record['timeNano'])} {record.get('Type')} "
             f"{record.get('Action')} {record.get('Actor', {}).get('ID', '')} ({pairs})")

@@ -1,17 +1,10 @@
 """What `ps` and `inspect` show about containers."""
-import datetime
 import os
 
 from pycontain.fsutil import read_json
 from pycontain.engine import health, state
 from pycontain.engine.orphans import settle
-
-
-def _iso(ts: float) -> str:
-    if not ts:
-        return "0001-01-01T00:00:00Z"
-    return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).isoformat().replace(
-        "+00:00", "Z")
+from pycontain.timefmt import iso as _iso
 
 
 def _spec(ctr) -> dict:
@@ -34,6 +27,14 @@ def _restarts(ctr) -> int:
     return count(ctr)
 
 
+def _log_path(ctr) -> str:
+    from pycontain.engine import logfile
+    for name in (logfile.NAME, logfile.PLAIN_NAME):
+        if os.path.exists(ctr.path(name)):
+            return ctr.path(name)
+    return ""
+
+
 def summaries() -> list:
     """One dict per container, for `ps`."""
     rows = []
@@ -45,12 +46,15 @@ def summaries() -> list:
         if settle(ctr) and ctr.meta.get("rm"):
             continue
         spec = _spec(ctr)
+        running = ctr.status in (state.RUNNING, state.PAUSED)
         rows.append({"Id": ctr.id, "Name": ctr.name, "Image": ctr.meta["image"],
+                     "ImageID": ctr.meta["image_id"],
                      "Command": spec.get("process", {}).get("args", []),
                      "Created": ctr.meta["created"], "State": ctr.status,
                      "StartedAt": ctr.state.started_at, "FinishedAt": ctr.state.finished_at,
-                     "ExitCode": ctr.state.exit_code,
-                     "Health": health.status(ctr) if ctr.alive() else None})
+                     "ExitCode": ctr.state.exit_code, "Labels": labels(ctr),
+                     "Health": health.status(ctr) if ctr.alive() else None,
+                     "Networks": networks(ctr), "Ports": ports(ctr) if running else []})
     return sorted(rows, key=lambda r: -r["Created"])
 
 
@@ -76,6 +80,25 @@ def _namespace_modes(meta: dict) -> dict:
             "UTSMode": modes.get("uts", "")}
 
 
+def labels(ctr) -> dict:
+    """The container's labels (run --label), as inspect's Config.Labels."""
+    return dict(ctr.meta.get("labels") or {})
+
+
+def networks(ctr) -> list:
+    """The networks the container was run on (docker's NETWORKS)."""
+    net = ctr.meta.get("net")
+    return list(net.get("networks", [])) if net else [ctr.meta.get("network") or "none"]
+
+
+def ports(ctr) -> list:
+    """Its published ports ({host_ip, host_port, container_port, proto})."""
+    try:
+        return read_json(ctr.path("net.json")).get("ports", [])
+    except (FileNotFoundError, ValueError):
+        return []
+
+
 def inspect(ctr) -> dict:
     """docker-inspect-shaped description of one container."""
     settle(ctr)
@@ -92,11 +115,11 @@ def inspect(ctr) -> dict:
                   "StartedAt": _iso(st.started_at), "FinishedAt": _iso(st.finished_at),
                   **_health(ctr)},
         "Image": ctr.meta["image_id"], "ImageName": ctr.meta["image"],
-        "LogPath": ctr.path("ctr.log") if os.path.exists(ctr.path("ctr.log")) else "",
+        "LogPath": _log_path(ctr),
         "Config": {"Hostname": spec.get("hostname"), "Env": process.get("env"),
                    "Cmd": process.get("args"), "WorkingDir": process.get("cwd"),
                    "User": process.get("user"), "Tty": process.get("terminal"),
-                   "Labels": ctr.meta.get("labels") or {}, **_run_settings(ctr.meta)},
+                   "Labels": labels(ctr), **_run_settings(ctr.meta)},
         "RestartCount": _restarts(ctr),
         "HostConfig": {"AutoRemove": ctr.meta.get("rm", False),
                        "RestartPolicy": _restart_policy(ctr),

@@ -2,7 +2,7 @@
 
 data root  containers/<id>/   config.json (OCI spec), container.json (what the
                               user asked for), upper/ work/ rootfs/ (overlay),
-                              hostname hosts resolv.conf, ctr.log
+                              hostname hosts resolv.conf, ctr-json.log
            names/<name>       symlink to the id, created atomically
 run root   <id>/state.json    status, pid, times, exit code (rewritten atomically)
            <id>/exit          the exit code and time, written in place (see EXIT_SLOT)

@@ -1,4 +1,6 @@
-"""`pycontain stats`: CPU %, memory usage / limit, block I/O and pids from the cgroups."""
+"""`pycontain stats`: CPU %, memory usage / limit, block I/O and pids from
+the cgroups; network I/O from the container's interfaces (its
+/proc/PID/net/dev: the counters of its network namespace)."""
 import time
 
 from pycontain.engine import cgroup_provider as provider
@@ -24,6 +26,34 @@ def human(size: float, binary: bool) -> str:
     return ""
 
 
+def net_io(pid: int) -> tuple | None:
+    """(bytes received, bytes sent) over the interfaces of pid's network
+    namespace but lo; None if it cannot be read (the process is gone)."""
+    try:
+        with open(f"/proc/{pid}/net/dev", "rb") as f:
+            lines = f.read(1 << 20).splitlines()[2:]
+    except OSError:
+        return None
+    rx = tx = 0
+    for line in lines:
+        name, _, counters = line.partition(b":")
+        fields = counters.split()
+        if name.strip() == b"lo" or len(fields) < 9:
+            continue
+        rx, tx = rx + int(fields[0]), tx + int(fields[8])
+    return rx, tx
+
+
+def _net_text(ctr) -> tuple:
+    """(NET I/O column, rx, tx): "--" for a container without its own network."""
+    if not ctr.alive() or ctr.meta.get("network") == "host":
+        return "--", 0, 0
+    counters = net_io(ctr.state.pid)
+    if counters is None:
+        return "--", 0, 0
+    return f"{human(counters[0], False)} / {human(counters[1], False)}", *counters
+
+
 def _read(ctrs) -> list:
     now = time.monotonic()
     return [(provider.sample(ctr) if ctr.alive() else None) or Usage() for ctr in ctrs], now
@@ -41,17 +71,18 @@ def rows(ctrs, interval: float = 0.5, previous=None):
     out = []
     for ctr, old, new in zip(ctrs, before, after):
         limit = new.memory_limit if new.memory_limit >= 0 else total
+        net, rx, tx = _net_text(ctr)
         cpu = max(0, new.cpu_usec - old.cpu_usec) / max(1e-6, (t1 - t0) * 1e6) * 100
         out.append({
             "ID": ctr.id[:12], "Name": ctr.name,
             "CPUPerc": f"{cpu:.2f}%",
             "MemUsage": f"{human(new.memory, True)} / {human(limit, True)}",
             "MemPerc": f"{(new.memory / limit * 100) if limit else 0:.2f}%",
-            "NetIO": "--",
+            "NetIO": net,
             "BlockIO": f"{human(new.read_bytes, False)} / {human(new.write_bytes, False)}",
             "PIDs": str(new.pids),
             "CPUUsageUsec": new.cpu_usec, "MemoryUsageBytes": new.memory,
             "MemoryLimitBytes": limit, "BlockReadBytes": new.read_bytes,
-            "BlockWriteBytes": new.write_bytes,
+            "BlockWriteBytes": new.write_bytes, "NetRxBytes": rx, "NetTxBytes": tx,
         })
     return out, (after, t1)

@@ -68,10 +68,10 @@ def _containers(name: str) -> dict:
 
 
 def listing() -> list:
-    rows = [{"Name": d["name"], "Id": d["id"], "Driver": "bridge", "Subnet": d["subnet"]}
-            for d in config.all_definitions()]
-    return rows + [{"Name": "host", "Id": "host", "Driver": "host", "Subnet": ""},
-                   {"Name": "none", "Id": "none", "Driver": "null", "Subnet": ""}]
+    rows = [{"Name": d["name"], "Id": d["id"], "Driver": "bridge", "Subnet": d["subnet"],
+             "Created": d.get("created", 0)} for d in config.all_definitions()]
+    return rows + [{"Name": "host", "Id": "host", "Driver": "host", "Subnet": "", "Created": 0},
+                   {"Name": "none", "Id": "none", "Driver": "null", "Subnet": "", "Created": 0}]
 
 
 def inspect(name: str) -> dict:

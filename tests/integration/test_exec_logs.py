@@ -138,7 +138,7 @@ def test_logs_show_stdout_and_stderr(pc):
                  what="the container to finish")
         result = pc("logs", "talker")
         assert result.returncode == 0
-        assert result.stdout == "to-out\nto-err\nagain\n"
+        assert (result.stdout, result.stderr) == ("to-out\nagain\n", "to-err\n")
         assert pc.out("logs", cid[:12]) == result.stdout
     finally:
         pc("rm", "-f", cid)

@@ -135,7 +135,7 @@ def test_connect_and_disconnect(npc):
 def test_network_commands_and_errors(npc):
     npc.out("network", "create", "--subnet", "10.66.0.0/24", "--no-masquerade", "alpha")
     try:
-        names = npc.out("network", "ls", "-q").split()
+        names = npc.out("network", "ls", "--format", "{{.Name}}").split()
         assert {"alpha", "bridge", "host", "none"} <= set(names)
         info = json.loads(npc.out("network", "inspect", "alpha"))[0]
         assert info["Subnet"] == "10.66.0.0/24" and info["Gateway"] == "10.66.0.1"
