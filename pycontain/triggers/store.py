@@ -5,6 +5,8 @@
                                                 (state, reason, counters)
     <data root>/fn/triggers/events/             the async invocation queue
     <data root>/fn/triggers/invoke-config/NAME.json
+    <data root>/fn/triggers/undelivered/ID.json  destination records a
+                                                destination did not take
 
 Every write is atomic (temp + fsync + rename). `pycontain fn trigger` and
 fn serve's API both go through here; a running server's runner picks up
