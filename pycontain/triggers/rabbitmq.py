@@ -209,7 +209,8 @@ class RabbitSource(Source):
                                 name=f"{threading.current_thread().name}-call")
         call.start()
         while call.is_alive():  # heartbeats go on while the function runs
-            connection.process_data_events(time_limit=PUMP)
+            call.join(PUMP)  # returns as soon as the call ends (pika's wait would not)
+            connection.process_data_events(time_limit=0)
         succeeded = bool(done) and done[0][0]
         last = taken[-1][0].delivery_tag
         if succeeded:
