@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Event source mappings end to end through `pycontain fn serve`, a fresh jail
 per call, a trivial handler: messages/s through a RabbitMQ mapping and an SQS
-mapping (moto's server; a quarter as many messages: moto scans its whole
-queue on every receive) with BatchSize 10 and 100 (the queue filled first,
+mapping (moto's server; SQS_MESSAGES only: moto scans its whole queue on
+every receive, so it slows down as the queue grows) with BatchSize 10 and 100 (the queue filled first,
 the rate timed from the first processed batch to the last), moto's own pace
 without a function (the ceiling of the SQS rows), and the latency
 from `basic_publish` to the handler's start (one message at a time, batching
@@ -27,6 +27,7 @@ from fn_serve import percentile
 sys.path.append(str(REPO / "tests" / "integration"))
 from trigger_helpers import moto_server, rabbitmq_node  # noqa: E402
 
+SQS_MESSAGES = 200
 HANDLER = '''import base64, json, time
 def handler(event, context):
     now = time.time()
@@ -145,7 +146,7 @@ def publish_latency(client, port: int, amqp: int, samples: int) -> list:
 
 
 def main() -> None:
-    total = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    total = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     samples = int(sys.argv[2]) if len(sys.argv) > 2 else 100
     with private_store("pycontain-bench-triggers-", {"consume": HANDLER}), \
             rabbitmq_node() as amqp, moto_server() as endpoint:
@@ -154,11 +155,11 @@ def main() -> None:
                                   region_name="us-east-1",
                                   config=Config(retries={"total_max_attempts": 1}))
             rows = rabbit_rates(client, port, amqp, total) + \
-                sqs_rates(client, port, endpoint, total // 4)
-            rows.append(sqs_ceiling(endpoint, total // 4))
+                sqs_rates(client, port, endpoint, SQS_MESSAGES)
+            rows.append(sqs_ceiling(endpoint, SQS_MESSAGES))
             latencies = publish_latency(client, port, amqp, samples)
     print(f"\nEvent source mappings through fn serve, a fresh jail per call "
-          f"({total} RabbitMQ, {total // 4} SQS messages queued first, {os.cpu_count()} CPUs)")
+          f"({total} RabbitMQ, {SQS_MESSAGES} SQS messages queued first, {os.cpu_count()} CPUs)")
     print(f"| {'source':<40} | {'messages/s':>10} |")
     print(f"|{'-' * 42}|{'-' * 12}|")
     for label, rate in rows:
