@@ -108,6 +108,12 @@ def test_list_pages_through_mappings_with_boto3(server):
         only = server.client.list_event_source_mappings(
             EventSourceArn="http://127.0.0.1:9/000000000000/q1")["EventSourceMappings"]
         assert [m["UUID"] for m in only] == [made[1]]
+        made.append(server.client.create_event_source_mapping(
+            FunctionName="esm-shout", EventSourceArn="amqp://app:hunter2@127.0.0.1:9/prod",
+            Queues=["jobs"], Enabled=False)["UUID"])
+        shown = server.client.get_event_source_mapping(UUID=made[-1])
+        assert shown["EventSourceArn"] == "amqp://app:***@127.0.0.1:9/prod"  # no password
+        assert shown["Queues"] == ["jobs"] and shown["State"] == "Disabled"
     finally:
         for uuid in made:
             server.client.delete_event_source_mapping(UUID=uuid)
