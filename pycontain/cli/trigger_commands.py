@@ -136,4 +136,4 @@ def invoke_config(name, on_failure, on_success, remove, **values):
         _print(settings.put({"FunctionName": name, **request,
                              "DestinationConfig": destinations}))
     else:
-        _print(settings.get(name))
+        _print(settings.shown(settings.get(name)))

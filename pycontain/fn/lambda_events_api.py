@@ -117,7 +117,7 @@ class EventsApi:
 
     def _GetFunctionEventInvokeConfig(self, name, _body, _query):  # noqa: N802
         functions.get(name)  # the function first, as Lambda
-        return 200, invoke_config.get(name, missing_ok=False)
+        return 200, invoke_config.shown(invoke_config.get(name, missing_ok=False))
 
     def _DeleteFunctionEventInvokeConfig(self, name, _body, _query):  # noqa: N802
         functions.get(name)
@@ -128,6 +128,7 @@ class EventsApi:
         _max_items(query, 50, 50)
         functions.get(name)
         try:
-            return 200, {"FunctionEventInvokeConfigs": [invoke_config.get(name, False)]}
+            return 200, {"FunctionEventInvokeConfigs": [
+                invoke_config.shown(invoke_config.get(name, missing_ok=False))]}
         except PycontainError:  # none stored
             return 200, {"FunctionEventInvokeConfigs": []}

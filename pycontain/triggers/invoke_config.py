@@ -74,7 +74,14 @@ def put(request: dict) -> dict:
             destination(target)
             out["DestinationConfig"][key] = {"Destination": target}
     write_json(_path(name), out)
-    return out
+    return shown(out)
+
+
+def shown(config: dict) -> dict:
+    """config as answers show it: a broker destination's password is not."""
+    destinations = {k: {"Destination": fields.redact(v["Destination"])} if v else v
+                    for k, v in config["DestinationConfig"].items()}
+    return {**config, "DestinationConfig": destinations}
 
 
 def update(request: dict) -> dict:
