@@ -2,8 +2,8 @@
 """Event source mappings end to end through `pycontain fn serve`, a fresh jail
 per call, a trivial handler: messages/s through a RabbitMQ mapping and an SQS
 mapping (moto's server; SQS_MESSAGES only: moto scans its whole queue on
-every receive, so it slows down as the queue grows) with BatchSize 10 and 100 (the queue filled first,
-the rate timed from the first processed batch to the last), moto's own pace
+every receive, so it slows down as the queue grows) with BatchSize 10 and
+100 (the queue filled first, the rate timed from the first processed batch to the last), moto's own pace
 without a function (the ceiling of the SQS rows), and the latency
 from `basic_publish` to the handler's start (one message at a time, batching
 window 0; the handler reads the clock, the host's, and prints the difference).

@@ -168,7 +168,8 @@ def test_a_rabbitmq_exchange_as_the_on_failure_destination(server, rabbitmq):  #
     channel.exchange_declare("lambda-failures", "direct")
     channel.queue_declare("failed-events")
     channel.queue_bind("failed-events", "lambda-failures", "esm-fail")
-    target = f"amqp://guest:{{}}@127.0.0.1:{rabbitmq}?exchange=lambda-failures&routing_key=esm-fail"
+    target = f"amqp://guest:{{}}@127.0.0.1:{rabbitmq}" \
+        "?exchange=lambda-failures&routing_key=esm-fail"
     try:
         put = server.client.put_function_event_invoke_config(
             FunctionName="esm-fail", MaximumRetryAttempts=0,
