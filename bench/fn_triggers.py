@@ -3,12 +3,13 @@
 per call, a trivial handler: messages/s through a RabbitMQ mapping and an SQS
 mapping (moto's server; SQS_MESSAGES only: moto scans its whole queue on
 every receive, so it slows down as the queue grows) with BatchSize 10 and
-100 (the queue filled first, the rate timed from the first processed batch to the last), moto's own pace
-without a function (the ceiling of the SQS rows), and the latency
-from `basic_publish` to the handler's start (one message at a time, batching
-window 0; the handler reads the clock, the host's, and prints the difference).
-Starts its own rabbitmq-server and moto_server on loopback (as the tests do).
-Mappings are made through Lambda's API (boto3 create_event_source_mapping).
+100 (the queue filled first, the rate timed from the first processed batch
+to the last), moto's own pace without a function (the ceiling of the SQS
+rows), and the latency from `basic_publish` to the handler's start (one
+message at a time, batching window 0; the handler reads the clock, the
+host's, and prints the difference). Starts its own rabbitmq-server and
+moto_server on loopback (as the tests do). Mappings are made through
+Lambda's API (boto3 create_event_source_mapping).
 Run as root: bench/fn_triggers.py [MESSAGES] [LATENCY_SAMPLES]."""
 import json
 import os
