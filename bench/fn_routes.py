@@ -5,7 +5,9 @@ handler behind an HTTP server of the same kind that builds the same event and
 calls the handler in its own process (python-lambda-local style: no isolation,
 the floor), and one that runs it with `bwrap --unshare-all` + python3 per
 request; and the same handler through fn serve's Invoke API (what routing
-adds). Latency: sequential requests on one keep-alive connection (p50/p99);
+adds); and, with SERVERLESS_OFFLINE_DIR=DIR holding node_modules of `npm
+install serverless@3 serverless-offline@13`, behind AWS's serverless-offline
+(a warm python3.11 of its own, no isolation). Latency: sequential requests on one keep-alive connection (p50/p99);
 requests/s: THREADS keep-alive clients at once. Target: p50 <= 3 ms through fn
 serve. Run as root: bench/fn_routes.py [REQUESTS] [THREADS]."""
 import contextlib
@@ -29,6 +31,7 @@ HANDLER = ('def handler(event, context):\n'
            '    return {"statusCode": 200, "headers": {"content-type": "text/plain"},\n'
            '            "body": "Hello, " + event["pathParameters"]["name"]}\n')
 ROUTE, PATH = "GET /hello/{name}", "/hello/John"
+WARM_UP = 300  # requests before fn serve is measured (the first row measured ran slower)
 
 
 @contextlib.contextmanager
@@ -125,6 +128,60 @@ def reference(mode: str, handler_path: str):
         server.wait()
 
 
+SERVERLESS_YML = """service: bench
+frameworkVersion: "3"
+provider: {name: aws, runtime: python3.11, region: us-east-1}
+plugins: [serverless-offline]
+functions:
+  hello:
+    handler: handler.handler
+    events: [{httpApi: {method: GET, path: "/hello/{name}"}}]
+custom: {serverless-offline: {noPrependStageInUrl: true}}
+"""
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serverless_offline(modules: str, work: str):
+    """serverless-offline serving the handler (a warm python3.11 of its own, no
+    isolation), from MODULES/node_modules (npm install serverless@3
+    serverless-offline@13): yields its HTTP port."""
+    import signal
+    service = f"{work}/serverless"
+    os.makedirs(service)
+    with open(f"{service}/serverless.yml", "w") as f:
+        f.write(SERVERLESS_YML)
+    with open(f"{service}/handler.py", "w") as f:
+        f.write(HANDLER)
+    os.symlink(os.path.join(os.path.abspath(modules), "node_modules"), f"{service}/node_modules")
+    port = _free_port()
+    env = dict(os.environ, SLS_TELEMETRY_DISABLED="1", SLS_NOTIFICATIONS_MODE="off",
+               AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x")
+    server = subprocess.Popen([f"{service}/node_modules/.bin/serverless", "offline", "start",
+                               "--httpPort", str(port), "--lambdaPort", str(_free_port())],
+                              cwd=service, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        seen = []
+        for line in server.stdout:
+            seen.append(line)
+            if "Server ready" in line:
+                break
+        else:
+            raise RuntimeError("serverless-offline did not start:\n" + "".join(seen[-20:]))
+        threading.Thread(target=server.stdout.read, daemon=True).start()
+        yield port
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)  # its group: node and its python
+        server.wait()
+
+
 def route_call(port: int):
     conn = http.client.HTTPConnection("127.0.0.1", port)
 
@@ -155,6 +212,9 @@ def main() -> None:
         subprocess.run([PYCONTAIN, "fn", "route", "create", ROUTE, "--function", "hello"],
                        check=True, stdout=subprocess.DEVNULL)
         with fn_serve() as port:
+            warm = route_call(port)
+            for _ in range(WARM_UP):  # the zygote, its spares, the server's first calls
+                warm()
             rows.append(("fn serve route, fresh jail per request",
                          latency(route_call(port), requests),
                          throughput(lambda: route_call(port), threads)))
@@ -167,6 +227,12 @@ def main() -> None:
             rows.append(("in-process, no isolation (the floor)",
                          latency(route_call(port), requests),
                          throughput(lambda: route_call(port), threads)))
+        modules = os.environ.get("SERVERLESS_OFFLINE_DIR")
+        if modules:
+            with serverless_offline(modules, work) as port:
+                rows.append(("serverless-offline 13, no isolation",
+                             latency(route_call(port), requests),
+                             throughput(lambda: route_call(port), threads)))
         with reference("bwrap", handler_path) as port:
             rows.append(("bwrap --unshare-all python3 per request",
                          latency(route_call(port), max(requests // 5, 50)),
