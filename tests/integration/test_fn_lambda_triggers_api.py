@@ -201,3 +201,28 @@ def test_a_rabbitmq_exchange_as_the_on_failure_destination(server, rabbitmq):  #
         channel.queue_delete("failed-events")
         channel.exchange_delete("lambda-failures")
         connection.close()
+
+
+def test_the_aws_cli_maps_a_rabbitmq_queue(server, rabbitmq, tmp_path):  # noqa: F811
+    import pika
+    connection = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", rabbitmq))
+    channel = connection.channel()
+    channel.queue_declare("cli-jobs")
+    secret = tmp_path / "broker.json"  # Secrets Manager's shape, in a file
+    secret.write_text('{"username": "guest", "password": "guest"}')
+    cli = Cli("v2", server.url, tmp_path)
+    made = cli.json("create-event-source-mapping", "--function-name", "esm-shout",
+                    "--event-source-arn", f"amqp://127.0.0.1:{rabbitmq}", "--queues", "cli-jobs",
+                    "--batch-size", "5", "--source-access-configurations",
+                    f"Type=BASIC_AUTH,URI={secret}")
+    try:
+        assert made["Queues"] == ["cli-jobs"] and made["BatchSize"] == 5
+        for n in range(3):
+            channel.basic_publish("", "cli-jobs", f"job {n}".encode())
+        wait_for(lambda: _counters(server, made["UUID"]).get("Processed") == 3, 30,
+                 "the mapping to call the function with 3 messages")
+        assert channel.queue_declare("cli-jobs", passive=True).method.message_count == 0
+    finally:
+        cli.json("delete-event-source-mapping", "--uuid", made["UUID"])
+        channel.queue_delete("cli-jobs")
+        connection.close()
