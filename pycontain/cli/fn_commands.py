@@ -179,8 +179,9 @@ def invoke(name, outfile, payload, log_type):
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (other than loopback only with --api-key-file).")
 @click.option("--api-key-file", "api_key_file", type=click.Path(dir_okay=False),
-              help="API keys, one a line: Lambda's APIs and --api-key routes then need "
-              "one in an x-api-key header.")
+              help="Keys, one a line: an API key (Lambda's APIs and --api-key routes then "
+              "need one in an x-api-key header) or ACCESS_KEY_ID SECRET_ACCESS_KEY (Lambda's "
+              "APIs also take requests signed with it: the AWS CLI, boto3).")
 @click.option("--port", default=9000, show_default=True, type=click.IntRange(0, 65535),
               help="0: any free port.")
 @click.option("--max-concurrency", "max_concurrency", default=64, show_default=True,

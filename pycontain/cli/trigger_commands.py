@@ -119,8 +119,9 @@ def delete(uuid):
               help="Retries of a failed asynchronous call (0 to 2; default 2).")
 @click.option("--maximum-event-age-in-seconds", "MaximumEventAgeInSeconds", type=int,
               help="Oldest event still called (60 to 21600; default 21600).")
-@click.option("--on-failure", help="Destination of failed events: a directory, or an SQS "
-              "queue URL or ARN.")
+@click.option("--on-failure", help="Destination of failed events: a directory, an SQS "
+              "queue URL or ARN, or a RabbitMQ exchange: "
+              "amqp://HOST:PORT[/VHOST]?exchange=NAME[&routing_key=KEY].")
 @click.option("--on-success", help="Destination of successful events.")
 @click.option("--delete", "remove", is_flag=True, help="Back to the defaults.")
 def invoke_config(name, on_failure, on_success, remove, **values):
@@ -136,4 +137,4 @@ def invoke_config(name, on_failure, on_success, remove, **values):
         _print(settings.put({"FunctionName": name, **request,
                              "DestinationConfig": destinations}))
     else:
-        _print(settings.get(name))
+        _print(settings.shown(settings.get(name)))

@@ -17,6 +17,8 @@ replaces a zygote whose function changed).
     GET    /2019-09-30/functions/NAME/concurrency         GetFunctionConcurrency
     GET    /2016-08-19/account-settings/                  GetAccountSettings
 
+Event source mappings and asynchronous invocation settings: fn.lambda_events_api.
+
 Bodies are strict JSON objects (no NaN, no repeated keys), at most 6 MB,
 except a code upload's: Lambda's 50 MB zip, base64'd (and only two such
 uploads are held at once, see httpd). Code comes as Code.ZipFile only; only
@@ -24,7 +26,6 @@ $LATEST exists (Publish, versions and aliases are refused).
 """
 import base64
 import binascii
-import json
 import os
 import platform
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -34,6 +35,8 @@ from pycontain.errors import PycontainError
 from pycontain.fdio import write_all
 from pycontain.fn import functions
 from pycontain.fn.gateway import ApiError, error_response
+from pycontain.fn.lambda_body import parse_body
+from pycontain.fn.lambda_events_api import EventsApi
 from pycontain.fn.options import MAX_MEMORY, MAX_TIMEOUT, MIN_MEMORY
 from pycontain.fn.outcome import new_request_id
 
@@ -50,31 +53,6 @@ STORAGE = {"TotalCodeSize": 80530636800, "CodeSizeUnzipped": 262144000,
 
 def _invalid(message: str) -> ApiError:
     return ApiError("InvalidParameterValueException", message)
-
-
-def _strict(pairs):
-    keys = [k for k, _ in pairs]
-    if len(set(keys)) != len(keys):
-        raise ValueError("a key is repeated")
-    return dict(pairs)
-
-
-def _constant(name):
-    raise ValueError(f"{name} is not JSON")
-
-
-def parse_body(body: bytes) -> dict:
-    """A request's JSON object ({} for none)."""
-    if not body:
-        return {}
-    try:
-        obj = json.loads(body, object_pairs_hook=_strict, parse_constant=_constant)
-    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
-        raise ApiError("InvalidRequestContentException",
-                       f"Could not parse request body into json: {str(exc)[:200]}") from None
-    if not isinstance(obj, dict):
-        raise ApiError("InvalidRequestContentException", "the request body must be a JSON object")
-    return obj
 
 
 class Fields:
@@ -222,6 +200,7 @@ class ControlApi:
 
     def __init__(self, max_concurrency: int):
         self.max_concurrency = max_concurrency
+        self.events = EventsApi()
 
     @staticmethod
     def _operation(method: str, path: str) -> tuple:
@@ -259,13 +238,17 @@ class ControlApi:
     def route(self, request, request_id: str):
         split = urlsplit(request.target)
         operation, name = self._operation(request.method, split.path)
-        if operation is None:
-            return None
-        query = {k: v[-1] for k, v in parse_qs(split.query).items()}
-        if name is not None:
-            name = functions.parse_function_name(name, query.get("Qualifier"))
-        body = parse_body(request.body) if request.method in ("POST", "PUT") else {}
-        status, answer = getattr(self, "_" + operation)(name, Fields(body), query)
+        if operation is None:  # mappings, async settings: the triggers'
+            answered = self.events.route(request)
+            if answered is None:
+                return None
+            status, answer = answered
+        else:
+            query = {k: v[-1] for k, v in parse_qs(split.query).items()}
+            if name is not None:
+                name = functions.parse_function_name(name, query.get("Qualifier"))
+            body = parse_body(request.body) if request.method in ("POST", "PUT") else {}
+            status, answer = getattr(self, "_" + operation)(name, Fields(body), query)
         data = b"" if answer is None else jsonio.dumps(answer, indent=None).encode()
         return (status, data)
 

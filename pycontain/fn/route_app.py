@@ -4,9 +4,10 @@ with API Gateway's event and response shapes (fn.apigw_events).
 
 Lambda's paths are /status and those under /YYYY-MM-DD/ (its API versions),
 and pycontain's own under /pycontain/ (the S3 webhook);
-a route cannot take them. With API keys (fn serve --api-key-file: one key
-a line), Lambda's APIs need one in an x-api-key header, and so do routes
-created with --api-key; a missing or wrong key gets 403. Each route request
+a route cannot take them. With keys (fn serve --api-key-file), Lambda's APIs
+need an API key in an x-api-key header or a request signed (SigV4) with one
+of the file's AWS credentials, as the AWS CLI and boto3 sign; routes created
+with --api-key need an API key; a missing or wrong one gets 403. Each route request
 is one call through the pool: a fresh jail, its log in the function's stream.
 
 Answers the gateway gives itself, API Gateway's: no route 404 {"message":
@@ -23,33 +24,74 @@ from urllib.parse import urlsplit
 
 from pycontain import jsonio
 from pycontain.errors import PycontainError
-from pycontain.fn import apigw_events, routes
+from pycontain.fn import apigw_events, routes, sigv4
 from pycontain.fn.gateway import error_response
 from pycontain.fn.httpd import Response
 from pycontain.fn.outcome import EXIT_BAD_REQUEST, MAX_EVENT, new_request_id
 
 LAMBDA_PATH = re.compile(r"/(status/?\Z|pycontain/|\d{4}-\d\d-\d\d(/|\Z))")
 MAX_KEYS, MAX_KEY_LENGTH = 1000, 1024
+ACCESS_KEY_ID = re.compile(r"[A-Za-z0-9]{16,128}\Z")
 MESSAGES = {403: "Forbidden", 404: "Not Found", 413: "Request Entity Too Large",
             429: "Too Many Requests", 500: "Internal Server Error",
             502: "Internal Server Error"}
 
 
-def read_keys(path: str) -> list:
-    """The API keys in a file: one a line, blank lines and # comments skipped."""
+class Keys:
+    """What opens Lambda's APIs on a keyed server: API keys (an x-api-key
+    header) and AWS credentials (a SigV4-signed request, see fn.sigv4)."""
+
+    def __init__(self, api_keys=(), credentials=None):
+        self.api_keys, self.credentials = list(api_keys), dict(credentials or {})
+
+    def __bool__(self) -> bool:
+        return bool(self.api_keys or self.credentials)
+
+    def api_key_ok(self, request) -> bool:
+        given = request.headers.get("x-api-key", "").encode("latin-1")
+        found = False
+        for key in self.api_keys:  # every key compared: the time says nothing of which matched
+            found |= hmac.compare_digest(given, key)
+        return found
+
+    def refusal(self, request):
+        """None if request may use Lambda's APIs, else the error Response."""
+        if self.api_key_ok(request):
+            return None
+        if self.credentials and sigv4.is_signed(request):
+            try:
+                sigv4.verify(request, self.credentials)
+                return None
+            except sigv4.Refused as exc:
+                return error_response(exc.error_type, str(exc), new_request_id(), 403)
+        return error_response("UnrecognizedClientException", "The API key in the request's "
+                              "x-api-key header is missing or not valid"
+                              f"{', nor is it signed (SigV4)' if self.credentials else ''}.",
+                              new_request_id(), 403)
+
+
+def read_keys(path: str) -> Keys:
+    """The keys in a file, one a line (blank lines and # comments skipped): an
+    API key, or `ACCESS_KEY_ID SECRET_ACCESS_KEY` (AWS credentials)."""
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_KEYS * (MAX_KEY_LENGTH + 2))
     except OSError as exc:
         raise PycontainError(f"cannot read --api-key-file {path}: {exc.strerror}") from None
-    keys = []
+    keys = Keys()
     for line in data.decode(errors="replace").splitlines():
         line = line.strip()
-        if line and not line.startswith("#"):
-            if len(line) < 16 or len(line) > MAX_KEY_LENGTH or not line.isprintable():
-                raise PycontainError(f"--api-key-file {path}: a key is 16 to {MAX_KEY_LENGTH} "
-                                     "printable characters")
-            keys.append(line.encode())
+        if not line or line.startswith("#"):
+            continue
+        fields = line.split()
+        if len(fields) == 2 and ACCESS_KEY_ID.match(fields[0]) and len(fields[1]) >= 16:
+            keys.credentials[fields[0]] = fields[1]
+        elif len(fields) == 1 and 16 <= len(line) <= MAX_KEY_LENGTH and line.isprintable():
+            keys.api_keys.append(line.encode())
+        else:
+            raise PycontainError(f"--api-key-file {path}: a line is an API key (16 to "
+                                 f"{MAX_KEY_LENGTH} printable characters, no spaces) or "
+                                 "ACCESS_KEY_ID SECRET_ACCESS_KEY")
     if not keys:
         raise PycontainError(f"--api-key-file {path} holds no key")
     return keys
@@ -65,29 +107,20 @@ class RouteApp:
     """lambda_app: fn.gateway.InvokeApi; keys: accepted API keys (bytes) or ()."""
 
     def __init__(self, lambda_app, log, keys=()):
-        self.lambda_app, self.log, self.keys = lambda_app, log, list(keys)
+        self.lambda_app, self.log = lambda_app, log
+        self.keys = keys if isinstance(keys, Keys) else Keys(keys)
         self.table = routes.Watched()
-
-    def _key_ok(self, request) -> bool:
-        given = request.headers.get("x-api-key", "").encode("latin-1")
-        found = False
-        for key in self.keys:  # every key compared: the time says nothing of which matched
-            found |= hmac.compare_digest(given, key)
-        return found
 
     def __call__(self, request) -> Response:
         path = urlsplit(request.target).path or "/"
         if LAMBDA_PATH.match(path):
-            if self.keys and not self._key_ok(request):
-                return error_response("UnrecognizedClientException", "The API key in the "
-                                      "request's x-api-key header is missing or not valid.",
-                                      new_request_id(), 403)
-            return self.lambda_app(request)
+            refused = self.keys and self.keys.refusal(request)
+            return refused or self.lambda_app(request)
         request_id = new_request_id()
         route, params = self.table.current().match(request.method, path)
         if route is None:
             return message(404, request_id)
-        if route["ApiKeyRequired"] and not (self.keys and self._key_ok(request)):
+        if route["ApiKeyRequired"] and not self.keys.api_key_ok(request):
             return message(403, request_id)
         try:
             return self._call(route, params, request, request_id)

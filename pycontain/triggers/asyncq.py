@@ -9,7 +9,8 @@ times (default 2), after RETRY_DELAY seconds and then twice that (Lambda's
 MaximumEventAgeInSeconds is not called again. Then the on-failure
 destination gets Lambda's record (requestContext, requestPayload,
 responseContext, responsePayload); a call that succeeds goes to the
-on-success destination, if there is one."""
+on-success destination, if there is one. A record its destination does not
+take (down, refused) is kept in the store's undelivered/ directory."""
 import base64
 import datetime as dt
 import os
@@ -22,6 +23,7 @@ from pycontain.errors import PycontainError
 from pycontain.fn.outcome import new_request_id
 from pycontain.fsutil import read_json, write_json
 from pycontain.triggers import invoke_config, store
+from pycontain.triggers import mapping as fields
 
 RETRY_DELAY = 60.0
 MAX_QUEUED = 256  # events accepted and not finished (6 MB each at most): past that 429
@@ -51,7 +53,8 @@ class AsyncQueue:
         self.wake, self.stopping = threading.Event(), threading.Event()
         self.lock = threading.Lock()
         self.busy, self.threads = set(), set()
-        self.counts = {"Accepted": 0, "Succeeded": 0, "Retried": 0, "Failed": 0}
+        self.counts = {"Accepted": 0, "Succeeded": 0, "Retried": 0, "Failed": 0,
+                       "Undelivered": 0}  # records a destination did not take
 
     def accept(self, name: str, payload: bytes, request_id: str | None = None,
                source: str | None = None) -> str:
@@ -140,9 +143,23 @@ class AsyncQueue:
         target = config["DestinationConfig"].get(key, {}).get("Destination")
         if target:
             record = self.record(item, condition, out)
-            deliver(target, record, item["RequestId"])
+            try:
+                deliver(target, record, item["RequestId"])
+            except Exception as exc:  # noqa: BLE001 - down, or refused it: park the record
+                self._undelivered(target, record, exc)
         os.unlink(path)
         self._count("Succeeded" if condition == "Success" else "Failed")
+
+    def _undelivered(self, target: str, record: dict, exc: Exception) -> None:
+        """A record its destination did not take: kept in the store, not lost
+        (and the event is not called again)."""
+        request_id = record["requestContext"]["requestId"]
+        parked = os.path.join(store.root("undelivered"), f"{request_id}.json")
+        shown = fields.redact(target) if "://" in target else target
+        write_json(parked, {"Destination": shown, "Reason": str(exc)[:500], "Record": record})
+        self.runner.log(f"pycontain fn serve: async event {request_id}: destination "
+                        f"{shown[:200]} failed ({str(exc)[:300]}): its record is in {parked}\n")
+        self._count("Undelivered")
 
     def record(self, item: dict, condition: str, out) -> dict:
         """Lambda's destination record for one asynchronous invocation."""
@@ -181,12 +198,16 @@ class AsyncQueue:
 
 
 def deliver(target: str, record: dict, request_id: str) -> None:
-    """Write a destination record to a directory or send it to an SQS queue."""
+    """Write a destination record to a directory or send it to an SQS queue
+    or a RabbitMQ exchange."""
     where = invoke_config.destination(target)
     body = jsonio.dumps(record, indent=None)
     if "dir" in where:
         write_json(os.path.join(where["dir"], f"{record['timestamp']}-{request_id}.json"),
                    record)
+    elif "amqp" in where:
+        from pycontain.triggers import rabbitmq
+        rabbitmq.publish(where["amqp"], body.encode(), request_id)
     else:
         from pycontain.triggers import sqs
         sqs.send(where["sqs"], body)

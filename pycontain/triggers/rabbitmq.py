@@ -19,6 +19,7 @@ import json
 import threading
 import time
 
+from pycontain.errors import PycontainError
 from pycontain.fn.outcome import MAX_EVENT
 from pycontain.triggers import mapping as fields
 from pycontain.triggers.source import Problem, Source
@@ -93,33 +94,67 @@ def _credentials(stored: dict, address: dict) -> tuple:
     return user or "guest", password or "guest", vhost
 
 
+def _connect(address: dict, user: str, password: str, vhost: str):
+    """A pika connection to the broker; Problem saying why there is none."""
+    import logging
+    import pika
+    logging.getLogger("pika").setLevel(logging.CRITICAL)  # the state says what failed
+    import pika.exceptions as errors
+    where = broker(address)
+    params = pika.ConnectionParameters(
+        host=address["host"], port=address["port"], virtual_host=vhost,
+        credentials=pika.PlainCredentials(user, password), connection_attempts=1,
+        socket_timeout=5, blocked_connection_timeout=60,
+        ssl_options=pika.SSLOptions(__import__("ssl").create_default_context())
+        if address["tls"] else None)
+    try:
+        return pika.BlockingConnection(params)
+    except errors.ProbableAuthenticationError:
+        raise Problem(f"the broker {where} refused the credentials of user {user!r}") from None
+    except errors.ProbableAccessDeniedError:
+        raise Problem(f"user {user!r} may not use virtual host {vhost!r} on {where}") from None
+    except errors.AMQPConnectionError as exc:
+        raise Problem(f"cannot connect to the broker {where}: {exc!r}"[:500]) from None
+
+
+def broker(address: dict) -> str:
+    """amqp(s)://HOST:PORT: the broker, as events and errors name it."""
+    return f"amqp{'s' if address['tls'] else ''}://{address['host']}:{address['port']}"
+
+
+def publish(exchange: dict, body: bytes, message_id: str) -> None:
+    """Publish one JSON message (an async destination's record) to exchange
+    (invoke_config's), confirmed by the broker; PycontainError if it is not."""
+    import pika
+    import pika.exceptions as errors
+    try:
+        connection = _connect(exchange, exchange["username"] or "guest",
+                              exchange["password"] or "guest", exchange["vhost"])
+    except Problem as exc:
+        raise PycontainError(str(exc)) from None
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        channel.basic_publish(exchange["exchange"], exchange["routing_key"], body,
+                              pika.BasicProperties(content_type="application/json",
+                                                   delivery_mode=2, message_id=message_id),
+                              mandatory=True)
+    except errors.UnroutableError:
+        raise PycontainError(f"exchange {exchange['exchange']!r} routes key "
+                             f"{exchange['routing_key']!r} to no queue") from None
+    except errors.ChannelClosedByBroker as exc:
+        raise PycontainError(f"exchange {exchange['exchange']!r}: {exc.reply_text}") from None
+    finally:
+        if connection.is_open:
+            connection.close()
+
+
 class RabbitSource(Source):
     def _connect(self):
-        import logging
-        import pika
-        logging.getLogger("pika").setLevel(logging.CRITICAL)  # the state says what failed
-        import pika.exceptions as errors
         address = fields.rabbitmq_address(self.mapping["EventSourceArn"])
-        user, password, vhost = _credentials(self.mapping, address)
-        self.vhost = vhost
-        self.arn = f"amqp{'s' if address['tls'] else ''}://{address['host']}:{address['port']}"
-        params = pika.ConnectionParameters(
-            host=address["host"], port=address["port"], virtual_host=vhost,
-            credentials=pika.PlainCredentials(user, password), connection_attempts=1,
-            socket_timeout=5, blocked_connection_timeout=60,
-            ssl_options=pika.SSLOptions(__import__("ssl").create_default_context())
-            if address["tls"] else None)
-        try:
-            return pika.BlockingConnection(params)
-        except errors.ProbableAuthenticationError:
-            raise Problem(f"the broker {self.arn} refused the credentials of user "
-                          f"{user!r}") from None
-        except errors.ProbableAccessDeniedError:
-            raise Problem(f"user {user!r} may not use virtual host {vhost!r} on "
-                          f"{self.arn}") from None
-        except errors.AMQPConnectionError as exc:
-            raise Problem(f"cannot connect to the broker {self.arn}: "
-                          f"{exc!r}"[:500]) from None
+        user, password, self.vhost = _credentials(self.mapping, address)
+        self.arn = broker(address)
+        return _connect(address, user, password, self.vhost)
 
     def consume(self) -> None:
         import pika.exceptions as errors
@@ -174,7 +209,8 @@ class RabbitSource(Source):
                                 name=f"{threading.current_thread().name}-call")
         call.start()
         while call.is_alive():  # heartbeats go on while the function runs
-            connection.process_data_events(time_limit=PUMP)
+            call.join(PUMP)  # returns as soon as the call ends (pika's wait would not)
+            connection.process_data_events(time_limit=0)
         succeeded = bool(done) and done[0][0]
         last = taken[-1][0].delivery_tag
         if succeeded:

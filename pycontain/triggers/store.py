@@ -5,6 +5,8 @@
                                                 (state, reason, counters)
     <data root>/fn/triggers/events/             the async invocation queue
     <data root>/fn/triggers/invoke-config/NAME.json
+    <data root>/fn/triggers/undelivered/ID.json  destination records a
+                                                destination did not take
 
 Every write is atomic (temp + fsync + rename). `pycontain fn trigger` and
 fn serve's API both go through here; a running server's runner picks up
@@ -64,6 +66,8 @@ def _stored(uuid: str) -> dict:
 def _shown(stored: dict) -> dict:
     """What Get/List return: the mapping, its state and the runner's view."""
     out = {k: v for k, v in stored.items() if k not in ("FunctionName", "Enabled")}
+    if "://" in out.get("EventSourceArn", ""):  # a broker's password is not shown
+        out["EventSourceArn"] = fields.redact(out["EventSourceArn"])
     out["State"] = "Enabled" if stored["Enabled"] else "Disabled"
     try:
         state = read_json(_path(stored["UUID"], "state"))
@@ -113,7 +117,8 @@ def list_all(function: str | None = None, source: str | None = None) -> list:
     name = function_config(function)["FunctionName"] if function else None
     return [_shown(m) for m in load_all()
             if (name is None or m["FunctionName"] == name) and
-            (source is None or m.get("EventSourceArn") == source)]
+            (source is None or source in (m.get("EventSourceArn"),
+                                          fields.redact(m.get("EventSourceArn") or "")))]
 
 
 def update(uuid: str, changes: dict) -> dict:

@@ -132,7 +132,7 @@ def test_async_retries_twice_then_succeeds(store):
     assert [e for e in recorder.events()] == [{"k": 1}] * 3
     assert len({rid for _, _, rid in recorder.calls}) == 1  # Lambda keeps the request id
     assert runner.events.status() == {"Accepted": 1, "Succeeded": 1, "Retried": 2,
-                                      "Failed": 0, "Queued": 0}
+                                      "Failed": 0, "Undelivered": 0, "Queued": 0}
 
 
 def test_async_failure_lands_in_the_destination_directory(store, tmp_path):

@@ -1,6 +1,7 @@
 """Shared by the event source tests: a private store with functions, and a
 recording stand-in for fn serve's pool (the delivery semantics under test
 are the triggers'; test_fn_triggers_serve runs real jails end to end)."""
+import contextlib
 import json
 import os
 import threading
@@ -81,13 +82,22 @@ def data_dir(tmp_path) -> str:
 
 @pytest.fixture(scope="session")
 def rabbitmq():
+    """A private rabbitmq-server node on loopback: its AMQP port."""
+    import shutil
+    if not shutil.which("rabbitmq-server"):
+        pytest.fail("rabbitmq-server is missing: ./test.sh installs it")
+    with rabbitmq_node() as port:
+        yield port
+
+
+@contextlib.contextmanager
+def rabbitmq_node():
     """A private rabbitmq-server node on loopback (as its own user, in
-    directories it owns, with an epmd of its own): its AMQP port."""
+    directories it owns, with an epmd of its own): its AMQP port. Also used
+    by bench/fn_triggers.py."""
     import shutil
     import signal
     import subprocess
-    if not shutil.which("rabbitmq-server"):
-        pytest.fail("rabbitmq-server is missing: ./test.sh installs it")
     import tempfile
     from pathlib import Path
     base = Path(tempfile.mkdtemp(prefix="pycontain-test-rabbitmq-"))  # the node's user
@@ -125,7 +135,10 @@ def rabbitmq():
         wait_until(up, 60, "rabbitmq-server to start")
         yield port
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            os.killpg(server.pid, signal.SIGTERM)
+        except ProcessLookupError:  # it failed to start, and nothing of it is left
+            pass
         try:
             server.wait(30)
         except subprocess.TimeoutExpired:
@@ -145,6 +158,13 @@ def rabbitmq():
 
 @pytest.fixture(scope="session")
 def moto():
+    """moto's server (S3 and SQS) on loopback: its endpoint URL."""
+    with moto_server() as url:
+        yield url
+
+
+@contextlib.contextmanager
+def moto_server():
     """moto's server (S3 and SQS) on loopback: its endpoint URL. boto3 gets
     dummy credentials through the environment (moto accepts any)."""
     import signal
