@@ -49,7 +49,7 @@ def _main(argv: list) -> None:
         if parsed is not None:
             run_and_exit(*parsed)
     elif argv[:2] == ["fn", "exec"]:  # the same lean path for one-shot functions
-        from pycontain.fn.options import exec_and_exit, fast_parse as fn_parse
+        from pycontain.fn.exec_command import exec_and_exit, fast_parse as fn_parse
         parsed = fn_parse(argv[2:])
         if parsed is not None:
             exec_and_exit(*parsed)

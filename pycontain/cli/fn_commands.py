@@ -8,7 +8,7 @@ import click
 
 from pycontain.cli.group import cli
 from pycontain.errors import PycontainError
-from pycontain.fn.options import EXEC_FLAGS, FLAG, MULTI, exec_and_exit, parse_memory, \
+from pycontain.fn.exec_command import EXEC_FLAGS, FLAG, MULTI, exec_and_exit, parse_memory, \
     parse_whole_timeout
 
 EXIT_BAD_REQUEST = 2  # `fn invoke`: a request Lambda refuses (the call did not run)
@@ -156,7 +156,7 @@ def invoke(name, outfile, payload, log_type):
     """Call function NAME; write its result to OUTFILE, print the status as
     the AWS CLI does (exit 0 even if the function failed: see FunctionError)."""
     from pycontain.fn import functions
-    from pycontain.fn.invoke import run_call
+    from pycontain.fn.oneshot import run_call
     from pycontain.fn.outcome import EXIT_BAD_REQUEST as REFUSED
 
     outcome = run_call(functions.jail_config(name), _payload(payload))

@@ -6,7 +6,7 @@ cost more than starting a container.
 """
 import os
 
-from pycontain.cli.flags import FLAG, MULTI, VALUE, parse
+from pycontain.flagtable import FLAG, MULTI, VALUE, parse
 from pycontain.errors import PycontainError
 from pycontain.engine.spec import RunOptions
 

@@ -37,7 +37,7 @@ from pycontain.fn import functions
 from pycontain.fn.gateway import ApiError, error_response
 from pycontain.fn.lambda_body import parse_body
 from pycontain.fn.lambda_events_api import EventsApi
-from pycontain.fn.options import MAX_MEMORY, MAX_TIMEOUT, MIN_MEMORY
+from pycontain.fn.exec_command import MAX_MEMORY, MAX_TIMEOUT, MIN_MEMORY
 from pycontain.fn.outcome import new_request_id
 
 MAX_ZIP = 50 * 1024 * 1024                    # Lambda's zipped code, uploaded directly

@@ -7,7 +7,7 @@ import pytest
 from pycontain.errors import PycontainError
 from pycontain.fn import runner
 from pycontain.fn.environment import parse_env
-from pycontain.fn.options import fast_parse, parse_memory, parse_timeout
+from pycontain.fn.exec_command import fast_parse, parse_memory, parse_timeout
 
 
 @pytest.mark.parametrize("value", [{"a": [1, 2.5, None, True, "é"]}, [], "x", None, 3, -1.5])

@@ -12,7 +12,7 @@ itself failed (bad flag, missing handler file, unknown image), one line on stder
 import os
 import sys
 
-from pycontain.cli.flags import FLAG, MULTI, VALUE, parse as parse_flags
+from pycontain.flagtable import FLAG, MULTI, VALUE, parse as parse_flags
 from pycontain.errors import PycontainError
 
 EXEC_FLAGS = (
@@ -123,7 +123,7 @@ def _readability_hint(code: str) -> None:
 
 def exec_and_exit(values: dict, target: str) -> None:
     """Run the call, print the result (or error) JSON, exit with its code."""
-    from pycontain.fn.invoke import run_call
+    from pycontain.fn.oneshot import run_call
     from pycontain.fn.jail import JailConfig
     from pycontain.fn.planned import PlannedJail, take_key
     from pycontain.fn.prejail import PreJail
