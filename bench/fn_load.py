@@ -1,10 +1,12 @@
 """Load helpers for bench/fn_serve.py and bench/fn_soak.py: closed-loop
-clients, percentiles, the CPU a zygote's side spends, memory (PSS) of
-process trees, and the result table."""
+clients, a server to load, percentiles, the CPU a zygote's side spends, and
+the result table."""
 import http.client
 import os
 import threading
 import time
+
+from pycontain.fn.memory import children
 
 EVENT = b'{"name": "John Doe"}'
 INVOKE = "/2015-03-31/functions/{}/invocations"
@@ -83,6 +85,31 @@ def http_call(port: int, name: str, check=b"Hello"):
     return call
 
 
+def start_server(*args) -> tuple:
+    """`pycontain fn serve` on a free loopback port: (process, port); its log
+    is read and dropped."""
+    import re
+    import subprocess
+    from common import PYCONTAIN
+    server = subprocess.Popen([PYCONTAIN, "fn", "serve", "--port", "0", *args],
+                              stderr=subprocess.PIPE, text=True)
+    line = server.stderr.readline()
+    match = re.search(r":(\d+) ", line)
+    if not match:
+        server.kill()
+        server.wait()
+        raise RuntimeError(f"fn serve did not start: {line}")
+    threading.Thread(target=server.stderr.read, daemon=True).start()
+    return server, int(match.group(1))
+
+
+def status(port: int) -> dict:
+    import json
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/status") as r:
+        return json.load(r)
+
+
 def _stat(pid: int) -> list:
     """The fields of /proc/PID/stat after the command name (proc(5) field 3 on)."""
     with open(f"/proc/{pid}/stat") as f:
@@ -96,14 +123,6 @@ def cpu_seconds(pid: int, children: bool = False) -> float:
     except FileNotFoundError:
         return 0.0
     return sum(int(x) for x in fields[11:15 if children else 13]) / os.sysconf("SC_CLK_TCK")
-
-
-def children(pid: int) -> list:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(p) for p in f.read().split()]
-    except FileNotFoundError:
-        return []
 
 
 def _started(pid: int) -> float:
@@ -120,28 +139,6 @@ def jail_side_cpu(zygote_pids) -> float:
     for pid in zygote_pids:
         kids = children(pid)
         total += cpu_seconds(pid, True) + (cpu_seconds(min(kids, key=_started)) if kids else 0)
-    return total
-
-
-def tree(pid: int) -> list:
-    """pid and every descendant."""
-    found, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        found.append(p)
-        todo += children(p)
-    return found
-
-
-def pss_kib(pids) -> int:
-    """The PSS of processes together (KiB, smaps_rollup); gone ones count 0."""
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/smaps_rollup") as f:
-                total += next(int(ln.split()[1]) for ln in f if ln.startswith("Pss:"))
-        except (FileNotFoundError, ProcessLookupError, StopIteration):
-            pass
     return total
 
 

@@ -17,19 +17,17 @@ python image."""
 import importlib.util
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import zipfile
 
 from common import PYCONTAIN, REPO
 from fn_exec import HANDLER, bwrap_command
 from fn_load import EVENT, Run, clients, cpu_seconds, http_call, jail_side_cpu, \
-    percentile, print_table
+    percentile, print_table, start_server, status
 from fork_floor import SETTLE
 
 sys.path.append(str(REPO))  # after the installed pycontain, which has its C extension built
@@ -58,14 +56,16 @@ def _add_package(z: zipfile.ZipFile, name: str) -> bool:
     return True
 
 
-def make_functions(work: str) -> bool:
-    """bench, bench-0..7 (the standard-library handler) and, when this
-    interpreter has boto3 and its dependencies, boto (whether it was made)."""
+def make_functions(work: str, boto: bool = True) -> bool:
+    """bench, bench-0..7 (the standard-library handler) and, with boto and when
+    this interpreter has boto3 and its dependencies, boto (whether it was made)."""
     from pycontain.fn import functions
     with zipfile.ZipFile(f"{work}/fn.zip", "w") as z:
         z.writestr("handler.py", HANDLER)
     for name in ["bench"] + [f"bench-{i}" for i in range(FUNCTIONS)]:
         functions.create(name, f"{work}/fn.zip", "handler.handler")
+    if not boto:
+        return False
     with zipfile.ZipFile(f"{work}/boto.zip", "w", zipfile.ZIP_STORED) as z:
         z.writestr("handler.py", BOTO_HANDLER)
         if not all(_add_package(z, p) for p in BOTO_PACKAGES):
@@ -119,12 +119,9 @@ def direct_runs(calls: int, burst: int, boto: bool) -> list:
 
 
 def http_runs(calls: int, burst: int) -> list:
-    server = subprocess.Popen([PYCONTAIN, "fn", "serve", "--port", "0"],
-                              stderr=subprocess.PIPE, text=True)
+    server, port = start_server()
     runs = []
     try:
-        port = int(re.search(r":(\d+) ", server.stderr.readline()).group(1))
-        threading.Thread(target=server.stderr.read, daemon=True).start()
         for name in _names(1) + _names(FUNCTIONS):
             call = http_call(port, name)
             for _ in range(20):
@@ -132,7 +129,7 @@ def http_runs(calls: int, burst: int) -> list:
         for n, functions, each in ((1, 1, calls), (4, 1, calls // 4), (32, 1, burst),
                                    (32, FUNCTIONS, burst)):
             names = _names(functions)
-            zygotes = [_status(port)["functions"][name]["zygote_pid"] for name in names]
+            zygotes = [status(port)["functions"][name]["zygote_pid"] for name in names]
             time.sleep(SETTLE)
             before = cpu_seconds(server.pid) + jail_side_cpu(zygotes)
             run = clients(Run("zygote, HTTP Invoke API (http.client)", n, functions),
@@ -146,10 +143,28 @@ def http_runs(calls: int, burst: int) -> list:
     return runs
 
 
-def _status(port: int) -> dict:
-    import urllib.request
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/status") as r:
-        return json.load(r)
+def memory_rows(work: str, created: int = 50, warm: int = 20) -> list:
+    """created functions, warm of them called once, for each --spares: the
+    PSS and processes per warm function from /status (zygote, forker, spares)."""
+    from pycontain.fn import functions
+    for i in range(created):
+        functions.create(f"mem-{i}", f"{work}/fn.zip", "handler.handler")
+    rows = []
+    for spares in (4, 2, 0):
+        server, port = start_server("--spares", str(spares))
+        try:
+            for i in range(warm):
+                http_call(port, f"mem-{i}")()
+            time.sleep(2)  # the spares ordered after the call are made
+            now = status(port)
+            fns = [f for f in now["functions"].values() if f["warm"]]
+            rows.append((spares, len(fns), now["warm_pss_kib"] / len(fns) / 1024,
+                         sum(f["memory"]["processes"] for f in fns) / len(fns),
+                         now["server"]["pss_kib"] / 1024))
+        finally:
+            server.terminate()
+            server.wait()
+    return rows
 
 
 def floor_runs(calls: int, workers: int = 4) -> list:
@@ -180,10 +195,10 @@ def bwrap_runs(calls: int, handler: str) -> list:
     return runs
 
 
-def main() -> None:
-    calls = int(sys.argv[1]) if len(sys.argv) > 1 else 400
-    burst = int(sys.argv[2]) if len(sys.argv) > 2 else 20
-    work = tempfile.mkdtemp(prefix="pycontain-bench-serve-")
+def private_store(kind: str) -> str:
+    """A temporary directory holding a store with the python image, made the
+    engine's (this process's and the servers' it starts)."""
+    work = tempfile.mkdtemp(prefix=f"pycontain-bench-{kind}-")
     os.chmod(work, 0o755)
     os.environ.update(PYCONTAIN_ROOT=f"{work}/data", PYCONTAIN_RUNROOT=f"{work}/run")
     try:
@@ -191,18 +206,35 @@ def main() -> None:
                         "python"], check=True, stdout=subprocess.DEVNULL)
         subprocess.run([PYCONTAIN, "import", f"oci:{work}/layouts/python",
                         "localhost/python:latest"], check=True, stdout=subprocess.DEVNULL)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return work
+
+
+def main() -> None:
+    calls = int(sys.argv[1]) if len(sys.argv) > 1 else 400
+    burst = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+    work = private_store("serve")
+    try:
         handler = os.path.join(work, "handler.py")
         with open(handler, "w") as f:
             f.write(HANDLER)
         boto = make_functions(work)
         runs = direct_runs(calls, burst, boto) + http_runs(calls, burst) + floor_runs(calls) \
             + bwrap_runs(calls, handler)
+        memory = memory_rows(work)
         print(f"\nfn serve under load: warm calls, a fresh jail per call ({os.cpu_count()} "
               f"CPUs; ms; every client starts at once, calls back to back)")
         print_table(runs)
         if not boto:
             print("(no boto3 row: boto3 or a dependency is not importable here)")
         summary(runs)
+        print("\nmemory: 50 functions created, 20 warm (one call each), PSS from /status")
+        print("| --spares | warm | MB PSS per warm function | processes per function | server MB |")
+        print("|---|---|---|---|---|")
+        for row in memory:
+            print("| %d | %d | %.1f | %.1f | %.1f |" % row)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
