@@ -32,10 +32,12 @@ def call_cgroups(server_pid: int) -> int:
     return count
 
 
-def held(server_pid: int, work: str) -> dict:
-    """What the server holds now (processes: its tree; netns: distinct
-    network namespaces of that tree)."""
-    pids = tree(server_pid) if server_pid else []
+def held(server_pid: int, port: int, work: str) -> dict:
+    """What the server holds now: processes (its own and its zygotes' trees:
+    zygotes are not its children), network namespaces among them, call
+    cgroups, mounts under work, its descriptors."""
+    zygotes = [f["zygote_pid"] for f in status(port)["functions"].values() if f["warm"]]
+    pids = [server_pid] + [p for z in zygotes for p in tree(z)]
     nets = set()
     for pid in pids:
         try:
@@ -44,12 +46,8 @@ def held(server_pid: int, work: str) -> dict:
             pass
     with open("/proc/self/mountinfo") as f:
         mounts = sum(work in line for line in f)
-    try:
-        fds = len(os.listdir(f"/proc/{server_pid}/fd"))
-    except FileNotFoundError:
-        fds = 0
     return {"processes": len(pids), "netns": len(nets), "cgroups": call_cgroups(server_pid),
-            "mounts": mounts, "server fds": fds}
+            "mounts": mounts, "server fds": len(os.listdir(f"/proc/{server_pid}/fd"))}
 
 
 def left_behind(work: str, server_pid: int) -> dict:
@@ -112,7 +110,7 @@ def main() -> None:
             print(f"maximum {probe.rate:.0f} calls/s (8 clients, {probe.calls} calls): "
                   f"soaking at {rate:.0f}")
         time.sleep(3)
-        before, memory = held(server.pid, work), [status(port)["server"]]
+        before, memory = held(server.pid, port, work), [status(port)["server"]]
         samples, failures, seconds = [], [], args.minutes * 60
         load = threading.Thread(target=paced, args=(port, rate, seconds, samples, failures))
         start = time.monotonic()
@@ -121,7 +119,7 @@ def main() -> None:
             load.join(min(60.0, seconds / 10))
             memory.append(status(port)["server"])
         time.sleep(3)  # the last calls' processes and cgroups are gone
-        after = held(server.pid, work)
+        after = held(server.pid, port, work)
         report(samples, failures, start, memory, before, after, rate, seconds)
         pid = server.pid
         server.terminate()
