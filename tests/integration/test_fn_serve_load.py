@@ -9,7 +9,7 @@ import threading
 
 import pytest
 from helpers import alive, created_functions, wait_for
-from test_fn_serve import Server
+from test_fn_serve_http import start  # noqa: F401 - a fixture (with our functions)
 
 CODE = '''
 import os, socket
@@ -32,18 +32,6 @@ INVOKE = "/2015-03-31/functions/{}/invocations"
 @pytest.fixture(scope="module")
 def functions(engine_env, tmp_path_factory):
     yield from created_functions(engine_env, tmp_path_factory.mktemp("fnload"), CODE, FUNCTIONS)
-
-
-@pytest.fixture
-def serve(pc, functions):
-    servers = []
-
-    def start(*args):
-        servers.append(Server(pc, *args))
-        return servers[-1]
-    yield start
-    for srv in servers:
-        assert srv.stop() == 0
 
 
 def _clients(port: int, count: int, calls: int, call_of) -> list:
@@ -75,8 +63,8 @@ def _clients(port: int, count: int, calls: int, call_of) -> list:
     return results
 
 
-def test_a_burst_of_clients_all_answered(serve):
-    srv = serve()
+def test_a_burst_of_clients_all_answered(start):
+    srv = start()
     results = _clients(srv.port, 8, 10, lambda i, n: (f"load-{'ab'[i % 2]}",
                                                       {"name": f"{i}-{n}"}))
     assert len(results) == 80
@@ -88,11 +76,11 @@ def test_a_burst_of_clients_all_answered(serve):
     assert status["load-a"]["calls"] + status["load-b"]["calls"] == 80
 
 
-def test_every_call_has_fresh_namespaces_and_tmp(serve):
+def test_every_call_has_fresh_namespaces_and_tmp(start):
     """200 calls: a network namespace of its own each (its cookie, which the
     kernel never reuses; inode numbers it does reuse once one is freed), none
     the server's, and an empty /tmp."""
-    srv = serve()
+    srv = start()
     results = _clients(srv.port, 4, 50, lambda i, n: ("load-fresh", {}))
     assert [r[0] for r in results] == [200] * 200, results[:3]
     answers = [json.loads(body) for _, body in results]
@@ -107,8 +95,8 @@ def test_every_call_has_fresh_namespaces_and_tmp(serve):
     assert all(a["ns"][k] != ours[k] for a in answers for k in ours)
 
 
-def test_status_shows_memory_per_warm_function(serve):
-    srv = serve("--spares", "2")
+def test_status_shows_memory_per_warm_function(start):
+    srv = start("--spares", "2")
     _clients(srv.port, 2, 3, lambda i, n: (f"load-{'ab'[i % 2]}", {"name": "x"}))
     status = srv.status()
     total = 0
@@ -124,8 +112,8 @@ def test_status_shows_memory_per_warm_function(serve):
     assert server["threads"] >= 2 and server["fds"] > 3
 
 
-def test_idle_zygotes_reaped_after_idle_ttl(serve):
-    srv = serve("--idle-ttl", "1")
+def test_idle_zygotes_reaped_after_idle_ttl(start):
+    srv = start("--idle-ttl", "1")
     assert json.loads(srv.invoke("load-a", {"name": "x"})["Body"])["greeting"] == "Hello, x"
     first = srv.status()["functions"]["load-a"]["zygote_pid"]
     assert first and alive(first)
