@@ -19,7 +19,6 @@ from pycontain import jsonio, paths
 from pycontain.errors import PycontainError
 from pycontain.fdio import readable, write_all
 from pycontain.fn import call_cgroups
-from pycontain.fn.memory import children
 from pycontain.fn.outcome import LOG_TAIL, Collector, Outcome, classify, error_payload, \
     report_lines, with_call_fds
 from pycontain.fn.jail import (MAX_PROCESSES, RUNTIME_DIR, JailConfig, _ro_bind, jail_context,
@@ -40,9 +39,6 @@ ZYGOTE_PROCESSES = 16 * MAX_PROCESSES  # a function's processes and threads, all
 SPARE_WAIT = 0.05     # for a spare on its way, before a call goes through the zygote
 STREAM_KEEP = 256 * 1024  # of a call's output, for its function's log stream (Lambda's
                           # largest log event)
-ZYGOTE_BOOST = 5      # nice levels the zygote and its forker run above calls: one forker
-                      # clones every spare of its function, and under a burst it competes
-                      # for the CPU with every call it made (see docs/functions.md)
 SPARES = 4            # calls' jails each zygote keeps set up ahead by default, made two
                       # at a time when only two are left (see zygote_main)
 
@@ -76,7 +72,6 @@ def zygote_spec(cfg: JailConfig, spares: int = SPARES) -> tuple:
     linux["seccomp"] = zygote_section
     init = {"handler": cfg.handler, "bpf": call_filter.hex(), "masked": masked,
             "tmp_size": "512m", "spares": spares, "network": cfg.network,
-            "nice": os.getpriority(os.PRIO_PROCESS, 0),
             "rlimits": [[r["type"], r["soft"], r["hard"]] for r in limits(cfg)
                         if r["type"] in PER_CALL_RLIMITS]}
     return spec, init
@@ -176,17 +171,6 @@ def _copy_log(log_r: int, log_fd: int, output=None) -> None:
         os.close(log_r)
 
 
-def _boost(pids: list) -> None:
-    """Run a ready zygote and its forker (its only child yet) ZYGOTE_BOOST nice
-    levels above its calls (as root only: raising a priority takes CAP_SYS_NICE)."""
-    nice = max(-20, os.getpriority(os.PRIO_PROCESS, 0) - ZYGOTE_BOOST)
-    for pid in pids:
-        try:
-            os.setpriority(os.PRIO_PROCESS, pid, nice)
-        except (PermissionError, ProcessLookupError):
-            return
-
-
 class Zygote:
     """A warm, pre-imported handler in the function's base jail."""
 
@@ -261,7 +245,6 @@ class Zygote:
             self.kill()
             return
         self.init_ms, self.alive = (time.monotonic() - started) * 1000, True
-        _boost([self.pid] + children(self.pid))
 
     def _read(self) -> None:
         """Take spares, route reports; when the zygote is gone, fail what is pending."""

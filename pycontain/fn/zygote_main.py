@@ -16,13 +16,8 @@ descriptor but its own socket (closed before the handler runs), and the
 zygote never sees a call's request id, event or result, nor is its memory
 written by one.
 
-The engine may give the zygote and its forker a higher CPU priority than
-calls (see fn.zygote.ZYGOTE_BOOST): each spare first sets its own back to
-the call's (init's "nice"), which needs no privilege.
-
 Protocol on fd 0 (a SOCK_SEQPACKET socket; one JSON message each):
-  engine -> init  {handler, bpf (hex), masked, tmp_size, rlimits, spares (how many to keep),
-                   nice (a call's priority)}
+  engine -> init  {handler, bpf (hex), masked, tmp_size, rlimits, spares (how many to keep)}
   zygote -> {"ready": true, "init_ms"} | {"ready": false, "error": error JSON}
   zygote -> spare {spare: pid} + fd (the engine's end of the spare's socket; from the forker)
   engine -> spare call  {id, timeout} + fds (event, result, log, cgroup tasks...),
@@ -110,7 +105,6 @@ class Setup:
         self.cap_header = (ctypes.c_uint32 * 2)(CAP_VERSION_3, 0)
         self.lo_up = struct.pack("16sH14x", b"lo", 0x1 | 0x8 | 0x40)  # UP|LOOPBACK|RUNNING
         self.unshare = UNSHARE_FLAGS & ~CLONE_NEWNET if init.get("network") else UNSHARE_FLAGS
-        self.nice = init.get("nice")  # a call's; the zygote and forker may run ahead of it
 
     def namespaces(self) -> None:
         """Map our own ids in the new user namespace, unshare the other
@@ -226,8 +220,6 @@ def _spare(setup: Setup, handler, sock: _socket.socket, forget) -> None:
     """A spare's life: set up a fresh jail, wait for one call, run it. Never returns."""
     status = SETUP_FAILED
     try:
-        if setup.nice is not None:  # back to a call's priority (lowering it needs no privilege)
-            os.setpriority(os.PRIO_PROCESS, 0, setup.nice)
         _forget_zygote(sock.fileno())
         forget()
         setup.namespaces()
@@ -456,8 +448,7 @@ def main() -> int:
         return 1
     sys.stdout.flush()
     gc.freeze()  # the collector of a call's process must not write to every page it shares
-    zygote = Zygote(sock, Setup(init), handler, init["spares"])  # the forker first: then the
-    sock.send(runner.dumps({"ready": True,  # engine finds it among our children (see nice)
+    sock.send(runner.dumps({"ready": True,
                             "init_ms": (time.monotonic() - start) * 1000}).encode())
-    zygote.run()
+    Zygote(sock, Setup(init), handler, init["spares"]).run()
     return 0
