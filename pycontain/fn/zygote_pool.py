@@ -163,17 +163,21 @@ class ZygotePool:
             zygote.close()
 
     def reap_idle(self) -> None:
-        """Kill zygotes unused for idle_ttl seconds (and dead ones' leftovers)."""
+        """Kill zygotes unused for idle_ttl seconds (and dead ones' leftovers);
+        those of functions with no call running keep only --spares spares."""
         now = time.monotonic()
         with self._lock:
             entries = list(self._entries.values())
         for entry in entries:
             with entry.lock:
                 zygote = entry.zygote
-                if zygote is not None and entry.in_flight == 0 and (
-                        now - entry.last_used > self.idle_ttl or not zygote.alive):
+                if zygote is None or entry.in_flight:
+                    continue
+                if now - entry.last_used > self.idle_ttl or not zygote.alive:
                     entry.zygote = None
                     zygote.close()
+                else:
+                    zygote.trim_spares(self.spares)
         self._close_retired()
 
     def status(self) -> dict:

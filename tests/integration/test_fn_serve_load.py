@@ -64,7 +64,9 @@ def _clients(port: int, count: int, calls: int, call_of) -> list:
 
 
 def test_a_burst_of_clients_all_answered(start):
-    srv = start()
+    """... and afterwards each function keeps only its --spares spares (a
+    burst has it keep one per running call)."""
+    srv = start("--spares", "1")
     results = _clients(srv.port, 8, 10, lambda i, n: (f"load-{'ab'[i % 2]}",
                                                       {"name": f"{i}-{n}"}))
     assert len(results) == 80
@@ -74,6 +76,11 @@ def test_a_burst_of_clients_all_answered(start):
     assert names == sorted(f"Hello, {i}-{n}" for i in range(8) for n in range(10))
     status = srv.status()["functions"]
     assert status["load-a"]["calls"] + status["load-b"]["calls"] == 80
+
+    def settled():  # the zygote, its forker and one spare
+        return all(srv.status()["functions"][name]["memory"]["processes"] <= 3
+                   for name in ("load-a", "load-b"))
+    wait_for(settled, 30, "the burst's extra spares retired")
 
 
 def test_every_call_has_fresh_namespaces_and_tmp(start):
