@@ -58,7 +58,7 @@ def left_behind(work: str, server_pid: int) -> dict:
         try:
             with open(f"/proc/{pid}/mountinfo") as f:
                 procs += work in f.read()
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
+        except OSError:  # gone, or going (EINVAL)
             pass
     with open("/proc/self/mountinfo") as f:
         mounts = sum(work in line for line in f)
@@ -147,9 +147,10 @@ def report(samples, failures, start, memory, before, after, rate, seconds) -> No
               f"{percentile(part, .9):.2f} | {percentile(part, .99):.2f} |")
     if first and last:
         print(f"p50 last/first: {percentile(last, .5) / percentile(first, .5):.2f}")
-    pss = [m["pss_kib"] for m in memory]
-    print(f"server PSS KiB over time: {pss}; growth {(pss[-1] - pss[0]) * 100 / pss[0]:+.1f}%"
-          f"; threads {memory[0]['threads']} -> {memory[-1]['threads']}, fds "
+    for kind in ("private_kib", "pss_kib"):
+        kib = [m[kind] for m in memory]
+        print(f"server {kind} over time: {kib}; growth {(kib[-1] - kib[0]) * 100 / kib[0]:+.1f}%")
+    print(f"server threads {memory[0]['threads']} -> {memory[-1]['threads']}, fds "
           f"{memory[0]['fds']} -> {memory[-1]['fds']}")
     print(f"held before the load: {before}\nheld after the load:  {after}")
 
