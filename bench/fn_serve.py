@@ -1,164 +1,258 @@
 #!/usr/bin/env python3
-"""Warm calls through `fn serve`'s zygotes, a fresh jail per call: direct
-(ZygotePool.invoke in this process) and through HTTP (`pycontain fn serve`,
-a keep-alive connection per client thread), against `bwrap --unshare-all
-/usr/bin/python3` running the same handler per call. Latency = sequential
-calls; calls/s = THREADS clients at once, and the CPU time each direct call costs
-the engine and the zygote's side (zygote, forker, the call's jail; not the
-kernel's workqueues, which free its network namespace). Run as root:
-bench/fn_serve.py [CALLS] [THREADS]. Builds a private store with the python image."""
-import http.client
+"""Warm calls through `fn serve`'s zygotes, a fresh jail per call, under
+load, in one run: direct (ZygotePool.invoke in this process) and through
+HTTP (`pycontain fn serve`, a keep-alive connection per client thread), with
+1, 4 and 32 clients against one function and 32 against 8 functions (client
+i calls function i % 8); a handler that imports boto3 at module level (its
+packages in the function's zip, as Lambda's deployment packages carry them:
+first call and warm calls); the floor (bench/fork_floor.py: a warm Python
+forking a child with fresh namespaces, no jail); and `bwrap --unshare-all
+/usr/bin/python3` running the same handler per call. Every client starts at
+once (a burst) and makes its calls back to back: 1 client CALLS calls, 4
+clients CALLS/4 each, 32 clients BURST each. CPU per call: the engine (this
+process, or the server) plus the zygotes' side (zygote, forker, the calls'
+jails), not the kernel's workqueues that free network namespaces. Run as
+root: bench/fn_serve.py [CALLS] [BURST]. Builds a private store with the
+python image."""
+import importlib.util
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import zipfile
 
 from common import PYCONTAIN, REPO
-from fn_exec import EVENT, HANDLER, bwrap_command
-from fork_floor import SETTLE, latency
+from fn_exec import HANDLER, bwrap_command
+from fn_load import EVENT, Run, clients, cpu_seconds, http_call, jail_side_cpu, \
+    percentile, print_table, start_server, status
+from fork_floor import SETTLE
 
 sys.path.append(str(REPO))  # after the installed pycontain, which has its C extension built
 
-
-def percentile(values: list, q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * q))]
-
-
-def throughput(make_call, threads: int, seconds: float = 3.0) -> float:
-    time.sleep(SETTLE)
-    count, stop = [0] * threads, time.monotonic() + seconds
-
-    def worker(i):
-        call = make_call()
-        while time.monotonic() < stop:
-            call()
-            count[i] += 1
-    workers = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
-    start = time.monotonic()
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    return sum(count) / (time.monotonic() - start)
+FUNCTIONS = 8
+BOTO_HANDLER = ("import boto3\nSESSION = boto3.session.Session()\n"
+                "def handler(event, context):\n"
+                "    return {'greeting': 'Hello, ' + event['name'],"
+                " 'boto3': boto3.__version__}\n")
+BOTO_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
 
 
-def _stat(pid: int) -> list:
-    """The fields of /proc/PID/stat after the command name (proc(5) field 3 on)."""
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().rsplit(")", 1)[1].split()
+def _add_package(z: zipfile.ZipFile, name: str) -> bool:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.origin:
+        return False
+    if not spec.submodule_search_locations:  # a module (six.py)
+        z.write(spec.origin, os.path.basename(spec.origin))
+        return True
+    top = spec.submodule_search_locations[0]
+    for directory, dirs, files in os.walk(top):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        for f in files:
+            path = os.path.join(directory, f)
+            z.write(path, os.path.join(name, os.path.relpath(path, top)))
+    return True
 
 
-def _cpu_seconds(pid: int, children: bool) -> float:
-    """utime + stime of pid (and of its reaped children) in seconds."""
-    fields = _stat(pid)
-    return sum(int(x) for x in fields[11:15 if children else 13]) / os.sysconf("SC_CLK_TCK")
+def make_functions(work: str, boto: bool = True) -> bool:
+    """bench, bench-0..7 (the standard-library handler) and, with boto and when
+    this interpreter has boto3 and its dependencies, boto (whether it was made)."""
+    from pycontain.fn import functions
+    with zipfile.ZipFile(f"{work}/fn.zip", "w") as z:
+        z.writestr("handler.py", HANDLER)
+    for name in ["bench"] + [f"bench-{i}" for i in range(FUNCTIONS)]:
+        functions.create(name, f"{work}/fn.zip", "handler.handler")
+    if not boto:
+        return False
+    with zipfile.ZipFile(f"{work}/boto.zip", "w", zipfile.ZIP_STORED) as z:
+        z.writestr("handler.py", BOTO_HANDLER)
+        if not all(_add_package(z, p) for p in BOTO_PACKAGES):
+            return False
+    functions.create("boto", f"{work}/boto.zip", "handler.handler", memory=512, timeout=10)
+    return True
 
 
-def _started(pid: int) -> float:
-    """When pid started (clock ticks since boot); infinity if it is gone meanwhile."""
+def _names(functions: int) -> list:
+    return ["bench"] if functions == 1 else [f"bench-{i}" for i in range(functions)]
+
+
+def direct_runs(calls: int, burst: int, boto: bool) -> list:
+    from pycontain.fn.zygote_pool import ZygotePool
+    pool, runs = ZygotePool(max_concurrency=64), []
+
+    def caller(name):
+        def call():
+            out = pool.invoke(name, EVENT)
+            if out.function_error is not None or b"Hello" not in out.payload:
+                raise RuntimeError(out.payload[:200])
+        return call
+    try:  # closed whatever happens: its call cgroups go with it
+        for names in (_names(1), _names(FUNCTIONS)):
+            for name in names:  # warm: the zygote started, its spares made
+                for _ in range(20):
+                    caller(name)()
+        for n, functions, each in ((1, 1, calls), (4, 1, calls // 4), (32, 1, burst),
+                                   (32, FUNCTIONS, burst)):
+            names = _names(functions)
+            zygotes = [pool.status()["functions"][name]["zygote_pid"] for name in names]
+            time.sleep(SETTLE)
+            before = (sum(os.times()[:2]), jail_side_cpu(zygotes))
+            run = clients(Run("zygote, direct (ZygotePool.invoke)", n, functions),
+                          lambda i, names=names: caller(names[i % len(names)]), each)
+            spent = sum(os.times()[:2]) - before[0] + jail_side_cpu(zygotes) - before[1]
+            run.cpu_ms = spent * 1000 / run.calls
+            runs.append(run)
+        if boto:
+            started = time.perf_counter()
+            caller("boto")()  # the zygote's start and the handler's import, then the call
+            first = (time.perf_counter() - started) * 1000
+            init = pool.status()["functions"]["boto"]["init_ms"]
+            time.sleep(SETTLE)
+            run = clients(Run(f"boto3 handler, direct (first call {first:.0f} ms, "
+                              f"init {init:.0f})", 1, 1), lambda i: caller("boto"), calls // 2)
+            runs.append(run)
+    finally:
+        pool.close()
+    return runs
+
+
+def http_runs(calls: int, burst: int) -> list:
+    server, port = start_server()
+    runs = []
     try:
-        return int(_stat(pid)[19])
-    except FileNotFoundError:  # a spare that just ended
-        return float("inf")
+        for name in _names(1) + _names(FUNCTIONS):
+            call = http_call(port, name)
+            for _ in range(20):
+                call()
+        for n, functions, each in ((1, 1, calls), (4, 1, calls // 4), (32, 1, burst),
+                                   (32, FUNCTIONS, burst)):
+            names = _names(functions)
+            zygotes = [status(port)["functions"][name]["zygote_pid"] for name in names]
+            time.sleep(SETTLE)
+            before = cpu_seconds(server.pid) + jail_side_cpu(zygotes)
+            run = clients(Run("zygote, HTTP Invoke API (http.client)", n, functions),
+                          lambda i, names=names: http_call(port, names[i % len(names)]), each)
+            spent = cpu_seconds(server.pid) + jail_side_cpu(zygotes) - before
+            run.cpu_ms = spent * 1000 / run.calls
+            runs.append(run)
+    finally:
+        server.terminate()
+        server.wait()
+    return runs
 
 
-def jail_side_cpu(zygote_pid: int) -> float:
-    """CPU seconds of a zygote, the calls it reaped and its forker (its oldest child)."""
-    with open(f"/proc/{zygote_pid}/task/{zygote_pid}/children") as f:
-        kids = [int(p) for p in f.read().split()]
-    return _cpu_seconds(zygote_pid, True) + _cpu_seconds(min(kids, key=_started), False)
+def memory_rows(work: str, created: int = 50, warm: int = 20) -> list:
+    """created functions, warm of them called once, for each --spares: the
+    PSS and processes per warm function from /status (zygote, forker, spares)."""
+    from pycontain.fn import functions
+    for i in range(created):
+        functions.create(f"mem-{i}", f"{work}/fn.zip", "handler.handler")
+    rows = []
+    for spares in (4, 2, 0):
+        server, port = start_server("--spares", str(spares))
+        try:
+            for i in range(warm):
+                http_call(port, f"mem-{i}")()
+            time.sleep(2)  # the spares ordered after the call are made
+            now = status(port)
+            fns = [f for f in now["functions"].values() if f["warm"]]
+            rows.append((spares, len(fns), now["warm_pss_kib"] / len(fns) / 1024,
+                         sum(f["memory"]["processes"] for f in fns) / len(fns),
+                         now["server"]["pss_kib"] / 1024))
+        finally:
+            server.terminate()
+            server.wait()
+    return rows
 
 
-def http_call(port: int):
-    conn = http.client.HTTPConnection("127.0.0.1", port)
+def floor_runs(calls: int, workers: int = 4) -> list:
+    """The floor's sequential calls, and its calls/s with workers processes."""
+    floor = json.loads(subprocess.run(
+        [sys.executable, "-I", str(REPO / "bench" / "fork_floor.py"), HANDLER,
+         EVENT.decode(), str(calls), str(workers)], check=True, capture_output=True).stdout)
+    seq = Run("floor: fork + fresh namespaces, no jail", 1, 1)
+    seq.samples, seq.elapsed = floor["samples"], sum(floor["samples"]) / 1000
+    rate = Run("floor: same, calls/s (no latencies kept)", workers, 1)
+    rate.done, rate.elapsed, rate.cpu_ms = floor["calls"], floor["calls"] / floor["rate"], \
+        floor["cpu_ms"]
+    return [seq, rate]
 
-    def call():
-        conn.request("POST", "/2015-03-31/functions/bench/invocations", EVENT)
-        response = conn.getresponse()
-        assert response.status == 200 and b"Hello" in response.read()
-    return call
+
+def bwrap_runs(calls: int, handler: str) -> list:
+    cmd = bwrap_command(handler)
+
+    def bwrap():
+        subprocess.run(cmd, input=EVENT, check=True, stdout=subprocess.DEVNULL)
+    runs = []
+    for n, each in ((1, max(calls // 5, 50)), (4, max(calls // 20, 15))):
+        time.sleep(SETTLE)
+        before = sum(os.times()[:4])
+        run = clients(Run("bwrap --unshare-all python3 per call", n, 1), lambda i: bwrap, each)
+        run.cpu_ms = (sum(os.times()[:4]) - before) * 1000 / run.calls
+        runs.append(run)
+    return runs
 
 
-def main() -> None:
-    calls = int(sys.argv[1]) if len(sys.argv) > 1 else 500
-    threads = int(sys.argv[2]) if len(sys.argv) > 2 else 4
-    work = tempfile.mkdtemp(prefix="pycontain-bench-serve-")
+def private_store(kind: str) -> str:
+    """A temporary directory holding a store with the python image, made the
+    engine's (this process's and the servers' it starts)."""
+    work = tempfile.mkdtemp(prefix=f"pycontain-bench-{kind}-")
     os.chmod(work, 0o755)
     os.environ.update(PYCONTAIN_ROOT=f"{work}/data", PYCONTAIN_RUNROOT=f"{work}/run")
-    server = None
     try:
         subprocess.run([sys.executable, str(REPO / "rootfs" / "build.py"), f"{work}/layouts",
                         "python"], check=True, stdout=subprocess.DEVNULL)
         subprocess.run([PYCONTAIN, "import", f"oci:{work}/layouts/python",
                         "localhost/python:latest"], check=True, stdout=subprocess.DEVNULL)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return work
+
+
+def main() -> None:
+    calls = int(sys.argv[1]) if len(sys.argv) > 1 else 400
+    burst = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+    work = private_store("serve")
+    try:
         handler = os.path.join(work, "handler.py")
         with open(handler, "w") as f:
             f.write(HANDLER)
-        with zipfile.ZipFile(f"{work}/fn.zip", "w") as z:
-            z.write(handler, "handler.py")
-        from pycontain.fn import functions
-        from pycontain.fn.zygote_pool import ZygotePool
-        functions.create("bench", f"{work}/fn.zip", "handler.handler")
-        rows = []
-
-        pool = ZygotePool(max_concurrency=64)
-        done = [0]
-
-        def direct():
-            out = pool.invoke("bench", EVENT)
-            assert out.function_error is None and b"Hello" in out.payload, out.payload
-            done[0] += 1
-        try:  # closed whatever happens: its call cgroups go with it
-            samples = latency(direct, calls)
-            zygote_pid = pool.status()["functions"]["bench"]["zygote_pid"]
-            before, done[0] = (sum(os.times()[:2]), jail_side_cpu(zygote_pid)), 0
-            rows.append(("zygote, direct (ZygotePool.invoke)", samples,
-                         throughput(lambda: direct, threads)))
-            cpu = [(after - start) * 1000 / done[0] for start, after in
-                   zip(before, (sum(os.times()[:2]), jail_side_cpu(zygote_pid)))]
-        finally:
-            pool.close()
-
-        server = subprocess.Popen([PYCONTAIN, "fn", "serve", "--port", "0"],
-                                  stderr=subprocess.PIPE, text=True)
-        port = int(re.search(r":(\d+) ", server.stderr.readline()).group(1))
-        threading.Thread(target=server.stderr.read, daemon=True).start()
-        rows.append(("zygote, HTTP Invoke API (http.client)", latency(http_call(port), calls),
-                     throughput(lambda: http_call(port), threads)))
-
-        floor = json.loads(subprocess.run(
-            [sys.executable, "-I", str(REPO / "bench" / "fork_floor.py"), HANDLER,
-             EVENT.decode(), str(calls), str(threads)], check=True, capture_output=True).stdout)
-        rows.append(("floor: fork + fresh namespaces, no jail", floor["samples"], floor["rate"]))
-
-        cmd = bwrap_command(handler)
-
-        def bwrap():
-            subprocess.run(cmd, input=EVENT, check=True, stdout=subprocess.DEVNULL)
-        rows.append(("bwrap --unshare-all python3 per call", latency(bwrap, max(calls // 5, 50)),
-                     throughput(lambda: bwrap, threads)))
-
-        print(f"\nfn serve: warm calls, a fresh jail per call ({calls} sequential calls for "
-              f"latency, {threads} concurrent clients for calls/s, {os.cpu_count()} CPUs)")
-        print(f"| {'path':<40} | {'p50 ms':>7} | {'p99 ms':>7} | {'calls/s':>8} |")
-        print(f"|{'-' * 42}|{'-' * 9}|{'-' * 9}|{'-' * 10}|")
-        for label, samples, rate in rows:
-            print(f"| {label:<40} | {percentile(samples, 0.5):7.2f} | "
-                  f"{percentile(samples, 0.99):7.2f} | {rate:8.0f} |")
-        print(f"\nCPU per direct call ({threads} clients): engine {cpu[0]:.2f} ms, "
-              f"zygote + forker + the call's jail {cpu[1]:.2f} ms")
+        boto = make_functions(work)
+        runs = direct_runs(calls, burst, boto) + http_runs(calls, burst) + floor_runs(calls) \
+            + bwrap_runs(calls, handler)
+        memory = memory_rows(work)
+        print(f"\nfn serve under load: warm calls, a fresh jail per call ({os.cpu_count()} "
+              f"CPUs; ms; every client starts at once, calls back to back)")
+        print_table(runs)
+        if not boto:
+            print("(no boto3 row: boto3 or a dependency is not importable here)")
+        summary(runs)
+        print("\nmemory: 50 functions created, 20 warm (one call each), PSS from /status")
+        print("| --spares | warm | MB PSS per warm function | processes per function | server MB |")
+        print("|---|---|---|---|---|")
+        for row in memory:
+            print("| %d | %d | %.1f | %.1f | %.1f |" % row)
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def summary(runs: list) -> None:
+    """The issue's ratios: 32-client p99 over the 1-client p99, direct calls/s
+    over the floor's."""
+    direct = [r for r in runs if r.label.startswith("zygote, direct")]
+    floor = next(r for r in runs if r.label.startswith("floor: same"))
+    one = percentile(direct[0].samples, 0.99)
+    for r in [r for r in runs if r.label.startswith("zygote") and r.clients == 32]:
+        bound = r.clients / r.rate * 1000  # Little's law: the mean a closed loop must see
+        print(f"{r.label}, 32 clients x {r.functions} fn: p99 {percentile(r.samples, .99):.1f}"
+              f" ms = {percentile(r.samples, .99) / one:.1f}x the 1-client p99; clients/rate "
+              f"= {bound:.1f} ms; failed {r.failures}")
+    best = max(r.rate for r in direct if r.clients > 1)
+    print(f"direct calls/s (best of 4/32 clients) / floor: {best:.0f} / {floor.rate:.0f} = "
+          f"{best / floor.rate:.2f}x")
 
 
 if __name__ == "__main__":

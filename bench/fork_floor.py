@@ -6,7 +6,8 @@ namespaces, brings lo up, runs the handler on the event and exits. No pid
 namespace, mounts, cgroup, seccomp, capabilities or transport: what any forked
 Python call with fresh namespaces costs at least. Run as root:
 bench/fork_floor.py HANDLER_SOURCE EVENT CALLS WORKERS; prints one JSON line:
-the sequential calls' times (ms) and the calls/s of WORKERS processes at once."""
+the sequential calls' times (ms), and the calls/s, number of calls and CPU
+ms per call (the workers' and their calls') of WORKERS processes at once."""
 import json
 import os
 import sys
@@ -76,11 +77,12 @@ def latency(call, n: int) -> list:
     return samples
 
 
-def concurrent(call, workers: int, seconds: float = 3.0) -> float:
-    """Calls/s of worker processes calling in a loop."""
+def concurrent(call, workers: int, seconds: float = 3.0) -> tuple:
+    """(calls/s, calls, CPU ms per call) of worker processes calling in a loop."""
     reap(block=True)
     time.sleep(SETTLE)
     read_end, write_end = os.pipe()
+    cpu = sum(os.times()[2:4])
     start = time.monotonic()
     stop, pids = start + seconds, []
     for _ in range(workers):
@@ -101,15 +103,19 @@ def concurrent(call, workers: int, seconds: float = 3.0) -> float:
         if os.waitpid(pid, 0)[1]:
             raise RuntimeError("a floor worker failed")
     elapsed = time.monotonic() - start
+    cpu = sum(os.times()[2:4]) - cpu  # the workers' and the calls' they reaped
     os.close(write_end)
     with os.fdopen(read_end, "rb") as counts:
-        return sum(int(n) for n in counts.read().split()) / elapsed
+        calls = sum(int(n) for n in counts.read().split())
+    return calls / elapsed, calls, cpu * 1000 / max(calls, 1)
 
 
 def main() -> None:
     source, event, calls, workers = sys.argv[1], sys.argv[2].encode(), *map(int, sys.argv[3:5])
     call = make_call(source, event)
-    print(json.dumps({"samples": latency(call, calls), "rate": concurrent(call, workers)}))
+    samples = latency(call, calls)
+    rate, count, cpu_ms = concurrent(call, workers)
+    print(json.dumps({"samples": samples, "rate": rate, "calls": count, "cpu_ms": cpu_ms}))
 
 
 if __name__ == "__main__":

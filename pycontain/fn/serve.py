@@ -28,7 +28,7 @@ from pycontain.fn.route_app import RouteApp, read_keys
 from pycontain.fn.zygote import SPARES
 from pycontain.fn.zygote_pool import ZygotePool
 
-REAP_EVERY = 5.0  # seconds between idle-zygote sweeps
+REAP_EVERY = 5.0  # seconds between idle-zygote sweeps (at most; a short --idle-ttl: ttl/2)
 SLOW_SHUTDOWN = 15.0  # then every thread's stack goes to stderr (shutdown takes 3 graces at most)
 FDS_PER_CALL = 16  # a call's pipes, event, cgroup files, its jail's socket (and the zygote's)
 BACKLOG = 1024  # connections waiting to be accepted (socket's default of 5 resets a burst)
@@ -117,7 +117,8 @@ def serve(host: str = "127.0.0.1", port: int = 9000, max_concurrency: int = 64,
         log(f"pycontain fn serve: removed {len(left)} call cgroups of servers that are gone\n")
     api.triggers.start()  # after the first line: replayed events log their own lines
     try:
-        while not readable([stop], REAP_EVERY):
+        sweep = max(0.1, min(REAP_EVERY, idle_ttl / 2))
+        while not readable([stop], sweep):
             pool.reap_idle()
     finally:
         log("pycontain fn serve: shutting down\n")

@@ -289,6 +289,13 @@ class Zygote:
                 self._spares.popleft()[1].close()
             self._spare_came.notify_all()
 
+    def trim_spares(self, keep: int) -> None:
+        """Retire the spares beyond keep, the newest first (a burst ordered more:
+        zygote_main's BURST_SPARES): each reads EOF on its socket and ends."""
+        with self._spare_came:
+            while len(self._spares) > keep:
+                self._spares.pop()[1].close()
+
     def _take_spare(self):
         """(pid, socket) of a spare, waiting SPARE_WAIT for one if need be
         (the zygote orders more when few are left); None if none came."""

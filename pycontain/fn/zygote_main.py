@@ -9,7 +9,8 @@ and /dev/shm, brings up lo, sets the call's rlimits, drops every capability,
 installs the strict seccomp program, and then blocks on a socket of its own
 until the engine sends it one call. It runs the handler once and exits. A
 *forker*, the zygote's one other child, clones spares (two at a time, when
-two are left) as children of the zygote, which reaps them. So set-up is off
+two are left; while many calls run, up to one per running call, at most
+BURST_SPARES) as children of the zygote, which reaps them. So set-up is off
 a call's path, and nothing a call does survives it: a spare holds no
 descriptor but its own socket (closed before the handler runs), and the
 zygote never sees a call's request id, event or result, nor is its memory
@@ -56,6 +57,7 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND = 1, 2, 4, 8, 4096
 PR_SET_DUMPABLE, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 4, 22, 2
 CAP_VERSION_3 = 0x20080522
 SETUP_FAILED = 125  # a spare's exit status when its jail or call could not be set up
+BURST_SPARES = 16  # spares kept ordered at most while many calls run (see Zygote._target)
 EARLY_TTL = 5.0  # seconds an early report waits for its call (see Zygote.early)
 MAX_FDS = 3 + 16  # event, result, log + a cgroup `tasks` file per hierarchy
 _FDS_SPACE = _socket.CMSG_SPACE(MAX_FDS * 4)
@@ -283,7 +285,7 @@ class Zygote:
 
     def __init__(self, sock: _socket.socket, setup: Setup, handler, spares: int):
         self.sock, self.setup, self.handler = sock, setup, handler
-        self.target = spares
+        self.spares = spares  # the target when calls are few (--spares)
         self.outstanding = 0  # spares ordered that no call has taken and are not dead
         self.calls = {}  # pid -> [id, deadline, timed_out]
         self.early = {}  # pid -> (status, rss, when), of spares that ended before we heard of
@@ -301,10 +303,18 @@ class Zygote:
         theirs.close()
         return pid, ours
 
+    def _target(self) -> int:
+        """Spares to keep ordered: --spares, or as many as calls are running, up
+        to BURST_SPARES (none with --spares 0). A spare is ordered, cloned,
+        handed to the engine and claimed in round trips between processes:
+        with few of them on their way, a burst against one function waits on
+        those trips, not on the CPU."""
+        return self.spares and max(self.spares, min(len(self.calls), BURST_SPARES))
+
     def _top_up(self) -> None:
         """Order spares up to the target (two at least: the forker's pages
         written between forks are then copied once for the batch)."""
-        count = self.target - self.outstanding
+        count = self._target() - self.outstanding
         if count <= 0:  # none kept (--spares 0): every call's jail is cloned on demand
             return
         self.orders.send(b"%d" % count)
@@ -401,7 +411,7 @@ class Zygote:
             poller.register(fd, select.POLLIN)
         while True:
             timeout = self._expire()
-            if self.refill and self.outstanding <= max(self.target - 2, 1):
+            if self.refill and self.outstanding <= max(self._target() - 2, 1):
                 self._top_up()
             ready = {fd for fd, _ in poller.poll(None if timeout is None else max(0, timeout) * 1000)}
             if self.orders.fileno() in ready:

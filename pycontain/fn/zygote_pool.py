@@ -11,7 +11,7 @@ import threading
 import time
 
 from pycontain.errors import PycontainError
-from pycontain.fn import functions
+from pycontain.fn import functions, memory
 from pycontain.fn.call_cgroups import limits_applied
 from pycontain.fn.outcome import EXIT_FUNCTION_ERROR, Outcome, new_request_id
 from pycontain.fn.zygote import SPARES, Zygote
@@ -163,33 +163,42 @@ class ZygotePool:
             zygote.close()
 
     def reap_idle(self) -> None:
-        """Kill zygotes unused for idle_ttl seconds (and dead ones' leftovers)."""
+        """Kill zygotes unused for idle_ttl seconds (and dead ones' leftovers);
+        those of functions with no call running keep only --spares spares."""
         now = time.monotonic()
         with self._lock:
             entries = list(self._entries.values())
         for entry in entries:
             with entry.lock:
                 zygote = entry.zygote
-                if zygote is not None and entry.in_flight == 0 and (
-                        now - entry.last_used > self.idle_ttl or not zygote.alive):
+                if zygote is None or entry.in_flight:
+                    continue
+                if now - entry.last_used > self.idle_ttl or not zygote.alive:
                     entry.zygote = None
                     zygote.close()
+                else:
+                    zygote.trim_spares(self.spares)
         self._close_retired()
 
     def status(self) -> dict:
+        """Per function: warm or not, its zygote, calls, idle time and memory
+        (its zygote's tree: zygote, forker, spares, running calls); the server's own."""
         with self._lock:
             entries = dict(self._entries)
         funcs = {}
         for name, entry in sorted(entries.items()):
             zygote = entry.zygote
-            funcs[name] = {"warm": bool(zygote and zygote.alive),
-                           "zygote_pid": zygote.pid if zygote and zygote.alive else None,
+            warm = bool(zygote and zygote.alive)
+            funcs[name] = {"warm": warm, "zygote_pid": zygote.pid if warm else None,
                            "init_ms": round(zygote.init_ms, 2) if zygote else None,
                            "in_flight": entry.in_flight, "calls": entry.calls,
-                           "idle_s": round(time.monotonic() - entry.last_used, 1)}
+                           "idle_s": round(time.monotonic() - entry.last_used, 1),
+                           "memory": memory.zygote_memory(zygote.pid) if warm else None}
         return {"functions": funcs,
                 "warm_zygotes": sum(f["warm"] for f in funcs.values()),
                 "in_flight": sum(f["in_flight"] for f in funcs.values()),
+                "warm_pss_kib": sum(f["memory"]["pss_kib"] for f in funcs.values() if f["warm"]),
+                "server": memory.own_memory(), "idle_ttl": self.idle_ttl,
                 "max_concurrency": self.max_concurrency, "limits": limits_applied()}
 
     def in_flight(self) -> int:
