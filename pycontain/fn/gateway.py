@@ -23,7 +23,6 @@ from pycontain.errors import PycontainError
 from pycontain.fn import functions
 from pycontain.fn.httpd import Response
 from pycontain.fn.outcome import EXIT_BAD_REQUEST, MAX_EVENT, new_request_id
-from pycontain.image import transport
 
 PREFIX, SUFFIX = "/2015-03-31/functions/", "/invocations"
 MAX_EVENTS = 256  # Event invocations accepted and not finished; past that 429
@@ -52,10 +51,6 @@ def function_name(target: str) -> str:
     qualifier = parse_qs(split.query).get("Qualifier", [None])[-1]
     return functions.parse_function_name(unquote(split.path[len(PREFIX):-len(SUFFIX)]),
                                          qualifier)
-
-
-def is_loopback(host: str) -> bool:
-    return transport.is_loopback(f"[{host}]" if ":" in host else host)
 
 
 def error_response(error_type: str, message: str, request_id: str, status: int = 0) -> Response:

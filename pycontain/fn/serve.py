@@ -20,13 +20,14 @@ from pycontain.errors import PycontainError
 from pycontain.fdio import readable
 from pycontain.fn.call_cgroups import limits_applied, remove_leftovers
 from pycontain.fn.fnlogs import Streams
-from pycontain.fn.gateway import InvokeApi, is_loopback, server_error
+from pycontain.fn.gateway import InvokeApi, server_error
 from pycontain.fn.httpd import HttpServer
 from pycontain.fn.lambda_api import ControlApi
 from pycontain.fn.outcome import MAX_EVENT
 from pycontain.fn.route_app import RouteApp, read_keys
 from pycontain.fn.zygote import SPARES
 from pycontain.fn.zygote_pool import ZygotePool
+from pycontain.netaddr import is_loopback_host as is_loopback
 
 REAP_EVERY = 5.0  # seconds between idle-zygote sweeps (at most; a short --idle-ttl: ttl/2)
 SLOW_SHUTDOWN = 15.0  # then every thread's stack goes to stderr (shutdown takes 3 graces at most)
