@@ -1,7 +1,8 @@
 """The README's Usage blocks run as written, in order, in an empty directory.
 
-Each command (a line, with its `\\` continuations and heredoc body) runs in bash inside
-the test's own network namespace, on the test store. A command whose comment says
+Each block runs in one bash session (a variable or a background job of one command is
+there for the next), command by command (a line, with its `\\` continuations and heredoc
+body), inside the test's own network namespace, on the test store. A command whose comment says
 `# fails` must fail; the few that cannot run unattended are listed in UNATTENDED with
 the reason, and must still be in the README (so the list cannot rot).
 """
@@ -13,7 +14,7 @@ from conftest import PYCONTAIN, REPO
 UNATTENDED = {
     "pycontain run -it busybox sh": "needs a terminal",
 }
-EXPECT = {  # what a command's output shows, by the start of its first line
+EXPECT = {  # what a command's output shows, by the start of its first line;
     "pycontain run --rm busybox echo hello": "hello",
     "pycontain run --rm -v \"$PWD": "hello",
     "pycontain run --rm -v store:/store:ro": "kept",
@@ -25,10 +26,16 @@ EXPECT = {  # what a command's output shows, by the start of its first line
     "pycontain run --rm --pid container:probed": "sleep 600",
     "pycontain fn exec handler.py": '"greeting": "hello John Doe"',
     "pycontain fn invoke greeter": '"greeting": "hello Jane"',
+    # a tuple: what each command starting so shows, in order
+    "curl -s http://127.0.0.1:9000/users/1": ('"name": "Ada"}', '"name": "Ada Lovelace"'),
+    "curl -s -X POST": '"for": "Grace"',
+    "pycontain fn logs orders": "REPORT RequestId",
 }
 CLEANUP = ("pycontain rm -f web web2 probed user-service; pycontain network rm shop; "
            "pycontain volume rm -f store; "
-           "pycontain kube down web.yaml; pycontain fn delete greeter; "
+           "pycontain kube down web.yaml; pycontain fn delete greeter users orders; "
+           "pycontain fn route delete 'GET /users/{id}'; "
+           "pycontain fn route delete 'POST /orders'; "
            "pycontain rmi web-snapshot:1 app:1")
 
 
@@ -67,29 +74,69 @@ def commands(lines: list) -> list:
     return found
 
 
+MARK = "@@readme-status"
+
+
+def run_block(prefix, block: list, cwd, env) -> list:
+    """Run one block's commands in one bash session, as a user types them (a
+    variable or a background job of one command is there for the next): the
+    stdout and exit status of each, in order."""
+    script = cwd / "readme-block.sh"  # a file: stdin stays /dev/null for the commands
+    script.write_text("".join(f"{command}\necho {MARK} $?\n" for command in block))
+    done = subprocess.run([*prefix, "bash", str(script)], stdin=subprocess.DEVNULL, cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=600)
+    script.unlink()
+    parts = done.stdout.split(MARK)
+    results = [(block[n], parts[n], int(parts[n + 1].split("\n", 1)[0]))
+               for n in range(len(parts) - 1)]
+    assert len(results) == len(block), f"the block stopped after {len(results)} commands:" \
+        f"\n{done.stdout}\n{done.stderr}"
+    return [(command, out.split("\n", 1)[-1] if n else out, status, done.stderr)
+            for n, (command, out, status) in enumerate(results)]
+
+
+def _servers_in(netns: str) -> list:
+    """pids of `pycontain fn serve` processes in the test's network namespace."""
+    ours = os.stat(f"/run/netns/{netns}").st_ino
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                args = f.read().split(b"\0")
+            if b"serve" in args and b"fn" in args and \
+                    os.stat(f"/proc/{entry}/ns/net").st_ino == ours:
+                found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
 def test_readme_usage_runs_as_written(npc, tmp_path):
-    every = [c for block in usage_blocks((REPO / "README.md").read_text())
-             for c in commands(block)]
+    blocks = [[c for c in commands(b) if c.split("#")[0].strip() not in UNATTENDED]
+              for b in usage_blocks((REPO / "README.md").read_text())]
+    every = [c for block in blocks for c in block]
     assert len(every) > 40
-    first_lines = {c.split("#")[0].strip() for c in every}
-    assert set(UNATTENDED) <= first_lines, "UNATTENDED names a command the README lost"
+    listed = {c.split("#")[0].strip() for b in usage_blocks((REPO / "README.md").read_text())
+              for c in commands(b)}
+    assert set(UNATTENDED) <= listed, "UNATTENDED names a command the README lost"
     for start in EXPECT:
         assert any(c.startswith(start) for c in every), f"EXPECT: no README command {start!r}"
     env = dict(npc.env, PATH=os.path.dirname(PYCONTAIN) + os.pathsep + os.environ["PATH"])
-
-    def bash(command: str) -> subprocess.CompletedProcess:
-        return subprocess.run([*npc.prefix, "bash", "-c", command], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=120)
+    seen = {}
     try:
-        for command in every:
-            if command.split("#")[0].strip() in UNATTENDED:
-                continue
-            done = bash(command)
-            should_fail = "# fails" in command.splitlines()[0]
-            assert (done.returncode != 0) == should_fail, (
-                f"{command!r} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
-            for start, shown in EXPECT.items():
-                if command.startswith(start):
-                    assert shown in done.stdout, (command, done.stdout)
+        for block in blocks:
+            for command, out, status, errors in run_block(npc.prefix, block, tmp_path, env):
+                should_fail = "# fails" in command.splitlines()[0]
+                assert (status != 0) == should_fail, (
+                    f"{command!r} exited {status}:\n{out}\n{errors}")
+                for start, shown in EXPECT.items():
+                    if command.startswith(start):
+                        seen[start] = seen.get(start, -1) + 1
+                        if isinstance(shown, tuple):
+                            shown = shown[seen[start]]
+                        assert shown in out, (command, out, errors)
     finally:
-        bash(CLEANUP)
+        subprocess.run([*npc.prefix, "bash", "-c", CLEANUP], cwd=tmp_path, env=env,
+                       capture_output=True, timeout=300)
+        for pid in _servers_in(npc.netns):  # a block that failed before its `kill %1`
+            os.kill(pid, 9)
