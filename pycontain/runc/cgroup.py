@@ -12,6 +12,7 @@ import time
 from pycontain.errors import PycontainError
 from pycontain.oci.cgroups import files, hierarchy
 from pycontain.oci.cgroups.group import V1Group, V2Group
+from pycontain.runc.markers import removal_order
 from pycontain.runc.state import RuncError
 
 DEFAULT_PARENT = "pycontain-runc"
@@ -126,7 +127,7 @@ def remove(made: list, leaves=(), timeout: float = 5.0) -> None:
     """rmdir what create made, deepest first: the cgroup itself (leaves),
     waiting for exiting processes; a parent only if no other cgroup is in it."""
     deadline = time.monotonic() + timeout
-    for directory in sorted(made, key=lambda d: d.count("/"), reverse=True):
+    for directory, leaf in removal_order(made, leaves):  # csrc/runc_fast.c does the same
         while True:
             try:
                 os.rmdir(directory)
@@ -134,7 +135,7 @@ def remove(made: list, leaves=(), timeout: float = 5.0) -> None:
             except FileNotFoundError:
                 break
             except OSError as exc:
-                if directory not in leaves:
+                if not leaf:
                     break  # another container's cgroup is in it: theirs to remove
                 if time.monotonic() > deadline:
                     raise RuncError(f"cannot remove cgroup {directory}: {exc.strerror}") \

@@ -14,10 +14,13 @@ from pycontain.errors import PycontainError
 
 FIFO = "exec.fifo"
 STATE = "state"
-# present iff `start` is nothing but the fifo step (no hooks, a process): its
-# content is the state file's size and CRC-32 (decimal, one space, a newline);
-# csrc/runc_fast.c then starts without Python if the state file still matches
-FIFO_ONLY = "start.fifo-only"
+# the default root: RUN_DIR/ROOT_NAME as root, $XDG_RUNTIME_DIR/ROOT_NAME rootless
+RUN_DIR = "/run"
+ROOT_NAME = "pycontain-runc"
+FIFO_ONLY = "start.fifo-only"  # the markers csrc/runc_fast.c reads: runc/markers.py
+DELETE_PLAN = "delete.plan"
+# what the runtime puts in ROOT/ID, in the order remove_dir removes it: the state last
+RUNTIME_FILES = (FIFO, FIFO_ONLY, DELETE_PLAN, STATE)
 ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.")
 
 
@@ -32,11 +35,11 @@ class Missing(RuncError):
 
 def default_root() -> str:
     if os.geteuid() == 0:
-        return "/run/pycontain-runc"
+        return os.path.join(RUN_DIR, ROOT_NAME)
     run = os.environ.get("XDG_RUNTIME_DIR")
     if not run:
         raise RuncError("XDG_RUNTIME_DIR is not set: pass --root for a rootless runtime")
-    return os.path.join(run, "pycontain-runc")
+    return os.path.join(run, ROOT_NAME)
 
 
 def check_id(cid: str) -> str:
@@ -80,23 +83,15 @@ class Container:
 
     def save(self) -> None:
         from pycontain.fsutil import write_atomic
+        from pycontain.runc import markers
         data = marshal.dumps(self.data)
-        fifo_only = not self.data.get("no_process") and not (
-            self.data.get("hooks") or {}).get("poststart")
-        try:
-            os.unlink(self.path(FIFO_ONLY))
-        except FileNotFoundError:
-            pass
+        markers.write(self.dir, self.data, data)  # what csrc/runc_fast.c may do alone
         write_atomic(self.path(STATE), data, sync=False)
-        if fifo_only:
-            from zlib import crc32
-            write_atomic(self.path(FIFO_ONLY), b"%d %d\n" % (len(data), crc32(data)),
-                         sync=False)
 
     def remove_dir(self) -> None:
         """ROOT/ID: the files the runtime puts there, then the directory; anything
         else found in it is removed by fsutil.remove_tree (not loaded otherwise)."""
-        for name in (FIFO, FIFO_ONLY, STATE):
+        for name in RUNTIME_FILES:
             try:
                 os.unlink(self.path(name))
             except FileNotFoundError:
