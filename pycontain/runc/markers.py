@@ -1,4 +1,4 @@
-"""The files csrc/runc_fast.c reads to answer `start` and `delete` without Python.
+"""The files csrc/runc_fast.c reads to answer `start`, `kill` and `delete` without Python.
 
 Each begins with the state file's size and CRC-32 ("SIZE CRC", decimal, a
 newline): the C path acts only while the state is the one it was written
@@ -7,7 +7,8 @@ from, else it leaves the call to Python. A marker is present iff:
   start, no poststart hooks); nothing follows the first line;
 - delete.plan: deleting the container once it has stopped is nothing but
   removing its cgroups and its directory (a process known by pid and start
-  time, no poststop hooks). Then "PID START_TIME", then one line per cgroup
+  time, no poststop hooks). Then "PID START_TIME" (`kill` signals that
+  process while it is alive, as manage.kill does), then one line per cgroup
   directory: `k DIR` for each of the container's cgroups (cgroup.procs must
   be empty, else Python kills what is left), then what create made, in
   removal_order: `r DIR` (the container's own cgroup: it must go, else Python

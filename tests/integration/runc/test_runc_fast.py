@@ -294,3 +294,68 @@ def test_the_default_root_is_the_python_paths(tmp_path):
         assert nobody_deletes() == 127  # no root to look in: the Python path says so
     finally:
         shutil.rmtree(top)
+
+
+TRAPS = ("trap 'echo TERM > /dev/shm/sig' TERM; trap 'echo USR1 > /dev/shm/sig' USR1; "
+         "touch /dev/shm/ready; while :; do sleep 0.05; done")
+
+
+def _running(rt, cid):
+    """A running container whose init notes the TERM or USR1 it gets in /dev/shm/sig."""
+    rt("create", "--bundle", rt.bundle(["sh", "-c", TRAPS]), cid)
+    rt("start", cid)
+    pid = state(rt.root, cid)["pid"]
+    wait_for(lambda: os.path.exists(f"/proc/{pid}/root/dev/shm/ready"), what="the traps")
+    return pid
+
+
+def _noted(pid, name):
+    sig = f"/proc/{pid}/root/dev/shm/sig"
+    wait_for(lambda: os.path.exists(sig) and open(sig).read() == name + "\n", what=name)
+
+
+def test_kill_of_a_running_container_needs_no_python(rt, tmp_path):
+    lone = _lone(tmp_path)
+    pid = _running(rt, "c1")
+    assert _call(lone, rt.root, "kill", "c1") == (0, "", "")  # TERM, as runc
+    _noted(pid, "TERM")
+    for signal in ("USR1", "sigusr1", "10"):
+        os.unlink(f"/proc/{pid}/root/dev/shm/sig")
+        assert _call(lone, rt.root, "kill", "c1", signal) == (0, "", "")
+        _noted(pid, "USR1")
+    assert _call(lone, rt.root, "kill", "c1", "KILL") == (0, "", "")
+    wait_for(lambda: state(rt.root, "c1")["status"] == "stopped", what="stop")
+    rt("delete", "c1")
+
+
+def test_fast_and_python_kill_answer_alike(rt, tmp_path):
+    for cid in ("fast", "slow"):
+        _running(rt, cid)
+    for args in (["USR1"], ["SIGUSR1"], ["10"], ["CONT"], ["BOGUS"], ["0"], ["65"], [""],
+                 ["99999999999999999999"], ["Kill\u00e9"]):
+        fast = _call(RUNC, rt.root, "kill", "fast", *args)
+        assert fast == _named(_call(RUNC, rt.root, "kill", "slow", *args, fast=False), "fast")
+    assert _call(RUNC, rt.root, "kill", "fast", "BOGUS")[2].endswith("invalid signal: BOGUS\n")
+    for cid in ("fast", "slow"):
+        rt("kill", cid, "KILL")
+        wait_for(lambda: state(rt.root, cid)["status"] == "stopped", what="stop")
+    stopped = _call(RUNC, rt.root, "kill", "fast", "KILL")
+    assert stopped == _named(_call(RUNC, rt.root, "kill", "slow", "KILL", fast=False), "fast")
+    assert stopped[0] == 1 and "container not running" in stopped[2]
+    missing = _call(RUNC, rt.root, "kill", "nothere")
+    assert missing == _call(RUNC, rt.root, "kill", "nothere", fast=False)
+    assert missing[0] == 1 and 'container "nothere" does not exist' in missing[2]
+    for cid in ("fast", "slow"):
+        rt("delete", cid)
+
+
+def test_kill_all_and_a_stopped_init_go_to_python(rt, tmp_path):
+    lone = _lone(tmp_path)
+    _running(rt, "c1")
+    assert _call(lone, rt.root, "kill", "--all", "c1", "KILL")[0] == 127
+    assert _call(lone, rt.root, "kill", "c1", "BOGUS")[0] == 127
+    assert state(rt.root, "c1")["status"] == "running"
+    rt("kill", "c1", "KILL")
+    wait_for(lambda: state(rt.root, "c1")["status"] == "stopped", what="stop")
+    assert _call(lone, rt.root, "kill", "c1", "KILL")[0] == 127  # the error is Python's
+    rt("delete", "c1")
