@@ -54,7 +54,8 @@ def _runc_choices_header(out: Path) -> None:
     lines = [_c_strings(f"{name.upper().replace('-', '_')}_CHOICES", choices[name])
              for name in ("log-format", "rootless")]
     lines += [_c_strings(name, state[name]) for name in (
-        "FIFO", "STATE", "FIFO_ONLY", "DELETE_PLAN", "RUNTIME_FILES", "RUN_DIR", "ROOT_NAME")]
+        "FIFO", "STATE", "FIFO_ONLY", "DELETE_PLAN", "STATE_VIEW", "RUNTIME_FILES", "RUN_DIR",
+        "ROOT_NAME")]
     names = _signal_names()
     lines += [_c_strings("SIGNAL_NAMES", names),
               "static const int SIGNAL_NUMBERS[] = {" + ", ".join(map(str, names.values())) + "};",

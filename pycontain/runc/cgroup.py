@@ -165,18 +165,27 @@ def freeze(host, dirs: dict, on: bool) -> None:
         time.sleep(0.002)
 
 
-def frozen(saved) -> bool:
-    """Whether the cgroup in a container's state is frozen."""
-    if not saved:
-        return False
-    host = full_host()
+def freezer_knob(saved):
+    """(cgroup version, the file that says whether the cgroup in a container's
+    state is frozen), or None if there is none."""
+    host = full_host() if saved else None
     knob = _freezer(host, saved["dirs"]) if host else None
+    if knob is None:
+        return None
+    if host.version == 2:
+        return 2, os.path.join(saved["dirs"][""], "cgroup.events")
+    return 1, knob
+
+
+def frozen(saved) -> bool:
+    """Whether the cgroup in a container's state is frozen (csrc/runc_fast.c reads
+    it so too, from runc/markers.py's state.view)."""
+    knob = freezer_knob(saved)
     try:
-        if host is None or knob is None:
+        if knob is None:
             return False
-        if host.version == 2:
-            events = files.keyed(os.path.join(saved["dirs"][""], "cgroup.events"))
-            return events.get("frozen") == 1
-        return files.read(knob) == "FROZEN"
+        if knob[0] == 2:
+            return files.keyed(knob[1]).get("frozen") == 1
+        return files.read(knob[1]) == "FROZEN"
     except FileNotFoundError:
         return False

@@ -12,14 +12,19 @@ from, else it leaves the call to Python. A marker is present iff:
   directory: `k DIR` for each of the container's cgroups (cgroup.procs must
   be empty, else Python kills what is left), then what create made, in
   removal_order: `r DIR` (the container's own cgroup: it must go, else Python
-  waits for it) or `p DIR` (a parent of ours: removed if nothing else is in it).
+  waits for it) or `p DIR` (a parent of ours: removed if nothing else is in it);
+- state.view: `state` of a live container is its JSON as commands.dispatch
+  prints it, but for the status, which the C path reads as Container.status
+  does. Then "PID START_TIME", then the freezer to read: `- -` none, `1 FILE`
+  (v1 freezer.state), `2 FILE` (v2 cgroup.events), then the JSON text, ASCII,
+  with one byte 0x02 where the status goes (JSON never holds a raw control byte).
 """
 import os
 
 from pycontain.fsutil import write_atomic
-from pycontain.runc.state import DELETE_PLAN, FIFO_ONLY
+from pycontain.runc.state import DELETE_PLAN, FIFO_ONLY, STATE_VIEW
 
-MARKERS = (FIFO_ONLY, DELETE_PLAN)
+MARKERS = (FIFO_ONLY, DELETE_PLAN, STATE_VIEW)
 
 
 def removal_order(made, leaves) -> list:
@@ -30,28 +35,52 @@ def removal_order(made, leaves) -> list:
 
 def _delete_plan(data: dict) -> bytes:
     """delete.plan's lines after the first, or None when delete needs Python."""
-    pid, started = data.get("pid"), data.get("start_time")
-    if data.get("no_process") or (data.get("hooks") or {}).get("poststop") \
-            or not isinstance(pid, int) or not isinstance(started, int):
+    init = _the_init(data)
+    if init is None or (data.get("hooks") or {}).get("poststop"):
         return None
     saved = data.get("cgroup") or {"dirs": {}, "made": []}
     leaves = list(saved["dirs"].values())
-    lines = [f"{pid} {started}"] + [f"k {d}" for d in leaves] + \
+    lines = [f"k {d}" for d in leaves] + \
         [f"{'r' if leaf else 'p'} {d}" for d, leaf in removal_order(saved["made"], leaves)]
     if any("\n" in line or "\0" in line for line in lines):
         return None
-    return "".join(line + "\n" for line in lines).encode()
+    return (init + "".join(line + "\n" for line in lines)).encode()
 
 
-def write(directory: str, data: dict, state: bytes) -> None:
+def _the_init(data: dict):
+    """"PID START_TIME" of a container's process, or None (none, or not known so)."""
+    pid, started = data.get("pid"), data.get("start_time")
+    if data.get("no_process") or not isinstance(pid, int) or not isinstance(started, int):
+        return None
+    return f"{pid} {started}\n"
+
+
+def _state_view(ctr) -> bytes:
+    """state.view's lines after the first, or None when `state` needs Python."""
+    init = _the_init(ctr.data)
+    if init is None:
+        return None
+    from pycontain.jsonio import dumps
+    from pycontain.runc.cgroup import freezer_knob
+    token = "status-" + os.urandom(8).hex()
+    text = dumps(ctr.oci_state(status=token), indent=2) + "\n"  # as dispatch prints it
+    knob = freezer_knob(ctr.data.get("cgroup"))
+    freezer = f"{knob[0]} {knob[1]}" if knob else "- -"
+    if text.count(token) != 1 or not text.isascii() or "\n" in freezer:
+        return None
+    return (init + freezer + "\n" + text.replace(token, "\x02")).encode()
+
+
+def write(ctr, state: bytes) -> None:
     """Replace the markers of a container's directory for its new state (not yet
     written: the caller writes it after, so no marker matches a state it was not made from)."""
+    directory, data = ctr.dir, ctr.data
     for name in MARKERS:
         try:
             os.unlink(os.path.join(directory, name))
         except FileNotFoundError:
             pass
-    plans = {DELETE_PLAN: _delete_plan(data)}
+    plans = {DELETE_PLAN: _delete_plan(data), STATE_VIEW: _state_view(ctr)}
     if not data.get("no_process") and not (data.get("hooks") or {}).get("poststart"):
         plans[FIFO_ONLY] = b""
     if not any(plan is not None for plan in plans.values()):

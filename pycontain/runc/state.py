@@ -19,8 +19,9 @@ RUN_DIR = "/run"
 ROOT_NAME = "pycontain-runc"
 FIFO_ONLY = "start.fifo-only"  # the markers csrc/runc_fast.c reads: runc/markers.py
 DELETE_PLAN = "delete.plan"
+STATE_VIEW = "state.view"
 # what the runtime puts in ROOT/ID, in the order remove_dir removes it: the state last
-RUNTIME_FILES = (FIFO, FIFO_ONLY, DELETE_PLAN, STATE)
+RUNTIME_FILES = (FIFO, FIFO_ONLY, DELETE_PLAN, STATE_VIEW, STATE)
 ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.")
 
 
@@ -85,7 +86,7 @@ class Container:
         from pycontain.fsutil import write_atomic
         from pycontain.runc import markers
         data = marshal.dumps(self.data)
-        markers.write(self.dir, self.data, data)  # what csrc/runc_fast.c may do alone
+        markers.write(self, data)  # what csrc/runc_fast.c may do alone
         write_atomic(self.path(STATE), data, sync=False)
 
     def remove_dir(self) -> None:
@@ -123,9 +124,9 @@ class Container:
         from pycontain.runc.cgroup import frozen
         return "paused" if frozen(self.data.get("cgroup")) else "running"
 
-    def oci_state(self) -> dict:
+    def oci_state(self, status=None) -> dict:
         """The state as `runc state` prints it: the OCI fields plus runc's own."""
-        status = self.status()
+        status = status or self.status()
         return {
             "ociVersion": self.data.get("ociVersion", "1.0.2"),
             "id": self.id, "pid": self.pid if status != "stopped" else 0,

@@ -359,3 +359,62 @@ def test_kill_all_and_a_stopped_init_go_to_python(rt, tmp_path):
     wait_for(lambda: state(rt.root, "c1")["status"] == "stopped", what="stop")
     assert _call(lone, rt.root, "kill", "c1", "KILL")[0] == 127  # the error is Python's
     rt("delete", "c1")
+
+
+def test_state_of_a_live_container_needs_no_python(rt, tmp_path):
+    lone = _lone(tmp_path)
+    pid = _created(rt, "c1", tmp_path)
+    code, out, err = _call(lone, rt.root, "state", "c1")
+    assert (code, err) == (0, "") and json.loads(out)["status"] == "created"
+    assert json.loads(out)["pid"] == pid
+    rt("start", "c1")
+    assert json.loads(_call(lone, rt.root, "state", "c1")[1])["status"] == "running"
+    rt("pause", "c1")
+    assert json.loads(_call(lone, rt.root, "state", "c1")[1])["status"] == "paused"
+    rt("resume", "c1")
+    rt("kill", "c1", "KILL")
+    wait_for(lambda: _call(lone, rt.root, "state", "c1")[0] == 127, what="stopped: Python's")
+    rt("delete", "c1")
+
+
+def test_fast_and_python_state_answer_alike(rt, tmp_path):
+    """Byte for byte: the same container's state both ways, in every status."""
+    annotations = {"a": "quote \" backslash \\ tab \t", "b": "x" * 300}
+    bundle = rt.bundle(["sh", "-c", "sleep 1000"], annotations=annotations)
+    rt("create", "--bundle", bundle, "c1")
+
+    def alike(status):
+        fast = _call(RUNC, rt.root, "state", "c1")
+        assert fast == _call(RUNC, rt.root, "state", "c1", fast=False)
+        assert json.loads(fast[1])["status"] == status
+        assert json.loads(fast[1])["annotations"] == annotations
+    alike("created")
+    rt("start", "c1")
+    alike("running")
+    rt("pause", "c1")
+    alike("paused")
+    rt("resume", "c1")
+    rt("kill", "c1", "KILL")
+    wait_for(lambda: state(rt.root, "c1")["status"] == "stopped", what="stop")
+    alike("stopped")
+    rt("delete", "c1")
+    missing = _call(RUNC, rt.root, "state", "c1")
+    assert missing == _call(RUNC, rt.root, "state", "c1", fast=False)
+    assert missing[0] == 1 and 'container "c1" does not exist' in missing[2]
+
+
+def test_a_state_python_would_print_otherwise_stays_in_python(rt, tmp_path):
+    lone = _lone(tmp_path)
+    bundle = rt.bundle(["sh", "-c", "sleep 1000"], annotations={"name": "caf\u00e9"})
+    rt("create", "--bundle", bundle, "c1")  # not ASCII: no view
+    assert not (rt.root / "c1" / "state.view").exists()
+    assert _call(lone, rt.root, "state", "c1")[0] == 127
+    assert json.loads(_call(RUNC, rt.root, "state", "c1")[1])["annotations"]["name"] == "caf\u00e9"
+    rt("delete", "--force", "c1")
+    _created(rt, "c2", tmp_path)
+    view = rt.root / "c2" / "state.view"
+    good = view.read_bytes()
+    for bad in (good.replace(b"\x02", b""), good + b"\x02", good.replace(b"\n1 /", b"\n3 /", 1)):
+        view.write_bytes(bad)
+        assert _call(lone, rt.root, "state", "c2")[0] == 127
+    rt("delete", "--force", "c2")
