@@ -1,4 +1,5 @@
-"""The files csrc/runc_fast.c reads to answer `start`, `kill` and `delete` without Python.
+"""The files the launcher reads (csrc/runc_fast.c, runc_marker.c) to answer `start`,
+`state`, `kill` and `delete` without Python.
 
 Each begins with the state file's size and CRC-32 ("SIZE CRC", decimal, a
 newline): the C path acts only while the state is the one it was written
