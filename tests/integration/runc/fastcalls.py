@@ -36,3 +36,10 @@ def named(result, cid):
     """A call's result about container "slow" as it reads about container cid."""
     code, out, err = result
     return code, out.replace("slow", cid), err.replace("slow", cid)
+
+
+def assert_missing_alike(root, *command) -> None:
+    """A command on a container that does not exist: the same error both ways."""
+    missing = call(RUNC, root, *command, "nothere")
+    assert missing == call(RUNC, root, *command, "nothere", fast=False)
+    assert missing[0] == 1 and 'container "nothere" does not exist' in missing[2]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from helpers import wait_for
 from .bundle import RUNC, state
-from .fastcalls import call, created, lone_launcher, named
+from .fastcalls import assert_missing_alike, call, created, lone_launcher, named
 
 
 def test_start_of_a_created_container_needs_no_python(rt, tmp_path):
@@ -38,9 +38,7 @@ def test_fast_and_python_start_answer_alike(rt, tmp_path):
     stopped = call(RUNC, rt.root, "start", "fast")
     assert stopped == call(RUNC, rt.root, "start", "slow", fast=False)
     assert stopped[0] == 1 and "cannot start a container that has stopped" in stopped[2]
-    missing = call(RUNC, rt.root, "start", "nothere")
-    assert missing == call(RUNC, rt.root, "start", "nothere", fast=False)
-    assert missing[0] == 1 and 'container "nothere" does not exist' in missing[2]
+    assert_missing_alike(rt.root, "start")
     for cid in ("fast", "slow"):
         rt("delete", cid)
 
