@@ -1,2 +1,2 @@
-/* pycontain-runc's `start` and `delete --force` of none without Python (runc_fast.c). */
+/* pycontain-runc's start, kill and delete without Python when that is all they are (runc_fast.c). */
 void runc_fast(int argc, char **argv);

@@ -12,6 +12,7 @@ import time
 from pycontain.errors import PycontainError
 from pycontain.oci.cgroups import files, hierarchy
 from pycontain.oci.cgroups.group import V1Group, V2Group
+from pycontain.runc.markers import removal_order
 from pycontain.runc.state import RuncError
 
 DEFAULT_PARENT = "pycontain-runc"
@@ -126,7 +127,7 @@ def remove(made: list, leaves=(), timeout: float = 5.0) -> None:
     """rmdir what create made, deepest first: the cgroup itself (leaves),
     waiting for exiting processes; a parent only if no other cgroup is in it."""
     deadline = time.monotonic() + timeout
-    for directory in sorted(made, key=lambda d: d.count("/"), reverse=True):
+    for directory, leaf in removal_order(made, leaves):  # csrc/runc_fast.c does the same
         while True:
             try:
                 os.rmdir(directory)
@@ -134,7 +135,7 @@ def remove(made: list, leaves=(), timeout: float = 5.0) -> None:
             except FileNotFoundError:
                 break
             except OSError as exc:
-                if directory not in leaves:
+                if not leaf:
                     break  # another container's cgroup is in it: theirs to remove
                 if time.monotonic() > deadline:
                     raise RuncError(f"cannot remove cgroup {directory}: {exc.strerror}") \
@@ -164,18 +165,27 @@ def freeze(host, dirs: dict, on: bool) -> None:
         time.sleep(0.002)
 
 
-def frozen(saved) -> bool:
-    """Whether the cgroup in a container's state is frozen."""
-    if not saved:
-        return False
-    host = full_host()
+def freezer_knob(saved):
+    """(cgroup version, the file that says whether the cgroup in a container's
+    state is frozen), or None if there is none."""
+    host = full_host() if saved else None
     knob = _freezer(host, saved["dirs"]) if host else None
+    if knob is None:
+        return None
+    if host.version == 2:
+        return 2, os.path.join(saved["dirs"][""], "cgroup.events")
+    return 1, knob
+
+
+def frozen(saved) -> bool:
+    """Whether the cgroup in a container's state is frozen (csrc/runc_fast.c reads
+    it so too, from runc/markers.py's state.view)."""
+    knob = freezer_knob(saved)
     try:
-        if host is None or knob is None:
+        if knob is None:
             return False
-        if host.version == 2:
-            events = files.keyed(os.path.join(saved["dirs"][""], "cgroup.events"))
-            return events.get("frozen") == 1
-        return files.read(knob) == "FROZEN"
+        if knob[0] == 2:
+            return files.keyed(knob[1]).get("frozen") == 1
+        return files.read(knob[1]) == "FROZEN"
     except FileNotFoundError:
         return False

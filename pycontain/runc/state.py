@@ -14,10 +14,14 @@ from pycontain.errors import PycontainError
 
 FIFO = "exec.fifo"
 STATE = "state"
-# present iff `start` is nothing but the fifo step (no hooks, a process): its
-# content is the state file's size and CRC-32 (decimal, one space, a newline);
-# csrc/runc_fast.c then starts without Python if the state file still matches
-FIFO_ONLY = "start.fifo-only"
+# the default root: RUN_DIR/ROOT_NAME as root, $XDG_RUNTIME_DIR/ROOT_NAME rootless
+RUN_DIR = "/run"
+ROOT_NAME = "pycontain-runc"
+FIFO_ONLY = "start.fifo-only"  # the markers csrc/runc_fast.c reads: runc/markers.py
+DELETE_PLAN = "delete.plan"
+STATE_VIEW = "state.view"
+# what the runtime puts in ROOT/ID, in the order remove_dir removes it: the state last
+RUNTIME_FILES = (FIFO, FIFO_ONLY, DELETE_PLAN, STATE_VIEW, STATE)
 ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.")
 
 
@@ -32,11 +36,11 @@ class Missing(RuncError):
 
 def default_root() -> str:
     if os.geteuid() == 0:
-        return "/run/pycontain-runc"
+        return os.path.join(RUN_DIR, ROOT_NAME)
     run = os.environ.get("XDG_RUNTIME_DIR")
     if not run:
         raise RuncError("XDG_RUNTIME_DIR is not set: pass --root for a rootless runtime")
-    return os.path.join(run, "pycontain-runc")
+    return os.path.join(run, ROOT_NAME)
 
 
 def check_id(cid: str) -> str:
@@ -80,23 +84,15 @@ class Container:
 
     def save(self) -> None:
         from pycontain.fsutil import write_atomic
+        from pycontain.runc import markers
         data = marshal.dumps(self.data)
-        fifo_only = not self.data.get("no_process") and not (
-            self.data.get("hooks") or {}).get("poststart")
-        try:
-            os.unlink(self.path(FIFO_ONLY))
-        except FileNotFoundError:
-            pass
+        markers.write(self, data)  # what csrc/runc_fast.c may do alone
         write_atomic(self.path(STATE), data, sync=False)
-        if fifo_only:
-            from zlib import crc32
-            write_atomic(self.path(FIFO_ONLY), b"%d %d\n" % (len(data), crc32(data)),
-                         sync=False)
 
     def remove_dir(self) -> None:
         """ROOT/ID: the files the runtime puts there, then the directory; anything
         else found in it is removed by fsutil.remove_tree (not loaded otherwise)."""
-        for name in (FIFO, FIFO_ONLY, STATE):
+        for name in RUNTIME_FILES:
             try:
                 os.unlink(self.path(name))
             except FileNotFoundError:
@@ -128,9 +124,9 @@ class Container:
         from pycontain.runc.cgroup import frozen
         return "paused" if frozen(self.data.get("cgroup")) else "running"
 
-    def oci_state(self) -> dict:
+    def oci_state(self, status=None) -> dict:
         """The state as `runc state` prints it: the OCI fields plus runc's own."""
-        status = self.status()
+        status = status or self.status()
         return {
             "ociVersion": self.data.get("ociVersion", "1.0.2"),
             "id": self.id, "pid": self.pid if status != "stopped" else 0,

@@ -53,8 +53,21 @@ def remove_cgroup_dirs(name: str) -> None:
             if top.is_dir():
                 for entry in sorted(top.rglob("*"), key=lambda p: -len(p.parts)):
                     if entry.is_dir():
-                        entry.rmdir()
-                top.rmdir()
+                        _rmdir_when_empty(entry)
+                _rmdir_when_empty(top)
+
+
+def _rmdir_when_empty(directory: Path, timeout: float = 10) -> None:
+    """rmdir a cgroup whose last process may still be exiting (a conmon)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            directory.rmdir()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def make_pause_image(busybox_tar: Path, out: Path) -> Path:
