@@ -25,10 +25,31 @@ from pycontain.errors import PycontainError
 from pycontain.fn import functions
 from pycontain.fn.lambda_body import parse_body
 from pycontain.triggers import invoke_config, store
+from pycontain.triggers.mapping import invalid
 
 MAPPINGS = "/2015-03-31/event-source-mappings"
 INVOKE_CONFIG = "/2019-09-25/functions/"
 PAGE, MAX_ITEMS = 100, 10000  # ListEventSourceMappings' default and largest page
+
+
+def _no_host_files(body: dict) -> dict:
+    """Over HTTP no request names a file or directory of the server's host: the
+    server runs as root, and any client that reaches it (any local user, on
+    loopback) would read root's files through a BASIC_AUTH secret file or write
+    them through a directory destination. Root's own command line (`pycontain
+    fn trigger`) sets those."""
+    for item in body.get("SourceAccessConfigurations") or ():
+        if isinstance(item, dict) and item.get("Type") == "BASIC_AUTH":
+            raise invalid("a BASIC_AUTH secret file cannot be named over the API: give the "
+                          "credentials in EventSourceArn (amqp://USER:PASS@HOST:PORT), or "
+                          "use `pycontain fn trigger create`")
+    destinations = body.get("DestinationConfig")
+    for value in (destinations.values() if isinstance(destinations, dict) else ()):
+        target = value.get("Destination") if isinstance(value, dict) else None
+        if isinstance(target, str) and "dir" in invoke_config.destination(target):
+            raise invalid("a directory destination cannot be set over the API: use "
+                          "`pycontain fn trigger invoke-config NAME --on-failure DIR`")
+    return body
 
 
 def _max_items(query: dict, default: int, high: int) -> int:
@@ -78,6 +99,7 @@ class EventsApi:
     @staticmethod
     def _function(body: dict) -> dict:
         """body with FunctionName as a plain name (it may be an ARN or NAME:$LATEST)."""
+        _no_host_files(body)
         if body.get("FunctionName") is not None:
             body = {**body, "FunctionName": functions.parse_function_name(body["FunctionName"])}
         return body
@@ -110,10 +132,10 @@ class EventsApi:
 
     # -- asynchronous invocation settings ----------------------------------------------
     def _PutFunctionEventInvokeConfig(self, name, body, _query):  # noqa: N802
-        return 200, invoke_config.put({**body, "FunctionName": name})
+        return 200, invoke_config.put({**_no_host_files(body), "FunctionName": name})
 
     def _UpdateFunctionEventInvokeConfig(self, name, body, _query):  # noqa: N802
-        return 200, invoke_config.update({**body, "FunctionName": name})
+        return 200, invoke_config.update({**_no_host_files(body), "FunctionName": name})
 
     def _GetFunctionEventInvokeConfig(self, name, _body, _query):  # noqa: N802
         functions.get(name)  # the function first, as Lambda

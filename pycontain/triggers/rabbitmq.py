@@ -16,6 +16,8 @@ stops go back to the queue.
 import base64
 import datetime as dt
 import json
+import os
+import stat
 import threading
 import time
 
@@ -24,6 +26,7 @@ from pycontain.fn.outcome import MAX_EVENT
 from pycontain.triggers import mapping as fields
 from pycontain.triggers.source import Problem, Source
 
+SECRET_MAX = 64 * 1024  # a BASIC_AUTH secret file's largest size
 PUMP = 0.2          # seconds between looks at the stop flag while idle
 MAX_DEPTH = 16      # nested header tables shown; deeper ones as text
 PROPERTIES = (("contentType", "content_type"), ("contentEncoding", "content_encoding"),
@@ -76,6 +79,21 @@ def message(properties, redelivered: bool, body: bytes) -> dict:
             "data": base64.b64encode(body).decode()}
 
 
+def _secret_text(path: str) -> str:
+    """A secret file's text: a regular file, not through a final symlink, at
+    most 64 KiB."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path[:200]} is not a regular file")
+        data = os.read(fd, SECRET_MAX + 1)
+    finally:
+        os.close(fd)
+    if len(data) > SECRET_MAX:
+        raise OSError(f"{path[:200]} is over {SECRET_MAX} bytes")
+    return data.decode("utf-8")
+
+
 def _credentials(stored: dict, address: dict) -> tuple:
     """(username, password, vhost): the URL's, or SourceAccessConfigurations'."""
     user, password, vhost = address["username"], address["password"], address["vhost"]
@@ -85,8 +103,7 @@ def _credentials(stored: dict, address: dict) -> tuple:
         elif item["Type"] == "BASIC_AUTH":
             path = item["URI"].removeprefix("file://")
             try:
-                with open(path, encoding="utf-8") as f:
-                    secret = json.load(f)
+                secret = json.loads(_secret_text(path))
                 user, password = secret["username"], secret["password"]
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 raise Problem(f"cannot read the BASIC_AUTH secret {path[:200]}: a JSON file "

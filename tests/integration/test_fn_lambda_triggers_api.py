@@ -119,15 +119,21 @@ def test_list_pages_through_mappings_with_boto3(server):
             server.client.delete_event_source_mapping(UUID=uuid)
 
 
-def test_async_settings_through_the_cli_and_a_failed_event_s_record(server, tmp_path):
+def test_async_settings_through_the_cli_and_a_failed_event_s_record(server, pc, tmp_path):
     failed = tmp_path / "failed"
     failed.mkdir()
     cli = Cli("v1", server.url, tmp_path)
     assert cli.error("get-function-event-invoke-config", "--function-name", "esm-fail") \
         .startswith(ERROR.format("ResourceNotFoundException", "GetFunctionEventInvokeConfig"))
-    put = cli.json("put-function-event-invoke-config", "--function-name", "esm-fail",
-                   "--maximum-retry-attempts", "0", "--destination-config",
-                   json.dumps({"OnFailure": {"Destination": str(failed)}}))
+    # a directory of the host is root's command line's to name, never an HTTP client's
+    refused = cli.error("put-function-event-invoke-config", "--function-name", "esm-fail",
+                        "--destination-config",
+                        json.dumps({"OnFailure": {"Destination": str(failed)}}))
+    assert refused.startswith(ERROR.format("InvalidParameterValueException",
+                                           "PutFunctionEventInvokeConfig")), refused
+    pc.out("fn", "trigger", "invoke-config", "esm-fail", "--on-failure", str(failed))
+    put = cli.json("update-function-event-invoke-config", "--function-name", "esm-fail",
+                   "--maximum-retry-attempts", "0")
     try:
         assert put["MaximumRetryAttempts"] == 0
         assert put["FunctionArn"].endswith(":function:esm-fail")
@@ -211,10 +217,14 @@ def test_the_aws_cli_maps_a_rabbitmq_queue(server, rabbitmq, tmp_path):  # noqa:
     secret = tmp_path / "broker.json"  # Secrets Manager's shape, in a file
     secret.write_text('{"username": "guest", "password": "guest"}')
     cli = Cli("v2", server.url, tmp_path)
+    refused = cli.error("create-event-source-mapping", "--function-name", "esm-shout",
+                        "--event-source-arn", f"amqp://127.0.0.1:{rabbitmq}", "--queues",
+                        "cli-jobs", "--source-access-configurations",
+                        f"Type=BASIC_AUTH,URI={secret}")  # a file of the server's host
+    assert "InvalidParameterValueException" in refused, refused
     made = cli.json("create-event-source-mapping", "--function-name", "esm-shout",
-                    "--event-source-arn", f"amqp://127.0.0.1:{rabbitmq}", "--queues", "cli-jobs",
-                    "--batch-size", "5", "--source-access-configurations",
-                    f"Type=BASIC_AUTH,URI={secret}")
+                    "--event-source-arn", f"amqp://guest:guest@127.0.0.1:{rabbitmq}",
+                    "--queues", "cli-jobs", "--batch-size", "5")
     try:
         assert made["Queues"] == ["cli-jobs"] and made["BatchSize"] == 5
         for n in range(3):
