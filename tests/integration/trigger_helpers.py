@@ -80,14 +80,32 @@ def data_dir(tmp_path) -> str:
     return os.path.join(tmp_path, "data")
 
 
+class NodeDied(Exception):
+    """The node exited while starting (its log's end is the message)."""
+
+
 @pytest.fixture(scope="session")
 def rabbitmq():
-    """A private rabbitmq-server node on loopback: its AMQP port."""
+    """A private rabbitmq-server node on loopback: its AMQP port. A node that dies
+    while starting (its distribution or epmd port taken meanwhile on a busy
+    machine: the ports are picked free, then bound by another process) is
+    started again on other ports, twice at most."""
     import shutil
     if not shutil.which("rabbitmq-server"):
         pytest.fail("rabbitmq-server is missing: ./test.sh installs it")
-    with rabbitmq_node() as port:
-        yield port
+    for attempt in range(3):
+        node = rabbitmq_node()
+        try:
+            port = node.__enter__()
+        except NodeDied:
+            if attempt == 2:
+                raise
+            continue
+        try:
+            yield port
+        finally:
+            node.__exit__(None, None, None)
+        return
 
 
 @contextlib.contextmanager
@@ -130,7 +148,8 @@ def rabbitmq_node():
                 pika.BlockingConnection(params).close()
                 return True
             except pika.exceptions.AMQPConnectionError:
-                assert server.poll() is None, (base / "server.out").read_text()[-2000:]
+                if server.poll() is not None:
+                    raise NodeDied((base / "server.out").read_text()[-2000:]) from None
                 return False
         wait_until(up, 60, "rabbitmq-server to start")
         yield port
