@@ -79,17 +79,18 @@ def claim(name: str) -> str:
 
 
 def prepare_volumes(pod: dict, spec: dict, sources: Sources, volumes_dir: str) -> dict:
-    """Create the pod's volumes on the host; {name: (host path, read-only)}."""
+    """Create the pod's volumes on the host; {name: (host path, read-only,
+    writable by containers: emptyDir and claims)}."""
     found = {}
     for name, vol in spec["volumes"].items():
         if vol["kind"] == "hostPath":
             path = str(vol.get("path") or "")
             if not os.path.isabs(path) or not os.path.exists(path):
                 raise PycontainError(f"volume {name}: hostPath {path!r} does not exist")
-            found[name] = (path, False)
+            found[name] = (path, False, False)
             continue
         if vol["kind"] == "persistentVolumeClaim":
-            found[name] = (claim(vol["claimName"]), bool(vol.get("readOnly")))
+            found[name] = (claim(vol["claimName"]), bool(vol.get("readOnly")), True)
             continue
         path = os.path.join(volumes_dir, name)
         if vol["kind"] == "emptyDir":
@@ -101,21 +102,30 @@ def prepare_volumes(pod: dict, spec: dict, sources: Sources, volumes_dir: str) -
         else:
             _write_files(path, sources.data("Secret", vol.get("secretName"),
                                             vol.get("optional")), 0o444)
-        found[name] = (path, False)
+        found[name] = (path, False, vol["kind"] == "emptyDir")
     return found
 
 
 def _mounts(ctr: dict, volumes: dict) -> list:
+    """-v specs of a container's volumeMounts."""
     specs = []
     for mount in ctr["volumeMounts"]:
-        source, read_only = volumes[mount["name"]]
+        source, read_only, shared = volumes[mount["name"]]
         sub = os.path.normpath(mount["subPath"]) if mount["subPath"] else ""
         if sub.startswith(("/", "..")):
             raise PycontainError(f"invalid subPath {mount['subPath']!r}: it must stay inside "
                                  "the volume")
+        if ":" in mount["mountPath"] or "," in mount["mountPath"]:
+            raise PycontainError(f"invalid mountPath {mount['mountPath']!r}: ':' and ',' are "
+                                 "not allowed")
+        if sub and shared:
+            # a container can swap a directory of the subPath for a symbolic link
+            # between this check and the mount (which resolves the path again):
+            # the bind could then reach any directory of the host
+            raise PycontainError(f"subPath on volume {mount['name']} is not supported: "
+                                 "containers can write emptyDir and claim volumes")
         if sub:
-            # a container may have made the subPath a symbolic link (in an
-            # emptyDir or a claim): what it resolves to must stay inside too
+            # what a subPath of a hostPath resolves to must stay inside it
             base, source = os.path.realpath(source), os.path.realpath(os.path.join(source, sub))
             if os.path.commonpath([base, source]) != base:
                 raise PycontainError(f"subPath {mount['subPath']!r} leads out of volume "

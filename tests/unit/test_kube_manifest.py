@@ -100,8 +100,23 @@ def test_a_sub_path_cannot_lead_out_of_its_volume(tmp_path):
     (tmp_path / "esc").symlink_to("/etc")  # what a container may leave in an emptyDir
     ctr = {"volumeMounts": [{"name": "v", "mountPath": "/x", "readOnly": False,
                              "subPath": "in"}]}
-    assert _mounts(ctr, {"v": (str(tmp_path), True)}) == [f"{tmp_path}/in:/x:ro"]
+    assert _mounts(ctr, {"v": (str(tmp_path), True, False)}) == [f"{tmp_path}/in:/x:ro"]
     for sub in ("esc", "../x", "in/../../x"):
         ctr["volumeMounts"][0]["subPath"] = sub
         with pytest.raises(PycontainError, match="subPath"):
-            _mounts(ctr, {"v": (str(tmp_path), False)})
+            _mounts(ctr, {"v": (str(tmp_path), False, False)})
+
+
+def test_no_sub_path_on_a_volume_containers_write(tmp_path):
+    """A container writing an emptyDir or a claim could swap a directory of the
+    subPath for a symlink between the check and the mount (a review made a
+    pod see the host's files so): refused, whatever the path."""
+    from pycontain.kube.podspec import _mounts
+    (tmp_path / "in").mkdir()
+    ctr = {"volumeMounts": [{"name": "v", "mountPath": "/x", "readOnly": False,
+                             "subPath": "in"}]}
+    with pytest.raises(PycontainError, match="subPath on volume v is not supported"):
+        _mounts(ctr, {"v": (str(tmp_path), False, True)})
+    ctr["volumeMounts"][0].update(subPath="", mountPath="/x:dev")  # no -v options smuggled
+    with pytest.raises(PycontainError, match="invalid mountPath"):
+        _mounts(ctr, {"v": (str(tmp_path), False, False)})
