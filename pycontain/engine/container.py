@@ -330,8 +330,12 @@ def run(opts: RunOptions) -> int | str:
 
 
 def kill(ctr, sig: int = signal.SIGKILL) -> None:
-    if ctr.alive() and ctr.meta.get("restart"):
-        ctr = _hold(ctr)
+    """Signal the main process. SIGKILL or the stop signal end a restart policy
+    (as docker's kill does); another signal (HUP to reload...) keeps it."""
+    if ctr.alive() and ctr.meta.get("restart", "no") != "no":
+        from pycontain.engine.stopping import plan
+        if sig in (signal.SIGKILL, plan(ctr.meta)[0]):
+            ctr = _hold(ctr)
     if not ctr.alive():
         raise PycontainError(f"container {ctr.name} is not running")
     os.kill(ctr.state.pid, sig)

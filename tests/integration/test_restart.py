@@ -63,6 +63,26 @@ def test_always_restarts_until_stopped_by_hand(pc):
         pc.out("rm", "-f", "again")  # running or between two runs: gone, nothing left
 
 
+def test_only_kill_or_the_stop_signal_ends_the_policy(pc):
+    """`kill -s HUP` (a reload) keeps the restart policy, as docker's kill does;
+    `kill` (SIGKILL) ends it."""
+    pc.out("run", "-d", "--restart", "always", "--name", "hup", "busybox",
+           "sh", "-c", "trap 'exit 3' HUP; echo run; sleep 600 & wait")
+    try:
+        first = _inspect(pc, "hup")["State"]["Pid"]
+        wait_for(lambda: pc.out("logs", "hup") == "run\n", what="the trap to be set")
+        pc.out("kill", "-s", "HUP", "hup")
+        found = wait_for(lambda: (lambda i: i["State"]["Running"] and i["State"]["Pid"] != first
+                                  and i)(_inspect(pc, "hup")), what="a restart after HUP")
+        assert found["RestartCount"] == 1
+        pc.out("kill", "hup")
+        time.sleep(1)  # longer than the next back-off (0.2 s): it would have restarted
+        found = _inspect(pc, "hup")
+        assert found["State"]["Status"] == "exited" and found["RestartCount"] == 1
+    finally:
+        pc.out("rm", "-f", "hup")
+
+
 def test_a_crash_loop_is_removed_cleanly(pc):
     pc.out("run", "-d", "--restart", "unless-stopped", "--name", "loop", "busybox", "false")
     wait_for(lambda: _inspect(pc, "loop")["RestartCount"] >= 3, what="a crash loop")
