@@ -82,6 +82,11 @@ def verify(request, credentials: dict, now: float | None = None) -> str:
             "x-amz-date" not in signed or signed != sorted(set(signed)):
         raise Refused("InvalidSignatureException", "Credential should be scoped to the "
                       "request's date and service lambda, signing host and x-amz-date.")
+    unsigned = sorted(h for h in request.headers if h.lower().startswith("x-amz-")
+                      and h.lower() not in signed)
+    if unsigned:  # else a man in the middle could add x-amz-invocation-type...
+        raise Refused("InvalidSignatureException", f"Header {unsigned[0][:64]} is not "
+                      "signed: every x-amz-* header must be.")
     now = time.time() if now is None else now
     if abs(now - signed_at) > MAX_SKEW:
         raise Refused("InvalidSignatureException", f"Signature expired: {stamp} is not within "

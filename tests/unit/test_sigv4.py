@@ -50,6 +50,17 @@ def test_a_changed_request_is_refused(change, error):
     assert refused.value.error_type == error
 
 
+def test_an_added_unsigned_amz_header_is_refused():
+    """A man in the middle adding x-amz-client-context (or switching a call to
+    Event with a header the client did not send) breaks the signature."""
+    request = signed()
+    request.headers["x-amz-client-context"] = "e30="
+    with pytest.raises(sigv4.Refused) as refused:
+        sigv4.verify(request, {KEY_ID: SECRET})
+    assert refused.value.error_type == "InvalidSignatureException"
+    assert "x-amz-client-context" in str(refused.value)
+
+
 def test_wrong_secret_unknown_key_and_stale_date():
     with pytest.raises(sigv4.Refused, match="signature we calculated does not match"):
         sigv4.verify(signed(secret="another-secret-0123"), {KEY_ID: SECRET})
