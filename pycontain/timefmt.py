@@ -55,6 +55,14 @@ def parse_rfc3339(text: str) -> int:
     return _from_rfc3339(stamp)
 
 
+LAST_NS = 253402300799 * 1_000_000_000  # 9999-12-31T23:59:59Z
+
+
+def _bounded(ns: int) -> int:
+    """A time between 1970 and the year 9999 (what the log's times can be)."""
+    return min(max(ns, 0), LAST_NS)
+
+
 def parse_time(text: str, now_ns: int | None = None) -> int:
     """docker's --since/--until: Unix seconds (with up to 9 decimals), an RFC
     3339 time or date (UTC unless it names a zone), or a duration before now
@@ -64,12 +72,13 @@ def parse_time(text: str, now_ns: int | None = None) -> int:
     if len(text) <= MAX_TEXT:
         unix = _UNIX.fullmatch(text)
         if unix:
-            return int(unix.group(1)) * 1_000_000_000 + int((unix.group(2) or "0").ljust(9, "0"))
+            return _bounded(int(unix.group(1)) * 1_000_000_000 +
+                            int((unix.group(2) or "0").ljust(9, "0")))
         stamp = _RFC3339.fullmatch(text)
         if stamp:
             return _from_rfc3339(stamp)
         if _DURATION.match(text):
-            return now_ns - parse_duration_ns(text)
+            return _bounded(now_ns - parse_duration_ns(text))
     raise PycontainError(f"invalid time {text[:MAX_TEXT]!r}: use Unix seconds, RFC 3339 "
                          "(2006-01-02T15:04:05Z) or a duration such as 10m")
 

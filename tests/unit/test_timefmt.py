@@ -31,6 +31,14 @@ def test_since_and_until_values(text, expected):
     assert parse_time(text, NOW) == expected
 
 
+def test_times_beyond_the_logs_range_are_bounded():
+    """--since 9999999h means everything (docker prints it all), not nothing
+    or a traceback; a far future Unix time stops at the year 9999."""
+    assert parse_time("9999999h", NOW) == 0
+    assert parse_time("99999999999h", NOW) == 0
+    assert parse_time("999999999999", NOW) == 253402300799 * 10**9
+
+
 @pytest.mark.parametrize("text", ["", "yesterday", "10x", "-5m", "2023-13-01",
                                   "2023-11-14T25:00:00Z", "1" * 100, "5m5", "m"])
 def test_bad_times_are_refused(text):
