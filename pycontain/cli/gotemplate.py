@@ -15,6 +15,7 @@ from pycontain.errors import PycontainError
 MAX_TEMPLATE = 4096
 MAX_DEPTH = 8
 MAX_OUTPUT = 1 << 20
+MAX_STEPS = 1_000_000  # nodes rendered in one render(): nested ranges multiply
 _TOKEN = re.compile(r'\s*(?:(?P<field>\.(?:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)?)'
                     r'|"(?P<str>(?:[^"\\]|\\.)*)"|`(?P<raw>[^`]*)`'
                     r'|(?P<num>-?\d+)|(?P<ident>[A-Za-z_]\w*)|(?P<pipe>\|))')
@@ -61,6 +62,15 @@ def _printf(fmt, *args) -> str:
     return "".join(out)
 
 
+def _width(n) -> int:
+    """A padding width, refused before anything is allocated if it could not fit
+    in the output."""
+    n = int(n)
+    if not 0 <= n <= MAX_OUTPUT:
+        raise ValueError(f"width {n} out of range")
+    return n
+
+
 def _index(value, *keys):
     for key in keys:
         try:
@@ -78,7 +88,7 @@ FUNCS = {
     "title": lambda s: go_str(s).title(),
     "split": lambda s, sep: go_str(s).split(str(sep)),
     "truncate": lambda s, n: go_str(s)[:int(n)],
-    "pad": lambda s, left, right: " " * int(left) + go_str(s) + " " * int(right),
+    "pad": lambda s, left, right: " " * _width(left) + go_str(s) + " " * _width(right),
     "index": _index,
     "len": lambda v: len(v or ()),
     "printf": _printf,
@@ -185,11 +195,11 @@ class Template:
     def __init__(self, text: str, strict: bool = True):
         self.nodes = parse(text)
         self.strict = strict
-        self.size = 0
+        self.size = self.steps = 0
 
     def render(self, dot) -> str:
         out = []
-        self.size = 0
+        self.size = self.steps = 0
         self._render(self.nodes, dot, out)
         return "".join(out)
 
@@ -241,8 +251,11 @@ class Template:
         out.append(text)
 
     def _render(self, nodes: list, dot, out: list) -> None:
-        """Depth is bounded by parse (MAX_DEPTH)."""
+        """Depth is bounded by parse (MAX_DEPTH), work by MAX_STEPS."""
         for node in nodes:
+            self.steps += 1
+            if self.steps > MAX_STEPS:
+                raise _error(f"more than {MAX_STEPS} steps (nested ranges?)")
             if isinstance(node, str):
                 self._emit(out, node)
             elif node[0] == "out":
@@ -255,6 +268,7 @@ class Template:
                 if isinstance(items, dict):
                     items = [items[k] for k in sorted(items)]
                 for item in items:
+                    self.steps += 1  # an empty body costs its iterations too
                     self._render(node[2], item, out)
                 if not items:
                     self._render(node[3], dot, out)

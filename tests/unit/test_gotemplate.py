@@ -47,6 +47,16 @@ def test_refuses_what_it_does_not_know(text):
         Template(text).render(ROW)
 
 
+def test_work_and_widths_are_bounded():
+    """A 3 KB template of nested ranges (400**8 iterations) or a padding of
+    3 GB is refused at once, not after minutes or gigabytes."""
+    many = '{{range split "' + "a" * 400 + '" "a"}}'
+    with pytest.raises(PycontainError, match="steps"):
+        Template(many * 8 + "x" + "{{end}}" * 8).render({})
+    with pytest.raises(PycontainError, match="pad"):
+        Template("{{pad .A 3000000000 0}}").render({"A": "x"})
+
+
 def test_inspect_mode_prints_no_value_for_unknown_fields():
     assert Template("{{.Nope}}|{{.Nested.Nope}}", strict=False).render(ROW) == \
         "<no value>|<no value>"
