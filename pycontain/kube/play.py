@@ -195,6 +195,9 @@ def down(files: list, volumes: bool = False) -> list:
     found_pods, found_services = _existing(objects)
     claims = [o["name"] for o in objects if o["kind"] == "PersistentVolumeClaim"
               and volumes and o["name"] in store.claims()]
+    for claim, user in _claim_users(claims, set(found_pods)).items():
+        raise PycontainError(f"PersistentVolumeClaim {claim} is in use by pod {user}: "
+                             "remove that pod first (nothing was removed)")
     removed = found_pods + found_services + claims
     networks = {p["network"] for p in store.pods() if p["name"] in found_pods} or {"kube"}
     for obj in objects:
@@ -204,6 +207,29 @@ def down(files: list, volumes: bool = False) -> list:
         _undo(found_pods, found_services, network, claims, graceful=True)
         found_pods = found_services = claims = []
     return removed
+
+
+def _claim_users(claims: list, leaving: set) -> dict:
+    """{claim: a pod not in leaving whose containers mount it} (Kubernetes'
+    pvc-protection: a claim in use is not deleted)."""
+    from pycontain.engine import state
+    from pycontain.fsutil import read_json
+    dirs = {store.claim_dir(c): c for c in claims}
+    users = {}
+    for pod in store.pods():
+        if pod["name"] in leaving:
+            continue
+        for ctr in pod["containers"]:
+            try:
+                spec = read_json(state.lookup(ctr["name"]).path("config.json"))
+            except (PycontainError, OSError, ValueError):
+                continue
+            for mount in spec.get("mounts") or ():
+                source = mount.get("source") or ""
+                for directory, claim in dirs.items():
+                    if source == directory or source.startswith(directory + "/"):
+                        users.setdefault(claim, pod["name"])
+    return users
 
 
 def status() -> dict:

@@ -267,6 +267,7 @@ apiVersion: v1
 kind: Pod
 metadata: {name: saver}
 spec:
+  terminationGracePeriodSeconds: 0  # httpd as PID 1 ignores SIGTERM
   volumes: [{name: store, persistentVolumeClaim: {claimName: data}}]
   containers:
   - name: web
@@ -276,6 +277,16 @@ spec:
     ports: [{containerPort: 8080}]
     readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 0.3}
     volumeMounts: [{name: store, mountPath: /data}]
+"""
+BORROWER = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: borrower}
+spec:
+  terminationGracePeriodSeconds: 0
+  volumes: [{name: store, persistentVolumeClaim: {claimName: data}}]
+  containers:
+  - {name: c, image: busybox, command: [sleep, "600"], volumeMounts: [{name: store, mountPath: /d}]}
 """
 TAKEN = """\
 apiVersion: v1
@@ -312,6 +323,15 @@ def test_claims_survive_down_and_publish_all_reaches_the_pod(npc, tmp_path):
                 npc.out("kube", "down", path)
                 assert [c["name"] for c in _ps(npc)["claims"]] == ["data"]
                 assert _get(npc, "http://127.0.0.1:8080/log") == ""
+        borrower = tmp_path / "borrower.yaml"  # another file's pod on the same claim
+        borrower.write_text(BORROWER)
+        npc.out("kube", "play", borrower)
+        try:
+            refused = npc("kube", "down", "--volumes", path)
+            assert refused.returncode == 125 and "in use by pod borrower" in refused.stderr
+            assert [p["name"] for p in _ps(npc)["pods"]] == ["borrower", "saver"]
+        finally:
+            npc.out("kube", "down", borrower)
     finally:
         assert npc.out("kube", "down", "--volumes", path).split() == ["saver", "data"]
     assert _nothing(npc) and npc.containers() == []
