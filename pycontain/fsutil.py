@@ -62,6 +62,24 @@ def write_json(path: str, obj, sync: bool = True) -> None:
     write_atomic(path, jsonio.dumps(obj).encode(), sync=sync)
 
 
+class TooLarge(PycontainError):
+    """A file over the size its reader allows."""
+
+
+def read_capped(path: str, limit: int, what: str = "") -> bytes:
+    """A whole file of at most limit bytes, never reading more than limit + 1;
+    one PycontainError line if it cannot be read, TooLarge if it is larger."""
+    name = f"{what} {path}" if what else path
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as exc:
+        raise PycontainError(f"cannot read {name}: {exc.strerror}") from None
+    if len(data) > limit:
+        raise TooLarge(f"{name} is larger than {limit} bytes")
+    return data
+
+
 def read_json(path: str):
     with open(path, "rb") as f:
         return jsonio.loads(f.read())

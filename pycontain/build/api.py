@@ -11,6 +11,7 @@ import os
 
 from pycontain.build.parser import MAX_SIZE, DockerfileError, parse
 from pycontain.errors import PycontainError
+from pycontain.fsutil import TooLarge, read_capped
 
 _GZIP, _ZSTD = b"\x1f\x8b", b"\x28\xb5\x2f\xfd"
 _TAR = "application/vnd.oci.image.layer.v1.tar"
@@ -21,12 +22,10 @@ def read_dockerfile(opts) -> tuple:
     if not os.path.isdir(opts.context):
         raise PycontainError(f"build context {opts.context} is not a directory")
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_SIZE + 1)
-    except OSError as exc:
-        raise PycontainError(f"cannot read {path}: {exc.strerror}") from None
-    if len(data) > MAX_SIZE:
-        raise DockerfileError(os.path.basename(path), 0, f"larger than {MAX_SIZE} bytes")
+        data = read_capped(path, MAX_SIZE)
+    except TooLarge:
+        raise DockerfileError(os.path.basename(path), 0, f"larger than {MAX_SIZE} bytes") \
+            from None
     try:
         text = data.decode()
     except UnicodeDecodeError:

@@ -16,13 +16,8 @@ def parse(item: str, where: str) -> tuple:
 
 def read_file(path: str) -> list:
     """The KEY=VALUE lines of a label file (blank lines and # comments skipped)."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_FILE + 1)
-    except OSError as exc:
-        raise PycontainError(f"cannot read label file {path}: {exc.strerror}") from None
-    if len(data) > MAX_FILE:
-        raise PycontainError(f"label file {path} is larger than {MAX_FILE} bytes")
+    from pycontain.fsutil import read_capped
+    data = read_capped(path, MAX_FILE, "label file")
     lines = (ln.strip() for ln in data.decode(errors="replace").splitlines())
     return [ln for ln in lines if ln and not ln.startswith("#")]
 

@@ -8,6 +8,7 @@ import base64
 import re
 
 from pycontain.errors import PycontainError
+from pycontain.fsutil import read_capped
 from pycontain.kube.fields import (Where, port_number, protocol, string_map, strings,
                                    typed, valid_name, whole)
 
@@ -319,13 +320,7 @@ def load(paths: list) -> tuple:
     import yaml
     objects, warnings = [], []
     for path in paths:
-        try:
-            with open(path, "rb") as f:
-                text = f.read(MAX_FILE_BYTES + 1)
-        except OSError as exc:
-            raise PycontainError(f"cannot read {path}: {exc.strerror}") from None
-        if len(text) > MAX_FILE_BYTES:
-            raise PycontainError(f"{path}: larger than {MAX_FILE_BYTES} bytes")
+        text = read_capped(path, MAX_FILE_BYTES)
         try:
             docs = []
             for doc in yaml.safe_load_all(text):

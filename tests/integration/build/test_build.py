@@ -16,6 +16,8 @@ FORMS = {
 }
 
 
+IMAGES = ("images", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}")  # not times: they age
+
 def _write(directory, files: dict):
     for name, text in files.items():
         path = os.path.join(directory, name)
@@ -177,12 +179,12 @@ def test_reproducible_digest(pc, tmp_path):
 
 def test_failing_run_leaves_nothing(pc, tmp_path):
     _write(tmp_path, {"Dockerfile": "FROM busybox\nRUN echo partial > /p && exit 3\n"})
-    before = pc.out("images")
+    before = pc.out(*IMAGES)
     result = _build(pc, tmp_path, "-t", "failing", check=False)
     assert result.returncode == 3
     assert result.stderr.strip().splitlines()[-1].startswith(
         "pycontain: Dockerfile:2: RUN: ") and "non-zero code: 3" in result.stderr
-    assert pc.out("images") == before
+    assert pc.out(*IMAGES) == before
     assert not list((pc.root / "pulls").glob("*/*"))
 
 
@@ -194,12 +196,12 @@ def test_failing_run_leaves_nothing(pc, tmp_path):
 ])
 def test_bad_dockerfiles(pc, tmp_path, text, problem):
     _write(tmp_path, {"Dockerfile": text})
-    before = pc.out("images")
+    before = pc.out(*IMAGES)
     result = _build(pc, tmp_path, "-t", "bad", check=False)
     assert result.returncode == 125
     assert result.stderr.startswith(f"pycontain: {problem}"), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-    assert pc.out("images") == before
+    assert pc.out(*IMAGES) == before
 
 
 def test_multistage_target_and_copy_from(pc, tmp_path):
