@@ -140,9 +140,7 @@ def play(files: list, replace: bool = False, network: str = "kube",
     known = {d["name"] for d in store.records("deployments")}
     try:
         for obj in objects:
-            if obj["kind"] == "PersistentVolumeClaim" and \
-                    not os.path.isdir(store.claim_dir(obj["name"])):
-                os.mkdir(store.claim_dir(obj["name"]), 0o755)
+            if obj["kind"] == "PersistentVolumeClaim" and store.make_claim(obj["name"]):
                 claims.append(obj["name"])
         with store.locked():
             for obj in objects:
@@ -179,8 +177,7 @@ def _undo(pod_names: list, service_names: list, network: str, claims=(),
         for name in service_names:
             store.delete_record("services", name)
     for name in claims:
-        from pycontain.fsutil import remove_tree
-        remove_tree(store.claim_dir(name))
+        store.remove_claim(name)
     lb.sync()
     from pycontain.net import config
     if network in config.names():
@@ -196,8 +193,8 @@ def down(files: list, volumes: bool = False) -> list:
     claims = [o["name"] for o in objects if o["kind"] == "PersistentVolumeClaim"
               and volumes and o["name"] in store.claims()]
     for claim, user in _claim_users(claims, set(found_pods)).items():
-        raise PycontainError(f"PersistentVolumeClaim {claim} is in use by pod {user}: "
-                             "remove that pod first (nothing was removed)")
+        raise PycontainError(f"PersistentVolumeClaim {claim} is in use by container "
+                             f"{user[:12]}: remove it first (nothing was removed)")
     removed = found_pods + found_services + claims
     networks = {p["network"] for p in store.pods() if p["name"] in found_pods} or {"kube"}
     for obj in objects:
@@ -210,26 +207,20 @@ def down(files: list, volumes: bool = False) -> list:
 
 
 def _claim_users(claims: list, leaving: set) -> dict:
-    """{claim: a pod not in leaving whose containers mount it} (Kubernetes'
-    pvc-protection: a claim in use is not deleted)."""
-    from pycontain.engine import state
-    from pycontain.fsutil import read_json
-    dirs = {store.claim_dir(c): c for c in claims}
-    users = {}
+    """{claim: a container, not of the pods leaving, that mounts it}
+    (Kubernetes' pvc-protection: a claim in use is not deleted)."""
+    from pycontain.engine import state, volumes
+    ours = set()
     for pod in store.pods():
         if pod["name"] in leaving:
-            continue
-        for ctr in pod["containers"]:
-            try:
-                spec = read_json(state.lookup(ctr["name"]).path("config.json"))
-            except (PycontainError, OSError, ValueError):
-                continue
-            for mount in spec.get("mounts") or ():
-                source = mount.get("source") or ""
-                for directory, claim in dirs.items():
-                    if source == directory or source.startswith(directory + "/"):
-                        users.setdefault(claim, pod["name"])
-    return users
+            for name in [c["name"] for c in pod["containers"]] + [pod["infra"]]:
+                try:
+                    ours.add(state.lookup(name).id)
+                except PycontainError:
+                    continue
+    used = volumes.users()
+    return {claim: others[0] for claim in claims
+            if (others := [c for c in used.get(claim, ()) if c not in ours])}
 
 
 def status() -> dict:

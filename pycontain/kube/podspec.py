@@ -69,18 +69,17 @@ def _write_files(directory: str, data: dict, mode: int) -> None:
 
 
 def claim(name: str) -> str:
-    """The host directory of PersistentVolumeClaim name (it must have been played)."""
-    from pycontain.kube import store
-    path = store.claim_dir(name)
-    if not os.path.isdir(path):
+    """The named volume of PersistentVolumeClaim name (it must have been played)."""
+    from pycontain.engine import volumes
+    if name not in volumes.names():
         raise PycontainError(f"PersistentVolumeClaim {name!r} not found (it must be in the "
                              "files played, or played before)")
-    return path
+    return name
 
 
 def prepare_volumes(pod: dict, spec: dict, sources: Sources, volumes_dir: str) -> dict:
-    """Create the pod's volumes on the host; {name: (host path, read-only,
-    writable by containers: emptyDir and claims)}."""
+    """Create the pod's volumes on the host; {name: (host path or, for a claim,
+    its named volume, read-only, writable by containers: emptyDir and claims)}."""
     found = {}
     for name, vol in spec["volumes"].items():
         if vol["kind"] == "hostPath":

@@ -6,7 +6,7 @@
                             configMap and secret files
     services/<svc>.json     a Service: type, ports, selector, ClusterIP
     deployments/<d>.json    a Deployment: its desired replicas
-    claims/<claim>/         a PersistentVolumeClaim's data (kept by `kube down`
+    (claims are named volumes: `pycontain volume ls`; their data is kept by `kube down`
                             unless --volumes)
     lb.json                 the endpoints the load balancer was last given
 """
@@ -112,11 +112,31 @@ def save_lb_state(value: dict) -> None:
     write_json(os.path.join(root(), "lb.json"), value, sync=False)
 
 
+CLAIM_LABEL = "io.pycontain.kube.claim"  # on the named volume behind a claim
+
+
+def make_claim(name: str) -> bool:
+    """The named volume (`pycontain volume`) holding PersistentVolumeClaim
+    name's data, as podman makes one; an existing volume of that name is
+    used as it is. True if made now."""
+    from pycontain.engine import volumes
+    made = name not in volumes.names()
+    volumes.create(name, {CLAIM_LABEL: ""} if made else None)
+    return made
+
+
 def claim_dir(name: str) -> str:
-    """Where a PersistentVolumeClaim's data lives: a directory under the store
-    (the one place to change to back claims with named volumes instead)."""
-    return os.path.join(_dir("claims"), name)
+    """Where a claim's data lives (its volume's mount point)."""
+    from pycontain.engine import volumes
+    return volumes.mountpoint(name)
 
 
 def claims() -> list:
-    return _names("claims")
+    """The names of the volumes made for claims."""
+    from pycontain.engine import volumes
+    return sorted(v["Name"] for v in volumes.listing() if CLAIM_LABEL in (v["Labels"] or {}))
+
+
+def remove_claim(name: str) -> None:
+    from pycontain.engine import volumes
+    volumes.remove(name, force=True)

@@ -322,17 +322,19 @@ def test_claims_survive_down_and_publish_all_reaches_the_pod(npc, tmp_path):
                 assert [s["name"] for s in _ps(npc)["services"]] == []
                 npc.out("kube", "down", path)
                 assert [c["name"] for c in _ps(npc)["claims"]] == ["data"]
+                assert "data" in npc.out("volume", "ls", "-q").split()  # a named volume
                 assert _get(npc, "http://127.0.0.1:8080/log") == ""
         borrower = tmp_path / "borrower.yaml"  # another file's pod on the same claim
         borrower.write_text(BORROWER)
         npc.out("kube", "play", borrower)
         try:
             refused = npc("kube", "down", "--volumes", path)
-            assert refused.returncode == 125 and "in use by pod borrower" in refused.stderr
+            assert refused.returncode == 125 and "data is in use" in refused.stderr, \
+                refused.stderr
             assert [p["name"] for p in _ps(npc)["pods"]] == ["borrower", "saver"]
         finally:
             npc.out("kube", "down", borrower)
     finally:
         assert npc.out("kube", "down", "--volumes", path).split() == ["saver", "data"]
     assert _nothing(npc) and npc.containers() == []
-    assert not (npc.root / "kube" / "claims" / "data").exists()
+    assert "data" not in npc.out("volume", "ls", "-q").split()
