@@ -33,8 +33,9 @@ def _ready(name: str) -> bool:
 def roll(obj: dict, start, started: list) -> None:
     """Bring Deployment obj to obj["replicas"] new pods. start(name) starts
     one; each started pod's name is appended to `started` at once (for the
-    caller to remove them should the rollout fail)."""
+    caller to remove them should the rollout fail: all but the ready ones)."""
     old = [p["name"] for p in store.pods() if p["owner"] == obj["name"]]
+    replacing = bool(old)
     desired, strategy = obj["replicas"], obj["strategy"]
     store.save_record("deployments", {"name": obj["name"], "replicas": desired})
     if strategy["type"] == "Recreate" and old:
@@ -42,9 +43,23 @@ def roll(obj: dict, start, started: list) -> None:
             pods.remove(name)
         lb.sync()
         old = []
+    new = []
+    try:
+        _replace(obj, old, new, start, started)
+    except BaseException:
+        # a failed replacement keeps what serves: the old pods not drained yet
+        # and the new ones that are ready (they stood in for the drained ones);
+        # the caller removes the rest of `started` (all of it on a first play)
+        for name in new if replacing else ():
+            if _ready(name):
+                started.remove(name)
+        raise
+
+
+def _replace(obj: dict, old: list, new: list, start, started: list) -> None:
+    desired, strategy = obj["replicas"], obj["strategy"]
     surge = strategy.get("maxSurge", 0)
     floor = desired - strategy.get("maxUnavailable", 0)  # ready pods to keep
-    new = []
     deadline = time.monotonic() + obj["deadline"]
     while old or len(new) < desired:
         moved = False

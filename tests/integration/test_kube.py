@@ -251,6 +251,14 @@ def test_replace_rolls_replicas_without_a_failed_request(npc, tmp_path):
         assert {v for v, _ in versions} <= {"1", "2"}
         assert {p for v, p in versions if v == "2"} <= new  # every new answer from a new pod
         assert versions[-1][0] == "2"
+        # a replacement that never gets ready stalls, and what served keeps serving
+        app.write_text(ROLLING.replace("spec:\n  replicas: 3", "spec:\n  replicas: 3\n"
+                                       "  progressDeadlineSeconds: 2")
+                       .replace("-p 8080", "-p 8081"))
+        stalled = npc("kube", "play", "--replace", app, timeout=120)
+        assert stalled.returncode == 125 and "rollout stalled" in stalled.stderr, stalled.stderr
+        assert {p["name"] for p in _wait_ready(npc, 3)["pods"]} == new
+        assert _get(npc, "http://127.0.0.1/").startswith("2-")
     finally:
         npc.out("kube", "down", app)
         npc("rmi", "localhost/busybox:v2")

@@ -120,3 +120,32 @@ def test_no_sub_path_on_a_volume_containers_write(tmp_path):
     ctr["volumeMounts"][0].update(subPath="", mountPath="/x:dev")  # no -v options smuggled
     with pytest.raises(PycontainError, match="invalid mountPath"):
         _mounts(ctr, {"v": (str(tmp_path), False, False)})
+
+
+def test_a_failed_replacement_keeps_the_ready_new_pods(monkeypatch):
+    """Rolling 3 replicas (maxSurge 1, maxUnavailable 0): two new pods get
+    ready and two old ones drain, then starting the third fails. The caller
+    removes what is left in `started`: only that third pod, so 3 pods (2 new,
+    1 old) still serve, not 1. Store and pods are stand-ins here: the logic
+    under test is only which names the rollout hands back."""
+    from pycontain.kube import rollout
+    ready, drained = set(), []
+    pods = [{"name": f"old-{i}", "owner": "d", "ready": True} for i in range(3)]
+    monkeypatch.setattr(rollout.store, "pods", lambda: pods)
+    monkeypatch.setattr(rollout.store, "save_record", lambda kind, record: None)
+    monkeypatch.setattr(rollout.store, "pod", lambda name: {
+        "ready": name in ready or name.startswith("old-") and name not in drained})
+    monkeypatch.setattr(rollout.pods, "drain", drained.append)
+    calls = []
+
+    def start(name):
+        calls.append(name)
+        if len(calls) == 3:
+            raise PycontainError("cannot start the third")
+        ready.add(name)
+    obj = {"name": "d", "replicas": 3, "deadline": 5,
+           "strategy": {"type": "RollingUpdate", "maxSurge": 1, "maxUnavailable": 0}}
+    started = []
+    with pytest.raises(PycontainError, match="third"):
+        rollout.roll(obj, start, started)
+    assert started == [calls[2]] and len(drained) == 2
