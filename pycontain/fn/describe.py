@@ -1,0 +1,97 @@
+"""Jail descriptions: a one-shot call's jail, compiled by the engine, built in C.
+
+The engine turns a call's OCI spec and init context (fn.jail) into a list of
+intent-level ops; one C executor (csrc/jail_exec.c) builds the jail from it:
+as root, every one-shot call (`fn exec`, `fn invoke`) starts so. The engine
+hands a fresh description to the executor through the native module
+(native.jail_spawn), and, for `fn exec`, caches it under the invocation's key
+(the launcher's name for argv but --event's value, the working directory,
+the kept variables, its own directory) with stamps: the files the call was
+made from. While those hold, the launcher (csrc/launcher.c) runs the same
+executor on the cached description and the call itself (csrc/call.c), and no
+engine starts. The rules (mounts, masks, devices, lockdown) live in Python
+only: the oci defaults and fn.jail make the spec, this module compiles it; the
+executor knows ops, not rules. Rootless calls keep the OCI core's path.
+
+The file, <store>/cache/plans/NAME (root's, 0600, in the store's 0700 cache):
+b"PYCJAIL1"; u32 n, n bytes: the stamps (one op T, or none); u32 count of
+ops, then each op: u8 code, u16 count of arguments, each argument u32 length,
+the bytes, a NUL (length 0xFFFFFFFF: a null argument, no bytes). Integers are
+decimal text. All numbers little-endian. native.jail_spawn takes the same
+bytes. T's arguments are listed at `stamps`.
+
+The ops, in the order they run. The first is U (with CLONE_NEWNS), the last
+E; paths "in the root" are resolved by the executor below the root's
+descriptor with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS |
+RESOLVE_NO_MAGICLINKS): an image symlink on a mount destination is refused.
+
+    U flags              unshare(flags)
+    p                    make / and everything below it private (MS_REC)
+    Q dir size           a tmpfs on the host directory dir (nosuid, nodev,
+                         size=SIZE, mode=0755) with dirs upper, work, root:
+                         the root is dir/root from now on
+    o base lowers flags  overlay on the root: lowerdir=lowers (':'-joined,
+                         top first, relative to base), upper and work of Q
+    m type src dst flags data
+                         mount a kernel file system at dst in the root
+                         (a directory, made if missing; data may be null)
+    b src dst flags      bind the host's src (an absolute path, not a
+                         symlink) on dst in the root (made if missing: a
+                         directory for a directory, else an empty file);
+                         flags (MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC)
+                         set by a bind remount that keeps the source mount's
+    l target dst         a symlink at dst in the root unless dst exists
+    P                    pivot into the root (chdir to it, pivot_root . .)
+    Y count              the next count ops are a helper's (a child, PID 2,
+                         which the runner waits for: HELPER_VARIABLE)
+    u path flags         umount2 (the old root, after P)
+    I                    bring lo up
+    Z path               masked path: none there, nothing; a directory gets
+                         an empty read-only tmpfs, else /dev/null is bound
+    z path               read-only path: bound on itself, remounted
+                         read-only, nosuid, nodev, noexec
+    r                    remount / read-only
+    H name               sethostname
+    R resource soft hard setrlimit
+    A path mode          make a directory and its parents (exist_ok)
+    d path               chdir
+    W option value       prctl(option, value)
+    S bpf                load the seccomp program
+    B cap                drop cap from the bounding set (gone already: fine)
+    G gid...             setgroups
+    g gid                setresgid
+    V uid                setresuid
+    J base               setresuid to base + the jail's host pid
+    K eff perm inh       capset
+    E name count argv... env...
+                         exec name (looked up on the env's PATH) with argv
+"""
+import os
+
+MAGIC = b"PYCJAIL1"
+MAX_DESCRIPTION = 1 << 20            # csrc/jail_exec.c refuses larger ones
+MAX_ARGS = 1024                      # per op, as csrc/jail_exec.c
+GO_FD = 3                            # where the jail's runner finds its go-ahead
+HELPER_VARIABLE = "_PYCONTAIN_HELPER"  # set: the runner first waits for the set-up's helper
+
+
+def _argument(value) -> bytes:
+    if value is None:
+        return b"\xff\xff\xff\xff"
+    if isinstance(value, int):
+        value = str(value & 0xFFFFFFFFFFFFFFFF)
+    raw = value if isinstance(value, bytes) else os.fsencode(value)
+    return len(raw).to_bytes(4, "little") + raw + b"\0"
+
+
+def encode_op(op: tuple) -> bytes:
+    """One op: its code, then its arguments (str, bytes, int or None)."""
+    return (op[0].encode() + (len(op) - 1).to_bytes(2, "little")
+            + b"".join(_argument(a) for a in op[1:]))
+
+
+def encode(ops: list, stamps_op=None) -> bytes:
+    """A description's bytes: ops, with the stamps (an op T) or none."""
+    stamps = b"" if stamps_op is None else encode_op(stamps_op)
+    return (MAGIC + len(stamps).to_bytes(4, "little") + stamps
+            + len(ops).to_bytes(4, "little") + b"".join(encode_op(op) for op in ops))
