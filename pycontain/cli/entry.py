@@ -53,11 +53,7 @@ def _main(argv: list) -> None:
         parsed = fn_parse(argv[2:])
         if parsed is not None:
             exec_and_exit(*parsed)
-        from pycontain.fn.planned import PlannedJail, take_key
-        from pycontain.fn.prejail import PreJail
-        take_key()  # click parses what the lean parser did not: no jail, no plan
-        for jail in (PreJail.claim(), PlannedJail.claim()):
-            if jail is not None:
-                jail.dispose()
+        from pycontain.fn.description_cache import take_key
+        take_key()  # click parses what the lean parser did not: not cached
     from pycontain.cli.app import cli
     cli.main(argv, prog_name="pycontain")

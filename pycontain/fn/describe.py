@@ -95,3 +95,102 @@ def encode(ops: list, stamps_op=None) -> bytes:
     stamps = b"" if stamps_op is None else encode_op(stamps_op)
     return (MAGIC + len(stamps).to_bytes(4, "little") + stamps
             + len(ops).to_bytes(4, "little") + b"".join(encode_op(op) for op in ops))
+
+
+MNT_DETACH = 2
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_SET_KEEPCAPS = 1, 38, 8
+PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
+SIGKILL = 9
+CAPABILITIES = 64                    # numbers a capability may have: a kernel has fewer
+
+
+def is_call_variable(entry: str) -> bool:
+    """Whether entry (NAME=VALUE) is one of a call's own, given at the go-ahead."""
+    from pycontain.fn.environment import CALL_VARIABLES
+    return entry.partition("=")[0] in CALL_VARIABLES
+
+
+def _root_ops(spec: dict, ctx) -> list:
+    """The root file system, as oci.rootfs.setup_rootfs builds it for a
+    function jail (an overlay on a volatile tmpfs, a nodev /dev whose device
+    nodes are the host's, bound): up to the pivot."""
+    from pycontain import native as n
+    from pycontain.oci.mounts import REMOUNT_MASK, parse_options
+    from pycontain.oci.rootfs import DEV_SYMLINKS
+
+    mounts, linux, overlay = spec["mounts"], spec["linux"], ctx.overlay
+    nodev = any(m["destination"] == "/dev" and "nodev" in m["options"] for m in mounts)
+    if not (overlay and overlay.get("volatile") and nodev) or linux.get("rootfsPropagation"):
+        raise ValueError("not a function jail's root file system")
+    ops = [("p",), ("Q", ctx.rootfs, overlay["volatile"]),
+           ("o", overlay["base"], ":".join(reversed(overlay["lower"])), n.MS_NODEV)]
+    for entry in mounts:
+        flags, propagation, data = parse_options(entry.get("options", ()))
+        kind = entry.get("type") or "bind"
+        if propagation or flags & n.MS_REC:
+            raise ValueError(f"{entry['destination']}: not a function jail's mount")
+        if kind == "bind" or flags & n.MS_BIND:
+            ops.append(("b", entry["source"], entry["destination"], flags & REMOUNT_MASK))
+        else:
+            ops.append(("m", kind, entry.get("source") or kind, entry["destination"], flags,
+                        data))
+    ops += [("b", dev.get("hostPath", dev["path"]), dev["path"], 0)
+            for dev in linux.get("devices", ())]
+    ops += [("l", target, f"/dev/{name}") for name, target in DEV_SYMLINKS.items()
+            if name != "core" or os.path.exists("/proc/kcore")]
+    return ops
+
+
+def _pivot_ops(spec: dict, ctx) -> list:
+    """The pivot, then what a helper does meanwhile (the old root's unmount
+    and lo: both wait for an RCU grace period), the masks and the read-only root."""
+    linux = spec["linux"]
+    helped = [("u", ".", MNT_DETACH), *([("I",)] if ctx.loopback else [])]
+    ops = [("P",), ("Y", len(helped)), *helped, ("d", "/")]
+    ops += [("Z", path) for path in linux.get("maskedPaths", ())]
+    ops += [("z", path) for path in linux.get("readonlyPaths", ())]
+    return ops + ([("r",)] if spec.get("root", {}).get("readonly") else [])
+
+
+def _process_ops(spec: dict, ctx) -> list:
+    """What the jail's init does after the root file system (oci.nsinit with
+    oci.security.lockdown.drop_privileges), then the exec: the handler's uid
+    is the spec's plus the jail's host pid (fn.jail's module doc says why)."""
+    import resource
+
+    process = spec["process"]
+    user, sets = process.get("user", {}), process.get("capabilities") or {}
+    if any(sets.values()) or user.get("additionalGids") or not process.get("noNewPrivileges") \
+            or not ctx.seccomp:
+        raise ValueError("not a function jail's process")
+    ops = [("H", ctx.hostname)] if ctx.hostname else []
+    ops += [("R", getattr(resource, r["type"]), r["soft"], r["hard"])
+            for r in process.get("rlimits", ())]
+    cwd = process.get("cwd", "/")
+    ops += [("A", cwd, 0o755), ("d", cwd), ("W", PR_SET_NO_NEW_PRIVS, 1), ("S", ctx.seccomp)]
+    ops += [("B", cap) for cap in range(CAPABILITIES)]  # those this kernel has
+    ops += [("W", PR_SET_KEEPCAPS, 1), ("G",), ("g", user.get("gid", 0)), ("J", user.get("uid", 0)),
+            ("W", PR_SET_KEEPCAPS, 0), ("K", 0, 0, 0),
+            ("W", PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL), ("W", PR_SET_PDEATHSIG, SIGKILL)]
+    env = [e for e in process["env"] if not is_call_variable(e)]
+    env += [f"_PYCONTAIN_GO_FD={GO_FD}", f"{HELPER_VARIABLE}=1"]
+    args = process["args"]
+    return ops + [("E", args[0], len(args), *args, *env)]
+
+
+def compile_jail(spec: dict, ctx) -> list:
+    """The ops that build the jail of spec (a fn.jail.jail_spec, root's: no
+    user namespace) with ctx (its oci.context.InitContext), up to the exec
+    of its command, whose runner then waits for the call (runner.await_go).
+    ValueError for a spec that is not a function jail's."""
+    from pycontain.namespaces import CLONE_NEWNS, CLONE_NEWPID, namespace_flags
+
+    types = {ns["type"] for ns in spec["linux"]["namespaces"]}
+    flags = namespace_flags(spec)
+    if types & {"user", "cgroup"} or not flags & CLONE_NEWPID or not flags & CLONE_NEWNS:
+        raise ValueError("not a function jail's namespaces")
+    ops = [("U", flags & ~CLONE_NEWPID), *_root_ops(spec, ctx), *_pivot_ops(spec, ctx),
+           *_process_ops(spec, ctx)]
+    if any(len(op) - 1 > MAX_ARGS for op in ops):
+        raise ValueError("an op with too many arguments")
+    return ops

@@ -71,3 +71,9 @@ def call_variables(request_id: str, deadline_ms: int) -> dict:
 
 
 CALL_VARIABLES = tuple(call_variables("", 0))
+
+# the variables the pycontain command (csrc/launcher.c, from a header setup.py
+# generates from this line) lets through to `fn exec` and `fn invoke`: the
+# engine reads them, and they are part of a cached jail description's key
+KEPT_VARIABLES = ("HOME", "PATH", "XDG_RUNTIME_DIR", "XDG_DATA_HOME", "PYCONTAIN_ROOT",
+                  "PYCONTAIN_RUNROOT", "PYCONTAIN_CGROUP_PARENT")

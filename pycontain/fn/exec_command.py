@@ -125,10 +125,9 @@ def exec_and_exit(values: dict, target: str) -> None:
     """Run the call, print the result (or error) JSON, exit with its code."""
     from pycontain.fn.oneshot import run_call
     from pycontain.fn.jail import JailConfig
-    from pycontain.fn.planned import PlannedJail, take_key
-    from pycontain.fn.prejail import PreJail
+    from pycontain.fn.description_cache import take_key
 
-    prejail, planned, key = PreJail.claim(), PlannedJail.claim(), take_key()
+    key = take_key()
     try:
         code, handler = handler_target(target, values.get("handler"))
         _readability_hint(code)
@@ -140,17 +139,13 @@ def exec_and_exit(values: dict, target: str) -> None:
                          timeout=parse_timeout(values.get("timeout") or 3),
                          env=list(values.get("env") or ()), network=bool(values.get("network")),
                          image=values.get("image") or "python")
-        outcome = run_call(cfg, read_event(values.get("event")), log_sink=2, prejail=prejail,
-                           plan=(key, planned, values.get("event")))
+        outcome = run_call(cfg, read_event(values.get("event")), log_sink=2, key=key,
+                           event_source=values.get("event"))
     except PycontainError as exc:
         print(f"pycontain: {exc}", file=sys.stderr)
         sys.exit(exc.code)
     except KeyboardInterrupt:
         sys.exit(130)
-    finally:
-        for jail in (prejail, planned):
-            if jail is not None:
-                jail.dispose()
     sys.stdout.buffer.write(outcome.payload + b"\n")
     sys.stdout.flush()
     sys.stderr.flush()

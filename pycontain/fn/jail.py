@@ -12,20 +12,19 @@ pycontain.oci.security.lockdown). Limits are rlimits (see `limits`); the
 caller's environment, files and descriptors never enter.
 
 As root, each jail has a host uid of its own (group 990, Lambda's sandbox
-group): SANDBOX_UID_BASE + the host pid of the jail's PID 1 (the context's
-uid_per_pid, see fn.jail_init; csrc/plan.c's op J). The kernel counts
+group): SANDBOX_UID_BASE + the host pid of the jail's PID 1 (fn.describe's op
+J, which csrc/jail_exec.c runs). The kernel counts
 RLIMIT_NPROC, pending signals, inotify instances, key quotas... per uid, so a
 uid shared by all jails would let one handler exhaust them for every other;
 and a pid is unique while its process lives, which every process of the jail
 dies before (PID 1 of its pid namespace): no allocation, no lock, nothing to
-leak when a server is killed, the same rule in Python and in C.
+leak when a server is killed.
 """
 import os
 import stat
 import sys
 
 from pycontain.fn.environment import BASE, lambda_env, parse_env
-from pycontain.fn.jail_init import JailContext
 from pycontain.oci.defaults import (MASKED_PATHS, READONLY_PATHS, default_devices,
                                     default_mounts)
 from pycontain.oci.security import seccomp
@@ -237,17 +236,18 @@ def _rootless(spec: dict) -> dict:
 
 
 def jail_context(spec: dict, store_root: str, layer_dirs: list,
-                 mount_point: str) -> JailContext:
-    """The init's context (see fn.jail_init.JailContext) of a jail built on
+                 mount_point: str):
+    """The init's context (oci.context.InitContext) of a jail built on
     mount_point, an empty host directory every jail may share: each mounts its
     own tmpfs there, in its own mount namespace."""
+    from pycontain.oci.context import InitContext
+
     namespaces = [ns["type"] for ns in spec["linux"]["namespaces"]]
-    return JailContext(
+    return InitContext(
         rootfs=mount_point,
         overlay={"base": store_root, "volatile": "1m",
                  "lower": [os.path.relpath(d, store_root) for d in layer_dirs]},
         hostname="localhost",
         loopback="network" in namespaces,
         seccomp=seccomp.program(spec["linux"]["seccomp"]),
-        uid_per_pid="user" not in namespaces,  # a host uid of its own (see the module doc)
     )

@@ -1,51 +1,55 @@
 """Run one handler call in a fresh jail (fn.outcome collects what it does).
 
-The jail is the one the launcher built from this invocation's plan (fn.plan)
-if that plan is this call's jail, else the jail side the launcher started
-(fn.prejail), else a fork of this process.
+As root the engine compiles the jail (fn.describe) and the C executor builds
+it (native.jail_spawn): the same executor the launcher runs on a cached
+description when no engine is needed (fn.description_cache). Rootless, where
+a user namespace needs its maps written from outside, the OCI core builds it.
 """
 import os
 import time
 
 from pycontain import paths
 from pycontain.errors import NOT_FOUND, PycontainError
-from pycontain.fn.inprocess_choice import usable
-from pycontain.fn.jail import JailConfig, jail_context, jail_path, jail_spec
-from pycontain.fn.outcome import (EXIT_BAD_REQUEST, MAX_EVENT, Collector, Outcome, conclude,
+from pycontain.fn.jail import JailConfig, jail_context, jail_spec
+from pycontain.fn.outcome import (EXIT_BAD_REQUEST, MAX_EVENT, Outcome, conclude,
                                   error_payload, new_request_id, with_call_fds)
 
 
-def _launch(spec: dict, ctx, in_process: bool, event: bytes, log_sink, prejail):
-    """Start the call's jail: the jail side the launcher started (fn.prejail)
-    if there is one, else a fork of ours. (launch, collector)"""
-    if prejail is not None:
-        launch = prejail.start(spec, ctx, in_process, event)
-        return launch, Collector(prejail.result, prejail.log, log_sink)
-    from pycontain.oci.process import spawn
-    if in_process:
-        from pycontain.fn.inprocess import runner_hook
-        ctx.replace_exec = runner_hook(spec["process"])
-    return with_call_fds(lambda fds: spawn(spec, ctx, fds), event, log_sink)
+def _described(ops: list, spec: dict):
+    """start(fds) for with_call_fds: the jail of ops, built by the C executor,
+    handed its call's own variables; a oci.launch.Launch whose start()
+    reports a failed set-up."""
+    from pycontain import native
+    from pycontain.fn.describe import encode, is_call_variable
+    from pycontain.oci.launch import Launch
+
+    description = encode(ops)
+    call_env = "\0".join(e for e in spec["process"]["env"] if is_call_variable(e)).encode()
+
+    def start(fds):
+        event_fd, result_w, log_w = fds
+        go_r, go_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        try:
+            pid = native.jail_spawn(description, event_fd, result_w, log_w, go_r, err_w)
+            os.write(go_w, call_env)  # a few hundred bytes: the pipe holds them
+        except BaseException:
+            os.close(err_r)
+            raise
+        finally:
+            for fd in (go_r, go_w, err_w):
+                os.close(fd)
+        return Launch(pid, None, err_r)
+    return start
 
 
-def _planned(planned, spec: dict, ctx, event: bytes, log_sink):
-    """The planned jail (fn.planned) as this call's (launch, collector) if its
-    plan is this call's jail and it was built; else None (it is killed then)."""
-    launch = planned.start(spec, event) if planned.matches(spec, ctx) else None
-    if launch is None:
-        planned.dispose()
-        return None
-    return launch, Collector(planned.result, planned.log, log_sink)
-
-
-def run_call(cfg: JailConfig, event: bytes, log_sink=None, prejail=None,
-             plan=(None, None, None)) -> Outcome:
+def run_call(cfg: JailConfig, event: bytes, log_sink=None, key=None,
+             event_source=None) -> Outcome:
     """Run one call of cfg's handler with event (JSON bytes). log_sink: an fd
     the log stream is copied to as it arrives (its last 4 KiB are kept in
-    Outcome.log either way). prejail: the fn.prejail.PreJail to run the call
-    in. plan: (key, planned jail, --event's value) from the launcher
-    (fn.plan): the jail it built, used if its plan is this call's; the plan
-    of the jail used is recorded under key."""
+    Outcome.log either way). key: the launcher's name for this `fn exec`
+    invocation (fn.description_cache), whose --event was event_source: the
+    jail's description is cached under it."""
     out = Outcome(request_id=new_request_id())
     if len(event) > MAX_EVENT:
         out.payload = error_payload("RequestTooLargeException", "Request must be smaller than "
@@ -54,32 +58,27 @@ def run_call(cfg: JailConfig, event: bytes, log_sink=None, prejail=None,
         return out
     from pycontain.image.store import ImageStore
 
-    key, planned, event_source = plan
-    if key is not None:  # what the spec is built from, as it is now
-        from pycontain.fn.plan import input_fingerprints
-        inputs = input_fingerprints(cfg)
+    stamps = None
+    if key is not None and os.geteuid() == 0:  # taken before the spec is built from them
+        from pycontain.fn.description_cache import Stamps
+        stamps = Stamps(key, cfg, event_source)
     store_root = paths.data_root()
     image = ImageStore(store_root).resolve(cfg.image)
     mount_point = paths.ensure_dir(os.path.join(store_root, "fn", "jail"))
-    in_process = usable(image.layer_dirs, jail_path(cfg))
     start = time.monotonic()
     spec = jail_spec(cfg, out.request_id, int(time.time() * 1000 + cfg.timeout * 1000))
     ctx = jail_context(spec, store_root, image.layer_dirs, mount_point)
-    ctx.die_with_parent = True  # a one-shot call never outlives this process
-    started = planned and _planned(planned, spec, ctx, event, log_sink)
-    if not started:
-        ctx.record_rootfs = key is not None
-        started = _launch(spec, ctx, in_process, event, log_sink, prejail)
-    launch, collector = started
     running = None
-    if key is not None:  # while the jail is being built; written while the call runs
-        from pycontain.fn.plan import Recording
-        try:
-            recording = Recording(key, cfg, event_source, inputs, spec, ctx,
-                                  planned and planned.installed)
-            running = lambda launch: recording.keep(launch, planned)  # noqa: E731
-        except OSError:
-            pass  # the code went away meanwhile: no plan
+    if os.geteuid() == 0:
+        from pycontain.fn.describe import compile_jail
+        ops = compile_jail(spec, ctx)
+        launch, collector = with_call_fds(_described(ops, spec), event, log_sink)
+        if stamps is not None:  # written while the call runs
+            running = lambda launch: stamps.save(ops)  # noqa: E731
+    else:
+        from pycontain.oci.process import spawn
+        ctx.die_with_parent = True  # a one-shot call never outlives this process
+        launch, collector = with_call_fds(lambda fds: spawn(spec, ctx, fds), event, log_sink)
     try:
         return conclude(out, launch, collector, start, cfg.timeout, cfg.memory_mb, log_sink,
                         running)

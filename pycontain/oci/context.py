@@ -35,25 +35,22 @@ class InitContext:
     after_start (callable)   an OCI startContainer hook, just before exec
     die_with_parent (bool)   killed when the thread that spawned it dies
                              (armed after the user switch, which disarms it)
-    replace_exec (callable)  called, once locked down, instead of exec'ing
-                             the process (the command is this interpreter
-                             itself); never returns
     """
     FIELDS = ("rootfs", "overlay", "hostname", "loopback", "cgroup_join", "setup_stdio",
               "console", "seccomp", "keep_fds", "before_exec", "before_pivot", "await_start",
-              "after_start", "die_with_parent", "replace_exec")
+              "after_start", "die_with_parent")
     __slots__ = FIELDS
 
     def __init__(self, rootfs=None, overlay=None, hostname=None, loopback=False,
                  cgroup_join=(), setup_stdio=None, console=None, seccomp=None, keep_fds=(),
                  before_exec=(), before_pivot=None, await_start=None, after_start=None,
-                 die_with_parent=False, replace_exec=None):
+                 die_with_parent=False):
         self.rootfs, self.overlay, self.hostname = rootfs, overlay, hostname
         self.loopback, self.cgroup_join, self.setup_stdio = loopback, cgroup_join, setup_stdio
         self.console, self.seccomp, self.keep_fds = console, seccomp, keep_fds
         self.before_exec, self.before_pivot = before_exec, before_pivot
         self.await_start, self.after_start = await_start, after_start
-        self.die_with_parent, self.replace_exec = die_with_parent, replace_exec
+        self.die_with_parent = die_with_parent
 
     def process_to_run(self, spec: dict) -> dict:
         """The init's first step: the process it will run (the spec's).
@@ -63,7 +60,7 @@ class InitContext:
 
     def build_rootfs(self, spec: dict):
         """The init's root file system step: build it on self.rootfs (not
-        None). Returns None, or bytes the engine gets as the Launch's note."""
+        None)."""
         from pycontain.oci.rootfs import setup_rootfs  # nsinit has imported it
         setup_rootfs(spec, self.rootfs, self.overlay, self.before_pivot)
 

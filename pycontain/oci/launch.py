@@ -3,22 +3,11 @@ command (see oci.process): the go-ahead steps, the failure report, abort.
 
 Apart from process.py so that a caller that only hands over to such a process
 (one started by someone else) needs none of the native modules.
-
-The error pipe carries, before the failure report if any, at most one note:
-bytes the init's steps hand the engine (InitContext.build_rootfs).
 """
 import os
 import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
 
 from pycontain.errors import PycontainError
-
-NOTE_MARK = b"\0note"  # a failure report starts with its exit code, never with a NUL
-
-
-def frame_note(data: bytes) -> bytes:
-    """A note (see the module doc) as the init writes it to its error pipe."""
-    return NOTE_MARK + len(data).to_bytes(8, "little") + data
-
 
 class Launch:
     """A container process created but not yet running its command."""
@@ -30,7 +19,6 @@ class Launch:
         self._console = console
         self._begun = False
         self.master = None  # with a terminal: the pty master, once started
-        self.note = None  # the note it sent (frame_note), once started
 
     def _go(self, step: bytes) -> None:
         if self._go_fd is None:
@@ -58,10 +46,6 @@ class Launch:
             with os.fdopen(self._err_fd, "rb") as err:
                 self._err_fd = None
                 report = err.read()
-        if report.startswith(NOTE_MARK):
-            size = int.from_bytes(report[len(NOTE_MARK):len(NOTE_MARK) + 8], "little")
-            note = report[len(NOTE_MARK) + 8:]
-            self.note, report = note[:size], note[size:]
         if report:
             os.waitpid(self.pid, 0)
             code, _, message = report.decode(errors="replace").partition(":")

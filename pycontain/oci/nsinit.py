@@ -18,7 +18,6 @@ from pycontain.errors import CANNOT_EXEC, ENGINE, NOT_FOUND, PycontainError
 from pycontain.fdio import write_all
 from pycontain.namespaces import namespace_flags
 from pycontain.oci.context import InitContext
-from pycontain.oci.launch import frame_note
 from pycontain.oci.rootfs import mount_cgroup_fs  # and setup_rootfs, for ctx.build_rootfs
 from pycontain.oci.security.lockdown import drop_privileges
 
@@ -86,9 +85,7 @@ def container_main(spec: dict, ctx: InitContext, go_fd: int, err_fd: int) -> Non
         cgroup_roots = [(os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC), tasks)
                         for root, tasks in ctx.cgroup_join]  # before pivot_root
         if ctx.rootfs is not None:
-            note = ctx.build_rootfs(spec)
-            if note is not None:  # for the engine, ahead of any failure report
-                write_all(err_fd, frame_note(note))
+            ctx.build_rootfs(spec)
         if ctx.hostname:
             n.sethostname(ctx.hostname)
         if ctx.loopback:
@@ -121,9 +118,6 @@ def container_main(spec: dict, ctx: InitContext, go_fd: int, err_fd: int) -> Non
         drop_privileges(process, ctx.seccomp)
         if ctx.die_with_parent:
             n.prctl(n.PR_SET_PDEATHSIG, signal.SIGKILL)
-        if ctx.replace_exec is not None:  # the command is this interpreter itself
-            os.close(err_fd)  # what exec would do: the engine learns that we run
-            ctx.replace_exec()  # never returns
         args = process["args"]
         path = find_executable(args[0], process.get("env", []))
         env = dict(e.split("=", 1) for e in process.get("env", []) if "=" in e)
