@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """One-shot function latency: `pycontain fn exec handler.py` (cold: a fresh
 jail and a fresh python per call; as root, from the second call of an
-invocation on, the jail the launcher builds in C from the plan the first one
-recorded, pycontain.fn.plan; and its first call: the handler run by
-pycontain's own interpreter, the one the launcher starts beside the
-engine's; and with PYCONTAIN_FN_FORK=0, another invocation) vs `bwrap
+invocation on, the launcher builds the jail from the description the first
+call's engine compiled, pycontain.fn.describe, and runs the call with no
+engine; its first call: the engine compiles the jail, the same C executor
+builds it; and through the script pip installs, the engine every time) vs `bwrap
 --unshare-all` running the same handler, through the same runner (and its
 bytecode), with the host's /usr/bin/python3 (and, as a second row, with the handler's
 bytecode bound in too, as pycontain binds it: bwrap's python otherwise compiles
@@ -65,13 +65,14 @@ def main() -> None:
                     return time_once(cmd, stdin=stdin, stderr=-3, env=env())  # -3: DEVNULL
             return once
         fn_exec = [PYCONTAIN, "fn", "exec", handler, "--event", "-"]
-        # a variable the key of a plan includes, and that nothing reads as root
+        # a variable the key of a cached description includes, and that nothing reads as root
         fresh_key = (dict(os.environ, XDG_DATA_HOME=f"/nonexistent/{n}") for n in itertools.count())
         cases = {
             "pycontain fn exec handler.py": timed(fn_exec),
-            "  same, its first call (no plan yet)": timed(fn_exec, lambda: next(fresh_key)),
-            "  same, PYCONTAIN_FN_FORK=0": timed(
-                fn_exec, lambda: dict(os.environ, PYCONTAIN_FN_FORK="0")),
+            "  same, its first call (the engine compiles)": timed(
+                fn_exec, lambda: next(fresh_key)),
+            "  same, through pycontain-main (no launcher)": timed(
+                [os.path.join(os.path.dirname(PYCONTAIN), "pycontain-main"), *fn_exec[1:]]),
             "bwrap --unshare-all + /usr/bin/python3": timed(bwrap_command(handler)),
             "  same, with the handler's bytecode bound in": timed(bwrap_command(
                 handler, bytecode(handler, os.path.join(work, "handler.pyc"), by_hash=True))),
@@ -84,7 +85,7 @@ def main() -> None:
         kept = set(os.listdir(plans)) if os.path.isdir(plans) else set()
         try:
             samples = measure(cases, rounds)
-        finally:  # the plans of the first calls
+        finally:  # the descriptions of the first calls
             for name in set(os.listdir(plans)) - kept if os.path.isdir(plans) else ():
                 os.unlink(os.path.join(plans, name))
         print_table(samples, "bwrap --unshare-all + /usr/bin/python3",

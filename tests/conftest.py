@@ -26,7 +26,7 @@ def pytest_collection_modifyitems(config, items):
 def _container_pids(store_root: str) -> set:
     """Processes (pid, start time) in another pid namespace whose mounts come
     from the given store, or (a function jail's interpreter before it has its
-    root: fn.prejail) whose environment names it: the containers of this test
+    root) whose environment names it: the containers of this test
     session, not of others."""
     ours = os.stat("/proc/self/ns/pid").st_ino
     found = set()

@@ -194,3 +194,13 @@ def compile_jail(spec: dict, ctx) -> list:
     if any(len(op) - 1 > MAX_ARGS for op in ops):
         raise ValueError("an op with too many arguments")
     return ops
+
+
+def sections(data: bytes) -> tuple:
+    """(the stamps, the ops) of a description's bytes, as stored (the count
+    of ops first); ValueError if it is not one."""
+    if not data.startswith(MAGIC) or len(data) < len(MAGIC) + 8:
+        raise ValueError("not a jail description")
+    at = len(MAGIC)
+    size = int.from_bytes(data[at:at + 4], "little")
+    return data[at + 4:at + 4 + size], data[at + 4 + size:]

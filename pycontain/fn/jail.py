@@ -190,9 +190,8 @@ def _runner_mounts() -> list:
 
 
 def jail_spec(cfg: JailConfig, request_id: str, deadline_ms: int) -> dict:
-    """The OCI runtime spec of one jailed call. The runner's files are there
-    even when pycontain.fn.inprocess runs it: the jail is the same either way
-    (and a planned jail, fn.plan, recorded from it, execs python)."""
+    """The OCI runtime spec of one jailed call (as root, fn.describe compiles
+    it for the C executor; rootless, the OCI core builds it)."""
     mounts = [m for m in default_mounts() if m["destination"] not in UNUSED_MOUNTS] + [
         *code_mounts(cfg.code), *_runner_mounts(),
         {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",

@@ -4,7 +4,8 @@ the wall-clock timeout runs, and the result, error and report a caller sees.
 The event goes in through a memfd (fd 0); the result and the log stream come
 back through two pipes. On timeout the jail's first process (PID 1 of its pid
 namespace) is killed, which makes the kernel kill everything else in the jail.
-csrc/call.c does the same for a call the launcher runs itself (fn.plan).
+csrc/call.c does the same for a call the launcher runs itself
+(fn.description_cache).
 """
 import os
 import time

@@ -1,6 +1,6 @@
 """The default seccomp profile as programs meet it. Entropy: getrandom(2) is
 allowed, as docker's profile allows it, in containers (`run`, `exec`), in
-one-shot functions (`fn exec`, every way it starts a jail, a planned one too)
+one-shot functions (`fn exec`, every way it starts a jail)
 and in `fn serve` calls; each check also reads the profile's marks (a seccomp
 filter installed, keyctl EPERM, clone3 ENOSYS), so a pass is never one without
 the default profile. Sockets: every family but AF_ALG and AF_VSOCK."""
@@ -8,13 +8,10 @@ import json
 import os
 import platform
 import re
-import subprocess
 
 import pytest
-from conftest import PYCONTAIN
 from helpers import created_functions
-from test_fn_exec_inprocess import MODES, SCRIPT
-from test_fn_exec_planned import plans, rename_host
+from test_fn_exec_start import MODES, run
 from test_fn_serve import Server, zygote_processes
 
 KEYCTL, CLONE3 = {"x86_64": (250, 435), "aarch64": (219, 435)}[platform.machine()]
@@ -96,30 +93,13 @@ def test_sockets_of_every_family_but_af_alg_and_af_vsock(pc):
     assert [f for f, errno in found.items() if errno == 1] == ["38", "40"], found
 
 
-@pytest.mark.parametrize("mode", sorted(MODES))
+@pytest.mark.parametrize("mode", MODES)
 def test_entropy_in_fn_exec(pc, tmp_path, mode):
-    """Every way `fn exec` starts a jail (see test_fn_exec_inprocess), and for
-    the launcher's ways the jail it builds in C from the plan of the first call."""
-    path = tmp_path / "handler.py"
-    path.write_text(HANDLER)
-    path.chmod(0o644)
-    env = dict({k: v for k, v in pc.env.items() if k != "PYCONTAIN_FN_FORK"}, **MODES[mode])
-    command = SCRIPT if mode.endswith("forked") else PYCONTAIN
-
-    def call() -> dict:
-        result = subprocess.run([str(command), "fn", "exec", str(path)], env=env,
-                                capture_output=True, text=True, timeout=60)
-        assert result.returncode == 0, (result.stdout, result.stderr)
-        return json.loads(result.stdout)
-
-    before = plans(pc)
-    assert checked(call(), "localhost") == WANT
-    written = [p for p, inode in plans(pc).items() if before.get(p) != inode]
-    if mode.endswith("forked"):
-        return  # the launcher's plans are not the script's
-    [plan] = written
-    rename_host(plan)
-    assert checked(call(), "planned00") == WANT
+    """Every way `fn exec` starts a jail (see test_fn_exec_start): the
+    engine's, the launcher's from the cached description, the script's."""
+    code, result = run(pc, tmp_path, HANDLER, mode)
+    assert code == 0, result
+    assert checked(result, "localhost") == WANT
 
 
 @pytest.fixture(scope="module")

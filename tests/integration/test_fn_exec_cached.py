@@ -1,12 +1,13 @@
-"""`fn exec` in a jail the launcher builds in C from the plan recorded the last
-time the same invocation ran (pycontain.fn.plan): used only while it fits,
-the same jail as any other, and gone with the command. While the plan's
-stamps hold, the launcher runs the call itself (csrc/call.c): its outcome
-must be the engine's, to the byte.
+"""`fn exec` from a cached jail description (pycontain.fn.description_cache):
+while the files the last call of the same invocation was made from are
+unchanged (its stamps), the launcher builds the jail from the description
+the engine compiled then and runs the call itself (csrc/call.c), with no
+engine: used only while it fits, the same jail as any other, gone with the
+command, and its outcome the engine's, to the byte.
 
-To see which jail a call ran in, some tests rewrite the hostname in a plan's
-ops: the engine checks the plan against the call, never its ops, so a call
-that answers with that hostname ran in the jail C built from that plan."""
+To see which jail a call ran in, some tests rewrite the hostname in a cached
+description: a call that answers with that hostname ran in the jail built
+from it, and one that answers localhost was compiled anew."""
 import json
 import os
 import re
@@ -18,9 +19,9 @@ from pathlib import Path
 import pytest
 from conftest import PYCONTAIN, _container_pids
 from helpers import Reader, wait_for
-from test_fn_exec_inprocess import FAILURES, INTERPRETER, jail_interpreters, run
+from test_fn_exec_start import FAILURES, INTERPRETER, run
 
-from pycontain.fn.plan import MAGIC, sections
+from pycontain.fn.describe import MAGIC, sections
 
 REQUEST_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 HOSTNAME = "import socket\ndef handler(event, context):\n    return [socket.gethostname(), event]\n"
@@ -40,15 +41,15 @@ JAIL = INTERPRETER.replace('''            "signals":''', '''\
 
 
 def plans(pc) -> dict:
-    """The store's plan files (the store is the whole test session's): {path:
-    inode}, which a plan written anew changes (written atomically), a plan
-    used does not (the launcher sets its times)."""
+    """The store's cached descriptions (the store is the whole test session's):
+    {path: inode}, which one written anew changes (written atomically), one
+    used does not."""
     directory = pc.root / "cache" / "plans"
     return {p: p.stat().st_ino for p in directory.iterdir()} if directory.exists() else {}
 
 
 def recording(pc, action) -> Path:
-    """Run action(); the one plan file it wrote."""
+    """Run action(); the one description it wrote."""
     before = plans(pc)
     result = action()
     [plan] = [p for p, inode in plans(pc).items() if before.get(p) != inode]
@@ -58,7 +59,7 @@ def recording(pc, action) -> Path:
 def rename_host(plan: Path, hostname: bytes = b"planned00") -> None:
     """Make the jail built from plan call itself hostname (9 bytes, as localhost)."""
     data = plan.read_bytes()
-    ops = sections(data)[2]
+    ops = sections(data)[1]
     old, new = b"\x09\x00\x00\x00localhost\x00", b"\x09\x00\x00\x00" + hostname + b"\x00"
     assert ops.count(old) == 1
     tmp = plan.with_suffix(".tmp")
@@ -87,18 +88,19 @@ def test_a_repeated_call_runs_in_the_jail_built_from_its_plan(pc, handler):
     assert plan.read_bytes().startswith(MAGIC) and plan.stat().st_mode & 0o777 == 0o600
     rename_host(plan)
     before = plans(pc)
-    # any event: the plan is the invocation's but for --event's value
+    # any event: the description is the invocation's but for --event's value
     assert call(pc, handler, '{"n": 2}') == ["planned00", {"n": 2}]
     assert call(pc, handler, "-", input='{"n": 3}') == ["planned00", {"n": 3}]
     assert plans(pc) == before  # used as it was
 
 
-def test_an_edited_handler_still_runs_in_its_planned_jail_with_its_new_code(pc, handler):
+def test_an_edited_handler_is_compiled_anew(pc, handler):
     rename_host(recording(pc, lambda: call(pc, handler))[0])
     handler.write_text(HOSTNAME.replace("event]", "event, 'edited']"))
-    # the engine checked the whole spec (the handler changed): the same jail, new code
-    assert call(pc, handler) == ["planned00", {}, "edited"]
-    assert call(pc, handler) == ["planned00", {}, "edited"]  # and the stamps are new
+    plan, result = recording(pc, lambda: call(pc, handler))
+    assert result == ["localhost", {}, "edited"]  # a stamp changed: the engine's jail
+    rename_host(plan)
+    assert call(pc, handler) == ["planned00", {}, "edited"]  # cached again
 
 
 @pytest.mark.parametrize("change", ["retarget", "flags"])
@@ -117,7 +119,6 @@ def test_a_plan_that_no_longer_fits_is_not_used(pc, handler, tmp_path, change):
         assert call(pc, link) == ["localhost", "other"]
     else:  # another invocation: another plan
         assert call(pc, link, "{}", "--memory", "256m") == ["localhost", {}]
-    assert jail_interpreters(pc.root) == []
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "group-writable", "not-root",
@@ -133,7 +134,7 @@ def test_a_damaged_or_foreign_plan_is_never_used(pc, handler, tmp_path, damage):
         theirs = recording(pc, lambda: call(pc, other))[0]
         rename_host(theirs)
         plan.write_bytes(theirs.read_bytes())
-    elif damage == "short":  # its sections' sizes point past its end
+    elif damage == "short":  # its count of ops points past its end
         plan.write_bytes(MAGIC + bytes(4) + b"\xff\xff\xff\x7f")
     elif damage == "truncated":
         plan.write_bytes(data[:len(data) - 7])
@@ -172,39 +173,32 @@ def test_a_plan_is_its_invocations_exactly(pc, tmp_path):
         assert result.returncode == 1 and f"module '{name}'" in result.stdout, result.stdout
 
 
-def test_masked_paths_are_masked_where_the_plan_is_replayed(pc, handler):
-    """Which masked paths exist is decided when the jail is built from the
-    plan, not when it was recorded (a module loaded since may add one)."""
+def test_masked_paths_are_masked_where_the_jail_is_built(pc, handler):
+    """Which masked paths exist is decided when the jail is built, not when
+    it was compiled (a module loaded since may add one)."""
     from pycontain.oci.defaults import MASKED_PATHS, READONLY_PATHS
     plan = recording(pc, lambda: call(pc, handler))[0]
-    ops = sections(plan.read_bytes())[2]
+    ops = sections(plan.read_bytes())[1]
     for code, paths in ((b"Z", MASKED_PATHS), (b"z", READONLY_PATHS)):
         for path in paths:
             raw = path.encode()
             assert code + b"\x01\x00" + len(raw).to_bytes(4, "little") + raw + b"\0" in ops, path
 
 
-def test_the_planned_jail_is_the_same_jail(pc, tmp_path):
+def test_the_cached_jail_is_the_same_jail(pc, tmp_path):
     """Its mounts, user, capabilities, seccomp, limits, hostname, descriptors,
-    signals and interpreter are those of a jail that starts the image's
-    python (PYCONTAIN_FN_FORK=0), and of one that runs the handler in-process."""
-    first, recorded = {}, []
-    for mode in ("beside", "exec"):
-        plan, first[mode] = recording(pc, lambda: run(pc, tmp_path, JAIL, mode))
-        recorded.append(plan)
-    planned = {mode: run(pc, tmp_path, JAIL, mode) for mode in ("beside", "exec")}
-    for plan in recorded:
-        rename_host(plan)
-    renamed = {mode: run(pc, tmp_path, JAIL, mode) for mode in ("beside", "exec")}
-    assert {r[1]["hostname"] for r in renamed.values()} == {"planned00"}  # they were planned
-    results = [*first.values(), *planned.values(),
-               *(dict(r[1], hostname="localhost") for r in renamed.values())]
-    results = [r if isinstance(r, dict) else r[1] for r in results]
+    signals and interpreter are those of the jail the engine started."""
+    plan, first = recording(pc, lambda: run(pc, tmp_path, JAIL))
+    cached = run(pc, tmp_path, JAIL)
+    rename_host(plan)
+    renamed = run(pc, tmp_path, JAIL)
+    assert renamed[1]["hostname"] == "planned00"  # it was the cached description's
+    results = [first[1], cached[1], dict(renamed[1], hostname="localhost")]
     assert all(r == results[0] for r in results), results
     assert results[0]["pid"] == 1 and results[0]["processes"] == ["1"]
 
 
-def test_a_killed_engine_takes_the_planned_jail_with_it(pc, tmp_path):
+def test_a_killed_launcher_takes_the_cached_jail_with_it(pc, tmp_path):
     sleeper = tmp_path / "sleeper.py"
     sleeper.write_text("import socket, sys, time\ndef handler(event, context):\n"
                        "    print(socket.gethostname(), file=sys.stderr, flush=True)\n"
@@ -215,7 +209,7 @@ def test_a_killed_engine_takes_the_planned_jail_with_it(pc, tmp_path):
                                "--timeout", "90"], env=pc.env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE)
     try:
-        Reader(engine.stderr).expect("planned00")  # the handler runs, in the planned jail
+        Reader(engine.stderr).expect("planned00")  # the handler runs, in the cached jail
         os.kill(engine.pid, signal.SIGKILL)
     finally:
         engine.kill()
@@ -236,10 +230,10 @@ def test_a_timed_out_planned_call_is_killed_as_any_other(pc, tmp_path):
     before = plans(pc)
     timed_out()
     assert len(plans(pc)) == len(before) + 1
-    timed_out()  # in the planned jail
+    timed_out()  # in the cached jail
 
 
-def test_system_gc_empties_the_plans(pc, handler):
+def test_system_gc_empties_the_cache(pc, handler):
     call(pc, handler)
     assert plans(pc)
     pc.out("system", "gc")
@@ -248,8 +242,8 @@ def test_system_gc_empties_the_plans(pc, handler):
 
 
 def unplanned_and_planned(pc, path, *args, **kwargs) -> list:
-    """Run `fn exec path ARGS` twice: the engine records the plan, then the
-    launcher runs the call (the plan is left as it was: its stamps held).
+    """Run `fn exec path ARGS` twice: the engine compiles the jail, then the
+    launcher runs the call (the description is left as it was: its stamps held).
     Each (exit code, stdout, stderr), request ids and durations blotted out."""
     before = plans(pc)
     outcomes = [pc("fn", "exec", str(path), *args, **kwargs)]
