@@ -11,7 +11,7 @@ import time
 from pycontain import paths
 from pycontain.errors import NOT_FOUND, PycontainError
 from pycontain.fn.jail import JailConfig, jail_context, jail_spec
-from pycontain.fn.outcome import (EXIT_BAD_REQUEST, MAX_EVENT, Outcome, conclude,
+from pycontain.fn.outcome import (EXIT_BAD_REQUEST, MAX_EVENT, TOO_LARGE, Outcome, conclude,
                                   error_payload, new_request_id, with_call_fds)
 
 
@@ -52,8 +52,7 @@ def run_call(cfg: JailConfig, event: bytes, log_sink=None, key=None,
     jail's description is cached under it."""
     out = Outcome(request_id=new_request_id())
     if len(event) > MAX_EVENT:
-        out.payload = error_payload("RequestTooLargeException", "Request must be smaller than "
-                                    f"{MAX_EVENT} bytes for the InvokeFunction operation", "")
+        out.payload = error_payload("RequestTooLargeException", TOO_LARGE, "")
         out.function_error, out.exit_code = "Unhandled", EXIT_BAD_REQUEST
         return out
     from pycontain.image.store import ImageStore

@@ -14,12 +14,24 @@ import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
 from pycontain.fdio import readable
 from pycontain.record import Record
 
-MAX_EVENT = 6 * 1024 * 1024        # Lambda's synchronous payload limit
+MAX_EVENT = 6291456                # Lambda's synchronous payload limit (6 MiB)
 MAX_RESULT = MAX_EVENT + 1024      # the runner enforces the limit; this bounds a liar
 LOG_TAIL = 4096                    # what `--log-type Tail` returns, as Lambda does
 LIMITS_APPLIED = "rlimit"          # what enforces a one-shot jail's memory/pids/CPU
 # exit codes of `fn exec` (documented in the README)
 EXIT_OK, EXIT_FUNCTION_ERROR, EXIT_BAD_REQUEST, EXIT_TIMEOUT = 0, 1, 2, 124
+# what a caller reads, as printf formats: csrc/call.c gets them from a header
+# setup.py generates from these lines (fn_outcome.h)
+START_LINE = "START RequestId: %s Version: $LATEST\n"
+REPORT_LINES = ("END RequestId: %s\nREPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: "
+                "%lld ms\tMemory Size: %llu MB\tMax Memory Used: %ld MB\tLimits: %s\t\n")
+TOO_LARGE = "Request must be smaller than 6291456 bytes for the InvokeFunction operation"
+TIMED_OUT = "RequestId: %s Error: Task timed out after %.2f seconds"
+EXIT_ERROR = "RequestId: %s Error: Runtime %s"
+NO_REASON = "exited without providing a reason"
+KILLED = "exited with error: signal: killed"
+BY_SIGNAL = "exited with error: signal: %d"
+BY_STATUS = "exited with error: exit status %d"
 
 
 class Outcome(Record):
@@ -101,17 +113,14 @@ class Collector:
 def report_lines(out: Outcome, memory_mb: int, limits: str = LIMITS_APPLIED) -> bytes:
     rid = out.request_id
     billed = int(out.duration_ms) + (out.duration_ms % 1 > 0)
-    return (f"END RequestId: {rid}\nREPORT RequestId: {rid}\tDuration: {out.duration_ms:.2f} ms"
-            f"\tBilled Duration: {billed} ms\tMemory Size: {memory_mb} MB"
-            f"\tMax Memory Used: {out.max_memory_mb} MB\tLimits: {limits}\t\n").encode()
+    return (REPORT_LINES.replace("%ll", "%").replace("%ld", "%d")
+            % (rid, rid, out.duration_ms, billed, memory_mb, out.max_memory_mb, limits)).encode()
 
 
 def classify(out: Outcome, status: int, payload: bytes, timed_out: bool, timeout: float):
     rid = out.request_id
     if timed_out:
-        out.payload = error_payload("Sandbox.Timedout",
-                                    f"RequestId: {rid} Error: Task timed out after "
-                                    f"{timeout:.2f} seconds", rid)
+        out.payload = error_payload("Sandbox.Timedout", TIMED_OUT % (rid, timeout), rid)
         out.function_error, out.exit_code = "Unhandled", EXIT_TIMEOUT
         return
     code = os.waitstatus_to_exitcode(status)
@@ -120,15 +129,9 @@ def classify(out: Outcome, status: int, payload: bytes, timed_out: bool, timeout
         out.exit_code = code
         out.function_error = "Unhandled" if code else None
         return
-    if code == 0:
-        reason = "exited without providing a reason"
-    else:
-        sig = -code
-        why = f"signal: {'killed' if sig == signal.SIGKILL else sig}" if code < 0 \
-            else f"exit status {code}"
-        reason = f"exited with error: {why}"
-    out.payload = error_payload("Runtime.ExitError", f"RequestId: {rid} Error: Runtime {reason}",
-                                rid)
+    reason = (NO_REASON if code == 0 else KILLED if code == -signal.SIGKILL
+              else BY_SIGNAL % -code if code < 0 else BY_STATUS % code)
+    out.payload = error_payload("Runtime.ExitError", EXIT_ERROR % (rid, reason), rid)
     out.function_error, out.exit_code = "Unhandled", EXIT_FUNCTION_ERROR
 
 
@@ -182,7 +185,7 @@ def conclude(out: Outcome, launch, collector: Collector, start: float, timeout: 
     """Run a launched call to its end (start: time.monotonic() when it was
     asked for) and fill out with what happened; the report goes to log_sink.
     running: see supervise."""
-    header = f"START RequestId: {out.request_id} Version: $LATEST\n".encode()
+    header = (START_LINE % out.request_id).encode()
     status, usage, timed_out = supervise(launch, collector, start + timeout, header, running)
     out.duration_ms = (time.monotonic() - start) * 1000
     out.max_memory_mb = (usage.ru_maxrss + 1023) // 1024
