@@ -125,3 +125,10 @@ def test_secure_join_refuses_a_symlink_loop(tmp_path):
     with pytest.raises(OSError) as caught:
         secure_join(str(tmp_path), "/a/x")
     assert caught.value.errno == errno.ELOOP
+
+
+def test_the_too_large_message_names_the_limit():
+    """TOO_LARGE is a literal (csrc/call.c gets it from a generated header)."""
+    from pycontain.fn.outcome import MAX_EVENT, TOO_LARGE
+    assert TOO_LARGE == f"Request must be smaller than {MAX_EVENT} bytes for the InvokeFunction " \
+                        "operation"
