@@ -11,7 +11,7 @@ from pycontain.oci.defaults import MASKED_PATHS, READONLY_PATHS
 
 @pytest.fixture
 def compiled(tmp_path, monkeypatch):
-    """(spec, ops) of a call of a single-file handler, as root would compile it."""
+    """(spec, ctx, ops) of a call of a single-file handler, as root would compile it."""
     monkeypatch.setenv("PYCONTAIN_ROOT", str(tmp_path / "store"))
     monkeypatch.setattr(os, "geteuid", lambda: 0)  # the spec as root's (no user namespace)
     handler = tmp_path / "handler.py"
@@ -21,7 +21,7 @@ def compiled(tmp_path, monkeypatch):
     ctx = jail_context(spec, str(tmp_path / "store"), [str(tmp_path / "store" / "layers" / "a"),
                                                        str(tmp_path / "store" / "layers" / "b")],
                        str(tmp_path / "jail"))
-    return spec, describe.compile_jail(spec, ctx)
+    return spec, ctx, describe.compile_jail(spec, ctx)
 
 
 def codes(ops) -> str:
@@ -29,7 +29,7 @@ def codes(ops) -> str:
 
 
 def test_the_steps_come_in_the_order_a_jail_needs(compiled):
-    spec, ops = compiled
+    spec, _, ops = compiled
     order = codes(ops)
     assert order[0] == "U" and order[-1] == "E" and order.count("E") == 1
     # the root: private, a volatile tmpfs, the overlay, then what is mounted on it
@@ -45,20 +45,20 @@ def test_the_steps_come_in_the_order_a_jail_needs(compiled):
 
 
 def test_the_rules_come_from_the_spec(compiled):
-    spec, ops = compiled
+    spec, _, ops = compiled
     assert [op[1] for op in ops if op[0] == "Z"] == MASKED_PATHS
     assert [op[1] for op in ops if op[0] == "z"] == READONLY_PATHS
     destinations = [op[3] if op[0] == "m" else op[2] for op in ops if op[0] in "mb"]
     assert destinations[:len(spec["mounts"])] == [m["destination"] for m in spec["mounts"]]
     devices = [op[2] for op in ops if op[0] == "b" and op[2].startswith("/dev/")]
     assert devices == [d["path"] for d in spec["linux"]["devices"]]
-    assert ("o", spec and os.environ["PYCONTAIN_ROOT"], "layers/b:layers/a", 4) in ops
+    assert ("o", os.environ["PYCONTAIN_ROOT"], "layers/b:layers/a", 4) in ops
     assert ("J", SANDBOX_UID_BASE) in ops  # the jail's host pid is added where it is built
 
 
 def test_the_call_is_not_in_its_description(compiled):
     """The call's own variables come at the go-ahead: a description serves any call."""
-    spec, ops = compiled
+    spec, _, ops = compiled
     env = ops[-1][3 + ops[-1][2]:]
     assert "K=V" in env and "_PYCONTAIN_GO_FD=3" in env
     assert not any(e.startswith(("_PYCONTAIN_REQUEST_ID=", "_PYCONTAIN_DEADLINE_MS=",
@@ -66,15 +66,15 @@ def test_the_call_is_not_in_its_description(compiled):
 
 
 def test_a_spec_that_is_not_a_function_jails_is_refused(compiled):
-    spec, _ = compiled
+    spec, ctx, _ = compiled
     spec["mounts"].append({"destination": "/x", "type": "bind", "source": "/",
                            "options": ["rbind"]})
     with pytest.raises(ValueError):
-        describe.compile_jail(spec, None)
+        describe.compile_jail(spec, ctx)
 
 
 def test_encoding_round_trips_its_sections(compiled):
-    _, ops = compiled
+    _, _, ops = compiled
     data = describe.encode(ops, ("T", "a", 1))
     stamps, rest = describe.sections(data)
     assert stamps == describe.encode_op(("T", "a", 1))
