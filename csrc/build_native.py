@@ -18,12 +18,17 @@ ffibuilder.cdef(
                   unsigned long a4, unsigned long a5);
     int pyc_seccomp_load(const unsigned char *prog, size_t len);
     int pyc_bpf_device_attach(int cgroup_fd, const void *insns, unsigned int count);
+    int pyc_jail_check(const unsigned char *data, size_t size);
+    int pyc_jail_spawn(const unsigned char *data, size_t size, int event, int result,
+                       int log, int go, int err);
     """
 )
+HERE = Path(__file__).parent
 ffibuilder.set_source(
     "pycontain._native",
-    (Path(__file__).parent / "native.c").read_text(),
-    include_dirs=[str(Path(__file__).parent)],
+    (HERE / "native.c").read_text(),
+    sources=[str(HERE / "jail_exec.c"), str(HERE / "jail_root.c")],  # the jail executor
+    include_dirs=[str(HERE)],
     extra_compile_args=["-O2", "-Wall"],
 )
 

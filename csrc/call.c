@@ -1,7 +1,7 @@
-/* A `fn exec` call the launcher runs itself, in a jail built from a plan
- * whose stamps hold (plan.c): no engine to start, as the engine would check
- * nothing. The event, the go-ahead, the collection of the result and the
- * log under the timeout, and what is printed and returned are those of
+/* A `fn exec` call the launcher runs itself, in a jail built from a cached
+ * description whose stamps hold (cached_jail.c): no engine to start, as the
+ * engine would check nothing. The event, the go-ahead, the collection of the
+ * result and the log under the timeout, and what is printed and returned are those of
  * pycontain/fn/exec_command.py, oneshot.py and outcome.py, which the tests hold
  * equal (tests/integration/test_fn_exec_planned.py). */
 #define _GNU_SOURCE
@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "plan.h"
+#include "cached_jail.h"
 
 #define MAX_EVENT (6 * 1024 * 1024)   /* Lambda's synchronous payload limit */
 #define MAX_RESULT (MAX_EVENT + 1024) /* the runner enforces the limit; this bounds a liar */
@@ -260,12 +260,10 @@ int jail_built(struct planned_jail *jail)
     if (!size)
         futimens(jail->plan, NULL); /* used: the plans cache keeps those used last */
     close(jail->plan);
+    jail->err = jail->plan = -1;
     if (!size)
         return 1;
-    kill_jail(jail);
-    int ours[] = {jail->go, jail->result, jail->log, jail->event};
-    for (int i = 0; i < 4; i++)
-        close(ours[i]);
+    drop_jail(jail);
     return 0;
 }
 

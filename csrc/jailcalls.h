@@ -1,5 +1,5 @@
 /* System calls of a jail's set-up that both the cffi extension (native.c)
- * and the launcher's planned jail (plan.c) make. Each returns -1 and leaves
+ * and the jail executor (jail_exec.c) make. Each returns -1 and leaves
  * errno set on failure. */
 #ifndef PYCONTAIN_JAILCALLS_H
 #define PYCONTAIN_JAILCALLS_H

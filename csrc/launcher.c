@@ -3,36 +3,29 @@
  * as `python3 -I -S SCRIPT ARGS...`, which is what that script's own sh part
  * does, ~1 ms sooner (one static exec instead of sh, then env). `fn exec` and
  * `fn invoke` get an emptied environment but for the variables pycontain
- * reads (pycontain.fn.inprocess_choice.KEPT_VARIABLES): the handler may run in that
- * very interpreter. As root, `fn exec` also starts the jail's own interpreter
- * at once, beside the engine's, as PID 1 of a new pid namespace
- * (pycontain/fn/prejail.py): the two start in parallel; or, when this
- * invocation has a plan, builds the jail in C and starts the jail's python in
- * it (plan.c, pycontain/fn/plan.py). */
+ * reads (pycontain.fn.environment.KEPT_VARIABLES, generated into fn_rules.h).
+ * As root, when this `fn exec` invocation has a cached jail description, the
+ * jail is built from it in C (cached_jail.c, jail_exec.c) and, while the
+ * files the call was made from are unchanged, the call runs here (call.c):
+ * no engine starts. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#include "plan.h"
+#include "cached_jail.h"
+#include "fn_rules.h"
 #include "runc_fast.h"
 
-static const char *const KEPT[] = {"HOME", "PATH", "XDG_RUNTIME_DIR", "XDG_DATA_HOME",
-                                   "PYCONTAIN_ROOT", "PYCONTAIN_RUNROOT",
-                                   "PYCONTAIN_CGROUP_PARENT", "PYCONTAIN_FN_FORK", NULL};
 extern char **environ;
 
 static int kept(const char *entry)
 {
-    for (const char *const *name = KEPT; *name; name++) {
+    for (const char *const *name = KEPT_VARIABLES; *name; name++) {
         size_t len = strlen(*name);
         if (strncmp(entry, *name, len) == 0 && entry[len] == '=')
             return 1;
@@ -46,15 +39,9 @@ static int is_fn(int argc, char **argv, const char *command)
     return argc > 2 && strcmp(argv[1], "fn") == 0 && strcmp(argv[2], command) == 0;
 }
 
-static int asks_for(int argc, char **argv, const char *flag)
-{
-    for (int i = 3; i < argc; i++)
-        if (strcmp(argv[i], flag) == 0)
-            return 1;
-    return 0;
-}
-
-char **with_entry(char **env, char *entry)
+/* A copy of env with entry added (entry must outlive the exec: a static
+ * buffer); NULL if out of memory. */
+static char **with_entry(char **env, char *entry)
 {
     size_t count = 0;
     while (env[count])
@@ -67,88 +54,28 @@ char **with_entry(char **env, char *entry)
     return out;
 }
 
-void keep_open(int fd) { fcntl(fd, F_SETFD, 0); }
-
-/* Two interpreters starting at once only pay off on two CPUs or more. */
-static int has_two_cpus(void)
-{
-    cpu_set_t allowed;
-    return sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) >= 2;
-}
-
-/* Start the jail's interpreter (`python3 -I -S SCRIPT fn _jail`) as PID 1 of a
- * new pid namespace, killed if we die (until it drops to the handler's user,
- * which disarms that: nsinit arms it again); hand the engine (this process, once it
- * has exec'd) the fds and pid that pycontain.fn.prejail expects. Any failure
- * just leaves `fn exec` to fork its jail itself. Returns the engine's env. */
-static char **start_jail_side(int argc, char **argv, char *python, char *script, char **env)
-{
-    static char engine_entry[96], jail_entry[96];
-    int ctl[2], err[2], result[2], log[2];
-    if (pipe2(ctl, O_CLOEXEC) || pipe2(err, O_CLOEXEC) || pipe2(result, O_CLOEXEC)
-        || pipe2(log, O_CLOEXEC))
-        return env;  /* those made are closed by exec */
-    pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        /* a Ctrl-C is the engine's to handle; the handler gets the caller's disposition back */
-        int sigint_ignored = signal(SIGINT, SIG_IGN) == SIG_IGN;
-        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (null >= 0)
-            dup2(null, 0);  /* the event is the engine's to read */
-        int keep[] = {ctl[0], err[1], result[1], log[1]};
-        for (int i = 0; i < 4; i++)
-            keep_open(keep[i]);
-        snprintf(jail_entry, sizeof jail_entry, "PYCONTAIN_JAIL_SIDE=%d,%d,%d,%d,%d,%d", ctl[0],
-                 err[1], result[1], log[1], !asks_for(argc, argv, "--network"), sigint_ignored);
-        char *args[] = {python, "-I", "-S", script, "fn", "_jail", NULL};
-        char **jail_env = with_entry(env, jail_entry);
-        if (jail_env)
-            execve(python, args, jail_env);
-        _exit(127);
-    }
-    if (pid < 0)
-        return env;
-    int mine[] = {ctl[1], err[0], result[0], log[0]};
-    int theirs[] = {ctl[0], err[1], result[1], log[1]};
-    for (int i = 0; i < 4; i++) {
-        keep_open(mine[i]);
-        close(theirs[i]);
-    }
-    snprintf(engine_entry, sizeof engine_entry, "PYCONTAIN_PREJAIL=%d,%d,%d,%d,%d", (int)pid,
-             ctl[1], err[0], result[0], log[0]);
-    char **engine_env = with_entry(env, engine_entry);
-    return engine_env ? engine_env : env;
-}
-
-/* As root on two CPUs or more, start `fn exec`'s jail at once: the one its
- * plan describes, if this invocation has one (plan.c), else the jail's
- * interpreter; the engine learns the plan's name, to record one. If none of
- * the files the plan was made from changed, run the call here (call.c) and
- * exit. On one CPU, or rootless, `fn exec` forks its jail itself. Returns
- * the engine's env. */
-static char **start_jail(int argc, char **argv, const char *dir, char *python, char *script,
-                         char **env)
+/* As root, build `fn exec`'s jail from this invocation's cached description
+ * if it has a sound one and, if none of the files the call was made from
+ * changed, run the call here (call.c) and exit. Else the jail is dropped and
+ * the engine learns the description's name, to write one. Returns the
+ * engine's env. */
+static char **start_jail(int argc, char **argv, const char *dir, char **env)
 {
     static char key_entry[64];
     char path[PATH_MAX + 64], name[17];
-    if (geteuid() != 0 || !has_two_cpus())
-        return env;
     struct planned_jail jail;
     struct fresh_call call;
-    char **engine_env = NULL;
-    int keyed = plan_file_for(argc, argv, env, dir, path, sizeof path, name) == 0;
-    if (keyed && start_planned_jail(path, &jail) == 0) {
+    if (plan_file_for(argc, argv, env, dir, path, sizeof path, name))
+        return env;
+    if (start_planned_jail(path, &jail) == 0) {
         if (!plan_is_fresh(argc, argv, env, dir, name, &call))
-            engine_env = planned_env(env, &jail); /* the engine checks the plan */
+            drop_jail(&jail);
         else if (jail_built(&jail))
-            run_planned_call(&jail, &call); /* nothing for the engine to check: no engine */
+            run_planned_call(&jail, &call); /* exits */
     }
-    if (!engine_env)
-        engine_env = start_jail_side(argc, argv, python, script, env);
     snprintf(key_entry, sizeof key_entry, "PYCONTAIN_PLAN_KEY=%s", name);
-    char **with_key = keyed ? with_entry(engine_env, key_entry) : NULL;
-    return with_key ? with_key : engine_env;
+    char **with_key = with_entry(env, key_entry);
+    return with_key ? with_key : env;
 }
 
 /* The directory of this program: where /proc/self/exe points (through any
@@ -181,7 +108,7 @@ static int standard_fds_open(void)
 
 int main(int argc, char **argv)
 {
-    char dir[PATH_MAX], python[PATH_MAX + 16], script[PATH_MAX + 16];
+    char dir[PATH_MAX], python[PATH_MAX + 16], script[PATH_MAX + 32];
     int stdio_ok = standard_fds_open();
     if (own_directory(dir, sizeof dir, argc > 0 ? argv[0] : NULL)) {
         fprintf(stderr, "pycontain: cannot find the directory it is installed in\n");
@@ -213,7 +140,7 @@ int main(int argc, char **argv)
                 env[n++] = environ[i];
     }
     if (is_fn(argc, argv, "exec") && stdio_ok)
-        env = start_jail(argc, argv, dir, python, script, env);
+        env = start_jail(argc, argv, dir, env);
     execve(python, args, env);
     int cannot_find = errno == ENOENT;
     fprintf(stderr, "pycontain: cannot run %s: %m\n", python);

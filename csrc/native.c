@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/bpf.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "jail_exec.h"
 #include "jailcalls.h"
 
 int pyc_unshare(int flags) { return unshare(flags); }
@@ -67,5 +69,32 @@ int pyc_bpf_device_attach(int cgroup_fd, const void *insns, unsigned int count)
     err = errno;
     close(prog);
     errno = err;
+    return rc;
+}
+
+/* One description loaded at a time (jail_exec.c keeps it in statics): the
+ * GIL is released around these calls. */
+static pthread_mutex_t jail_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Whether data is a sound jail description: 0, or -1. */
+int pyc_jail_check(const unsigned char *data, size_t size)
+{
+    pthread_mutex_lock(&jail_lock);
+    int rc = jail_load(data, size);
+    pthread_mutex_unlock(&jail_lock);
+    return rc;
+}
+
+/* Build the jail data describes in a child (jail_exec.h's jail_spawn): its
+ * pid, or -1 (errno EINVAL for an unsound description). */
+int pyc_jail_spawn(const unsigned char *data, size_t size, int event, int result, int log,
+                   int go, int err)
+{
+    pthread_mutex_lock(&jail_lock);
+    int rc = jail_load(data, size) ? (errno = EINVAL, -1)
+             : (int)jail_spawn(event, result, log, go, err);
+    int saved = errno;
+    pthread_mutex_unlock(&jail_lock);
+    errno = saved;
     return rc;
 }

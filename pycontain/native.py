@@ -85,3 +85,19 @@ def bpf_device_attach(cgroup_fd: int, program: bytes) -> None:
 
 def loopback_up() -> None:
     _check(lib.pyc_loopback_up(), "bring up lo")
+
+
+def jail_check(data: bytes) -> bool:
+    """Whether data is a sound jail description (pycontain/fn/describe.py)."""
+    return lib.pyc_jail_check(data, len(data)) == 0
+
+
+def jail_spawn(data: bytes, event: int, result: int, log: int, go: int, err: int) -> int:
+    """Build the jail data describes in a child, PID 1 of a new pid namespace
+    (csrc/jail_exec.c), which execs its last op with event on fd 0, result
+    on 1, log on 2 and go on 3; err stays open until that exec, and gets
+    "CODE:message" if the jail fails (the child then exits with CODE). The
+    child's pid; OSError (EINVAL for an unsound description) if none."""
+    pid = lib.pyc_jail_spawn(data, len(data), event, result, log, go, err)
+    _check(pid, "start the jail")
+    return pid

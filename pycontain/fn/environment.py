@@ -17,6 +17,10 @@ BASE = {
     "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
     "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
 }
+# what `fn exec` and `fn invoke` keep of the caller's environment (csrc/launcher.c
+# empties the rest before the engine starts; setup.py generates its list from this)
+KEPT_VARIABLES = ("HOME", "PATH", "XDG_RUNTIME_DIR", "XDG_DATA_HOME", "PYCONTAIN_ROOT",
+                  "PYCONTAIN_RUNROOT", "PYCONTAIN_CGROUP_PARENT")
 # Lambda refuses to let a function set these (InvalidParameterValueException)
 RESERVED = frozenset({
     "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
