@@ -24,14 +24,15 @@ SCRIPT = Path(PYCONTAIN).with_name("pycontain-main")  # install.sh's name for bi
 MODES = ("engine", "cached", "script")
 
 
-def run(pc, tmp_path, code: str, mode: str = "engine", *args, extra_env=None, preexec=None):
+def run(pc, tmp_path, code: str, mode: str = "once", *args, extra_env=None, preexec=None):
     """(exit code, result JSON) of `fn exec` on code: mode engine, a first
     call (an invocation never seen: its own XDG_DATA_HOME, which nothing reads
     as root); cached, a second call of the same invocation; script, through
-    pycontain-main (no launcher: the engine starts the jail)."""
+    pycontain-main (no launcher: the engine starts the jail); once, a call."""
     path = tmp_path / "handler.py"
-    path.write_text(code)
-    path.chmod(0o644)
+    if not path.exists() or path.read_text() != code:  # unchanged: a cached call stays one
+        path.write_text(code)
+        path.chmod(0o644)
     env = dict(pc.env, **(extra_env or {}))
     if mode == "engine":
         env["XDG_DATA_HOME"] = f"/nonexistent/{uuid.uuid4()}"
