@@ -263,6 +263,9 @@ static void _Noreturn run_exec(const struct jail_op *op)
     signal(SIGPIPE, SIG_DFL);
     signal(SIGXFSZ, SIG_DFL);
     signal(SIGINT, sigint_ignored ? SIG_IGN : SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL); /* the caller's thread may block some */
     denied[0] = 0;
     for (const char *at = search; at;) {
         size_t len = strcspn(at, ":");
@@ -386,6 +389,18 @@ static unsigned start_helper(size_t *pos, struct jail_op *op, uint32_t index)
     return (unsigned)count;
 }
 
+/* The caller's signal handlers (a Python process's, say) back to the
+ * default; those ignored stay ignored, as across an exec. */
+static void default_handlers(void)
+{
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction old;
+        if (sig != SIGKILL && sig != SIGSTOP && sigaction(sig, NULL, &old) == 0
+            && old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN)
+            signal(sig, SIG_DFL);
+    }
+}
+
 /* The jail's first process, PID 1 of its pid namespace. Never returns. */
 static void _Noreturn child_main(int event, int result, int log, int go, int err)
 {
@@ -394,6 +409,7 @@ static void _Noreturn child_main(int event, int result, int log, int go, int err
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     /* a Ctrl-C is the engine's to handle; the runner gets the caller's disposition back */
     sigint_ignored = signal(SIGINT, SIG_IGN) == SIG_IGN;
+    default_handlers();
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     host_pid = pid_in_proc();
     setsid();

@@ -8,6 +8,7 @@ import json
 import os
 import select
 import shutil
+import signal
 import tempfile
 
 import pytest
@@ -33,6 +34,7 @@ print(json.dumps({
     "handler": open("/var/task/deep/handler.py").read(),
     "dev_fd": os.readlink("/dev/fd"),
     "nofile": __import__("resource").getrlimit(7),
+    "blocked": [l.split()[1] for l in open("/proc/self/status") if l.startswith("SigBlk")][0],
     "cwd": os.getcwd(), "lo_up": open("/sys/class/net/lo/operstate").read().strip()
         if os.path.exists("/sys/class/net/lo") else None,
 }))
@@ -120,7 +122,11 @@ def run(data: bytes, event: bytes = b'{"x": 1}', go: bytes = b"go"):
 
 
 def test_a_jail_runs_its_call(image, scratch):
-    code, result, log, err = run(description(image, scratch))
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+    try:
+        code, result, log, err = run(description(image, scratch))
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     assert (code, err.decode(), log) == (0, "", b"")
     seen = json.loads(result)
     assert seen["pid"] == 1 and seen["uid"] == 1000 and seen["hostname"] == "jailhost"
@@ -134,6 +140,7 @@ def test_a_jail_runs_its_call(image, scratch):
     assert seen["handler"].startswith("def handler(")
     assert not any(scratch in m[0] for m in seen["mounts"])  # the old root is gone
     assert seen["dev_fd"] == "/proc/self/fd" and seen["nofile"] == [512, 512]
+    assert int(seen["blocked"], 16) == 0  # not the caller's thread's mask
     assert seen["cwd"] == "/var/task" and seen["lo_up"] in ("unknown", "up")
     assert os.listdir(os.path.join(scratch, "q")) == []  # the tmpfs was the jail's own
 
