@@ -78,6 +78,7 @@ def description(image, scratch, rootfs_ops=(), lowers_above=None, program="pytho
          None),
         *rootfs_ops,
         ("b", handler, "/var/task/deep/handler.py", n.MS_RDONLY | n.MS_NOSUID | n.MS_NODEV),
+        ("b", scratch, "/opt/code", n.MS_RDONLY | n.MS_NOEXEC),  # a directory
         ("P",), ("Y", 2), ("u", ".", MNT_DETACH), ("I",), ("d", "/"),
         ("Z", "/proc/kcore"), ("z", "/proc/sys"), ("r",),
         ("H", "jailhost"), ("R", RLIMIT_NOFILE, 512, 512), ("A", "/var/task", 0o755),
@@ -138,6 +139,7 @@ def test_a_jail_runs_its_call(image, scratch):
     handler = mounts["/var/task/deep/handler.py"][2].split(",")
     assert {"ro", "nosuid", "nodev"} <= set(handler)
     assert seen["handler"].startswith("def handler(")
+    assert {"ro", "noexec"} <= set(mounts["/opt/code"][2].split(","))
     assert not any(scratch in m[0] for m in seen["mounts"])  # the old root is gone
     assert seen["dev_fd"] == "/proc/self/fd" and seen["nofile"] == [512, 512]
     assert int(seen["blocked"], 16) == 0  # not the caller's thread's mask
