@@ -13,8 +13,8 @@ from distutils.command.build_scripts import build_scripts  # noqa: I100 (setupto
 
 HERE = Path(__file__).parent
 # The launcher's C sources (csrc/launcher.c and what it links with).
-LAUNCHER_SOURCES = ("launcher.c", "cached_jail.c", "jail_exec.c", "jail_root.c", "call.c",
-                    "runc_fast.c", "runc_marker.c")
+LAUNCHER_SOURCES = ("launcher.c", "cached_jail.c", "jail_check.c", "jail_exec.c", "jail_root.c",
+                    "call.c", "runc_fast.c", "runc_marker.c")
 
 
 def _static(output: Path, *sources: str) -> None:

@@ -24,10 +24,11 @@ ffibuilder.cdef(
     """
 )
 HERE = Path(__file__).parent
+JAIL_SOURCES = ("jail_check.c", "jail_exec.c", "jail_root.c")  # the jail executor
 ffibuilder.set_source(
     "pycontain._native",
     (HERE / "native.c").read_text(),
-    sources=[str(HERE / "jail_exec.c"), str(HERE / "jail_root.c")],  # the jail executor
+    sources=[str(HERE / name) for name in JAIL_SOURCES],
     include_dirs=[str(HERE)],
     extra_compile_args=["-O2", "-Wall"],
 )

@@ -18,7 +18,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "jail_root.h"
+#include "jail_parts.h"
 
 /* the flags a bind remount may set, and those of the mount it keeps (as
  * pycontain/oci/mounts.py: statfs's ST_* equal these MS_*) */

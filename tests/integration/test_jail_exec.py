@@ -8,6 +8,7 @@ import json
 import os
 import select
 import shutil
+import signal
 import tempfile
 
 import pytest
@@ -33,6 +34,7 @@ print(json.dumps({
     "handler": open("/var/task/deep/handler.py").read(),
     "dev_fd": os.readlink("/dev/fd"),
     "nofile": __import__("resource").getrlimit(7),
+    "blocked": [l.split()[1] for l in open("/proc/self/status") if l.startswith("SigBlk")][0],
     "cwd": os.getcwd(), "lo_up": open("/sys/class/net/lo/operstate").read().strip()
         if os.path.exists("/sys/class/net/lo") else None,
 }))
@@ -76,6 +78,7 @@ def description(image, scratch, rootfs_ops=(), lowers_above=None, program="pytho
          None),
         *rootfs_ops,
         ("b", handler, "/var/task/deep/handler.py", n.MS_RDONLY | n.MS_NOSUID | n.MS_NODEV),
+        ("b", scratch, "/opt/code", n.MS_RDONLY | n.MS_NOEXEC),  # a directory
         ("P",), ("Y", 2), ("u", ".", MNT_DETACH), ("I",), ("d", "/"),
         ("Z", "/proc/kcore"), ("z", "/proc/sys"), ("r",),
         ("H", "jailhost"), ("R", RLIMIT_NOFILE, 512, 512), ("A", "/var/task", 0o755),
@@ -120,7 +123,11 @@ def run(data: bytes, event: bytes = b'{"x": 1}', go: bytes = b"go"):
 
 
 def test_a_jail_runs_its_call(image, scratch):
-    code, result, log, err = run(description(image, scratch))
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+    try:
+        code, result, log, err = run(description(image, scratch))
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     assert (code, err.decode(), log) == (0, "", b"")
     seen = json.loads(result)
     assert seen["pid"] == 1 and seen["uid"] == 1000 and seen["hostname"] == "jailhost"
@@ -132,8 +139,10 @@ def test_a_jail_runs_its_call(image, scratch):
     handler = mounts["/var/task/deep/handler.py"][2].split(",")
     assert {"ro", "nosuid", "nodev"} <= set(handler)
     assert seen["handler"].startswith("def handler(")
+    assert {"ro", "noexec"} <= set(mounts["/opt/code"][2].split(","))
     assert not any(scratch in m[0] for m in seen["mounts"])  # the old root is gone
     assert seen["dev_fd"] == "/proc/self/fd" and seen["nofile"] == [512, 512]
+    assert int(seen["blocked"], 16) == 0  # not the caller's thread's mask
     assert seen["cwd"] == "/var/task" and seen["lo_up"] in ("unknown", "up")
     assert os.listdir(os.path.join(scratch, "q")) == []  # the tmpfs was the jail's own
 
