@@ -24,9 +24,11 @@ import os
 import stat
 import sys
 
+from pycontain.errors import PycontainError
 from pycontain.fn.environment import BASE, lambda_env, parse_env
 from pycontain.oci.defaults import (MASKED_PATHS, READONLY_PATHS, default_devices,
                                     default_mounts)
+from pycontain.oci.context import InitContext
 from pycontain.oci.security import seccomp
 from pycontain.record import Record
 
@@ -234,15 +236,28 @@ def _rootless(spec: dict) -> dict:
     return make_rootless(spec)
 
 
-def jail_context(spec: dict, store_root: str, layer_dirs: list,
-                 mount_point: str):
-    """The init's context (oci.context.InitContext) of a jail built on
-    mount_point, an empty host directory every jail may share: each mounts its
-    own tmpfs there, in its own mount namespace."""
-    from pycontain.oci.context import InitContext
+class JailContext(InitContext):
+    """The init's context of a jail the OCI core builds (a zygote's base
+    jail, a rootless call): as root, the spec's uid moved up by the jail's
+    host pid, as fn.describe's op J does in C (see the module doc)."""
 
+    def process_to_run(self, spec: dict) -> dict:
+        process, user = spec["process"], spec["process"].get("user", {})
+        if "user" in (ns["type"] for ns in spec["linux"]["namespaces"]):
+            return process
+        if os.getpid() != 1:
+            raise PycontainError("a uid per pid needs the jail's own pid namespace")
+        pid = int(os.readlink("/proc/self"))  # ours on the host: /proc is still the host's
+        return dict(process, user=dict(user, uid=user.get("uid", 0) + pid))
+
+
+def jail_context(spec: dict, store_root: str, layer_dirs: list,
+                 mount_point: str) -> JailContext:
+    """The init's context of a jail built on mount_point, an empty host
+    directory every jail may share: each mounts its own tmpfs there, in its
+    own mount namespace."""
     namespaces = [ns["type"] for ns in spec["linux"]["namespaces"]]
-    return InitContext(
+    return JailContext(
         rootfs=mount_point,
         overlay={"base": store_root, "volatile": "1m",
                  "lower": [os.path.relpath(d, store_root) for d in layer_dirs]},
