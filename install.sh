@@ -30,7 +30,8 @@ editable=()
 if compgen -G '.venv/lib/python3*/site-packages/__editable__*pycontain*' >/dev/null; then
     editable=(-e)
 fi
-.venv/bin/pip install -q --disable-pip-version-check "${editable[@]}" . 2>&1 | grep -v '^WARNING: Location' || true
+.venv/bin/pip install -q --disable-pip-version-check "${editable[@]}" . 2>&1 \
+    | { grep -v '^WARNING: Location' || true; }  # pipefail: pip's own failure stops us
 rm -rf build
 .venv/bin/python -I -c 'import pycontain._native' || { echo "install.sh: C extension missing" >&2; exit 1; }
 # The commands: pip installed the static launcher (setup.py builds csrc/launcher.c)

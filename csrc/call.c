@@ -22,9 +22,9 @@
 
 #include "cached_jail.h"
 
-#define MAX_EVENT (6 * 1024 * 1024)   /* Lambda's synchronous payload limit */
+#include "fn_rules.h" /* generated: fn/outcome.py's limits, exit codes and texts */
+
 #define MAX_RESULT (MAX_EVENT + 1024) /* the runner enforces the limit; this bounds a liar */
-#define EXIT_TIMEOUT 124
 
 static volatile sig_atomic_t interrupted;
 
@@ -226,8 +226,7 @@ static char *classify(int status, int timed_out, const struct fresh_call *call, 
     char message[256], reason[64], *error;
     int exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
     if (timed_out) {
-        snprintf(message, sizeof message, "RequestId: %s Error: Task timed out after %.2f seconds",
-                 rid, call->timeout);
+        snprintf(message, sizeof message, TIMED_OUT, rid, call->timeout);
         *code = EXIT_TIMEOUT;
         error = error_payload("Sandbox.Timedout", message, rid);
     } else if (exit_code >= 0 && exit_code <= 2 && *size) {
@@ -235,15 +234,15 @@ static char *classify(int status, int timed_out, const struct fresh_call *call, 
         return result;
     } else {
         if (exit_code == 0)
-            snprintf(reason, sizeof reason, "exited without providing a reason");
+            snprintf(reason, sizeof reason, NO_REASON);
         else if (exit_code == -SIGKILL)
-            snprintf(reason, sizeof reason, "exited with error: signal: killed");
+            snprintf(reason, sizeof reason, KILLED);
         else if (exit_code < 0)
-            snprintf(reason, sizeof reason, "exited with error: signal: %d", -exit_code);
+            snprintf(reason, sizeof reason, BY_SIGNAL, -exit_code);
         else
-            snprintf(reason, sizeof reason, "exited with error: exit status %d", exit_code);
-        snprintf(message, sizeof message, "RequestId: %s Error: Runtime %s", rid, reason);
-        *code = 1;
+            snprintf(reason, sizeof reason, BY_STATUS, exit_code);
+        snprintf(message, sizeof message, EXIT_ERROR, rid, reason);
+        *code = EXIT_FUNCTION_ERROR;
         error = error_payload("Runtime.ExitError", message, rid);
     }
     *size = strlen(error);
@@ -280,14 +279,13 @@ void _Noreturn run_planned_call(struct planned_jail *jail, const struct fresh_ca
     read_event(jail, call->event_source, &event, &event_size);
     if (event_size > MAX_EVENT) {
         kill_jail(jail);
-        printf("%s\n", error_payload("RequestTooLargeException", "Request must be smaller than "
-                                     "6291456 bytes for the InvokeFunction operation", ""));
-        exit(2);
+        printf("%s\n", error_payload("RequestTooLargeException", TOO_LARGE, ""));
+        exit(EXIT_BAD_REQUEST);
     }
     new_request_id(request_id);
     double start = monotonic_ms();
     hand_over(jail, call, event, event_size, request_id);
-    dprintf(2, "START RequestId: %s Version: $LATEST\n", request_id);
+    dprintf(2, START_LINE, request_id);
     int finished = collect(jail, start + call->timeout * 1000, &result, &size);
     if (!finished)
         kill(jail->pid, SIGKILL);
@@ -296,10 +294,8 @@ void _Noreturn run_planned_call(struct planned_jail *jail, const struct fresh_ca
     double duration = monotonic_ms() - start;
     char *payload = classify(status, !finished, call, request_id, result, &size, &code);
     long long billed = (long long)duration + (duration > (long long)duration);
-    dprintf(2, "END RequestId: %s\nREPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: "
-            "%lld ms\tMemory Size: %llu MB\tMax Memory Used: %ld MB\tLimits: rlimit\t\n",
-            request_id, request_id, duration, billed, call->memory_mb,
-            (usage.ru_maxrss + 1023) / 1024);
+    dprintf(2, REPORT_LINES, request_id, request_id, duration, billed, call->memory_mb,
+            (usage.ru_maxrss + 1023) / 1024, LIMITS_APPLIED);
     write_all(1, payload, size);
     write_all(1, "\n", 1);
     exit(code);

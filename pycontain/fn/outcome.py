@@ -19,7 +19,10 @@ MAX_RESULT = MAX_EVENT + 1024      # the runner enforces the limit; this bounds 
 LOG_TAIL = 4096                    # what `--log-type Tail` returns, as Lambda does
 LIMITS_APPLIED = "rlimit"          # what enforces a one-shot jail's memory/pids/CPU
 # exit codes of `fn exec` (documented in the README)
-EXIT_OK, EXIT_FUNCTION_ERROR, EXIT_BAD_REQUEST, EXIT_TIMEOUT = 0, 1, 2, 124
+EXIT_OK = 0
+EXIT_FUNCTION_ERROR = 1
+EXIT_BAD_REQUEST = 2
+EXIT_TIMEOUT = 124
 # what a caller reads, as printf formats: csrc/call.c gets them from a header
 # setup.py generates from these lines (fn_outcome.h)
 START_LINE = "START RequestId: %s Version: $LATEST\n"
