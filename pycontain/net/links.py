@@ -141,6 +141,10 @@ def plug_veth(pid: int, veth: str, ifname: str, mac: str, bridge: str, address: 
     """A veth pair: `veth` on the bridge, its peer `ifname` (MAC `mac`) in pid's
     network namespace with address/prefix, up, and (if gateway) the default route."""
     _await_own_namespace(pid)
+    if existing([veth]):
+        # the same container's last run: its namespace is gone, but the kernel
+        # frees the pair in a worker, which a quick restart can overtake
+        delete_links(veth)
     _ip([f"link add {veth} master {bridge} up type veth peer name {ifname} address {mac} "
          f"netns {pid}",
          f"link set {veth} type bridge_slave hairpin on"])  # hairpin: reach own published ports
