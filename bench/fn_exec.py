@@ -2,7 +2,7 @@
 """One-shot function latency: `pycontain fn exec handler.py` (cold: a fresh
 jail and a fresh python per call; as root, from the second call of an
 invocation on, the launcher builds the jail from the description the first
-call's engine compiled, pycontain.fn.describe, and runs the call with no
+call's engine compiled, pycontain.fn.oneshot.describe, and runs the call with no
 engine; its first call: the engine compiles the jail, the same C executor
 builds it; and through the script pip installs, the engine every time) vs `bwrap
 --unshare-all` running the same handler, through the same runner (and its

@@ -6,7 +6,7 @@ import os
 import threading
 import time
 
-from pycontain.fn.memory import children
+from pycontain.fn.server.memory import children
 
 EVENT = b'{"name": "John Doe"}'
 INVOKE = "/2015-03-31/functions/{}/invocations"

@@ -80,7 +80,7 @@ def serve_reference(mode: str, handler_path: str) -> None:
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from types import SimpleNamespace
     sys.path.append(str(REPO))
-    from pycontain.fn.apigw_events import event_v2, response_parts
+    from pycontain.fn.server.apigw_events import event_v2, response_parts
     from fn_exec import bwrap_command
     namespace = {}
     exec(compile(open(handler_path).read(), handler_path, "exec"), namespace)

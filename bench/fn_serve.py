@@ -59,7 +59,7 @@ def _add_package(z: zipfile.ZipFile, name: str) -> bool:
 def make_functions(work: str, boto: bool = True) -> bool:
     """bench, bench-0..7 (the standard-library handler) and, with boto and when
     this interpreter has boto3 and its dependencies, boto (whether it was made)."""
-    from pycontain.fn import functions
+    from pycontain.fn.registry import functions
     with zipfile.ZipFile(f"{work}/fn.zip", "w") as z:
         z.writestr("handler.py", HANDLER)
     for name in ["bench"] + [f"bench-{i}" for i in range(FUNCTIONS)]:
@@ -79,7 +79,7 @@ def _names(functions: int) -> list:
 
 
 def direct_runs(calls: int, burst: int, boto: bool) -> list:
-    from pycontain.fn.zygote_pool import ZygotePool
+    from pycontain.fn.server.zygote_pool import ZygotePool
     pool, runs = ZygotePool(max_concurrency=64), []
 
     def caller(name):
@@ -146,7 +146,7 @@ def http_runs(calls: int, burst: int) -> list:
 def memory_rows(work: str, created: int = 50, warm: int = 20) -> list:
     """created functions, warm of them called once, for each --spares: the
     PSS and processes per warm function from /status (zygote, forker, spares)."""
-    from pycontain.fn import functions
+    from pycontain.fn.registry import functions
     for i in range(created):
         functions.create(f"mem-{i}", f"{work}/fn.zip", "handler.handler")
     rows = []

@@ -15,7 +15,7 @@ import time
 from fn_load import Run, clients, http_call, percentile, start_server, status
 from fn_serve import make_functions, private_store
 
-from pycontain.fn.memory import tree
+from pycontain.fn.server.memory import tree
 
 FUNCTIONS = [f"bench-{i}" for i in range(4)]
 CLIENTS = 16  # each keeps its share of the rate; a late call is not made up for

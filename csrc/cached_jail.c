@@ -1,6 +1,6 @@
 /* The launcher's cached jail: a one-shot `fn exec` jail built in C
  * (jail_exec.c) from the description the engine cached for this very
- * invocation (pycontain/fn/describe.py gives the format). The child builds
+ * invocation (pycontain/fn/oneshot/describe.py gives the format). The child builds
  * the jail and execs the call's runner, which waits for the go-ahead on fd
  * 3; meanwhile the launcher checks the description's stamps: if they hold,
  * it runs the call itself (call.c); if not, it drops the jail and the engine

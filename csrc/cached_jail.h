@@ -1,5 +1,5 @@
 /* `fn exec` without the engine: the launcher builds the jail a cached
- * description (cached_jail.c; pycontain/fn/describe.py) gives and, while the
+ * description (cached_jail.c; pycontain/fn/oneshot/describe.py) gives and, while the
  * files the call was made from are unchanged, runs the call itself (call.c). */
 #ifndef PYCONTAIN_CACHED_JAIL_H
 #define PYCONTAIN_CACHED_JAIL_H

@@ -2,7 +2,7 @@
  * description whose stamps hold (cached_jail.c): no engine to start, as the
  * engine would check nothing. The event, the go-ahead, the collection of the
  * result and the log under the timeout, and what is printed and returned are those of
- * pycontain/fn/exec_command.py, oneshot.py and outcome.py, which the tests hold
+ * pycontain/fn/oneshot/exec_command.py, oneshot.py and outcome.py, which the tests hold
  * equal (tests/integration/test_fn_exec_planned.py). */
 #define _GNU_SOURCE
 #include <errno.h>

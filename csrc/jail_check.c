@@ -1,5 +1,5 @@
 /* The jail description's checker (see jail_exec.h; the format and the ops
- * are pycontain/fn/describe.py's): a description is parsed and checked
+ * are pycontain/fn/oneshot/describe.py's): a description is parsed and checked
  * whole, within its bounds, before any op runs (jail_exec.c). */
 #define _GNU_SOURCE
 #include <errno.h>

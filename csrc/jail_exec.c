@@ -1,5 +1,5 @@
 /* The jail executor (see jail_exec.h; the format and the ops are
- * pycontain/fn/describe.py's): the child runs the ops of the description
+ * pycontain/fn/oneshot/describe.py's): the child runs the ops of the description
  * jail_check.c loaded, in order, and execs. The child may be a clone of a
  * multi-threaded Python process (the native module): it calls no Python and
  * only async-signal-safe libc (raw system calls for the set*id and the

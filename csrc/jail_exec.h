@@ -1,5 +1,5 @@
 /* The jail executor: builds a one-shot call's jail from its description
- * (pycontain/fn/describe.py gives the format and the ops) in a child, PID 1
+ * (pycontain/fn/oneshot/describe.py gives the format and the ops) in a child, PID 1
  * of a new pid namespace, which then execs the call's runner. Used by the
  * launcher (cached_jail.c) and the native module (native.c). */
 #ifndef PYCONTAIN_JAIL_EXEC_H

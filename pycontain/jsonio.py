@@ -4,7 +4,7 @@
 of a pycontain-runc `create`), which `pycontain run` pays before doing any work.
 Writing needs only this small encoder over the C string escaper; reading, only
 the C scanner of `_json`; the real `json` is imported for an invalid document's
-error message alone. (fn/runner.py, which the jail sees alone, keeps its own.)
+error message alone. (fn/injail/runner.py, which the jail sees alone, keeps its own.)
 """
 import _json
 from _json import encode_basestring as _quote

@@ -88,7 +88,7 @@ def loopback_up() -> None:
 
 
 def jail_check(data: bytes) -> bool:
-    """Whether data is a sound jail description (pycontain/fn/describe.py)."""
+    """Whether data is a sound jail description (pycontain/fn/oneshot/describe.py)."""
     return lib.pyc_jail_check(data, len(data)) == 0
 
 

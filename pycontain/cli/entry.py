@@ -49,11 +49,11 @@ def _main(argv: list) -> None:
         if parsed is not None:
             run_and_exit(*parsed)
     elif argv[:2] == ["fn", "exec"]:  # the same lean path for one-shot functions
-        from pycontain.fn.exec_command import exec_and_exit, fast_parse as fn_parse
+        from pycontain.fn.oneshot.exec_command import exec_and_exit, fast_parse as fn_parse
         parsed = fn_parse(argv[2:])
         if parsed is not None:
             exec_and_exit(*parsed)
-        from pycontain.fn.description_cache import take_key
+        from pycontain.fn.oneshot.description_cache import take_key
         take_key()  # click parses what the lean parser did not: not cached
     from pycontain.cli.app import cli
     cli.main(argv, prog_name="pycontain")

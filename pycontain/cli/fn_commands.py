@@ -8,7 +8,7 @@ import click
 
 from pycontain.cli.group import cli
 from pycontain.errors import PycontainError
-from pycontain.fn.exec_command import EXEC_FLAGS, FLAG, MULTI, exec_and_exit, parse_memory, \
+from pycontain.fn.oneshot.exec_command import EXEC_FLAGS, FLAG, MULTI, exec_and_exit, parse_memory, \
     parse_whole_timeout
 
 EXIT_BAD_REQUEST = 2  # `fn invoke`: a request Lambda refuses (the call did not run)
@@ -86,7 +86,7 @@ def _print(obj) -> None:
 def create(name, function_name, zip_file, handler, runtime, role, concurrency, timeout, memory,
            env, image, description, network):
     """Create function NAME from a zip file."""
-    from pycontain.fn import functions
+    from pycontain.fn.registry import functions
     _print(functions.create(_name(name, function_name), _code(zip_file), handler,
                             parse_whole_timeout(timeout or 3), parse_memory(memory or 128), env,
                             image or "python", concurrency,
@@ -102,7 +102,7 @@ def create(name, function_name, zip_file, handler, runtime, role, concurrency, t
 def update(name, function_name, zip_file, handler, runtime, role, concurrency, timeout, memory,
            env, image, description, network):
     """Change function NAME's code or settings (--env replaces all variables)."""
-    from pycontain.fn import functions
+    from pycontain.fn.registry import functions
     _print(functions.update(
         _name(name, function_name), _code(zip_file), handler=handler,
         timeout=parse_whole_timeout(timeout) if timeout else None,
@@ -114,7 +114,7 @@ def update(name, function_name, zip_file, handler, runtime, role, concurrency, t
 @fn.command(name="list")
 def list_():
     """List functions as JSON."""
-    from pycontain.fn import functions
+    from pycontain.fn.registry import functions
     _print({"Functions": functions.list_all()})
 
 
@@ -122,7 +122,7 @@ def list_():
 @click.argument("name")
 def get(name):
     """Show function NAME's configuration."""
-    from pycontain.fn import functions
+    from pycontain.fn.registry import functions
     _print({"Configuration": functions.get(name)})
 
 
@@ -130,7 +130,7 @@ def get(name):
 @click.argument("name")
 def delete(name):
     """Delete function NAME."""
-    from pycontain.fn import functions
+    from pycontain.fn.registry import functions
     functions.delete(name)
 
 
@@ -155,8 +155,8 @@ def _payload(text) -> bytes:
 def invoke(name, outfile, payload, log_type):
     """Call function NAME; write its result to OUTFILE, print the status as
     the AWS CLI does (exit 0 even if the function failed: see FunctionError)."""
-    from pycontain.fn import functions
-    from pycontain.fn.oneshot import run_call
+    from pycontain.fn.registry import functions
+    from pycontain.fn.oneshot.call import run_call
     from pycontain.fn.outcome import EXIT_BAD_REQUEST as REFUSED
 
     outcome = run_call(functions.jail_config(name), _payload(payload))
@@ -207,7 +207,7 @@ def serve(host, api_key_file, port, max_concurrency, queue_timeout, idle_ttl, sp
     each call in a fresh jail forked from the function's warm zygote, and
     Lambda's function API (create-function, update-function-code...), and
     serve HTTP routes to functions (fn route create) as API Gateway's HTTP API."""
-    from pycontain.fn.serve import serve as run
+    from pycontain.fn.server.serve import serve as run
     run(host, port, max_concurrency, queue_timeout, idle_ttl, spares=spares,
         max_connections=max_connections, read_timeout=read_timeout,
         keepalive_timeout=keepalive_timeout, api_key_file=api_key_file)
@@ -221,7 +221,7 @@ def serve(host, api_key_file, port, max_concurrency, queue_timeout, idle_ttl, sp
 def logs(name, follow, since):
     """Show function NAME's log stream (what fn serve's calls logged: START,
     the handler's output, END, REPORT), oldest first."""
-    from pycontain.fn import fnlogs
+    from pycontain.fn.registry import fnlogs
     try:
         fnlogs.show(name, sys.stdout, fnlogs.parse_since(since) if since else 0.0, follow)
     except KeyboardInterrupt:

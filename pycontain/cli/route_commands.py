@@ -27,14 +27,14 @@ def route():
               "--api-key-file keys.")
 def create(route_key, function, payload_format, public):
     """Route requests matching ROUTE_KEY to a function."""
-    from pycontain.fn import routes
+    from pycontain.fn.server import routes
     _print(routes.create(route_key, function, payload_format, api_key_required=not public))
 
 
 @route.command(name="list")
 def list_():
     """List routes as JSON."""
-    from pycontain.fn import routes
+    from pycontain.fn.server import routes
     _print({"Routes": routes.load()})
 
 
@@ -42,5 +42,5 @@ def list_():
 @click.argument("route_key", metavar="'METHOD /PATH'|$default")
 def delete(route_key):
     """Delete the route ROUTE_KEY."""
-    from pycontain.fn import routes
+    from pycontain.fn.server import routes
     routes.delete(route_key)

@@ -18,7 +18,7 @@ def collect_fn() -> list:
     """Remove the call cgroups of `fn serve` servers that are gone and empty
     the functions' caches (silently); one line per cgroup removed."""
     from pycontain import paths
-    from pycontain.fn.call_cgroups import remove_leftovers
+    from pycontain.fn.server.call_cgroups import remove_leftovers
 
     removed = [f"removed cgroup {name[:12]}" for name in remove_leftovers()]
     for kind in FN_CACHES:

@@ -67,7 +67,7 @@ def lambda_env(cfg, request_id: str, deadline_ms: int) -> list:
 
 def call_variables(request_id: str, deadline_ms: int) -> dict:
     """The variables of one call, last in its environment (a jail built ahead
-    of its call, fn.describe, gets them only then; the runner removes the
+    of its call, fn.oneshot.describe, gets them only then; the runner removes the
     _PYCONTAIN_ ones)."""
     return {"AWS_LAMBDA_LOG_STREAM_NAME": time.strftime("%Y/%m/%d/[$LATEST]", time.gmtime())
             + request_id.replace("-", ""),

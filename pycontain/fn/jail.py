@@ -12,7 +12,7 @@ pycontain.oci.security.lockdown). Limits are rlimits (see `limits`); the
 caller's environment, files and descriptors never enter.
 
 As root, each jail has a host uid of its own (group 990, Lambda's sandbox
-group): SANDBOX_UID_BASE + the host pid of the jail's PID 1 (fn.describe's op
+group): SANDBOX_UID_BASE + the host pid of the jail's PID 1 (fn.oneshot.describe's op
 J, which csrc/jail_exec.c runs). The kernel counts
 RLIMIT_NPROC, pending signals, inotify instances, key quotas... per uid, so a
 uid shared by all jails would let one handler exhaust them for every other;
@@ -32,7 +32,7 @@ from pycontain.oci.context import InitContext
 from pycontain.oci.security import seccomp
 from pycontain.record import Record
 
-RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runner.py")
+RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "injail", "runner.py")
 RUNTIME_DIR = "/var/runtime"
 RUNNER_IN_JAIL = f"{RUNTIME_DIR}/runner.py"
 PYC_NAME = f"runner.{sys.implementation.cache_tag}.pyc"
@@ -192,7 +192,7 @@ def _runner_mounts() -> list:
 
 
 def jail_spec(cfg: JailConfig, request_id: str, deadline_ms: int) -> dict:
-    """The OCI runtime spec of one jailed call (as root, fn.describe compiles
+    """The OCI runtime spec of one jailed call (as root, fn.oneshot.describe compiles
     it for the C executor; rootless, the OCI core builds it)."""
     mounts = [m for m in default_mounts() if m["destination"] not in UNUSED_MOUNTS] + [
         *code_mounts(cfg.code), *_runner_mounts(),
@@ -239,7 +239,7 @@ def _rootless(spec: dict) -> dict:
 class JailContext(InitContext):
     """The init's context of a jail the OCI core builds (a zygote's base
     jail, a rootless call): as root, the spec's uid moved up by the jail's
-    host pid, as fn.describe's op J does in C (see the module doc)."""
+    host pid, as fn.oneshot.describe's op J does in C (see the module doc)."""
 
     def process_to_run(self, spec: dict) -> dict:
         process, user = spec["process"], spec["process"].get("user", {})

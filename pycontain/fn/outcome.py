@@ -5,7 +5,7 @@ The event goes in through a memfd (fd 0); the result and the log stream come
 back through two pipes. On timeout the jail's first process (PID 1 of its pid
 namespace) is killed, which makes the kernel kill everything else in the jail.
 csrc/call.c does the same for a call the launcher runs itself
-(fn.description_cache).
+(fn.oneshot.description_cache).
 """
 import os
 import time

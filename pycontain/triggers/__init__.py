@@ -5,7 +5,7 @@
   clock      the real clock, and a manual one the tests advance
   runner     runs every enabled mapping while `fn serve` runs
   source     one mapping's thread: counters, state, problems, calls
-  schedules  rate(...)/cron(...) rules (fn.schedule parses them)
+  schedules  rate(...)/cron(...) rules (triggers.cron parses them)
   rabbitmq   a RabbitMQ queue (Lambda's Amazon MQ source, aws:rmq)
   sqs        an SQS queue (aws:sqs), and S3 notifications through one
   s3events   S3 notification events: filters, MinIO/Ceph webhook bodies

@@ -144,8 +144,8 @@ def check(mapping: dict) -> dict:
     out = dict(mapping)
     out["Enabled"] = typed(mapping, "Enabled", bool, True)
     if kind == SCHEDULE:
-        from pycontain.fn import schedule
-        schedule.parse(typed(mapping, "ScheduleExpression", str))
+        from pycontain.triggers import cron
+        cron.parse(typed(mapping, "ScheduleExpression", str))
         return out
     out["MaximumBatchingWindowInSeconds"] = number(
         mapping, "MaximumBatchingWindowInSeconds", 0, MAX_WINDOW,

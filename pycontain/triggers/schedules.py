@@ -5,7 +5,7 @@ is the first after the server starts)."""
 import datetime as dt
 
 from pycontain import jsonio
-from pycontain.fn import schedule
+from pycontain.triggers import cron
 from pycontain.triggers import store
 from pycontain.triggers.source import Source
 
@@ -18,12 +18,12 @@ def _moment(seconds: float) -> dt.datetime:
 
 class ScheduleSource(Source):
     def consume(self) -> None:
-        rule = schedule.parse(self.mapping["ScheduleExpression"])
+        rule = cron.parse(self.mapping["ScheduleExpression"])
         clock, arn = self.runner.clock, self.mapping["EventSourceArn"]
         start = _moment(self.mapping.get("CreatedAt", self.mapping["LastModified"]))
         moment = rule.next_after(_moment(clock.time()), start)
         while clock.sleep_until(moment.timestamp(), self.stop):
-            event = schedule.scheduled_event(arn, moment, store.ACCOUNT, store.REGION)
+            event = cron.scheduled_event(arn, moment, store.ACCOUNT, store.REGION)
             self.runner.events.accept(self.name, jsonio.dumps(event, indent=None).encode(),
                                       source=arn)
             self.ok()

@@ -35,7 +35,7 @@ def root(*parts) -> str:
 
 def function_config(name: str) -> dict:
     """The function's configuration (name or ARN, as Lambda takes both)."""
-    from pycontain.fn import functions
+    from pycontain.fn.registry import functions
     if not isinstance(name, str) or not name:
         raise fields.invalid("FunctionName is required")
     short = name.split(":function:", 1)[-1].split(":", 1)[0] if name.startswith("arn:") \

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import cgroup_dirs
 from helpers import wait_for
-from pycontain.fn import call_cgroups
+from pycontain.fn.server import call_cgroups
 
 pytestmark = pytest.mark.skipif(not call_cgroups.available(),
                                 reason="pooled call cgroups exist on cgroup v1 as root only")

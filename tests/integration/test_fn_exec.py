@@ -235,7 +235,7 @@ def test_device_nodes_cannot_be_opened(pc, tmp_path):
     """One in the code (made on the host, mode 0666), and those the handler
     tries to make: a jail has no cgroup, so its mounts are all nodev and the
     handler has no CAP_MKNOD. Twice: the second call runs from the cached description
-    (fn.description_cache)."""
+    (fn.oneshot.description_cache)."""
     tmp_path.chmod(0o755)
     os.mknod(tmp_path / "kvm", 0o666 | stat.S_IFCHR, os.makedev(10, 232))
     (tmp_path / "main.py").write_text(

@@ -1,4 +1,4 @@
-"""`fn exec` from a cached jail description (pycontain.fn.description_cache):
+"""`fn exec` from a cached jail description (pycontain.fn.oneshot.description_cache):
 while the files the last call of the same invocation was made from are
 unchanged (its stamps), the launcher builds the jail from the description
 the engine compiled then and runs the call itself (csrc/call.c), with no
@@ -21,7 +21,7 @@ from conftest import PYCONTAIN, _container_pids
 from helpers import Reader, wait_for
 from test_fn_exec_start import FAILURES, INTERPRETER, run
 
-from pycontain.fn.describe import MAGIC, sections
+from pycontain.fn.oneshot.describe import MAGIC, sections
 
 REQUEST_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 HOSTNAME = "import socket\ndef handler(event, context):\n    return [socket.gethostname(), event]\n"

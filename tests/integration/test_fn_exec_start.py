@@ -1,7 +1,7 @@
-"""`fn exec` starts a call's jail one way (pycontain.fn.describe): the engine
+"""`fn exec` starts a call's jail one way (pycontain.fn.oneshot.describe): the engine
 compiles it and the C executor builds it; from the second call of an
 invocation on, the launcher builds it from the cached description and runs
-the call itself (fn.description_cache). The handler always runs in a fresh
+the call itself (fn.oneshot.description_cache). The handler always runs in a fresh
 exec of the image's python3. These tests pin down that it cannot tell who
 started it: the engine (a first call), the launcher (a cached one) or the
 engine behind the script pip installs; and that nothing of the caller

@@ -1,5 +1,5 @@
 """The C jail executor (csrc/jail_exec.c) on a real kernel, through
-native.jail_spawn: descriptions written by hand (pycontain.fn.describe's
+native.jail_spawn: descriptions written by hand (pycontain.fn.oneshot.describe's
 format) on the bundled python image. What a call relies on: its root, its
 mounts, its user, its descriptors, and a clear refusal of an image symlink
 on a mount destination."""
@@ -15,7 +15,7 @@ import pytest
 
 from pycontain import native as n
 from pycontain import paths
-from pycontain.fn.describe import encode
+from pycontain.fn.oneshot.describe import encode
 from pycontain.image.store import ImageStore
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")

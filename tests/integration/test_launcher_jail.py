@@ -14,7 +14,7 @@ from helpers import processes
 
 from pycontain import native as n
 from pycontain import paths
-from pycontain.fn.describe import encode
+from pycontain.fn.oneshot.describe import encode
 from pycontain.image.store import ImageStore
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")

@@ -17,7 +17,7 @@ from pycontain.fn.outcome import Outcome
 def store(tmp_path, monkeypatch):
     """A private data root with functions f and g."""
     monkeypatch.setenv("PYCONTAIN_ROOT", str(tmp_path / "data"))
-    from pycontain.fn import functions
+    from pycontain.fn.registry import functions
     code = tmp_path / "code.zip"
     with zipfile.ZipFile(code, "w") as z:
         z.writestr("main.py", "def handler(event, context):\n    return event\n")

@@ -1,8 +1,8 @@
-"""Which pooled call cgroups belong to a server that is gone (fn.call_cgroups):
+"""Which pooled call cgroups belong to a server that is gone (fn.server.call_cgroups):
 by the pid and start time in their names, read against this host's /proc."""
 import os
 
-from pycontain.fn.call_cgroups import _start_time, server_gone
+from pycontain.fn.server.call_cgroups import _start_time, server_gone
 
 
 def test_a_live_server_keeps_its_cgroups():

@@ -12,7 +12,7 @@ import pytest
 
 import bpf
 from pycontain.fn.outcome import EXIT_FUNCTION_ERROR, EXIT_TIMEOUT, Outcome, classify
-from pycontain.fn.zygote import ZYGOTE_CAPS_PROFILE, added_filter
+from pycontain.fn.server.zygote import ZYGOTE_CAPS_PROFILE, added_filter
 from pycontain.oci.securejoin import secure_join
 from pycontain.oci.security import seccomp
 from pycontain.oci.security.compiler import compile_bpf

@@ -1,10 +1,10 @@
-"""The jail description of a one-shot call (pycontain.fn.describe): the
+"""The jail description of a one-shot call (pycontain.fn.oneshot.describe): the
 steps and their order, which the C executor runs as given."""
 import os
 
 import pytest
 
-from pycontain.fn import describe
+from pycontain.fn.oneshot import describe
 from pycontain.fn.jail import SANDBOX_UID_BASE, JailConfig, jail_context, jail_spec
 from pycontain.oci.defaults import MASKED_PATHS, READONLY_PATHS
 

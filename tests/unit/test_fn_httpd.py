@@ -1,4 +1,4 @@
-"""fn serve's HTTP/1.1 server (fn/httpd.py) with a stand-in app, over loopback
+"""fn serve's HTTP/1.1 server (fn/server/httpd.py) with a stand-in app, over loopback
 sockets: the limits and HTTP/1.1 behaviour the Lambda API tests do not reach."""
 import re
 import select
@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from pycontain.fn.httpd import MAX_FIELDS, MAX_HEAD, HttpServer, Response
+from pycontain.fn.server.httpd import MAX_FIELDS, MAX_HEAD, HttpServer, Response
 
 
 class App:

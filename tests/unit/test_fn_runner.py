@@ -5,9 +5,9 @@ import sys
 import pytest
 
 from pycontain.errors import PycontainError
-from pycontain.fn import runner
+from pycontain.fn.injail import runner
 from pycontain.fn.environment import parse_env
-from pycontain.fn.exec_command import fast_parse, parse_memory, parse_timeout
+from pycontain.fn.oneshot.exec_command import fast_parse, parse_memory, parse_timeout
 
 
 @pytest.mark.parametrize("value", [{"a": [1, 2.5, None, True, "é"]}, [], "x", None, 3, -1.5])

@@ -8,7 +8,7 @@ import struct
 import subprocess
 import sys
 
-from pycontain.fn.describe import MAGIC, encode, encode_op
+from pycontain.fn.oneshot.describe import MAGIC, encode, encode_op
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 ENV = ("PATH=/usr/local/bin:/usr/bin:/bin", "_PYCONTAIN_HELPER=1")

@@ -61,7 +61,7 @@ def test_layer_imports_no_engine_image_net_fn_or_cli(layer):
 @pytest.mark.parametrize("layer", ["engine", "image", "net", "fn", "triggers", "kube", "build"])
 def test_libraries_under_the_command_line_never_import_it(layer):
     """The command line (pycontain.cli) sits on top: `fn exec`'s flags and the
-    lean flag parser live outside it (fn.exec_command, pycontain.flagtable)."""
+    lean flag parser live outside it (fn.oneshot.exec_command, pycontain.flagtable)."""
     assert _violations(layer, ("pycontain.cli",)) == []
 
 
@@ -105,3 +105,14 @@ def test_the_words_check_sees_the_old_fields():
         "record_rootfs", "rootfs_record", "fn", "plan"]
     assert _fn_words("uid_per_pid, in_process; lambda v: v; Lambda's sandbox") == [
         "uid_per_pid", "in_process", "Lambda"]
+
+
+def test_what_runs_in_a_jail_imports_only_the_standard_library():
+    """fn.injail's modules are bound into jails and run by the image's python:
+    nothing of pycontain (nor anything pip installed) is there."""
+    import sys
+    for path in sorted((PACKAGE / "fn" / "injail").glob("*.py")):
+        tops = {name.split(".")[0] for name in _imports(path, "pycontain.fn.injail")}
+        outside = {t for t in tops if t not in sys.stdlib_module_names
+                   and t not in ("runner", "zygote_main")}  # each other's, in /var/runtime
+        assert outside == set(), f"{path.name}: {outside}"

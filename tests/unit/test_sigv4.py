@@ -10,7 +10,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from pycontain.fn import sigv4
+from pycontain.fn.server import sigv4
 
 KEY_ID, SECRET = "AKIDPYCONTAIN0001", "secret-0123456789abcdef"
 URL = ("http://127.0.0.1:9000/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A0"

@@ -4,7 +4,7 @@ import datetime as dt
 import pytest
 
 from pycontain.errors import PycontainError
-from pycontain.fn import schedule
+from pycontain.triggers import cron
 
 UTC = dt.timezone.utc
 
@@ -14,7 +14,7 @@ def at(*parts) -> dt.datetime:
 
 
 def firings(expression, start, end) -> list:
-    rule, found, now = schedule.parse(expression), [], start
+    rule, found, now = cron.parse(expression), [], start
     while True:
         now = rule.next_after(now, start)
         if now > end:
@@ -26,7 +26,7 @@ def test_rate_fires_every_period_from_its_start():
     start = at(2026, 12, 4, 10, 0, 30)
     assert firings("rate(1 minute)", start, start + dt.timedelta(minutes=3)) == [
         start + dt.timedelta(minutes=n) for n in (1, 2, 3)]
-    assert schedule.parse("rate(2 hours)").next_after(at(2026, 1, 1, 5, 0), at(2026, 1, 1)) \
+    assert cron.parse("rate(2 hours)").next_after(at(2026, 1, 1, 5, 0), at(2026, 1, 1)) \
         == at(2026, 1, 1, 6, 0)
 
 
@@ -45,7 +45,7 @@ def test_rate_fires_every_period_from_its_start():
     ("cron(0 0 1 JAN,JUL ? 2030)", at(2030, 1, 1, 0, 0)),
 ])
 def test_cron_first_firing(expression, first):
-    assert schedule.parse(expression).next_after(at(2026, 12, 4, 10, 50)) == first
+    assert cron.parse(expression).next_after(at(2026, 12, 4, 10, 50)) == first
 
 
 def test_cron_with_l_and_hash_over_a_simulated_month():
@@ -58,9 +58,9 @@ def test_cron_with_l_and_hash_over_a_simulated_month():
 
 def test_weekday_nearest_stays_in_its_month():
     # 2027-05-01 is a Saturday: 1W is Monday the 3rd, not Friday April 30th
-    assert schedule.parse("cron(0 0 1W * ? *)").next_after(at(2027, 4, 15)) == at(2027, 5, 3)
+    assert cron.parse("cron(0 0 1W * ? *)").next_after(at(2027, 4, 15)) == at(2027, 5, 3)
     # 2027-10-31 is a Sunday: LW is Friday the 29th
-    assert schedule.parse("cron(0 0 LW * ? *)").next_after(at(2027, 10, 15)) == at(2027, 10, 29)
+    assert cron.parse("cron(0 0 LW * ? *)").next_after(at(2027, 10, 15)) == at(2027, 10, 29)
 
 
 @pytest.mark.parametrize("expression", [
@@ -85,17 +85,17 @@ def test_weekday_nearest_stays_in_its_month():
 ])
 def test_invalid_expressions_are_refused(expression):
     with pytest.raises(PycontainError, match="ScheduleExpression is not valid"):
-        schedule.parse(expression)
+        cron.parse(expression)
 
 
 def test_a_schedule_that_never_fires_again_says_so():
     with pytest.raises(PycontainError, match="never fires again"):
-        schedule.parse("cron(0 0 30 2 ? *)").next_after(at(2026, 1, 1))
+        cron.parse("cron(0 0 30 2 ? *)").next_after(at(2026, 1, 1))
 
 
 def test_scheduled_event_shape():
     arn = "arn:aws:events:us-east-1:000000000000:rule/nightly"
-    event = schedule.scheduled_event(arn, at(2026, 12, 4, 3, 0), "000000000000", "us-east-1")
+    event = cron.scheduled_event(arn, at(2026, 12, 4, 3, 0), "000000000000", "us-east-1")
     assert set(event) == {"version", "id", "detail-type", "source", "account", "time",
                           "region", "resources", "detail"}
     assert (event["detail-type"], event["source"], event["time"], event["resources"],

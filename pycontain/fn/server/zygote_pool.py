@@ -11,10 +11,11 @@ import threading
 import time
 
 from pycontain.errors import PycontainError
-from pycontain.fn import functions, memory
-from pycontain.fn.call_cgroups import limits_applied
+from pycontain.fn.registry import functions
+from pycontain.fn.server import memory
+from pycontain.fn.server.call_cgroups import limits_applied
 from pycontain.fn.outcome import EXIT_FUNCTION_ERROR, Outcome, new_request_id
-from pycontain.fn.zygote import SPARES, Zygote
+from pycontain.fn.server.zygote import SPARES, Zygote
 
 
 class _Entry:

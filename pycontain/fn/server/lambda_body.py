@@ -1,9 +1,9 @@
 """A Lambda API request's body: a strict JSON object (no NaN, no repeated
-keys, no nesting deep enough to exhaust the stack), as fn.lambda_api and
-fn.lambda_events_api read it."""
+keys, no nesting deep enough to exhaust the stack), as fn.server.lambda_api and
+fn.server.lambda_events_api read it."""
 import json
 
-from pycontain.fn.gateway import ApiError
+from pycontain.fn.server.gateway import ApiError
 
 
 def _strict(pairs):

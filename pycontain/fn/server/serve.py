@@ -1,10 +1,10 @@
 """`pycontain fn serve`: the Invoke API for every created function,
-Lambda's function API to manage them (fn.lambda_api), and HTTP routes to
-functions (fn.route_app), until SIGTERM or
+Lambda's function API to manage them (fn.server.lambda_api), and HTTP routes to
+functions (fn.server.route_app), until SIGTERM or
 SIGINT; then in-flight calls get a grace period, every zygote (and with it
 every jail) is killed, and nothing is left behind. A server
 killed with SIGKILL leaves its calls' cgroups (its jails die with it): the
-next one removes them as it starts (fn.call_cgroups.remove_leftovers).
+next one removes them as it starts (fn.server.call_cgroups.remove_leftovers).
 
 SIGUSR1 writes every thread's stack to stderr (so does a shutdown that takes
 over SLOW_SHUTDOWN seconds): where a stuck server is stuck."""
@@ -18,15 +18,15 @@ import threading
 
 from pycontain.errors import PycontainError
 from pycontain.fdio import readable
-from pycontain.fn.call_cgroups import limits_applied, remove_leftovers
-from pycontain.fn.fnlogs import Streams
-from pycontain.fn.gateway import InvokeApi, server_error
-from pycontain.fn.httpd import HttpServer
-from pycontain.fn.lambda_api import ControlApi
+from pycontain.fn.server.call_cgroups import limits_applied, remove_leftovers
+from pycontain.fn.registry.fnlogs import Streams
+from pycontain.fn.server.gateway import InvokeApi, server_error
+from pycontain.fn.server.httpd import HttpServer
+from pycontain.fn.server.lambda_api import ControlApi
 from pycontain.fn.outcome import MAX_EVENT
-from pycontain.fn.route_app import RouteApp, read_keys
-from pycontain.fn.zygote import SPARES
-from pycontain.fn.zygote_pool import ZygotePool
+from pycontain.fn.server.route_app import RouteApp, read_keys
+from pycontain.fn.server.zygote import SPARES
+from pycontain.fn.server.zygote_pool import ZygotePool
 from pycontain.netaddr import is_loopback_host as is_loopback
 
 REAP_EVERY = 5.0  # seconds between idle-zygote sweeps (at most; a short --idle-ttl: ttl/2)

@@ -1,8 +1,8 @@
 """Lambda's function API (the control plane: REST paths and JSON of the
 2015-03-31 API) on `fn serve`, so boto3 and the AWS CLI manage functions
 with `--endpoint-url` and nothing else changed. Every change goes through
-fn.functions, as `pycontain fn create/update/delete` do: one sees the other,
-and a running server's next call runs what was changed (fn.zygote_pool
+fn.registry.functions, as `pycontain fn create/update/delete` do: one sees the other,
+and a running server's next call runs what was changed (fn.server.zygote_pool
 replaces a zygote whose function changed).
 
     POST   /2015-03-31/functions                          CreateFunction (201)
@@ -17,7 +17,7 @@ replaces a zygote whose function changed).
     GET    /2019-09-30/functions/NAME/concurrency         GetFunctionConcurrency
     GET    /2016-08-19/account-settings/                  GetAccountSettings
 
-Event source mappings and asynchronous invocation settings: fn.lambda_events_api.
+Event source mappings and asynchronous invocation settings: fn.server.lambda_events_api.
 
 Bodies are strict JSON objects (no NaN, no repeated keys), at most 6 MB,
 except a code upload's: Lambda's 50 MB zip, base64'd (and only two such
@@ -33,11 +33,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from pycontain import jsonio
 from pycontain.errors import PycontainError
 from pycontain.fdio import write_all
-from pycontain.fn import functions
-from pycontain.fn.gateway import ApiError, error_response
-from pycontain.fn.lambda_body import parse_body
-from pycontain.fn.lambda_events_api import EventsApi
-from pycontain.fn.exec_command import MAX_MEMORY, MAX_TIMEOUT, MIN_MEMORY
+from pycontain.fn.registry import functions
+from pycontain.fn.server.gateway import ApiError, error_response
+from pycontain.fn.server.lambda_body import parse_body
+from pycontain.fn.server.lambda_events_api import EventsApi
+from pycontain.fn.oneshot.exec_command import MAX_MEMORY, MAX_TIMEOUT, MIN_MEMORY
 from pycontain.fn.outcome import new_request_id
 
 MAX_ZIP = 50 * 1024 * 1024                    # Lambda's zipped code, uploaded directly
@@ -154,7 +154,7 @@ def _zip(fields: Fields, code: dict) -> bytes:
 
 
 class _Upload:
-    """The uploaded zip as a path fn.functions can read: a memfd's, so a
+    """The uploaded zip as a path fn.registry.functions can read: a memfd's, so a
     server that dies mid-upload leaves no file behind."""
 
     def __init__(self, data: bytes):

@@ -197,7 +197,7 @@ def _forget_zygote(keep: int) -> None:
 def _run_call(handler, fds: list) -> int:
     """Join the call's cgroup, take its descriptors, run the handler: exit status."""
     event_fd, result_fd, log_fd, *cgroup_tasks = fds
-    for fd in cgroup_tasks:  # join the call's cgroup (see pycontain.fn.call_cgroups)
+    for fd in cgroup_tasks:  # join the call's cgroup (see pycontain.fn.server.call_cgroups)
         os.write(fd, b"0")
     os.dup2(event_fd, 0)
     os.dup2(log_fd, 1)

@@ -1,4 +1,4 @@
-"""Cached jail descriptions of `fn exec` (see fn.describe), and their stamps.
+"""Cached jail descriptions of `fn exec` (see fn.oneshot.describe), and their stamps.
 
 As root, the launcher names each `fn exec` invocation (csrc/launcher.c: a
 hash of its directory, the working directory, the arguments but --event's
@@ -21,7 +21,7 @@ MAX_DESCRIPTIONS are kept, the oldest written go first.
 import os
 import sys
 
-from pycontain.fn.describe import MAX_DESCRIPTION, encode
+from pycontain.fn.oneshot.describe import MAX_DESCRIPTION, encode
 from pycontain.fn.environment import KEPT_VARIABLES
 
 KEY_VARIABLE = "PYCONTAIN_PLAN_KEY"
@@ -68,7 +68,8 @@ def _invocation(key: str, event_source) -> tuple:
 def installed_fingerprints() -> list:
     """pycontain itself, file by file (its modules, C extensions, the
     commands beside this process's): [(path, fingerprint)]."""
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    import pycontain
+    package = os.path.dirname(os.path.abspath(pycontain.__file__))
     found = [os.path.join(root, name) for root, dirs, names in os.walk(package)
              for name in names if name.endswith((".py", ".so", ".json"))]
     commands = os.path.dirname(os.path.abspath(sys.argv[0]))

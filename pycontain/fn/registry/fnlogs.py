@@ -19,7 +19,7 @@ import time
 
 from pycontain.errors import PycontainError
 from pycontain.fdio import write_all
-from pycontain.fn import functions
+from pycontain.fn.registry import functions
 
 MAX_FILE = 1 << 20  # per file: a function's stream holds 1 to 2 MB of the newest events
 STREAM, OLDER = "stream.log", "stream.log.1"

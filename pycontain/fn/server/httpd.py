@@ -35,7 +35,7 @@ from http import HTTPStatus
 
 import h11
 
-from pycontain.fn.workers import Workers
+from pycontain.fn.server.workers import Workers
 
 MAX_HEAD = 16 * 1024  # request line and headers
 MAX_FIELDS = 100      # header fields
@@ -70,7 +70,7 @@ class Response:
 def _reason(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
-    except ValueError:  # a status a function chose (fn.route_app)
+    except ValueError:  # a status a function chose (fn.server.route_app)
         return ""
 
 

@@ -22,8 +22,8 @@ source's address in EventSourceArn); Lambda's fields for other sources
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from pycontain.errors import PycontainError
-from pycontain.fn import functions
-from pycontain.fn.lambda_body import parse_body
+from pycontain.fn.registry import functions
+from pycontain.fn.server.lambda_body import parse_body
 from pycontain.triggers import invoke_config, store
 from pycontain.triggers.mapping import invalid
 

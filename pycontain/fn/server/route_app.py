@@ -1,6 +1,6 @@
-"""fn serve's front door: Lambda's APIs (fn.gateway, fn.lambda_api) at their
-paths, every other path through the route table (fn.routes) to a function,
-with API Gateway's event and response shapes (fn.apigw_events).
+"""fn serve's front door: Lambda's APIs (fn.server.gateway, fn.server.lambda_api) at their
+paths, every other path through the route table (fn.server.routes) to a function,
+with API Gateway's event and response shapes (fn.server.apigw_events).
 
 Lambda's paths are /status and those under /YYYY-MM-DD/ (its API versions),
 and pycontain's own under /pycontain/ (the S3 webhook);
@@ -24,9 +24,9 @@ from urllib.parse import urlsplit
 
 from pycontain import jsonio
 from pycontain.errors import PycontainError
-from pycontain.fn import apigw_events, routes, sigv4
-from pycontain.fn.gateway import error_response
-from pycontain.fn.httpd import Response
+from pycontain.fn.server import apigw_events, routes, sigv4
+from pycontain.fn.server.gateway import error_response
+from pycontain.fn.server.httpd import Response
 from pycontain.fn.outcome import EXIT_BAD_REQUEST, MAX_EVENT, new_request_id
 
 LAMBDA_PATH = re.compile(r"/(status/?\Z|pycontain/|\d{4}-\d\d-\d\d(/|\Z))")
@@ -39,7 +39,7 @@ MESSAGES = {403: "Forbidden", 404: "Not Found", 413: "Request Entity Too Large",
 
 class Keys:
     """What opens Lambda's APIs on a keyed server: API keys (an x-api-key
-    header) and AWS credentials (a SigV4-signed request, see fn.sigv4)."""
+    header) and AWS credentials (a SigV4-signed request, see fn.server.sigv4)."""
 
     def __init__(self, api_keys=(), credentials=None):
         self.api_keys, self.credentials = list(api_keys), dict(credentials or {})
@@ -104,7 +104,7 @@ def message(status: int, request_id: str) -> Response:
 
 
 class RouteApp:
-    """lambda_app: fn.gateway.InvokeApi; keys: accepted API keys (bytes) or ()."""
+    """lambda_app: fn.server.gateway.InvokeApi; keys: accepted API keys (bytes) or ()."""
 
     def __init__(self, lambda_app, log, keys=()):
         self.lambda_app, self.log = lambda_app, log

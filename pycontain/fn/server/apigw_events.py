@@ -16,7 +16,7 @@ import re
 import time
 from urllib.parse import parse_qsl, urlsplit
 
-from pycontain.fn.functions import ACCOUNT
+from pycontain.fn.registry.functions import ACCOUNT
 
 API_ID = "pycontain"
 TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript",

@@ -200,7 +200,7 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def await_go() -> None:
-    """In a jail built from a description (pycontain.fn.describe): wait for the
+    """In a jail built from a description (pycontain.fn.oneshot.describe): wait for the
     go-ahead (the engine's, or the launcher's when it runs the call), which
     brings the call's own variables. First of all, so that its descriptor is
     free again for what follows."""

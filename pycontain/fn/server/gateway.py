@@ -1,5 +1,5 @@
 """The Lambda Invoke API (what boto3 and the AWS CLI call), an app for
-httpd.HttpServer; Lambda's function API (fn.lambda_api) is the control's.
+httpd.HttpServer; Lambda's function API (fn.server.lambda_api) is the control's.
 
     POST /2015-03-31/functions/{name}/invocations   Invoke
     GET  /status                                    the pool's status JSON
@@ -8,7 +8,7 @@ X-Amz-Invocation-Type RequestResponse (200), Event (202: run in the
 background, at most MAX_EVENTS at once), DryRun (204: only checks the
 function exists); X-Amz-Log-Type: Tail returns the last 4 KB of the log in
 X-Amz-Log-Result. Every call's log goes to its function's log stream
-(fn.fnlogs), Event invocations' too. Errors are Lambda's: an
+(fn.registry.fnlogs), Event invocations' too. Errors are Lambda's: an
 x-amzn-ErrorType header and {"Type", "message"}. Request signatures are not
 checked: the server binds loopback only.
 """
@@ -20,8 +20,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from pycontain import jsonio
 from pycontain.errors import PycontainError
-from pycontain.fn import functions
-from pycontain.fn.httpd import Response
+from pycontain.fn.registry import functions
+from pycontain.fn.server.httpd import Response
 from pycontain.fn.outcome import EXIT_BAD_REQUEST, MAX_EVENT, new_request_id
 
 PREFIX, SUFFIX = "/2015-03-31/functions/", "/invocations"
@@ -71,7 +71,7 @@ class InvokeApi:
     """One request in, one Response out; pool runs the calls."""
 
     def __init__(self, pool, log, control=None, streams=None):
-        """control: fn.lambda_api.ControlApi; streams: fn.fnlogs.Streams."""
+        """control: fn.server.lambda_api.ControlApi; streams: fn.registry.fnlogs.Streams."""
         self.pool, self.log, self.control, self.streams = pool, log, control, streams
         self.tasks = set()  # Event invocations running in the background
         self._events = threading.BoundedSemaphore(MAX_EVENTS)

@@ -149,7 +149,7 @@ class _Locked:
 
 def create(key: str, function: str, payload_format: str = "2.0",
            api_key_required: bool = False) -> dict:
-    from pycontain.fn import functions
+    from pycontain.fn.registry import functions
     parse_key(key)
     if payload_format not in FORMATS:
         raise _bad(f"payload format {payload_format[:16]!r}: 2.0 or 1.0")

@@ -1,8 +1,8 @@
 """Run one handler call in a fresh jail (fn.outcome collects what it does).
 
-As root the engine compiles the jail (fn.describe) and the C executor builds
+As root the engine compiles the jail (fn.oneshot.describe) and the C executor builds
 it (native.jail_spawn): the same executor the launcher runs on a cached
-description when no engine is needed (fn.description_cache). Rootless, where
+description when no engine is needed (fn.oneshot.description_cache). Rootless, where
 a user namespace needs its maps written from outside, the OCI core builds it.
 """
 import os
@@ -20,7 +20,7 @@ def _described(ops: list, spec: dict):
     handed its call's own variables; a oci.launch.Launch whose start()
     reports a failed set-up."""
     from pycontain import native
-    from pycontain.fn.describe import encode, is_call_variable
+    from pycontain.fn.oneshot.describe import encode, is_call_variable
     from pycontain.oci.launch import Launch
 
     description = encode(ops)
@@ -48,7 +48,7 @@ def run_call(cfg: JailConfig, event: bytes, log_sink=None, key=None,
     """Run one call of cfg's handler with event (JSON bytes). log_sink: an fd
     the log stream is copied to as it arrives (its last 4 KiB are kept in
     Outcome.log either way). key: the launcher's name for this `fn exec`
-    invocation (fn.description_cache), whose --event was event_source: the
+    invocation (fn.oneshot.description_cache), whose --event was event_source: the
     jail's description is cached under it."""
     out = Outcome(request_id=new_request_id())
     if len(event) > MAX_EVENT:
@@ -59,7 +59,7 @@ def run_call(cfg: JailConfig, event: bytes, log_sink=None, key=None,
 
     stamps = None
     if key is not None and os.geteuid() == 0:  # taken before the spec is built from them
-        from pycontain.fn.description_cache import Stamps
+        from pycontain.fn.oneshot.description_cache import Stamps
         stamps = Stamps(key, cfg, event_source)
     store_root = paths.data_root()
     image = ImageStore(store_root).resolve(cfg.image)
@@ -69,7 +69,7 @@ def run_call(cfg: JailConfig, event: bytes, log_sink=None, key=None,
     ctx = jail_context(spec, store_root, image.layer_dirs, mount_point)
     running = None
     if os.geteuid() == 0:
-        from pycontain.fn.describe import compile_jail
+        from pycontain.fn.oneshot.describe import compile_jail
         ops = compile_jail(spec, ctx)
         launch, collector = with_call_fds(_described(ops, spec), event, log_sink)
         if stamps is not None:  # written while the call runs

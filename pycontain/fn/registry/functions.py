@@ -2,7 +2,7 @@
 
     <data root>/fn/functions/NAME/config.json   Lambda-style configuration
     <data root>/fn/functions/NAME/code/         the unpacked zip (read-only at /var/task)
-    <data root>/fn/functions/NAME/logs/         its log stream (fn.fnlogs; fn serve writes it)
+    <data root>/fn/functions/NAME/logs/         its log stream (fn.registry.fnlogs; fn serve writes it)
 
 Every change appears by an atomic rename: a new function directory is
 complete before its name exists, new code replaces the old in one rename.
@@ -24,7 +24,7 @@ from pycontain import paths
 from pycontain.errors import PycontainError
 from pycontain.fn.environment import parse_env
 from pycontain.fn.jail import JailConfig
-from pycontain.fn.package import unpack_zip
+from pycontain.fn.registry.package import unpack_zip
 from pycontain.fsutil import read_json, remove_tree, write_json
 
 NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")

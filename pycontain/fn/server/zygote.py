@@ -18,7 +18,7 @@ import time
 from pycontain import jsonio, paths
 from pycontain.errors import PycontainError
 from pycontain.fdio import readable, write_all
-from pycontain.fn import call_cgroups
+from pycontain.fn.server import call_cgroups
 from pycontain.fn.outcome import LOG_TAIL, Collector, Outcome, classify, error_payload, \
     report_lines, with_call_fds
 from pycontain.fn.jail import (MAX_PROCESSES, RUNTIME_DIR, JailConfig, _ro_bind, jail_context,
@@ -26,7 +26,8 @@ from pycontain.fn.jail import (MAX_PROCESSES, RUNTIME_DIR, JailConfig, _ro_bind,
 from pycontain.oci.process import spawn
 from pycontain.oci.security import seccomp
 
-ZYGOTE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "zygote_main.py")
+ZYGOTE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "injail",
+                      "zygote_main.py")
 BOOT = (f"import sys; sys.path.insert(0, {RUNTIME_DIR!r}); import zygote_main as z; "
         "del sys.path[0], sys.modules['zygote_main'], sys.modules['runner']; sys.exit(z.main())")
 INIT_TIMEOUT = 10.0   # Lambda's limit on a function's init phase

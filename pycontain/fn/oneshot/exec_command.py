@@ -123,9 +123,9 @@ def _readability_hint(code: str) -> None:
 
 def exec_and_exit(values: dict, target: str) -> None:
     """Run the call, print the result (or error) JSON, exit with its code."""
-    from pycontain.fn.oneshot import run_call
+    from pycontain.fn.oneshot.call import run_call
     from pycontain.fn.jail import JailConfig
-    from pycontain.fn.description_cache import take_key
+    from pycontain.fn.oneshot.description_cache import take_key
 
     key = take_key()
     try:

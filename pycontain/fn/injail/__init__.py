@@ -1,0 +1,1 @@
+"""Code that runs inside a function's jail: the standard library only."""

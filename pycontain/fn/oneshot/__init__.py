@@ -1,0 +1,1 @@
+"""One-shot calls (`fn exec`, `fn invoke`): compile the jail, run the call."""

@@ -1,0 +1,1 @@
+"""Created functions: their configuration, code packages and log streams."""
