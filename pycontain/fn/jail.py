@@ -21,6 +21,7 @@ dies before (PID 1 of its pid namespace): no allocation, no lock, nothing to
 leak when a server is killed.
 """
 import os
+import signal
 import stat
 import sys
 
@@ -222,9 +223,31 @@ def jail_spec(cfg: JailConfig, request_id: str, deadline_ms: int) -> dict:
         "linux": {"namespaces": [{"type": t} for t in namespaces],
                   "devices": default_devices(), "maskedPaths": MASKED_PATHS,
                   "readonlyPaths": READONLY_PATHS, "resources": {},
-                  "seccomp": seccomp.resolve("default", ())},
+                  "seccomp": death_signal_kept(seccomp.resolve("default", ()))},
     }
     return spec if os.geteuid() == 0 else _rootless(spec)
+
+
+def death_signal_kept(oci: dict) -> dict:
+    """oci (a seccomp section) where prctl(PR_SET_PDEATHSIG) may set SIGKILL
+    only: the jail's PID 1 dies with its engine or launcher (killed -9 too),
+    and a handler that cleared or changed that signal would outlive it. prctl's
+    option is an int: any 64-bit value whose low half is 1 is PR_SET_PDEATHSIG
+    (a masked compare; libseccomp has no masked "not equal", so the options
+    allowed are: even ones, and odd ones by their lowest set bit above bit 0)."""
+    high = 0xFFFFFFFF00000000
+
+    def allowed(index: int, value: int, value_two: int, op: str) -> dict:
+        return {"names": ["prctl"], "action": "SCMP_ACT_ALLOW",
+                "args": [{"index": index, "value": value, "valueTwo": value_two, "op": op}]}
+    rules = [dict(rule, names=[name for name in rule["names"] if name != "prctl"])
+             if rule["action"] == "SCMP_ACT_ALLOW" and not rule.get("args") else rule
+             for rule in oci["syscalls"]]
+    rules += [allowed(1, int(signal.SIGKILL), 0, "SCMP_CMP_EQ"),
+              allowed(0, high | 1, 0, "SCMP_CMP_MASKED_EQ"),
+              *(allowed(0, high | (2 << bit) - 1, 1 << bit | 1, "SCMP_CMP_MASKED_EQ")
+                for bit in range(1, 32))]
+    return dict(oci, syscalls=[rule for rule in rules if rule["names"]])
 
 
 def _rootless(spec: dict) -> dict:

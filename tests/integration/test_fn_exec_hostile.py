@@ -1,0 +1,92 @@
+"""`fn exec` (as root) against a hostile handler: what the C-built jail
+(pycontain.fn.oneshot.describe) leaves it, first from the engine, then from
+the launcher's cached description (test_fn_exec_start.MODES)."""
+import os
+import signal
+import subprocess
+
+import pytest
+from conftest import PYCONTAIN
+from helpers import wait_for
+from test_fn_exec_start import MODES, run
+
+from pycontain.fn.jail import SANDBOX_UID_BASE
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+
+PROBE = """import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+def prctl(option, value):
+    ctypes.set_errno(0)
+    libc.syscall(157, ctypes.c_ulong(option), ctypes.c_ulong(value), 0, 0, 0)
+    return ctypes.get_errno()
+def handler(event, context):
+    root = [line.split()[5] for line in open("/proc/self/mountinfo") if line.split()[4] == "/"]
+    return {"root": root, "fds": sorted(os.listdir("/proc/self/fd")),
+            "clear": prctl(1, 0), "term": prctl(1, 15), "high": prctl(1 | 1 << 32, 0),
+            "kill": prctl(1, 9), "dumpable": prctl(3, 0)}
+"""
+
+# clears its death signal (if it can), says who it is, then outlives any timeout
+ORPHAN = """import ctypes, os, sys, time
+def handler(event, context):
+    ctypes.CDLL(None).prctl(1, 0, 0, 0, 0)
+    sys.stderr.write(f"uid {os.getuid()}\\n")
+    sys.stderr.flush()
+    time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("mode", MODES[:2])
+def test_the_jail_keeps_its_restrictions(pc, tmp_path, mode):
+    code, seen = run(pc, tmp_path, PROBE, mode)
+    assert code == 0, seen
+    [root] = seen["root"]
+    assert {"ro", "nodev"} <= set(root.split(",")), root  # the overlay's nodev survives ro
+    assert seen["fds"] == ["0", "1", "2", "3", "4"]  # 4: listdir's own
+    eperm = os.strerror(1)
+    assert {k: os.strerror(seen[k]) for k in ("clear", "term", "high")} == dict.fromkeys(
+        ("clear", "term", "high"), eperm)
+    assert (seen["kill"], seen["dumpable"]) == (0, 0)
+
+
+def _jail_of(uid_line: str) -> int:
+    """The host pid of the jail whose handler's uid is in uid_line (fn.jail: base + pid)."""
+    return int(uid_line.split()[1]) - SANDBOX_UID_BASE
+
+
+def _alive_as(pid: int, uid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return any(line.split()[1:2] == [str(uid)] for line in f if line.startswith("Uid:"))
+    except OSError:
+        return False
+
+
+def test_a_killed_launcher_takes_the_jail_that_cleared_its_death_signal(pc, tmp_path):
+    path = tmp_path / "handler.py"
+    path.write_text(ORPHAN)
+    path.chmod(0o644)
+    for _ in MODES[:2]:  # the engine's jail, then the launcher's (cached meanwhile)
+        launcher = subprocess.Popen([PYCONTAIN, "fn", "exec",
+                                     str(path), "--timeout", "900"], env=pc.env,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        pid = uid = None
+        try:
+            line = launcher.stderr.readline().decode()
+            while line and not line.startswith("uid "):
+                line = launcher.stderr.readline().decode()
+            assert line.startswith("uid "), "the handler never ran"
+            pid, uid = _jail_of(line), int(line.split()[1])
+            assert _alive_as(pid, uid)
+            launcher.send_signal(signal.SIGKILL)
+            launcher.wait(timeout=30)
+            wait_for(lambda: not _alive_as(pid, uid), 30, "the jail to die with its launcher")
+        finally:
+            if pid and _alive_as(pid, uid):
+                os.kill(pid, signal.SIGKILL)
+            launcher.kill()
+            launcher.wait()
+            launcher.stderr.close()
+
