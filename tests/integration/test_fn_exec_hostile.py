@@ -9,6 +9,7 @@ import pytest
 from conftest import PYCONTAIN
 from helpers import wait_for
 from test_fn_exec_start import MODES, run
+from test_launcher_jail import cache, call, describe, engine_name, leftovers, setup  # noqa: F401
 
 from pycontain.fn.jail import SANDBOX_UID_BASE
 
@@ -90,3 +91,18 @@ def test_a_killed_launcher_takes_the_jail_that_cleared_its_death_signal(pc, tmp_
             launcher.wait()
             launcher.stderr.close()
 
+
+
+def test_a_bind_source_with_a_symlink_on_its_path_is_refused(setup, tmp_path):
+    """The engine binds real paths; a parent of one swapped for a symlink
+    since (by whoever owns it: the code's owner) must not redirect the bind
+    of a cached description: the launcher leaves the call to the engine."""
+    real, swapped = tmp_path / "real", tmp_path / "swapped"
+    (real / "app").mkdir(parents=True)
+    swapped.symlink_to(real)
+    name = engine_name(setup)
+    cache(setup, name, describe(setup, name, [("b", str(swapped / "app"), "/mnt", 0)]))
+    assert call(setup) == (0, f"engine {name}\n", "")
+    assert leftovers(setup) == []
+    cache(setup, name, describe(setup, name, [("b", str(real / "app"), "/mnt", 0)]))
+    assert call(setup)[:2] == (0, '{"echo": {"n": 1}}\n')  # the real path: bound
