@@ -11,7 +11,9 @@ from helpers import wait_for
 from test_fn_exec_start import MODES, run
 from test_launcher_jail import cache, call, describe, engine_name, leftovers, setup  # noqa: F401
 
+from pycontain import native as n
 from pycontain.fn.jail import SANDBOX_UID_BASE
+from pycontain.fn.oneshot.describe import encode
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 
@@ -106,3 +108,10 @@ def test_a_bind_source_with_a_symlink_on_its_path_is_refused(setup, tmp_path):
     assert leftovers(setup) == []
     cache(setup, name, describe(setup, name, [("b", str(real / "app"), "/mnt", 0)]))
     assert call(setup)[:2] == (0, '{"echo": {"n": 1}}\n')  # the real path: bound
+
+
+@pytest.mark.parametrize("last", ["990", "x"])
+def test_every_group_of_a_description_is_checked(last):
+    """An op G's 11th group as much as its first (the executor reads them all as numbers)."""
+    data = encode([("U", n.CLONE_NEWNS), ("G", *["990"] * 10, last), ("E", "true", 1, "true")])
+    assert n.jail_check(data) == (last != "x")
