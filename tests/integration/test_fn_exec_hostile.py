@@ -12,7 +12,7 @@ from test_fn_exec_start import MODES, run
 from test_launcher_jail import cache, call, describe, engine_name, leftovers, setup  # noqa: F401
 
 from pycontain import native as n
-from pycontain.fn.jail import SANDBOX_UID_BASE
+from pycontain.fn.jail import SANDBOX_UID_BASE, bytecode
 from pycontain.fn.oneshot.describe import encode
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
@@ -115,3 +115,22 @@ def test_every_group_of_a_description_is_checked(last):
     """An op G's 11th group as much as its first (the executor reads them all as numbers)."""
     data = encode([("U", n.CLONE_NEWNS), ("G", *["990"] * 10, last), ("E", "true", 1, "true")])
     assert n.jail_check(data) == (last != "x")
+
+
+def test_a_single_file_handler_is_never_compiled_through_a_symlink(tmp_path):
+    """Root compiles a single-file handler into a pyc the jail can read: a
+    parent of its real path swapped for a symlink (by the code's owner, after
+    the engine resolved it) must not make root compile what that points to."""
+    secret, code = tmp_path / "root-only", tmp_path / "code"
+    secret.mkdir(mode=0o700)
+    code.mkdir()
+    (secret / "h.py").write_text("PASSWORD = 'pc-secret-1'\n")
+    (code / "h.py").write_text("def handler(event, context):\n    return 1\n")
+    pyc = tmp_path / "h.pyc"
+    assert bytecode(str(code / "h.py"), str(pyc), by_hash=True) == str(pyc)
+    assert b"pc-secret" not in pyc.read_bytes()
+    code.rename(tmp_path / "was-code")
+    code.symlink_to(secret)  # the engine resolved code/h.py before this
+    with pytest.raises(OSError):
+        bytecode(str(code / "h.py"), str(pyc), by_hash=True)
+    assert b"pc-secret" not in pyc.read_bytes()
