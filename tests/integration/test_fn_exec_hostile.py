@@ -134,3 +134,22 @@ def test_a_single_file_handler_is_never_compiled_through_a_symlink(tmp_path):
     with pytest.raises(OSError):
         bytecode(str(code / "h.py"), str(pyc), by_hash=True)
     assert b"pc-secret" not in pyc.read_bytes()
+
+
+def test_a_jail_whose_starter_died_during_its_set_up_runs_nothing(tmp_path):
+    """The set-up's set*id clears the death signal until the op W arms it
+    again: a starter gone meanwhile (no reader on the error pipe) must not
+    leave a jail that runs its call unwatched."""
+    marker = tmp_path / "ran"
+    data = encode([("U", n.CLONE_NEWNS), ("W", 1, signal.SIGKILL),
+                   ("E", "/bin/sh", 3, "/bin/sh", "-c", f"touch {marker}", "PATH=/usr/bin:/bin")])
+    err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    os.close(err_r)  # the starter's end, gone
+    r, w = os.pipe2(os.O_CLOEXEC)
+    try:
+        pid = n.jail_spawn(data, r, w, w, r, err_w)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        for fd in (r, w, err_w):
+            os.close(fd)
+    assert os.waitstatus_to_exitcode(status) != 0 and not marker.exists()
