@@ -106,8 +106,9 @@ static int well_formed(const struct jail_op *op)
         || op->nargs > max)
         return 0;
     for (unsigned a = 0; a < op->nargs; a++) {
-        int is_number = strcmp(numeric, ALL_NUMERIC) == 0 || strchr(numeric, '0' + (int)a);
-        if (a < 10 && is_number && jail_number(&op->args[a], &n))
+        int is_number = strcmp(numeric, ALL_NUMERIC) == 0
+                        || (a < 10 && strchr(numeric, '0' + (int)a));
+        if (is_number && jail_number(&op->args[a], &n))
             return 0;
         if (!op->args[a].s && !(a < 10 && strchr(nullable, '0' + (int)a)))
             return 0;

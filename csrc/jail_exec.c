@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -66,6 +67,19 @@ static pid_t pid_in_proc(void)
     unsigned long long pid;
     struct jail_arg arg = {link, len > 0 ? (uint32_t)len : 0};
     return len > 0 && jail_number(&arg, &pid) == 0 && pid < INT_MAX ? (pid_t)pid : 0;
+}
+
+/* Whether whoever started the jail is gone: no reader left on the error
+ * pipe. Asked once the death signal is armed (again, after a set*id
+ * cleared it): a starter that died before is seen here, one after kills us. */
+static int starter_gone(void)
+{
+    struct pollfd pipe = {err_fd, POLLOUT, 0};
+    if (poll(&pipe, 1, 0) == 1 && pipe.revents & POLLERR) {
+        errno = ESRCH;
+        return 1;
+    }
+    return 0;
 }
 
 static void _Noreturn fail(int code, const char *message)
@@ -184,7 +198,8 @@ static int run_op(const struct jail_op *op)
     }
     case 'A': return make_dirs(a[0].s, (unsigned)x);
     case 'd': return chdir(a[0].s);
-    case 'W': return prctl((int)x, y, 0, 0, 0);
+    case 'W':
+        return prctl((int)x, y, 0, 0, 0) || (x == PR_SET_PDEATHSIG && starter_gone()) ? -1 : 0;
     case 'S': return pyc_seccomp_load((const unsigned char *)a[0].s, a[0].len);
     case 'B': return drop_bounding(x);
     case 'G': return set_groups(op);

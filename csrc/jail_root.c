@@ -213,6 +213,15 @@ int root_mount(const char *type, const char *src, const char *dst, unsigned long
     return rc;
 }
 
+/* What a bind remount must repeat of a mount's flags not to lose them. */
+static unsigned long kept_flags(const struct statfs *st)
+{
+    unsigned long current = (unsigned long)st->f_flags & KEPT;
+    if (!(current & (MS_NOATIME | MS_RELATIME)))
+        current |= MS_STRICTATIME; /* else the remount would default to relatime */
+    return current;
+}
+
 /* Remount the bind on dst with flags, plus the restrictions it has already. */
 static int remount_bind(const char *dst, enum target target, unsigned long flags)
 {
@@ -223,10 +232,8 @@ static int remount_bind(const char *dst, enum target target, unsigned long flags
         return -1;
     if (fstatfs(fd, &st))
         return close_keeping_errno(fd);
-    unsigned long current = (unsigned long)st.f_flags & KEPT;
-    if (!(current & (MS_NOATIME | MS_RELATIME)))
-        current |= MS_STRICTATIME; /* else the remount would default to relatime */
-    int rc = mount(NULL, fd_path(fd, at), NULL, MS_BIND | MS_REMOUNT | flags | current, NULL);
+    int rc = mount(NULL, fd_path(fd, at), NULL, MS_BIND | MS_REMOUNT | flags | kept_flags(&st),
+                   NULL);
     close_keeping_errno(fd);
     return rc;
 }
@@ -235,17 +242,17 @@ int root_bind(const char *src, const char *dst, unsigned long flags)
 {
     char from[40], to[40];
     struct stat st;
-    int source = open(src, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    /* src is a real path (the engine resolved it): a symlink anywhere on it
+     * now is one put there since, say by the owner of a parent of the code */
+    struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS};
+    int source = (int)syscall(SYS_openat2, AT_FDCWD, src, &how, sizeof how);
+    if (source < 0 && errno == ELOOP)
+        jail_join(jail_message, sizeof jail_message, "the host's ", src,
+                  " has a symbolic link on its path: refusing to bind it on ", dst, NULL);
     if (source < 0)
         return -1;
     if (fstat(source, &st))
         return close_keeping_errno(source);
-    if (S_ISLNK(st.st_mode)) {
-        jail_join(jail_message, sizeof jail_message, "the host's ", src,
-                  " is a symbolic link: refusing to bind it on ", dst, NULL);
-        errno = ELOOP;
-        return close_keeping_errno(source);
-    }
     enum target target = S_ISDIR(st.st_mode) ? DIRECTORY : EMPTY_FILE;
     int fd = open_in_root(dst, target, NULL);
     if (fd < 0)
@@ -278,7 +285,15 @@ int root_pivot(void)
     return fchdir(root_fd) ? -1 : (int)syscall(SYS_pivot_root, ".", ".");
 }
 
-int root_read_only(void) { return mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL); }
+/* The root remounted read-only, keeping what its mount has (the overlay's
+ * nodev: a bind remount sets exactly the flags it is given). */
+int root_read_only(void)
+{
+    struct statfs st;
+    if (statfs("/", &st))
+        return -1;
+    return mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | kept_flags(&st), NULL);
+}
 
 /* os.makedirs(path, mode, exist_ok=True): parents 0777 (the umask applies), no recursion. */
 int make_dirs(const char *path, unsigned mode)

@@ -21,6 +21,7 @@ dies before (PID 1 of its pid namespace): no allocation, no lock, nothing to
 leak when a server is killed.
 """
 import os
+import signal
 import stat
 import sys
 
@@ -90,7 +91,8 @@ def bytecode(source: str, pyc: str, by_hash: bool = False, shown_as: str = None)
     except OSError:
         header = b""
     if by_hash:
-        stamp = _imp.source_hash(bootstrap._RAW_MAGIC_NUMBER, _read_regular(source))
+        source_mode, data = _read_regular(source)
+        stamp = _imp.source_hash(bootstrap._RAW_MAGIC_NUMBER, data)
         fresh = header[4:8] == (3).to_bytes(4, "little") and header[8:] == stamp
     else:
         st = os.stat(source)
@@ -98,26 +100,58 @@ def bytecode(source: str, pyc: str, by_hash: bool = False, shown_as: str = None)
         fresh = header[4:8] != bytes(4) or header[8:] == stamp  # hash-based: python checks
     if header[:4] == bootstrap.MAGIC_NUMBER and fresh:
         return pyc
+    if by_hash:
+        return _compiled(data, source_mode, stamp, pyc, shown_as or source)
     try:
         import py_compile
-        mode = py_compile.PycInvalidationMode
         py_compile.compile(source, cfile=pyc, dfile=shown_as, doraise=True,
-                           invalidation_mode=mode.CHECKED_HASH if by_hash else mode.TIMESTAMP)
+                           invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
         return pyc
     except (OSError, py_compile.PyCompileError, ValueError, RecursionError, MemoryError):
         return None
 
 
-def _read_regular(path: str) -> bytes:
-    """A regular file's content, at most MAX_COMPILED bytes (OSError otherwise:
-    a FIFO or device must not block the engine, nor a huge file fill it)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+def _compiled(data: bytes, mode: int, stamp: bytes, pyc: str, shown_as: str):
+    """pyc, written with the checked-hash bytecode of data (a source's bytes
+    as read once: what was hashed is what is compiled); None if it cannot be."""
+    import _frozen_importlib_external as bootstrap
+
+    from pycontain.fsutil import write_atomic
+    try:
+        code = compile(data, shown_as, "exec", dont_inherit=True)
+        write_atomic(pyc, bytes(bootstrap._code_to_hash_pyc(code, stamp, checked=True)),
+                     mode=mode & 0o644 | 0o600, sync=False)
+        return pyc
+    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def _read_regular(path: str) -> tuple:
+    """(mode, content) of a regular file of at most MAX_COMPILED bytes,
+    opened with no symlink on its path (path is a real path: one there now
+    was put there since, and root must not read through it); OSError
+    otherwise (a FIFO or device must not block the engine, nor a huge file
+    fill it)."""
+    parts = [p for p in path.split("/") if p]
+    if not path.startswith("/") or not parts:
+        raise OSError(f"{path}: not an absolute path")
+    dir_fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for part in parts[:-1]:
+            next_fd = os.open(part, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                              dir_fd=dir_fd)
+            os.close(dir_fd)
+            dir_fd = next_fd
+        fd = os.open(parts[-1], os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     dir_fd=dir_fd)
+    finally:
+        os.close(dir_fd)
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_COMPILED:
             raise OSError(f"{path}: not a regular file of at most {MAX_COMPILED} bytes")
         with open(fd, "rb", closefd=False) as f:
-            return f.read(MAX_COMPILED + 1)
+            return st.st_mode, f.read(MAX_COMPILED + 1)
     finally:
         os.close(fd)
 
@@ -222,9 +256,31 @@ def jail_spec(cfg: JailConfig, request_id: str, deadline_ms: int) -> dict:
         "linux": {"namespaces": [{"type": t} for t in namespaces],
                   "devices": default_devices(), "maskedPaths": MASKED_PATHS,
                   "readonlyPaths": READONLY_PATHS, "resources": {},
-                  "seccomp": seccomp.resolve("default", ())},
+                  "seccomp": death_signal_kept(seccomp.resolve("default", ()))},
     }
     return spec if os.geteuid() == 0 else _rootless(spec)
+
+
+def death_signal_kept(oci: dict) -> dict:
+    """oci (a seccomp section) where prctl(PR_SET_PDEATHSIG) may set SIGKILL
+    only: the jail's PID 1 dies with its engine or launcher (killed -9 too),
+    and a handler that cleared or changed that signal would outlive it. prctl's
+    option is an int: any 64-bit value whose low half is 1 is PR_SET_PDEATHSIG
+    (a masked compare; libseccomp has no masked "not equal", so the options
+    allowed are: even ones, and odd ones by their lowest set bit above bit 0)."""
+    high = 0xFFFFFFFF00000000
+
+    def allowed(index: int, value: int, value_two: int, op: str) -> dict:
+        return {"names": ["prctl"], "action": "SCMP_ACT_ALLOW",
+                "args": [{"index": index, "value": value, "valueTwo": value_two, "op": op}]}
+    rules = [dict(rule, names=[name for name in rule["names"] if name != "prctl"])
+             if rule["action"] == "SCMP_ACT_ALLOW" and not rule.get("args") else rule
+             for rule in oci["syscalls"]]
+    rules += [allowed(1, int(signal.SIGKILL), 0, "SCMP_CMP_EQ"),
+              allowed(0, high | 1, 0, "SCMP_CMP_MASKED_EQ"),
+              *(allowed(0, high | (2 << bit) - 1, 1 << bit | 1, "SCMP_CMP_MASKED_EQ")
+                for bit in range(1, 32))]
+    return dict(oci, syscalls=[rule for rule in rules if rule["names"]])
 
 
 def _rootless(spec: dict) -> dict:

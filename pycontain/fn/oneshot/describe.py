@@ -35,8 +35,8 @@ RESOLVE_NO_MAGICLINKS): an image symlink on a mount destination is refused.
     m type src dst flags data
                          mount a kernel file system at dst in the root
                          (a directory, made if missing; data may be null)
-    b src dst flags      bind the host's src (an absolute path, not a
-                         symlink) on dst in the root (made if missing: a
+    b src dst flags      bind the host's src (a real path: a symlink
+                         anywhere on it is refused) on dst in the root (made if missing: a
                          directory for a directory, else an empty file);
                          flags (MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC)
                          set by a bind remount that keeps the source mount's
@@ -130,11 +130,12 @@ def _root_ops(spec: dict, ctx) -> list:
         if propagation or flags & n.MS_REC:
             raise ValueError(f"{entry['destination']}: not a function jail's mount")
         if kind == "bind" or flags & n.MS_BIND:
-            ops.append(("b", entry["source"], entry["destination"], flags & REMOUNT_MASK))
+            ops.append(("b", os.path.realpath(entry["source"]), entry["destination"],
+                        flags & REMOUNT_MASK))
         else:
             ops.append(("m", kind, entry.get("source") or kind, entry["destination"], flags,
                         data))
-    ops += [("b", dev.get("hostPath", dev["path"]), dev["path"], 0)
+    ops += [("b", os.path.realpath(dev.get("hostPath", dev["path"])), dev["path"], 0)
             for dev in linux.get("devices", ())]
     ops += [("l", target, f"/dev/{name}") for name, target in DEV_SYMLINKS.items()
             if name != "core" or os.path.exists("/proc/kcore")]
