@@ -13,6 +13,12 @@ hierarchies of its limits (memory, pids): each join is a migration of its
 own, and in the others it stays in its zygote's. cgroup v1 as root only (this
 host); on other hosts calls keep the rlimits alone.
 
+Free cgroups are made ahead, off the calls' path: whenever a call takes one
+and fewer are free than the calls running plus AHEAD (at most AHEAD_MAX),
+a thread of the pool makes the difference (a burst's first calls
+would otherwise each wait for a mkdir in two hierarchies, tens of ms under
+load). A call that still finds none makes its own.
+
 A pool's cgroups are named fn<pid>.<start>x<tag>x<n>: the server's pid and
 start time (in clock ticks after boot, /proc/PID/stat), then the zygote's
 pool's tag. A server killed with SIGKILL leaves them behind; the next
@@ -28,6 +34,7 @@ from pycontain.oci.cgroups import hierarchy
 from pycontain.oci.cgroups.group import group_for
 
 PIDS_PER_CALL = 1024
+AHEAD, AHEAD_MAX = 2, 16  # free cgroups kept: AHEAD + the calls running, up to AHEAD_MAX
 JOINED = {"memory", "pids"}  # the hierarchies a call joins
 
 
@@ -50,6 +57,7 @@ class CallCgroups:
         self._numbers = itertools.count()
         self._free, self._draining, self._all = [], [], []
         self._closed = False
+        self._in_use, self._filling = 0, False
         self._lock = threading.Lock()
         # cgroup -> ([tasks descriptors], memory.max_usage_in_bytes one, pids.current one)
         self._fds = {}
@@ -59,9 +67,46 @@ class CallCgroups:
         for one call."""
         with self._lock:
             group = self._free.pop() if self._free else self._drained()
+            self._in_use += 1
+            fill = not self._filling and self._short()
+            self._filling |= fill
+        if fill:
+            threading.Thread(target=self._fill, name="call-cgroups", daemon=True).start()
         if group is None:
-            group = self._made()
+            try:
+                group = self._made()
+            except BaseException:
+                with self._lock:
+                    self._in_use -= 1
+                raise
         return group, self._fds[group][0]
+
+    def _short(self) -> bool:
+        """Whether fewer cgroups are free than are to be kept ahead (under the lock)."""
+        return not self._closed and len(self._free) < min(self._in_use + AHEAD, AHEAD_MAX)
+
+    def _fill(self) -> None:
+        """Make free cgroups until enough are (see the module doc)."""
+        try:
+            while True:
+                with self._lock:
+                    if not self._short():
+                        return
+                    group = self._drained()  # one emptied since: reused, not made
+                    if group is not None:
+                        self._free.append(group)
+                        continue
+                group = self._made()
+                with self._lock:
+                    if self._closed:  # close() removed it (it was in _all)
+                        self._close_fds(group)
+                        return
+                    self._free.append(group)
+        except Exception:  # noqa: BLE001 - closed meanwhile, or no room: calls make their own
+            return
+        finally:
+            with self._lock:
+                self._filling = False
 
     def _made(self):
         """A new cgroup of the pool. Made outside the lock, then entered under it
@@ -96,6 +141,7 @@ class CallCgroups:
         except (OSError, KeyError, ValueError):  # closed or removed under us by close()
             peak = 0
         with self._lock:
+            self._in_use -= 1
             if group not in self._all:
                 self._close_fds(group)  # left open by close() for the call that had it
                 return 0
