@@ -8,14 +8,13 @@ unshares fresh net, ipc, uts and mount namespaces, mounts its own /proc, /tmp
 and /dev/shm, brings up lo, sets the call's rlimits, drops every capability,
 installs the strict seccomp program, hands the engine its socket's other
 end, and then blocks on that socket until the engine sends it one call. It
-runs the handler once and exits. A *forker*, the zygote's one other child, clones spares (two at a time, when
-two are left; while many calls run, up to one per running call, at most
-BURST_SPARES) as children of the zygote, which reaps them. So set-up is off
-a call's path, and nothing a call does survives it: a spare holds no
-descriptor but its own socket once it announced itself (and that one is
-closed before the handler runs), and the
-zygote never sees a call's request id, event or result, nor is its memory
-written by one.
+runs the handler once and exits. A *forker*, the zygote's one other child,
+clones spares (two at a time, when two are left; while many calls run, up
+to one per running call, at most BURST_SPARES) as children of the zygote,
+which reaps them. So set-up is off a call's path, and nothing a call does
+survives it: once it announced itself a spare holds no descriptor but its
+own socket (closed before the handler runs), and the zygote never sees a
+call's request id, event or result, nor is its memory written by one.
 
 Protocol on fd 0 (a SOCK_SEQPACKET socket; one JSON message each):
   engine -> init  {handler, bpf (hex), masked, tmp_size, rlimits, spares (how many to keep)}
@@ -274,9 +273,9 @@ def _spawn(setup: Setup, handler, flags: int, forget=lambda: None, engine=None) 
 def _forker(setup: Setup, handler, engine: _socket.socket, orders: _socket.socket) -> None:
     """The forker's life: for each order of n spares, clone them back to back
     as the zygote's children (CLONE_PARENT), each to announce itself to the
-    engine once set up; report how many could not be made. Never returns. It does little
-    else, so it writes (and so copies) few pages between forks, and the zygote,
-    which forks no more, none."""
+    engine once set up; report how many could not be made. Never returns. It
+    does little else, so it writes (and so copies) few pages between forks,
+    and the zygote, which forks no more, none."""
     try:
         _signal.set_wakeup_fd(-1)
         _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
