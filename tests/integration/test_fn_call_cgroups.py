@@ -71,6 +71,27 @@ def test_free_cgroups_are_made_ahead_and_removed_with_the_pool():
     assert _left(pool._prefix) == []
 
 
+def test_trim_removes_what_a_burst_made_beyond_the_few_kept_ahead():
+    """Six calls at once, then none: trim() (fn serve's idle sweep) leaves
+    AHEAD free cgroups, the others removed."""
+    pool = call_cgroups.CallCgroups(128)
+    try:
+        taken = [pool.take()[0] for _ in range(6)]
+        for group in taken:
+            pool.give_back(group)
+        wait_for(lambda: not pool._filling, what="the pool's thread to finish")
+        names = lambda: {os.path.basename(p) for p in _left(pool._prefix)}  # noqa: E731
+        assert len(names()) > call_cgroups.AHEAD
+        while pool.trim():
+            pass
+        assert len(names()) == call_cgroups.AHEAD
+        kept = pool.take()[0]  # the kept ones serve the next call
+        assert os.path.basename(next(iter(kept.paths.values()))) in names()
+    finally:
+        pool.close()
+    assert _left(pool._prefix) == []
+
+
 def test_a_cgroup_taken_while_the_pool_closes_is_removed():
     """A call that takes a new cgroup while the server stops (close() ran between
     its making the cgroup and entering it in the pool) must not leave it behind:
