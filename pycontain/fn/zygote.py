@@ -332,8 +332,13 @@ class Zygote:
         head = jsonio.dumps({"rid": request_id, "deadline_ms": int(
             time.time() * 1000 + cfg.timeout * 1000)}, indent=None).encode() + b"\n"
         group, join_fds = self.cgroups.take() if self.cgroups else (None, [])
-        pending, collector = with_call_fds(lambda fds: self._send(call, list(fds) + join_fds),
-                                           head + event)
+        try:
+            pending, collector = with_call_fds(
+                lambda fds: self._send(call, list(fds) + join_fds), head + event)
+        except BaseException:  # not sent (the zygote is gone): the cgroup goes back
+            if group is not None:
+                self.cgroups.give_back(group)
+            raise
         if stream is not None:
             collector.keep = STREAM_KEEP
         try:
