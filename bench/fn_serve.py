@@ -9,11 +9,14 @@ first call and warm calls); the floor (bench/fork_floor.py: a warm Python
 forking a child with fresh namespaces, no jail); and `bwrap --unshare-all
 /usr/bin/python3` running the same handler per call. Every client starts at
 once (a burst) and makes its calls back to back: 1 client CALLS calls, 4
-clients CALLS/4 each, 32 clients BURST each. CPU per call: the engine (this
+clients CALLS/4 each, 32 clients BURST each; then 4 clients CALLS each
+(seconds of steady calls, as the floor's 4 workers for 3 s: the calls/s
+compared with the floor's). CPU per call: the engine (this
 process, or the server) plus the zygotes' side (zygote, forker, the calls'
 jails), not the kernel's workqueues that free network namespaces. Run as
-root: bench/fn_serve.py [CALLS] [BURST]. Builds a private store with the
-python image."""
+root: bench/fn_serve.py [CALLS] [BURST] [--direct] (--direct: only the
+direct rows and the floor, for before/after comparisons of the call path).
+Builds a private store with the python image."""
 import importlib.util
 import json
 import os
@@ -33,6 +36,12 @@ from fork_floor import SETTLE
 sys.path.append(str(REPO))  # after the installed pycontain, which has its C extension built
 
 FUNCTIONS = 8
+DIRECT = "zygote, direct (ZygotePool.invoke)"
+# the rate compared with the floor's: as many clients as the floor has workers,
+# each making CALLS calls (seconds, like the floor's 3 s, not a burst's short
+# run whose start and end weigh in)
+STEADY = "zygote, direct, steady (calls/s vs the floor)"
+STEADY_CLIENTS = 4
 BOTO_HANDLER = ("import boto3\nSESSION = boto3.session.Session()\n"
                 "def handler(event, context):\n"
                 "    return {'greeting': 'Hello, ' + event['name'],"
@@ -93,13 +102,14 @@ def direct_runs(calls: int, burst: int, boto: bool) -> list:
             for name in names:  # warm: the zygote started, its spares made
                 for _ in range(20):
                     caller(name)()
-        for n, functions, each in ((1, 1, calls), (4, 1, calls // 4), (32, 1, burst),
-                                   (32, FUNCTIONS, burst)):
+        for label, n, functions, each in (
+                (DIRECT, 1, 1, calls), (DIRECT, 4, 1, calls // 4), (DIRECT, 32, 1, burst),
+                (DIRECT, 32, FUNCTIONS, burst), (STEADY, STEADY_CLIENTS, 1, calls)):
             names = _names(functions)
             zygotes = [pool.status()["functions"][name]["zygote_pid"] for name in names]
             time.sleep(SETTLE)
             before = (sum(os.times()[:2]), jail_side_cpu(zygotes))
-            run = clients(Run("zygote, direct (ZygotePool.invoke)", n, functions),
+            run = clients(Run(label, n, functions),
                           lambda i, names=names: caller(names[i % len(names)]), each)
             spent = sum(os.times()[:2]) - before[0] + jail_side_cpu(zygotes) - before[1]
             run.cpu_ms = spent * 1000 / run.calls
@@ -213,46 +223,59 @@ def private_store(kind: str) -> str:
 
 
 def main() -> None:
-    calls = int(sys.argv[1]) if len(sys.argv) > 1 else 400
-    burst = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+    args = [a for a in sys.argv[1:] if a != "--direct"]
+    only_direct = "--direct" in sys.argv[1:]
+    calls = int(args[0]) if args else 400
+    burst = int(args[1]) if len(args) > 1 else 20
     work = private_store("serve")
     try:
         handler = os.path.join(work, "handler.py")
         with open(handler, "w") as f:
             f.write(HANDLER)
-        boto = make_functions(work)
-        runs = direct_runs(calls, burst, boto) + http_runs(calls, burst) + floor_runs(calls) \
-            + bwrap_runs(calls, handler)
-        memory = memory_rows(work)
+        boto = make_functions(work, boto=not only_direct)
+        if only_direct:
+            runs, memory = direct_runs(calls, burst, False) + floor_runs(calls), []
+        else:
+            runs = direct_runs(calls, burst, boto) + http_runs(calls, burst) \
+                + floor_runs(calls) + bwrap_runs(calls, handler)
+            memory = memory_rows(work)
         print(f"\nfn serve under load: warm calls, a fresh jail per call ({os.cpu_count()} "
               f"CPUs; ms; every client starts at once, calls back to back)")
         print_table(runs)
-        if not boto:
+        if not boto and not only_direct:
             print("(no boto3 row: boto3 or a dependency is not importable here)")
         summary(runs)
-        print("\nmemory: 50 functions created, 20 warm (one call each), PSS from /status")
-        print("| --spares | warm | MB PSS per warm function | processes per function | server MB |")
-        print("|---|---|---|---|---|")
-        for row in memory:
-            print("| %d | %d | %.1f | %.1f | %.1f |" % row)
+        if memory:
+            print_memory(memory)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def print_memory(memory: list) -> None:
+    print("\nmemory: 50 functions created, 20 warm (one call each), PSS from /status")
+    print("| --spares | warm | MB PSS per warm function | processes per function | server MB |")
+    print("|---|---|---|---|---|")
+    for row in memory:
+        print("| %d | %d | %.1f | %.1f | %.1f |" % row)
 
 
 def summary(runs: list) -> None:
     """The issue's ratios: 32-client p99 over the 1-client p99, direct calls/s
     over the floor's."""
-    direct = [r for r in runs if r.label.startswith("zygote, direct")]
+    direct = [r for r in runs if r.label == DIRECT]
+    steady = next(r for r in runs if r.label == STEADY)
     floor = next(r for r in runs if r.label.startswith("floor: same"))
     one = percentile(direct[0].samples, 0.99)
     for r in [r for r in runs if r.label.startswith("zygote") and r.clients == 32]:
         bound = r.clients / r.rate * 1000  # Little's law: the mean a closed loop must see
-        print(f"{r.label}, 32 clients x {r.functions} fn: p99 {percentile(r.samples, .99):.1f}"
-              f" ms = {percentile(r.samples, .99) / one:.1f}x the 1-client p99; clients/rate "
-              f"= {bound:.1f} ms; failed {r.failures}")
+        p99 = percentile(r.samples, .99)
+        print(f"{r.label}, 32 clients x {r.functions} fn: p99 {p99:.1f} ms = {p99 / one:.1f}x "
+              f"the 1-client p99; mean {sum(r.samples) / len(r.samples):.1f} ms, clients/rate "
+              f"= {bound:.1f} ms (p99 = {p99 / bound:.1f}x that); failed {r.failures}")
     best = max(r.rate for r in direct if r.clients > 1)
-    print(f"direct calls/s (best of 4/32 clients) / floor: {best:.0f} / {floor.rate:.0f} = "
-          f"{best / floor.rate:.2f}x")
+    print(f"direct calls/s / floor: steady {steady.rate:.0f} / {floor.rate:.0f} = "
+          f"{steady.rate / floor.rate:.2f}x (CPU ms/call {steady.cpu_ms:.2f} vs "
+          f"{floor.cpu_ms:.2f}); best burst row {best:.0f} = {best / floor.rate:.2f}x")
 
 
 if __name__ == "__main__":

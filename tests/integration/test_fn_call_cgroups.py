@@ -39,12 +39,57 @@ def test_a_cgroup_with_a_process_of_its_call_left_is_not_handed_out_again():
         straggler = None
         wait_for(lambda: _count(first) == 0, what="the cgroup to empty")
         pool.give_back(second)
-        assert {pool.take()[0], pool.take()[0]} == {first, second}  # both reusable now
+        # both reusable now (among the free ones the pool made ahead)
+        handed = {pool.take()[0] for _ in range(call_cgroups.AHEAD_MAX + 2)}
+        assert {first, second} <= handed
     finally:
         if straggler:
             os.kill(straggler, signal.SIGKILL)
             os.waitpid(straggler, 0)
         pool.close()
+
+
+def _left(prefix: str) -> list:
+    """The directories of a pool's cgroups (named prefix...) in every hierarchy."""
+    host = call_cgroups.hierarchy.host()
+    return [entry.path for mount in host.mounts.values()
+            for base, dirs, _ in os.walk(mount) for entry in os.scandir(base)
+            if entry.is_dir() and entry.name.startswith(prefix)] if host else []
+
+
+def test_free_cgroups_are_made_ahead_and_removed_with_the_pool():
+    """One call taken: the pool makes AHEAD more in the background (a burst's
+    calls then find theirs made); close() removes them all, those made ahead too."""
+    pool = call_cgroups.CallCgroups(128)
+    try:
+        group, _ = pool.take()
+        made = lambda: {os.path.basename(p) for p in _left(pool._prefix)}  # noqa: E731
+        wait_for(lambda: len(made()) >= 1 + call_cgroups.AHEAD, what="cgroups made ahead")
+        pool.give_back(group)
+    finally:
+        pool.close()
+    assert _left(pool._prefix) == []
+
+
+def test_trim_removes_what_a_burst_made_beyond_the_few_kept_ahead():
+    """Six calls at once, then none: trim() (fn serve's idle sweep) leaves
+    AHEAD free cgroups, the others removed."""
+    pool = call_cgroups.CallCgroups(128)
+    try:
+        taken = [pool.take()[0] for _ in range(6)]
+        for group in taken:
+            pool.give_back(group)
+        wait_for(lambda: not pool._filling, what="the pool's thread to finish")
+        names = lambda: {os.path.basename(p) for p in _left(pool._prefix)}  # noqa: E731
+        assert len(names()) > call_cgroups.AHEAD
+        while pool.trim():
+            pass
+        assert len(names()) == call_cgroups.AHEAD
+        kept = pool.take()[0]  # the kept ones serve the next call
+        assert os.path.basename(next(iter(kept.paths.values()))) in names()
+    finally:
+        pool.close()
+    assert _left(pool._prefix) == []
 
 
 def test_a_cgroup_taken_while_the_pool_closes_is_removed():
@@ -56,12 +101,7 @@ def test_a_cgroup_taken_while_the_pool_closes_is_removed():
     pool.close()
     with pytest.raises(call_cgroups.PycontainError, match="zygote is gone"):
         pool.take()
-    prefix = pool._prefix
-    host = call_cgroups.hierarchy.host()
-    left = [entry.path for mount in host.mounts.values()
-            for base, dirs, _ in os.walk(mount) for entry in os.scandir(base)
-            if entry.is_dir() and entry.name.startswith(prefix)] if host else []
-    assert left == []
+    assert _left(pool._prefix) == []
 
 
 def test_system_gc_removes_the_call_cgroups_of_a_server_that_was_killed(pc):

@@ -6,20 +6,21 @@ that lets it create namespaces). It imports the handler once and keeps a few
 *spare* children ready: each is cloned into fresh user and pid namespaces,
 unshares fresh net, ipc, uts and mount namespaces, mounts its own /proc, /tmp
 and /dev/shm, brings up lo, sets the call's rlimits, drops every capability,
-installs the strict seccomp program, and then blocks on a socket of its own
-until the engine sends it one call. It runs the handler once and exits. A
-*forker*, the zygote's one other child, clones spares (two at a time, when
-two are left; while many calls run, up to one per running call, at most
-BURST_SPARES) as children of the zygote, which reaps them. So set-up is off
-a call's path, and nothing a call does survives it: a spare holds no
-descriptor but its own socket (closed before the handler runs), and the
-zygote never sees a call's request id, event or result, nor is its memory
-written by one.
+installs the strict seccomp program, hands the engine its socket's other
+end, and then blocks on that socket until the engine sends it one call. It
+runs the handler once and exits. A *forker*, the zygote's one other child,
+clones spares (two at a time, when two are left; while many calls run, up
+to one per running call, at most BURST_SPARES) as children of the zygote,
+which reaps them. So set-up is off a call's path, and nothing a call does
+survives it: once it announced itself a spare holds no descriptor but its
+own socket (closed before the handler runs), and the zygote never sees a
+call's request id, event or result, nor is its memory written by one.
 
 Protocol on fd 0 (a SOCK_SEQPACKET socket; one JSON message each):
   engine -> init  {handler, bpf (hex), masked, tmp_size, rlimits, spares (how many to keep)}
   zygote -> {"ready": true, "init_ms"} | {"ready": false, "error": error JSON}
-  zygote -> spare {spare: pid} + fd (the engine's end of the spare's socket; from the forker)
+  spare -> spare {spare: pid} + fd (the engine's end of the spare's socket: sent on
+            fd 0 by a spare the forker made, once it is set up)
   engine -> spare call  {id, timeout} + fds (event, result, log, cgroup tasks...),
             on the spare's socket; then to the zygote {id, timeout, pid}: the
             call's clock starts
@@ -184,14 +185,19 @@ def _recv_fds(sock: _socket.socket) -> tuple:
     return data, list(fds)
 
 
-def _forget_zygote(keep: int) -> None:
-    """Drop all the zygote held: every descriptor but our socket and the log
-    (1, 2), its SIGCHLD handler and wakeup fd."""
+def _forget_zygote(keep: list) -> None:
+    """Drop all the zygote held: every descriptor but those in keep and the
+    log (1, 2), its SIGCHLD handler and wakeup fd."""
     _signal.set_wakeup_fd(-1)
     _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
-    os.close(0)
-    os.closerange(3, keep)
-    os.closerange(keep + 1, 1 << 16)
+    low = 3
+    if 0 not in keep:
+        os.close(0)
+    for fd in sorted(keep):
+        if fd >= low:
+            os.closerange(low, fd)
+            low = fd + 1
+    os.closerange(low, 1 << 16)
 
 
 def _run_call(handler, fds: list) -> int:
@@ -216,14 +222,25 @@ def _run_call(handler, fds: list) -> int:
     return status
 
 
-def _spare(setup: Setup, handler, sock: _socket.socket, forget) -> None:
-    """A spare's life: set up a fresh jail, wait for one call, run it. Never returns."""
+def _spare(setup: Setup, handler, sock: _socket.socket, forget, announce=None) -> None:
+    """A spare's life: set up a fresh jail, wait for one call, run it. Never
+    returns. announce: (the engine's socket, the engine's end of ours), for a
+    spare the forker made: once set up, it hands the engine its end itself
+    and closes both, so the engine only ever gives a call to a spare that is
+    ready (creating a net namespace can wait hundreds of ms on the kernel's
+    locks while others are torn down: a call must not wait on that one spare)."""
     status = SETUP_FAILED
     try:
-        _forget_zygote(sock.fileno())
+        _forget_zygote([sock.fileno()] + [s.fileno() for s in announce or ()])
         forget()
+        pid = os.readlink("/proc/self")  # in the zygote's pid namespace: before our /proc
         setup.namespaces()
         setup.lock_down()
+        if announce is not None:
+            engine, ours = announce
+            _send_fds(engine, b'{"spare": %s}' % pid.encode(), [ours.fileno()])
+            engine.close()
+            ours.close()
         data, fds = _recv_fds(sock)
         if data:  # else: the zygote retired us before any call
             status = _run_call(handler, fds)
@@ -234,11 +251,12 @@ def _spare(setup: Setup, handler, sock: _socket.socket, forget) -> None:
     os._exit(status)
 
 
-def _spawn(setup: Setup, handler, flags: int, forget=lambda: None) -> tuple:
+def _spawn(setup: Setup, handler, flags: int, forget=lambda: None, engine=None) -> tuple:
     """A new spare: (pid, our socket to it: a bare _socket.socket, lighter to
     make); forget() runs first in it, to drop what its parent knows of other
-    calls. OSError if clone failed. (Nothing to flush: after init the zygote
-    writes only with os.write.)"""
+    calls; with engine (its socket), the spare announces itself to it once
+    ready (see _spare). OSError if clone failed. (Nothing to flush: after init
+    the zygote writes only with os.write.)"""
     ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
     try:
         pid = _clone(flags)
@@ -247,17 +265,17 @@ def _spawn(setup: Setup, handler, flags: int, forget=lambda: None) -> tuple:
         theirs.close()
         raise
     if pid == 0:
-        _spare(setup, handler, theirs, forget)
+        _spare(setup, handler, theirs, forget, engine and (engine, ours))
     theirs.close()
     return pid, ours
 
 
 def _forker(setup: Setup, handler, engine: _socket.socket, orders: _socket.socket) -> None:
     """The forker's life: for each order of n spares, clone them back to back
-    as the zygote's children (CLONE_PARENT) and pass each one's socket to the
-    engine; report how many could not be made. Never returns. It does little
-    else, so it writes (and so copies) few pages between forks, and the zygote,
-    which forks no more, none."""
+    as the zygote's children (CLONE_PARENT), each to announce itself to the
+    engine once set up; report how many could not be made. Never returns. It
+    does little else, so it writes (and so copies) few pages between forks,
+    and the zygote, which forks no more, none."""
     try:
         _signal.set_wakeup_fd(-1)
         _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
@@ -265,13 +283,10 @@ def _forker(setup: Setup, handler, engine: _socket.socket, orders: _socket.socke
             left = int(order)
             try:
                 while left:
-                    pid, ours = _spawn(setup, handler, CLONE_FLAGS | CLONE_PARENT)
+                    _, ours = _spawn(setup, handler, CLONE_FLAGS | CLONE_PARENT, engine=engine)
                     left -= 1  # made: if the engine does not get it, it ends, counted then
-                    try:
-                        _send_fds(engine, b'{"spare": %d}' % pid, [ours.fileno()])
-                    finally:
-                        ours.close()
-            except OSError as exc:  # clone failed (or the engine is gone: so are we soon)
+                    ours.close()
+            except OSError as exc:  # clone failed
                 os.write(2, f"pycontain zygote: no spare: {exc}\n".encode())
                 orders.send(b"%d" % left)
     finally:

@@ -13,6 +13,15 @@ hierarchies of its limits (memory, pids): each join is a migration of its
 own, and in the others it stays in its zygote's. cgroup v1 as root only (this
 host); on other hosts calls keep the rlimits alone.
 
+Free cgroups are made ahead, off the calls' path: whenever a call takes one
+and fewer are free than the calls running plus AHEAD (at most AHEAD_MAX),
+a thread of the pool makes the difference (a burst's first calls
+would otherwise each wait for a mkdir in two hierarchies, tens of ms under
+load). A call that still finds none makes its own. What a burst or a slow
+spell made beyond that (each cgroup holds four descriptors and kernel
+memory) is removed by trim(), which fn serve's idle sweep calls for the
+functions with no call running.
+
 A pool's cgroups are named fn<pid>.<start>x<tag>x<n>: the server's pid and
 start time (in clock ticks after boot, /proc/PID/stat), then the zygote's
 pool's tag. A server killed with SIGKILL leaves them behind; the next
@@ -28,6 +37,8 @@ from pycontain.oci.cgroups import hierarchy
 from pycontain.oci.cgroups.group import group_for
 
 PIDS_PER_CALL = 1024
+AHEAD, AHEAD_MAX = 2, 16  # free cgroups kept: AHEAD + the calls running, up to AHEAD_MAX
+TRIM_MOST = 16  # cgroups one trim() removes at most (each is an rmdir per hierarchy)
 JOINED = {"memory", "pids"}  # the hierarchies a call joins
 
 
@@ -50,6 +61,7 @@ class CallCgroups:
         self._numbers = itertools.count()
         self._free, self._draining, self._all = [], [], []
         self._closed = False
+        self._in_use, self._filling, self._filler = 0, False, None
         self._lock = threading.Lock()
         # cgroup -> ([tasks descriptors], memory.max_usage_in_bytes one, pids.current one)
         self._fds = {}
@@ -59,9 +71,68 @@ class CallCgroups:
         for one call."""
         with self._lock:
             group = self._free.pop() if self._free else self._drained()
+            self._in_use += 1
+            fill = not self._filling and self._short()
+            self._filling |= fill
+        if fill:
+            self._filler = threading.Thread(target=self._fill, name="call-cgroups", daemon=True)
+            self._filler.start()
         if group is None:
-            group = self._made()
+            try:
+                group = self._made()
+            except BaseException:
+                with self._lock:
+                    self._in_use -= 1
+                raise
         return group, self._fds[group][0]
+
+    def _short(self) -> bool:
+        """Whether fewer cgroups are free than are to be kept ahead (under the lock)."""
+        return not self._closed and len(self._free) < min(self._in_use + AHEAD, AHEAD_MAX)
+
+    def _fill(self) -> None:
+        """Make free cgroups until enough are (see the module doc)."""
+        try:
+            while True:
+                with self._lock:
+                    if not self._short():
+                        return
+                    group = self._drained()  # one emptied since: reused, not made
+                    if group is not None:
+                        self._free.append(group)
+                        continue
+                group = self._made()
+                with self._lock:
+                    if self._closed:  # close() removed it (it was in _all)
+                        self._close_fds(group)
+                        return
+                    self._free.append(group)
+        except Exception:  # noqa: BLE001 - closed meanwhile, or no room: calls make their own
+            return
+        finally:
+            with self._lock:
+                self._filling = False
+
+    def trim(self, keep: int = AHEAD, most: int = TRIM_MOST) -> int:
+        """Remove the emptied cgroups set aside and the free ones beyond keep,
+        at most `most`; how many were removed."""
+        removed = []
+        with self._lock:
+            while len(removed) < most and not self._closed:
+                group = self._drained()
+                if group is not None and len(self._free) < keep:
+                    self._free.append(group)
+                    continue
+                if group is None and len(self._free) > keep:
+                    group = self._free.pop(0)
+                if group is None:
+                    break
+                self._all.remove(group)
+                self._close_fds(group)
+                removed.append(group)
+        for group in removed:
+            group.remove()
+        return len(removed)
 
     def _made(self):
         """A new cgroup of the pool. Made outside the lock, then entered under it
@@ -96,6 +167,7 @@ class CallCgroups:
         except (OSError, KeyError, ValueError):  # closed or removed under us by close()
             peak = 0
         with self._lock:
+            self._in_use -= 1
             if group not in self._all:
                 self._close_fds(group)  # left open by close() for the call that had it
                 return 0
@@ -121,16 +193,20 @@ class CallCgroups:
 
     def close(self) -> None:
         """Remove every cgroup of the pool (the descriptors of those a call
-        still has are closed when it gives them back)."""
+        still has are closed when it gives them back), and wait for the
+        pool's thread (one it is making, it removes itself)."""
         with self._lock:
             self._closed = True
             groups, idle = self._all, self._free + self._draining
             self._all, self._free, self._draining = [], [], []
             for group in idle:
                 self._close_fds(group)
+            filler = self._filler
         for group in groups:
             group.kill()
             group.remove()
+        if filler is not None and filler is not threading.current_thread():
+            filler.join()
 
     def _close_fds(self, group) -> None:
         tasks, *counters = self._fds.pop(group, ([],))

@@ -9,7 +9,6 @@ wait status. Calls run concurrently; one reader thread takes the spares and
 routes the reports. If the zygote dies, its calls fail with Runtime.ExitError
 and `alive` turns False (the pool starts a new one).
 """
-import collections
 import os
 import socket
 import threading
@@ -23,6 +22,7 @@ from pycontain.fn.outcome import LOG_TAIL, Collector, Outcome, classify, error_p
     report_lines, with_call_fds
 from pycontain.fn.jail import (MAX_PROCESSES, RUNTIME_DIR, JailConfig, _ro_bind, jail_context,
                                jail_spec, limits)
+from pycontain.fn.spares import SpareQueue
 from pycontain.oci.process import spawn
 from pycontain.oci.security import seccomp
 
@@ -37,7 +37,9 @@ ZYGOTE_CAPS_PROFILE = ("CAP_SYS_ADMIN",)
 PER_CALL_RLIMITS = ("RLIMIT_CPU", "RLIMIT_NPROC")  # set by each call's child
 ZYGOTE_PROCESSES = 16 * MAX_PROCESSES  # a function's processes and threads, all its calls
                                        # (and its import) together: at most the server's own
-SPARE_WAIT = 0.05     # for a spare on its way, before a call goes through the zygote
+SPARE_WAIT = 0.5      # for a spare on its way (spares come once set up: a fresh net
+                      # namespace can take 100s of ms under load), before a call goes
+                      # through the zygote
 STREAM_KEEP = 256 * 1024  # of a call's output, for its function's log stream (Lambda's
                           # largest log event)
 SPARES = 4            # calls' jails each zygote keeps set up ahead by default, made two
@@ -186,9 +188,7 @@ class Zygote:
         self.init_ms = 0.0
         self.users = 0  # calls holding this zygote (kept by the pool)
         self._pending, self._lock, self._next = {}, threading.Lock(), 0
-        self._spares = collections.deque()  # (pid, socket) of children waiting for a call
-        self._spare_wait = SPARE_WAIT if spares else 0  # none come with --spares 0
-        self._spare_came = threading.Condition(threading.Lock())
+        self._spares = SpareQueue(SPARE_WAIT if spares else 0)  # none come with --spares 0
         self._first = threading.Lock()
         self.cgroups = call_cgroups.CallCgroups(cfg.memory_mb) if call_cgroups.available() \
             else None
@@ -260,10 +260,8 @@ class Zygote:
             if "spare" in report:
                 if not fds:  # its descriptor was dropped (we are out of them): the
                     continue  # spare reads EOF and ends, reported as an early end
-                with self._spare_came:
-                    self._spares.append((report["spare"], socket.socket(
-                        socket.AF_UNIX, socket.SOCK_SEQPACKET, 0, fds[0])))
-                    self._spare_came.notify()
+                self._spares.put((report["spare"], socket.socket(
+                    socket.AF_UNIX, socket.SOCK_SEQPACKET, 0, fds[0])))
                 continue
             with self._lock:  # the caller closes done_fd once it popped it, under this lock
                 pending = self._pending.pop(report["id"], None)
@@ -272,7 +270,7 @@ class Zygote:
                     os.eventfd_write(pending.done_fd, 1)
         self.alive = False
         self._reap()
-        self._drop_spares()
+        self._spares.close()
         with self._lock:
             for pending in self._pending.values():
                 os.eventfd_write(pending.done_fd, 1)
@@ -284,34 +282,17 @@ class Zygote:
         except ChildProcessError:
             pass
 
-    def _drop_spares(self) -> None:
-        with self._spare_came:
-            while self._spares:
-                self._spares.popleft()[1].close()
-            self._spare_came.notify_all()
-
     def trim_spares(self, keep: int) -> None:
-        """Retire the spares beyond keep, the newest first (a burst ordered more:
-        zygote_main's BURST_SPARES): each reads EOF on its socket and ends."""
-        with self._spare_came:
-            while len(self._spares) > keep:
-                self._spares.pop()[1].close()
-
-    def _take_spare(self):
-        """(pid, socket) of a spare, waiting SPARE_WAIT for one if need be
-        (the zygote orders more when few are left); None if none came."""
-        with self._spare_came:
-            if not self._spares and self._spare_wait:
-                self._spare_came.wait_for(lambda: self._spares or not self.alive,
-                                          self._spare_wait)
-            return self._spares.popleft() if self._spares else None
+        """Retire the spares beyond keep (a burst ordered more: zygote_main's
+        BURST_SPARES)."""
+        self._spares.trim(keep)
 
     def _dispatch(self, call: dict, fds: list) -> None:
         """Send the call to a spare and tell the zygote which; through the
         zygote (which clones a spare for it) when we have none."""
         data = jsonio.dumps(call, indent=None).encode()
         while True:
-            taken = self._take_spare()
+            taken = self._spares.take()  # the zygote orders more when few are left
             if taken is None:
                 socket.send_fds(self.sock, [data], fds)
                 return
@@ -352,8 +333,13 @@ class Zygote:
         head = jsonio.dumps({"rid": request_id, "deadline_ms": int(
             time.time() * 1000 + cfg.timeout * 1000)}, indent=None).encode() + b"\n"
         group, join_fds = self.cgroups.take() if self.cgroups else (None, [])
-        pending, collector = with_call_fds(lambda fds: self._send(call, list(fds) + join_fds),
-                                           head + event)
+        try:
+            pending, collector = with_call_fds(
+                lambda fds: self._send(call, list(fds) + join_fds), head + event)
+        except BaseException:  # not sent (the zygote is gone): the cgroup goes back
+            if group is not None:
+                self.cgroups.give_back(group)
+            raise
         if stream is not None:
             collector.keep = STREAM_KEEP
         try:
@@ -393,7 +379,7 @@ class Zygote:
         if not getattr(self, "_reader", None):
             self._reap()
             self.sock.close()
-            self._drop_spares()
+            self._spares.close()
 
     def close(self) -> None:
         """Kill the zygote and wait until it and its reader are gone."""

@@ -165,10 +165,12 @@ class ZygotePool:
 
     def reap_idle(self) -> None:
         """Kill zygotes unused for idle_ttl seconds (and dead ones' leftovers);
-        those of functions with no call running keep only --spares spares."""
+        those of functions with no call running keep only --spares spares, and
+        their call cgroups only the few kept ahead (see call_cgroups)."""
         now = time.monotonic()
         with self._lock:
             entries = list(self._entries.values())
+        idle = []
         for entry in entries:
             with entry.lock:
                 zygote = entry.zygote
@@ -179,6 +181,10 @@ class ZygotePool:
                     zygote.close()
                 else:
                     zygote.trim_spares(self.spares)
+                    idle.append(zygote)
+        for zygote in idle:  # outside the lock: a call may come meanwhile (it takes another)
+            if zygote.cgroups is not None:
+                zygote.cgroups.trim()
         self._close_retired()
 
     def status(self) -> dict:
