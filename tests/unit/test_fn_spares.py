@@ -1,10 +1,10 @@
-"""fn serve's queue of ready spares (pycontain.fn.spares): calls get spares
+"""fn serve's queue of ready spares (pycontain.fn.server.spares): calls get spares
 first come, first served, a call gives up after its wait, and closing hands
 waiting calls nothing. Real socket pairs stand for spares, real threads for calls."""
 import socket
 import threading
 
-from pycontain.fn.spares import SpareQueue
+from pycontain.fn.server.spares import SpareQueue
 
 
 def _spare(pid: int) -> tuple:

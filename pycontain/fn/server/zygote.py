@@ -22,7 +22,7 @@ from pycontain.fn.outcome import LOG_TAIL, Collector, Outcome, classify, error_p
     report_lines, with_call_fds
 from pycontain.fn.jail import (MAX_PROCESSES, RUNTIME_DIR, JailConfig, _ro_bind, jail_context,
                                jail_spec, limits)
-from pycontain.fn.spares import SpareQueue
+from pycontain.fn.server.spares import SpareQueue
 from pycontain.oci.process import spawn
 from pycontain.oci.security import seccomp
 
