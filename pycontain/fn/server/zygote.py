@@ -26,10 +26,11 @@ from pycontain.fn.server.spares import SpareQueue
 from pycontain.oci.process import spawn
 from pycontain.oci.security import seccomp
 
-ZYGOTE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "injail",
-                      "zygote_main.py")
+INJAIL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "injail")
+ZYGOTE_MODULES = ("zygote_main", "call_setup")  # bound in /var/runtime beside the runner
 BOOT = (f"import sys; sys.path.insert(0, {RUNTIME_DIR!r}); import zygote_main as z; "
-        "del sys.path[0], sys.modules['zygote_main'], sys.modules['runner']; sys.exit(z.main())")
+        "del sys.path[0], sys.modules['zygote_main'], sys.modules['call_setup'], "
+        "sys.modules['runner']; sys.exit(z.main())")
 INIT_TIMEOUT = 10.0   # Lambda's limit on a function's init phase
 GRACE = 2.0           # after a call's timeout, before the engine gives up on the zygote
 # what the zygote may do that the handler may not: create namespaces and mount in them
@@ -64,7 +65,8 @@ def zygote_spec(cfg: JailConfig, spares: int = SPARES) -> tuple:
     budget = min(ZYGOTE_PROCESSES, resource.getrlimit(resource.RLIMIT_NPROC)[1])
     process["rlimits"] = [dict(r, soft=budget, hard=budget) if r["type"] == "RLIMIT_NPROC" else r
                           for r in process["rlimits"] if r["type"] != "RLIMIT_CPU"]
-    spec["mounts"].append(_ro_bind(ZYGOTE, f"{RUNTIME_DIR}/zygote_main.py"))
+    spec["mounts"] += [_ro_bind(os.path.join(INJAIL, f"{name}.py"), f"{RUNTIME_DIR}/{name}.py")
+                       for name in ZYGOTE_MODULES]
     masked = [p for p in linux["maskedPaths"] if p.startswith("/proc/")]
     readonly = [p for p in linux["readonlyPaths"] if p.startswith("/proc/")]
     linux["maskedPaths"] = [p for p in linux["maskedPaths"] if p not in masked]
