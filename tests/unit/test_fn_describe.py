@@ -81,3 +81,19 @@ def test_encoding_round_trips_its_sections(compiled):
     assert rest[:4] == len(ops).to_bytes(4, "little")
     with pytest.raises(ValueError):
         describe.sections(b"PYCPLAN4" + data[8:])
+
+
+def test_the_engines_start_path_stays_lean():
+    """A first `fn exec` call starts the engine's interpreter before the jail's:
+    what it imports is on every such call's path (signal's enum costs ~4 ms)."""
+    import subprocess
+    import sys
+    modules = ("pycontain.cli.entry", "pycontain.fn.oneshot.exec_command",
+               "pycontain.fn.oneshot.call", "pycontain.fn.oneshot.describe",
+               "pycontain.fn.oneshot.description_cache", "pycontain.image.store")
+    code = (f"import sys\nfor m in {modules!r}: __import__(m)\n"
+            "print(sorted(m for m in ('signal', 'enum', 're', 'subprocess', 'json') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
