@@ -6,6 +6,7 @@ remove directories under pycontain's parent, and the parent itself: made by
 the first cgroup's create, removed by the last one's remove (so nothing of
 pycontain's stays in the host's hierarchies once its last container is gone).
 """
+import errno
 import os
 import time
 
@@ -49,14 +50,15 @@ def remove_if_unused(parent: str) -> None:
 
 def _make_in_parent(make_parent, make_child, attempts: int = 10) -> None:
     """make_parent() then make_child(); again if another engine removed the
-    parent, empty, in between (see remove_if_unused)."""
+    parent, empty, in between (see remove_if_unused): its files then answer
+    ENOENT, or ENODEV when opened just as it goes."""
     for attempt in range(attempts):
         try:
             make_parent()
             make_child()
             return
-        except FileNotFoundError:
-            if attempt == attempts - 1:
+        except OSError as exc:
+            if exc.errno not in (errno.ENOENT, errno.ENODEV) or attempt == attempts - 1:
                 raise
 
 
