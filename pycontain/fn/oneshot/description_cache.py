@@ -21,12 +21,11 @@ MAX_DESCRIPTIONS are kept, the oldest written go first.
 import os
 import sys
 
-from pycontain.fn.oneshot.describe import MAX_DESCRIPTION, encode
+from pycontain.fn.oneshot.describe import MAX_ARGS, MAX_DESCRIPTION, encode  # MAX_ARGS: per op
 from pycontain.fn.environment import KEPT_VARIABLES
 
 KEY_VARIABLE = "PYCONTAIN_PLAN_KEY"
 MAX_DESCRIPTIONS = 256               # kept (each ~10 KB)
-MAX_ARGS = 1024                      # per op: a longer invocation is not cached
 
 
 def take_key():
