@@ -47,7 +47,7 @@ static int set_caps(unsigned long long effective, unsigned long long permitted,
 static int err_fd = -1, sigint_ignored;
 static pid_t host_pid; /* ours, as the host's /proc says, read before any op */
 
-/* Op J, as pycontain.fn.jail_init.per_pid_user: base + our host pid, a
+/* Op J (pycontain.fn.jail's module doc says why): base + our host pid, a
  * uid no other running jail has (we are PID 1 of the jail's pid namespace). */
 static int set_per_pid_uid(unsigned long long base)
 {

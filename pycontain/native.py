@@ -97,7 +97,10 @@ def jail_spawn(data: bytes, event: int, result: int, log: int, go: int, err: int
     (csrc/jail_exec.c), which execs its last op with event on fd 0, result
     on 1, log on 2 and go on 3; err stays open until that exec, and gets
     "CODE:message" if the jail fails (the child then exits with CODE). The
-    child's pid; OSError (EINVAL for an unsound description) if none."""
+    child's pid; OSError (EINVAL for an unsound description) if none. Safe
+    from many threads at once (fn serve's workers start zygotes so): the
+    executor keeps the description it loaded in statics, and csrc/native.c
+    holds a lock from the load to the fork (the GIL is released meanwhile)."""
     pid = lib.pyc_jail_spawn(data, len(data), event, result, log, go, err)
     _check(pid, "start the jail")
     return pid

@@ -7,13 +7,14 @@ touches the disk); with the network, the host's /etc/resolv.conf and
 the code read-only at /var/task; the runner read-only at /var/runtime; a
 fresh size-capped tmpfs /tmp. The handler runs as an
 unprivileged user: no capabilities, no_new_privs so nothing it execs can gain
-any, docker's default seccomp profile (all applied by
-pycontain.oci.security.lockdown). Limits are rlimits (see `limits`); the
-caller's environment, files and descriptors never enter.
+any, docker's default seccomp profile. Limits are rlimits (see `limits`); the
+caller's environment, files and descriptors never enter. As root the C
+executor builds the jail from the spec's description, rootless the OCI core
+(see `starter`).
 
 As root, each jail has a host uid of its own (group 990, Lambda's sandbox
 group): SANDBOX_UID_BASE + the host pid of the jail's PID 1 (fn.oneshot.describe's op
-J, which csrc/jail_exec.c runs). The kernel counts
+J, which csrc/jail_exec.c runs: for calls and zygotes alike). The kernel counts
 RLIMIT_NPROC, pending signals, inotify instances, key quotas... per uid, so a
 uid shared by all jails would let one handler exhaust them for every other;
 and a pid is unique while its process lives, which every process of the jail
@@ -25,7 +26,6 @@ import _signal as signal  # not `signal`: its enum import costs ~4 ms per start
 import stat
 import sys
 
-from pycontain.errors import PycontainError
 from pycontain.fn.environment import BASE, lambda_env, parse_env
 from pycontain.oci.defaults import (MASKED_PATHS, READONLY_PATHS, default_devices,
                                     default_mounts)
@@ -292,28 +292,13 @@ def _rootless(spec: dict) -> dict:
     return make_rootless(spec)
 
 
-class JailContext(InitContext):
-    """The init's context of a jail the OCI core builds (a zygote's base
-    jail, a rootless call): as root, the spec's uid moved up by the jail's
-    host pid, as fn.oneshot.describe's op J does in C (see the module doc)."""
-
-    def process_to_run(self, spec: dict) -> dict:
-        process, user = spec["process"], spec["process"].get("user", {})
-        if "user" in (ns["type"] for ns in spec["linux"]["namespaces"]):
-            return process
-        if os.getpid() != 1:
-            raise PycontainError("a uid per pid needs the jail's own pid namespace")
-        pid = int(os.readlink("/proc/self"))  # ours on the host: /proc is still the host's
-        return dict(process, user=dict(user, uid=user.get("uid", 0) + pid))
-
-
 def jail_context(spec: dict, store_root: str, layer_dirs: list,
-                 mount_point: str) -> JailContext:
+                 mount_point: str) -> InitContext:
     """The init's context of a jail built on mount_point, an empty host
     directory every jail may share: each mounts its own tmpfs there, in its
     own mount namespace."""
     namespaces = [ns["type"] for ns in spec["linux"]["namespaces"]]
-    return JailContext(
+    return InitContext(
         rootfs=mount_point,
         overlay={"base": store_root, "volatile": "1m",
                  "lower": [os.path.relpath(d, store_root) for d in layer_dirs]},
@@ -321,3 +306,18 @@ def jail_context(spec: dict, store_root: str, layer_dirs: list,
         loopback="network" in namespaces,
         seccomp=seccomp.program(spec["linux"]["seccomp"]),
     )
+
+
+def starter(spec: dict, ctx: InitContext) -> tuple:
+    """(start, ops) for the jail of spec and ctx (a call's or a zygote's):
+    start(fds) starts it with fds on its 0, 1 and 2 and returns an
+    oci.launch.Launch. As root the C executor builds it from its
+    description, ops (fn.oneshot.describe); rootless (ops None) the OCI
+    core does, as a user namespace needs its id maps written from outside.
+    Either way it dies with the thread that started it if ctx.die_with_parent."""
+    if os.geteuid() == 0:
+        from pycontain.fn.oneshot.describe import compile_jail, spawner
+        ops = compile_jail(spec, ctx)
+        return spawner(ops, spec), ops
+    from pycontain.oci.process import spawn
+    return (lambda fds: spawn(spec, ctx, fds)), None

@@ -10,17 +10,25 @@ from pycontain.oci.defaults import MASKED_PATHS, READONLY_PATHS
 
 
 @pytest.fixture
-def compiled(tmp_path, monkeypatch):
-    """(spec, ctx, ops) of a call of a single-file handler, as root would compile it."""
+def setting(tmp_path, monkeypatch):
+    """(cfg, context_of(spec)): a single-file handler's, as root would compile it."""
     monkeypatch.setenv("PYCONTAIN_ROOT", str(tmp_path / "store"))
     monkeypatch.setattr(os, "geteuid", lambda: 0)  # the spec as root's (no user namespace)
     handler = tmp_path / "handler.py"
     handler.write_text("def handler(e, c):\n    return e\n")
     cfg = JailConfig(code=str(handler), handler="handler.handler", memory_mb=256, env=["K=V"])
+    layers = [str(tmp_path / "store" / "layers" / name) for name in "ab"]
+    return cfg, lambda spec: jail_context(spec, str(tmp_path / "store"), layers,
+                                          str(tmp_path / "jail"))
+
+
+@pytest.fixture
+def compiled(setting):
+    """(spec, ctx, ops) of a call, as fn.oneshot.call compiles it."""
+    cfg, context_of = setting
     spec = jail_spec(cfg, "rid", 1234)
-    ctx = jail_context(spec, str(tmp_path / "store"), [str(tmp_path / "store" / "layers" / "a"),
-                                                       str(tmp_path / "store" / "layers" / "b")],
-                       str(tmp_path / "jail"))
+    ctx = context_of(spec)
+    ctx.die_with_parent = True
     return spec, ctx, describe.compile_jail(spec, ctx)
 
 
@@ -63,6 +71,31 @@ def test_the_call_is_not_in_its_description(compiled):
     assert "K=V" in env and "_PYCONTAIN_GO_FD=3" in env
     assert not any(e.startswith(("_PYCONTAIN_REQUEST_ID=", "_PYCONTAIN_DEADLINE_MS=",
                                  "AWS_LAMBDA_LOG_STREAM_NAME=")) for e in env)
+
+
+def death_signals(ops) -> list:
+    return [op[2] for op in ops if op[:2] == ("W", describe.PR_SET_PDEATHSIG)]
+
+
+def test_a_zygotes_base_jail_compiles_from_its_own_spec(setting, compiled):
+    """fn serve's zygotes: the same compiler; what differs comes from the spec
+    (no /proc masks, its rlimits and command) and the context (no death signal:
+    a zygote outlives the worker thread that started it)."""
+    import resource
+
+    from pycontain.fn.server.zygote import zygote_spec
+    cfg, context_of = setting
+    spec = zygote_spec(cfg)[0]
+    ops = describe.compile_jail(spec, context_of(spec))
+    masks = [op[1] for op in ops if op[0] in "Zz"]
+    assert masks == spec["linux"]["maskedPaths"] + spec["linux"]["readonlyPaths"]
+    assert not any(path.startswith("/proc/") for path in masks)
+    assert [op[1:] for op in ops if op[0] == "R"] == [
+        (getattr(resource, r["type"]), r["soft"], r["hard"]) for r in spec["process"]["rlimits"]]
+    args = spec["process"]["args"]
+    assert ops[-1][:3 + len(args)] == ("E", args[0], len(args), *args)
+    assert ("J", SANDBOX_UID_BASE) in ops and ("K", 0, 0, 0) in ops
+    assert death_signals(ops) == [0] and death_signals(compiled[2]) == [describe.SIGKILL]
 
 
 def test_a_spec_that_is_not_a_function_jails_is_refused(compiled):

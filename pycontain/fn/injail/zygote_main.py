@@ -328,6 +328,7 @@ class Zygote:
 
 
 def main() -> int:
+    runner.await_go()  # as a call's runner: the set-up's end, the go-ahead on fd 3
     sock = _socket.socket(fileno=0)
     sys.stdout.reconfigure(line_buffering=True)
     init = runner.loads(sock.recv(1 << 20))

@@ -3,44 +3,17 @@
 As root the engine compiles the jail (fn.oneshot.describe) and the C executor builds
 it (native.jail_spawn): the same executor the launcher runs on a cached
 description when no engine is needed (fn.oneshot.description_cache). Rootless, where
-a user namespace needs its maps written from outside, the OCI core builds it.
+a user namespace needs its maps written from outside, the OCI core builds it
+(fn.jail.starter chooses).
 """
 import os
 import time
 
 from pycontain import paths
 from pycontain.errors import NOT_FOUND, PycontainError
-from pycontain.fn.jail import JailConfig, jail_context, jail_spec
+from pycontain.fn.jail import JailConfig, jail_context, jail_spec, starter
 from pycontain.fn.outcome import (EXIT_BAD_REQUEST, MAX_EVENT, TOO_LARGE, Outcome, conclude,
                                   error_payload, new_request_id, with_call_fds)
-
-
-def _described(ops: list, spec: dict):
-    """start(fds) for with_call_fds: the jail of ops, built by the C executor,
-    handed its call's own variables; a oci.launch.Launch whose start()
-    reports a failed set-up."""
-    from pycontain import native
-    from pycontain.fn.oneshot.describe import encode, is_call_variable
-    from pycontain.oci.launch import Launch
-
-    description = encode(ops)
-    call_env = "\0".join(e for e in spec["process"]["env"] if is_call_variable(e)).encode()
-
-    def start(fds):
-        event_fd, result_w, log_w = fds
-        go_r, go_w = os.pipe2(os.O_CLOEXEC)
-        err_r, err_w = os.pipe2(os.O_CLOEXEC)
-        try:
-            pid = native.jail_spawn(description, event_fd, result_w, log_w, go_r, err_w)
-            os.write(go_w, call_env)  # a few hundred bytes: the pipe holds them
-        except BaseException:
-            os.close(err_r)
-            raise
-        finally:
-            for fd in (go_r, go_w, err_w):
-                os.close(fd)
-        return Launch(pid, None, err_r)
-    return start
 
 
 def run_call(cfg: JailConfig, event: bytes, log_sink=None, key=None,
@@ -67,17 +40,12 @@ def run_call(cfg: JailConfig, event: bytes, log_sink=None, key=None,
     start = time.monotonic()
     spec = jail_spec(cfg, out.request_id, int(time.time() * 1000 + cfg.timeout * 1000))
     ctx = jail_context(spec, store_root, image.layer_dirs, mount_point)
+    ctx.die_with_parent = True  # a one-shot call never outlives this process
+    start_jail, ops = starter(spec, ctx)
+    launch, collector = with_call_fds(start_jail, event, log_sink)
     running = None
-    if os.geteuid() == 0:
-        from pycontain.fn.oneshot.describe import compile_jail
-        ops = compile_jail(spec, ctx)
-        launch, collector = with_call_fds(_described(ops, spec), event, log_sink)
-        if stamps is not None:  # written while the call runs
-            running = lambda launch: stamps.save(ops)  # noqa: E731
-    else:
-        from pycontain.oci.process import spawn
-        ctx.die_with_parent = True  # a one-shot call never outlives this process
-        launch, collector = with_call_fds(lambda fds: spawn(spec, ctx, fds), event, log_sink)
+    if stamps is not None:  # written while the call runs (stamps: root's, so ops too)
+        running = lambda launch: stamps.save(ops)  # noqa: E731
     try:
         return conclude(out, launch, collector, start, cfg.timeout, cfg.memory_mb, log_sink,
                         running)

@@ -1,8 +1,9 @@
-"""Jail descriptions: a one-shot call's jail, compiled by the engine, built in C.
+"""Jail descriptions: a function jail, compiled by the engine, built in C.
 
-The engine turns a call's OCI spec and init context (fn.jail) into a list of
+The engine turns a jail's OCI spec and init context (fn.jail) into a list of
 intent-level ops; one C executor (csrc/jail_exec.c) builds the jail from it:
-as root, every one-shot call (`fn exec`, `fn invoke`) starts so. The engine
+as root, every one-shot call (`fn exec`, `fn invoke`) and every `fn serve`
+zygote's base jail starts so (fn.jail.starter). The engine
 hands a fresh description to the executor through the native module
 (native.jail_spawn), and, for `fn exec`, caches it under the invocation's key
 (the launcher's name for argv but --event's value, the working directory,
@@ -55,7 +56,8 @@ RESOLVE_NO_MAGICLINKS): an image symlink on a mount destination is refused.
     R resource soft hard setrlimit
     A path mode          make a directory and its parents (exist_ok)
     d path               chdir
-    W option value       prctl(option, value)
+    W option value       prctl(option, value); PR_SET_PDEATHSIG fails if
+                         the starter is gone already (no reader on err)
     S bpf                load the seccomp program
     B cap                drop cap from the bounding set (gone already: fine)
     G gid...             setgroups
@@ -156,7 +158,10 @@ def _pivot_ops(spec: dict, ctx) -> list:
 def _process_ops(spec: dict, ctx) -> list:
     """What the jail's init does after the root file system (oci.nsinit with
     oci.security.lockdown.drop_privileges), then the exec: the handler's uid
-    is the spec's plus the jail's host pid (fn.jail's module doc says why)."""
+    is the spec's plus the jail's host pid (fn.jail's module doc says why).
+    The death signal, armed last (a set*id or capset clears it), is SIGKILL
+    with ctx.die_with_parent, else none: the executor's own, which guards the
+    set-up, is cleared explicitly (a zygote outlives the thread that started it)."""
     import resource
 
     process = spec["process"]
@@ -172,7 +177,8 @@ def _process_ops(spec: dict, ctx) -> list:
     ops += [("B", cap) for cap in range(CAPABILITIES)]  # those this kernel has
     ops += [("W", PR_SET_KEEPCAPS, 1), ("G",), ("g", user.get("gid", 0)), ("J", user.get("uid", 0)),
             ("W", PR_SET_KEEPCAPS, 0), ("K", 0, 0, 0),
-            ("W", PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL), ("W", PR_SET_PDEATHSIG, SIGKILL)]
+            ("W", PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL),
+            ("W", PR_SET_PDEATHSIG, SIGKILL if ctx.die_with_parent else 0)]
     env = [e for e in process["env"] if not is_call_variable(e)]
     env += [f"_PYCONTAIN_GO_FD={GO_FD}", f"{HELPER_VARIABLE}=1"]
     args = process["args"]
@@ -180,9 +186,10 @@ def _process_ops(spec: dict, ctx) -> list:
 
 
 def compile_jail(spec: dict, ctx) -> list:
-    """The ops that build the jail of spec (a fn.jail.jail_spec, root's: no
-    user namespace) with ctx (its oci.context.InitContext), up to the exec
-    of its command, whose runner then waits for the call (runner.await_go).
+    """The ops that build the jail of spec (a fn.jail.jail_spec, or a
+    zygote's, root's: no user namespace) with ctx (its
+    oci.context.InitContext), up to the exec of its command, which then
+    waits for its go-ahead (runner.await_go).
     ValueError for a spec that is not a function jail's."""
     from pycontain.namespaces import CLONE_NEWNS, CLONE_NEWPID, namespace_flags
 
@@ -195,6 +202,34 @@ def compile_jail(spec: dict, ctx) -> list:
     if any(len(op) - 1 > MAX_ARGS for op in ops):
         raise ValueError("an op with too many arguments")
     return ops
+
+
+def spawner(ops: list, spec: dict):
+    """start(fds) for fn.outcome.with_call_fds: the jail of ops, built by the
+    C executor with fds on its 0, 1 and 2, handed spec's call variables at
+    the go-ahead; an oci.launch.Launch whose start() raises what a failed
+    set-up reported ("CODE:message" on the error pipe)."""
+    from pycontain import native
+    from pycontain.oci.launch import Launch
+
+    description = encode(ops)
+    call_env = "\0".join(e for e in spec["process"]["env"] if is_call_variable(e)).encode()
+
+    def start(fds):
+        event_fd, result_w, log_w = fds
+        go_r, go_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        try:
+            pid = native.jail_spawn(description, event_fd, result_w, log_w, go_r, err_w)
+            os.write(go_w, call_env)  # a few hundred bytes: the pipe holds them
+        except BaseException:
+            os.close(err_r)
+            raise
+        finally:
+            for fd in (go_r, go_w, err_w):
+                os.close(fd)
+        return Launch(pid, None, err_r)
+    return start
 
 
 def sections(data: bytes) -> tuple:

@@ -1,12 +1,15 @@
 """The engine's side of a zygote (see zygote_main, which runs in the jail).
 
-A Zygote is the function's base jail (jail.jail_spec, with the zygote as its
-first process) plus a SOCK_SEQPACKET control socket. The zygote keeps us
-supplied with spares (children set up ahead, each waiting on a socket for
-one call); `call` sends the event and two pipes straight to a spare, the
-child writes the result and the log to the pipes, the zygote reports its
-wait status. Calls run concurrently; one reader thread takes the spares and
-routes the reports. If the zygote dies, its calls fail with Runtime.ExitError
+A Zygote is the function's base jail (zygote_spec; started as a call's is, by
+jail.starter: as root the C executor builds it from its description) with the zygote as
+its first process, plus a SOCK_SEQPACKET control socket (its fd 0; 1, 2: a log pipe; 3:
+the go-ahead). No death signal (fn serve starts zygotes from worker threads;
+PR_SET_PDEATHSIG follows the starting *thread*): it ends once the socket's other end
+closes (close(), the server's end). The zygote keeps us supplied with spares (children
+set up ahead, each waiting on a socket for one call); `call` sends the event and two
+pipes straight to a spare, the child writes the result and the log to the pipes, the
+zygote reports its wait status. Calls run concurrently; one reader thread takes the
+spares and routes the reports. If the zygote dies, its calls fail with Runtime.ExitError
 and `alive` turns False (the pool starts a new one).
 """
 import os
@@ -21,9 +24,8 @@ from pycontain.fn.server import call_cgroups
 from pycontain.fn.outcome import LOG_TAIL, Collector, Outcome, classify, error_payload, \
     report_lines, with_call_fds
 from pycontain.fn.jail import (MAX_PROCESSES, RUNTIME_DIR, JailConfig, _ro_bind, jail_context,
-                               jail_spec, limits)
+                               jail_spec, limits, starter)
 from pycontain.fn.server.spares import SpareQueue
-from pycontain.oci.process import spawn
 from pycontain.oci.security import seccomp
 
 INJAIL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "injail")
@@ -199,15 +201,17 @@ class Zygote:
         spec, init = zygote_spec(cfg, spares)
         ctx = jail_context(spec, store_root, image.layer_dirs,
                            paths.ensure_dir(os.path.join(store_root, "fn", "jail")))
+        start, _ = starter(spec, ctx)  # ctx.die_with_parent False: see the module doc
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.sock = ours
         # the handler's module is imported in the zygote: its output goes through
         # a pipe, never our own log fd (which it could open again: /proc/self/fd/2)
         log_r, log_w = os.pipe2(os.O_CLOEXEC)
         try:
-            launch = spawn(spec, ctx, (theirs.fileno(), log_w, log_w))
+            launch = start((theirs.fileno(), log_w, log_w))
         except BaseException:
             os.close(log_r)
+            ours.close()
             raise
         finally:
             theirs.close()
@@ -374,9 +378,10 @@ class Zygote:
     def kill(self) -> None:
         """Kill the zygote: PID 1 of the jail, so every call it forked dies too."""
         self.alive = False
-        try:
+        try:  # not if reaped (Launch.start reaps a failed set-up): the pid may be reused
+            os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
             os.kill(self.pid, 9)
-        except ProcessLookupError:
+        except (ChildProcessError, ProcessLookupError):
             pass
         if not getattr(self, "_reader", None):
             self._reap()
