@@ -309,15 +309,15 @@ def jail_context(spec: dict, store_root: str, layer_dirs: list,
 
 
 def starter(spec: dict, ctx: InitContext) -> tuple:
-    """(start, ops) for the jail of spec and ctx (a call's or a zygote's):
-    start(fds) starts it with fds on its 0, 1 and 2 and returns an
+    """(start, description) for the jail of spec and ctx (a call's or a
+    zygote's): start(fds) starts it with fds on its 0, 1 and 2 and returns an
     oci.launch.Launch. As root the C executor builds it from its
-    description, ops (fn.oneshot.describe); rootless (ops None) the OCI
-    core does, as a user namespace needs its id maps written from outside.
+    description (fn.oneshot.describe's encode, no stamps); rootless
+    (description None) the OCI core does, as a user namespace needs its id maps written from outside.
     Either way it dies with the thread that started it if ctx.die_with_parent."""
     if os.geteuid() == 0:
-        from pycontain.fn.oneshot.describe import compile_jail, spawner
-        ops = compile_jail(spec, ctx)
-        return spawner(ops, spec), ops
+        from pycontain.fn.oneshot.describe import compile_jail, encode, spawner
+        description = encode(compile_jail(spec, ctx))
+        return spawner(description, spec), description
     from pycontain.oci.process import spawn
     return (lambda fds: spawn(spec, ctx, fds)), None

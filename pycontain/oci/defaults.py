@@ -9,6 +9,10 @@ MASKED_PATHS = [
     "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
 ]
 READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+# the links every container's /dev gets (oci.rootfs makes them; a function's jail too)
+DEV_SYMLINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
+                "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2",
+                "ptmx": "pts/ptmx", "core": "/proc/kcore"}
 DEVICES = [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),
            ("urandom", 1, 9), ("tty", 5, 0)]
 # what runc allows besides DEVICES: mknod of any node (opening it is another

@@ -11,6 +11,7 @@ import stat
 
 from pycontain import native as n
 from pycontain.errors import PycontainError
+from pycontain.oci.defaults import DEV_SYMLINKS
 from pycontain.oci.mounts import PROPAGATION, mount_entry
 from pycontain.oci.securejoin import secure_join
 from pycontain.oci.security.mountcheck import check_dev_null, check_target
@@ -18,10 +19,6 @@ from pycontain.oci.security.mountcheck import check_dev_null, check_target
 ROOT_PROPAGATION = dict(PROPAGATION, unbindable=n.MS_UNBINDABLE,
                         runbindable=n.MS_UNBINDABLE | n.MS_REC)
 DEVICE_KINDS = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
-
-DEV_SYMLINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
-                "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2",
-                "ptmx": "pts/ptmx", "core": "/proc/kcore"}
 
 
 def mount_overlay(target: str, overlay: dict, userns: bool = False, nodev: bool = False) -> None:

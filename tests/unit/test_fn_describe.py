@@ -114,6 +114,27 @@ def test_encoding_round_trips_its_sections(compiled):
     assert rest[:4] == len(ops).to_bytes(4, "little")
     with pytest.raises(ValueError):
         describe.sections(b"PYCPLAN4" + data[8:])
+    # the cache adds its stamps to the description the call started from
+    assert describe.with_stamps(describe.encode(ops), ("T", "a", 1)) == data
+
+
+def test_the_stamps_cover_the_package_data_a_compile_reads():
+    """The stamps name the modules the engine imported, plus PACKAGE_DATA: a
+    data file pyproject.toml installs (but _bin's) must be in it."""
+    import glob
+    import tomllib
+    from pycontain.fn.oneshot import description_cache
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+    with open(os.path.join(root, "pyproject.toml"), "rb") as f:
+        patterns = tomllib.load(f)["tool"]["setuptools"]["package-data"]["pycontain"]
+    installed = {os.path.relpath(path, os.path.join(root, "pycontain"))
+                 for pattern in patterns if not pattern.startswith("_bin/")
+                 for path in glob.glob(os.path.join(root, "pycontain", pattern))}
+    assert installed and installed == set(description_cache.PACKAGE_DATA)
+    files = [path for path, _ in description_cache.installed_fingerprints()]
+    assert describe.__file__ in files and description_cache.__file__ in files
+    assert all(os.path.exists(path) for path in files[:-2])
 
 
 def test_the_engines_start_path_stays_lean():

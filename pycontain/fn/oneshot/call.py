@@ -41,11 +41,11 @@ def run_call(cfg: JailConfig, event: bytes, log_sink=None, key=None,
     spec = jail_spec(cfg, out.request_id, int(time.time() * 1000 + cfg.timeout * 1000))
     ctx = jail_context(spec, store_root, image.layer_dirs, mount_point)
     ctx.die_with_parent = True  # a one-shot call never outlives this process
-    start_jail, ops = starter(spec, ctx)
+    start_jail, description = starter(spec, ctx)
     launch, collector = with_call_fds(start_jail, event, log_sink)
     running = None
-    if stamps is not None:  # written while the call runs (stamps: root's, so ops too)
-        running = lambda launch: stamps.save(ops)  # noqa: E731
+    if stamps is not None:  # written while the call runs (stamps: root's, so a description too)
+        running = lambda launch: stamps.save(description)  # noqa: E731
     try:
         return conclude(out, launch, collector, start, cfg.timeout, cfg.memory_mb, log_sink,
                         running)

@@ -94,9 +94,18 @@ def encode_op(op: tuple) -> bytes:
 
 def encode(ops: list, stamps_op=None) -> bytes:
     """A description's bytes: ops, with the stamps (an op T) or none."""
-    stamps = b"" if stamps_op is None else encode_op(stamps_op)
+    body = len(ops).to_bytes(4, "little") + b"".join(encode_op(op) for op in ops)
+    return with_stamps(MAGIC + b"\0\0\0\0" + body, stamps_op)
+
+
+def with_stamps(description: bytes, stamps_op) -> bytes:
+    """A stamp-less description (encode(ops)) with the stamps op instead,
+    without encoding its ops again."""
+    if stamps_op is None:
+        return description
+    stamps = encode_op(stamps_op)
     return (MAGIC + len(stamps).to_bytes(4, "little") + stamps
-            + len(ops).to_bytes(4, "little") + b"".join(encode_op(op) for op in ops))
+            + description[len(MAGIC) + 4:])
 
 
 MNT_DETACH = 2
@@ -118,7 +127,7 @@ def _root_ops(spec: dict, ctx) -> list:
     nodes are the host's, bound): up to the pivot."""
     from pycontain import native as n
     from pycontain.oci.mounts import REMOUNT_MASK, parse_options
-    from pycontain.oci.rootfs import DEV_SYMLINKS
+    from pycontain.oci.defaults import DEV_SYMLINKS
 
     mounts, linux, overlay = spec["mounts"], spec["linux"], ctx.overlay
     nodev = any(m["destination"] == "/dev" and "nodev" in m["options"] for m in mounts)
@@ -204,15 +213,15 @@ def compile_jail(spec: dict, ctx) -> list:
     return ops
 
 
-def spawner(ops: list, spec: dict):
-    """start(fds) for fn.outcome.with_call_fds: the jail of ops, built by the
+def spawner(description: bytes, spec: dict):
+    """start(fds) for fn.outcome.with_call_fds: the jail of description
+    (encode(ops), no stamps), built by the
     C executor with fds on its 0, 1 and 2, handed spec's call variables at
     the go-ahead; an oci.launch.Launch whose start() raises what a failed
     set-up reported ("CODE:message" on the error pipe)."""
     from pycontain import native
     from pycontain.oci.launch import Launch
 
-    description = encode(ops)
     call_env = "\0".join(e for e in spec["process"]["env"] if is_call_variable(e)).encode()
 
     def start(fds):

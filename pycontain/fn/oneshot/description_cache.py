@@ -8,7 +8,7 @@ writes the description of the jail it builds there, with its stamps (op T):
 the invocation exactly (the name is only a hash of it), the code as given
 and its real path, the timeout and memory size the launcher's own call
 needs, then pairs of a file and its fingerprint (the code, the store's image
-index, pycontain's own files and commands). The launcher runs the call
+index, the pycontain modules the engine imported, its data and commands). The launcher runs the call
 itself (csrc/call.c) only while every fingerprint holds; otherwise the
 engine compiles the jail again. T's arguments: the name, the launcher's
 directory, the working directory, the index in argv of --event's value and
@@ -21,7 +21,7 @@ MAX_DESCRIPTIONS are kept, the oldest written go first.
 import os
 import sys
 
-from pycontain.fn.oneshot.describe import MAX_ARGS, MAX_DESCRIPTION, encode  # MAX_ARGS: per op
+from pycontain.fn.oneshot.describe import MAX_ARGS, MAX_DESCRIPTION, with_stamps  # MAX_ARGS: per op
 from pycontain.fn.environment import KEPT_VARIABLES
 
 KEY_VARIABLE = "PYCONTAIN_PLAN_KEY"
@@ -64,13 +64,22 @@ def _invocation(key: str, event_source) -> tuple:
             len(argv), *argv, len(env), *env)
 
 
+# the package data a compile reads (pyproject.toml's package-data, but _bin:
+# the one-shot path runs no pycontain-init); tests/unit keeps the two in step
+PACKAGE_DATA = ("oci/security/profiles/default.json",)
+
+
 def installed_fingerprints() -> list:
-    """pycontain itself, file by file (its modules, C extensions, the
-    commands beside this process's): [(path, fingerprint)]."""
+    """pycontain itself as this process ran it, file by file: the modules it
+    imported (Python and C: no other module's code made the description), the
+    package data, the commands beside this process. [(path, fingerprint)]"""
     import pycontain
     package = os.path.dirname(os.path.abspath(pycontain.__file__))
-    found = [os.path.join(root, name) for root, dirs, names in os.walk(package)
-             for name in names if name.endswith((".py", ".so", ".json"))]
+    found = {os.path.join(package, name) for name in PACKAGE_DATA}
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None) if name.startswith("pycontain") else None
+        if path and path.startswith(package + os.sep):
+            found.add(path)
     commands = os.path.dirname(os.path.abspath(sys.argv[0]))
     files = sorted(found) + [os.path.join(commands, name)
                              for name in ("pycontain", "pycontain-main")]
@@ -110,11 +119,12 @@ class Stamps:
               repr(float(cfg.timeout)), cfg.memory_mb, *(item for pair in pairs for item in pair))
         return op if len(op) - 1 <= MAX_ARGS else None
 
-    def save(self, ops: list) -> None:
-        """Write the description of ops under this invocation's name, if it can be kept."""
+    def save(self, description: bytes) -> None:
+        """Write description (stamp-less, as the call was started from) with
+        the stamps under this invocation's name, if it can be kept."""
         op = self.op()
         if op is not None:
-            data = encode(ops, op)
+            data = with_stamps(description, op)
             if len(data) <= MAX_DESCRIPTION:
                 _write(self.key, data)
 
