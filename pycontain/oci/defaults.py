@@ -9,7 +9,7 @@ MASKED_PATHS = [
     "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
 ]
 READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
-# the links every container's /dev gets (oci.rootfs makes them; a function's jail too)
+# the links every container's /dev gets (oci.rootfs makes them)
 DEV_SYMLINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
                 "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2",
                 "ptmx": "pts/ptmx", "core": "/proc/kcore"}
