@@ -71,8 +71,12 @@ class Setup:
         _prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # to write our own id maps
         for path, text in self.id_maps:
             fd = os.open(path, os.O_WRONLY)
-            os.write(fd, text)
-            os.close(fd)
+            try:
+                os.write(fd, text)
+            except OSError as exc:  # named in the zygote's log (EPERM alone says nothing)
+                raise OSError(exc.errno, f"write {path.decode()}: {exc.strerror}") from None
+            finally:
+                os.close(fd)
         if _unshare(self.unshare):
             _fail("unshare")
         for args in self.mounts:
