@@ -284,12 +284,14 @@ def death_signal_kept(oci: dict) -> dict:
 
 
 def _rootless(spec: dict) -> dict:
-    """A user namespace too; the handler runs as its root, which is the
-    caller's own uid outside (with no capabilities left inside), because
-    a sandbox uid is mapped only when /etc/subuid grants a range."""
+    """A user namespace too, mapping only the caller's uid and gid, each to
+    itself (podman's keep-id); the handler runs as them (a sandbox uid would
+    need an /etc/subuid range), not as the namespace's root: a zygote's spares
+    map their parent's ids in user namespaces of their own, which for uid 0
+    takes CAP_SETFCAP (Linux 5.12 on), a capability no jail keeps."""
     from pycontain.oci.userns import make_rootless
-    spec["process"]["user"] = {"uid": 0, "gid": 0, "additionalGids": []}
-    return make_rootless(spec)
+    spec["process"]["user"] = {"uid": os.geteuid(), "gid": os.getegid(), "additionalGids": []}
+    return make_rootless(spec, keep_id=True)
 
 
 def jail_context(spec: dict, store_root: str, layer_dirs: list,

@@ -2,7 +2,8 @@
 
 make_rootless(spec)  turns a container spec into a rootless one: a user
     namespace mapping the caller's uid/gid to 0 (plus the caller's /etc/subuid
-    and /etc/subgid ranges from 1 up, when newuidmap/newgidmap exist), /sys
+    and /etc/subgid ranges from 1 up, when newuidmap/newgidmap exist; or, with
+    keep_id, only the caller's ids, each to itself), /sys
     bound from the host instead of a new sysfs (which needs the host's user
     namespace), no cgroup file systems, devpts without gid=5 when that group
     is not mapped. Resource limits need a delegated cgroup, else a clear error.
@@ -79,11 +80,19 @@ def _rootless_mounts(mounts: list, gid_maps: list) -> list:
     return out
 
 
-def make_rootless(spec: dict) -> dict:
-    """Adapt a container spec for an unprivileged caller (see the module doc)."""
+def make_rootless(spec: dict, keep_id: bool = False) -> dict:
+    """Adapt a container spec for an unprivileged caller (see the module doc).
+    keep_id (podman's --userns=keep-id, without subordinate ids): map only our
+    uid and gid, each to itself, for a process that must not be its namespace's
+    root: one that makes user namespaces of its own and maps itself in them,
+    which for a parent's uid 0 takes CAP_SETFCAP (Linux 5.12 on) that it has not."""
     linux = spec["linux"]
-    uid_maps = id_mappings(os.geteuid(), "/etc/subuid", NEWUIDMAP)
-    gid_maps = id_mappings(os.getegid(), "/etc/subgid", NEWGIDMAP)
+    if keep_id:
+        uid_maps = [{"containerID": os.geteuid(), "hostID": os.geteuid(), "size": 1}]
+        gid_maps = [{"containerID": os.getegid(), "hostID": os.getegid(), "size": 1}]
+    else:
+        uid_maps = id_mappings(os.geteuid(), "/etc/subuid", NEWUIDMAP)
+        gid_maps = id_mappings(os.getegid(), "/etc/subgid", NEWGIDMAP)
     user = spec["process"]["user"]
     for kind, maps, wanted in (("user", uid_maps, [user.get("uid", 0)]),
                                ("group", gid_maps, [user.get("gid", 0)] +

@@ -34,6 +34,15 @@ class UserEngine:
     def pc(self, *args, **kwargs):
         return self(PYCONTAIN, *args, **kwargs)
 
+    def popen(self, *args, **kwargs) -> subprocess.Popen:
+        """pycontain started as the user, without runuser in between (it turns
+        a SIGTERM into a SIGKILL two seconds later): for servers."""
+        kwargs.setdefault("stdout", subprocess.PIPE)
+        kwargs.setdefault("stderr", subprocess.PIPE)
+        return subprocess.Popen([PYCONTAIN, *map(str, args)], user=USER, group=USER,
+                                extra_groups=[], env=self.env, cwd=self.home, text=True,
+                                **kwargs)
+
     def containers(self) -> list:
         directory = self.data / "pycontain" / "containers"
         return sorted(os.listdir(directory)) if directory.exists() else []

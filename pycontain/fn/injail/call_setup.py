@@ -71,8 +71,12 @@ class Setup:
         _prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # to write our own id maps
         for path, text in self.id_maps:
             fd = os.open(path, os.O_WRONLY)
-            os.write(fd, text)
-            os.close(fd)
+            try:
+                os.write(fd, text)
+            except OSError as exc:  # named in the zygote's log (EPERM alone says nothing)
+                raise OSError(exc.errno, f"write {path.decode()}: {exc.strerror}") from None
+            finally:
+                os.close(fd)
         if _unshare(self.unshare):
             _fail("unshare")
         for args in self.mounts:
@@ -99,8 +103,8 @@ def _call_mounts(masked: list, tmp_size: str) -> list:
     docker's masked paths this kernel has (looked up once: the jail's /proc is
     the same kernel's), /tmp and /dev/shm. Not docker's read-only re-binds of
     /proc/sys, /proc/bus ...: they stop writes that take capabilities or the
-    host's root, and a call has neither (rootless, it is root of its own
-    namespaces only, which die with it)."""
+    host's root, and a call has neither (rootless, its capabilities were only
+    ever in its own namespaces, which die with it)."""
     plain = MS_NOSUID | MS_NODEV | MS_NOEXEC
     masks = [(b"tmpfs", p.encode(), b"tmpfs", MS_RDONLY, b"size=0,mode=0755") if os.path.isdir(p)
              else (b"/dev/null", p.encode(), None, MS_BIND, None)
