@@ -159,12 +159,17 @@ def invoke(name, outfile, payload, log_type):
     from pycontain.fn.oneshot.call import run_call
     from pycontain.fn.outcome import EXIT_BAD_REQUEST as REFUSED
 
-    outcome = run_call(functions.jail_config(name), _payload(payload))
-    if outcome.exit_code == REFUSED and outcome.function_error and b"RequestTooLarge" in \
-            outcome.payload:
-        raise PycontainError(f"RequestTooLargeException: {json.loads(outcome.payload)['errorMessage']}",
-                             EXIT_BAD_REQUEST)
-    with click.open_file(outfile, "wb") as f:
+    cfg, event = functions.jail_config(name), _payload(payload)
+    try:  # before the call: a result with nowhere to go runs nothing
+        result_file = click.open_file(outfile, "wb")
+    except OSError as exc:
+        raise PycontainError(f"cannot write {outfile}: {exc.strerror}") from None
+    with result_file as f:
+        outcome = run_call(cfg, event)
+        if outcome.exit_code == REFUSED and outcome.function_error and b"RequestTooLarge" in \
+                outcome.payload:
+            raise PycontainError("RequestTooLargeException: "
+                                 f"{json.loads(outcome.payload)['errorMessage']}", EXIT_BAD_REQUEST)
         f.write(outcome.payload)
     status = {"StatusCode": 200, "ExecutedVersion": "$LATEST"}
     if outcome.function_error:

@@ -57,6 +57,16 @@ def test_create_and_invoke_round_trip(pc, function, tmp_path):
     assert response == {"statusCode": 200, "body": "Hello, John Doe"}
 
 
+def test_an_outfile_that_cannot_be_written_is_one_error_line(pc, function, tmp_path):
+    """Checked before the call (whose result would have nowhere to go): one
+    line, 125, no status printed as if the call had been made."""
+    function("unwritable")
+    target = tmp_path / "missing" / "out.json"
+    result = pc("fn", "invoke", "unwritable", str(target))
+    assert one_error_line(result) == f"pycontain: cannot write {target}: No such file or directory"
+    assert result.stdout == ""
+
+
 def test_log_tail_and_function_error(pc, function, tmp_path):
     function("failing", {"main.py": MAIN + "def boom(e, c):\n    raise KeyError('k')\n"})
     status, _ = invoke(pc, tmp_path, "failing", "--log-type", "Tail", "--payload", '{"name": "x"}')
