@@ -5,7 +5,7 @@ import sys
 import click
 
 from pycontain.cli.entry import run_and_exit
-from pycontain.cli.group import cli, lookup, run_flag_options
+from pycontain.cli.group import cli, lookup, run_flag_options, stop_options
 
 
 @cli.command(context_settings={"ignore_unknown_options": False,
@@ -67,10 +67,7 @@ def logs(follow, tail, since, until, timestamps, container):
 
 
 @cli.command()
-@click.option("-t", "--time", "timeout", type=int,
-              help="Seconds to wait before SIGKILL (default: its --stop-timeout, else 10).")
-@click.option("-s", "--signal", "sig",
-              help="Signal to stop it with (default: its --stop-signal, else SIGTERM).")
+@stop_options
 @click.argument("containers", nargs=-1, required=True)
 def stop(timeout, sig, containers):
     """Stop containers: their stop signal, then SIGKILL."""
