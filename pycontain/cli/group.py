@@ -39,6 +39,14 @@ def lookup(ref):
     return find(ref)
 
 
+def each(refs, action) -> None:
+    """action(container) for each ref in order, echoing the ref as given once
+    it is done, as docker does (stop, kill, rm, restart, pause, update)."""
+    for ref in refs:
+        action(lookup(ref))
+        click.echo(ref)
+
+
 def stop_options(func):
     """-t/--time and -s/--signal: how a container is stopped (stop, restart)."""
     func = click.option("-s", "--signal", "sig", help="Signal to stop it with "

@@ -5,7 +5,7 @@ import time
 
 import click
 
-from pycontain.cli.group import cli, lookup, run_flag_options, stop_options
+from pycontain.cli.group import cli, each, lookup, run_flag_options, stop_options
 
 
 @cli.command(context_settings={"allow_interspersed_args": False})
@@ -46,9 +46,7 @@ def start(attach, interactive, containers):
 def restart(timeout, sig, containers):
     """Restart containers."""
     from pycontain.engine.lifecycle import restart as restart_container
-    for ref in containers:
-        restart_container(lookup(ref), timeout, sig)
-        click.echo(ref)
+    each(containers, lambda ctr: restart_container(ctr, timeout, sig))
 
 
 @cli.command()
@@ -66,9 +64,7 @@ def _pause_command(name: str, frozen: bool, doc: str):
     @click.argument("containers", nargs=-1, required=True)
     def command(containers):
         from pycontain.engine.lifecycle import pause as pause_container
-        for ref in containers:
-            pause_container(lookup(ref), frozen)
-            click.echo(ref)
+        each(containers, lambda ctr: pause_container(ctr, frozen))
     return command
 
 
