@@ -36,6 +36,28 @@ class replacing:  # noqa: N801 - used like a function: `with replacing(path) as 
             pass
 
 
+class locked_file:  # noqa: N801 - used like a function: `with locked_file(path):`
+    """Hold an exclusive flock on the file path (created 0600 if missing)
+    for the block; a class, not contextlib, as `replacing`."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.fd = -1
+
+    def __enter__(self) -> int:
+        import fcntl
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(self.fd)
+            raise
+        return self.fd
+
+    def __exit__(self, *_exc) -> None:
+        os.close(self.fd)
+
+
 def write_new(path: str, data: bytes, mode: int = 0o600, sync: bool = False,
               name: str | None = None) -> None:
     """Create the file path (it must not exist) holding data. A write the disk

@@ -13,7 +13,7 @@ import stat
 import tarfile
 
 from pycontain.build.merged import opaque
-from pycontain.image.unpack import OPAQUE_MARKER, WHITEOUT_PREFIX
+from pycontain.image.whiteout import OPAQUE_MARKER, WHITEOUT_PREFIX
 
 _KEEP_XATTRS = ("user.", "security.capability")
 

@@ -5,20 +5,13 @@ Paths are taken literally (no symlink in a parent is followed)."""
 import os
 import stat
 
-from pycontain.image.unpack import overlay_xattr_prefix
+from pycontain.image.whiteout import is_opaque, is_whiteout, overlay_xattr_prefix
 
 _OPAQUE = overlay_xattr_prefix() + "opaque"
 
 
-def _whiteout(st) -> bool:
-    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
-
-
 def opaque(path: str) -> bool:
-    try:
-        return os.getxattr(path, _OPAQUE, follow_symlinks=False) == b"y"
-    except OSError:
-        return False
+    return is_opaque(path, _OPAQUE)
 
 
 MAX_SYMLINKS = 40
@@ -117,7 +110,7 @@ class Merged:
                 st = os.lstat(path)
             except OSError:
                 continue
-            return None if _whiteout(st) else (path, st)
+            return None if is_whiteout(st) else (path, st)
         return None
 
     def resolve(self, rel: str, follow_last: bool = False) -> str:
@@ -143,7 +136,7 @@ class Merged:
                     if entry.name in seen or entry.name in hidden:
                         continue
                     est = entry.stat(follow_symlinks=False)
-                    (hidden if _whiteout(est) else seen).add(entry.name)
+                    (hidden if is_whiteout(est) else seen).add(entry.name)
             if opaque(path):
                 break
         return sorted(seen)

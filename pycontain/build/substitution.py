@@ -43,18 +43,7 @@ class Lexer:
     def expand_plain(self, text: str) -> str:
         """Expand variables only (heredoc bodies): quotes are kept as they are."""
         out = []
-        i = 0
-        while i < len(text):
-            c = text[i]
-            if c == self.escape and i + 1 < len(text) and text[i + 1] in "$" + self.escape:
-                out.append(text[i + 1])
-                i += 2
-            elif c == "$":
-                value, i = self._dollar(text, i, 0)
-                out.append(value)
-            else:
-                out.append(c)
-                i += 1
+        self._copy(text, 0, out, None, ("$", self.escape))
         return "".join(out)
 
     # -- scanner --------------------------------------------------------------
@@ -120,13 +109,19 @@ class Lexer:
         return words
 
     def _double(self, text, i, cur):
+        return self._copy(text, i, cur, '"', ('"', "$", self.escape))
+
+    def _copy(self, text, i, cur, stop, escapable) -> int:
+        """Append text[i:] to cur up to the character stop (None: the end),
+        the escape character taking one of `escapable` literally and `$...`
+        expanded; the index after stop."""
         esc = self.escape
         n = len(text)
         while i < n:
             c = text[i]
-            if c == '"':
+            if c == stop:
                 return i + 1
-            if c == esc and i + 1 < n and text[i + 1] in ('"', "$", esc):
+            if c == esc and i + 1 < n and text[i + 1] in escapable:
                 cur.append(text[i + 1])
                 i += 2
             elif c == "$":
@@ -135,7 +130,9 @@ class Lexer:
             else:
                 cur.append(c)
                 i += 1
-        raise SubstitutionError(f"unterminated double quote in {text!r}")
+        if stop is not None:
+            raise SubstitutionError(f"unterminated double quote in {text!r}")
+        return n
 
     def _dollar(self, text, i, depth):
         """Expand the `$...` at text[i]; (value, index after it)."""

@@ -10,16 +10,8 @@ from pycontain.errors import PycontainError
 
 
 def _build_args(items) -> dict:
-    values = {}
-    for item in items:
-        key, eq, value = item.partition("=")
-        if not key:
-            raise PycontainError(f"invalid --build-arg {item!r} (want KEY=VALUE)")
-        if eq:
-            values[key] = value
-        elif key in os.environ:
-            values[key] = os.environ[key]
-    return values
+    from pycontain.engine.spec import assign
+    return assign(items, "invalid --build-arg {!r} (want KEY=VALUE)")
 
 
 def _secrets(items) -> dict:

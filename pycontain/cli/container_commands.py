@@ -5,7 +5,7 @@ import sys
 import click
 
 from pycontain.cli.entry import run_and_exit
-from pycontain.cli.group import cli, lookup, run_flag_options
+from pycontain.cli.group import cli, each, lookup, run_flag_options, stop_options
 
 
 @cli.command(context_settings={"ignore_unknown_options": False,
@@ -67,17 +67,12 @@ def logs(follow, tail, since, until, timestamps, container):
 
 
 @cli.command()
-@click.option("-t", "--time", "timeout", type=int,
-              help="Seconds to wait before SIGKILL (default: its --stop-timeout, else 10).")
-@click.option("-s", "--signal", "sig",
-              help="Signal to stop it with (default: its --stop-signal, else SIGTERM).")
+@stop_options
 @click.argument("containers", nargs=-1, required=True)
 def stop(timeout, sig, containers):
     """Stop containers: their stop signal, then SIGKILL."""
     from pycontain.engine.container import stop as stop_container
-    for ref in containers:
-        stop_container(lookup(ref), timeout, sig)
-        click.echo(ref)
+    each(containers, lambda ctr: stop_container(ctr, timeout, sig))
 
 
 @cli.command()
@@ -89,9 +84,7 @@ def kill(sig, containers):
     from pycontain.engine.container import kill as kill_container
     from pycontain.oci.signals import parse_signal
     signum = parse_signal(sig)
-    for ref in containers:
-        kill_container(lookup(ref), signum)
-        click.echo(ref)
+    each(containers, lambda ctr: kill_container(ctr, signum))
 
 
 @cli.command()
@@ -101,9 +94,7 @@ def kill(sig, containers):
 def rm(force, volumes, containers):
     """Remove containers."""
     from pycontain.engine.container import remove
-    for ref in containers:
-        remove(lookup(ref), force, volumes)
-        click.echo(ref)
+    each(containers, lambda ctr: remove(ctr, force, volumes))
 
 
 @cli.command(name="exec", context_settings={"allow_interspersed_args": False})

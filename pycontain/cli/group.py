@@ -39,6 +39,22 @@ def lookup(ref):
     return find(ref)
 
 
+def each(refs, action) -> None:
+    """action(container) for each ref in order, echoing the ref as given once
+    it is done, as docker does (stop, kill, rm, restart, pause, update)."""
+    for ref in refs:
+        action(lookup(ref))
+        click.echo(ref)
+
+
+def stop_options(func):
+    """-t/--time and -s/--signal: how a container is stopped (stop, restart)."""
+    func = click.option("-s", "--signal", "sig", help="Signal to stop it with "
+                        "(default: its --stop-signal, else SIGTERM).")(func)
+    return click.option("-t", "--time", "timeout", type=int, help="Seconds to wait "
+                        "before SIGKILL (default: its --stop-timeout, else 10).")(func)
+
+
 def run_flag_options(func):
     """The flags of `run` (cli.runopts.RUN_FLAGS) as click options (run, create)."""
     from pycontain.cli.runopts import FLAG, MULTI, RUN_FLAGS

@@ -5,7 +5,7 @@ import time
 
 import click
 
-from pycontain.cli.group import cli, lookup, run_flag_options
+from pycontain.cli.group import cli, each, lookup, run_flag_options, stop_options
 
 
 @cli.command(context_settings={"allow_interspersed_args": False})
@@ -41,17 +41,12 @@ def start(attach, interactive, containers):
 
 
 @cli.command()
-@click.option("-t", "--time", "timeout", type=int,
-              help="Seconds to wait before SIGKILL (default: its --stop-timeout, else 10).")
-@click.option("-s", "--signal", "sig",
-              help="Signal to stop it with (default: its --stop-signal, else SIGTERM).")
+@stop_options
 @click.argument("containers", nargs=-1, required=True)
 def restart(timeout, sig, containers):
     """Restart containers."""
     from pycontain.engine.lifecycle import restart as restart_container
-    for ref in containers:
-        restart_container(lookup(ref), timeout, sig)
-        click.echo(ref)
+    each(containers, lambda ctr: restart_container(ctr, timeout, sig))
 
 
 @cli.command()
@@ -63,24 +58,18 @@ def wait(containers):
         click.echo(wait_container(lookup(ref)))
 
 
-@cli.command()
-@click.argument("containers", nargs=-1, required=True)
-def pause(containers):
-    """Pause (freeze) every process in containers."""
-    from pycontain.engine.lifecycle import pause as pause_container
-    for ref in containers:
-        pause_container(lookup(ref), True)
-        click.echo(ref)
+def _pause_command(name: str, frozen: bool, doc: str):
+    """`pause` (frozen) or `unpause`: one engine call per container, its name echoed."""
+    @cli.command(name, help=doc)
+    @click.argument("containers", nargs=-1, required=True)
+    def command(containers):
+        from pycontain.engine.lifecycle import pause as pause_container
+        each(containers, lambda ctr: pause_container(ctr, frozen))
+    return command
 
 
-@cli.command()
-@click.argument("containers", nargs=-1, required=True)
-def unpause(containers):
-    """Unpause (thaw) containers."""
-    from pycontain.engine.lifecycle import pause as pause_container
-    for ref in containers:
-        pause_container(lookup(ref), False)
-        click.echo(ref)
+pause = _pause_command("pause", True, "Pause (freeze) every process in containers.")
+unpause = _pause_command("unpause", False, "Unpause (thaw) containers.")
 
 
 @cli.command()

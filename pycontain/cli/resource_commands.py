@@ -5,7 +5,7 @@ import time
 
 import click
 
-from pycontain.cli.group import cli, lookup
+from pycontain.cli.group import cli, each, lookup
 from pycontain.cli.runopts import RUN_FLAGS
 
 UPDATE_FIELDS = ("memory", "memory_swap", "memory_reservation", "cpus", "cpu_shares",
@@ -33,9 +33,7 @@ def update(containers, **values):
     from pycontain.engine.update import update as update_limits
     from pycontain.engine.spec import RunOptions
     opts = RunOptions(**{k: v for k, v in values.items() if v is not None})
-    for ref in containers:
-        update_limits(lookup(ref), opts)
-        click.echo(ref)
+    each(containers, lambda ctr: update_limits(ctr, opts))
 
 
 def _targets(refs):

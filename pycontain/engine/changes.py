@@ -14,22 +14,11 @@ import os
 import stat
 
 from pycontain.errors import PycontainError
+from pycontain.image.whiteout import (OPAQUE_MARKER, ROOT_OPAQUE_XATTR, WHITEOUT_PREFIX,
+                                      is_opaque, is_whiteout)
 from pycontain.oci.securejoin import secure_join
 
-OPAQUE_XATTR = "trusted.overlay.opaque"
-WHITEOUT, OPAQUE = ".wh.", ".wh..wh..opq"
 ENGINE_FILES = ("etc/hosts", "etc/hostname", "etc/resolv.conf")
-
-
-def _is_whiteout(st) -> bool:
-    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
-
-
-def _opaque(path: str) -> bool:
-    try:
-        return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
-    except OSError:
-        return False
 
 
 def _walk(upper: str):
@@ -47,7 +36,8 @@ def _walk(upper: str):
                 continue
             entries.append((child, st))
         for child, st in reversed(entries):
-            opaque = stat.S_ISDIR(st.st_mode) and _opaque(os.path.join(upper, child))
+            opaque = stat.S_ISDIR(st.st_mode) and is_opaque(os.path.join(upper, child),
+                                                            ROOT_OPAQUE_XATTR)
             yield child, st, opaque
         stack.extend(child for child, st in entries if stat.S_ISDIR(st.st_mode))
 
@@ -63,7 +53,7 @@ def changes(ctr) -> list:
     added = set()  # directories new in the upper: all below them is added
     for rel, st, _ in _walk(upper):
         parent = rel.rpartition("/")[0]
-        if _is_whiteout(st):
+        if is_whiteout(st):
             found.append(("D", "/" + rel))
             continue
         new = parent in added or not any(
@@ -83,9 +73,9 @@ def write_layer(ctr, out) -> None:
         tar.inodes = {}
         for rel, st, opaque in _walk(upper):
             path = os.path.join(upper, rel)
-            if _is_whiteout(st):
+            if is_whiteout(st):
                 head, _, name = rel.rpartition("/")
-                info = tarfile.TarInfo(f"{head}/{WHITEOUT}{name}" if head else WHITEOUT + name)
+                info = tarfile.TarInfo(f"{head}/{WHITEOUT_PREFIX}{name}" if head else WHITEOUT_PREFIX + name)
                 info.mtime = int(st.st_mtime)
                 tar.addfile(info)
                 continue
@@ -99,7 +89,7 @@ def write_layer(ctr, out) -> None:
             else:
                 tar.addfile(info)
             if opaque:
-                marker = tarfile.TarInfo(f"{rel}/{OPAQUE}")
+                marker = tarfile.TarInfo(f"{rel}/{OPAQUE_MARKER}")
                 marker.mtime = int(st.st_mtime)
                 tar.addfile(marker)
 

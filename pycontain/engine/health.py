@@ -146,20 +146,13 @@ def reset(ctr) -> None:
 def record(ctr, result: dict) -> str:
     """Add a result (Start, End: Unix seconds; ExitCode; Output); the status.
     Locked: the checker and `healthcheck run` may both record."""
-    import fcntl
-
     from pycontain.engine.events import container_event
-    from pycontain.fsutil import write_json
+    from pycontain.fsutil import locked_file, write_json
 
-    fd = os.open(os.path.join(ctr.run_dir, "health.lock"),
-                 os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with locked_file(os.path.join(ctr.run_dir, "health.lock")):
         before = read(ctr) or {}
         after = advance(before, result, ctr.meta["healthcheck"], ctr.state.started_at)
         write_json(_path(ctr), after, sync=False)
-    finally:
-        os.close(fd)
     if after["Status"] != before.get("Status"):
         container_event(ctr, "health_status: " + after["Status"])
     return after["Status"]

@@ -3,7 +3,7 @@ import os
 
 from pycontain.fsutil import read_json
 from pycontain.engine import health, state
-from pycontain.engine.orphans import settle
+from pycontain.engine.orphans import listed, settle
 from pycontain.timefmt import iso as _iso
 
 
@@ -38,13 +38,7 @@ def _log_path(ctr) -> str:
 def summaries() -> list:
     """One dict per container, for `ps`."""
     rows = []
-    for cid in state.all_ids():
-        try:
-            ctr = state.load(cid)
-        except (FileNotFoundError, ValueError):
-            continue  # being created or removed right now
-        if settle(ctr) and ctr.meta.get("rm"):
-            continue
+    for ctr in listed():
         spec = _spec(ctr)
         running = ctr.status in (state.RUNNING, state.PAUSED)
         rows.append({"Id": ctr.id, "Name": ctr.name, "Image": ctr.meta["image"],

@@ -44,3 +44,19 @@ def settle(ctr) -> bool:
     from pycontain.engine.container import finish
     finish(ctr, KILLED)
     return True
+
+
+def listed() -> list:
+    """Every container as `ps` and `system df` count them, each settled: one
+    being created or removed right now is skipped, and so is one run with
+    --rm that settling removed."""
+    found = []
+    for cid in state.all_ids():
+        try:
+            ctr = state.load(cid)
+        except (FileNotFoundError, ValueError):
+            continue  # being created or removed right now
+        if settle(ctr) and ctr.meta.get("rm"):
+            continue
+        found.append(ctr)
+    return found

@@ -14,12 +14,11 @@ a container stopped by hand stays stopped. unless-stopped is always here (the
 two differ only when a docker daemon restarts). A host reboot is out of scope:
 nothing starts containers after one.
 """
-import fcntl
 import os
 import time
-from contextlib import contextmanager
 
 from pycontain.errors import PycontainError
+from pycontain.fsutil import locked_file
 
 POLICIES = ("no", "always", "on-failure", "unless-stopped")
 HOLD, LOCK, COUNT = "restart-held", "restart.lock", "restarts"
@@ -77,14 +76,8 @@ def _policy(ctr) -> tuple:
     return parse(ctr.meta.get("restart") or "no")
 
 
-@contextmanager
-def _locked(ctr):
-    fd = os.open(os.path.join(ctr.run_dir, LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+def _locked(ctr) -> locked_file:
+    return locked_file(os.path.join(ctr.run_dir, LOCK))
 
 
 def hold(ctr):

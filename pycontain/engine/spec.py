@@ -47,17 +47,26 @@ def parse_env_file(path: str) -> list:
     return [ln for ln in lines if ln and not ln.startswith("#")]
 
 
-def merge_env(image_env: list, opts: RunOptions) -> list:
-    """Image env, then env files, then -e; `-e NAME` copies the caller's value."""
-    merged = {}
-    for item in image_env + [e for f in opts.env_files for e in parse_env_file(f)] + opts.env:
+def assign(items, invalid: str) -> dict:
+    """KEY=VALUE items as a dict, later ones winning; a bare KEY takes the
+    caller's value, if it has one (docker's `-e NAME`, `--build-arg NAME`).
+    An empty KEY is refused with invalid.format(item)."""
+    values = {}
+    for item in items:
         key, eq, value = item.partition("=")
         if not key:
-            raise PycontainError(f"invalid environment variable: {item!r}")
+            raise PycontainError(invalid.format(item))
         if eq:
-            merged[key] = value
+            values[key] = value
         elif key in os.environ:
-            merged[key] = os.environ[key]
+            values[key] = os.environ[key]
+    return values
+
+
+def merge_env(image_env: list, opts: RunOptions) -> list:
+    """Image env, then env files, then -e; `-e NAME` copies the caller's value."""
+    items = image_env + [e for f in opts.env_files for e in parse_env_file(f)] + opts.env
+    merged = assign(items, "invalid environment variable: {!r}")
     merged.setdefault("PATH", DEFAULT_PATH[5:])
     return [f"{k}={v}" for k, v in merged.items()]
 

@@ -4,7 +4,7 @@ import stat
 
 from pycontain import paths
 from pycontain.engine import state
-from pycontain.engine.orphans import settle
+from pycontain.engine.orphans import listed
 
 
 def tree_size(path: str) -> int:
@@ -28,26 +28,13 @@ def tree_size(path: str) -> int:
     return total
 
 
-def _containers() -> list:
-    found = []
-    for cid in state.all_ids():
-        try:
-            ctr = state.load(cid)
-        except (FileNotFoundError, ValueError):
-            continue
-        if settle(ctr) and ctr.meta.get("rm"):
-            continue
-        found.append(ctr)
-    return found
-
-
 def disk_usage() -> list:
     """Rows of `system df`: (type, total, active, size, reclaimable)."""
     from pycontain.image.store import ImageStore
 
     store = ImageStore(paths.data_root())
     data = store._load()
-    containers = _containers()
+    containers = listed()
     used_ids = {c.meta.get("image_id") for c in containers}
     layer_size = {d: r.get("size", 0) for d, r in data["layers"].items()}
     by_id = {}
@@ -73,7 +60,7 @@ def prune_containers() -> tuple:
     from pycontain.engine.container import remove
 
     removed, freed = [], 0
-    for ctr in _containers():
+    for ctr in listed():
         if ctr.status in (state.EXITED, state.CREATED) and not ctr.alive():
             freed += tree_size(ctr.path("upper"))
             remove(ctr)
@@ -107,7 +94,7 @@ def prune(all_images: bool, volumes: bool = False) -> dict:
     store = ImageStore(paths.data_root())
     before = _content_size(store)
     if all_images:
-        used = {c.meta.get("image_id") for c in _containers()}
+        used = {c.meta.get("image_id") for c in listed()}
         unused = [summary.id for summary in store.list() if summary.id not in used]
         # one that a container started using meanwhile is refused, and stays
         report["images"], _ = remove_images(store, unused, False)

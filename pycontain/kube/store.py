@@ -10,26 +10,18 @@
                             unless --volumes)
     lb.json                 the endpoints the load balancer was last given
 """
-import fcntl
 import os
-from contextlib import contextmanager
 
 from pycontain import paths
-from pycontain.fsutil import read_json, remove_tree, write_json
+from pycontain.fsutil import locked_file, read_json, remove_tree, write_json
 
 
 def root() -> str:
     return paths.ensure_dir(os.path.join(paths.data_root(), "kube"))
 
 
-@contextmanager
-def locked():
-    fd = os.open(os.path.join(root(), "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+def locked() -> locked_file:
+    return locked_file(os.path.join(root(), "lock"))
 
 
 def _dir(kind: str) -> str:

@@ -6,25 +6,16 @@ holding an exclusive flock on <name>/lock, so concurrent starts never get the
 same address; the lock is also held while the bridge is created or removed, so
 a start never races the teardown of an unused bridge.
 """
-import fcntl
 import os
-from contextlib import contextmanager
 
 from pycontain.errors import PycontainError
-from pycontain.fsutil import read_json, write_json
+from pycontain.fsutil import locked_file, read_json, write_json
 from pycontain.net import config
 
 
-@contextmanager
-def locked(name: str):
+def locked(name: str) -> locked_file:
     """Hold the network's lock for the duration of the block."""
-    fd = os.open(os.path.join(config.network_dir(name), "lock"),
-                 os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+    return locked_file(os.path.join(config.network_dir(name), "lock"))
 
 
 def _path(name: str) -> str:
