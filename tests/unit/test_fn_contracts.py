@@ -12,18 +12,22 @@ import pytest
 
 import bpf
 from pycontain.fn.outcome import EXIT_FUNCTION_ERROR, EXIT_TIMEOUT, Outcome, classify
-from pycontain.fn.server.zygote import ZYGOTE_CAPS_PROFILE, added_filter
+from pycontain.fn.jail import JailConfig, jail_spec
+from pycontain.fn.server.zygote import added_filter, zygote_spec
 from pycontain.oci.securejoin import secure_join
-from pycontain.oci.security import seccomp
 from pycontain.oci.security.compiler import compile_bpf
 
 CLONE_NEW = (0x00000080, 0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000,
              0x20000000, 0x40000000)  # time, ns, cgroup, uts, ipc, user, pid, net
 
 
-def _section(caps) -> dict:
-    profile = json.loads(seccomp.read_profile("default"))
-    return seccomp.to_oci(profile, caps, os.uname().machine)
+def _sections() -> tuple:
+    """(the call's own seccomp section, its zygote's, the init message's
+    program), as a served function's jails get them."""
+    cfg = JailConfig(code="/var/empty", handler="handler.handler", function_name="f",
+                     memory_mb=128, timeout=3, env=[], network=False, image="python")
+    spec, init = zygote_spec(cfg)
+    return jail_spec(cfg, "", 0)["linux"]["seccomp"], spec["linux"]["seccomp"], init["bpf"]
 
 
 def _samples():
@@ -35,6 +39,9 @@ def _samples():
             args = [0] * 6
             args[index] = value
             yield tuple(args)
+    for option in (1, 1 | 1 << 32, 2, 3):  # prctl(PR_SET_PDEATHSIG...) and its neighbours
+        for value in (0, int(signal.SIGKILL), int(signal.SIGTERM), 9 | 1 << 32):
+            yield (option, value, 0, 0, 0, 0)
 
 
 @pytest.mark.skipif(os.uname().machine != "x86_64", reason="the samples use x86_64's ABI")
@@ -42,11 +49,12 @@ def test_a_calls_added_filter_over_its_zygotes_answers_as_the_calls_own_filter()
     """The zygote (CAP_SYS_ADMIN's profile) forks each call's child, which adds
     a short filter; with both stacked, every syscall must get exactly the answer
     the call's own profile (no capabilities) gives."""
-    call, zygote = _section(()), _section(ZYGOTE_CAPS_PROFILE)
+    call, zygote, sent = _sections()
     added = added_filter(call, zygote)
     assert added is not None, "the call would install its whole profile again"
     programs = [bpf.instructions(compile_bpf(s)) for s in (call, zygote, added)]
     assert len(programs[2]) * 4 < len(programs[0])  # the point of adding a difference
+    assert bytes.fromhex(sent) == compile_bpf(added)  # and what each spare installs
     libseccomp = ctypes.CDLL(ctypes.util.find_library("seccomp"))
     names = {n for s in (call, zygote) for rule in s["syscalls"] for n in rule["names"]}
     checked = 0
@@ -63,7 +71,7 @@ def test_a_calls_added_filter_over_its_zygotes_answers_as_the_calls_own_filter()
 
 
 def test_no_added_filter_when_the_default_actions_differ():
-    call, zygote = _section(()), _section(ZYGOTE_CAPS_PROFILE)
+    call, zygote, _ = _sections()
     assert added_filter(dict(call, defaultAction="SCMP_ACT_KILL"), zygote) is None
 
 

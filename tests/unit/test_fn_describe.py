@@ -96,6 +96,13 @@ def test_a_zygotes_base_jail_compiles_from_its_own_spec(setting, compiled):
     assert ops[-1][:3 + len(args)] == ("E", args[0], len(args), *args)
     assert ("J", SANDBOX_UID_BASE) in ops and ("K", 0, 0, 0) in ops
     assert death_signals(ops) == [0] and death_signals(compiled[2]) == [describe.SIGKILL]
+    # disarmed before the seccomp program (which allows SIGKILL only: a call cannot
+    # clear it), armed after the set*id and capset that would clear it
+    codes = [op[0] if op[:2] != ("W", describe.PR_SET_PDEATHSIG) else "death" for op in ops]
+    assert codes.index("death") < codes.index("S")
+    codes = [op[0] if op[:2] != ("W", describe.PR_SET_PDEATHSIG) else "death"
+             for op in compiled[2]]
+    assert codes.index("death") > max(codes.index("S"), codes.index("J"), codes.index("K"))
 
 
 def test_a_spec_that_is_not_a_function_jails_is_refused(compiled):

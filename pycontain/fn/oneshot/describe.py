@@ -168,9 +168,10 @@ def _process_ops(spec: dict, ctx) -> list:
     """What the jail's init does after the root file system (oci.nsinit with
     oci.security.lockdown.drop_privileges), then the exec: the handler's uid
     is the spec's plus the jail's host pid (fn.jail's module doc says why).
-    The death signal, armed last (a set*id or capset clears it), is SIGKILL
-    with ctx.die_with_parent, else none: the executor's own, which guards the
-    set-up, is cleared explicitly (a zygote outlives the thread that started it)."""
+    The death signal is SIGKILL with ctx.die_with_parent, armed last (a set*id
+    or capset clears it); else the executor's own, which guards the set-up, is
+    cleared before the seccomp program, which allows setting SIGKILL only (a
+    zygote outlives the thread that started it: fn.jail.death_signal_kept)."""
     import resource
 
     process = spec["process"]
@@ -182,12 +183,14 @@ def _process_ops(spec: dict, ctx) -> list:
     ops += [("R", getattr(resource, r["type"]), r["soft"], r["hard"])
             for r in process.get("rlimits", ())]
     cwd = process.get("cwd", "/")
-    ops += [("A", cwd, 0o755), ("d", cwd), ("W", PR_SET_NO_NEW_PRIVS, 1), ("S", ctx.seccomp)]
+    disarm = [] if ctx.die_with_parent else [("W", PR_SET_PDEATHSIG, 0)]
+    ops += [("A", cwd, 0o755), ("d", cwd), ("W", PR_SET_NO_NEW_PRIVS, 1), *disarm,
+            ("S", ctx.seccomp)]
     ops += [("B", cap) for cap in range(CAPABILITIES)]  # those this kernel has
     ops += [("W", PR_SET_KEEPCAPS, 1), ("G",), ("g", user.get("gid", 0)), ("J", user.get("uid", 0)),
             ("W", PR_SET_KEEPCAPS, 0), ("K", 0, 0, 0),
-            ("W", PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL),
-            ("W", PR_SET_PDEATHSIG, SIGKILL if ctx.die_with_parent else 0)]
+            ("W", PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)]
+    ops += [("W", PR_SET_PDEATHSIG, SIGKILL)] if ctx.die_with_parent else []
     env = [e for e in process["env"] if not is_call_variable(e)]
     env += [f"_PYCONTAIN_GO_FD={GO_FD}", f"{HELPER_VARIABLE}=1"]
     args = process["args"]

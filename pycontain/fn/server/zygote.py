@@ -23,8 +23,8 @@ from pycontain.fdio import readable, write_all
 from pycontain.fn.server import call_cgroups
 from pycontain.fn.outcome import LOG_TAIL, Collector, Outcome, classify, error_payload, \
     report_lines, with_call_fds
-from pycontain.fn.jail import (MAX_PROCESSES, RUNTIME_DIR, JailConfig, _ro_bind, jail_context,
-                               jail_spec, limits, starter)
+from pycontain.fn.jail import (MAX_PROCESSES, RUNTIME_DIR, JailConfig, _ro_bind,
+                               death_signal_kept, jail_context, jail_spec, limits, starter)
 from pycontain.fn.server.spares import SpareQueue
 from pycontain.oci.security import seccomp
 
@@ -73,7 +73,8 @@ def zygote_spec(cfg: JailConfig, spares: int = SPARES) -> tuple:
     readonly = [p for p in linux["readonlyPaths"] if p.startswith("/proc/")]
     linux["maskedPaths"] = [p for p in linux["maskedPaths"] if p not in masked]
     linux["readonlyPaths"] = [p for p in linux["readonlyPaths"] if p not in readonly]
-    zygote_section = seccomp.resolve("default", ZYGOTE_CAPS_PROFILE)
+    # prctl held as the call's is: else it differs, and each call installs its whole profile
+    zygote_section = death_signal_kept(seccomp.resolve("default", ZYGOTE_CAPS_PROFILE))
     call_filter = seccomp.program(added_filter(linux["seccomp"], zygote_section)
                                   or linux["seccomp"])
     linux["seccomp"] = zygote_section
