@@ -11,7 +11,8 @@ forking a child with fresh namespaces, no jail); and `bwrap --unshare-all
 once (a burst) and makes its calls back to back: 1 client CALLS calls, 4
 clients CALLS/4 each, 32 clients BURST each; then 4 clients CALLS each
 (seconds of steady calls, as the floor's 4 workers for 3 s: the calls/s
-compared with the floor's). CPU per call: the engine (this
+compared with the floor's, measured just before, in PAIRS alternating pairs:
+the machine is shared and noisy). CPU per call: the engine (this
 process, or the server) plus the zygotes' side (zygote, forker, the calls'
 jails), not the kernel's workqueues that free network namespaces. Run as
 root: bench/fn_serve.py [CALLS] [BURST] [--direct] (--direct: only the
@@ -41,7 +42,9 @@ DIRECT = "zygote, direct (ZygotePool.invoke)"
 # each making CALLS calls (seconds, like the floor's 3 s, not a burst's short
 # run whose start and end weigh in)
 STEADY = "zygote, direct, steady (calls/s vs the floor)"
+FLOOR_RATE = "floor: same, calls/s (no latencies kept)"
 STEADY_CLIENTS = 4
+PAIRS = 3  # steady rows, each after a floor's calls/s: the ratio is their pairs' median
 BOTO_HANDLER = ("import boto3\nSESSION = boto3.session.Session()\n"
                 "def handler(event, context):\n"
                 "    return {'greeting': 'Hello, ' + event['name'],"
@@ -104,7 +107,10 @@ def direct_runs(calls: int, burst: int, boto: bool) -> list:
                     caller(name)()
         for label, n, functions, each in (
                 (DIRECT, 1, 1, calls), (DIRECT, 4, 1, calls // 4), (DIRECT, 32, 1, burst),
-                (DIRECT, 32, FUNCTIONS, burst), (STEADY, STEADY_CLIENTS, 1, calls)):
+                (DIRECT, 32, FUNCTIONS, burst),
+                *[(STEADY, STEADY_CLIENTS, 1, calls)] * PAIRS):
+            if label == STEADY:  # the floor's calls/s just before: the machine as it is now
+                runs.append(floor_rate())
             names = _names(functions)
             zygotes = [pool.status()["functions"][name]["zygote_pid"] for name in names]
             time.sleep(SETTLE)
@@ -177,17 +183,27 @@ def memory_rows(work: str, created: int = 50, warm: int = 20) -> list:
     return rows
 
 
-def floor_runs(calls: int, workers: int = 4) -> list:
-    """The floor's sequential calls, and its calls/s with workers processes."""
-    floor = json.loads(subprocess.run(
+def _floor(calls: int, workers: int = STEADY_CLIENTS) -> dict:
+    return json.loads(subprocess.run(
         [sys.executable, "-I", str(REPO / "bench" / "fork_floor.py"), HANDLER,
          EVENT.decode(), str(calls), str(workers)], check=True, capture_output=True).stdout)
-    seq = Run("floor: fork + fresh namespaces, no jail", 1, 1)
-    seq.samples, seq.elapsed = floor["samples"], sum(floor["samples"]) / 1000
-    rate = Run("floor: same, calls/s (no latencies kept)", workers, 1)
+
+
+def floor_rate() -> Run:
+    """The floor's calls/s with as many worker processes as the steady row's clients."""
+    floor = _floor(0)
+    rate = Run(FLOOR_RATE, STEADY_CLIENTS, 1)
     rate.done, rate.elapsed, rate.cpu_ms = floor["calls"], floor["calls"] / floor["rate"], \
         floor["cpu_ms"]
-    return [seq, rate]
+    return rate
+
+
+def floor_runs(calls: int) -> list:
+    """The floor's sequential calls."""
+    seq = Run("floor: fork + fresh namespaces, no jail", 1, 1)
+    seq.samples = _floor(calls)["samples"]
+    seq.elapsed = sum(seq.samples) / 1000
+    return [seq]
 
 
 def bwrap_runs(calls: int, handler: str) -> list:
@@ -263,8 +279,10 @@ def summary(runs: list) -> None:
     """The issue's ratios: 32-client p99 over the 1-client p99, direct calls/s
     over the floor's."""
     direct = [r for r in runs if r.label == DIRECT]
-    steady = next(r for r in runs if r.label == STEADY)
-    floor = next(r for r in runs if r.label.startswith("floor: same"))
+    pairs = sorted(zip([r for r in runs if r.label == STEADY],
+                       [r for r in runs if r.label == FLOOR_RATE]),
+                   key=lambda pair: pair[0].rate / pair[1].rate)
+    steady, floor = pairs[len(pairs) // 2]
     one = percentile(direct[0].samples, 0.99)
     for r in [r for r in runs if r.label.startswith("zygote") and r.clients == 32]:
         bound = r.clients / r.rate * 1000  # Little's law: the mean a closed loop must see
@@ -273,9 +291,12 @@ def summary(runs: list) -> None:
               f"the 1-client p99; mean {sum(r.samples) / len(r.samples):.1f} ms, clients/rate "
               f"= {bound:.1f} ms (p99 = {p99 / bound:.1f}x that); failed {r.failures}")
     best = max(r.rate for r in direct if r.clients > 1)
-    print(f"direct calls/s / floor: steady {steady.rate:.0f} / {floor.rate:.0f} = "
-          f"{steady.rate / floor.rate:.2f}x (CPU ms/call {steady.cpu_ms:.2f} vs "
-          f"{floor.cpu_ms:.2f}); best burst row {best:.0f} = {best / floor.rate:.2f}x")
+    print(f"direct calls/s / floor, the median of {len(pairs)} pairs (each steady row over "
+          f"the floor's just before): {steady.rate:.0f} / {floor.rate:.0f} = "
+          f"{steady.rate / floor.rate:.2f}x (all: "
+          + ", ".join(f"{s.rate / f.rate:.2f}" for s, f in pairs)
+          + f"; CPU ms/call {steady.cpu_ms:.2f} vs {floor.cpu_ms:.2f}); best burst row "
+          f"{best:.0f} = {best / floor.rate:.2f}x that floor")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ namespaces, brings lo up, runs the handler on the event and exits. No pid
 namespace, mounts, cgroup, seccomp, capabilities or transport: what any forked
 Python call with fresh namespaces costs at least. Run as root:
 bench/fork_floor.py HANDLER_SOURCE EVENT CALLS WORKERS; prints one JSON line:
-the sequential calls' times (ms), and the calls/s, number of calls and CPU
+the sequential calls' times (ms; none for CALLS 0), and the calls/s, number of calls and CPU
 ms per call (the workers' and their calls') of WORKERS processes at once."""
 import json
 import os
@@ -113,7 +113,7 @@ def concurrent(call, workers: int, seconds: float = 3.0) -> tuple:
 def main() -> None:
     source, event, calls, workers = sys.argv[1], sys.argv[2].encode(), *map(int, sys.argv[3:5])
     call = make_call(source, event)
-    samples = latency(call, calls)
+    samples = latency(call, calls) if calls else []  # 0: the calls/s only
     rate, count, cpu_ms = concurrent(call, workers)
     print(json.dumps({"samples": samples, "rate": rate, "calls": count, "cpu_ms": cpu_ms}))
 
