@@ -119,3 +119,24 @@ def test_a_zygote_that_cannot_start_says_why_and_leaves_nothing(jail_config):
     with open("/proc/self/mountinfo") as f:
         assert os.environ["PYCONTAIN_ROOT"] not in f.read()
     wait_for(lambda: not _children() - before, 10, "no child of ours left")
+
+
+def test_a_call_whose_jail_cannot_be_set_up_says_why_in_its_log(jail_config, monkeypatch):
+    """With no spares the zygote clones a call's jail when the call is already
+    waiting: a set-up the kernel refuses (here a /tmp size it cannot parse,
+    injected in the init message) fails that call, with the reason in its log."""
+    import pycontain.fn.server.zygote as zygote_module
+    real = zygote_module.zygote_spec
+    monkeypatch.setattr(zygote_module, "zygote_spec", lambda cfg, spares: (
+        lambda spec, init: (spec, dict(init, tmp_size="bogus")))(*real(cfg, spares)))
+    cfg, log = jail_config()
+    zygote = Zygote(cfg, log, spares=0)
+    try:
+        out = zygote.call(b"{}", "rid-1")
+        assert out.function_error == "Unhandled", out.payload
+        assert json.loads(out.payload)["errorType"] == "Runtime.ExitError"
+        reason = b"pycontain zygote: call setup failed: OSError(22, 'mount /tmp: Invalid argument')"
+        assert reason in out.log, out.log
+        assert zygote.call(b"{}", "rid-2").function_error == "Unhandled"  # the zygote lives on
+    finally:
+        zygote.close()

@@ -81,7 +81,7 @@ class Setup:
             _fail("unshare")
         for args in self.mounts:
             if _mount(*args):
-                _fail(f"mount {args[1]}")
+                _fail(f"mount {args[1].decode()}")
         if self.unshare & CLONE_NEWNET:
             s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
             fcntl.ioctl(s.fileno(), 0x8914, self.lo_up)  # SIOCSIFFLAGS

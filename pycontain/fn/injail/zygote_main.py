@@ -129,8 +129,25 @@ def _spare(setup: Setup, handler, sock: _socket.socket, forget, announce=None) -
         else:
             status = 0
     except BaseException as exc:  # noqa: BLE001 - report in the log, exit without a result
-        os.write(2, f"pycontain zygote: call setup failed: {exc!r}\n".encode())
+        _report_setup_failure(sock, f"pycontain zygote: call setup failed: {exc!r}\n".encode(),
+                              announce is None)
     os._exit(status)
+
+
+def _report_setup_failure(sock: _socket.socket, line: bytes, given: bool) -> None:
+    """line to the zygote's log; a spare cloned for a call (given: the call
+    is in its socket already) also writes it to that call's log, where its
+    caller sees why it ended with SETUP_FAILED."""
+    os.write(2, line)
+    if not given:
+        return
+    try:
+        sock.setblocking(False)
+        _, fds = _recv_fds(sock)
+        if len(fds) >= 3:
+            os.write(fds[2], line)
+    except OSError:
+        pass
 
 
 def _spawn(setup: Setup, handler, flags: int, forget=lambda: None, engine=None) -> tuple:
