@@ -28,22 +28,11 @@ _libc = ctypes.CDLL(None)
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
                         ctypes.c_char_p]
 _libc.unshare.argtypes = [ctypes.c_int]
+_api.syscall.restype = ctypes.c_long
 _libc.__errno_location.restype = ctypes.c_void_p
 _errno = ctypes.c_int.from_address(_libc.__errno_location())  # one thread: one errno
-# looked up here, not first in each spare (a lookup makes and caches an object), and
-# typed: a call whose types ctypes must infer touches more of the memory a spare copies
-# (the clone below: ~130 -> ~70 page faults in the child)
+# looked up here, not first in each spare (a lookup makes and caches an object)
 _prctl, _capset, _unshare, _mount = _libc.prctl, _libc.capset, _libc.unshare, _libc.mount
-_prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p, ctypes.c_ulong, ctypes.c_ulong]
-_capset.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
-_syscall = _api.syscall
-_syscall.restype = ctypes.c_long
-_syscall.argtypes = [ctypes.c_long, ctypes.c_ulong, ctypes.c_void_p, ctypes.c_void_p,
-                     ctypes.c_void_p, ctypes.c_ulong]
-_before_fork, _after_fork_child, _after_fork_parent = (
-    _api.PyOS_BeforeFork, _api.PyOS_AfterFork_Child, _api.PyOS_AfterFork_Parent)
-for _hook in (_before_fork, _after_fork_child, _after_fork_parent):
-    _hook.restype, _hook.argtypes = None, []
 
 
 def _fail(what: str):
@@ -132,13 +121,13 @@ def clone(flags: int) -> int:
     clone: it stays the zygote's, 1, which is right in a spare (PID 1 of its own
     pid namespace, where raise() and abort() signal it); the forker, the one
     child for which it is wrong, never signals itself."""
-    _before_fork()
-    pid = _syscall(SYS_CLONE, flags, None, None, None, 0)
+    _api.PyOS_BeforeFork()
+    pid = _api.syscall(SYS_CLONE, flags, 0, 0, 0, 0)
+    err = _errno.value
     if pid == 0:
-        _after_fork_child()
+        _api.PyOS_AfterFork_Child()
         return 0
-    err = _errno.value if pid < 0 else 0
-    _after_fork_parent()
+    _api.PyOS_AfterFork_Parent()
     if pid < 0:
         raise OSError(err, f"clone: {os.strerror(err)}")
     return pid
