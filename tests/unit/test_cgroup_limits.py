@@ -122,3 +122,25 @@ def test_default_device_rules_as_v1_lines():
     assert ("devices.allow", "c 1:3 rwm") in lines and ("devices.allow", "c *:* m") in lines
     assert ("devices.allow", "c 136:* rwm") in lines and lines[-1] == ("devices.allow", "b 7:* r")
     assert len(devices.program(default_device_rules())) % 8 == 0
+
+
+def test_a_parent_removed_as_its_controllers_are_enabled_is_made_again(tmp_path):
+    """Another engine may rmdir the shared parent (its last container gone)
+    between our mkdir and our cgroup.subtree_control write: files.write's
+    ENOENT is retried as mkdir's is (a v2 VM run hit it with 16 at once)."""
+    from pycontain.oci.cgroups import files
+    parent, tries = tmp_path / "parent", []
+
+    def make_parent():
+        tries.append(1)
+        if len(tries) == 1:  # the race: our file is gone when we open it
+            files.write(str(tmp_path / "gone" / "cgroup.subtree_control"), "+cpu")
+        parent.mkdir(exist_ok=True)
+    group._make_in_parent(make_parent, lambda: (parent / "child").mkdir())
+    assert len(tries) == 2 and (parent / "child").is_dir()
+    (tmp_path / "file").touch()  # any other refusal is not retried
+    tries.clear()
+    with pytest.raises(PycontainError, match="cannot set cgroup.subtree_control to x: Not a"):
+        group._make_in_parent(lambda: tries.append(1) or files.write(
+            str(tmp_path / "file" / "cgroup.subtree_control"), "x"), lambda: None)
+    assert len(tries) == 1

@@ -36,8 +36,10 @@ def write(path: str, value) -> None:
         finally:
             os.close(fd)
     except OSError as exc:
-        raise PycontainError(f"cannot set {os.path.basename(path)} to {value}: "
-                             f"{exc.strerror} (the kernel refused it)") from None
+        error = PycontainError(f"cannot set {os.path.basename(path)} to {value}: "
+                               f"{exc.strerror} (the kernel refused it)")
+        error.errno = exc.errno  # for a caller that retries when the cgroup vanished
+        raise error from None
 
 
 def procs(directory: str) -> list:

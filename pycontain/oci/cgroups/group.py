@@ -51,14 +51,16 @@ def remove_if_unused(parent: str) -> None:
 def _make_in_parent(make_parent, make_child, attempts: int = 10) -> None:
     """make_parent() then make_child(); again if another engine removed the
     parent, empty, in between (see remove_if_unused): its files then answer
-    ENOENT, or ENODEV when opened just as it goes."""
+    ENOENT, or ENODEV when opened just as it goes (OSError, or files.write's
+    error, which keeps the errno)."""
     for attempt in range(attempts):
         try:
             make_parent()
             make_child()
             return
-        except OSError as exc:
-            if exc.errno not in (errno.ENOENT, errno.ENODEV) or attempt == attempts - 1:
+        except (OSError, PycontainError) as exc:
+            vanished = getattr(exc, "errno", None) in (errno.ENOENT, errno.ENODEV)
+            if not vanished or attempt == attempts - 1:
                 raise
 
 
