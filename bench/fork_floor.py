@@ -6,8 +6,9 @@ namespaces, brings lo up, runs the handler on the event and exits. No pid
 namespace, mounts, cgroup, seccomp, capabilities or transport: what any forked
 Python call with fresh namespaces costs at least. Run as root:
 bench/fork_floor.py HANDLER_SOURCE EVENT CALLS WORKERS; prints one JSON line:
-the sequential calls' times (ms; none for CALLS 0), and the calls/s, number of calls and CPU
-ms per call (the workers' and their calls') of WORKERS processes at once."""
+the sequential calls' times (ms; none for CALLS 0), and the calls/s, number of
+calls and CPU ms per call (the workers' and their calls') of WORKERS processes
+at once (null for WORKERS 0)."""
 import json
 import os
 import sys
@@ -114,7 +115,7 @@ def main() -> None:
     source, event, calls, workers = sys.argv[1], sys.argv[2].encode(), *map(int, sys.argv[3:5])
     call = make_call(source, event)
     samples = latency(call, calls) if calls else []  # 0: the calls/s only
-    rate, count, cpu_ms = concurrent(call, workers)
+    rate, count, cpu_ms = concurrent(call, workers) if workers else (None, None, None)
     print(json.dumps({"samples": samples, "rate": rate, "calls": count, "cpu_ms": cpu_ms}))
 
 
