@@ -77,6 +77,11 @@ def death_signals(ops) -> list:
     return [op[2] for op in ops if op[:2] == ("W", describe.PR_SET_PDEATHSIG)]
 
 
+def death_order(ops) -> list:
+    """The ops' codes, "death" for the death signal's."""
+    return ["death" if op[:2] == ("W", describe.PR_SET_PDEATHSIG) else op[0] for op in ops]
+
+
 def test_a_zygotes_base_jail_compiles_from_its_own_spec(setting, compiled):
     """fn serve's zygotes: the same compiler; what differs comes from the spec
     (no /proc masks, its rlimits and command) and the context (no death signal:
@@ -98,11 +103,9 @@ def test_a_zygotes_base_jail_compiles_from_its_own_spec(setting, compiled):
     assert death_signals(ops) == [0] and death_signals(compiled[2]) == [describe.SIGKILL]
     # disarmed before the seccomp program (which allows SIGKILL only: a call cannot
     # clear it), armed after the set*id and capset that would clear it
-    codes = [op[0] if op[:2] != ("W", describe.PR_SET_PDEATHSIG) else "death" for op in ops]
-    assert codes.index("death") < codes.index("S")
-    codes = [op[0] if op[:2] != ("W", describe.PR_SET_PDEATHSIG) else "death"
-             for op in compiled[2]]
-    assert codes.index("death") > max(codes.index("S"), codes.index("J"), codes.index("K"))
+    zygote, call = death_order(ops), death_order(compiled[2])
+    assert zygote.index("death") < zygote.index("S")
+    assert call.index("death") > max(call.index("S"), call.index("J"), call.index("K"))
 
 
 def test_a_spec_that_is_not_a_function_jails_is_refused(compiled):
