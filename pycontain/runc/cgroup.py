@@ -93,26 +93,44 @@ def create(host, dirs: dict) -> list:
     """Make the cgroup's directories, each missing level in every hierarchy;
     return those made (to remove at delete), deepest last."""
     made = []
+    path = ""
     try:
         for name, path in dirs.items():
-            mount = host.mounts[name]
-            todo = []
-            probe = path
-            while probe != mount and not os.path.isdir(probe):
-                todo.append(probe)
-                probe = os.path.dirname(probe)
-            for directory in reversed(todo):
-                parent = os.path.dirname(directory)
-                if host.version == 2 and host.controllers and parent != mount:
-                    _enable_controllers(host, parent)
-                os.mkdir(directory, 0o755)
-                made.append(directory)
-                if "cpuset" in name.split(","):
-                    V1Group._inherit_cpuset(directory)
+            _make_levels(host, name, path, made)
     except OSError as exc:
         remove(made, made)
         raise PycontainError(f"cannot create cgroup {path}: {exc.strerror}") from None
     return made
+
+
+def _make_levels(host, name: str, path: str, made: list, attempts: int = 10) -> None:
+    """Make path's missing levels in hierarchy name, adding those made to made.
+    Other runtimes work beside us: a level another makes meanwhile is theirs
+    (left out of made), and when a level vanishes under us (removed, empty,
+    by another's delete: mkdir answers ENOENT) the missing levels are made
+    again."""
+    mount = host.mounts[name]
+    for attempt in range(attempts):
+        todo, probe = [], path
+        while probe != mount and not os.path.isdir(probe):
+            todo.append(probe)
+            probe = os.path.dirname(probe)
+        try:
+            for directory in reversed(todo):
+                parent = os.path.dirname(directory)
+                if host.version == 2 and host.controllers and parent != mount:
+                    _enable_controllers(host, parent)
+                try:
+                    os.mkdir(directory, 0o755)
+                except FileExistsError:
+                    continue
+                made.append(directory)
+                if "cpuset" in name.split(","):
+                    V1Group._inherit_cpuset(directory)
+            return
+        except FileNotFoundError:
+            if attempt == attempts - 1:
+                raise
 
 
 def _enable_controllers(host, directory: str) -> None:
