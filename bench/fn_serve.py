@@ -11,8 +11,10 @@ forking a child with fresh namespaces, no jail); and `bwrap --unshare-all
 once (a burst) and makes its calls back to back: 1 client CALLS calls, 4
 clients CALLS/4 each, 32 clients BURST each; then 4 clients CALLS each
 (seconds of steady calls, as the floor's 4 workers for 3 s: the calls/s
-compared with the floor's, measured just before, in PAIRS alternating pairs:
-the machine is shared and noisy). CPU per call: the engine (this
+compared with the floor's and the isolated floor's, fork_floor.py ISOLATED,
+the floor plus the cheapest form of each property issue 22's item 2 requires,
+both measured just before, in PAIRS alternating rounds: the machine is shared
+and noisy). CPU per call: the engine (this
 process, or the server) plus the zygotes' side (zygote, forker, the calls'
 jails), not the kernel's workqueues that free network namespaces. Run as
 root: bench/fn_serve.py [CALLS] [BURST] [--direct] (--direct: only the
@@ -43,8 +45,10 @@ DIRECT = "zygote, direct (ZygotePool.invoke)"
 # run whose start and end weigh in)
 STEADY = "zygote, direct, steady (calls/s vs the floor)"
 FLOOR_RATE = "floor: same, calls/s (no latencies kept)"
+# the floor plus the cheapest form of what item 2 requires and it leaves out
+ISOLATED_RATE = "isolated floor (+ item 2's isolation): calls/s"
 STEADY_CLIENTS = 4
-PAIRS = 3  # steady rows, each after a floor's calls/s: the ratio is their pairs' median
+PAIRS = 3  # steady rows, each after the floors' calls/s: the ratio is their pairs' median
 BOTO_HANDLER = ("import boto3\nSESSION = boto3.session.Session()\n"
                 "def handler(event, context):\n"
                 "    return {'greeting': 'Hello, ' + event['name'],"
@@ -109,8 +113,8 @@ def direct_runs(calls: int, burst: int, boto: bool) -> list:
                 (DIRECT, 1, 1, calls), (DIRECT, 4, 1, calls // 4), (DIRECT, 32, 1, burst),
                 (DIRECT, 32, FUNCTIONS, burst),
                 *[(STEADY, STEADY_CLIENTS, 1, calls)] * PAIRS):
-            if label == STEADY:  # the floor's calls/s just before: the machine as it is now
-                runs.append(floor_rate())
+            if label == STEADY:  # the floors' calls/s just before: the machine as it is now
+                runs += [floor_rate(), floor_rate(isolated=True)]
             names = _names(functions)
             zygotes = [pool.status()["functions"][name]["zygote_pid"] for name in names]
             time.sleep(SETTLE)
@@ -183,16 +187,18 @@ def memory_rows(work: str, created: int = 50, warm: int = 20) -> list:
     return rows
 
 
-def _floor(calls: int, workers: int = STEADY_CLIENTS) -> dict:
+def _floor(calls: int, workers: int = STEADY_CLIENTS, isolated: bool = False) -> dict:
     return json.loads(subprocess.run(
         [sys.executable, "-I", str(REPO / "bench" / "fork_floor.py"), HANDLER,
-         EVENT.decode(), str(calls), str(workers)], check=True, capture_output=True).stdout)
+         EVENT.decode(), str(calls), str(workers), *["ISOLATED"] * isolated],
+        check=True, capture_output=True).stdout)
 
 
-def floor_rate() -> Run:
-    """The floor's calls/s with as many worker processes as the steady row's clients."""
-    floor = _floor(0)
-    rate = Run(FLOOR_RATE, STEADY_CLIENTS, 1)
+def floor_rate(isolated: bool = False) -> Run:
+    """The floor's calls/s (with isolated, the isolated floor's) with as many
+    worker processes as the steady row's clients."""
+    floor = _floor(0, isolated=isolated)
+    rate = Run(ISOLATED_RATE if isolated else FLOOR_RATE, STEADY_CLIENTS, 1)
     rate.done, rate.elapsed, rate.cpu_ms = floor["calls"], floor["calls"] / floor["rate"], \
         floor["cpu_ms"]
     return rate
@@ -279,10 +285,11 @@ def summary(runs: list) -> None:
     """The issue's ratios: 32-client p99 over the 1-client p99, direct calls/s
     over the floor's."""
     direct = [r for r in runs if r.label == DIRECT]
-    pairs = sorted(zip([r for r in runs if r.label == STEADY],
-                       [r for r in runs if r.label == FLOOR_RATE]),
-                   key=lambda pair: pair[0].rate / pair[1].rate)
-    steady, floor = pairs[len(pairs) // 2]
+    pairs = sorted(zip(*[[r for r in runs if r.label == label]
+                         for label in (STEADY, FLOOR_RATE, ISOLATED_RATE)]),
+                   key=lambda rows: rows[0].rate / rows[1].rate)
+    steady, floor = pairs[len(pairs) // 2][:2]
+    bound = sorted(i.rate / f.rate for _, f, i in pairs)[len(pairs) // 2]
     one = percentile(direct[0].samples, 0.99)
     for r in [r for r in runs if r.label.startswith("zygote") and r.clients == 32]:
         bound = r.clients / r.rate * 1000  # Little's law: the mean a closed loop must see
@@ -294,9 +301,13 @@ def summary(runs: list) -> None:
     print(f"direct calls/s / floor, the median of {len(pairs)} pairs (each steady row over "
           f"the floor's just before): {steady.rate:.0f} / {floor.rate:.0f} = "
           f"{steady.rate / floor.rate:.2f}x (all: "
-          + ", ".join(f"{s.rate / f.rate:.2f}" for s, f in pairs)
+          + ", ".join(f"{s.rate / f.rate:.2f}" for s, f, _ in pairs)
           + f"; CPU ms/call {steady.cpu_ms:.2f} vs {floor.cpu_ms:.2f}); best burst row "
           f"{best:.0f} = {best / floor.rate:.2f}x that floor")
+    print(f"isolated floor / floor (item 2's isolation at its cheapest, no zygote or "
+          f"transport: the bound of that ratio), median {bound:.2f}x (all: "
+          + ", ".join(f"{i.rate / f.rate:.2f}" for _, f, i in pairs)
+          + "); direct / isolated floor: " + ", ".join(f"{s.rate / i.rate:.2f}" for s, _, i in pairs))
 
 
 if __name__ == "__main__":

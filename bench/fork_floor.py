@@ -4,19 +4,34 @@ small warm interpreter (this one: no more than the handler, json and
 pycontain.native imported) forks, the child takes fresh net, mount, ipc and uts
 namespaces, brings lo up, runs the handler on the event and exits. No pid
 namespace, mounts, cgroup, seccomp, capabilities or transport: what any forked
-Python call with fresh namespaces costs at least. Run as root:
-bench/fork_floor.py HANDLER_SOURCE EVENT CALLS WORKERS; prints one JSON line:
-the sequential calls' times (ms; none for CALLS 0), and the calls/s, number of
-calls and CPU ms per call (the workers' and their calls') of WORKERS processes
-at once (null for WORKERS 0)."""
+Python call with fresh namespaces costs at least.
+
+With ISOLATED, the floor of issue 22's item 2 itself: the same call plus the
+cheapest form of each property that item requires of a call and the floor
+leaves out: a fresh pid namespace (the child is cloned into it) with its own
+/proc, a fresh /tmp, its own cgroups (memory and pids, joined from a pool made
+ahead, as fn serve's calls join theirs), no capabilities and a seccomp filter
+(one instruction: any real profile costs more). No user namespace, /proc
+masks, /dev/shm, rlimits, zygote or transport: what no implementation of item
+2 can go below on this machine.
+
+Run as root: bench/fork_floor.py HANDLER_SOURCE EVENT CALLS WORKERS [ISOLATED];
+prints one JSON line: the sequential calls' times (ms; none for CALLS 0), and
+the calls/s, number of calls and CPU ms per call (the workers' and their
+calls') of WORKERS processes at once (null for WORKERS 0)."""
+import ctypes
 import json
 import os
+import signal
+import struct
 import sys
 import time
 from pathlib import Path
 
 sys.path.append(str(Path(__file__).resolve().parent.parent))  # the installed pycontain first
 from pycontain import native  # noqa: E402
+from pycontain.fn.injail import call_setup  # noqa: E402
+from pycontain.fn.server.call_cgroups import CallCgroups  # noqa: E402
 
 # seconds before a measurement: the kernel frees the network namespaces of the
 # one before in the background, on the same cores
@@ -37,9 +52,10 @@ def reap(block: bool = False) -> None:
             raise RuntimeError(f"a floor call failed: wait status {status}")
 
 
-def make_call(source: str, event: bytes):
+def make_call(source: str, event: bytes, isolated: "Isolation | None" = None):
     """A call: fork, the child's answer through a pipe (closed before it exits,
-    as a call's is), its exit reaped later, as a zygote does."""
+    as a call's is), its exit reaped later, as a zygote does; with isolated,
+    cloned into a fresh pid namespace and isolated as that says."""
     namespace = {}
     exec(source, namespace)
     handler = namespace["handler"]
@@ -47,12 +63,15 @@ def make_call(source: str, event: bytes):
     def call():
         reap()
         read_end, write_end = os.pipe()
-        if os.fork() == 0:
+        group = isolated.take() if isolated else None
+        if (isolated.clone() if isolated else os.fork()) == 0:
             status = 1
             try:
                 os.close(read_end)
                 native.unshare(FRESH)
                 native.loopback_up()
+                if isolated:
+                    isolated.enter(group)
                 os.write(write_end, json.dumps(handler(json.loads(event), None)).encode())
                 os.close(write_end)
                 status = 0
@@ -62,7 +81,57 @@ def make_call(source: str, event: bytes):
         with os.fdopen(read_end, "rb") as answer:
             if not answer.read():
                 raise RuntimeError("a floor call gave no answer")
+        if isolated:
+            isolated.give_back(group)
     return call
+
+
+class Isolation:
+    """What ISOLATED adds to a call (see the docstring), made ahead per process:
+    its cgroups pool (a worker forked from this process makes its own)."""
+
+    def __init__(self):
+        self._pools = {}
+        self._filter = struct.pack("HBBI", 0x06, 0, 0, 0x7FFF0000)  # BPF_RET|BPF_K: ALLOW
+        self._cap_header = (ctypes.c_uint32 * 2)(call_setup.CAP_VERSION_3, 0)
+        self._no_caps = (ctypes.c_uint32 * 6)()
+        # calls mount in a mount namespace of ours, never propagated to the host's
+        native.unshare(native.CLONE_NEWNS)
+        native.mount(None, "/", None, native.MS_REC | native.MS_PRIVATE)
+
+    def _pool(self) -> CallCgroups:
+        pool = self._pools.get(os.getpid())
+        if pool is None:
+            pool = self._pools[os.getpid()] = CallCgroups(memory_mb=128)
+        return pool
+
+    def take(self):
+        return self._pool().take()
+
+    def give_back(self, group) -> None:
+        self._pool().give_back(group[0])
+
+    def close(self) -> None:
+        pool = self._pools.pop(os.getpid(), None)
+        if pool is not None:
+            pool.close()
+
+    @staticmethod
+    def clone() -> int:
+        return call_setup.clone(native.CLONE_NEWPID | signal.SIGCHLD)
+
+    def enter(self, group) -> None:
+        """In the call's child, after its unshare."""
+        for fd in group[1]:
+            os.write(fd, b"0")
+        plain = native.MS_NOSUID | native.MS_NODEV | native.MS_NOEXEC
+        native.mount("proc", "/proc", "proc", plain)
+        native.mount("tmpfs", "/tmp", "tmpfs", native.MS_NOSUID | native.MS_NODEV,
+                     "mode=1777,size=65536k")
+        native.prctl(native.PR_SET_NO_NEW_PRIVS, 1)
+        native.seccomp_load(self._filter)
+        if call_setup._capset(self._cap_header, self._no_caps):
+            raise OSError("capset failed")
 
 
 def latency(call, n: int) -> list:
@@ -78,8 +147,9 @@ def latency(call, n: int) -> list:
     return samples
 
 
-def concurrent(call, workers: int, seconds: float = 3.0) -> tuple:
-    """(calls/s, calls, CPU ms per call) of worker processes calling in a loop."""
+def concurrent(call, workers: int, finish, seconds: float = 3.0) -> tuple:
+    """(calls/s, calls, CPU ms per call) of worker processes calling in a loop,
+    each calling finish once its calls are over."""
     reap(block=True)
     time.sleep(SETTLE)
     read_end, write_end = os.pipe()
@@ -95,7 +165,9 @@ def concurrent(call, workers: int, seconds: float = 3.0) -> tuple:
                     call()
                     count += 1
                 reap(block=True)
-                os.write(write_end, b"%d\n" % count)
+                end = time.monotonic()  # before finish: its clean-up is not a call's
+                finish()
+                os.write(write_end, b"%d %f\n" % (count, end))
                 status = 0
             finally:
                 os._exit(status)
@@ -103,19 +175,24 @@ def concurrent(call, workers: int, seconds: float = 3.0) -> tuple:
     for pid in pids:
         if os.waitpid(pid, 0)[1]:
             raise RuntimeError("a floor worker failed")
-    elapsed = time.monotonic() - start
     cpu = sum(os.times()[2:4]) - cpu  # the workers' and the calls' they reaped
     os.close(write_end)
-    with os.fdopen(read_end, "rb") as counts:
-        calls = sum(int(n) for n in counts.read().split())
+    with os.fdopen(read_end, "rb") as reports:
+        ends = [line.split() for line in reports.read().splitlines()]
+    calls, elapsed = sum(int(n) for n, _ in ends), max(float(t) for _, t in ends) - start
     return calls / elapsed, calls, cpu * 1000 / max(calls, 1)
 
 
 def main() -> None:
     source, event, calls, workers = sys.argv[1], sys.argv[2].encode(), *map(int, sys.argv[3:5])
-    call = make_call(source, event)
-    samples = latency(call, calls) if calls else []  # 0: the calls/s only
-    rate, count, cpu_ms = concurrent(call, workers) if workers else (None, None, None)
+    isolated = Isolation() if sys.argv[5:] == ["ISOLATED"] else None
+    finish = isolated.close if isolated else lambda: None
+    call = make_call(source, event, isolated)
+    try:
+        samples = latency(call, calls) if calls else []  # 0: the calls/s only
+    finally:
+        finish()
+    rate, count, cpu_ms = concurrent(call, workers, finish) if workers else (None, None, None)
     print(json.dumps({"samples": samples, "rate": rate, "calls": count, "cpu_ms": cpu_ms}))
 
 
