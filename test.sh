@@ -8,9 +8,10 @@ cd "$(dirname "$0")"
 # CLI version 2 (awscli; version 1 is in the `test` extra), the reference builder
 # `pycontain build` is compared with (buildah), a RabbitMQ broker for fn triggers
 # (rabbitmq-server; the tests start private nodes), curl and zip (the README test),
+# the real programs run in default containers (postgresql, nodejs; curl again),
 # and the Python test dependencies (pyproject.toml's `test` extra).
 TEST_PACKAGES=(podman containerd golang-go docker-registry apache2-utils awscli buildah
-               rabbitmq-server curl zip)
+               rabbitmq-server curl zip postgresql nodejs)
 missing=()
 for pkg in "${TEST_PACKAGES[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
 if [ ${#missing[@]} -gt 0 ]; then
