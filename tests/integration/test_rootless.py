@@ -13,7 +13,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 PYCONTAIN = os.environ.get("PYCONTAIN_BIN") or str(Path(sys.executable).parent / "pycontain")
-USER = "pyctest-rootless"
+USER_PREFIX = "pyctest-rl-"
+USER = f"{USER_PREFIX}{os.getpid()}"  # this run's: concurrent runs never share (or remove) it
 
 
 class UserEngine:
@@ -52,7 +53,7 @@ class UserEngine:
 def user(tmp_path_factory):
     if not shutil.which("runuser") or not shutil.which("useradd"):
         pytest.skip("needs runuser and useradd")
-    subprocess.run(["userdel", "-r", USER], capture_output=True)
+    _remove_stale_users()
     home = Path(f"/home/{USER}")
     subprocess.run(["useradd", "-m", "-d", str(home), "-s", "/bin/sh", USER], check=True)
     try:
@@ -66,9 +67,23 @@ def user(tmp_path_factory):
             i["Name"] for i in json.loads(listed.stdout)}, listed.stdout
         yield engine
     finally:
-        subprocess.run(["pkill", "-KILL", "-u", USER], capture_output=True)
-        subprocess.run(["userdel", "-r", "-f", USER], capture_output=True)
-        shutil.rmtree(home, ignore_errors=True)
+        _remove_user(USER)
+
+
+def _remove_user(name: str) -> None:
+    """The test user, its processes and its home."""
+    subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
+    subprocess.run(["userdel", "-r", "-f", name], capture_output=True)
+    shutil.rmtree(f"/home/{name}", ignore_errors=True)
+
+
+def _remove_stale_users() -> None:
+    """The test users of earlier runs killed before their clean-up: those whose
+    run (the pid in the name) is gone."""
+    for entry in pwd.getpwall():
+        run = entry.pw_name.removeprefix(USER_PREFIX)
+        if run != entry.pw_name and run.isdigit() and not os.path.exists(f"/proc/{run}"):
+            _remove_user(entry.pw_name)
 
 
 @pytest.fixture
