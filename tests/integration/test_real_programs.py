@@ -5,7 +5,7 @@ a temporary directory) in `fn exec` and `fn serve`. The programs are the
 host's, bound read-only into the python image (which has no /bin and no
 libraries beyond python's): what is tested is the jail around them (seccomp,
 capabilities, masks, /dev, /dev/shm, /tmp, the namespaces), which a default
-that breaks a real program shows here first."""
+that breaks a real program shows here first. Containers as root and rootless."""
 import glob
 import json
 import shutil
@@ -14,8 +14,17 @@ import pytest
 from helpers import created_functions
 from test_fn_exec_start import run
 from test_fn_serve import Server, zygote_processes
+from test_rootless import rootless, user  # noqa: F401 - the test user and its store
 
 HOST_USR = ["-v", "/usr:/usr:ro", "-v", "/usr/bin:/bin:ro"]  # /bin/sh for popen(3)
+
+
+@pytest.fixture(params=["root", "rootless"])
+def engine(request):
+    """pycontain run as root, and as a normal user."""
+    if request.param == "root":
+        return request.getfixturevalue("pc")
+    return request.getfixturevalue("rootless").pc
 
 
 def need(program: str) -> str:
@@ -25,7 +34,7 @@ def need(program: str) -> str:
     return path
 
 
-def test_postgresql_in_a_default_container(pc):
+def test_postgresql_in_a_default_container(engine):
     """initdb, a server (shared memory in /dev/shm, semaphores in the ipc
     namespace), queries over its unix socket and loopback TCP, a clean stop,
     as an unprivileged user (PostgreSQL refuses root)."""
@@ -37,7 +46,7 @@ def test_postgresql_in_a_default_container(pc):
               "select generate_series(1, 1000); select sum(a) from t'; "
               "psql -h 127.0.0.1 -U postgres -tAc 'select count(*) from t'; "
               f"{bindir}/pg_ctl -D /tmp/pg -m fast -w stop >/dev/null")
-    result = pc("run", "--rm", "--user", "65534:65534", *HOST_USR, "python",
+    result = engine("run", "--rm", "--user", "65534:65534", *HOST_USR, "python",
                 "sh", "-c", script, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["CREATE", "TABLE", "INSERT", "0", "1000", "500500", "1000"]
@@ -58,24 +67,24 @@ const server = http.createServer((req, res) => res.end('pong')).listen(0, '127.0
 });
 """
 
-def test_node_in_a_default_container(pc):
+def test_node_in_a_default_container(engine):
     """Node.js (libuv's threads and its io_uring probe, V8's JIT) serving and
     fetching on loopback, a worker thread, a child process, crypto."""
     need("node")
-    result = pc("run", "--rm", *HOST_USR, "python", "node", "-e", NODE, timeout=60)
+    result = engine("run", "--rm", *HOST_USR, "python", "node", "-e", NODE, timeout=60)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"http": "pong", "hex": 16, "worker": 42,
                                          "child": "ok", "sha": "2d711642"}
 
 
-def test_curl_in_a_default_container(pc):
+def test_curl_in_a_default_container(engine):
     """curl fetching from a server in the same container, over loopback."""
     need("curl")
     script = ("python3 -m http.server -b 127.0.0.1 8000 -d /etc >/dev/null 2>&1 & "
               "for i in $(seq 50); do curl -sf http://127.0.0.1:8000/hostname && exit 0; "
               "sleep 0.1; done; exit 7")
-    result = pc("run", "--rm", "--hostname", "curled", *HOST_USR, "python", "sh", "-c", script,
-                timeout=60)
+    result = engine("run", "--rm", "--hostname", "curled", *HOST_USR, "python", "sh", "-c",
+                    script, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "curled"
 
