@@ -4,7 +4,9 @@ jail and a fresh python per call; as root, from the second call of an
 invocation on, the launcher builds the jail from the description the first
 call's engine compiled, pycontain.fn.oneshot.describe, and runs the call with no
 engine; its first call: the engine compiles the jail, the same C executor
-builds it; and through the script pip installs, the engine every time) vs `bwrap
+builds it, and the floor of such a first call: the engine's interpreter
+starting with nothing to do, then a cached call; and through the script pip
+installs, the engine every time) vs `bwrap
 --unshare-all` running the same handler, through the same runner (and its
 bytecode), with the host's /usr/bin/python3 (and, as a second row, with the handler's
 bytecode bound in too, as pycontain binds it: bwrap's python otherwise compiles
@@ -67,10 +69,16 @@ def main() -> None:
         fn_exec = [PYCONTAIN, "fn", "exec", handler, "--event", "-"]
         # a variable the key of a cached description includes, and that nothing reads as root
         fresh_key = (dict(os.environ, XDG_DATA_HOME=f"/nonexistent/{n}") for n in itertools.count())
+        engine_start = timed([os.path.join(os.path.dirname(PYCONTAIN), "python3"), "-I", "-S",
+                              "-c", "pass"])
+        cached = timed(fn_exec)
         cases = {
-            "pycontain fn exec handler.py": timed(fn_exec),
+            "pycontain fn exec handler.py": cached,
             "  same, its first call (the engine compiles)": timed(
                 fn_exec, lambda: next(fresh_key)),
+            # what a first call costs at least when a Python engine compiles before
+            # the jail starts (one start path): its bare interpreter, then the C path
+            "  the engine's python starting, then a call": lambda: engine_start() + cached(),
             "  same, through pycontain-main (no launcher)": timed(
                 [os.path.join(os.path.dirname(PYCONTAIN), "pycontain-main"), *fn_exec[1:]]),
             "bwrap --unshare-all + /usr/bin/python3": timed(bwrap_command(handler)),

@@ -6,7 +6,8 @@ HTTP (`pycontain fn serve`, a keep-alive connection per client thread), with
 i calls function i % 8); a handler that imports boto3 at module level (its
 packages in the function's zip, as Lambda's deployment packages carry them:
 first call and warm calls); the floor (bench/fork_floor.py: a warm Python
-forking a child with fresh namespaces, no jail); and `bwrap --unshare-all
+forking a child with fresh namespaces, no jail: 1 client, and 32 clients in
+a burst); and `bwrap --unshare-all
 /usr/bin/python3` running the same handler per call. Every client starts at
 once (a burst) and makes its calls back to back: 1 client CALLS calls, 4
 clients CALLS/4 each, 32 clients BURST each; then 4 clients CALLS each
@@ -187,29 +188,33 @@ def memory_rows(work: str, created: int = 50, warm: int = 20) -> list:
     return rows
 
 
-def _floor(calls: int, workers: int = STEADY_CLIENTS, isolated: bool = False) -> dict:
+def _floor(calls: int, workers: int = STEADY_CLIENTS, *options: str) -> dict:
     return json.loads(subprocess.run(
         [sys.executable, "-I", str(REPO / "bench" / "fork_floor.py"), HANDLER,
-         EVENT.decode(), str(calls), str(workers), *["ISOLATED"] * isolated],
+         EVENT.decode(), str(calls), str(workers), *options],
         check=True, capture_output=True).stdout)
 
 
 def floor_rate(isolated: bool = False) -> Run:
     """The floor's calls/s (with isolated, the isolated floor's) with as many
     worker processes as the steady row's clients."""
-    floor = _floor(0, isolated=isolated)
+    floor = _floor(0, STEADY_CLIENTS, *["ISOLATED"] * isolated)
     rate = Run(ISOLATED_RATE if isolated else FLOOR_RATE, STEADY_CLIENTS, 1)
     rate.done, rate.elapsed, rate.cpu_ms = floor["calls"], floor["calls"] / floor["rate"], \
         floor["cpu_ms"]
     return rate
 
 
-def floor_runs(calls: int) -> list:
-    """The floor's sequential calls (its calls/s: floor_rate)."""
-    seq = Run("floor: fork + fresh namespaces, no jail", 1, 1)
-    seq.samples = _floor(calls, workers=0)["samples"]
+def floor_runs(calls: int, burst: int) -> list:
+    """The floor's sequential calls and a burst of 32 clients (its calls/s:
+    floor_rate)."""
+    seq, many = (Run("floor: fork + fresh namespaces, no jail", n, 1) for n in (1, 32))
+    seq.samples = _floor(calls, 0)["samples"]
     seq.elapsed = sum(seq.samples) / 1000
-    return [seq]
+    found = _floor(0, many.clients, f"BURST={burst}")
+    many.samples, many.elapsed, many.cpu_ms = found["burst"], found["calls"] / found["rate"], \
+        found["cpu_ms"]
+    return [seq, many]
 
 
 def bwrap_runs(calls: int, handler: str) -> list:
@@ -256,10 +261,10 @@ def main() -> None:
             f.write(HANDLER)
         boto = make_functions(work, boto=not only_direct)
         if only_direct:
-            runs, memory = direct_runs(calls, burst, False) + floor_runs(calls), []
+            runs, memory = direct_runs(calls, burst, False) + floor_runs(calls, burst), []
         else:
             runs = direct_runs(calls, burst, boto) + http_runs(calls, burst) \
-                + floor_runs(calls) + bwrap_runs(calls, handler)
+                + floor_runs(calls, burst) + bwrap_runs(calls, handler)
             memory = memory_rows(work)
         print(f"\nfn serve under load: warm calls, a fresh jail per call ({os.cpu_count()} "
               f"CPUs; ms; every client starts at once, calls back to back)")
@@ -289,8 +294,12 @@ def summary(runs: list) -> None:
                          for label in (STEADY, FLOOR_RATE, ISOLATED_RATE)]),
                    key=lambda rows: rows[0].rate / rows[1].rate)
     steady, floor = pairs[len(pairs) // 2][:2]
-    bound = sorted(i.rate / f.rate for _, f, i in pairs)[len(pairs) // 2]
+    ceiling = sorted(i.rate / f.rate for _, f, i in pairs)[len(pairs) // 2]
     one = percentile(direct[0].samples, 0.99)
+    floors = [r for r in runs if r.label.startswith("floor: fork")]
+    floor_one, floor_many = (percentile(r.samples, .99) for r in floors)
+    print(f"the floor itself (no isolation), 32 clients x 1 fn: p99 {floor_many:.1f} ms = "
+          f"{floor_many / floor_one:.1f}x its 1-client p99")
     for r in [r for r in runs if r.label.startswith("zygote") and r.clients == 32]:
         bound = r.clients / r.rate * 1000  # Little's law: the mean a closed loop must see
         p99 = percentile(r.samples, .99)
@@ -305,7 +314,7 @@ def summary(runs: list) -> None:
           + f"; CPU ms/call {steady.cpu_ms:.2f} vs {floor.cpu_ms:.2f}); best burst row "
           f"{best:.0f} = {best / floor.rate:.2f}x that floor")
     print(f"isolated floor / floor (item 2's isolation at its cheapest, no zygote or "
-          f"transport: the bound of that ratio), median {bound:.2f}x (all: "
+          f"transport: the bound of that ratio), median {ceiling:.2f}x (all: "
           + ", ".join(f"{i.rate / f.rate:.2f}" for _, f, i in pairs)
           + "); direct / isolated floor: " + ", ".join(f"{s.rate / i.rate:.2f}" for s, _, i in pairs))
 

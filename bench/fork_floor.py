@@ -15,10 +15,11 @@ ahead, as fn serve's calls join theirs), no capabilities and a seccomp filter
 masks, /dev/shm, rlimits, zygote or transport: what no implementation of item
 2 can go below on this machine.
 
-Run as root: bench/fork_floor.py HANDLER_SOURCE EVENT CALLS WORKERS [ISOLATED];
-prints one JSON line: the sequential calls' times (ms; none for CALLS 0), and
-the calls/s, number of calls and CPU ms per call (the workers' and their
-calls') of WORKERS processes at once (null for WORKERS 0)."""
+Run as root: bench/fork_floor.py HANDLER_SOURCE EVENT CALLS WORKERS [ISOLATED]
+[BURST=N]; prints one JSON line: the sequential calls' times (ms; none for
+CALLS 0), and the calls/s, number of calls and CPU ms per call (the workers'
+and their calls') of WORKERS processes at once (null for WORKERS 0), calling
+for 3 s, or with BURST, N calls each from one start (a burst: their times too)."""
 import ctypes
 import json
 import os
@@ -147,53 +148,66 @@ def latency(call, n: int) -> list:
     return samples
 
 
-def concurrent(call, workers: int, finish, seconds: float = 3.0) -> tuple:
-    """(calls/s, calls, CPU ms per call) of worker processes calling in a loop,
-    each calling finish once its calls are over."""
+def concurrent(call, workers: int, finish, seconds: float = 3.0, each: int = 0) -> dict:
+    """calls/s, calls, CPU ms per call of worker processes calling in a loop
+    for seconds, or with each, making each calls back to back from one start
+    (a burst; their latencies too); every worker calls finish once its calls
+    are over."""
     reap(block=True)
     time.sleep(SETTLE)
     read_end, write_end = os.pipe()
+    gate, opened = os.pipe()  # the workers start as this closes: all forked by then
     cpu = sum(os.times()[2:4])
     start = time.monotonic()
     stop, pids = start + seconds, []
     for _ in range(workers):
         pid = os.fork()
         if pid == 0:
-            count, status = 0, 1
+            status = 1
             try:
-                while time.monotonic() < stop:
+                os.close(opened)
+                os.read(gate, 1)
+                samples = []
+                while (len(samples) < each) if each else time.monotonic() < stop:
+                    began = time.perf_counter()
                     call()
-                    count += 1
+                    samples.append((time.perf_counter() - began) * 1000)
                 reap(block=True)
                 end = time.monotonic()  # before finish: its clean-up is not a call's
                 finish()
-                os.write(write_end, b"%d %f\n" % (count, end))
+                os.write(write_end, json.dumps(  # < PIPE_BUF: one write, whole
+                    [len(samples), end, samples if each else []]).encode() + b"\n")
                 status = 0
             finally:
                 os._exit(status)
         pids.append(pid)
+    os.close(opened)
     for pid in pids:
         if os.waitpid(pid, 0)[1]:
             raise RuntimeError("a floor worker failed")
     cpu = sum(os.times()[2:4]) - cpu  # the workers' and the calls' they reaped
     os.close(write_end)
     with os.fdopen(read_end, "rb") as reports:
-        ends = [line.split() for line in reports.read().splitlines()]
-    calls, elapsed = sum(int(n) for n, _ in ends), max(float(t) for _, t in ends) - start
-    return calls / elapsed, calls, cpu * 1000 / max(calls, 1)
+        ends = [json.loads(line) for line in reports.read().splitlines()]
+    calls, elapsed = sum(n for n, _, _ in ends), max(t for _, t, _ in ends) - start
+    return {"rate": calls / elapsed, "calls": calls, "cpu_ms": cpu * 1000 / max(calls, 1),
+            "burst": [ms for _, _, samples in ends for ms in samples]}
 
 
 def main() -> None:
     source, event, calls, workers = sys.argv[1], sys.argv[2].encode(), *map(int, sys.argv[3:5])
-    isolated = Isolation() if sys.argv[5:] == ["ISOLATED"] else None
+    options = dict(arg.partition("=")[::2] for arg in sys.argv[5:])
+    isolated = Isolation() if "ISOLATED" in options else None
     finish = isolated.close if isolated else lambda: None
     call = make_call(source, event, isolated)
     try:
         samples = latency(call, calls) if calls else []  # 0: the calls/s only
     finally:
         finish()
-    rate, count, cpu_ms = concurrent(call, workers, finish) if workers else (None, None, None)
-    print(json.dumps({"samples": samples, "rate": rate, "calls": count, "cpu_ms": cpu_ms}))
+    found = {"rate": None, "calls": None, "cpu_ms": None, "burst": []}
+    if workers:
+        found = concurrent(call, workers, finish, each=int(options.get("BURST", 0)))
+    print(json.dumps({"samples": samples, **found}))
 
 
 if __name__ == "__main__":
