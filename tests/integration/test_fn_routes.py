@@ -4,6 +4,7 @@ Driven by curl and http.client against a real server on loopback."""
 import base64
 import http.client
 import json
+import socket
 import subprocess
 import threading
 import time
@@ -46,6 +47,12 @@ def bad_status(event, context):
     return {"statusCode": "abc", "body": "x"}
 def bad_header(event, context):
     return {"statusCode": 200, "headers": {"x-evil": "a\\r\\nset-cookie: x=1"}}
+def reflect(event, context):
+    query = event.get("queryStringParameters") or {}
+    headers = {"x-echo": event["headers"].get("x-echo", "-")}
+    if "header" in query:
+        headers["x-made"] = query["header"]
+    return {"statusCode": int(query.get("status", 200)), "headers": headers, "body": "hello"}
 def counter(event, context):
     global COUNT
     COUNT += 1
@@ -55,7 +62,7 @@ FUNCTIONS = {"r-echo": "app.echo", "r-infer": "app.infer", "r-binary": "app.bina
              "r-cookies": "app.cookies", "r-multi": "app.multi", "r-raises": "app.raises",
              "r-sleeps": "app.sleeps", "r-timeout": "app.sleeps", "r-list": "app.not_a_dict",
              "r-status": "app.bad_status", "r-header": "app.bad_header",
-             "r-counter": "app.counter"}
+             "r-counter": "app.counter", "r-reflect": "app.reflect"}
 ROUTES = [("GET /users/{id}", "r-echo", "2.0"), ("ANY /echo/{proxy+}", "r-echo", "2.0"),
           ("POST /echo/exact", "r-counter", "2.0"), ("GET /hello/{name}", "r-infer", "2.0"),
           ("POST /binary", "r-binary", "2.0"), ("GET /cookies", "r-cookies", "2.0"),
@@ -63,7 +70,7 @@ ROUTES = [("GET /users/{id}", "r-echo", "2.0"), ("ANY /echo/{proxy+}", "r-echo",
           ("GET /timeout", "r-timeout", "2.0"), ("GET /v1list", "r-list", "1.0"),
           ("GET /status-abc", "r-status", "2.0"), ("GET /header", "r-header", "2.0"),
           ("GET /sleep", "r-sleeps", "2.0"), ("GET /counter", "r-counter", "2.0"),
-          ("GET /v1-sleep", "r-sleeps", "1.0")]
+          ("GET /v1-sleep", "r-sleeps", "1.0"), ("ANY /reflect", "r-reflect", "2.0")]
 
 
 @pytest.fixture(scope="module")
@@ -199,11 +206,40 @@ def test_1_0_event_and_multi_value_fields(srv):
 
 
 @pytest.mark.parametrize("target", ["/raises", "/timeout?s=5", "/v1list", "/status-abc",
-                                    "/header"])
+                                    "/header", "/reflect?status=150", "/reflect?header=%07",
+                                    "/reflect?header=%E2%82%AC"])
 def test_failed_call_or_malformed_result_is_502(srv, target):
     status, headers, body = request(srv, "GET", target)
     assert (status, json.loads(body)) == (502, {"message": "Internal Server Error"})
     assert not [k for k, _ in headers if k.lower() == "x-evil"]
+
+
+def test_head_204_and_an_echoed_latin_1_field(srv):
+    """HEAD and 204 answers carry no body; a request's field echoed back keeps
+    its bytes (fields are latin-1 both ways)."""
+    status, headers, body = request(srv, "HEAD", "/reflect")
+    assert (status, body, {k.lower(): v for k, v in headers}["content-length"]) == (200, b"", "5")
+    assert request(srv, "GET", "/reflect?status=204")[::2] == (204, b"")
+    reply = curl(srv, "-H", b"X-Echo: caf\xe9", f"{srv.url}/reflect").stdout
+    assert b"\r\nx-echo: caf\xe9\r\n" in reply and reply.endswith(b"hello")
+
+
+def test_what_the_server_refuses_on_a_route_is_in_api_gateways_shape(srv):
+    """A body over 6 MB (declared, or counted as chunks arrive) on a route's path:
+    API Gateway's 413; at Lambda's paths Lambda's own shape stays."""
+    for framing in ("Content-Length: 7000000\r\n\r\n",
+                    "Transfer-Encoding: chunked\r\n\r\n" + "100000\r\n" + "x" * 0x100000):
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as sock:
+            sock.sendall(f"POST /reflect HTTP/1.1\r\nHost: a\r\n{framing}".encode())
+            if framing.startswith("Transfer"):
+                for _ in range(6):
+                    sock.sendall(b"\r\n100000\r\n" + b"x" * 0x100000)
+            reply = sock.recv(65536)
+        assert reply.startswith(b"HTTP/1.1 413 "), reply[:200]
+        assert reply.endswith(b'{"message": "Request Entity Too Large"}'), reply
+    status, headers, _ = request(srv, "POST", "/2015-03-31/functions/r-echo/invocations",
+                                 headers=[("Content-Length", "7000000")])
+    assert status == 413 and ("x-amzn-ErrorType", "RequestTooLargeException") in headers
 
 
 def test_16_concurrent_requests_to_a_200ms_handler_run_in_parallel(srv):

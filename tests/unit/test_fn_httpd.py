@@ -12,7 +12,9 @@ from pycontain.fn.server.httpd import MAX_FIELDS, MAX_HEAD, HttpServer, Response
 
 
 class App:
-    """Echoes the body; counts the requests it saw; `block` holds calls back."""
+    """Echoes the body (and an X-Echo field), answers the status an X-Status
+    field asks for, a header no HTTP message can hold for X-Unsendable;
+    counts the requests it saw; `block` holds calls back."""
 
     def __init__(self):
         self.seen, self.block = [], threading.Event()
@@ -21,7 +23,12 @@ class App:
     def __call__(self, request):
         self.seen.append(request.body)
         self.block.wait(10)
-        return Response(200, [("X-Method", request.method)], request.body)
+        headers = [("X-Method", request.method)]
+        if "x-echo" in request.headers:
+            headers.append(("X-Echo", request.headers["x-echo"]))
+        if "x-unsendable" in request.headers:
+            headers.append(("X-Bad", "\u20ac"))  # not latin-1
+        return Response(int(request.headers.get("x-status", 200)), headers, request.body)
 
 
 @pytest.fixture
@@ -34,7 +41,7 @@ def server():
         settings.update(options)
         app = App()
         srv = HttpServer(socket.create_server(("127.0.0.1", 0)), app,
-                         lambda status, message: Response(status, body=message.encode()),
+                         lambda status, message, target: Response(status, body=message.encode()),
                          lambda line: None, **settings)
         thread = threading.Thread(target=srv.serve_forever, daemon=True)
         thread.start()
@@ -132,3 +139,41 @@ def test_idle_connections_are_closed_after_keepalive_timeout(server):
         start = time.monotonic()
         assert select.select([sock], [], [], 5)[0] and sock.recv(1) == b""
         assert time.monotonic() - start < 2
+
+
+def test_head_204_and_304_answers_have_no_body(server):
+    """Framed as RFC 9110 says: a client reading the connection on finds the
+    next answer where it begins."""
+    _, _, port = server()
+    head = b"HEAD /x HTTP/1.1\r\nHost: a\r\n\r\n"
+    reply = talk(port, head + post(b"abc", "X-Status: 204") + post(b"abc", "X-Status: 304")
+                 + post(b"last", "Connection: close"))
+    answers = reply.split(b"HTTP/1.1 ")[1:]
+    assert statuses(reply) == [200, 204, 304, 200]
+    assert b"content-length: 0\r\n" in answers[0].lower() and answers[0].endswith(b"\r\n\r\n")
+    assert b"content-length" not in answers[1].lower() and answers[1].endswith(b"\r\n\r\n")
+    assert answers[2].endswith(b"\r\n\r\n") and answers[3].endswith(b"last")
+
+
+def test_a_target_urlsplit_refuses_is_400(server):
+    _, app, port = server()
+    assert statuses(talk(port, b"GET //[x/y HTTP/1.1\r\nHost: a\r\n\r\n")) == [400]
+    assert app.seen == []
+
+
+def test_a_latin_1_field_echoed_keeps_its_bytes(server):
+    _, _, port = server()
+    reply = talk(port, post(b"{}", "Connection: close").replace(
+        b"Host: a", b"Host: a\r\nX-Echo: caf\xe9"))
+    assert statuses(reply) == [200] and b"\r\nX-Echo: caf\xe9\r\n" in reply
+
+
+def test_an_answer_that_cannot_be_sent_closes_only_its_connection(server):
+    srv, _, port = server(max_connections=2)
+    for _ in range(3):  # each took a connection slot and a worker for good
+        assert talk(port, post(b"{}", "X-Unsendable: 1")) == b""
+    deadline = time.monotonic() + 5
+    while srv.busy and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert srv.busy == 0
+    assert statuses(talk(port, post(b"{}", "Connection: close"))) == [200]

@@ -43,9 +43,10 @@ def test_invoke_statuses():
     status, text = runner.invoke(lambda e, c: object(), b"{}", ctx)
     assert status == runner.FUNCTION_ERROR
     assert json.loads(text)["errorType"] == "Runtime.MarshalError"
-    status, text = runner.invoke(lambda e, c: 1, b"[", ctx)
-    assert status == runner.BAD_EVENT
-    assert json.loads(text)["errorType"] == "Runtime.UnmarshalError"
+    for bad in (b"[", b"[" * 100_000 + b"]" * 100_000):  # nested past Python's recursion limit
+        status, text = runner.invoke(lambda e, c: 1, bad, ctx)
+        assert status == runner.BAD_EVENT
+        assert json.loads(text)["errorType"] == "Runtime.UnmarshalError"
     assert ctx.get_remaining_time_in_millis() == 0
 
 

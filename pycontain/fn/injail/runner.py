@@ -161,7 +161,7 @@ def invoke(handler, event_bytes: bytes, context) -> tuple:
     rid = context.aws_request_id
     try:
         event = loads(event_bytes) if event_bytes.strip() else {}
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # Recursion: nested deep
         return BAD_EVENT, error_json("Runtime.UnmarshalError",
                                      f"Unable to unmarshal input: {exc}", rid)
     try:

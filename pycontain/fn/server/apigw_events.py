@@ -5,9 +5,10 @@ and the function's result as the HTTP response.
 A body is passed as text when it is UTF-8 and its Content-Type is textual
 (text/*, JSON, XML, form data, JavaScript, or none), else base64 with
 isBase64Encoded. A result API Gateway would refuse (a 1.0 result that is not
-an object, a statusCode outside 100-599, a header that is not a string or
-number, a body that is not a string, bad base64) is a 502, as is a function
-error or a timeout.
+an object, a statusCode outside 200-599 (a 1xx is never a final answer), a
+header that is not a string or number on one line of latin-1 text, a body
+that is not a string, bad base64) is a 502, as is a function error or a
+timeout.
 """
 import base64
 import binascii
@@ -23,6 +24,7 @@ TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javas
               "application/x-www-form-urlencoded")
 TEXT_SUFFIXES = ("+json", "+xml")
 TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")  # a header name (RFC 9110)
+FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*\Z")  # latin-1, no control characters
 FRAMING = frozenset(("content-length", "transfer-encoding", "connection"))  # the server's own
 
 
@@ -129,10 +131,10 @@ def _text(value, what: str) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (str, int, float)):
-        text = str(value)
-        if not any(c in text for c in "\r\n\0"):
+        text = str(value).strip(" \t")
+        if FIELD_VALUE.match(text):
             return text
-    raise BadResult(f"{what} must be a string or a number on one line")
+    raise BadResult(f"{what} must be a string or a number: one line of latin-1 text")
 
 
 def _header_pairs(result: dict, multi: bool) -> list:
@@ -157,8 +159,8 @@ def _header_pairs(result: dict, multi: bool) -> list:
 def _status(value) -> int:
     if isinstance(value, str) and value.isascii() and value.isdigit():
         value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or not 100 <= value <= 599:
-        raise BadResult("statusCode must be an integer from 100 to 599")
+    if not isinstance(value, int) or isinstance(value, bool) or not 200 <= value <= 599:
+        raise BadResult("statusCode must be an integer from 200 to 599")
     return value
 
 

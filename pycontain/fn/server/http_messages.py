@@ -40,7 +40,8 @@ def _reason(status: int) -> str:
 
 class _Conn:
     __slots__ = ("sock", "peer", "h", "state", "events", "deadline", "started", "body",
-                 "size", "request", "out", "close", "line", "limit", "upload")
+                 "size", "request", "out", "close", "line", "limit", "upload", "method",
+                 "target", "too_large")
 
     def __init__(self, sock, peer: str):
         self.sock, self.peer = sock, peer
@@ -48,21 +49,30 @@ class _Conn:
         self.state, self.events, self.deadline, self.started = IDLE, 0, None, 0.0
         self.body, self.size, self.request, self.out, self.close = [], 0, None, None, False
         self.line, self.limit, self.upload = "-", 0, False
+        self.method, self.target, self.too_large = "", "", None
 
 
 def rendered(conn: _Conn, response: Response, close: bool):
     """The response's bytes on conn, as a memoryview (close: with Connection:
-    close); None if h11 refuses them (the connection is unusable)."""
-    h, body = conn.h, response.body
-    headers = response.headers + [("Content-Length", str(len(body)))]
+    close); None if h11 refuses them (the connection is unusable). Header
+    values are latin-1 (a request's are read so: an echoed one keeps its
+    bytes). No body in an answer to HEAD (its length is still told) or in a
+    204 or 304 (RFC 9110 section 6.4.1)."""
+    h, body, status = conn.h, response.body, response.status
+    headers = list(response.headers)
+    if status != 204:
+        headers.append(("Content-Length", str(len(body))))
     if close:
         headers.append(("Connection", "close"))
+    if conn.method == "HEAD" or status in (204, 304):
+        body = b""
     try:
-        data = h.send(h11.Response(status_code=response.status, headers=headers,
-                                   reason=_reason(response.status)))
+        data = h.send(h11.Response(
+            status_code=status, reason=_reason(status),
+            headers=[(name.encode("ascii"), value.encode("latin-1")) for name, value in headers]))
         if body:
             data += h.send(h11.Data(data=body))
         h.send(h11.EndOfMessage())
-    except h11.LocalProtocolError:
+    except (h11.LocalProtocolError, UnicodeError):
         return None
     return memoryview(data)

@@ -31,6 +31,7 @@ import socket
 import threading
 import time
 import traceback
+from urllib.parse import urlsplit
 
 import h11
 
@@ -45,8 +46,9 @@ RECV = 256 * 1024
 
 
 class HttpServer:
-    """app(request) -> Response runs on a worker thread; error(status, message)
-    -> Response shapes the answers the server gives itself (400, 408, 413, 429...).
+    """app(request) -> Response runs on a worker thread; error(status, message,
+    target) -> Response shapes the answers the server gives itself (400, 408,
+    413, 429...; target: the request's, "" before it is known).
     body_limit(method, target) -> None (max_body applies) or (a larger limit,
     a function that returns the 413 Response for a body over it)."""
 
@@ -178,6 +180,7 @@ class HttpServer:
         """A request's first byte is in: it has read_timeout to arrive whole."""
         del self.idle[conn.sock.fileno()]
         conn.state, conn.started, conn.line = READING, now, "-"
+        conn.method, conn.target, conn.too_large = "", "", None
         conn.deadline = now + self.read_timeout
 
     def _parse(self, conn: _Conn) -> None:
@@ -198,8 +201,13 @@ class HttpServer:
                 return
 
     def _head(self, conn: _Conn, event) -> None:
-        conn.line = f"{event.method.decode()} {event.target.decode()} " \
-                    f"HTTP/{event.http_version.decode()}"
+        conn.method, target = event.method.decode(), event.target.decode()
+        conn.line = f"{conn.method} {target} HTTP/{event.http_version.decode()}"
+        try:
+            urlsplit(target)  # what the apps do with it: a target it refuses is refused here
+        except ValueError as exc:
+            return self._refuse(conn, 400, f"malformed HTTP request target: {exc}")
+        conn.target = target
         names = [name for name, _ in event.headers]
         size = len(event.target) + sum(len(name) + len(value) for name, value in event.headers)
         if len(names) > MAX_FIELDS or size > MAX_HEAD:  # h11 checks the size of heads
@@ -209,13 +217,10 @@ class HttpServer:
             return self._refuse(conn, 400, "malformed HTTP request: Transfer-Encoding together "
                                            "with Content-Length (RFC 9112 section 6.1)")
         length = dict(event.headers).get(b"content-length")
-        conn.limit, too_large = self.max_body, None
-        if self.body_limit is not None:
-            conn.limit, too_large = self.body_limit(event.method.decode(),
-                                                    event.target.decode()) or (conn.limit, None)
+        conn.limit, conn.too_large = (
+            self.body_limit and self.body_limit(conn.method, target)) or (self.max_body, None)
         if length is not None and int(length) > conn.limit:
-            return self._refuse(conn, 413, f"the body is over {conn.limit} bytes",
-                                too_large and too_large())
+            return self._too_large(conn)
         if conn.limit > self.max_body and (length is None or int(length) > self.max_body):
             if self.uploads >= self.max_uploads:
                 return self._refuse(conn, 429, f"{self.max_uploads} uploads over "
@@ -229,8 +234,13 @@ class HttpServer:
     def _data(self, conn: _Conn, data) -> None:
         conn.size += len(data)
         if conn.size > conn.limit:  # chunked: counted as it arrives
-            return self._refuse(conn, 413, f"the body is over {conn.limit} bytes")
+            return self._too_large(conn)
         conn.body.append(data)
+
+    def _too_large(self, conn: _Conn) -> None:
+        """413, as the request's operation answers it if it has its own limit."""
+        self._refuse(conn, 413, f"the body is over {conn.limit} bytes",
+                     conn.too_large and conn.too_large())
 
     def _dispatch(self, conn: _Conn) -> None:
         request, conn.request = conn.request, None
@@ -244,7 +254,7 @@ class HttpServer:
     def _refuse(self, conn: _Conn, status: int, message: str, response=None) -> None:
         """Answer a request the app will not see, then close the connection."""
         conn.close = True
-        response = response or self.error(status, message)
+        response = response or self.error(status, message, conn.target)
         self._access(conn, response)
         self._respond(conn, response)
 
@@ -341,28 +351,31 @@ class HttpServer:
         """queued: when the request began to wait for a worker (None: one was free)."""
         if queued is not None and time.monotonic() - queued >= self.queue_timeout:
             response = self.error(429, "no worker was free for the request within "
-                                       f"{self.queue_timeout:g} s")
+                                       f"{self.queue_timeout:g} s", request.target)
         else:
             try:
                 response = self.app(request)
             except Exception as exc:  # noqa: BLE001 - a bug: answer 500, keep serving
                 self.log(f"pycontain fn serve: {conn.line} failed:\n{traceback.format_exc()}")
-                response = self.error(500, f"pycontain failed to answer: {exc!r}")
-        self._access(conn, response)
-        self._render(conn, response)
-        if conn.out is not None:  # sent from here, the answer need not wait for the loop
-            try:
-                conn.out = conn.out[conn.sock.send(conn.out):]
-            except BlockingIOError:
-                pass
-            except OSError:
-                conn.out = None
-        request.body = b""  # a large upload's memory goes now (the worker holds request)
-        with self._mutex:
-            self.busy -= 1
-            self._end_upload(conn)
-            if conn.state != CLOSED:
-                self._send(conn)  # what could not be sent from here, and what follows
+                response = self.error(500, f"pycontain failed to answer: {exc!r}",
+                                      request.target)
+        try:  # whatever happens, the connection is given back (a bug must not wedge it)
+            self._access(conn, response)
+            self._render(conn, response)
+            if conn.out is not None:  # sent from here, the answer need not wait for the loop
+                try:
+                    conn.out = conn.out[conn.sock.send(conn.out):]
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    conn.out = None
+        finally:
+            request.body = b""  # a large upload's memory goes now (the worker holds request)
+            with self._mutex:
+                self.busy -= 1
+                self._end_upload(conn)
+                if conn.state != CLOSED:
+                    self._send(conn)  # what could not be sent from here, and what follows
 
     def _access(self, conn: _Conn, response: Response) -> None:
         """The access log: one line per request."""

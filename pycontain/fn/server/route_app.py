@@ -18,6 +18,7 @@ is gone 500; an event over 6 MB 413.
 """
 import hmac
 import re
+from http import HTTPStatus
 import time
 import traceback
 from urllib.parse import urlsplit
@@ -25,6 +26,7 @@ from urllib.parse import urlsplit
 from pycontain import jsonio
 from pycontain.errors import PycontainError
 from pycontain.fn.server import apigw_events, routes, sigv4
+from pycontain.fn.server import gateway
 from pycontain.fn.server.gateway import error_response
 from pycontain.fn.server.httpd import Response
 from pycontain.fn.outcome import EXIT_BAD_REQUEST, MAX_EVENT, new_request_id
@@ -98,9 +100,19 @@ def read_keys(path: str) -> Keys:
 
 
 def message(status: int, request_id: str) -> Response:
-    body = jsonio.dumps({"message": MESSAGES[status]}, indent=None).encode()
+    body = jsonio.dumps({"message": MESSAGES.get(status) or HTTPStatus(status).phrase},
+                        indent=None).encode()
     return Response(status, [("Content-Type", "application/json"),
                              ("apigw-requestid", request_id)], body, request_id)
+
+
+def server_error(status: int, text: str, target: str) -> Response:
+    """The answer to a request the server refused itself (fn.server.httpd): in
+    Lambda's shape at Lambda's paths and before the target is known, in API
+    Gateway's on a route's path."""
+    if not target or LAMBDA_PATH.match(urlsplit(target).path or "/"):
+        return gateway.server_error(status, text)
+    return message(status, new_request_id())
 
 
 class RouteApp:

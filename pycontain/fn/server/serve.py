@@ -20,11 +20,11 @@ from pycontain.errors import PycontainError
 from pycontain.fdio import readable
 from pycontain.fn.server.call_cgroups import limits_applied, remove_leftovers
 from pycontain.fn.registry.fnlogs import Streams
-from pycontain.fn.server.gateway import InvokeApi, server_error
+from pycontain.fn.server.gateway import InvokeApi
 from pycontain.fn.server.httpd import HttpServer
 from pycontain.fn.server.lambda_api import ControlApi
 from pycontain.fn.outcome import MAX_EVENT
-from pycontain.fn.server.route_app import RouteApp, read_keys
+from pycontain.fn.server.route_app import RouteApp, read_keys, server_error
 from pycontain.fn.server.zygote import SPARES
 from pycontain.fn.server.zygote_pool import ZygotePool
 from pycontain.netaddr import is_loopback_host as is_loopback
