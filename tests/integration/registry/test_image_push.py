@@ -44,7 +44,7 @@ def _store_state(pc) -> dict:
     state = {}
     for top, _, files in os.walk(pc.root):
         for name in files:
-            st = os.stat(os.path.join(top, name))
+            st = os.lstat(os.path.join(top, name))  # a layer may hold a dangling link
             state[os.path.join(top, name)] = (st.st_size, st.st_mtime_ns)
     return state
 
