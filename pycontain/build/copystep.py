@@ -18,6 +18,7 @@ import stat
 import tarfile
 
 from pycontain.errors import PycontainError
+from pycontain.image import tarsafe
 
 MAX_ENTRIES = 1_000_000
 
@@ -58,9 +59,14 @@ def _clean_source(src: str, what: str) -> str:
 
 
 def _is_archive(host: str) -> bool:
+    """Whether ADD extracts host: a tar (plain or compressed) by its first
+    member, read through tarsafe (a refused one is an archive, refused later)."""
     try:
-        return tarfile.is_tarfile(host)
-    except OSError:
+        with tarsafe.open_file(host):
+            return True
+    except tarsafe.Refused:
+        return True
+    except (tarfile.TarError, EOFError, OSError):
         return False
 
 
@@ -189,10 +195,11 @@ def write(items, writer, now: int) -> None:
 
 
 def _extract(item, writer) -> None:
-    """ADD of a local archive: its members below item.name (the store's
-    unpacker refuses hostile names later, as for any layer)."""
+    """ADD of a local archive: its members below item.name, read through
+    tarsafe (the store's unpacker refuses hostile names later, as for any
+    layer)."""
     try:
-        with tarfile.open(item.host, "r:*") as archive:
+        with tarsafe.open_file(item.host) as archive:
             for member in archive:
                 name = posixpath.normpath(member.name).lstrip("/")
                 if name in ("", ".") or name.startswith("../"):

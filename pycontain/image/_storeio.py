@@ -3,12 +3,17 @@
 StoreLock: the exclusive flock writers hold, which also removes what a
 crashed writer left ('*.tmp-*' names). atomic_write_json: temp file in the
 same directory, fsync, rename, fsync of the directory. add_image: the import
-transaction: every blob is copied to a temporary file while hashed and is
-checked against its digest and size, every new layer is unpacked under a
-temporary name and checked against its diff_id; only when all of it
-verified is it synced and renamed into place, and then images.json names
-the image. A blob or layer already in the store is never written again.
+transaction: the config's shape is checked (config_check), every blob is
+copied to a temporary file while hashed and is checked against its digest
+and size, every new layer is unpacked under a temporary name and checked
+against its diff_id, and a layer blob other than the one its layer was
+unpacked from (the same layer in another compression) is checked against
+the diff_id too, so no blob can claim a layer it does not hold; only when
+all of it verified is it synced and renamed into place, and then
+images.json names the image. A blob or layer already in the store is never
+written again, and its blob in images.json never replaced.
 """
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -19,7 +24,7 @@ from pycontain import paths
 from pycontain.errors import PycontainError
 from pycontain.fsutil import remove_tree, write_atomic, write_new
 from pycontain.fstree import tree_size as _tree_size  # any depth: os.walk recurses
-from pycontain.image import manifest as mf
+from pycontain.image import config_check, manifest as mf
 
 _CHUNK = 1 << 20
 TMP_MARK = ".tmp-"
@@ -157,6 +162,8 @@ class _Transaction:
         self.pending = []   # (temporary path, final path)
         self.blobs = {}     # digest -> path to read it from now
         self.layers = {}    # diff_id -> uncompressed size
+        self.made = {}      # diff_id -> digest of the blob unpacked (here) into it
+        self.checked = set()  # (diff_id, blob digest) known to match
 
     def blob_bytes(self, digest: str, data: bytes) -> None:
         got = "sha256:" + hashlib.sha256(data).hexdigest()
@@ -186,35 +193,49 @@ class _Transaction:
         self.blobs[desc.digest] = tmp
         return tmp
 
-    def layer(self, diff_id: str, blob_path: str, known: dict, prepared=None) -> int:
-        """Unpack the layer once per diff_id; return its uncompressed size.
-        prepared: (directory, size) of this layer already unpacked and
-        verified by the caller on the store's filesystem, to be renamed in."""
-        from pycontain.image.compression import open_decompressed
-        from pycontain.image.unpack import unpack_layer
+    def layer(self, diff_id: str, digest: str, blob_path: str, known: dict,
+              prepared=None) -> int:
+        """Unpack the layer once per diff_id from the blob digest (at
+        blob_path); return its uncompressed size. A blob other than the one
+        the layer was unpacked from, here or at its import (known: images.json's
+        layers), is checked against the diff_id. prepared: (directory, size)
+        of this layer already unpacked from this blob and verified by the
+        caller on the store's filesystem, to be renamed in."""
+        if diff_id not in self.layers:
+            self.layers[diff_id] = self._make(diff_id, digest, blob_path, known, prepared)
+        if (diff_id, digest) not in self.checked:
+            self._check(diff_id, digest, blob_path)
+        return self.layers[diff_id]
 
-        if diff_id in self.layers:
-            return self.layers[diff_id]
+    def _check(self, diff_id, digest, blob_path) -> None:
+        """The blob digest must uncompress to diff_id (hashed, not unpacked)."""
+        from pycontain.image.unpack import layer_digest
+        label = mf.short_digest(diff_id)
+        with _uncompressed(blob_path, label) as stream:
+            got = layer_digest(stream, label)
+        if got != diff_id:
+            raise PycontainError(f"layer {label}: blob {digest} does not match its "
+                                 f"diff_id (expected {diff_id}, got {got})")
+        self.checked.add((diff_id, digest))
+
+    def _make(self, diff_id, digest, blob_path, known, prepared) -> int:
         final = self.store.layer_dir(diff_id)
         if os.path.isdir(final):
-            size = known.get(diff_id, {}).get("size")
-            self.layers[diff_id] = size if isinstance(size, int) else _tree_size(final)
-            return self.layers[diff_id]
+            entry = known.get(diff_id) or {}
+            self.checked.add((diff_id, entry.get("blob")))
+            size = entry.get("size")
+            return size if isinstance(size, int) else _tree_size(final)
+        self.made[diff_id] = digest
+        self.checked.add((diff_id, digest))
         if prepared is not None:
             self.pending.append((prepared[0], final))
-            self.layers[diff_id] = prepared[1]
             return prepared[1]
+        from pycontain.image.unpack import unpack_layer
         label = mf.short_digest(diff_id)
         dest = _tmp_name(final)
-        with open(blob_path, "rb") as raw:
-            stream = open_decompressed(raw, f"layer {label}")
-            try:
-                _, size = unpack_layer(stream, dest, label=label, diff_id=diff_id)
-            finally:
-                if stream is not raw:
-                    stream.close()
+        with _uncompressed(blob_path, label) as stream:
+            _, size = unpack_layer(stream, dest, label=label, diff_id=diff_id)
         self.pending.append((dest, final))
-        self.layers[diff_id] = size
         return size
 
     def commit(self) -> None:
@@ -236,10 +257,24 @@ class _Transaction:
         self.pending = []
 
 
+@contextlib.contextmanager
+def _uncompressed(blob_path: str, label: str):
+    """The layer blob at blob_path, as its uncompressed stream."""
+    from pycontain.image.compression import open_decompressed
+    with open(blob_path, "rb") as raw:
+        stream = open_decompressed(raw, f"layer {label}")
+        try:
+            yield stream
+        finally:
+            if stream is not raw:
+                stream.close()
+
+
 def add_image(store, full_name, manifest_digest, manifest_bytes, manifest,
               read_small_blob, open_blob, prepared=None):
     config_bytes = read_small_blob(manifest.config, mf.MAX_CONFIG_SIZE)
     config = mf.load_json(config_bytes, f"image config {manifest.config.digest}")
+    config_check.check(config, manifest.config.digest)
     diff_ids = mf.diff_ids(config)
     if len(diff_ids) != len(manifest.layers):
         raise PycontainError(f"image {full_name}: the manifest has {len(manifest.layers)} "
@@ -256,8 +291,11 @@ def add_image(store, full_name, manifest_digest, manifest_bytes, manifest,
             total = 0
             for desc, diff_id in zip(manifest.layers, diff_ids):
                 blob = txn.blob_stream(desc, open_blob)
-                size = txn.layer(diff_id, blob, data["layers"], (prepared or {}).get(diff_id))
-                data["layers"][diff_id] = {"size": size, "blob": desc.digest}
+                size = txn.layer(diff_id, desc.digest, blob, data["layers"],
+                                 (prepared or {}).get(diff_id))
+                if diff_id in txn.made or diff_id not in data["layers"]:
+                    data["layers"][diff_id] = {"size": size,
+                                               "blob": txn.made.get(diff_id, desc.digest)}
                 total += size
             txn.commit()
         except BaseException:
@@ -285,7 +323,7 @@ def add_layer(store, tar_path: str, diff_id: str) -> None:
         txn = _Transaction(store)
         try:
             blob = txn.blob_stream(desc, lambda d: open(tar_path, "rb"))
-            unpacked = txn.layer(diff_id, blob, data["layers"])
+            unpacked = txn.layer(diff_id, diff_id, blob, data["layers"])
             txn.commit()
         except BaseException:
             txn.abort()

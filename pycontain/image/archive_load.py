@@ -2,7 +2,8 @@
 oci-archive (a tar of an OCI layout), gzip- or zstd-compressed or not.
 
 A compressed archive is first decompressed into the pull work area
-(staging.py), so members can be read in any order. Everything read from the
+(staging.py), up to MAX_ARCHIVE_BYTES, so members can be read in any order;
+the archive is read through tarsafe (bounded). Everything read from the
 archive is checked as from a registry: an OCI archive's manifests and
 configs against their digests, every layer against its diff_id while
 unpacked. A docker archive has no manifest of its own: one is made (OCI
@@ -18,15 +19,17 @@ import hashlib
 import json
 import os
 import posixpath
-import shutil
 import tarfile
 
+from pycontain import jsonio
 from pycontain.errors import PycontainError, disk_refused
-from pycontain.image import compression, manifest as mf, reference
+from pycontain.image import compression, manifest as mf, reference, tarsafe
 from pycontain.image.oci_layout import OCILayout, _tag_of
 from pycontain.image.staging import PullArea
 
 CONTAINERD_NAME = "io.containerd.image.name"
+MAX_ARCHIVE_BYTES = 256 << 30  # a decompressed archive: several images of the largest layers
+_CHUNK = 1 << 20
 
 
 class Archive:
@@ -35,8 +38,10 @@ class Archive:
     def __init__(self, path: str, label: str):
         self.label = label
         try:
-            self.tar = tarfile.open(path, "r:")
+            self.tar = tarsafe.open_archive(path)
             members = self.tar.getmembers()
+        except tarsafe.Refused as e:
+            raise PycontainError(f"{label}: {e}") from None
         except (tarfile.TarError, OSError) as e:
             raise PycontainError(f"{label}: not a tar archive ({e})") from None
         self.members = {_norm(m.name): m for m in members}
@@ -109,7 +114,15 @@ def _uncompressed(path: str, workdir: str, label: str) -> str:
         stream = compression.open_decompressed(f, label)
         try:
             with open(out, "xb") as dst:
-                shutil.copyfileobj(stream, dst, 1 << 20)
+                written = 0
+                while chunk := stream.read(_CHUNK):
+                    written += len(chunk)
+                    if written > MAX_ARCHIVE_BYTES:
+                        raise PycontainError(f"{label}: more than {MAX_ARCHIVE_BYTES} bytes "
+                                             "uncompressed")
+                    dst.write(chunk)
+        except PycontainError:
+            raise
         except (OSError, EOFError, ValueError) as e:
             if disk_refused(e):  # our write failed: the data is not corrupt
                 e.filename = e.filename or out
@@ -144,27 +157,25 @@ def _name_all(store, image, names: list):
 
 # -- docker save format --------------------------------------------------------
 def _load_docker(store, archive, label, stem, name) -> list:
-    try:
-        entries = json.loads(archive.read("manifest.json", mf.MAX_MANIFEST_SIZE))
-    except (ValueError, UnicodeDecodeError) as e:
-        raise PycontainError(f"{label}: manifest.json is not valid JSON ({e})") from None
+    entries = jsonio.parse(archive.read("manifest.json", mf.MAX_MANIFEST_SIZE),
+                           f"{label}: manifest.json")
     if not isinstance(entries, list) or not entries:
         raise PycontainError(f"{label}: manifest.json lists no images")
     loaded = []
     for entry in entries:
-        if not isinstance(entry, dict) or not isinstance(entry.get("Config"), str) \
-                or not isinstance(entry.get("Layers"), list):
+        if not isinstance(entry, dict) or not isinstance(entry.get("Config"), str):
             raise PycontainError(f"{label}: malformed manifest.json entry")
-        names = [reference.parse(t).full for t in entry.get("RepoTags") or []]
+        layer_files = _strings(entry, "Layers", label, required=True)
+        names = [reference.parse(t).full for t in _strings(entry, "RepoTags", label)]
         if not names:
             names = [_default_name(stem, name)]
         config_bytes = archive.read(entry["Config"], mf.MAX_CONFIG_SIZE)
         config_desc = {"mediaType": mf.OCI_CONFIG, "size": len(config_bytes),
                        "digest": "sha256:" + hashlib.sha256(config_bytes).hexdigest()}
         layers, files = [], {}
-        for layer in entry["Layers"]:
-            desc = _describe(archive, str(layer), label)
-            files[desc["digest"]] = str(layer)
+        for layer in layer_files:
+            desc = _describe(archive, layer, label)
+            files[desc["digest"]] = layer
             layers.append(desc)
         doc = {"schemaVersion": 2, "mediaType": mf.OCI_MANIFEST, "config": config_desc,
                "layers": layers}
@@ -176,6 +187,16 @@ def _load_docker(store, archive, label, stem, name) -> list:
             lambda desc, f=files: archive.open(f[desc.digest]))
         loaded.append(_name_all(store, image, names))
     return loaded
+
+
+def _strings(entry: dict, key: str, label: str, required: bool = False) -> list:
+    """entry[key], a list of strings ([] if absent or null and not required)."""
+    value = entry.get(key)
+    if value is None and not required:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise PycontainError(f"{label}: manifest.json: {key} is not a list of strings")
+    return value
 
 
 def _describe(archive, member: str, label: str) -> dict:

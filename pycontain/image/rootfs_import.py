@@ -6,8 +6,10 @@ blob digest is its diff_id), from the directory (numeric owners, modes,
 mtimes, symlinks and hardlinks; no xattrs) or re-written member by member
 from the tarball (gzip, zstd or plain). Device nodes and sockets are left
 out: a container gets its /dev from the runtime, and layers may not carry
-devices. The layer then goes through the same import step as every other
-image (store.add_image), so a hostile tarball is refused by the unpacker.
+devices. The tarball is read through tarsafe (bounded; sparse members and
+impossible metadata refused); the layer then goes through the same import
+step as every other image (store.add_image), so a hostile tarball is
+refused by the unpacker.
 """
 import hashlib
 import json
@@ -17,7 +19,7 @@ import tarfile
 import time
 
 from pycontain.errors import PycontainError, disk_refused
-from pycontain.image import compression, manifest as mf, reference
+from pycontain.image import compression, manifest as mf, reference, tarsafe
 from pycontain.image.staging import PullArea
 
 
@@ -47,11 +49,13 @@ def _from_tarball(src: str, tar, label: str) -> None:
     with open(src, "rb") as raw:
         stream = compression.open_decompressed(raw, label)
         try:
-            with tarfile.open(fileobj=stream, mode="r|") as source:
+            with tarsafe.open_stream(stream) as source:
                 for info in source:
                     if _keep(info) is None:
                         continue
                     tar.addfile(info, source.extractfile(info) if info.isreg() else None)
+        except tarsafe.Refused as e:
+            raise PycontainError(f"{label}: {e}") from None
         except (tarfile.TarError, EOFError, OSError) as e:
             if disk_refused(e):  # writing the layer failed (import_rootfs says so)
                 raise

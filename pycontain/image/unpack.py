@@ -14,7 +14,10 @@ directory:
 * hardlink targets are resolved the same way, must already exist in this
   layer, and are linked without following symlinks;
 * block and character devices are refused; fifos are allowed (they cannot
-  reach anything outside the container); other member types are refused.
+  reach anything outside the container); other member types are refused;
+* the tar is read through tarsafe (bounded headers, member count and bytes;
+  no sparse members; mtimes, owners and PAX keys the system can take), and
+  the uncompressed stream is bounded by tarsafe.MAX_LAYER_BYTES.
 
 Metadata (owner, mode, mtime, a filtered set of xattrs) is applied by
 layer_tree.LayerTree, which also does the fd-relative walking; symlinks
@@ -41,6 +44,7 @@ import tarfile
 
 from pycontain.errors import PycontainError
 from pycontain.fsutil import remove_tree
+from pycontain.image import tarsafe
 from pycontain.image.layer_tree import DIR_FLAGS, LayerTree, mtime_ns
 from pycontain.image.whiteout import (AUFS_META_PREFIX, OPAQUE_MARKER, WHITEOUT_PREFIX,
                                       set_opaque_at)
@@ -87,9 +91,19 @@ def unpack_layer(fileobj, dest: str, *, label: str | None = None,
     return computed, reader.size
 
 
+def layer_digest(fileobj, label: str) -> str:
+    """The diff_id of the uncompressed tar stream fileobj, read as unpack_layer
+    reads it (bounded, one clear error), without unpacking it."""
+    import hashlib
+    reader = _HashingReader(fileobj, hashlib.sha256(), label)
+    reader.drain()
+    return "sha256:" + reader.hash.hexdigest()
+
+
 class _HashingReader:
     """Read-through wrapper hashing and counting the uncompressed stream;
-    turns decompression failures into one clear PycontainError."""
+    turns decompression failures into one clear PycontainError and refuses
+    a stream longer than tarsafe.MAX_LAYER_BYTES."""
 
     def __init__(self, fileobj, hasher, label):
         self._f = fileobj
@@ -110,6 +124,9 @@ class _HashingReader:
             self.eof = True
         self.hash.update(data)
         self.size += len(data)
+        if self.size > tarsafe.MAX_LAYER_BYTES:
+            raise PycontainError(f"layer {self._label}: more than {tarsafe.MAX_LAYER_BYTES} "
+                                 "bytes uncompressed")
         return data
 
     def drain(self):
@@ -125,9 +142,11 @@ class _Unpacker(LayerTree):
     def run(self, reader) -> None:
         try:
             try:
-                tar = tarfile.open(fileobj=reader, mode="r|")
+                tar = tarsafe.open_stream(reader)
                 while (member := self._next(tar, reader)) is not None:
                     self._member(member, tar)
+            except tarsafe.Refused as e:
+                raise self._refuse(e.name, e.why) from None
             except tarfile.TarError as e:
                 raise PycontainError(f"layer {self.label}: invalid tar stream ({e})") from None
             self._finish_directories()
@@ -143,7 +162,7 @@ class _Unpacker(LayerTree):
         try:
             return tar.next()
         except tarfile.ReadError as e:
-            if reader.eof and str(e) == "unexpected end of data" and tar.members:
+            if reader.eof and str(e) == "unexpected end of data" and tar.count:
                 return None
             raise
 
