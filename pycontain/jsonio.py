@@ -5,9 +5,12 @@ of a pycontain-runc `create`), which `pycontain run` pays before doing any work.
 Writing needs only this small encoder over the C string escaper; reading, only
 the C scanner of `_json`; the real `json` is imported for an invalid document's
 error message alone. (fn/injail/runner.py, which the jail sees alone, keeps its own.)
+`parse` is for hostile input: any bad document is one PycontainError line.
 """
 import _json
 from _json import encode_basestring as _quote
+
+from pycontain.errors import PycontainError
 
 
 def dumps(obj, indent: int | None = 1, _level: int = 0) -> str:
@@ -64,3 +67,15 @@ def loads(data):
         _Decoding.memo.clear()
     import json
     return json.loads(data)
+
+
+def parse(data, what: str):
+    """loads(data) for hostile input: PycontainError('<what> is not valid JSON
+    (...)') if invalid, not UTF-8 or nested deeper than the stack allows."""
+    try:
+        return loads(data)
+    except RecursionError:
+        why = "nested too deeply"
+    except ValueError as e:  # UnicodeDecodeError too
+        why = str(e)
+    raise PycontainError(f"{what} is not valid JSON ({why})") from None

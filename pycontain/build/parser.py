@@ -12,9 +12,9 @@ A JSON array of strings is the exec form where the reference allows it.
 The Dockerfile is hostile input: its size, line count, instruction count
 and heredoc sizes are bounded, and nothing here recurses.
 """
-import json
 import re
 
+from pycontain import jsonio
 from pycontain.errors import PycontainError
 
 MAX_SIZE = 1 << 20          # bytes of Dockerfile
@@ -33,6 +33,7 @@ HEREDOC_FORMS = frozenset(("run", "copy", "add"))
 _DIRECTIVE = re.compile(r"#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.*?)\s*$")
 HEREDOC = re.compile(r"<<(-?)(?:\"([^\"\s]+)\"|'([^'\s]+)'|([A-Za-z_][A-Za-z0-9_]*))")
 _FLAG = re.compile(r"--([a-zA-Z][a-zA-Z0-9-]*)(?:=(\S*))?")
+_BLANKS = re.compile(r"\s*")
 
 
 class DockerfileError(PycontainError):
@@ -95,23 +96,24 @@ def _directives(lines, name):
 def split_flags(text: str):
     """Leading `--name[=value]` words -> ([(name, value)], rest)."""
     flags = []
-    rest = text
-    while rest.startswith("--"):
-        word, _, tail = rest.partition(" ")
-        match = _FLAG.fullmatch(word.rstrip())
+    pos = 0  # an index, not a shrinking copy: linear in the line's length
+    while text.startswith("--", pos):
+        end = text.find(" ", pos)
+        end = len(text) if end < 0 else end
+        match = _FLAG.fullmatch(text[pos:end].rstrip())
         if not match:
             break
         flags.append((match.group(1).lower(), match.group(2)))
-        rest = tail.lstrip()
-    return flags, rest
+        pos = _BLANKS.match(text, end).end()
+    return flags, text[pos:]
 
 
 def _exec_form(args: str):
     if not args.startswith("["):
         return None
     try:
-        value = json.loads(args)
-    except ValueError:
+        value = jsonio.parse(args, "the exec form")
+    except PycontainError:  # not JSON (or nested too deeply): the shell form
         return None
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return value

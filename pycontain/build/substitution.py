@@ -8,15 +8,40 @@ character escapes only `"`, `$` and itself. `$NAME`, `${NAME}`,
 most MAX_DEPTH deep); a value expanded outside quotes is split into words
 when words are wanted, as the reference's `EXPOSE $PORTS` shows. Unknown
 variables expand to nothing. Every name looked up is recorded in `used`.
+Expansion is bounded as it goes: a word (or heredoc) at MAX_RESULT
+characters, all that one Lexer expands at MAX_TOTAL, a split at MAX_WORDS.
 """
 from pycontain.errors import PycontainError
 
 MAX_DEPTH = 16
 MAX_RESULT = 1 << 20
+MAX_TOTAL = 8 << 20
+MAX_WORDS = 1 << 16
 
 
 class SubstitutionError(PycontainError):
     pass
+
+
+class _Text(list):
+    """Pieces of expanded text, their length kept as a running total (summing
+    them at every character made a long word quadratic)."""
+
+    def __init__(self, lexer):
+        super().__init__()
+        self.lexer, self.size = lexer, 0
+
+    def append(self, piece):
+        self.size += len(piece)
+        if self.size > MAX_RESULT:
+            raise SubstitutionError("a word or heredoc expands to more than 1 MiB")
+        self.lexer.spend(len(piece))
+        super().append(piece)
+
+
+def _bound(words: list) -> None:
+    if len(words) > MAX_WORDS:
+        raise SubstitutionError(f"more than {MAX_WORDS} words")
 
 
 def _name_chars(c):
@@ -30,6 +55,7 @@ class Lexer:
         self.env = env
         self.escape = escape
         self.used = set()
+        self.left = MAX_TOTAL  # characters this lexer may still expand
 
     # -- public ---------------------------------------------------------------
     def word(self, text: str) -> str:
@@ -42,14 +68,20 @@ class Lexer:
 
     def expand_plain(self, text: str) -> str:
         """Expand variables only (heredoc bodies): quotes are kept as they are."""
-        out = []
+        out = _Text(self)
         self._copy(text, 0, out, None, ("$", self.escape))
         return "".join(out)
+
+    def spend(self, n: int) -> None:
+        """Count n more characters expanded against MAX_TOTAL."""
+        self.left -= n
+        if self.left < 0:
+            raise SubstitutionError(f"the expansions add up to more than {MAX_TOTAL >> 20} MiB")
 
     # -- scanner --------------------------------------------------------------
     def _scan(self, text: str, split: bool) -> list:
         words = []          # [(word, quoted)]
-        cur = []
+        cur = _Text(self)
         quoted = False
         started = False
         i, n = 0, len(text)
@@ -59,7 +91,8 @@ class Lexer:
             if split and c in " \t\r\n":
                 if started:
                     words.append(("".join(cur), quoted))
-                    cur, quoted, started = [], False, False
+                    _bound(words)
+                    cur, quoted, started = _Text(self), False, False
                 i += 1
                 continue
             started = True
@@ -84,24 +117,25 @@ class Lexer:
                     pieces = value.split()
                     if value[:1].isspace() and started and cur:
                         words.append(("".join(cur), quoted))
-                        cur = []
-                    for piece in pieces[:-1]:
-                        cur.append(piece)
+                        cur = _Text(self)
+                    if len(pieces) > 1:  # the first ends cur, the middle ones are words
+                        cur.append(pieces[0])
                         words.append(("".join(cur), quoted))
-                        cur = []
+                        self.spend(sum(map(len, pieces[1:-1])))
+                        words += [(piece, quoted) for piece in pieces[1:-1]]
+                        _bound(words)
+                        cur = _Text(self)
                     if pieces:
                         cur.append(pieces[-1])
                     if value[-1:].isspace() or not pieces:
                         if cur:
                             words.append(("".join(cur), quoted))
-                        cur, started = [], False
+                        cur, started = _Text(self), False
                 else:
                     cur.append(value)
             else:
                 cur.append(c)
                 i += 1
-            if sum(map(len, cur)) > MAX_RESULT:
-                raise SubstitutionError("a word expands to more than 1 MiB")
         if started:
             words.append(("".join(cur), quoted))
         if not split and not words:
@@ -185,7 +219,7 @@ class Lexer:
 
     def _modifier_word(self, text, i, depth):
         """The word of ${NAME:-word} up to its closing brace, expanded."""
-        out = []
+        out = _Text(self)
         n = len(text)
         esc = self.escape
         while i < n:

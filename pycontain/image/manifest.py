@@ -5,9 +5,9 @@ later): it checks the JSON a source hands over, it does not fetch anything.
 Digests are checked strictly (sha256 and 64 lower-case hex digits) because
 they become file names in the store.
 """
-import json
 import re
 
+from pycontain import jsonio
 from pycontain.errors import PycontainError
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -49,30 +49,47 @@ def short_digest(digest: str) -> str:
     return digest.partition(":")[2][:12] or digest[:12]
 
 
+def media_type_of(raw: dict, what: str) -> str:
+    """raw's mediaType ('' when absent), refused unless a string."""
+    mt = raw.get("mediaType")
+    if mt is None:
+        return ""
+    if not isinstance(mt, str):
+        raise PycontainError(f"malformed {what}: mediaType {mt!r:.80} is not a string")
+    return mt
+
+
 class Descriptor:
     __slots__ = ("media_type", "digest", "size", "annotations", "platform")
 
     def __init__(self, raw, what: str = "descriptor"):
         if not isinstance(raw, dict):
             raise PycontainError(f"malformed {what}: not a JSON object")
-        self.media_type = raw.get("mediaType") or ""
         self.digest = check_digest(raw.get("digest"), f"{what} digest")
+        what = f"{what} {self.digest}"
+        self.media_type = media_type_of(raw, what)
         size = raw.get("size")
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise PycontainError(f"malformed {what} {self.digest}: bad size {size!r}")
+            raise PycontainError(f"malformed {what}: bad size {size!r:.80}")
         self.size = size
-        self.annotations = raw.get("annotations") or {}
-        self.platform = raw.get("platform") or {}
+        self.annotations = raw.get("annotations")
+        if self.annotations is None:
+            self.annotations = {}
+        elif not isinstance(self.annotations, dict) or not all(
+                isinstance(v, str) for v in self.annotations.values()):
+            raise PycontainError(f"malformed {what}: annotations is not an object of strings")
+        self.platform = raw.get("platform")
+        if self.platform is None:
+            self.platform = {}
+        elif not isinstance(self.platform, dict):
+            raise PycontainError(f"malformed {what}: platform is not an object")
 
     def __repr__(self):
         return f"Descriptor({self.media_type!r}, {self.digest!r}, {self.size})"
 
 
 def load_json(data: bytes, what: str) -> dict:
-    try:
-        doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise PycontainError(f"{what} is not valid JSON ({e})") from None
+    doc = jsonio.parse(data, what)
     if not isinstance(doc, dict):
         raise PycontainError(f"{what} is not a JSON object")
     return doc
@@ -80,7 +97,7 @@ def load_json(data: bytes, what: str) -> dict:
 
 def kind_of(doc: dict, media_type: str = "") -> str:
     """'index' or 'manifest' from the media type, or from the shape."""
-    mt = doc.get("mediaType") or media_type
+    mt = media_type_of(doc, "manifest") or media_type
     if mt in INDEX_TYPES:
         return "index"
     if mt in MANIFEST_TYPES:
@@ -123,7 +140,7 @@ class Manifest:
     __slots__ = ("media_type", "config", "layers")
 
     def __init__(self, doc: dict, media_type: str = ""):
-        self.media_type = doc.get("mediaType") or media_type or OCI_MANIFEST
+        self.media_type = media_type_of(doc, "manifest") or media_type or OCI_MANIFEST
         if doc.get("schemaVersion") != 2:
             raise PycontainError(
                 f"unsupported manifest schemaVersion {doc.get('schemaVersion')!r}")

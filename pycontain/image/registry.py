@@ -8,6 +8,7 @@ and keeps them (staging.PullArea.fetch_blob).
 """
 import hashlib
 
+from pycontain import jsonio
 from pycontain.errors import PycontainError
 from pycontain.image import manifest as mf
 from pycontain.image.transport import Session, printable
@@ -69,7 +70,7 @@ class Repository:
         if media_type in SCHEMA1 or doc.get("schemaVersion") == 1:
             raise PycontainError(f"{what}: Docker schema 1 manifests are not supported")
         return Fetched(digest=digest, data=data, doc=doc,
-                       media_type=doc.get("mediaType") or media_type)
+                       media_type=mf.media_type_of(doc, what) or media_type)
 
     def open_blob(self, desc):
         """The raw blob body as a closeable stream (unverified: the reader
@@ -101,10 +102,9 @@ class Repository:
             return PycontainError(f"{self._where()}: {what} not found")
         detail = ""
         try:
-            import json
-            errors = json.loads(body).get("errors") or []
+            errors = jsonio.parse(body, "the error").get("errors") or []
             detail = "; ".join(str(e.get("message") or e.get("code")) for e in errors)
-        except (ValueError, AttributeError, TypeError):
+        except (PycontainError, AttributeError, TypeError):
             pass
         return PycontainError(f"{self._where()}: {what}: HTTP {status}"
                               + (f" ({printable(detail)})" if detail else ""))

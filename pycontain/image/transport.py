@@ -25,11 +25,11 @@ What goes where (a registry is hostile input):
 """
 import base64
 import http.client
-import json
 import ssl
 import threading
 import urllib.parse
 
+from pycontain import jsonio
 from pycontain.errors import PycontainError
 from pycontain.image import auth
 from pycontain.netaddr import is_loopback
@@ -307,9 +307,9 @@ class Session:
             raise PycontainError(f"registry {self.domain}: token response larger than "
                                  f"{MAX_TOKEN_SIZE} bytes")
         try:
-            doc = json.loads(body)
+            doc = jsonio.parse(body, "the token response")
             token = doc.get("token") or doc.get("access_token")
-        except (ValueError, AttributeError):
+        except (PycontainError, AttributeError):
             token = None
         if not isinstance(token, str) or not token or not all(
                 "!" <= c <= "~" for c in token):

@@ -3,6 +3,7 @@ import pytest
 
 from pycontain.build import ignore, parser
 from pycontain.build.parser import DockerfileError, parse
+from pycontain.build import substitution
 from pycontain.build.substitution import Lexer, SubstitutionError, key_values
 
 
@@ -72,6 +73,39 @@ def test_env_pairs_use_the_values_before_the_instruction():
     assert key_values(lex, 'a=new b=$a c="x y" d=\\$a', "ENV") == \
         [("a", "new"), ("b", "old"), ("c", "x y"), ("d", "$a")]
     assert key_values(lex, "K some value", "ENV") == [("K", "some value")]
+
+
+def test_a_long_word_expands_whole():
+    """Linear in the word's length (a 200 KB LABEL took minutes when the
+    length was summed again at every character)."""
+    word = "a" * 200_000
+    assert key_values(Lexer({}), f"a={word}", "LABEL") == [("a", word)]
+    assert Lexer({"W": word}).word(f'"$W"{word}\\ $W') == word * 2 + " " + word
+
+
+def test_expansion_bounds():
+    size = substitution.MAX_RESULT
+    big = {"H": "x" * (size // 2), "S": "1 " * 1000}
+    assert len(Lexer(big).word("$H$H")) == size
+    too_long = "^a word or heredoc expands to more than 1 MiB"
+    for text in ("$H$H.", '"$H$H$H"', "${U:-$H$H$H}"):
+        with pytest.raises(SubstitutionError, match=too_long):
+            Lexer(big).word(text)
+    with pytest.raises(SubstitutionError, match=too_long):
+        Lexer(big).expand_plain("$H" * 3)  # a heredoc's body
+    pairs = " ".join(f"k{i}=$H$H" for i in range(substitution.MAX_TOTAL // size + 1))
+    with pytest.raises(SubstitutionError, match="^the expansions add up to more than 8 MiB"):
+        key_values(Lexer(big), pairs, "LABEL")
+    assert len(Lexer(big).words("$S " * 65)) == 65_000
+    with pytest.raises(SubstitutionError, match=f"^more than {substitution.MAX_WORDS} words"):
+        Lexer(big).words("$S " * 66)
+    with pytest.raises(SubstitutionError, match="^more than"):
+        Lexer({}).words("a " * (substitution.MAX_WORDS + 1))
+
+
+def test_many_flags_are_split_in_linear_time():
+    flags, rest = parser.split_flags("--a=1 " * 150_000 + "--b\t --c x --d")
+    assert len(flags) == 150_002 and flags[-1] == ("c", None) and rest == "x --d"
 
 
 def test_dockerignore_rules():
