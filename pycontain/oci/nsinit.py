@@ -22,6 +22,7 @@ from pycontain.oci.rootfs import mount_cgroup_fs  # and setup_rootfs, for ctx.bu
 from pycontain.oci.security.lockdown import drop_privileges
 
 RLIMITS = {name: getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")}
+UNTIL_STARTED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)  # end a created init: _stop
 
 
 def find_executable(name: str, env: list) -> str:
@@ -113,6 +114,9 @@ def container_main(spec: dict, ctx: InitContext, go_fd: int, err_fd: int) -> Non
         apply_process(process)
         for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores these; exec keeps that
             signal.signal(sig, signal.SIG_DFL)
+        if ctx.await_start is not None:  # before seccomp; exec resets them to SIG_DFL
+            for sig in UNTIL_STARTED:
+                signal.signal(sig, _stop)
         for hook in ctx.before_exec:
             hook()
         drop_privileges(process, ctx.seccomp)
@@ -141,6 +145,15 @@ def container_main(spec: dict, ctx: InitContext, go_fd: int, err_fd: int) -> Non
             _report(err_fd, code, message)
     finally:
         os._exit(code)
+
+
+def _stop(sig: int, _frame) -> None:
+    """A created init (waiting for `start`) ends on TERM, INT or HUP, as runc's
+    does: as PID 1 of its pid namespace, their default action has the kernel
+    drop them. It dies of the signal where the kernel lets it, else exits 128+sig."""
+    signal.signal(sig, signal.SIG_DFL)
+    os.kill(os.getpid(), sig)
+    os._exit(128 + sig)
 
 
 def _close_fds_but(keep: set) -> None:

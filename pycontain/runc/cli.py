@@ -3,12 +3,15 @@
     pycontain-runc [global flags] COMMAND [flags] ID [args]
 
 Errors: one line on stderr (and, with --log, in the log file: one JSON object
-with --log-format json, as podman reads it), exit status 1.
+with --log-format json, as podman reads it), exit status 1; for an exec that
+failed once its command line was read, "exec failed: ..." and 255, as runc.
 """
 import sys
 
 from pycontain.errors import PycontainError
-from pycontain.runc.state import RuncError, default_root
+from pycontain.runc.state import RuncError, UsageError, default_root
+
+EXEC_FAILED = 255  # runc's status for an exec that could not run its process
 
 VERSION = "0.1.0"
 SPEC_VERSION = "1.0.2"
@@ -62,13 +65,28 @@ def main(argv=None) -> int:
     try:
         from pycontain.runc import commands
         return commands.dispatch(args, args.root or default_root(), log)
-    except PycontainError as exc:  # RuncError, and the core's errors (a cgroup file...)
-        message = str(exc)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # noqa: BLE001 - every failure is one line, never a traceback
+        message, status = describe(exc), 1
+        if args.command == "exec" and not isinstance(exc, UsageError):
+            message, status = f"exec failed: {message}", EXEC_FAILED
     log("error", message)
     print(f"pycontain-runc: {message}", file=sys.stderr)
-    return 1
+    return status
+
+
+def describe(exc: Exception) -> str:
+    """An error as one line: a PycontainError's own (RuncError, the core's),
+    an OSError's reason with its path, else the unexpected error's type too."""
+    if isinstance(exc, PycontainError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        paths = [p for p in (exc.filename, exc.filename2) if p is not None]
+        text = f"{' -> '.join(map(str, paths))}: {exc.strerror}" if paths else exc.strerror
+    else:
+        text = f"internal error: {type(exc).__name__}: {exc}"
+    return " ".join(text.split("\n"))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ import sys
 
 from pycontain.errors import PycontainError
 from pycontain.jsonio import dumps
-from pycontain.runc.state import Container, Missing, RuncError
+from pycontain.runc.state import Container, Missing, RuncError, UsageError
 
 FEATURES = {
     "ociVersionMin": "1.0.0", "ociVersionMax": "1.0.2",
@@ -18,16 +18,22 @@ FEATURES = {
 UPDATE_FLAGS = {  # flag -> (resource section, key, type)
     "memory": ("memory", "limit", "size"), "memory_swap": ("memory", "swap", "size"),
     "memory_reservation": ("memory", "reservation", "size"),
-    "cpu_shares": ("cpu", "shares", int), "cpu_quota": ("cpu", "quota", int),
-    "cpu_period": ("cpu", "period", int), "cpuset_cpus": ("cpu", "cpus", str),
-    "cpuset_mems": ("cpu", "mems", str), "pids_limit": ("pids", "limit", int),
-    "blkio_weight": ("blockIO", "weight", int),
+    "cpu_shares": ("cpu", "shares", "int"), "cpu_quota": ("cpu", "quota", "int"),
+    "cpu_period": ("cpu", "period", "int"), "cpuset_cpus": ("cpu", "cpus", "str"),
+    "cpuset_mems": ("cpu", "mems", "str"), "pids_limit": ("pids", "limit", "int"),
+    "blkio_weight": ("blockIO", "weight", "int"),
 }
 
 
 def _signal(text: str) -> int:
     from pycontain.oci.signals import parse_signal
     return parse_signal(text)
+
+
+def _number(text: str) -> int:
+    if text.strip().lstrip("-").isdigit():
+        return int(text)
+    raise RuncError(f"invalid number {text!r}")
 
 
 def _size(text: str) -> int:
@@ -41,22 +47,25 @@ def _size(text: str) -> int:
 
 
 def _resources(args) -> dict:
+    from pycontain.runc import specshape
     res = {}
     if args.resources:
-        from pycontain.jsonio import loads
+        from pycontain.jsonio import parse
         try:
             if args.resources == "-":
-                res = loads(sys.stdin.buffer.read())
+                data = sys.stdin.buffer.read()
             else:
                 with open(args.resources, "rb") as f:
-                    res = loads(f.read())
-        except (OSError, ValueError) as exc:
-            raise RuncError(f"cannot read resources {args.resources}: {exc}") from None
+                    data = f.read()
+        except OSError as exc:
+            raise RuncError(f"cannot read resources {args.resources}: {exc.strerror}") from None
+        res = specshape.check(parse(data, "resources"), specshape.RESOURCES, "resources")
     for flag, (section, key, kind) in UPDATE_FLAGS.items():
         value = getattr(args, flag)
         if value is not None:
-            res.setdefault(section, {})[key] = _size(value) if kind == "size" else kind(value)
-    return res
+            convert = {"size": _size, "int": _number, "str": str}[kind]
+            res.setdefault(section, {})[key] = convert(value)
+    return specshape.check(res, specshape.RESOURCES, "resources")  # the flags' values too
 
 
 def _create_opts(args, keep_master=False):
@@ -105,7 +114,7 @@ def dispatch(args, root: str, log) -> int:
                       f"{s['created']}   {s['owner'] or 'root'}")
         return 0
     if getattr(args, "id", None) is None:
-        raise RuncError(f"{command}: a container id is required")
+        raise UsageError(f"{command}: a container id is required")
     if command == "run":
         return _run(args, root, log)
     if command == "create":
@@ -117,6 +126,8 @@ def dispatch(args, root: str, log) -> int:
         start(root, args.id, log)
         return 0
     if command == "exec":
+        if not args.process and not args.args:
+            raise UsageError("exec: no command given")
         from pycontain.runc.execproc import ExecRequest, execute
         req = ExecRequest(args.process, args.args, args.env, args.cwd, args.user, args.tty,
                           args.detach, args.pid_file, args.console_socket, args.preserve_fds,
@@ -129,7 +140,6 @@ def dispatch(args, root: str, log) -> int:
             raise
         Container(root, args.id).remove_dir()  # as runc: what a create cut short left, if any
         return 0  # and a forced delete of no container is done
-        return 0
     if command != "state":
         from pycontain.runc import manage
     if command == "state":

@@ -2,12 +2,14 @@
 
 The process comes from --process (a process.json, as containerd's shim writes
 it) or from the container's own process with the command line's args, env,
-cwd, user and terminal. Its failure never touches the container.
+cwd, user and terminal; the container's process and seccomp are those its
+state saved at create, never its bundle's config.json as it is now. Its
+failure never touches the container, and leaves no process of its own.
 """
 import os
 
-from pycontain.jsonio import loads
-from pycontain.runc import lifecycle
+from pycontain.jsonio import parse
+from pycontain.runc import lifecycle, specshape
 from pycontain.runc.manage import _group
 from pycontain.runc.state import Container, RuncError
 
@@ -20,19 +22,20 @@ class ExecRequest:
         del self.__dict__["self"]
 
 
-def _process(config: dict, req: ExecRequest) -> dict:
+def _process(saved: dict, req: ExecRequest) -> dict:
     if req.process_file:
         try:
             with open(req.process_file, "rb") as f:
-                process = loads(f.read())
-        except (OSError, ValueError) as exc:
-            raise RuncError(f"cannot read process file {req.process_file}: {exc}") from None
-        if not isinstance(process, dict) or not process.get("args"):
+                data = f.read()
+        except OSError as exc:
+            raise RuncError(f"cannot read process file {req.process_file}: "
+                            f"{exc.strerror}") from None
+        process = specshape.check(parse(data, "process file"), specshape.PROCESS,
+                                  "process file")
+        if not process.get("args"):
             raise RuncError("process file: args must not be empty")
         return process
-    if not req.args:
-        raise RuncError("exec: no command given")
-    process = dict(config.get("process") or {})
+    process = dict(saved["process"])
     env = dict(e.split("=", 1) for e in process.get("env", []) if "=" in e)
     env.update(e.split("=", 1) for e in req.env if "=" in e)
     process.update(args=list(req.args), terminal=req.tty,
@@ -64,13 +67,17 @@ def execute(root: str, cid: str, req: ExecRequest) -> int:
     status = ctr.status()
     if status == "paused":
         raise RuncError("cannot exec in a paused container")
-    if status not in ("running", "created"):
+    if status not in ("running", "created") or ctr.pid <= 0:  # pid 0: no join, the host's
         raise RuncError("cannot exec in a stopped container")
-    config = lifecycle.bundle_config(ctr)
-    process = _process(config, req)
+    saved = ctr.data.get("exec")
+    if saved is None:
+        raise RuncError("the container's state has no process to exec from (created by an "
+                        "older pycontain-runc): recreate it")
+    process = _process(saved, req)
     if process.get("terminal") and not (req.console_socket or not req.detach):
         raise RuncError("cannot allocate tty if runc will detach without setting console socket")
-    spec = {"process": process, "linux": {"seccomp": (config.get("linux") or {}).get("seccomp")}}
+    lifecycle.check_caps(process)
+    spec = {"process": process, "linux": {"seccomp": saved["seccomp"]}}
     ctx = InitContext(keep_fds=range(3, 3 + req.preserve_fds))
     launch = spawn(spec, ctx, tty=bool(process.get("terminal")), join_pid=ctr.pid,
                    winsize=lifecycle.console_size(process))
@@ -80,18 +87,27 @@ def execute(root: str, cid: str, req: ExecRequest) -> int:
         if group is not None:
             group.add(launch.pid)
         launch.start()
+        master = launch.master
+        if master is not None and req.console_socket:
+            launch.master = None  # send_console closes it
+            lifecycle.send_console(master, req.console_socket)
+            master = None
+        if req.pid_file:
+            lifecycle.write_pid_file(req.pid_file, launch.pid)
     except BaseException:
-        launch.abort()
+        _abandon(launch)
         raise
-    master = launch.master
-    if master is not None and req.console_socket:
-        lifecycle.send_console(master, req.console_socket)
-        master = None
-    if req.pid_file:
-        lifecycle.write_pid_file(req.pid_file, launch.pid)
     if req.detach:
         return 0
     return wait_foreground(launch.pid, master)
+
+
+def _abandon(launch) -> None:
+    """Kill and reap an exec's process, started or not, and close its terminal."""
+    if launch.master is not None:
+        os.close(launch.master)
+        launch.master = None
+    launch.abort()
 
 
 def wait_foreground(pid: int, master) -> int:

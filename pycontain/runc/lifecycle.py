@@ -13,9 +13,9 @@ import struct
 
 from pycontain.errors import PycontainError
 from pycontain.fsutil import remove_tree, write_atomic
-from pycontain.jsonio import loads
+from pycontain.jsonio import parse
 from pycontain.oci import hooks
-from pycontain.runc import cgroup
+from pycontain.runc import cgroup, specshape
 from pycontain.runc.state import FIFO, Container, RuncError, now_rfc3339, start_time
 
 
@@ -24,23 +24,33 @@ def load_bundle(bundle: str) -> tuple:
     bundle = os.path.abspath(bundle or ".")
     try:
         with open(os.path.join(bundle, "config.json"), "rb") as f:
-            spec = loads(f.read())
+            data = f.read()
     except FileNotFoundError:
         raise RuncError(f"JSON specification file config.json not found in {bundle}") from None
-    except (OSError, ValueError) as exc:
-        raise RuncError(f"cannot read {bundle}/config.json: {exc}") from None
-    if not isinstance(spec, dict):
-        raise RuncError("config.json: not a JSON object")
-    if spec.get("process") is not None and not (spec["process"] or {}).get("args"):
+    except OSError as exc:
+        raise RuncError(f"cannot read {bundle}/config.json: {exc.strerror}") from None
+    spec = specshape.check(parse(data, "config.json"), specshape.SPEC, "config.json")
+    if "process" not in spec:
+        raise RuncError("process property must not be empty")
+    if not spec["process"].get("args"):
         raise RuncError("config.json: process.args must not be empty")
-    root = (spec.get("root") or {}).get("path") or "rootfs"
-    rootfs = root if root.startswith("/") else os.path.join(bundle, root)
-    if not os.path.isdir(rootfs):
-        raise RuncError(f"rootfs ({rootfs}) does not exist")
+    rootfs = _rootfs(bundle, spec.get("root", {}).get("path") or "rootfs")
     _add_default_devices(spec)
     _add_device_rules(spec)
     _expand_cgroup_mount(spec)
-    return bundle, spec, os.path.realpath(rootfs)
+    return bundle, spec, rootfs
+
+
+def _rootfs(bundle: str, root: str) -> str:
+    """The absolute rootfs, refused as runc refuses it if a symlink leads there
+    (but for the bundle's own path, which runc resolves as its working directory)."""
+    rootfs = os.path.normpath(root if root.startswith("/")
+                              else os.path.join(os.path.realpath(bundle), root))
+    if not os.path.isdir(rootfs):
+        raise RuncError(f"rootfs ({rootfs}) does not exist")
+    if os.path.realpath(rootfs) != rootfs:
+        raise RuncError("invalid rootfs: not an absolute path, or a symlink")
+    return rootfs
 
 
 def _add_device_rules(spec: dict) -> None:
@@ -134,7 +144,7 @@ def _context(spec: dict, rootfs: str, fifo_fd: int, preserve_fds: int, group,
                       await_start=_fifo_waiter(fifo_fd))
     if "mount" not in kinds:
         raise RuncError("a mount namespace is required")
-    _check_caps(spec.get("process") or {})
+    check_caps(spec["process"])
     if group is not None and "user" not in new:  # in a user namespace: the runtime moves it
         ctx.cgroup_join = group.self_join_files()
     _container_hooks(spec, state, ctx)
@@ -157,7 +167,7 @@ def _container_hooks(spec: dict, state: dict, ctx) -> None:
     ctx.after_start = lambda: hooks.run(spec, "startContainer", dict(seen, status="running"))
 
 
-def _check_caps(process: dict) -> None:
+def check_caps(process: dict) -> None:
     """A capability the runtime does not hold cannot be granted: fail as runc
     does, rather than start the process with less than it asked for."""
     from pycontain.oci.security.caps import NUMBERS
@@ -186,7 +196,11 @@ def send_console(master: int, console_socket: str) -> None:
 
 def write_pid_file(path: str, pid: int) -> None:
     """Complete before the caller reads it: fsutil's temp file + rename."""
-    write_atomic(os.path.abspath(path), str(pid).encode(), mode=0o644, sync=False)
+    path = os.path.abspath(path)
+    try:
+        write_atomic(path, str(pid).encode(), mode=0o644, sync=False)
+    except OSError as exc:
+        raise RuncError(f"cannot write pid file {path}: {exc.strerror}") from None
 
 
 class Options:
@@ -203,13 +217,16 @@ def create(root: str, cid: str, opts: Options, log=None):
     from pycontain.oci.process import spawn
 
     bundle, spec, rootfs = load_bundle(opts.bundle)
-    process = spec.get("process") or {}
+    process = spec["process"]
     if process.get("terminal") and not (opts.console_socket or opts.keep_master):
         raise RuncError("cannot allocate tty if runc will detach without setting console socket")
     if opts.console_socket and not process.get("terminal"):
         raise RuncError("cannot use console socket if runc will not detach or allocate tty")
-    os.makedirs(root, 0o711, exist_ok=True)
     ctr = Container(root, cid)
+    try:
+        os.makedirs(root, 0o711, exist_ok=True)
+    except OSError as exc:
+        raise RuncError(f"cannot create the runtime root {root}: {exc.strerror}") from None
     try:
         os.mkdir(ctr.dir, 0o711)
     except FileExistsError:
@@ -222,7 +239,10 @@ def create(root: str, cid: str, opts: Options, log=None):
                     "rootfs": rootfs, "created": now_rfc3339(),
                     "annotations": spec.get("annotations") or {},
                     "hooks": {k: v for k, v in (spec.get("hooks") or {}).items()
-                              if k in ("poststart", "poststop")}}
+                              if k in ("poststart", "poststop")},
+                    # what exec runs: as created, never the bundle as it is later
+                    "exec": {"process": process,
+                             "seccomp": (spec.get("linux") or {}).get("seccomp")}}
         if host is not None:
             path = cgroup.relative_path((spec.get("linux") or {}).get("cgroupsPath", ""),
                                         cid, opts.systemd)
@@ -230,10 +250,6 @@ def create(root: str, cid: str, opts: Options, log=None):
             group = cgroup.group(host, dirs)
             group.check((spec.get("linux") or {}).get("resources") or {})
             ctr.data["cgroup"] = {"dirs": dirs, "made": []}
-        if not process:  # nothing to run: a container that stops once started
-            ctr.data["no_process"] = True
-            ctr.save()
-            return ctr, None
         os.mkfifo(ctr.path(FIFO), 0o622)
         os.chmod(ctr.path(FIFO), 0o622)  # not the umask's: a non-root init opens it
         fifo_fd = os.open(ctr.path(FIFO), os.O_PATH | os.O_CLOEXEC)
@@ -291,12 +307,3 @@ def _oom_score_adj(pid: int, process: dict) -> None:
     except OSError as exc:
         raise RuncError(f"cannot set oom_score_adj to {process['oomScoreAdj']}: "
                         f"{exc.strerror}") from None
-
-
-def bundle_config(ctr: Container) -> dict:
-    """The container's config.json as its bundle has it now ({} if unreadable)."""
-    try:
-        with open(os.path.join(ctr.data["bundle"], "config.json"), "rb") as f:
-            return loads(f.read())
-    except (OSError, ValueError):
-        return {}

@@ -16,11 +16,22 @@ def _group(ctr: Container):
 
 
 def kill(ctr: Container, sig: int, all_processes: bool = False) -> None:
-    if ctr.status() == "stopped":
+    """Signal the init; with all_processes, whatever is in the container's
+    cgroup, whatever its status (containerd's shim does so once the init has
+    exited, when the container shares a pid namespace)."""
+    group = _group(ctr) if all_processes else None
+    if group is not None:
+        _signal(group.pids(), sig)
+    elif ctr.status() != "stopped":
+        _signal([ctr.pid], sig)
+    elif not all_processes:
         raise RuncError("container not running")
-    group = _group(ctr)
-    pids = group.pids() if all_processes and group is not None else [ctr.pid]
+
+
+def _signal(pids: list, sig: int) -> None:
     for pid in pids:
+        if pid <= 0:  # os.kill's process groups: never ours to signal
+            continue
         try:
             os.kill(pid, sig)
         except ProcessLookupError:
@@ -43,10 +54,7 @@ def delete(ctr: Container, force: bool = False, log=None) -> None:
     if status != "stopped":
         if status == "paused" and group is not None:
             cgroup.freeze(cgroup.full_host(), ctr.data["cgroup"]["dirs"], False)
-        try:
-            os.kill(ctr.pid, 9)
-        except ProcessLookupError:
-            pass
+        _signal([ctr.pid], 9)
     if group is not None:
         group.kill()  # every process left in the cgroup
     _wait_gone(ctr)

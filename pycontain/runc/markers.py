@@ -23,7 +23,7 @@ from, else it leaves the call to Python. A marker is present iff:
 import os
 
 from pycontain.fsutil import write_atomic
-from pycontain.runc.state import DELETE_PLAN, FIFO_ONLY, STATE_VIEW
+from pycontain.runc.state import DELETE_PLAN, FIFO_ONLY, STATE_VIEW, init_pid
 
 MARKERS = (FIFO_ONLY, DELETE_PLAN, STATE_VIEW)
 
@@ -50,8 +50,8 @@ def _delete_plan(data: dict) -> bytes:
 
 def _the_init(data: dict):
     """"PID START_TIME" of a container's process, or None (none, or not known so)."""
-    pid, started = data.get("pid"), data.get("start_time")
-    if data.get("no_process") or not isinstance(pid, int) or not isinstance(started, int):
+    pid, started = init_pid(data), data.get("start_time")
+    if not pid or type(started) is not int:
         return None
     return f"{pid} {started}\n"
 
@@ -82,7 +82,7 @@ def write(ctr, state: bytes) -> None:
         except FileNotFoundError:
             pass
     plans = {DELETE_PLAN: _delete_plan(data), STATE_VIEW: _state_view(ctr)}
-    if not data.get("no_process") and not (data.get("hooks") or {}).get("poststart"):
+    if init_pid(data) and not (data.get("hooks") or {}).get("poststart"):
         plans[FIFO_ONLY] = b""
     if not any(plan is not None for plan in plans.values()):
         return

@@ -15,10 +15,6 @@ def start(root: str, cid: str, log=None) -> Container:
         raise RuncError("cannot start a container that has stopped")
     if status != "created":
         raise RuncError("cannot start an already running container")
-    if ctr.data.get("no_process"):
-        ctr.data["started"] = True
-        ctr.save()
-        return ctr
     fd = os.open(ctr.path(FIFO), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         poller = select.poll()

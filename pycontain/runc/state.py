@@ -23,6 +23,7 @@ STATE_VIEW = "state.view"
 # what the runtime puts in ROOT/ID, in the order remove_dir removes it: the state last
 RUNTIME_FILES = (FIFO, FIFO_ONLY, DELETE_PLAN, STATE_VIEW, STATE)
 ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.")
+ID_MAX = 255  # an id is a directory's name: NAME_MAX
 
 
 class RuncError(PycontainError):
@@ -32,6 +33,10 @@ class RuncError(PycontainError):
 
 class Missing(RuncError):
     """No container of that id (its state file is not there)."""
+
+
+class UsageError(RuncError):
+    """A command line runc refuses before acting (exit status 1, even for exec)."""
 
 
 def default_root() -> str:
@@ -44,9 +49,18 @@ def default_root() -> str:
 
 
 def check_id(cid: str) -> str:
-    if not 0 < len(cid) <= 1024 or not ID_CHARS.issuperset(cid) or cid in (".", ".."):
+    if not ID_CHARS.issuperset(cid) or cid in ("", ".", ".."):
         raise RuncError(f"invalid container id format: {cid}")
+    if len(cid) > ID_MAX:
+        raise RuncError(f"invalid container id format: {cid} (at most {ID_MAX} characters)")
     return cid
+
+
+def init_pid(data: dict) -> int:
+    """The init's pid in a state, 0 if none is known: never one <= 0, which
+    os.kill and /proc would take for the caller's process group or every process."""
+    pid = data.get("pid")
+    return pid if type(pid) is int and pid > 0 else 0
 
 
 def start_time(pid: int):
@@ -109,14 +123,13 @@ class Container:
 
     @property
     def pid(self) -> int:
-        return self.data.get("pid", 0)
+        return init_pid(self.data)
 
     def alive(self) -> bool:
-        return bool(self.pid) and start_time(self.pid) == self.data.get("start_time")
+        started = self.data.get("start_time")
+        return self.pid > 0 and type(started) is int and start_time(self.pid) == started
 
     def status(self) -> str:
-        if self.data.get("no_process"):
-            return "stopped" if self.data.get("started") else "created"
         if not self.alive():
             return "stopped"
         if os.path.exists(self.path(FIFO)):

@@ -90,3 +90,12 @@ def runc(root, *args, check=True, input=None, timeout=60):
 
 def state(root, cid) -> dict:
     return json.loads(runc(root, "state", cid).stdout)
+
+
+def one_error(proc, code: int = 1) -> str:
+    """The one error line a failed call printed (asserting its exit status,
+    that it is one line and no traceback); the message after the prefix."""
+    lines = proc.stderr.splitlines()
+    assert proc.returncode == code, (proc.returncode, proc.stderr)
+    assert len(lines) == 1 and lines[0].startswith("pycontain-runc: "), proc.stderr
+    return lines[0][len("pycontain-runc: "):]
