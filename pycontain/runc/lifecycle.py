@@ -240,6 +240,8 @@ def create(root: str, cid: str, opts: Options, log=None):
                     "annotations": spec.get("annotations") or {},
                     "hooks": {k: v for k, v in (spec.get("hooks") or {}).items()
                               if k in ("poststart", "poststop")},
+                    # delete kills what is left in the cgroup only without one (runc)
+                    "private_pid": "pid" in _new_namespaces(spec),
                     # what exec runs: as created, never the bundle as it is later
                     "exec": {"process": process,
                              "seccomp": (spec.get("linux") or {}).get("seccomp")}}

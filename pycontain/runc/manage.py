@@ -46,7 +46,11 @@ def _wait_gone(ctr: Container, timeout: float = 10) -> None:
 
 def delete(ctr: Container, force: bool = False, log=None) -> None:
     """Remove the container: refused while it runs unless forced; a created
-    one is killed (as runc does). Removes only what create made."""
+    one is killed (as runc does). What is left in its cgroup is killed only
+    when it had no pid namespace of its own (with one, the init's death took
+    all of the container's processes: any left are not the container's).
+    Removes only what create made, and its state even if a cgroup of it
+    cannot be removed (that error is still reported)."""
     status = ctr.status()
     if status not in ("stopped", "created") and not force:
         raise RuncError(f"cannot delete container {ctr.id} that is not stopped: {status}")
@@ -55,16 +59,18 @@ def delete(ctr: Container, force: bool = False, log=None) -> None:
         if status == "paused" and group is not None:
             cgroup.freeze(cgroup.full_host(), ctr.data["cgroup"]["dirs"], False)
         _signal([ctr.pid], 9)
-    if group is not None:
+    if group is not None and not ctr.data.get("private_pid"):
         group.kill()  # every process left in the cgroup
     _wait_gone(ctr)
-    if (ctr.data.get("hooks") or {}).get("poststop"):
-        from pycontain.oci import hooks
-        hooks.run({"hooks": ctr.data["hooks"]}, "poststop",
-                  dict(ctr.oci_state(), status="stopped"), log)
-    if ctr.data.get("cgroup"):
-        cgroup.remove(ctr.data["cgroup"]["made"], ctr.data["cgroup"]["dirs"].values())
-    ctr.remove_dir()
+    try:
+        if (ctr.data.get("hooks") or {}).get("poststop"):
+            from pycontain.oci import hooks
+            hooks.run({"hooks": ctr.data["hooks"]}, "poststop",
+                      dict(ctr.oci_state(), status="stopped"), log)
+        if ctr.data.get("cgroup"):
+            cgroup.remove(ctr.data["cgroup"]["made"], ctr.data["cgroup"]["dirs"].values())
+    finally:
+        ctr.remove_dir()
 
 
 def pause(ctr: Container, on: bool) -> None:

@@ -4,10 +4,12 @@ behind; kill reaches a created container's init and, with --all, whatever is
 left in a stopped container's cgroup."""
 import json
 import os
+import subprocess
 
 import pytest
 
 from helpers import wait_for
+from pycontain.runc.state import Container
 from .bundle import one_error, state
 
 STATUS_LINES = "grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status"
@@ -70,6 +72,26 @@ def test_kill_all_reaches_what_is_left_in_a_stopped_containers_cgroup(rt):
     assert (proc.returncode, proc.stderr) == (0, "")
     wait_for(lambda: _pids(rt, "fx-all") == [], what="the cgroup emptied")
     rt("delete", "fx-all")
+
+
+def test_delete_leaves_alone_a_process_not_the_containers(rt):
+    """With its own pid namespace, the init's death ends every process of the
+    container: delete kills nothing else found in its cgroup (runc's rule), and
+    removes the cgroup once that process has left it."""
+    _started(rt, "fx-own")
+    dirs = Container.load(str(rt.root), "fx-own").data["cgroup"]["dirs"]
+    other = subprocess.Popen(["sleep", "1.5"])
+    try:
+        for path in dirs.values():
+            with open(os.path.join(path, "cgroup.procs"), "w") as procs:
+                procs.write(str(other.pid))
+        rt("delete", "--force", "fx-own")
+        assert other.wait(timeout=10) == 0  # not SIGKILLed: it ran to its end
+    finally:
+        other.kill()
+        other.wait()
+    assert not (rt.root / "fx-own").exists()
+    assert not any(os.path.isdir(path) for path in dirs.values())
 
 
 def test_an_exec_whose_pid_file_fails_is_killed(rt, tmp_path):
