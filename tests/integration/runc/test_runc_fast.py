@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from helpers import wait_for
-from .bundle import RUNC, state
+from .bundle import RUNC, default_config, state
 from .fastcalls import assert_missing_alike, call, created, lone_launcher, named
 
 
@@ -209,7 +209,11 @@ def test_a_damaged_plan_or_state_leaves_delete_to_python(rt, tmp_path):
 
 
 def test_a_process_left_in_the_cgroup_is_killed_by_python(rt, tmp_path):
-    _stopped(rt, "c1", tmp_path)
+    """A container without its own pid namespace: delete kills what is left
+    in its cgroup (runc's rule; with one, see test_runc_exec_kill)."""
+    linux = default_config(["true"])["linux"]
+    linux["namespaces"] = [ns for ns in linux["namespaces"] if ns["type"] != "pid"]
+    _stopped(rt, "c1", tmp_path, linux=linux)
     leaf = next(d for kind, d in _plan_dirs(rt, "c1") if kind == "k")
     left = subprocess.Popen(["sleep", "1000"], stdin=subprocess.DEVNULL)
     try:
