@@ -10,7 +10,9 @@ MaximumEventAgeInSeconds is not called again. Then the on-failure
 destination gets Lambda's record (requestContext, requestPayload,
 responseContext, responsePayload); a call that succeeds goes to the
 on-success destination, if there is one. A record its destination does not
-take (down, refused) is kept in the store's undelivered/ directory."""
+take (down, refused) is kept in the store's undelivered/ directory.
+Each event's due time is kept in memory (rebuilt from the files at start):
+a pass over the queue reads only the events it calls."""
 import base64
 import datetime as dt
 import os
@@ -37,9 +39,10 @@ def _timestamp(seconds: float) -> str:
 
 
 def _json(data: bytes):
+    """data as JSON, or as text if it is not (too deep, not UTF-8...)."""
     try:
-        return jsonio.loads(data)
-    except ValueError:
+        return jsonio.parse(data, "the payload")
+    except PycontainError:
         return data.decode("utf-8", "replace")
 
 
@@ -55,19 +58,36 @@ class AsyncQueue:
         self.busy, self.threads = set(), set()
         self.counts = {"Accepted": 0, "Succeeded": 0, "Retried": 0, "Failed": 0,
                        "Undelivered": 0}  # records a destination did not take
+        self.due = self._index()  # path -> Due of every queued event
+
+    def _index(self) -> dict:
+        """path -> Due of each event file (read once, at start; unreadable ones
+        are left where they are)."""
+        due = {}
+        for entry in os.listdir(self.dir):
+            path = os.path.join(self.dir, entry)
+            try:
+                if entry.endswith(".json"):
+                    due[path] = float(read_json(path)["Due"])
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+        return due
 
     def accept(self, name: str, payload: bytes, request_id: str | None = None,
                source: str | None = None) -> str:
         """Queue one call of function name (durably); its request id."""
-        if len(os.listdir(self.dir)) >= MAX_QUEUED:
+        if len(self.due) >= MAX_QUEUED:
             raise PycontainError("TooManyRequestsException: Rate Exceeded. (the queue of "
                                  f"{MAX_QUEUED} asynchronous invocations is full)")
         request_id = request_id or new_request_id()
         now = self.clock.time()
-        write_json(os.path.join(self.dir, f"{request_id}.json"), {
+        path = os.path.join(self.dir, f"{request_id}.json")
+        write_json(path, {
             "FunctionName": name, "RequestId": request_id, "Source": source,
             "Payload": base64.b64encode(payload or b"{}").decode(), "Received": now,
             "Due": now, "Attempts": 0})
+        with self.lock:
+            self.due[path] = now
         self._count("Accepted")
         self.wake.set()
         return request_id
@@ -84,18 +104,20 @@ class AsyncQueue:
             self.wake.wait(POLL)
 
     def _dispatch(self) -> None:
+        """Start a call for each event that is due (the oldest first)."""
         now = self.clock.time()
-        for entry in sorted(os.listdir(self.dir)):
-            path = os.path.join(self.dir, entry)
+        with self.lock:
+            ready = sorted((due, path) for path, due in self.due.items()
+                           if due <= now and path not in self.busy)
+        for _, path in ready:
             with self.lock:
-                if not entry.endswith(".json") or path in self.busy or \
-                        len(self.threads) >= WORKERS or self.stopping.is_set():
-                    continue
+                if len(self.threads) >= WORKERS or self.stopping.is_set():
+                    return
             try:
                 item = read_json(path)
-            except (FileNotFoundError, ValueError):
-                continue
-            if item["Due"] > now:
+            except (OSError, ValueError):  # gone, or not ours to run: left alone
+                with self.lock:
+                    self.due.pop(path, None)
                 continue
             thread = threading.Thread(target=self._deliver, args=(path, item), daemon=True,
                                       name=f"async-{item['RequestId'][:8]}")
@@ -110,6 +132,8 @@ class AsyncQueue:
         except Exception:  # noqa: BLE001 - a bug: the event stays queued, the log says why
             self.runner.log(f"pycontain fn serve: async event {item['RequestId']}:\n"
                             f"{traceback.format_exc()}")
+            if os.path.exists(path):  # an attempt all the same: never a hot loop
+                self._later(path, item)
         finally:
             with self.lock:
                 self.busy.discard(path)
@@ -134,8 +158,16 @@ class AsyncQueue:
             return self._finish(path, item, config, "Success", out)
         if item["Attempts"] > config["MaximumRetryAttempts"]:
             return self._finish(path, item, config, "RetriesExhausted", out)
-        item["Due"] = self.clock.time() + self.retry_delay * 2 ** (item["Attempts"] - 1)
+        self._later(path, item, counted=True)
+
+    def _later(self, path: str, item: dict, counted: bool = False) -> None:
+        """Call the event again after the back-off for its attempts."""
+        if not counted:
+            item["Attempts"] += 1
+        item["Due"] = self.clock.time() + self.retry_delay * 2 ** min(item["Attempts"] - 1, 10)
         write_json(path, item)
+        with self.lock:
+            self.due[path] = item["Due"]
         self._count("Retried")
 
     def _finish(self, path: str, item: dict, config: dict, condition: str, out) -> None:
@@ -148,6 +180,8 @@ class AsyncQueue:
             except Exception as exc:  # noqa: BLE001 - down, or refused it: park the record
                 self._undelivered(target, record, exc)
         os.unlink(path)
+        with self.lock:
+            self.due.pop(path, None)
         self._count("Succeeded" if condition == "Success" else "Failed")
 
     def _undelivered(self, target: str, record: dict, exc: Exception) -> None:
@@ -193,7 +227,7 @@ class AsyncQueue:
     def status(self) -> dict:
         with self.lock:
             counts = dict(self.counts)
-        counts["Queued"] = sum(1 for e in os.listdir(self.dir) if e.endswith(".json"))
+            counts["Queued"] = len(self.due)
         return counts
 
 

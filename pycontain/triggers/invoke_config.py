@@ -67,10 +67,13 @@ def put(request: dict) -> dict:
            "LastModified": time.time()}
     given = fields.typed(request, "DestinationConfig", dict, {}) or {}
     for key in ("OnSuccess", "OnFailure"):
-        target = (given.get(key) or {}).get("Destination")
+        try:
+            target = fields.typed(fields.typed(given, key, dict, {}) or {}, "Destination", str)
+        except PycontainError:
+            raise fields.invalid(f"DestinationConfig.{key}: {{Destination: STRING}}") from None
         if target is not None:
-            if not isinstance(target, str) or len(target) > fields.MAX_TEXT:
-                raise fields.invalid(f"DestinationConfig.{key}.Destination must be a string")
+            if len(target) > fields.MAX_TEXT:
+                raise fields.invalid(f"DestinationConfig.{key}.Destination is too long")
             destination(target)
             out["DestinationConfig"][key] = {"Destination": target}
     write_json(_path(name), out)

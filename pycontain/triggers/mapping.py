@@ -124,13 +124,18 @@ def _s3_fields(mapping) -> None:
     for event in events or ():
         if not isinstance(event, str) or not S3_EVENT.match(event):
             raise invalid(f"unknown S3 event type {str(event)[:100]!r}")
-    rules = ((typed(mapping, "Filter", dict, {}) or {}).get("Key") or {}).get("FilterRules", [])
-    if not isinstance(rules, list) or len(rules) > 2:
-        raise invalid("Filter: {Key: {FilterRules: [{Name: prefix|suffix, Value}]}}")
-    names = [r.get("Name", "").lower() if isinstance(r, dict) else None for r in rules]
+    shape = "Filter: {Key: {FilterRules: [{Name: prefix|suffix, Value}]}}"
+    try:
+        key = typed(typed(mapping, "Filter", dict, {}) or {}, "Key", dict, {}) or {}
+        rules = typed(key, "FilterRules", list, []) or []
+        if len(rules) > 2 or not all(isinstance(r, dict) and typed(r, "Value", str) is not None
+                                     for r in rules):
+            raise invalid(shape)
+        names = [(typed(r, "Name", str) or "").lower() for r in rules]
+    except PycontainError:
+        raise invalid(shape) from None
     if any(n not in ("prefix", "suffix") for n in names) or len(set(names)) != len(names) or \
-            any(not isinstance(r.get("Value"), str) or len(r["Value"]) > MAX_TEXT
-                for r in rules):
+            any(len(r["Value"]) > MAX_TEXT for r in rules):
         raise invalid("Filter rules: at most one prefix and one suffix, each a string")
 
 

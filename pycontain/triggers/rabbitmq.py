@@ -56,9 +56,13 @@ def _header(value, depth: int = 0):
     return float(value) if hasattr(value, "as_tuple") else str(value)  # Decimal
 
 
-def _timestamp(seconds) -> str:
-    """Java's default date format, as Lambda's event has it: Jan 1, 1970, 12:33:41 AM."""
-    moment = dt.datetime.fromtimestamp(int(seconds), dt.timezone.utc)
+def _timestamp(seconds):
+    """Java's default date format, as Lambda's event has it: Jan 1, 1970, 12:33:41 AM
+    (the raw number, or None, if it is no date Python can show)."""
+    try:
+        moment = dt.datetime.fromtimestamp(int(seconds), dt.timezone.utc)
+    except (OverflowError, ValueError, OSError, TypeError):
+        return seconds if isinstance(seconds, int) else None
     hour = moment.hour % 12 or 12
     return (f"{moment.strftime('%b')} {moment.day}, {moment.year}, {hour}:"
             f"{moment.strftime('%M:%S')} {'AM' if moment.hour < 12 else 'PM'}")
@@ -217,10 +221,28 @@ class RabbitSource(Source):
             self._deliver(connection, channel, key, taken)
             first = time.monotonic() if self.pending else None
 
+    def _shown(self, channel, taken: list) -> tuple:
+        """(messages as the event shows them, their deliveries); one that cannot
+        be shown is dropped (nacked without requeue, logged), as Lambda drops
+        records it cannot process."""
+        shown, kept = [], []
+        for method, props, body in taken:
+            try:
+                shown.append(message(props, method.redelivered, body))
+                kept.append(method)
+            except Exception as exc:  # noqa: BLE001 - a hostile property must not wedge us
+                channel.basic_nack(delivery_tag=method.delivery_tag, requeue=False)
+                self.count(Failed=1)
+                self.runner.log(f"pycontain fn serve: mapping {self.mapping['UUID'][:8]} "
+                                f"dropped a message it cannot show: {exc!r}"[:500] + "\n")
+        return shown, kept
+
     def _deliver(self, connection, channel, key: str, taken: list) -> None:
+        shown, kept = self._shown(channel, taken)
+        if not kept:
+            return
         event = {"eventSource": "aws:rmq", "eventSourceArn": self.arn,
-                 "rmqMessagesByQueue": {key: [message(props, method.redelivered, body)
-                                              for method, props, body in taken]}}
+                 "rmqMessagesByQueue": {key: shown}}
         done = []
         call = threading.Thread(target=lambda: done.append(self.call(event)), daemon=True,
                                 name=f"{threading.current_thread().name}-call")
@@ -229,10 +251,10 @@ class RabbitSource(Source):
             call.join(PUMP)  # returns as soon as the call ends (pika's wait would not)
             connection.process_data_events(time_limit=0)
         succeeded = bool(done) and done[0][0]
-        last = taken[-1][0].delivery_tag
+        last = kept[-1].delivery_tag
         if succeeded:
             channel.basic_ack(delivery_tag=last, multiple=True)
-            self.count(Processed=len(taken), Batches=1)
+            self.count(Processed=len(kept), Batches=1)
         else:
             channel.basic_nack(delivery_tag=last, multiple=True, requeue=True)
-            self.count(Failed=len(taken), Retried=len(taken), Batches=1)
+            self.count(Failed=len(kept), Retried=len(kept), Batches=1)

@@ -11,6 +11,7 @@ prefix and suffix. The function gets {"Records": [...]}, asynchronously
 The webhook: POST http://127.0.0.1:PORT/pycontain/s3-events."""
 from urllib.parse import unquote_plus
 
+from pycontain.errors import PycontainError
 from pycontain.triggers import mapping as fields
 
 MAX_RECORDS = 1000
@@ -27,8 +28,36 @@ def _event_matches(name: str, patterns) -> bool:
     return any(name == p or (p.endswith(":*") and name.startswith(p[:-1])) for p in patterns)
 
 
+def _record(record):
+    """(eventName, bucket, URL-decoded key) of an S3 record, or None if any of
+    them is missing or not a string."""
+    s3 = record.get("s3") if isinstance(record, dict) else None
+    bucket = s3.get("bucket") if isinstance(s3, dict) else None
+    item = s3.get("object") if isinstance(s3, dict) else None
+    fields_ = (record.get("eventName") if isinstance(record, dict) else None,
+               bucket.get("name") if isinstance(bucket, dict) else None,
+               item.get("key") if isinstance(item, dict) else None)
+    if not all(isinstance(f, str) for f in fields_):
+        return None
+    return fields_[0], fields_[1], unquote_plus(fields_[2])
+
+
+def checked(event) -> list:
+    """The records of an S3 notification event ([] for s3:TestEvent);
+    InvalidRequestContentException if it is not one, or a record is malformed."""
+    if isinstance(event, dict) and "Records" not in event:
+        return []  # s3:TestEvent
+    found = event.get("Records") if isinstance(event, dict) else None
+    if not isinstance(found, list) or not all(_record(r) for r in found[:MAX_RECORDS]):
+        raise PycontainError("InvalidRequestContentException: not an S3 notification: "
+                             '{"Records": [{"eventName", "s3": {"bucket": {"name"}, '
+                             '"object": {"key"}}}]} (strings)')
+    return found
+
+
 def matching(mapping: dict, event) -> list:
-    """The records of an S3 notification event this mapping takes."""
+    """The records of an S3 notification event this mapping takes (malformed
+    ones are skipped)."""
     if not isinstance(event, dict) or not isinstance(event.get("Records"), list):
         return []  # s3:TestEvent, or not an S3 notification at all
     bucket = fields.S3_ARN.match(mapping["EventSourceArn"])[1]
@@ -36,17 +65,14 @@ def matching(mapping: dict, event) -> list:
     rules = _rules(mapping)
     kept = []
     for record in event["Records"][:MAX_RECORDS]:
-        try:
-            s3 = record["s3"]
-            key = unquote_plus(s3["object"]["key"])
-            if s3["bucket"]["name"] != bucket or not isinstance(record["eventName"], str):
-                continue
-        except (KeyError, TypeError):
+        shown = _record(record)
+        if shown is None or shown[1] != bucket:
             continue
-        if _event_matches(record["eventName"], patterns) and \
+        name, _, key = shown
+        if _event_matches(name, patterns) and \
                 key.startswith(rules.get("prefix", "")) and key.endswith(rules.get("suffix", "")):
-            if record["eventName"].startswith("s3:"):  # MinIO's spelling: S3's is without
-                record = {**record, "eventName": record["eventName"][3:]}
+            if name.startswith("s3:"):  # MinIO's spelling: S3's is without
+                record = {**record, "eventName": name[3:]}
             kept.append(record)
     return kept
 
@@ -58,13 +84,12 @@ def receive(runner, body: bytes) -> int:
     """A webhook notification: queue S3's event for every enabled S3 mapping
     that takes some of its records; how many calls were queued."""
     from pycontain import jsonio
-    from pycontain.errors import PycontainError
     from pycontain.triggers import store
     try:
-        event = jsonio.loads(body)
-    except (ValueError, RecursionError):
-        raise PycontainError("InvalidRequestContentException: the notification is not "
-                             "JSON") from None
+        event = jsonio.parse(body, "the notification")
+    except PycontainError as exc:
+        raise PycontainError(f"InvalidRequestContentException: {exc}") from None
+    checked(event)
     queued = 0
     for stored in store.load_all():
         if stored.get("Enabled") and fields.kind_of(stored) == fields.S3:

@@ -94,25 +94,43 @@ class SqsSource(Source):
         self.ok()
 
     def consume(self) -> None:
+        """MaximumConcurrency pollers; when one fails, all stop (and are joined)
+        before its error goes up to be reported and the set started again."""
         import threading
         self._open()
         count = (self.mapping.get("ScalingConfig") or {}).get("MaximumConcurrency", POLLERS)
-        pollers = [threading.Thread(target=self._poller, daemon=True,
+        self.ended, failed = threading.Event(), []
+
+        def side() -> None:
+            try:
+                self._poller()
+            except Exception as exc:  # noqa: BLE001 - raised again by consume
+                failed.append(exc)
+                self.ended.set()
+        pollers = [threading.Thread(target=side, daemon=True,
                                     name=f"{threading.current_thread().name}-{n}")
                    for n in range(1, count)]
         for thread in pollers:
             thread.start()
-        self._poller()
-        for thread in pollers:
-            thread.join()
+        try:
+            self._poller()
+        finally:
+            self.ended.set()
+            for thread in pollers:
+                thread.join()
+        if failed:
+            raise failed[0]
+
+    def _over(self) -> bool:
+        return self.stop.is_set() or self.ended.is_set()
 
     def _poller(self) -> None:
         import time
         batch = self.mapping.get("BatchSize", 10)
         window = self.mapping.get("MaximumBatchingWindowInSeconds", 0)
-        while not self.stop.is_set():
+        while not self._over():
             messages, first = [], None
-            while len(messages) < batch and not self.stop.is_set():
+            while len(messages) < batch and not self._over():
                 left = window - (time.monotonic() - first) if first else WAIT
                 if first and left <= 0:
                     break
@@ -125,7 +143,7 @@ class SqsSource(Source):
                     first = time.monotonic()
                 if not window and messages:
                     break
-            if self.stop.is_set():
+            if self._over():
                 self._release(messages)
             elif messages:
                 self.handle(messages)
@@ -163,7 +181,8 @@ class SqsSource(Source):
     @staticmethod
     def _reported(result, messages: list) -> set:
         """The message ids a ReportBatchItemFailures answer names (all of them
-        if the answer is malformed, as Lambda does)."""
+        if the answer is malformed or names an id not of the batch, as Lambda
+        does)."""
         if not isinstance(result, dict) or not result.get("batchItemFailures"):
             return set()
         ids = {m["MessageId"] for m in messages}
@@ -171,7 +190,7 @@ class SqsSource(Source):
         for item in result["batchItemFailures"] if isinstance(
                 result["batchItemFailures"], list) else [None]:
             identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
-            if identifier not in ids:
+            if not isinstance(identifier, str) or identifier not in ids:
                 return ids
             named.add(identifier)
         return named
@@ -193,9 +212,9 @@ class S3QueueSource(SqsSource):
     def handle(self, messages: list) -> None:
         for message in messages:
             try:
-                event = jsonio.loads(message["Body"][:MAX_RECORD_BODY * 40])
-            except ValueError:
-                event = None
+                event = jsonio.parse(message["Body"][:MAX_RECORD_BODY * 40], "a notification")
+            except PycontainError:
+                event = None  # not S3's: deleted, as Lambda drops what it cannot read
             records = s3events.matching(self.mapping, event)
             if records:
                 self.runner.events.accept(self.name, jsonio.dumps(

@@ -124,3 +124,51 @@ def test_a_mapping_that_cannot_consume_says_why_and_loses_nothing(store, rabbitm
             "no queue": "queue 'missing-queue'"}[case] in reason, reason
     assert "wrong" not in reason
     assert recorder.calls == [] and _depth(rabbitmq, queue) == 1
+
+
+def test_a_message_with_an_impossible_timestamp_does_not_wedge_the_mapping(store, rabbitmq):
+    queue = _queue(rabbitmq, [b"far"], pika.BasicProperties(timestamp=10 ** 12))
+    _queue_more(rabbitmq, queue, [b"good"])
+    recorder = Recorder()
+    made, runner = _run(recorder, {"EventSourceArn": f"amqp://127.0.0.1:{rabbitmq}",
+                                   "Queues": [queue], "MaximumBatchingWindowInSeconds": 0.2})
+    try:
+        wait_until(lambda: mappings.get(made["UUID"])["Counters"]["Processed"] == 2,
+                   timeout=10, what="both messages")
+    finally:
+        runner.stop(5.0)
+    items = [m for e in recorder.events() for m in _messages(e)[1]]
+    assert [m["basicProperties"]["timestamp"] for m in items] == [10 ** 12, None]
+    assert _depth(rabbitmq, queue) == 0
+
+
+def test_a_message_that_cannot_be_shown_is_dropped_and_the_rest_go_on(store, rabbitmq,
+                                                                       monkeypatch):
+    from pycontain.triggers import rabbitmq as source
+    shown = source.message
+
+    def message(properties, redelivered, body):
+        if body == b"poison":
+            raise ValueError("cannot show it")
+        return shown(properties, redelivered, body)
+    monkeypatch.setattr(source, "message", message)
+    queue = _queue(rabbitmq, [b"a", b"poison", b"b"])
+    recorder = Recorder()
+    made, runner = _run(recorder, {"EventSourceArn": f"amqp://127.0.0.1:{rabbitmq}",
+                                   "Queues": [queue], "MaximumBatchingWindowInSeconds": 0.2})
+    try:
+        wait_until(lambda: mappings.get(made["UUID"])["Counters"]["Processed"] == 2,
+                   timeout=10, what="the good messages")
+    finally:
+        runner.stop(5.0)
+    bodies = [base64.b64decode(m["data"]) for e in recorder.events() for m in _messages(e)[1]]
+    assert bodies == [b"a", b"b"]
+    assert mappings.get(made["UUID"])["Counters"]["Failed"] == 1
+    assert _depth(rabbitmq, queue) == 0  # dropped, not requeued
+
+
+def _queue_more(port: int, queue: str, messages) -> None:
+    connection = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", port))
+    for body in messages:
+        connection.channel().basic_publish("", queue, body)
+    connection.close()

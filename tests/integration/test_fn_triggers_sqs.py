@@ -127,3 +127,44 @@ def test_s3_object_events_through_a_queue_with_a_suffix_filter(store, moto):
     assert key.startswith("a+b") and unquote_plus(key) == "a b/c.txt"
     assert record["s3"]["object"]["size"] == 5
     assert record["s3"]["object"]["eTag"] == put["ETag"].strip('"')
+
+
+def test_poison_s3_notifications_are_dropped_and_the_good_one_called(store, moto):
+    url = _queue(moto, visibility=1)
+    sqs = _sqs(moto)
+    good = {"Records": [{"eventName": "ObjectCreated:Put", "eventSource": "aws:s3",
+                         "s3": {"bucket": {"name": "bkt"}, "object": {"key": "ok.jpg"}}}]}
+    bad_key = json.loads(json.dumps(good))
+    bad_key["Records"][0]["s3"]["object"]["key"] = 1
+    for body in ("[" * 100000, json.dumps(bad_key), json.dumps(good)):
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    recorder = Recorder()
+    made, runner = _run(recorder, {"EventSourceArn": "arn:aws:s3:::bkt", "Queues": [url]})
+    try:
+        wait_until(lambda: recorder.calls, timeout=10, what="the good notification")
+        wait_until(lambda: mappings.get(made["UUID"])["Counters"]["Batches"] >= 3,
+                   timeout=10, what="every notification to be read")
+    finally:
+        runner.stop(5.0)
+    assert [e["Records"][0]["s3"]["object"]["key"] for e in recorder.events()] == ["ok.jpg"]
+    assert mappings.get(made["UUID"])["LastProcessingResult"] == "OK"
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2)
+
+
+def test_an_item_identifier_that_is_not_a_string_fails_the_whole_batch(store, moto):
+    url = _queue(moto, visibility=1)
+    _sqs(moto).send_message(QueueUrl=url, MessageBody="m")
+    recorder = Recorder(answer=lambda name, event, n: {
+        "batchItemFailures": [{"itemIdentifier": [1]}]} if n == 1 else {})
+    made, runner = _run(recorder, {"EventSourceArn": url,
+                                   "FunctionResponseTypes": ["ReportBatchItemFailures"]})
+    try:
+        wait_until(lambda: mappings.get(made["UUID"])["Counters"]["Processed"] == 1,
+                   timeout=15, what="the redelivered batch to succeed")
+    finally:
+        runner.stop(5.0)
+    counts = [e["Records"][0]["attributes"]["ApproximateReceiveCount"]
+              for e in recorder.events()]
+    shown = mappings.get(made["UUID"])
+    assert counts == ["1", "2"] and shown["Counters"]["Failed"] == 1
+    assert shown["LastProcessingResult"] == "OK"

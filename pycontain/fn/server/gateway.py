@@ -53,6 +53,18 @@ def function_name(target: str) -> str:
                                          qualifier)
 
 
+def event_body(body: bytes) -> bytes:
+    """An Invoke request's event (b"{}" for none), JSON or Lambda's 400: one rule
+    for calls made now and for Event invocations queued for later."""
+    body = body or b"{}"
+    try:
+        jsonio.parse(body, "the request body")
+    except PycontainError as exc:
+        raise ApiError("InvalidRequestContentException",
+                       f"Could not parse request body into json: {str(exc)[:200]}") from None
+    return body
+
+
 def error_response(error_type: str, message: str, request_id: str, status: int = 0) -> Response:
     body = jsonio.dumps({"Type": "User" if error_type != "ServiceException" else "Service",
                          "message": message}, indent=None).encode()
@@ -123,15 +135,16 @@ class InvokeApi:
         kind = request.headers.get("x-amz-invocation-type") or "RequestResponse"
         if kind == "DryRun":
             return self._reply(request_id, 204)
+        if kind not in ("Event", "RequestResponse"):
+            raise ApiError("InvalidParameterValueException", f"invalid invocation type {kind}")
+        event = event_body(request.body)
         if kind == "Event" and self.triggers is not None:  # durable: survives a restart
-            self.triggers.events.accept(name, request.body or b"{}", request_id)
+            self.triggers.events.accept(name, event, request_id)
             return self._reply(request_id, 202)
         if kind == "Event":
-            self.background(name, request.body, request_id)
+            self.background(name, event, request_id)
             return self._reply(request_id, 202)
-        if kind != "RequestResponse":
-            raise ApiError("InvalidParameterValueException", f"invalid invocation type {kind}")
-        out = self.call(name, request.body or b"{}", request_id)
+        out = self.call(name, event, request_id)
         self.report(out)
         if out.exit_code == EXIT_BAD_REQUEST:
             message = jsonio.loads(out.payload).get("errorMessage", "")
