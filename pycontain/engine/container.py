@@ -242,8 +242,11 @@ def run_detached(ctr, spec, opts: RunOptions, attach: bool = False):
     a socket attached to it (engine.attach_hub) before it started."""
     ready_r, ready_w = os.pipe()
     if os.fork() == 0:
-        os.setsid()
-        _monitor(ctr, spec, opts, ready_w, attach)
+        try:
+            os.setsid()
+            _monitor(ctr, spec, opts, ready_w, attach)
+        finally:
+            os._exit(125)  # whatever happens, never unwind into the parent's stack
     os.close(ready_w)
     sock = None
     with os.fdopen(ready_r, "rb") as pipe:
@@ -287,14 +290,18 @@ def _monitor(ctr, spec, opts, ready_w: int, attach_first: bool) -> None:
         proc = start_process(_spawner(ctr, spec, opts.tty), pipes, _prepare(ctr, spec))
         _started(ctr)(proc.pid)
     except BaseException as exc:  # noqa: BLE001 - a forked monitor must not unwind
-        if proc is not None:
-            proc.abort()  # started, but its record could not say so
-        exc = from_disk(exc) or exc
-        _unstarted(ctr, exc)
-        code, message = ((exc.code, str(exc)) if isinstance(exc, PycontainError)
-                         else (125, f"container monitor failed: {exc!r}"))
-        os.write(ready_w, f"{code}:{message}".encode())
-        os._exit(0)
+        try:
+            if proc is not None:
+                proc.abort()  # started, but its record could not say so
+            exc = from_disk(exc) or exc
+            code, message = ((exc.code, str(exc)) if isinstance(exc, PycontainError)
+                             else (125, f"container monitor failed: {exc!r}"))
+            try:
+                _unstarted(ctr, exc)
+            finally:
+                os.write(ready_w, f"{code}:{message}".encode())
+        finally:
+            os._exit(0)
     os.write(ready_w, b"ok")
     os.close(ready_w)
     code = None

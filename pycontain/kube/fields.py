@@ -6,6 +6,8 @@ import re
 from pycontain.errors import PycontainError
 
 MAX_ITEMS = 200  # containers, env entries, ports, volumes... per list
+MAX_WARNINGS = 100
+MAX_KEY = 253  # a ConfigMap/Secret key, as Kubernetes (and a file name) allows
 NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 KEY_RE = re.compile(r"[-._a-zA-Z0-9]+$")
 
@@ -20,9 +22,31 @@ class Where:
         raise PycontainError(f"{self.doc}: {field}: {problem}")
 
     def known(self, obj: dict, keys: set, field: str) -> None:
+        if id(obj) in self.warnings.seen:
+            return  # an alias of a mapping already looked at: no warnings multiplied
+        self.warnings.seen[id(obj)] = obj  # kept alive: its id is not reused
         for key in obj:
             if key not in keys:
-                self.warnings.append(f"{self.doc}: {field}.{key} is not supported: ignored")
+                self.warnings.add(f"{self.doc}: {field}.{key} is not supported: ignored")
+
+
+class Warnings(list):
+    """The warnings of a load: at most MAX_WARNINGS, then a count of the others;
+    `seen` holds the mappings checked, by id."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen, self.more = {}, 0
+
+    def add(self, text: str) -> None:
+        if len(self) < MAX_WARNINGS:
+            self.append(text)
+        else:
+            self.more += 1
+
+    def done(self) -> list:
+        return list(self) + ([f"and {self.more} more fields not supported: ignored"]
+                             if self.more else [])
 
 
 def typed(where, obj, kind, field, required=False):
@@ -35,6 +59,29 @@ def typed(where, obj, kind, field, required=False):
     if isinstance(obj, (list, dict)) and len(obj) > MAX_ITEMS:
         where.fail(field, f"has more than {MAX_ITEMS} entries")
     return obj
+
+
+def flag(where, value, field, default: bool = False) -> bool:
+    """A YAML boolean (true/false), not a string such as "false"."""
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        where.fail(field, f"must be true or false, not {_shown(value)}")
+    return value
+
+
+def scalar(where, value, field, default: str = "") -> str:
+    """A string, number or (YAML) boolean as text; never a list or mapping
+    (whose text could be huge: aliases are shared, not copied)."""
+    if value is None:
+        return default
+    if not isinstance(value, (str, int, float)):
+        where.fail(field, "must be a string")
+    return str(value)
+
+
+def _shown(value) -> str:
+    return repr(value) if isinstance(value, (str, int, float)) else f"a {type(value).__name__}"
 
 
 def valid_name(where, value, field) -> str:
@@ -56,7 +103,7 @@ def strings(where, value, field) -> list:
 def string_map(where, value, field) -> dict:
     items = typed(where, value, dict, field)
     for key, item in items.items():
-        if not isinstance(key, str) or not KEY_RE.match(key):
+        if not isinstance(key, str) or len(key) > MAX_KEY or not KEY_RE.match(key):
             where.fail(field, f"invalid key {key!r}")
         if not isinstance(item, str):
             where.fail(f"{field}.{key}", "must be a string")

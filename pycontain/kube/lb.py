@@ -1,4 +1,5 @@
-"""The Services' load balancer in the kernel: table `ip pycontain-kube`.
+"""The Services' load balancer in the kernel: table `ip pycontain-k-<store>`
+(one per store: named from a digest of the store's path).
 
 The same shape as kube-proxy's nftables mode, smaller:
 
@@ -14,12 +15,14 @@ The table is rebuilt and replaced in one `nft -f` transaction on every change
 (Service added or removed, endpoint ready or not); the conntrack entries of an
 endpoint that left are deleted, so established flows do not stick to it.
 """
+import hashlib
+import os
 import subprocess
 
 from pycontain.errors import PycontainError
 from pycontain.kube import store
 
-TABLE = "pycontain-kube"
+TABLE_PREFIX = "pycontain-k-"
 MARK = "0x4000"
 NO_CONNTRACK = "conntrack is needed by Services: install it (apt-get install conntrack)"
 
@@ -29,6 +32,12 @@ def _nft(script: str) -> None:
     if result.returncode != 0:
         first = (result.stderr.strip().splitlines() or ["unknown error"])[0]
         raise PycontainError(f"cannot set the Services' firewall rules: {first}")
+
+
+def table() -> str:
+    """This store's table name: bounded, distinct for every store path."""
+    digest = hashlib.sha256(os.path.realpath(store.root()).encode()).hexdigest()
+    return TABLE_PREFIX + digest[:12]
 
 
 def labels_match(selector: dict, labels: dict) -> bool:
@@ -111,13 +120,13 @@ def sync() -> None:
     open connections finish, see pods.drain)."""
     with store.locked():
         services, pods = store.services(), store.pods()
-        before = store.lb_state()
+        before, name = store.lb_state(), table()
         if not services:
-            _nft(f"add table ip {TABLE}\ndelete table ip {TABLE}\n")
+            _nft(f"add table ip {name}\ndelete table ip {name}\n")
             store.save_lb_state({})
             return
         body, used = render(services, pods)
-        _nft(f"add table ip {TABLE}\ndelete table ip {TABLE}\ntable ip {TABLE} {{\n{body}}}\n")
+        _nft(f"add table ip {name}\ndelete table ip {name}\ntable ip {name} {{\n{body}}}\n")
         store.save_lb_state(used)
     forget({ip for ips in before.values() for ip in ips}
            - {ip for ips in used.values() for ip in ips}

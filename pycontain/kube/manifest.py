@@ -9,8 +9,8 @@ import re
 
 from pycontain.errors import PycontainError
 from pycontain.fsutil import read_capped
-from pycontain.kube.fields import (Where, port_number, protocol, string_map, strings,
-                                   typed, valid_name, whole)
+from pycontain.kube.fields import (Where, Warnings, flag, port_number, protocol, scalar,
+                                   string_map, strings, typed, valid_name, whole)
 
 MAX_FILE_BYTES = 1 << 20
 MAX_DOCUMENTS = 100
@@ -55,7 +55,7 @@ def _probe(where, probe, field):
     else:
         out["port"] = port_number(where, handler.get("port"), f"{field}.{kinds[0]}.port",
                                   names=True)
-        out["path"] = str(handler.get("path") or "/")
+        out["path"] = scalar(where, handler.get("path"), f"{field}.{kinds[0]}.path") or "/"
     for key, default in (("initialDelaySeconds", 0), ("periodSeconds", 10),
                          ("timeoutSeconds", 1), ("failureThreshold", 3),
                          ("successThreshold", 1)):
@@ -75,7 +75,7 @@ def _container(where, ctr, field, volumes) -> dict:
            "image": typed(where, ctr.get("image"), str, f"{field}.image", required=True),
            "command": strings(where, ctr.get("command"), f"{field}.command"),
            "args": strings(where, ctr.get("args"), f"{field}.args"),
-           "workingDir": ctr.get("workingDir")}
+           "workingDir": scalar(where, ctr.get("workingDir"), f"{field}.workingDir")}
     if not out["image"]:
         where.fail(f"{field}.image", "is required")
     out["env"] = []
@@ -93,13 +93,16 @@ def _container(where, ctr, field, volumes) -> dict:
             ref = typed(where, ref, dict, f"{field}.env[{i}].valueFrom.{kind}")
             where.known(ref, {"fieldPath", "apiVersion"} if kind == "fieldRef" else
                         {"name", "key", "optional"}, f"{field}.env[{i}].valueFrom.{kind}")
+            if kind != "fieldRef":
+                ref = _reference(where, ref, f"{field}.env[{i}].valueFrom.{kind}", "key")
             if kind == "fieldRef" and ref.get("fieldPath") not in ("metadata.name",
                                                                    "status.podIP"):
                 where.fail(f"{field}.env[{i}].valueFrom.fieldRef.fieldPath",
                            "only metadata.name and status.podIP are supported")
             out["env"].append({"name": name, "from": kind, "ref": ref})
         else:
-            out["env"].append({"name": name, "value": str(env.get("value", ""))})
+            out["env"].append({"name": name, "value": scalar(where, env.get("value"),
+                                                             f"{field}.env[{i}].value")})
     out["envFrom"] = []
     for i, src in enumerate(typed(where, ctr.get("envFrom"), list, f"{field}.envFrom")):
         src = typed(where, src, dict, f"{field}.envFrom[{i}]")
@@ -107,9 +110,10 @@ def _container(where, ctr, field, volumes) -> dict:
         kind = "configMapRef" if "configMapRef" in src else "secretRef"
         ref = typed(where, src.get(kind), dict, f"{field}.envFrom[{i}].{kind}", required=True)
         where.known(ref, {"name", "optional"}, f"{field}.envFrom[{i}].{kind}")
-        out["envFrom"].append({"from": kind, "name": ref.get("name"),
-                               "optional": bool(ref.get("optional")),
-                               "prefix": str(src.get("prefix", ""))})
+        ref = _reference(where, ref, f"{field}.envFrom[{i}].{kind}")
+        out["envFrom"].append({"from": kind, "name": ref["name"], "optional": ref["optional"],
+                               "prefix": scalar(where, src.get("prefix"),
+                                                f"{field}.envFrom[{i}].prefix")})
     out["ports"], out["hostPorts"] = {}, []
     for i, port in enumerate(typed(where, ctr.get("ports"), list, f"{field}.ports")):
         at = f"{field}.ports[{i}]"
@@ -117,7 +121,7 @@ def _container(where, ctr, field, volumes) -> dict:
         where.known(port, {"name", "containerPort", "hostPort", "protocol"}, at)
         number = port_number(where, port.get("containerPort"), f"{at}.containerPort")
         proto = protocol(where, port.get("protocol", "TCP"), f"{at}.protocol")
-        out["ports"][str(port.get("name") or number)] = number
+        out["ports"][scalar(where, port.get("name"), f"{at}.name") or str(number)] = number
         host = port.get("hostPort")
         out["hostPorts"].append({"containerPort": number, "protocol": proto,
                                  "hostPort": None if host is None else
@@ -132,9 +136,12 @@ def _container(where, ctr, field, volumes) -> dict:
             where.fail(f"{field}.volumeMounts[{i}].name", f"no volume {mount.get('name')!r}")
         path = typed(where, mount.get("mountPath"), str, f"{field}.volumeMounts[{i}].mountPath",
                       required=True)
+        at = f"{field}.volumeMounts[{i}]"
         out["volumeMounts"].append({"name": mount["name"], "mountPath": path,
-                                    "readOnly": bool(mount.get("readOnly")),
-                                    "subPath": str(mount.get("subPath") or "")})
+                                    "readOnly": flag(where, mount.get("readOnly"),
+                                                     f"{at}.readOnly"),
+                                    "subPath": scalar(where, mount.get("subPath"),
+                                                      f"{at}.subPath")})
     resources = typed(where, ctr.get("resources"), dict, f"{field}.resources")
     where.known(resources, {"limits", "requests"}, f"{field}.resources")
     for kind in ("limits", "requests"):
@@ -142,12 +149,32 @@ def _container(where, ctr, field, volumes) -> dict:
         where.known(out[kind], {"memory", "cpu"}, f"{field}.resources.{kind}")
     security = typed(where, ctr.get("securityContext"), dict, f"{field}.securityContext")
     where.known(security, SECURITY_KEYS, f"{field}.securityContext")
-    where.known(typed(where, security.get("capabilities"), dict,
-                      f"{field}.securityContext.capabilities"), {"add", "drop"},
-                f"{field}.securityContext.capabilities")
-    out["securityContext"] = security
+    out["securityContext"] = _security(where, security, f"{field}.securityContext")
     out["livenessProbe"] = _probe(where, ctr.get("livenessProbe"), f"{field}.livenessProbe")
     out["readinessProbe"] = _probe(where, ctr.get("readinessProbe"), f"{field}.readinessProbe")
+    return out
+
+
+def _reference(where, ref: dict, field: str, *keys: str) -> dict:
+    """A ConfigMap/Secret reference: name (and keys) strings, optional a boolean."""
+    out = {"name": typed(where, ref.get("name"), str, f"{field}.name", required=True),
+           "optional": flag(where, ref.get("optional"), f"{field}.optional")}
+    for key in keys:
+        out[key] = typed(where, ref.get(key), str, f"{field}.{key}", required=True)
+    return out
+
+
+def _security(where, security: dict, field: str) -> dict:
+    """securityContext with its types checked: booleans, user and group ids, capabilities."""
+    caps = typed(where, security.get("capabilities"), dict, f"{field}.capabilities")
+    where.known(caps, {"add", "drop"}, f"{field}.capabilities")
+    out = {key: flag(where, security.get(key), f"{field}.{key}")
+           for key in ("privileged", "readOnlyRootFilesystem")}
+    for key in ("runAsUser", "runAsGroup"):
+        if key in security:
+            out[key] = whole(where, security[key], f"{field}.{key}", 0, 2**31 - 1)
+    out["capabilities"] = {key: strings(where, caps.get(key), f"{field}.capabilities.{key}")
+                           for key in ("add", "drop")}
     return out
 
 
@@ -161,8 +188,17 @@ def _volumes(where, items, field) -> dict:
             where.fail(f"{field}[{i}]", f"needs one of {', '.join(VOLUME_KINDS)}")
         source = typed(where, vol[kinds[0]], dict, f"{field}[{i}].{kinds[0]}")
         where.known(source, VOLUME_KEYS[kinds[0]], f"{field}[{i}].{kinds[0]}")
+        at = f"{field}[{i}].{kinds[0]}"
         if kinds[0] == "persistentVolumeClaim":
-            valid_name(where, source.get("claimName"), f"{field}[{i}].{kinds[0]}.claimName")
+            valid_name(where, source.get("claimName"), f"{at}.claimName")
+        source = dict(source)
+        for key in {"optional", "readOnly"} & VOLUME_KEYS[kinds[0]]:
+            source[key] = flag(where, source.get(key), f"{at}.{key}")
+        for key in {"name", "secretName"} & VOLUME_KEYS[kinds[0]]:
+            source[key] = typed(where, source.get(key), str, f"{at}.{key}", required=True)
+        if kinds[0] == "hostPath":
+            source["path"] = typed(where, source.get("path"), str, f"{at}.path",
+                                   required=True)
         found[name] = {"kind": kinds[0], **source}
     return found
 
@@ -210,7 +246,7 @@ def _service(where, spec) -> dict:
                       "targetPort": port_number(where, port.get("targetPort", number),
                                           f"spec.ports[{i}].targetPort", names=True),
                       "nodePort": None if node is None else
-                      port_number(where, node, f"spec.ports[{i}].nodePort")})
+                      whole(where, node, f"spec.ports[{i}].nodePort", 30000, 32767)})
     if not ports:
         where.fail("spec.ports", "needs at least one port")
     address = spec.get("clusterIP")
@@ -318,7 +354,7 @@ def _document(where, doc) -> dict:
 def load(paths: list) -> tuple:
     """Every document of the files; returns (objects, warnings)."""
     import yaml
-    objects, warnings = [], []
+    objects, warnings = [], Warnings()
     for path in paths:
         text = read_capped(path, MAX_FILE_BYTES)
         try:
@@ -343,4 +379,4 @@ def load(paths: list) -> tuple:
         if key in seen:
             raise PycontainError(f"{obj['kind']} {obj['name']} is defined twice")
         seen.add(key)
-    return objects, warnings
+    return objects, warnings.done()

@@ -57,7 +57,7 @@ def _free_port(port: int, proto: str) -> None:
         sock.close()
 
 
-def _service_record(obj: dict, taken: list) -> dict:
+def _service_record(obj: dict, taken: list, network: str) -> dict:
     """A Service's record: its ClusterIP (the one asked for, the one it had, or
     the lowest free one) and its ports (a node port chosen if not given; the
     host ports it takes must be free, unless it holds them already)."""
@@ -78,11 +78,17 @@ def _service_record(obj: dict, taken: list) -> dict:
     for port in obj["spec"]["ports"]:
         port = dict(port)
         if obj["spec"]["type"] == "NodePort" and port["nodePort"] is None:
-            port["nodePort"] = next(p for p in NODE_PORTS if p not in node_used)
+            port["nodePort"] = next((p for p in NODE_PORTS if p not in node_used), None)
+            if port["nodePort"] is None:
+                raise PycontainError(f"Service {obj['name']}: no free node port left "
+                                     f"({NODE_PORTS.start}-{NODE_PORTS.stop - 1})")
         node_used.add(port["nodePort"])
         ports.append(port)
     record = {"name": obj["name"], "type": obj["spec"]["type"], "clusterIP": address,
-              "ports": ports, "selector": obj["spec"]["selector"]}
+              "ports": ports, "selector": obj["spec"]["selector"], "network": network}
+    for local, proto in _local_ports(record) & {p for s in taken for p in _local_ports(s)}:
+        raise PycontainError(f"Service {obj['name']}: port {local}/{proto} is taken by "
+                             "another Service")
     for local, proto in _local_ports(record) - held:
         _free_port(local, proto)
     return record
@@ -112,10 +118,10 @@ def _ensure_network(network: str) -> None:
 
 
 def _drop_network(network: str) -> None:
-    """Remove the network if kube created it and nothing of kube is left on it."""
+    """Remove the network if kube created it and no pod or Service is left on it."""
     from pycontain.net import api
     marker = os.path.join(store.root(), f"network-{network}")
-    if os.path.exists(marker) and not store.pods() and not store.services():
+    if os.path.exists(marker) and network not in _networks(store.pods(), store.services()):
         try:
             api.remove(network)
         except PycontainError:
@@ -145,7 +151,7 @@ def play(files: list, replace: bool = False, network: str = "kube",
         with store.locked():
             for obj in objects:
                 if obj["kind"] == "Service":
-                    store.save_record("services", _service_record(obj, store.services()))
+                    store.save_record("services", _service_record(obj, store.services(), network))
                     if obj["name"] not in found_services:
                         services.append(obj["name"])
         _names_file(network)
@@ -196,7 +202,8 @@ def down(files: list, volumes: bool = False) -> list:
         raise PycontainError(f"PersistentVolumeClaim {claim} is in use by container "
                              f"{user[:12]}: remove it first (nothing was removed)")
     removed = found_pods + found_services + claims
-    networks = {p["network"] for p in store.pods() if p["name"] in found_pods} or {"kube"}
+    networks = _networks([p for p in store.pods() if p["name"] in found_pods],
+                         [s for s in store.services() if s["name"] in found_services]) or {"kube"}
     for obj in objects:
         if obj["kind"] == "Deployment":
             store.delete_record("deployments", obj["name"])
@@ -204,6 +211,13 @@ def down(files: list, volumes: bool = False) -> list:
         _undo(found_pods, found_services, network, claims, graceful=True)
         found_pods = found_services = claims = []
     return removed
+
+
+def _networks(pod_records: list, service_records: list) -> set:
+    """The networks of pods and Services (records older than `network` on
+    Services: kube's default)."""
+    return ({p["network"] for p in pod_records}
+            | {s.get("network", "kube") for s in service_records})
 
 
 def _claim_users(claims: list, leaving: set) -> dict:

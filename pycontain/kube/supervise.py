@@ -74,11 +74,41 @@ def run_probe(probe: dict, ip: str, ports: dict, ctr_name: str) -> bool:
                 return 200 <= conn.getresponse().status < 400
             finally:
                 conn.close()
-        from pycontain.engine import state
-        from pycontain.engine.execute import ExecOptions, execute
-        return execute(state.lookup(ctr_name), ExecOptions(command=probe["command"])) == 0
+        return _exec_probe(ctr_name, probe["command"], timeout)
     except Exception:  # noqa: BLE001 - any failure of a probe is a failed probe
         return False
+
+
+def _exec_probe(ctr_name: str, command: list, timeout: float) -> bool:
+    """Run command in the container; past timeout it is killed (a failure)."""
+    import _signal as signal
+    import threading
+    from pycontain.engine import state
+    from pycontain.engine.attach import run_foreground
+    from pycontain.engine.execute import ExecOptions, exec_launcher
+    spawn_fn, prepare = exec_launcher(state.lookup(ctr_name), ExecOptions(command=command))
+    pidfds, expired = [], []
+
+    def kill():
+        expired.append(True)
+        try:
+            signal.pidfd_send_signal(pidfds[0], signal.SIGKILL)
+        except OSError:
+            pass  # exited meanwhile
+    timer = threading.Timer(timeout, kill)
+
+    def arm(pid):
+        pidfds.append(os.pidfd_open(pid))
+        timer.start()
+    try:
+        code = run_foreground(spawn_fn, False, False, on_started=arm, prepare=prepare)
+    finally:
+        timer.cancel()
+        if timer.is_alive():
+            timer.join()
+        for fd in pidfds:
+            os.close(fd)
+    return code == 0 and not expired
 
 
 class Tracked:
