@@ -130,13 +130,7 @@ def test_a_message_with_an_impossible_timestamp_does_not_wedge_the_mapping(store
     queue = _queue(rabbitmq, [b"far"], pika.BasicProperties(timestamp=10 ** 12))
     _queue_more(rabbitmq, queue, [b"good"])
     recorder = Recorder()
-    made, runner = _run(recorder, {"EventSourceArn": f"amqp://127.0.0.1:{rabbitmq}",
-                                   "Queues": [queue], "MaximumBatchingWindowInSeconds": 0.2})
-    try:
-        wait_until(lambda: mappings.get(made["UUID"])["Counters"]["Processed"] == 2,
-                   timeout=10, what="both messages")
-    finally:
-        runner.stop(5.0)
+    _processed(recorder, rabbitmq, queue, 2)
     items = [m for e in recorder.events() for m in _messages(e)[1]]
     assert [m["basicProperties"]["timestamp"] for m in items] == [10 ** 12, None]
     assert _depth(rabbitmq, queue) == 0
@@ -154,17 +148,23 @@ def test_a_message_that_cannot_be_shown_is_dropped_and_the_rest_go_on(store, rab
     monkeypatch.setattr(source, "message", message)
     queue = _queue(rabbitmq, [b"a", b"poison", b"b"])
     recorder = Recorder()
-    made, runner = _run(recorder, {"EventSourceArn": f"amqp://127.0.0.1:{rabbitmq}",
-                                   "Queues": [queue], "MaximumBatchingWindowInSeconds": 0.2})
-    try:
-        wait_until(lambda: mappings.get(made["UUID"])["Counters"]["Processed"] == 2,
-                   timeout=10, what="the good messages")
-    finally:
-        runner.stop(5.0)
+    made = _processed(recorder, rabbitmq, queue, 2)
     bodies = [base64.b64decode(m["data"]) for e in recorder.events() for m in _messages(e)[1]]
     assert bodies == [b"a", b"b"]
     assert mappings.get(made["UUID"])["Counters"]["Failed"] == 1
     assert _depth(rabbitmq, queue) == 0  # dropped, not requeued
+
+
+def _processed(recorder, port: int, queue: str, count: int) -> dict:
+    """A mapping of queue run until it has processed count messages; the mapping."""
+    made, runner = _run(recorder, {"EventSourceArn": f"amqp://127.0.0.1:{port}",
+                                   "Queues": [queue], "MaximumBatchingWindowInSeconds": 0.2})
+    try:
+        wait_until(lambda: mappings.get(made["UUID"])["Counters"]["Processed"] == count,
+                   timeout=10, what=f"{count} messages processed")
+    finally:
+        runner.stop(5.0)
+    return made
 
 
 def _queue_more(port: int, queue: str, messages) -> None:
